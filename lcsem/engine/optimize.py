@@ -1,0 +1,133 @@
+"""Batched Fisher-scoring / Gauss-Newton minimisation of ML, GLS and ULS discrepancies.
+
+All functions take sample covariances ``S`` of shape (R, p, p) and parameter vectors
+``theta`` of shape (R, k), and work on every replicate at once. ML uses Fisher scoring
+(the expected information ``tr(Sigma^-1 D_a Sigma^-1 D_b)``), GLS and ULS Gauss-Newton
+with the fixed weight ``S^-1`` or ``I``; each iteration has step-halving, and each
+replicate stops on its own when its step and gradient are negligible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .ram import RamStructure, gradient_terms, gram_terms
+
+ESTIMATORS = ("ML", "GLS", "ULS")
+
+
+@dataclass
+class Solution:
+    """Result of a batched minimisation."""
+
+    theta: np.ndarray       # (R, k)
+    fmin: np.ndarray        # (R,) discrepancy at theta (ML: F_ML, GLS/ULS: 1/2 tr[...]^2)
+    converged: np.ndarray   # (R,) bool
+    iterations: np.ndarray  # (R,) int
+    max_gradient: np.ndarray  # (R,)
+
+
+def _weight(S: np.ndarray, estimator: str) -> np.ndarray | None:
+    if estimator == "GLS":
+        return np.linalg.inv(S)
+    if estimator == "ULS":
+        return np.broadcast_to(np.eye(S.shape[-1]), S.shape).copy()
+    return None
+
+
+def discrepancy(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str = "ML",
+                logdet_S: np.ndarray | None = None, weight: np.ndarray | None = None) -> np.ndarray:
+    """Discrepancy for each replicate; ``inf`` where Sigma is not positive definite (ML)."""
+    Sigma, _, _ = struct.implied(theta)
+    return _discrepancy_from_sigma(Sigma, S, estimator, logdet_S, weight)
+
+
+def _discrepancy_from_sigma(Sigma, S, estimator, logdet_S=None, weight=None):
+    p = S.shape[-1]
+    if estimator == "ML":
+        sign, logdet = np.linalg.slogdet(Sigma)
+        bad = sign <= 0
+        if logdet_S is None:
+            logdet_S = np.linalg.slogdet(S)[1]
+        with np.errstate(all="ignore"):
+            try:
+                trace = np.einsum("rij,rji->r", S, np.linalg.inv(np.where(bad[:, None, None], np.eye(p), Sigma)))
+            except np.linalg.LinAlgError:
+                trace = np.full(S.shape[0], np.inf)
+        f = logdet + trace - logdet_S - p
+        return np.where(bad | ~np.isfinite(f), np.inf, f)
+    if weight is None:
+        weight = _weight(S, estimator)
+    R_ = weight @ (S - Sigma)
+    return 0.5 * np.einsum("rij,rji->r", R_, R_)
+
+
+def minimize(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, estimator: str = "ML",
+             max_iter: int = 500, tol: float = 1e-10, max_halvings: int = 40) -> Solution:
+    """Minimise the discrepancy for every replicate from the start ``theta0``."""
+    S = np.asarray(S, dtype=float)
+    R = S.shape[0]
+    theta = np.array(np.broadcast_to(theta0, (R, struct.k)), dtype=float)
+    logdet_S = np.linalg.slogdet(S)[1] if estimator == "ML" else None
+    weight = _weight(S, estimator)
+    fmin = discrepancy(struct, theta, S, estimator, logdet_S, weight)
+    converged = np.zeros(R, dtype=bool)
+    failed = ~np.isfinite(fmin)
+    iterations = np.zeros(R, dtype=int)
+    max_grad = np.full(R, np.inf)
+    for _ in range(max_iter):
+        active = np.flatnonzero(~converged & ~failed)
+        if active.size == 0:
+            break
+        th = theta[active]
+        Sa = S[active]
+        Sigma, B, C = struct.implied(th)
+        W = np.linalg.inv(Sigma) if estimator == "ML" else weight[active]
+        U, V, c = struct.jacobian_vectors(B, C)
+        M = W @ (Sigma - Sa) @ W
+        grad = gradient_terms(U, V, M, c) @ struct.free_map
+        info = struct.free_map.T @ gram_terms(U, V, W, c) @ struct.free_map
+        try:
+            step = -np.linalg.solve(info, grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = -np.einsum("rij,rj->ri", np.linalg.pinv(info), grad)
+        max_grad[active] = np.max(np.abs(grad), axis=1) if struct.k else 0.0
+        iterations[active] += 1
+        f_old = fmin[active]
+        alpha = np.ones(active.size)
+        pending = np.arange(active.size)
+        f_new = np.full(active.size, np.inf)
+        for _h in range(max_halvings):
+            trial = th[pending] + alpha[pending, None] * step[pending]
+            f_try = discrepancy(struct, trial, Sa[pending], estimator,
+                                None if logdet_S is None else logdet_S[active][pending],
+                                None if weight is None else weight[active][pending])
+            ok = f_try <= f_old[pending] + 1e-12 * (1.0 + np.abs(f_old[pending]))
+            f_new[pending[ok]] = f_try[ok]
+            pending = pending[~ok]
+            if pending.size == 0:
+                break
+            alpha[pending] *= 0.5
+        moved = np.isfinite(f_new)
+        new_theta = th + alpha[:, None] * step
+        theta[active[moved]] = new_theta[moved]
+        fmin[active[moved]] = f_new[moved]
+        small_step = np.max(np.abs(alpha[:, None] * step), axis=1, initial=0.0) <= tol * (1.0 + np.max(np.abs(th), axis=1, initial=0.0))
+        small_grad = max_grad[active] <= tol
+        done = moved & (small_step | small_grad)
+        # a replicate whose step cannot be taken at all sits at a (numerical) optimum
+        # when its gradient is tiny; otherwise it has failed
+        stuck = ~moved
+        converged[active[done | (stuck & (max_grad[active] <= 1e-6))]] = True
+        failed[active[stuck & (max_grad[active] > 1e-6)]] = True
+    return Solution(theta, fmin, converged, iterations, max_grad)
+
+
+def information(struct: RamStructure, theta: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """Information ``tr(W D_a W D_b)`` at ``theta``; ``W`` defaults to Sigma^-1 (ML): (R, k, k)."""
+    Sigma, B, C = struct.implied(theta)
+    W = np.linalg.inv(Sigma) if weight is None else weight
+    U, V, c = struct.jacobian_vectors(B, C)
+    return struct.free_map.T @ gram_terms(U, V, W, c) @ struct.free_map

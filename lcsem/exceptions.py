@@ -1,0 +1,91 @@
+"""Errors and warnings raised by lcsem.
+
+Every error derives from :class:`LcsemError`; most also derive from the matching
+built-in (``ValueError``, ``TypeError``, ``KeyError``) so that generic handlers keep
+working. Every warning has its own class so that callers can filter precisely.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LcsemError",
+    "ModelSyntaxError",
+    "ModelSpecificationError",
+    "DataError",
+    "MissingColumnsError",
+    "ArgumentError",
+    "EstimationError",
+    "NotSupportedError",
+    "LcsemWarning",
+    "ConvergenceWarning",
+    "NonAdmissibleWarning",
+    "OrdinalDataWarning",
+    "BootstrapFailureWarning",
+    "UnstableRatioWarning",
+]
+
+
+class LcsemError(Exception):
+    """Base class of every error lcsem raises on purpose."""
+
+
+class ModelSyntaxError(LcsemError, ValueError):
+    """Model text that cannot be read; the message names the line."""
+
+    def __init__(self, message: str, line: int | None = None, text: str | None = None):
+        self.line = line
+        self.text = text
+        where = f"line {line}: " if line is not None else ""
+        shown = f"\n    {text.strip()}" if text else ""
+        super().__init__(f"{where}{message}{shown}")
+
+
+class ModelSpecificationError(LcsemError, ValueError):
+    """A model that reads fine but cannot be estimated as written."""
+
+
+class DataError(LcsemError, ValueError):
+    """Data that cannot be used with the model."""
+
+
+class MissingColumnsError(DataError, KeyError):
+    """Indicator columns the model needs are absent from the data."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ArgumentError(LcsemError, ValueError):
+    """A function argument with an invalid value."""
+
+
+class EstimationError(LcsemError, RuntimeError):
+    """Estimation failed in a way no result can represent."""
+
+
+class NotSupportedError(LcsemError, NotImplementedError):
+    """A valid request lcsem does not (yet) support."""
+
+
+class LcsemWarning(UserWarning):
+    """Base class of lcsem's warnings."""
+
+
+class ConvergenceWarning(LcsemWarning):
+    """The optimiser stopped before reaching a tight optimum."""
+
+
+class NonAdmissibleWarning(LcsemWarning):
+    """The solution is inadmissible (Heywood case, non-positive-definite matrix...)."""
+
+
+class OrdinalDataWarning(LcsemWarning):
+    """Indicators look ordinal (few distinct integer values) but are treated as continuous."""
+
+
+class BootstrapFailureWarning(LcsemWarning):
+    """Some bootstrap replicates failed or were inadmissible."""
+
+
+class UnstableRatioWarning(LcsemWarning):
+    """A ratio effect (such as the proportion mediated) is unstable."""

@@ -1,0 +1,76 @@
+"""Render DataFrames as plain text, Markdown, LaTeX or HTML tables (no extra dependencies)."""
+
+from __future__ import annotations
+
+import html as _html
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ArgumentError
+
+FORMATS = ("text", "markdown", "latex", "html")
+
+
+def format_value(value: object, digits: int = 3) -> str:
+    """Numbers with ``digits`` decimals, NaN as an empty cell, everything else as text."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return ""
+        if value != 0 and abs(value) < 10 ** (-digits):
+            return f"{value:.{digits}e}" if abs(value) >= 1e-300 else "0"
+        return f"{value:.{digits}f}"
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _cells(frame: pd.DataFrame, digits: int, index: bool) -> tuple[list[str], list[list[str]]]:
+    header = ([str(frame.index.name or "")] if index else []) + [str(c) for c in frame.columns]
+    body = []
+    for label, row in zip(frame.index, frame.itertuples(index=False)):
+        cells = [format_value(v, digits) for v in row]
+        body.append(([str(label)] if index else []) + cells)
+    return header, body
+
+
+def render_table(frame: pd.DataFrame, fmt: str = "text", *, digits: int = 3, index: bool = True,
+                 caption: str = "") -> str:
+    """Render ``frame`` in one of :data:`FORMATS`."""
+    header, body = _cells(frame, digits, index)
+    if fmt == "text":
+        widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(header)]
+        lines = ["  ".join(h.ljust(w) if i == 0 and index else h.rjust(w)
+                           for i, (h, w) in enumerate(zip(header, widths)))]
+        lines += ["  ".join(c.ljust(w) if i == 0 and index else c.rjust(w)
+                            for i, (c, w) in enumerate(zip(r, widths))) for r in body]
+        return (caption + "\n" if caption else "") + "\n".join(lines)
+    if fmt == "markdown":
+        esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+        lines = ["| " + " | ".join(esc(h) for h in header) + " |",
+                 "|" + "|".join(":---" if i == 0 and index else "---:" for i in range(len(header))) + "|"]
+        lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in body]
+        return (f"**{caption}**\n\n" if caption else "") + "\n".join(lines)
+    if fmt == "latex":
+        esc = lambda s: (s.replace("\\", r"\textbackslash{}").replace("&", r"\&").replace("%", r"\%")  # noqa: E731
+                         .replace("_", r"\_").replace("#", r"\#").replace("$", r"\$")
+                         .replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}"))
+        align = ("l" if index else "") + "r" * (len(header) - (1 if index else 0))
+        lines = [r"\begin{table}[htbp]", r"\centering"]
+        if caption:
+            lines.append(rf"\caption{{{esc(caption)}}}")
+        lines += [rf"\begin{{tabular}}{{{align}}}", r"\hline",
+                  " & ".join(esc(h) for h in header) + r" \\", r"\hline"]
+        lines += [" & ".join(esc(c) for c in r) + r" \\" for r in body]
+        lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
+        return "\n".join(lines)
+    if fmt == "html":
+        cap = f"<caption>{_html.escape(caption)}</caption>" if caption else ""
+        head = "".join(f"<th>{_html.escape(h)}</th>" for h in header)
+        rows = "".join("<tr>" + "".join(f"<td>{_html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
+        return f'<table class="lcsem">{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    raise ArgumentError(f"format: {fmt!r} is not one of {FORMATS}")

@@ -1,0 +1,306 @@
+"""The :class:`Model`: an immutable structural equation model built on a parameter table."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+import pandas as pd
+
+from ..exceptions import ArgumentError
+from .partable import ParRow, Variables, build_partable, to_frame, variable_roles
+from .expressions import parse_expression
+from .syntax import NAME, Statement, format_number, parse_syntax
+
+_NAME_RE = re.compile(rf"^{NAME}$")
+
+
+def _frozen(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A structural equation model.
+
+    Build one with :meth:`from_syntax` (lavaan-style text) or take the canonical
+    learning-culture model from :func:`lcsem.lc_model`. Models are immutable: every
+    builder method returns a new model.
+
+    Parameters
+    ----------
+    statements
+        Parsed statements (see :func:`lcsem.spec.syntax.parse_syntax`).
+    std_lv
+        Identify latent variables by fixing exogenous latent variances to 1 and freeing
+        every loading (lavaan's ``std.lv=TRUE``), instead of fixing the first loading.
+    descriptions
+        Text describing constructs and indicators, keyed by variable name.
+    population
+        Standardised population values keyed ``"lhs op rhs"`` (e.g. ``"kmsuse ~ culture"``),
+        used by :func:`lcsem.simulate`.
+    """
+
+    statements: tuple[Statement, ...]
+    std_lv: bool = False
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+    population: Mapping[str, float] = field(default_factory=dict)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "statements", tuple(self.statements))
+        object.__setattr__(self, "descriptions", _frozen(self.descriptions))
+        object.__setattr__(self, "population", _frozen(self.population))
+        build_partable(list(self.statements), self.std_lv)  # validate eagerly
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def from_syntax(cls, text: str, *, std_lv: bool = False,
+                    descriptions: Mapping[str, str] | None = None, name: str = "") -> "Model":
+        """Read lavaan-style model text (see :mod:`lcsem.spec.syntax` for the grammar)."""
+        return cls(tuple(parse_syntax(text)), std_lv=std_lv, descriptions=descriptions or {}, name=name)
+
+    def to_syntax(self) -> str:
+        """Write the model as lavaan-style text that :meth:`from_syntax` reads back."""
+        lines: list[str] = []
+        groups: dict[tuple[str, str], list[str]] = {}
+        for s in self.statements:
+            if s.op == ":=":
+                continue
+            groups.setdefault((s.lhs, s.op), []).append(_term(s))
+        for op in ("=~", "~", "~~"):
+            for (lhs, o), terms in groups.items():
+                if o == op:
+                    lines.append(f"{lhs} {op} {' + '.join(terms)}")
+        lines.extend(f"{s.lhs} := {s.rhs}" for s in self.statements if s.op == ":=")
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------ views
+    @cached_property
+    def rows(self) -> tuple[ParRow, ...]:
+        """The complete parameter table as :class:`ParRow` objects."""
+        return tuple(build_partable(list(self.statements), self.std_lv))
+
+    @property
+    def partable(self) -> pd.DataFrame:
+        """The complete parameter table (lhs, op, rhs, label, free, value, user)."""
+        return to_frame(list(self.rows))
+
+    @cached_property
+    def roles(self) -> Variables:
+        """Latent, observed, endogenous and exogenous variables."""
+        return variable_roles(list(self.statements))
+
+    @property
+    def latent(self) -> tuple[str, ...]:
+        """Latent variable (construct) names."""
+        return self.roles.latent
+
+    @property
+    def observed(self) -> tuple[str, ...]:
+        """Observed variable names: the data columns the model uses."""
+        return self.roles.observed
+
+    @property
+    def n_free(self) -> int:
+        """Number of free parameters."""
+        return max((r.free for r in self.rows), default=0)
+
+    @property
+    def df(self) -> int:
+        """Degrees of freedom of the model test: p(p+1)/2 minus free parameters."""
+        p = len(self.observed)
+        return p * (p + 1) // 2 - self.n_free
+
+    def indicators_of(self, construct: str) -> tuple[str, ...]:
+        """Indicators measuring ``construct``."""
+        self._require_latent(construct, "construct")
+        return tuple(s.rhs for s in self.statements if s.op == "=~" and s.lhs == construct)
+
+    def describe(self) -> pd.DataFrame:
+        """Constructs and indicators with their roles and descriptions."""
+        records = []
+        for name in self.latent:
+            records.append({"name": name, "kind": "construct", "construct": "",
+                            "description": self.descriptions.get(name, "")})
+            for ind in self.indicators_of(name):
+                records.append({"name": ind, "kind": "indicator", "construct": name,
+                                "description": self.descriptions.get(ind, "")})
+        for name in self.observed:
+            if name not in self.roles.indicators:
+                records.append({"name": name, "kind": "observed", "construct": "",
+                                "description": self.descriptions.get(name, "")})
+        return pd.DataFrame.from_records(records, columns=["name", "kind", "construct", "description"])
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return (f"<lcsem.Model{label}: {len(self.latent)} constructs, {len(self.observed)} observed, "
+                f"{self.n_free} free parameters, df={self.df}>")
+
+    def __str__(self) -> str:
+        return self.to_syntax()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Model):
+            return NotImplemented
+        return self.rows == other.rows and self.std_lv == other.std_lv
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ builders
+    def add_construct(self, name: str, indicators: Iterable[str], *, description: str = "",
+                      indicator_descriptions: Mapping[str, str] | None = None) -> "Model":
+        """Add a construct measured by ``indicators``."""
+        _check_name(name, "name")
+        indicators = list(indicators) if not isinstance(indicators, str) else [indicators]
+        if not indicators:
+            raise ArgumentError(f"indicators: construct {name!r} needs at least one indicator")
+        if name in self.latent or name in self.observed:
+            raise ArgumentError(f"name: {name!r} is already in the model; choose another name")
+        for ind in indicators:
+            _check_name(ind, "indicators")
+        new = [Statement(name, "=~", ind, 0) for ind in indicators]
+        desc = dict(self.descriptions)
+        if description:
+            desc[name] = description
+        desc.update(indicator_descriptions or {})
+        return self._with(self._insert(new), descriptions=desc)
+
+    def remove_construct(self, name: str) -> "Model":
+        """Remove a construct, its indicators' loadings and every path or covariance using it."""
+        self._require_latent(name, "name")
+        keep = tuple(s for s in self.statements if s.op == ":=" or name not in (s.lhs, s.rhs))
+        return self._with(_drop_orphan_definitions(keep))
+
+    def add_indicator(self, construct: str, indicator: str, *, description: str = "") -> "Model":
+        """Add ``indicator`` to ``construct``."""
+        self._require_latent(construct, "construct")
+        _check_name(indicator, "indicator")
+        if indicator in self.indicators_of(construct):
+            raise ArgumentError(f"indicator: {indicator!r} already measures {construct!r}")
+        desc = dict(self.descriptions)
+        if description:
+            desc[indicator] = description
+        return self._with(self._insert([Statement(construct, "=~", indicator, 0)]), descriptions=desc)
+
+    def remove_indicator(self, construct: str, indicator: str) -> "Model":
+        """Remove ``indicator`` from ``construct`` (and covariances that involve it)."""
+        if indicator not in self.indicators_of(construct):
+            raise ArgumentError(f"indicator: {indicator!r} does not measure {construct!r}; its "
+                                f"indicators are {list(self.indicators_of(construct))}")
+        if len(self.indicators_of(construct)) == 1:
+            raise ArgumentError(f"indicator: {indicator!r} is the only indicator of {construct!r}; "
+                                f"use remove_construct({construct!r}) instead")
+        keep = tuple(s for s in self.statements
+                     if not (s.op == "=~" and s.lhs == construct and s.rhs == indicator)
+                     and not (s.op == "~~" and indicator in (s.lhs, s.rhs)))
+        return self._with(_drop_orphan_definitions(keep))
+
+    def add_path(self, outcome: str, predictor: str, *, label: str = "") -> "Model":
+        """Add the regression ``outcome ~ predictor`` (optionally labelled)."""
+        _check_name(outcome, "outcome")
+        _check_name(predictor, "predictor")
+        if label:
+            _check_name(label, "label")
+        if any(s.op == "~" and s.lhs == outcome and s.rhs == predictor for s in self.statements):
+            raise ArgumentError(f"the path {outcome} ~ {predictor} is already in the model")
+        return self._with(self._insert([Statement(outcome, "~", predictor, 0, label=label)]))
+
+    def remove_path(self, outcome: str, predictor: str) -> "Model":
+        """Remove the regression ``outcome ~ predictor``."""
+        keep = tuple(s for s in self.statements
+                     if not (s.op == "~" and s.lhs == outcome and s.rhs == predictor))
+        if len(keep) == len(self.statements):
+            raise ArgumentError(f"there is no path {outcome} ~ {predictor} in the model")
+        return self._with(_drop_orphan_definitions(keep))
+
+    def add_covariance(self, a: str, b: str, *, label: str = "") -> "Model":
+        """Free the (residual) covariance ``a ~~ b``."""
+        _check_name(a, "a")
+        _check_name(b, "b")
+        return self._with(self._insert([Statement(a, "~~", b, 0, label=label)]))
+
+    def remove_covariance(self, a: str, b: str) -> "Model":
+        """Remove a user-specified covariance ``a ~~ b``."""
+        keep = tuple(s for s in self.statements if not (s.op == "~~" and {s.lhs, s.rhs} == {a, b}))
+        if len(keep) == len(self.statements):
+            raise ArgumentError(f"there is no user-specified covariance {a} ~~ {b} in the model")
+        return self._with(keep)
+
+    def add_control(self, control: str, outcomes: Iterable[str] | str | None = None, *,
+                    description: str = "") -> "Model":
+        """Add an observed control variable predicting ``outcomes`` (default: every
+        endogenous construct)."""
+        _check_name(control, "control")
+        if outcomes is None:
+            outcomes = [n for n in self.latent if any(s.op == "~" and s.lhs == n for s in self.statements)]
+            if not outcomes:
+                raise ArgumentError("outcomes: the model has no structural outcome; name the outcomes")
+        outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+        desc = dict(self.descriptions)
+        if description:
+            desc[control] = description
+        new = [Statement(o, "~", control, 0) for o in outcomes]
+        return self._with(self._insert(new), descriptions=desc)
+
+    def define(self, name: str, expression: str) -> "Model":
+        """Add a defined parameter ``name := expression`` over parameter labels."""
+        _check_name(name, "name")
+        parse_expression(expression)
+        return self._with(self.statements + (Statement(name, ":=", "".join(expression.split()), 0),))
+
+    def with_population(self, values: Mapping[str, float]) -> "Model":
+        """Return a copy with standardised population values for simulation."""
+        merged = dict(self.population)
+        merged.update(values)
+        return replace(self, population=merged)
+
+    # ------------------------------------------------------------------ helpers
+    def _insert(self, new: list[Statement]) -> tuple[Statement, ...]:
+        body = tuple(s for s in self.statements if s.op != ":=")
+        defs = tuple(s for s in self.statements if s.op == ":=")
+        return body + tuple(new) + defs
+
+    def _with(self, statements: tuple[Statement, ...], descriptions: Mapping[str, str] | None = None) -> "Model":
+        return replace(self, statements=statements,
+                       descriptions=self.descriptions if descriptions is None else descriptions)
+
+    def _require_latent(self, name: str, argument: str) -> None:
+        if name not in self.latent:
+            raise ArgumentError(f"{argument}: {name!r} is not a construct of this model; constructs "
+                                f"are {list(self.latent)}")
+
+
+def _term(s: Statement) -> str:
+    if s.fixed is not None:
+        return f"{format_number(s.fixed)}*{s.rhs}"
+    mods = []
+    if s.free_forced:
+        mods.append("NA")
+    if s.label:
+        mods.append(s.label)
+    if s.start is not None:
+        mods.append(f"start({format_number(s.start)})")
+    return "*".join(mods + [s.rhs])
+
+
+def _check_name(value: object, argument: str) -> None:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ArgumentError(f"{argument}: {value!r} is not a valid variable name (letters, digits, "
+                            f"'_' and '.', starting with a letter or '_')")
+
+
+def _drop_orphan_definitions(statements: tuple[Statement, ...]) -> tuple[Statement, ...]:
+    """Drop ':=' definitions whose labels no longer exist."""
+    kept: list[Statement] = []
+    labels = {s.label for s in statements if s.label and s.op != ":="}
+    for s in statements:
+        if s.op == ":=":
+            if not set(parse_expression(s.rhs).names) <= labels:
+                continue
+            labels.add(s.lhs)
+        kept.append(s)
+    return tuple(kept)

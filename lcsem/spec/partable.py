@@ -1,0 +1,228 @@
+"""Build the full parameter table from parsed statements, with lavaan's defaults.
+
+The table is the hub of lcsem: one row per parameter (``lhs op rhs``), with its label,
+its free-parameter number (``free``, 0 when fixed, shared by rows with one label) and
+its fixed value or start value (``value``). Defaults follow lavaan's ``sem()``:
+first loading fixed to 1, every variance free, exogenous latent variables covary,
+exogenous observed predictors covary (equivalent to lavaan's ``fixed.x`` for
+estimates, SEs and the test statistic), and residuals of pure outcomes covary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from itertools import combinations
+
+import pandas as pd
+
+from ..exceptions import ModelSpecificationError, ModelSyntaxError
+from .expressions import parse_expression
+from .syntax import Statement
+
+COLUMNS = ["lhs", "op", "rhs", "label", "free", "value", "user"]
+
+
+@dataclass(frozen=True)
+class ParRow:
+    """One row of the parameter table."""
+
+    lhs: str
+    op: str
+    rhs: str
+    label: str = ""
+    free: int = 0          # 1-based free-parameter number; 0 when fixed
+    value: float = float("nan")  # fixed value, or start value (NaN: automatic)
+    user: bool = True
+
+
+@dataclass(frozen=True)
+class Variables:
+    """Variable roles derived from the statements."""
+
+    latent: tuple[str, ...]
+    observed: tuple[str, ...]
+    indicators: tuple[str, ...]
+    endogenous: tuple[str, ...]   # on the left of '~' or indicators (have a residual)
+    exogenous_latent: tuple[str, ...]
+    exogenous_observed: tuple[str, ...]
+
+
+def variable_roles(statements: list[Statement]) -> Variables:
+    """Classify every name in the statements."""
+    latent: list[str] = []
+    for s in statements:
+        if s.op == "=~" and s.lhs not in latent:
+            latent.append(s.lhs)
+    order: list[str] = []
+    for s in statements:
+        if s.op == ":=":
+            continue
+        for name in (s.lhs, s.rhs):
+            if name not in order:
+                order.append(name)
+    indicators = [s.rhs for s in statements if s.op == "=~"]
+    observed = [n for n in order if n not in latent]
+    # indicators first (in order of appearance), then the remaining observed variables
+    observed = [n for n in observed if n in indicators] + [n for n in observed if n not in indicators]
+    regressed = {s.lhs for s in statements if s.op == "~"}
+    endogenous = [n for n in order if n in regressed or (n in indicators)]
+    exo_lat = [n for n in latent if n not in regressed and n not in indicators]
+    exo_obs = [n for n in observed if n not in endogenous]
+    return Variables(tuple(latent), tuple(observed), tuple(dict.fromkeys(indicators)),
+                     tuple(endogenous), tuple(exo_lat), tuple(exo_obs))
+
+
+def build_partable(statements: list[Statement], std_lv: bool = False) -> list[ParRow]:
+    """Return the complete list of :class:`ParRow` for ``statements``."""
+    _check_statements(statements)
+    roles = variable_roles(statements)
+    rows: list[ParRow] = []
+    first_loading_seen: set[str] = set()
+    for s in statements:
+        if s.op == ":=":
+            continue
+        free = s.fixed is None
+        value = s.fixed if s.fixed is not None else (s.start if s.start is not None else float("nan"))
+        if s.op == "=~" and s.lhs not in first_loading_seen:
+            first_loading_seen.add(s.lhs)
+            if not std_lv and s.fixed is None and not s.free_forced:
+                free, value = False, 1.0
+        rows.append(ParRow(s.lhs, s.op, s.rhs, s.label, int(free), value, True))
+    rows.extend(_default_rows(rows, roles, std_lv))
+    rows = _number_free(rows)
+    rows.extend(ParRow(s.lhs, ":=", s.rhs, s.lhs, 0, float("nan"), True)
+                for s in statements if s.op == ":=")
+    return rows
+
+
+def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
+    if op == "~~" and rhs < lhs:
+        return (rhs, op, lhs)
+    return (lhs, op, rhs)
+
+
+def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool) -> list[ParRow]:
+    have = {_key(r.lhs, r.op, r.rhs) for r in rows}
+    extra: list[ParRow] = []
+
+    def add(lhs: str, rhs: str, value: float = float("nan"), free: bool = True) -> None:
+        key = _key(lhs, "~~", rhs)
+        if key not in have:
+            have.add(key)
+            extra.append(ParRow(lhs, "~~", rhs, "", int(free), value, False))
+
+    for name in roles.observed:
+        add(name, name)
+    for name in roles.latent:
+        if std_lv and name in roles.exogenous_latent:
+            add(name, name, 1.0, free=False)
+        else:
+            add(name, name)
+    for a, b in combinations(roles.exogenous_latent, 2):
+        add(a, b)
+    for a, b in combinations(roles.exogenous_observed, 2):
+        add(a, b)
+    predictors = {r.rhs for r in rows if r.op == "~"}
+    pure_outcomes = [n for n in roles.endogenous
+                     if n not in predictors and n not in roles.indicators]
+    for a, b in combinations(pure_outcomes, 2):
+        add(a, b)
+    return extra
+
+
+def _number_free(rows: list[ParRow]) -> list[ParRow]:
+    by_label: dict[str, int] = {}
+    out: list[ParRow] = []
+    counter = 0
+    for r in rows:
+        if not r.free:
+            out.append(r)
+            continue
+        if r.label and r.label in by_label:
+            out.append(replace(r, free=by_label[r.label]))
+            continue
+        counter += 1
+        if r.label:
+            by_label[r.label] = counter
+        out.append(replace(r, free=counter))
+    return out
+
+
+def _check_statements(statements: list[Statement]) -> None:
+    seen: dict[tuple[str, str, str], int] = {}
+    latent = {s.lhs for s in statements if s.op == "=~"}
+    labels = {s.label for s in statements if s.label}
+    defined: set[str] = set()
+    names = {n for s in statements if s.op != ":=" for n in (s.lhs, s.rhs)}
+    for s in statements:
+        if s.op == ":=":
+            if s.lhs in defined or s.lhs in labels or s.lhs in names:
+                raise ModelSyntaxError(f"the defined parameter name {s.lhs!r} is already used "
+                                       f"as a label, variable or definition; choose another name", s.line)
+            expr = parse_expression(s.rhs, s.line)
+            unknown = [n for n in expr.names if n not in labels and n not in defined]
+            if unknown:
+                raise ModelSyntaxError(
+                    f"{', '.join(unknown)} in ':=' {'is not a label' if len(unknown) == 1 else 'are not labels'} "
+                    f"of any parameter; label a parameter first, e.g. 'y ~ a*x'", s.line)
+            defined.add(s.lhs)
+            continue
+        if s.op in ("~", "=~") and s.lhs == s.rhs:
+            raise ModelSyntaxError(f"{s.lhs!r} cannot {'be regressed on' if s.op == '~' else 'measure'} "
+                                   f"itself", s.line)
+        if s.op == "=~" and s.rhs in latent and _reaches(statements, s.rhs, s.lhs):
+            raise ModelSpecificationError(f"line {s.line}: the factors {s.lhs!r} and {s.rhs!r} measure "
+                                          f"each other; a model must not loop")
+        key = _key(s.lhs, s.op, s.rhs)
+        if key in seen:
+            raise ModelSyntaxError(f"'{s.lhs} {s.op} {s.rhs}' is specified twice (first on line "
+                                   f"{seen[key]}); keep one", s.line)
+        seen[key] = s.line
+        if s.op == "~~" and s.lhs == s.rhs and s.fixed is not None and s.fixed < 0:
+            raise ModelSyntaxError(f"the variance of {s.lhs!r} cannot be fixed to a negative value", s.line)
+    _check_acyclic(statements)
+
+
+def _reaches(statements: list[Statement], start: str, target: str) -> bool:
+    stack, seen = [start], set()
+    while stack:
+        node = stack.pop()
+        if node == target:
+            return True
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(s.rhs for s in statements if s.op == "=~" and s.lhs == node)
+    return False
+
+
+def _check_acyclic(statements: list[Statement]) -> None:
+    """Refuse feedback loops (non-recursive models), which lcsem does not estimate."""
+    edges: dict[str, set[str]] = {}
+    for s in statements:
+        if s.op == "~":
+            edges.setdefault(s.rhs, set()).add(s.lhs)
+        elif s.op == "=~":
+            edges.setdefault(s.lhs, set()).add(s.rhs)
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in edges.get(node, ()):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [node, nxt] if nxt in path else [node, nxt]
+                raise ModelSpecificationError(
+                    f"the directed paths form a loop ({' -> '.join(dict.fromkeys(cycle))} -> {nxt}); "
+                    f"lcsem estimates recursive models only")
+            if state.get(nxt) is None:
+                visit(nxt, path + [node])
+        state[node] = 2
+
+    for node in list(edges):
+        if state.get(node) is None:
+            visit(node, [])
+
+
+def to_frame(rows: list[ParRow]) -> pd.DataFrame:
+    """The parameter table as a DataFrame with lavaan-like columns."""
+    return pd.DataFrame([r.__dict__ for r in rows], columns=COLUMNS)
