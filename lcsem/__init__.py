@@ -26,16 +26,20 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
+from . import datasets
+from .data import read_data
+from .fit import fit
+from .results import FitResult
+from .simulate import simulate
+from .spec.canonical import lc_extended_model, lc_model
+from .spec.model import Model
+
+# Functions that share their module's name are imported above, because importing a
+# submodule rebinds the package attribute of the same name.
+_EAGER = ["Model", "lc_model", "lc_extended_model", "fit", "FitResult", "read_data", "simulate",
+          "datasets"]
 # public name -> module that defines it; imported on first use
 _LAZY = {
-    "Model": "lcsem.spec.model",
-    "lc_model": "lcsem.spec.canonical",
-    "lc_extended_model": "lcsem.spec.canonical",
-    "fit": "lcsem.fit",
-    "FitResult": "lcsem.results",
-    "read_data": "lcsem.data",
-    "simulate": "lcsem.simulate",
-    "datasets": "lcsem.datasets",
     "bootstrap": "lcsem.bootstrap",
     "BootstrapResult": "lcsem.bootstrap",
     "measurement": "lcsem.measurement",
@@ -51,6 +55,7 @@ _LAZY = {
 
 __all__ = [
     "__version__",
+    *_EAGER,
     *_LAZY,
     "LcsemError", "ModelSyntaxError", "ModelSpecificationError", "DataError", "MissingColumnsError",
     "ArgumentError", "EstimationError", "NotSupportedError",
@@ -64,7 +69,7 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'lcsem' has no attribute {name!r}")
     module = import_module(module_name)
-    value = module if module_name.endswith("." + name) and not hasattr(module, name) else getattr(module, name)
+    value = getattr(module, name)
     globals()[name] = value
     return value
 
@@ -74,12 +79,5 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import datasets
     from .bootstrap import BootstrapResult, bootstrap
-    from .data import read_data
-    from .fit import fit
     from .plot import path_layout, plot_bootstrap, plot_path, plot_residuals
-    from .results import FitResult
-    from .simulate import simulate
-    from .spec.canonical import lc_extended_model, lc_model
-    from .spec.model import Model

@@ -90,7 +90,7 @@ class RamStructure:
         """``A`` and ``S`` for each row of ``theta`` (shape (R, k)) -> (R, m, m) each."""
         theta = np.atleast_2d(theta)
         R = theta.shape[0]
-        values = np.where(self.row_free >= 0, theta[:, np.maximum(self.row_free, 0)], self.row_fixed)
+        values = self.row_values(theta)
         A = np.zeros((R, self.m, self.m))
         S = np.zeros((R, self.m, self.m))
         e = self.row_entries
@@ -142,6 +142,8 @@ class RamStructure:
     def row_values(self, theta: np.ndarray) -> np.ndarray:
         """Value of every (non-defined) table row for each row of ``theta``: (R, n_rows)."""
         theta = np.atleast_2d(theta)
+        if self.k == 0:
+            return np.broadcast_to(self.row_fixed, (theta.shape[0], self.row_fixed.size)).copy()
         return np.where(self.row_free >= 0, theta[:, np.maximum(self.row_free, 0)], self.row_fixed)
 
 
