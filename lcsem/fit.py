@@ -15,7 +15,7 @@ from .engine.semopy_backend import semopy_estimates
 from .engine.starts import simple_starts
 from .exceptions import (ArgumentError, ConvergenceWarning, EstimationError, ModelSpecificationError,
                          NonAdmissibleWarning)
-from .measures import fit_measures, test_statistic
+from .measures import baseline_chisq, fit_measures, test_statistic
 from .results import ESTIMATE_COLUMNS, FitResult
 from .spec.model import Model
 from .spec.partable import ParRow
@@ -122,10 +122,11 @@ def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitRe
     Sigma = struct.implied(theta[None])[0][0]
     fmin = float(sol.fmin[best])
     chisq = float(test_statistic(fmin, n, estimator))
-    chisq0 = _baseline_chisq(struct, S_fit, n, estimator)
+    exogenous = fixed_x_positions(model)
+    chisq0 = _baseline_chisq(struct, S_fit, n, estimator, exogenous)
     n_params = struct.k - _fixed_x_count(model)
-    fi = fit_measures(S, Sigma, np.array(chisq), np.array(chisq0), n_obs=n, df=model.df,
-                      n_params=n_params)
+    fi = fit_measures(S_fit, Sigma, np.array(chisq), np.array(chisq0), n_obs=n, df=model.df,
+                      n_params=n_params, exogenous=exogenous, estimator=estimator)
     fit_indices = pd.Series({k: float(v) for k, v in fi.items()}, name="value")
     estimates = _estimates_table(model, struct, theta, vcov)
     reasons = tuple(admissibility(struct, theta[None],
@@ -155,27 +156,20 @@ def _vcov(struct: RamStructure, theta: np.ndarray, S: np.ndarray, n: int, estima
     elif estimator == "GLS":
         info = information(struct, theta[None], np.linalg.inv(S)[None])[0]
         scale = 2.0 / (n - 1)
-    else:  # ULS: sandwich with normal-theory fourth moments
-        Sigma = struct.implied(theta[None])[0]
-        bread = information(struct, theta[None], np.eye(struct.p)[None])[0]
-        meat = _uls_meat(struct, theta, Sigma[0])
-        try:
-            b_inv = np.linalg.inv(bread)
-        except np.linalg.LinAlgError:
-            return np.full((struct.k, struct.k), np.nan)
-        return (2.0 / (n - 1)) * b_inv @ meat @ b_inv
+    else:
+        # lavaan's "standard" ULS standard errors: (D'D)^-1 / (N - 1) with D the Jacobian
+        # of vech(Sigma) (identity weights); not robust to non-normality
+        J = struct.jacobian(theta[None])[0]
+        rows, cols = np.triu_indices(struct.p)
+        D = J[:, rows, cols].T
+        info = D.T @ D
+        scale = 1.0 / (n - 1)
     try:
         return scale * np.linalg.inv(info)
     except np.linalg.LinAlgError:
         warnings.warn("the information matrix is singular: the model may not be identified; "
                       "standard errors are not available", ConvergenceWarning, stacklevel=5)
         return np.full((struct.k, struct.k), np.nan)
-
-
-def _uls_meat(struct: RamStructure, theta: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
-    J = struct.jacobian(theta[None])[0]          # (k, p, p)
-    # tr(D_a Sigma D_b Sigma): normal-theory covariance of s, in the trace form
-    return np.einsum("aij,jk,bkl,li->ab", J, Sigma, J, Sigma)
 
 
 def _fixed_x_count(model: Model) -> int:
@@ -186,14 +180,27 @@ def _fixed_x_count(model: Model) -> int:
                 and r.lhs in exo and r.rhs in exo})
 
 
-def _baseline_chisq(struct: RamStructure, S: np.ndarray, n: int, estimator: str) -> float:
-    """Chi-square of the independence model (free variances only)."""
+def fixed_x_positions(model: Model) -> tuple[int, ...]:
+    """Positions (in ``model.observed``) of exogenous observed predictors, whose moments
+    lavaan's ``fixed.x`` treats as given."""
+    return tuple(model.observed.index(n) for n in model.roles.exogenous_observed)
+
+
+def _baseline_chisq(struct: RamStructure, S: np.ndarray, n: int, estimator: str,
+                    exogenous: tuple[int, ...]) -> float:
+    """Chi-square of the baseline model: independent variables, except that exogenous
+    observed predictors keep their covariances (as lavaan with ``fixed.x``)."""
     if estimator == "ML":
-        d = np.sqrt(np.diag(S))
-        return float(-n * np.linalg.slogdet(S / np.outer(d, d))[1])
+        return float(baseline_chisq(S, n, exogenous))
     rows = [ParRow(v, "~~", v, "", i + 1, float("nan"), False) for i, v in enumerate(struct.observed)]
+    names = struct.observed
+    for a in range(len(exogenous)):
+        for b in range(a + 1, len(exogenous)):
+            rows.append(ParRow(names[exogenous[a]], "~~", names[exogenous[b]], "", len(rows) + 1,
+                               float("nan"), False))
     base = RamStructure(rows, struct.observed, ())
-    sol = minimize(base, S[None], np.diag(S)[None], estimator)
+    start = np.array([S[names.index(r.lhs), names.index(r.rhs)] for r in rows])
+    sol = minimize(base, S[None], start[None], estimator)
     return float(test_statistic(sol.fmin[0], n, estimator))
 
 
@@ -202,6 +209,9 @@ def _estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov
     values = struct.row_values(theta[None])[0]
     se_free = np.sqrt(np.clip(np.diag(vcov), 0, None)) if struct.k else np.zeros(0)
     se = np.where(struct.row_free >= 0, se_free[np.maximum(struct.row_free, 0)] if struct.k else np.nan, np.nan)
+    exo = set(model.roles.exogenous_observed)
+    fixed_x = np.array([(not r.user) and r.op == "~~" and r.lhs in exo and r.rhs in exo for r in rows], bool)
+    se[fixed_x] = np.nan  # lavaan's fixed.x: sample moments, not estimated parameters
     std = standardized_values(struct, theta[None])[0]
     table = pd.DataFrame({"lhs": [r.lhs for r in rows], "op": [r.op for r in rows],
                           "rhs": [r.rhs for r in rows], "label": [r.label for r in rows],

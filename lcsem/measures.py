@@ -26,14 +26,65 @@ def test_statistic(fmin: np.ndarray, n_obs: int, estimator: str) -> np.ndarray:
     return (n_obs - 1) * np.asarray(fmin)
 
 
-def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np.ndarray, *,
-                 n_obs: int, df: int, n_params: int, with_ci: bool = True) -> dict[str, np.ndarray]:
-    """Every fit index, vectorised over leading axes of ``S``/``Sigma`` (shape (..., p, p))."""
+def baseline_chisq(S: np.ndarray, n_obs: int, exogenous: tuple[int, ...] = ()) -> np.ndarray:
+    """ML chi-square of the baseline (independence) model, ``-N log|R|``; with exogenous
+    observed predictors (lavaan's ``fixed.x``) their correlations stay free:
+    ``-N (log|R| - log|R_xx|)``. Vectorised over leading axes."""
+    d = np.sqrt(np.diagonal(S, axis1=-2, axis2=-1))
+    R = S / (d[..., :, None] * d[..., None, :])
+    out = indices.baseline_chisq(R, n_obs)
+    if len(exogenous) > 1:
+        idx = np.asarray(exogenous)
+        out = out - indices.baseline_chisq(R[..., idx[:, None], idx[None, :]], n_obs)
+    return out
+
+
+def _marginal_loglik(S: np.ndarray, n_obs: int, exogenous: tuple[int, ...]) -> np.ndarray:
+    """Saturated log-likelihood of the exogenous predictors alone (removed under fixed.x)."""
+    idx = np.asarray(exogenous)
+    Sxx = S[..., idx[:, None], idx[None, :]]
+    return indices.loglik(Sxx, Sxx, n_obs)
+
+
+def _gfi_weighted(S: np.ndarray, Sigma: np.ndarray, estimator: str) -> np.ndarray:
+    """GFI for GLS (weight S^-1) and ULS (identity): 1 - tr[(W(S - Sigma))^2] / tr[(W S)^2]."""
+    if estimator == "GLS":
+        W = np.linalg.inv(S)
+    else:
+        W = np.broadcast_to(np.eye(S.shape[-1]), S.shape)
+    R = W @ (S - Sigma)
+    WS = W @ S
+    return 1.0 - np.einsum("...ij,...ji->...", R, R) / np.einsum("...ij,...ji->...", WS, WS)
+
+
+def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np.ndarray | None = None, *,
+                 n_obs: int, df: int, n_params: int, with_ci: bool = True,
+                 exogenous: tuple[int, ...] = (), estimator: str = "ML") -> dict[str, np.ndarray]:
+    """Every fit index, vectorised over leading axes of ``S``/``Sigma`` (shape (..., p, p)).
+
+    ``S`` is the covariance the model was fitted to (N denominator for ML, N - 1 for GLS
+    and ULS, as lavaan). ``chisq0`` defaults to the ML baseline chi-square of ``S``.
+    ``exogenous`` lists positions of exogenous observed predictors (lavaan's ``fixed.x``):
+    the baseline keeps their correlations, and the log-likelihood is conditional on them.
+    For GLS and ULS, RMSEA uses N - 1, GFI the estimator's weight, and the
+    log-likelihood, AIC and BIC are not defined (NaN), as in lavaan.
+    """
     p = S.shape[-1]
-    df0 = p * (p - 1) // 2
+    q = len(exogenous)
+    df0 = p * (p - 1) // 2 - q * (q - 1) // 2
     chisq = np.asarray(chisq, dtype=float)
-    gfi = indices.gfi(S, Sigma)
-    ll = indices.loglik(S, Sigma, n_obs)
+    if chisq0 is None:
+        chisq0 = baseline_chisq(S, n_obs, exogenous)
+    if estimator == "ML":
+        gfi = indices.gfi(S, Sigma)
+        ll = indices.loglik(S, Sigma, n_obs)
+        if q:
+            ll = ll - _marginal_loglik(S, n_obs, exogenous)
+        n_rmsea = n_obs
+    else:
+        gfi = _gfi_weighted(S, Sigma, estimator)
+        ll = np.full_like(chisq, np.nan)
+        n_rmsea = n_obs - 1
     out = {
         "chisq": chisq,
         "df": np.full_like(chisq, df),
@@ -41,7 +92,7 @@ def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np
         "cfi": indices.cfi(chisq, df, chisq0, df0),
         "tli": indices.tli(chisq, df, chisq0, df0),
         "nfi": indices.nfi(chisq, chisq0),
-        "rmsea": indices.rmsea(chisq, df, n_obs),
+        "rmsea": indices.rmsea(chisq, df, n_rmsea),
         "srmr": indices.srmr(S, Sigma),
         "gfi": gfi,
         "agfi": indices.agfi(gfi, p, df),
@@ -55,8 +106,8 @@ def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np
     }
     if with_ci:
         flat = np.atleast_1d(chisq).ravel()
-        ci = np.array([indices.rmsea_ci(c, df, n_obs) for c in flat]).reshape(*np.shape(chisq), 2)
+        ci = np.array([indices.rmsea_ci(c, df, n_rmsea) for c in flat]).reshape(*np.shape(chisq), 2)
         out["rmsea_ci_lower"] = ci[..., 0]
         out["rmsea_ci_upper"] = ci[..., 1]
-        out["rmsea_pvalue"] = np.asarray(indices.rmsea_pvalue(chisq, df, n_obs), dtype=float)
+        out["rmsea_pvalue"] = np.asarray(indices.rmsea_pvalue(chisq, df, n_rmsea), dtype=float)
     return {k: out[k] for k in FIT_INDEX_NAMES if k in out}

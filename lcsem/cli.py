@@ -1,0 +1,86 @@
+"""The ``lcsem`` command: ``lcsem demo`` and ``lcsem fit DATA --model MODEL``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from .exceptions import LcsemError, LcsemWarning
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lcsem", description="Structural equation models of learning "
+                                     "culture, KMS use and organisational performance.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+    demo = sub.add_parser("demo", help="fit the canonical model to the bundled survey, end to end")
+    demo.add_argument("--bootstrap", type=int, default=1000, metavar="B",
+                      help="bootstrap replicates (default 1000; 0 to skip)")
+    demo.add_argument("--seed", type=int, default=42, help="bootstrap seed (default 42)")
+    demo.add_argument("--out", type=Path, default=None, metavar="DIR",
+                      help="also write report.md, results.json and path diagrams into DIR")
+    demo.add_argument("--format", choices=["text", "markdown"], default="text",
+                      help="output format on standard output")
+    fit = sub.add_parser("fit", help="fit a model in lavaan syntax to a data file")
+    fit.add_argument("data", type=Path, help="CSV (.csv/.tsv) or SPSS (.sav) file")
+    fit.add_argument("--model", type=Path, required=True, metavar="FILE",
+                     help="text file with the model in lavaan syntax")
+    fit.add_argument("--estimator", default="ML", choices=["ML", "GLS", "ULS"])
+    fit.add_argument("--missing", default="listwise", choices=["listwise", "error"])
+    fit.add_argument("--json", action="store_true", help="print the full result as JSON")
+    fit.add_argument("--format", choices=["text", "markdown", "html"], default="text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lcsem`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LcsemWarning)
+            output = _demo(args) if args.command == "demo" else _fit(args)
+    except LcsemError as exc:
+        print(f"lcsem: error: {exc}", file=sys.stderr)
+        return 2
+    for w in caught:
+        if issubclass(w.category, LcsemWarning):
+            print(f"lcsem: warning ({w.category.__name__}): {w.message}", file=sys.stderr)
+    print(output)
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> str:
+    from .data import read_data
+    from .exceptions import ArgumentError
+    from .fit import fit
+
+    if not args.model.exists():
+        raise ArgumentError(f"--model: {str(args.model)!r} does not exist; give a text file with the "
+                            f"model in lavaan syntax")
+    result = fit(args.model.read_text(encoding="utf-8"), read_data(args.data),
+                 estimator=args.estimator, missing=args.missing)
+    if args.json:
+        return json.dumps(result.to_dict(), indent=2)
+    return result.summary(args.format)
+
+
+def _demo(args: argparse.Namespace) -> str:
+    from .demo import run_demo
+
+    return run_demo(n_resamples=args.bootstrap, seed=args.seed, out=args.out, fmt=args.format)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
