@@ -117,6 +117,14 @@ class FitResult:
             raise ArgumentError(f"kind: {kind!r} is not 'cor' or 'raw'")
         return pd.DataFrame(out, index=self.sample_cov.index, columns=self.sample_cov.columns)
 
+    def modindices(self, top: int | None = 10, *, sort: bool = True, min_mi: float | None = None,
+                   op: str | list[str] | None = None) -> pd.DataFrame:
+        """Modification indices and expected parameter changes (lavaan's ``modindices``);
+        see :func:`lcsem.modindices.modification_indices`. ``top=None`` lists every row."""
+        from .modindices import modification_indices
+
+        return modification_indices(self, top=top, sort=sort, min_mi=min_mi, op=op)
+
     # ------------------------------------------------------------------ display
     def summary(self, format: str = "text", digits: int = 3) -> str:
         """A readable summary: header, fit indices, estimates and R²."""
