@@ -146,7 +146,7 @@ class Model:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Model):
             return NotImplemented
-        return self.rows == other.rows and self.std_lv == other.std_lv
+        return _comparable(self.rows) == _comparable(other.rows) and self.std_lv == other.std_lv
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -272,6 +272,12 @@ class Model:
         if name not in self.latent:
             raise ArgumentError(f"{argument}: {name!r} is not a construct of this model; constructs "
                                 f"are {list(self.latent)}")
+
+
+def _comparable(rows: tuple[ParRow, ...]) -> list[tuple]:
+    """Rows as tuples in which NaN values compare equal."""
+    return [(r.lhs, r.op, r.rhs, r.label, r.free, None if r.value != r.value else r.value, r.user)
+            for r in rows]
 
 
 def _term(s: Statement) -> str:

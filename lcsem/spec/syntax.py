@@ -76,6 +76,10 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def _find_operator(chunk: str, line: int) -> tuple[str, str, str]:
+    if re.match(r"^[A-Za-z_][\w.]*\s*\(", chunk):
+        raise ModelSyntaxError("a statement cannot be a function call such as CONSTRAINT(...) or "
+                               "START(...); lcsem never evaluates model text (use labels and "
+                               "start() modifiers instead)", line, chunk)
     for bad in ("<~", "==", "|"):
         if bad in chunk:
             raise NotSupportedError(f"line {line}: {_UNSUPPORTED[bad]} are not supported by lcsem"
