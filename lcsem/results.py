@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .engine.ram import RamStructure
-from .report.render import FORMATS, render_table
+from .report.render import FORMATS, format_pvalue, render_table
 from .spec.model import Model
 from .exceptions import ArgumentError
 
@@ -141,9 +141,13 @@ class FitResult:
         ]
         if self.inadmissible:
             header.append("INADMISSIBLE SOLUTION: " + "; ".join(self.inadmissible))
-        fit_table = self.fit_indices.to_frame("value")
+        counts = {"df", "n_obs", "n_params", "baseline_df"}
+        fit_table = pd.DataFrame({"value": [int(v) if k in counts else v
+                                            for k, v in self.fit_indices.items()]},
+                                 index=self.fit_indices.index, dtype=object)
         fit_table.index.name = "index"
         est = self.estimates.copy()
+        est["pvalue"] = [format_pvalue(p) for p in est["pvalue"]]
         r2 = self.r2.to_frame("r2")
         r2.index.name = "variable"
         parts = [render_table(fit_table, format, digits=digits, caption="Fit indices"),

@@ -29,6 +29,15 @@ def format_value(value: object, digits: int = 3) -> str:
     return str(value)
 
 
+def format_pvalue(p: float) -> str:
+    """APA style: three decimals without a leading zero, ``<.001`` below that."""
+    if p is None or not np.isfinite(p):
+        return ""
+    if p < 0.001:
+        return "<.001"
+    return f"{p:.3f}".lstrip("0") if p < 1 else "1.000"
+
+
 def _cells(frame: pd.DataFrame, digits: int, index: bool) -> tuple[list[str], list[list[str]]]:
     header = ([str(frame.index.name or "")] if index else []) + [str(c) for c in frame.columns]
     body = []
