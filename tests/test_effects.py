@@ -1,0 +1,162 @@
+"""Effects against lavaan 0.6.14's ':=' rows (delta-method SEs, standardizedSolution)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lcsem
+from lcsem.effects import bootstrap_pvalue, effects
+from lcsem.exceptions import ArgumentError, UnstableRatioWarning
+
+from conftest import REFERENCE, load_reference_data
+
+EXTRA = json.loads((REFERENCE / "measurement_effects_reference.json").read_text())["effects"]
+DATA = {"learning_culture_survey": "learning_culture_survey", "political_democracy": "political_democracy",
+        "holzinger_swineford_paths": "holzinger_swineford"}
+
+
+@pytest.fixture(scope="module", params=list(DATA))
+def case(request):
+    ref = EXTRA[request.param]
+    res = lcsem.fit(ref["model"], load_reference_data(DATA[request.param]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnstableRatioWarning)
+        return ref, res, effects(res)
+
+
+def test_survey_indirect_and_total_match_main_reference(reference, fitted):
+    params = {p["lhs"]: p for p in reference["learning_culture_survey"]["params"] if p["op"] == ":="}
+    table = effects(fitted["learning_culture_survey"]).table
+    for name in ("ind", "total"):
+        assert table.loc[name, "est"] == pytest.approx(params[name]["est"], abs=1e-3)
+        assert table.loc[name, "se"] == pytest.approx(params[name]["se"], abs=1e-3)
+        assert table.loc[name, "std"] == pytest.approx(params[name]["std.all"], abs=1e-3)
+    # the enumerated chain equals the ':=' definitions
+    assert table.loc["culture->kmsuse->perf", "est"] == pytest.approx(params["ind"]["est"], abs=1e-6)
+    assert table.loc["total(culture->perf)", "se"] == pytest.approx(params["total"]["se"], abs=1e-6)
+
+
+def test_defined_effects_and_standardised_ses_match_lavaan(case):
+    ref, _, eff = case
+    expected = pd.DataFrame(ref["defined"]).set_index("name")
+    table = eff.table
+    for name, row in expected.iterrows():
+        assert table.loc[name, "est"] == pytest.approx(row["est"], abs=1e-5)
+        assert table.loc[name, "se"] == pytest.approx(row["se"], abs=1e-5)
+        assert table.loc[name, "std"] == pytest.approx(row["std"], abs=1e-5)
+        assert table.loc[name, "std_se"] == pytest.approx(row["std_se"], abs=1e-5)
+
+
+def test_every_chain_is_enumerated_and_sums_to_the_total():
+    ref = EXTRA["holzinger_swineford_paths"]
+    res = lcsem.fit(ref["model"], load_reference_data("holzinger_swineford"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnstableRatioWarning)  # a clear total effect: no warning
+        eff = effects(res, source="x1", outcome="x9")
+    t = eff.table
+    chains = t[t["effect"] == "indirect"]
+    assert sorted(chains.index) == ["x1->x7->x8->x9", "x1->x7->x9", "x1->x8->x9"]
+    d = {r["name"]: r for r in ref["defined"]}
+    assert t.loc["x1->x7->x9", "est"] == pytest.approx(d["i1"]["est"], abs=1e-8)
+    assert t.loc["x1->x8->x9", "se"] == pytest.approx(d["i2"]["se"], abs=1e-6)
+    assert t.loc["x1->x7->x8->x9", "se"] == pytest.approx(d["i3"]["se"], abs=1e-6)
+    assert t.loc["indirect(x1->x9)", "est"] == pytest.approx(d["tot_ind"]["est"], abs=1e-8)
+    assert t.loc["indirect(x1->x9)", "se"] == pytest.approx(d["tot_ind"]["se"], abs=1e-6)
+    assert t.loc["total(x1->x9)", "est"] == pytest.approx(d["total"]["est"], abs=1e-8)
+    assert t.loc["total(x1->x9)", "se"] == pytest.approx(d["total"]["se"], abs=1e-6)
+    assert t.loc["total(x1->x9)", "est"] == pytest.approx(
+        t.loc["indirect(x1->x9)", "est"] + t.loc["direct(x1->x9)", "est"], abs=1e-12)
+    # the total effect equals the matrix formula (I - B)^-1 - I
+    A, _ = res.structure.matrices(res.theta[None])
+    total = np.linalg.inv(np.eye(res.structure.m) - A[0]) - np.eye(res.structure.m)
+    i, j = res.structure.names.index("x9"), res.structure.names.index("x1")
+    assert t.loc["total(x1->x9)", "est"] == pytest.approx(total[i, j], abs=1e-12)
+    ratio = t.loc["proportion(x1->x9)"]
+    assert ratio["est"] == pytest.approx(d["tot_ind"]["est"] / d["total"]["est"], abs=1e-10)
+
+
+def test_mediators_filter_keeps_total_indirect_over_all_chains():
+    ref = EXTRA["holzinger_swineford_paths"]
+    res = lcsem.fit(ref["model"], load_reference_data("holzinger_swineford"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnstableRatioWarning)
+        t = effects(res, source="x1", outcome="x9", mediators=["x7"]).table
+        full = effects(res, source="x1", outcome="x9").table
+    assert list(t[t["effect"] == "indirect"].index) == ["x1->x7->x9"]
+    assert t.loc["indirect(x1->x9)", "est"] == pytest.approx(full.loc["indirect(x1->x9)", "est"])
+
+
+def test_delta_intervals_and_pvalues_without_bootstrap(case):
+    _, res, eff = case
+    t = eff.table
+    assert eff.ci_method == "delta"
+    z = 1.959963984540054
+    np.testing.assert_allclose(t["ci_lower"], t["est"] - z * t["se"], rtol=1e-9)
+    np.testing.assert_allclose(t["std_ci_upper"], t["std"] + z * t["std_se"], rtol=1e-9)
+    assert ((t["pvalue"] >= 0) & (t["pvalue"] <= 1)).all()
+    assert "boot_se" not in t.columns
+
+
+def test_unstable_ratio_warning_when_direct_and_indirect_cancel():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=300)
+    m = 0.5 * x + rng.normal(size=300)
+    y = 0.5 * m - 0.25 * x + rng.normal(size=300)
+    res = lcsem.fit("m ~ x\ny ~ m + x", pd.DataFrame({"x": x, "m": m, "y": y}))
+    with pytest.warns(UnstableRatioWarning, match="proportion mediated x -> y"):
+        eff = effects(res)
+    assert any("unstable" in n for n in eff.notes)
+
+
+def test_standardised_effect_is_effect_times_sd_ratio(fitted):
+    res = fitted["learning_culture_survey"]
+    t = effects(res).table
+    from lcsem.standardize import standardized_values  # noqa: F401
+
+    _, _, C = res.structure.implied(res.theta[None])
+    sd = np.sqrt(np.diag(C[0]))
+    names = res.structure.names
+    ratio = sd[names.index("culture")] / sd[names.index("perf")]
+    assert t.loc["total(culture->perf)", "std"] == pytest.approx(t.loc["total(culture->perf)", "est"] * ratio)
+
+
+def test_arguments_are_validated(fitted):
+    res = fitted["learning_culture_survey"]
+    with pytest.raises(ArgumentError, match="source"):
+        effects(res, source="nope")
+    with pytest.raises(ArgumentError, match="method"):
+        effects(res, method="normal-ish")
+    with pytest.raises(ArgumentError, match="level"):
+        effects(res, level=1.5)
+    with pytest.raises(ArgumentError, match="res"):
+        effects("not a result")
+
+
+def test_no_indirect_effect_is_an_error_that_says_what_to_do():
+    res = lcsem.fit("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\ntextual ~ visual",
+                    load_reference_data("holzinger_swineford"))
+    with pytest.raises(ArgumentError, match="source= and outcome="):
+        effects(res)
+    t = effects(res, source="visual", outcome="textual").table
+    assert list(t["effect"]) == ["direct", "total"]
+
+
+def test_bootstrap_pvalue_agrees_with_percentile_interval():
+    rng = np.random.default_rng(1)
+    for shift in (0.0, 1.0, 2.0, 2.5, 3.0):
+        d = rng.normal(shift, 1.0, 4000)
+        p = bootstrap_pvalue(d)
+        lo, hi = np.quantile(d, [0.025, 0.975])
+        assert (p < 0.05) == (lo > 0 or hi < 0) or abs(p - 0.05) < 2e-3
+    assert bootstrap_pvalue(np.array([np.nan])) != bootstrap_pvalue(np.array([np.nan]))  # NaN
+
+
+def test_summary_renders(fitted):
+    eff = effects(fitted["learning_culture_survey"])
+    for fmt in ("text", "markdown", "latex", "html"):
+        assert "culture -> kmsuse -> perf" in eff.summary(fmt).replace("&gt;", ">")

@@ -1,0 +1,159 @@
+"""Measurement quality against semTools 0.5.6 (compRelSEM, AVE, htmt) and lavaan 0.6.14."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lcsem
+from lcsem.exceptions import ArgumentError, NotSupportedError
+from lcsem.measurement import cfa_model, measurement
+
+from conftest import REFERENCE, load_reference_data
+
+EXTRA = json.loads((REFERENCE / "measurement_effects_reference.json").read_text())["measurement"]
+CASES = {"learning_culture_survey": "learning_culture_survey", "holzinger_swineford": "holzinger_swineford"}
+
+
+@pytest.fixture(scope="module")
+def lc_measurement(fitted):
+    return measurement(fitted["learning_culture_survey"])
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def case(request):
+    name = request.param
+    ref = EXTRA[name]
+    return name, ref, measurement(ref["model"], load_reference_data(name))
+
+
+def test_survey_matches_main_reference(reference, lc_measurement):
+    """alpha, omega, AVE and HTMT of the learning-culture survey within 1e-3 of semTools
+    (the main reference's `htmt` is semTools' default, which is HTMT2)."""
+    lc = reference["learning_culture_survey"]
+    rel = lc_measurement.reliability
+    for stat in ("alpha", "omega", "ave"):
+        for construct, value in lc[stat].items():
+            assert rel.loc[construct, stat] == pytest.approx(value, abs=1e-3)
+    names = lc["htmt"]["names"]
+    np.testing.assert_allclose(lc_measurement.htmt2.loc[names, names].to_numpy(), lc["htmt"]["m"], atol=1e-3)
+
+
+def test_reliability_matches_semtools(case):
+    name, ref, m = case
+    for stat in ("alpha", "omega", "ave"):
+        for construct, value in ref[stat].items():
+            assert m.reliability.loc[construct, stat] == pytest.approx(value, abs=1e-6), (name, stat)
+    for construct, value in ref["omega_implied"].items():
+        assert m.omega_implied[construct] == pytest.approx(value, abs=1e-6)
+    # the two omegas differ measurably on Holzinger-Swineford: the denominator matters
+    if name == "holzinger_swineford":
+        assert abs(m.reliability.loc["visual", "omega"] - m.omega_implied["visual"]) > 0.01
+
+
+def test_htmt_and_htmt2_match_semtools(case):
+    _, ref, m = case
+    names = ref["htmt"]["names"]
+    np.testing.assert_allclose(m.htmt.loc[names, names].to_numpy(), ref["htmt"]["m"], atol=1e-8)
+    np.testing.assert_allclose(m.htmt2.loc[names, names].to_numpy(), ref["htmt2"]["m"], atol=1e-8)
+    assert not np.allclose(m.htmt.to_numpy(), m.htmt2.to_numpy())
+
+
+def test_correlations_msv_asv_fornell_larcker(case):
+    _, ref, m = case
+    cor = np.array(ref["cor_lv"])
+    np.testing.assert_allclose(m.correlations.to_numpy(), cor, atol=1e-5)
+    sq = cor ** 2
+    np.fill_diagonal(sq, np.nan)
+    np.testing.assert_allclose(m.reliability["msv"], np.nanmax(sq, axis=1), atol=1e-5)
+    np.testing.assert_allclose(m.reliability["asv"], np.nanmean(sq, axis=1), atol=1e-5)
+    ave = np.array([ref["ave"][c] for c in m.reliability.index])
+    np.testing.assert_allclose(np.diag(m.fornell_larcker.to_numpy()), np.sqrt(ave), atol=1e-6)
+    np.testing.assert_allclose(m.reliability["sqrt_ave"], np.sqrt(ave), atol=1e-6)
+    expected = [np.sqrt(ave[j]) > np.nanmax(np.abs(np.where(np.eye(len(ave)), np.nan, cor))[j])
+                for j in range(len(ave))]
+    assert list(m.fornell_larcker_passed) == expected
+
+
+def test_standardised_loadings_and_delta_cis_match_lavaan(case):
+    _, ref, m = case
+    sl = pd.DataFrame(ref["std_loadings"])
+    np.testing.assert_allclose(m.loadings["std"], sl["est.std"], atol=1e-5)
+    np.testing.assert_allclose(m.loadings["se"], sl["se"], atol=1e-5)
+    np.testing.assert_allclose(m.loadings["ci_lower"], sl["ci.lower"], atol=1e-5)
+    np.testing.assert_allclose(m.loadings["ci_upper"], sl["ci.upper"], atol=1e-5)
+    assert m.ci_method == "delta"
+
+
+def test_cfa_version_replaces_structural_part(fitted):
+    res = fitted["learning_culture_survey"]
+    cfa = cfa_model(res.model)
+    ops = {(r.lhs, r.op, r.rhs) for r in cfa.rows}
+    assert not any(op == "~" for _, op, _ in ops)
+    assert not any(r.op == ":=" for r in cfa.rows)
+    for a, b in (("culture", "kmsuse"), ("culture", "perf"), ("kmsuse", "perf")):
+        assert (a, "~~", b) in ops or (b, "~~", a) in ops
+    # the structural part of the survey model is saturated: same fit as the CFA
+    m = measurement(res)
+    assert m.cfa.fit_indices["chisq"] == pytest.approx(res.fit_indices["chisq"], abs=1e-6)
+
+
+def test_single_indicator_construct_is_undefined_not_a_number():
+    data = load_reference_data("holzinger_swineford")
+    model = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7\nx7 ~~ 0.3*x7"
+    m = measurement(model, data)
+    for stat in ("alpha", "omega", "ave", "sqrt_ave"):
+        assert np.isnan(m.reliability.loc["speed", stat])
+    assert m.htmt.loc["speed"].isna().all() and m.htmt2.loc["speed"].isna().all()
+    assert np.isfinite(m.reliability.loc["visual", "omega"])
+    assert any("speed has a single indicator" in n for n in m.notes)
+    assert not m.fornell_larcker_passed["speed"]
+
+
+def test_cross_loading_makes_ave_undefined():
+    data = load_reference_data("holzinger_swineford")
+    model = "visual =~ x1 + x2 + x3 + x9\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+    m = measurement(model, data)
+    assert np.isnan(m.reliability.loc["visual", "ave"]) and np.isnan(m.reliability.loc["speed", "ave"])
+    assert np.isfinite(m.reliability.loc["textual", "ave"])
+
+
+def test_summary_renders_every_format(lc_measurement):
+    for fmt in ("text", "markdown", "latex", "html"):
+        out = lc_measurement.summary(fmt)
+        assert "culture" in out and "HTMT" in out
+    assert "observed variance" in lc_measurement.summary()
+    assert lc_measurement._repr_html_().startswith("<div")
+
+
+def test_arguments_are_validated(fitted):
+    res = fitted["learning_culture_survey"]
+    data = load_reference_data("learning_culture_survey")
+    with pytest.raises(ArgumentError, match="data"):
+        measurement(res, data)
+    with pytest.raises(ArgumentError, match="data"):
+        measurement(res.model)
+    with pytest.raises(ArgumentError, match="method"):
+        measurement(res, method="student")
+    with pytest.raises(ArgumentError, match="level"):
+        measurement(res, level=95)
+    with pytest.raises(ArgumentError, match="no latent"):
+        measurement("x9 ~ x1", load_reference_data("holzinger_swineford"))
+    before = data.copy()
+    measurement(res.model, data)
+    pd.testing.assert_frame_equal(data, before)
+
+
+class _ParametricBoot:
+    kind = "parametric"
+    indices = None
+
+
+def test_parametric_bootstrap_is_refused(fitted):
+    boot = _ParametricBoot()
+    boot.fit = fitted["learning_culture_survey"]
+    with pytest.raises(NotSupportedError, match="nonparametric"):
+        measurement(fitted["learning_culture_survey"], boot=boot)
