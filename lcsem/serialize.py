@@ -1,0 +1,308 @@
+"""JSON round trip of results (no pickle).
+
+:func:`fit_result_to_dict` turns a :class:`~lcsem.FitResult` into a dict of plain
+``str``, ``int``, ``float``, ``bool``, ``None``, lists and dicts that ``json.dumps``
+writes without a custom encoder (NaN and infinities become ``null``), and
+:func:`fit_result_from_dict` rebuilds an equal result:
+
+>>> import json, lcsem                                          # doctest: +SKIP
+>>> text = json.dumps(res.to_dict())                            # doctest: +SKIP
+>>> again = lcsem.FitResult.from_dict(json.loads(text))         # doctest: +SKIP
+
+The model is stored twice: as lavaan-style text (``Model.to_syntax()``, for people
+and other programs) and as its parsed statements (so that the parameter table, and
+with it the order of ``theta``, is rebuilt exactly), with ``std_lv``, descriptions,
+population values and name. Nothing in a payload is ever executed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ArgumentError
+
+__all__ = ["fit_result_to_dict", "fit_result_from_dict", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "lcsem.FitResult"
+FORMAT_VERSION = 1
+_STATEMENT_FIELDS = ("lhs", "op", "rhs", "line", "fixed", "label", "start", "free_forced")
+
+
+# ---------------------------------------------------------------------- JSON-safe scalars
+def _num(x: Any) -> float | None:
+    """A float, or ``None`` for NaN/inf (strict JSON has neither)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _nums(values: Any) -> list:
+    """Nested lists of JSON-safe floats from an array."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0:
+        return _num(arr)  # type: ignore[return-value]
+    return [_nums(v) for v in arr] if arr.ndim > 1 else [_num(v) for v in arr]
+
+
+def _array(values: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    arr = np.array(values if values is not None else [], dtype=float)   # None -> nan
+    if shape is not None:
+        arr = arr.reshape(shape)
+    return arr
+
+
+def _label(x: Any) -> Any:
+    """An index label as a JSON scalar."""
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return _num(x)
+    if isinstance(x, (str, int, bool)) or x is None:
+        return x
+    return str(x)
+
+
+# ---------------------------------------------------------------------- frames
+def _frame_to_dict(frame: pd.DataFrame, index: bool = True) -> dict[str, Any]:
+    columns: dict[str, list] = {}
+    kinds: dict[str, str] = {}
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_bool_dtype(col):
+            columns[str(name)] = [bool(v) for v in col]
+            kinds[str(name)] = "bool"
+        elif pd.api.types.is_numeric_dtype(col):
+            columns[str(name)] = [_num(v) for v in col]
+            kinds[str(name)] = "float"
+        else:
+            columns[str(name)] = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                                  for v in col]
+            kinds[str(name)] = "str"
+    out: dict[str, Any] = {"columns": [str(c) for c in frame.columns], "kinds": kinds, "data": columns}
+    if index:
+        out["index"] = [_label(v) for v in frame.index]
+    return out
+
+
+def _frame_from_dict(payload: Mapping[str, Any], what: str) -> pd.DataFrame:
+    try:
+        names = list(payload["columns"])
+        kinds = payload["kinds"]
+        data = payload["data"]
+        series = {}
+        for name in names:
+            if kinds[name] == "float":
+                series[name] = np.array([np.nan if v is None else v for v in data[name]], dtype=float)
+            elif kinds[name] == "bool":
+                series[name] = np.array(data[name], dtype=bool)
+            else:
+                series[name] = pd.Series(list(data[name]))
+        frame = pd.DataFrame({n: pd.Series(v) if not isinstance(v, pd.Series) else v
+                              for n, v in series.items()}, columns=names)
+        if "index" in payload:
+            frame.index = pd.Index(payload["index"])
+        return frame
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArgumentError(f"payload: the {what!r} table is malformed ({exc}); pass the unchanged "
+                            f"output of to_dict()") from exc
+
+
+def _series_to_dict(series: pd.Series) -> dict[str, Any]:
+    return {"name": series.name, "index": [str(i) for i in series.index], "values": [_num(v) for v in series]}
+
+
+def _series_from_dict(payload: Mapping[str, Any]) -> pd.Series:
+    values = np.array([np.nan if v is None else v for v in payload["values"]], dtype=float)
+    return pd.Series(values, index=list(payload["index"]), name=payload.get("name"))
+
+
+def _matrix_to_dict(frame: pd.DataFrame) -> dict[str, Any]:
+    return {"names": [str(c) for c in frame.columns], "values": _nums(frame.to_numpy())}
+
+
+def _matrix_from_dict(payload: Mapping[str, Any]) -> pd.DataFrame:
+    names = list(payload["names"])
+    return pd.DataFrame(_array(payload["values"], (len(names), len(names))), index=names, columns=names)
+
+
+# ---------------------------------------------------------------------- model
+def model_to_dict(model) -> dict[str, Any]:
+    """A JSON-safe description of a :class:`~lcsem.Model` (text plus exact statements)."""
+    statements = []
+    for s in model.statements:
+        record = {f: getattr(s, f) for f in _STATEMENT_FIELDS}
+        for f in ("fixed", "start"):
+            if record[f] is not None:
+                record[f] = float(record[f])
+        statements.append(record)
+    return {"syntax": model.to_syntax(), "statements": statements, "std_lv": bool(model.std_lv),
+            "descriptions": dict(model.descriptions),
+            "population": {k: float(v) for k, v in model.population.items()}, "name": model.name}
+
+
+def model_from_dict(payload: Mapping[str, Any]):
+    """Rebuild a :class:`~lcsem.Model` from :func:`model_to_dict`'s output."""
+    from .spec.model import Model
+    from .spec.syntax import Statement, parse_syntax
+
+    if payload.get("statements"):
+        statements = []
+        for record in payload["statements"]:
+            unknown = set(record) - set(_STATEMENT_FIELDS)
+            if unknown:
+                raise ArgumentError(f"payload: unknown statement fields {sorted(unknown)} in the model; "
+                                    f"pass the unchanged output of to_dict()")
+            statements.append(Statement(**record))
+        statements = tuple(statements)
+    else:
+        statements = tuple(parse_syntax(payload["syntax"]))
+    return Model(statements, std_lv=bool(payload.get("std_lv", False)),
+                 descriptions=payload.get("descriptions") or {}, population=payload.get("population") or {},
+                 name=payload.get("name", ""))
+
+
+# ---------------------------------------------------------------------- FitResult
+def fit_result_to_dict(res, include_data: bool = True) -> dict[str, Any]:
+    """A JSON-serialisable dict holding everything in a :class:`~lcsem.FitResult`.
+
+    Parameters
+    ----------
+    res
+        The result to store.
+    include_data
+        Store the data actually used (complete cases, model columns, row labels).
+        ``False`` keeps the payload small and free of respondents' answers; the rebuilt
+        result then has an empty ``data`` table, so it cannot be bootstrapped again.
+
+    Returns
+    -------
+    dict
+        Keys ``format``, ``format_version``, ``model``, ``estimator``, ``estimates``,
+        ``fit_indices``, ``r2``, ``converged``, ``inadmissible``, ``warnings``, ``n_obs``,
+        ``n_total``, ``missing``, ``theta``, ``vcov``, ``sample_cov``, ``implied_cov``,
+        ``data``, ``iterations``, ``versions``, ``parameters`` (the free parameters'
+        ``lhs op rhs`` in ``theta``'s order).
+    """
+    from . import __version__
+    from .results import FitResult
+
+    if not isinstance(res, FitResult):
+        raise ArgumentError(f"res: expected an lcsem.FitResult, got {type(res).__name__}")
+    if not isinstance(include_data, bool):
+        raise ArgumentError(f"include_data: expected True or False, got {include_data!r}")
+    struct = res.structure
+    parameters: list[list[str] | None] = [None] * struct.k
+    for r, f in zip(struct.rows, struct.row_free):
+        if f >= 0 and parameters[f] is None:
+            parameters[f] = [r.lhs, r.op, r.rhs]
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "written_by": {"lcsem": __version__},
+        "model": model_to_dict(res.model),
+        "estimator": res.estimator,
+        "estimates": _frame_to_dict(res.estimates, index=False),
+        "fit_indices": _series_to_dict(res.fit_indices),
+        "r2": _series_to_dict(res.r2),
+        "converged": bool(res.converged),
+        "inadmissible": [str(x) for x in res.inadmissible],
+        "warnings": [str(x) for x in res.warnings],
+        "n_obs": int(res.n_obs),
+        "n_total": int(res.n_total),
+        "missing": res.missing,
+        "parameters": parameters,
+        "theta": _nums(res.theta),
+        "vcov": _nums(np.asarray(res.vcov).reshape(struct.k, struct.k)),
+        "sample_cov": _matrix_to_dict(res.sample_cov),
+        "implied_cov": _matrix_to_dict(res.implied_cov),
+        "data": _frame_to_dict(res.data) if include_data else None,
+        "iterations": int(res.iterations),
+        "versions": {str(k): str(v) for k, v in res.versions.items()},
+    }
+
+
+def fit_result_from_dict(payload: Mapping[str, Any]):
+    """Rebuild a :class:`~lcsem.FitResult` from :func:`fit_result_to_dict`'s output
+    (after a JSON round trip or not).
+
+    Raises
+    ------
+    ArgumentError
+        When ``payload`` is not such a dict, or comes from a newer format version.
+    """
+    from .results import FitResult
+
+    if not isinstance(payload, Mapping) or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
+        raise ArgumentError(f"payload: expected the dict written by FitResult.to_dict() (format "
+                            f"{FORMAT!r}), got {found!r}")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArgumentError(f"payload: format_version {version!r} is not supported by this lcsem "
+                            f"(it reads versions up to {FORMAT_VERSION}); upgrade lcsem")
+    try:
+        model = model_from_dict(payload["model"])
+        observed = list(model.observed)
+        theta, vcov = _theta_in_model_order(model, payload)
+        data = (_frame_from_dict(payload["data"], "data") if payload.get("data") is not None
+                else pd.DataFrame({c: pd.Series(dtype=float) for c in observed}))
+        return FitResult(
+            model=model, estimator=payload["estimator"],
+            estimates=_frame_from_dict(payload["estimates"], "estimates"),
+            fit_indices=_series_from_dict(payload["fit_indices"]), r2=_series_from_dict(payload["r2"]),
+            converged=bool(payload["converged"]), inadmissible=tuple(payload["inadmissible"]),
+            warnings=tuple(payload["warnings"]), n_obs=int(payload["n_obs"]),
+            n_total=int(payload["n_total"]), missing=payload["missing"], theta=theta, vcov=vcov,
+            sample_cov=_matrix_from_dict(payload["sample_cov"]),
+            implied_cov=_matrix_from_dict(payload["implied_cov"]), data=data,
+            iterations=int(payload.get("iterations", 0)), versions=dict(payload.get("versions", {})))
+    except KeyError as exc:
+        raise ArgumentError(f"payload: the key {exc.args[0]!r} is missing; pass the unchanged output "
+                            f"of to_dict()") from exc
+
+
+def _theta_in_model_order(model, payload: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``theta`` and ``vcov`` reordered to the rebuilt model's free parameters (they agree
+    unless the payload was written from text alone)."""
+    from .engine.ram import RamStructure
+
+    struct = RamStructure(model.rows, model.observed, model.latent)
+    k = struct.k
+    theta = _array(payload["theta"]).reshape(-1)
+    vcov = _array(payload["vcov"])
+    if theta.size != k or vcov.size != k * k:
+        raise ArgumentError(f"payload: theta has {theta.size} values and vcov {vcov.size} but the stored "
+                            f"model has {k} free parameters; the payload was edited or is corrupt")
+    vcov = vcov.reshape(k, k)
+    stored = payload.get("parameters")
+    if not stored:
+        return theta, vcov
+
+    def key(lhs, op, rhs):
+        return (min(lhs, rhs), op, max(lhs, rhs)) if op == "~~" else (lhs, op, rhs)
+
+    position = {key(*p): i for i, p in enumerate(stored)}
+    order = np.full(k, -1)
+    for r, f in zip(struct.rows, struct.row_free):
+        if f >= 0 and order[f] < 0:
+            order[f] = position.get(key(r.lhs, r.op, r.rhs), -1)
+    if (order < 0).any():
+        raise ArgumentError("payload: the stored parameters do not match the stored model; the payload "
+                            "was edited or is corrupt")
+    return theta[order], vcov[np.ix_(order, order)]
+
+
+def _check_fields_covered() -> set[str]:
+    """Fields of FitResult that the payload does not store (for tests)."""
+    from .results import FitResult
+
+    stored = {"model", "estimator", "estimates", "fit_indices", "r2", "converged", "inadmissible",
+              "warnings", "n_obs", "n_total", "missing", "theta", "vcov", "sample_cov", "implied_cov",
+              "data", "iterations", "versions"}
+    return {f.name for f in dataclasses.fields(FitResult)} - stored
