@@ -1,0 +1,710 @@
+"""Path-diagram layout: node positions and edge routes from a model's parameter table.
+
+Pure geometry (no matplotlib), so that it can be tested on its own. Units are inches at
+``scale=1`` of :func:`lcsem.plot_path` (a 9-point label fits the node sizes used here).
+
+The structural variables (constructs and observed variables that are not indicators)
+are arranged in columns by the longest chain of paths leading to them: exogenous
+variables on the left, mediators in the centre, outcomes (variables that predict
+nothing) on the right. Within a column, variables are ordered to follow their
+predictors. Each construct's indicators are fanned outside it: to the left in the
+first column, to the right in the last column, above or below in between. A path that
+skips a column lifts (or lowers) the variables it would cross; any route that would
+still pass through a node is bent around it. Covariances are drawn as curves that
+bulge away from the diagram (or away from the construct, for indicator residuals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import hypot
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from ..exceptions import ArgumentError
+
+__all__ = ["Node", "Edge", "Layout", "path_layout"]
+
+# --------------------------------------------------------------------------- sizes
+CHAR_WIDTH = 0.078          # inches per character at 9 pt (DejaVu Sans, generous)
+INDICATOR_HEIGHT = 0.46
+CONSTRUCT_HEIGHT = 0.72
+OBSERVED_HEIGHT = 0.52
+FAN_PITCH_GAP = 0.16        # gap between stacked indicators
+FAN_ROW_GAP = 0.16          # gap between indicators in a row
+FAN_DISTANCE_SIDE = 1.35    # construct edge -> indicator edge, indicators left/right
+FAN_DISTANCE_ROW = 1.05     # construct edge -> indicator edge, indicators above/below
+COLUMN_GAP = 1.7            # minimum gap between structural nodes of adjacent columns
+BLOCK_GAP = 0.55            # vertical gap between blocks in one column
+BOX_GAP = 0.3               # minimum gap between any two nodes
+SKIP_CLEARANCE = 0.55       # clearance between a skipping path and the nodes it passes
+
+
+@dataclass(frozen=True)
+class Node:
+    """A variable in the diagram.
+
+    Attributes
+    ----------
+    name
+        Variable name.
+    shape
+        ``"ellipse"`` (latent) or ``"rect"`` (observed).
+    role
+        ``"construct"``, ``"indicator"`` or ``"observed"`` (an observed variable that is
+        not an indicator).
+    x, y, width, height
+        Centre and size in inches.
+    side
+        For a construct: where its indicators are (``"left"``, ``"right"``, ``"top"``,
+        ``"bottom"`` or ``""``); for an indicator: the side facing away from its construct.
+    column
+        Column of a structural variable (-1 for indicators).
+    """
+
+    name: str
+    shape: str
+    role: str
+    x: float
+    y: float
+    width: float
+    height: float
+    side: str = ""
+    column: int = -1
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """``(xmin, ymin, xmax, ymax)``."""
+        return (self.x - self.width / 2, self.y - self.height / 2,
+                self.x + self.width / 2, self.y + self.height / 2)
+
+    def contains(self, px: np.ndarray, py: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """Whether points lie inside the node's shape grown by ``margin``."""
+        a, b = self.width / 2 + margin, self.height / 2 + margin
+        dx, dy = np.asarray(px) - self.x, np.asarray(py) - self.y
+        if self.shape == "ellipse":
+            return (dx / a) ** 2 + (dy / b) ** 2 <= 1.0
+        return (np.abs(dx) <= a) & (np.abs(dy) <= b)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A drawn parameter: loading, regression path or covariance.
+
+    ``points`` are the start, control and end points of a quadratic Bézier curve that
+    runs from the edge of ``source`` to the edge of ``target`` (a straight edge has its
+    control point midway).
+    """
+
+    lhs: str
+    op: str
+    rhs: str
+    name: str
+    kind: str              # "loading" | "regression" | "covariance"
+    source: str
+    target: str
+    points: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+
+    @property
+    def two_headed(self) -> bool:
+        return self.kind == "covariance"
+
+    def point(self, t: float | np.ndarray) -> np.ndarray:
+        """Point(s) of the curve at parameter ``t`` in [0, 1] (shape (2,) or (n, 2))."""
+        return _bezier(np.asarray(self.points, dtype=float), t)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Positions of every node and the route of every edge of a path diagram."""
+
+    nodes: Mapping[str, Node]
+    edges: tuple[Edge, ...]
+    structural_only: bool = False
+    variances: tuple[str, ...] = field(default=())
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(xmin, ymin, xmax, ymax)`` of every node and edge."""
+        boxes = np.array([n.box for n in self.nodes.values()])
+        xmin, ymin = boxes[:, 0].min(), boxes[:, 1].min()
+        xmax, ymax = boxes[:, 2].max(), boxes[:, 3].max()
+        for e in self.edges:
+            pts = e.point(np.linspace(0, 1, 21))
+            xmin, ymin = min(xmin, pts[:, 0].min()), min(ymin, pts[:, 1].min())
+            xmax, ymax = max(xmax, pts[:, 0].max()), max(ymax, pts[:, 1].max())
+        return float(xmin), float(ymin), float(xmax), float(ymax)
+
+    def edge(self, name: str) -> Edge:
+        """The edge of parameter ``name`` (e.g. ``"kmsuse~culture"``)."""
+        for e in self.edges:
+            if e.name == name:
+                return e
+        raise ArgumentError(f"name: {name!r} is not an edge of the diagram; edges are "
+                            f"{[e.name for e in self.edges]}")
+
+    def positions(self) -> dict[str, tuple[float, float]]:
+        """``{name: (x, y)}`` of every node, in the form ``positions=`` accepts."""
+        return {n.name: (n.x, n.y) for n in self.nodes.values()}
+
+
+# --------------------------------------------------------------------------- public
+def path_layout(model: Any, *, structural_only: bool = False,
+                positions: Mapping[str, tuple[float, float]] | None = None) -> Layout:
+    """Lay out the path diagram of ``model``.
+
+    Parameters
+    ----------
+    model
+        A :class:`lcsem.Model`, a :class:`lcsem.FitResult` or lavaan-style model text.
+    structural_only
+        Leave out indicators (and their loadings and covariances): constructs and
+        observed structural variables only.
+    positions
+        ``{name: (x, y)}`` in inches, overriding the computed centre of any node; routes
+        are recomputed around the moved nodes.
+
+    Returns
+    -------
+    Layout
+        Nodes (centre, size, shape, role) and edges (Bézier routes), see :class:`Layout`.
+
+    Examples
+    --------
+    >>> lay = path_layout("y ~ x")
+    >>> lay.nodes["x"].x < lay.nodes["y"].x
+    True
+    """
+    model = _as_model(model)
+    rows = [r for r in model.rows if r.op in ("=~", "~", "~~")]
+    latent = list(model.latent)
+    observed = list(model.observed)
+    # indicators that are observed; an observed variable measuring two constructs belongs
+    # to the first one
+    owner: dict[str, str] = {}
+    for r in rows:
+        if r.op == "=~" and r.rhs not in latent and r.rhs not in owner:
+            owner[r.rhs] = r.lhs
+    structural = latent + [v for v in observed if v not in owner]
+    if structural_only:
+        owner = {}
+        rows = [r for r in rows if r.lhs in structural and r.rhs in structural]
+    if not structural:  # pragma: no cover - a model always has variables
+        raise ArgumentError("model: the model has no variables to draw")
+
+    # directed structural edges: predictor -> outcome, higher-order factor -> factor
+    arcs = [(r.rhs, r.lhs) for r in rows if r.op == "~" and r.lhs in structural and r.rhs in structural]
+    arcs += [(r.lhs, r.rhs) for r in rows if r.op == "=~" and r.rhs in latent]
+    arcs = list(dict.fromkeys(arcs))
+    columns = _columns(structural, arcs)
+    n_cols = max(columns.values()) + 1
+    order = _order_in_columns(structural, columns, arcs)
+    sides = _fan_sides(structural, columns, order, arcs, n_cols)
+    _share_sides(sides, rows, owner, columns, order, n_cols)
+    fans = {c: [i for i, o in owner.items() if o == c] for c in structural}
+    sizes = {v: _size(v, "construct" if v in latent else "observed") for v in structural}
+    isizes = {i: _size(i, "indicator") for i in owner}
+
+    # vertical placement of blocks within each column
+    y: dict[str, float] = {}
+    for c in range(n_cols):
+        members = [v for v in order if columns[v] == c]
+        ext = [_block_extent(v, sides[v], fans[v], sizes[v], isizes) for v in members]
+        heights = [e[3] - e[1] for e in ext]
+        total = sum(heights) + BLOCK_GAP * (len(members) - 1)
+        top = total / 2
+        for v, e in zip(members, ext):
+            y[v] = top - e[3]           # block top at `top`
+            top -= (e[3] - e[1]) + BLOCK_GAP
+    # preliminary x positions (uniform) to find paths that skip columns
+    x = {v: columns[v] * 4.0 for v in structural}
+    _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
+    stretch = _align_rows(structural, columns, order, y, sides, fans, sizes, isizes)
+    # horizontal placement: each column as far left as its boxes allow
+    x = _place_columns(structural, columns, order, y, sides, fans, sizes, isizes, n_cols, stretch)
+
+    nodes: dict[str, Node] = {}
+    for v in structural:
+        w, h = sizes[v]
+        nodes[v] = Node(v, "ellipse" if v in latent else "rect",
+                        "construct" if v in latent else "observed", x[v], y[v], w, h,
+                        sides[v] if fans[v] else "", columns[v])
+        for ind, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans[v], sizes[v], isizes,
+                                            stretch.get(v, 0.0)).items():
+            iw, ih = isizes[ind]
+            nodes[ind] = Node(ind, "rect", "indicator", ix, iy, iw, ih, sides[v], -1)
+
+    if positions:
+        nodes = _apply_positions(nodes, positions)
+    edges = _route_all(rows, nodes, owner)
+    variances = tuple(r.lhs for r in rows if r.op == "~~" and r.lhs == r.rhs and r.lhs in nodes)
+    return Layout(nodes, tuple(edges), structural_only, variances)
+
+
+# --------------------------------------------------------------------------- input
+def _as_model(model: Any):
+    from ..spec.model import Model
+
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, str):
+        return Model.from_syntax(model)
+    inner = getattr(model, "model", None)
+    if isinstance(inner, Model):
+        return inner
+    raise ArgumentError(f"model: expected an lcsem.Model, a FitResult or model text, got "
+                        f"{type(model).__name__}; pass e.g. lcsem.lc_model() or 'y ~ x'")
+
+
+def _size(name: str, role: str) -> tuple[float, float]:
+    n = max(len(name), 1)
+    if role == "construct":
+        return max(1.1, 1.25 * CHAR_WIDTH * 1.1 * n + 0.45), CONSTRUCT_HEIGHT
+    if role == "observed":
+        return max(0.8, CHAR_WIDTH * 1.1 * n + 0.3), OBSERVED_HEIGHT
+    return max(0.62, CHAR_WIDTH * n + 0.2), INDICATOR_HEIGHT
+
+
+# --------------------------------------------------------------------------- columns
+def _columns(structural: list[str], arcs: list[tuple[str, str]]) -> dict[str, int]:
+    """Longest-path layering; variables that predict nothing go to the last column."""
+    preds: dict[str, list[str]] = {v: [] for v in structural}
+    succ: dict[str, list[str]] = {v: [] for v in structural}
+    for a, b in arcs:
+        preds[b].append(a)
+        succ[a].append(b)
+    col: dict[str, int] = {}
+
+    def depth(v: str, stack: tuple[str, ...] = ()) -> int:
+        if v in col:
+            return col[v]
+        if v in stack:  # pragma: no cover - cycles are refused by the model
+            return 0
+        col[v] = 1 + max((depth(p, stack + (v,)) for p in preds[v]), default=-1)
+        return col[v]
+
+    for v in structural:
+        depth(v)
+    last = max(col.values())
+    for v in structural:
+        if preds[v] and not succ[v]:
+            col[v] = last
+    return col
+
+
+def _order_in_columns(structural: list[str], columns: dict[str, int],
+                      arcs: list[tuple[str, str]]) -> list[str]:
+    """Order variables within columns by the mean rank of their neighbours (two sweeps)."""
+    rank = {v: i for i, v in enumerate(structural)}
+    n_cols = max(columns.values()) + 1
+    neighbours: dict[str, list[str]] = {v: [] for v in structural}
+    for a, b in arcs:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    for sweep in (range(1, n_cols), range(n_cols - 2, -1, -1), range(1, n_cols)):
+        for c in sweep:
+            members = [v for v in structural if columns[v] == c]
+            def key(v: str) -> tuple[float, int]:
+                near = [rank[u] for u in neighbours[v] if columns[u] != c]
+                return (float(np.mean(near)) if near else float(rank[v]), rank[v])
+            for i, v in enumerate(sorted(members, key=key)):
+                rank[v] = i
+    return sorted(structural, key=lambda v: (columns[v], rank[v]))
+
+
+def _fan_sides(structural: list[str], columns: dict[str, int], order: list[str],
+               arcs: list[tuple[str, str]], n_cols: int) -> dict[str, str]:
+    """Indicators go left in the first column, right in the last, above or below between."""
+    members = {c: [u for u in order if columns[u] == c] for c in range(n_cols)}
+
+    def relative(u: str) -> float:  # 0 = top of its column, 1 = bottom
+        m = members[columns[u]]
+        return m.index(u) / (len(m) - 1) if len(m) > 1 else 0.5
+
+    sides: dict[str, str] = {}
+    for v in structural:
+        c = columns[v]
+        pos = members[c].index(v)
+        if c == 0:
+            sides[v] = "left"
+        elif c == n_cols - 1:
+            sides[v] = "right"
+        elif len(members[c]) == 1:
+            # follow the predecessors: fed from the top -> indicators above; otherwise
+            # alternate, the last middle column fanning upwards
+            preds = [relative(a) for a, b in arcs if b == v and columns[a] < c]
+            mean = float(np.mean(preds)) if preds else 0.5
+            if abs(mean - 0.5) > 1e-9:
+                sides[v] = "top" if mean < 0.5 else "bottom"
+            else:
+                sides[v] = "top" if (n_cols - 2 - c) % 2 == 0 else "bottom"
+        else:
+            sides[v] = "top" if pos < len(members[c]) / 2 else "bottom"
+    return sides
+
+
+def _share_sides(sides: dict[str, str], rows, owner: dict[str, str], columns: dict[str, int],
+                 order: list[str], n_cols: int) -> None:
+    """A construct in the first or last column whose indicators' residuals covary with
+    those of a construct fanned above (below) takes that side too, so that the
+    covariances are short arcs over one row of indicators (e.g. repeated measures)."""
+    for r in rows:
+        if r.op != "~~" or r.lhs == r.rhs or r.lhs not in owner or r.rhs not in owner:
+            continue
+        a, b = owner[r.lhs], owner[r.rhs]
+        if a == b:
+            continue
+        for u, v in ((a, b), (b, a)):
+            if sides[v] in ("top", "bottom") and sides[u] in ("left", "right"):
+                column = [w for w in order if columns[w] == columns[u]]
+                end = column[0] if sides[v] == "top" else column[-1]
+                if u == end and columns[u] in (0, n_cols - 1) and n_cols > 1:
+                    sides[u] = sides[v]
+
+
+def _fan_offsets(side: str, inds: list[str], size: tuple[float, float],
+                 isizes: dict[str, tuple[float, float]], stretch: float = 0.0) -> dict[str, tuple[float, float]]:
+    """Indicator centres relative to the construct centre."""
+    if not inds:
+        return {}
+    w, h = size
+    out: dict[str, tuple[float, float]] = {}
+    if side in ("left", "right"):
+        pitch = max(isizes[i][1] for i in inds) + FAN_PITCH_GAP
+        iw = max(isizes[i][0] for i in inds)
+        dx = w / 2 + FAN_DISTANCE_SIDE + iw / 2
+        sign = -1 if side == "left" else 1
+        for k, ind in enumerate(inds):
+            out[ind] = (sign * dx, ((len(inds) - 1) / 2 - k) * pitch)
+    else:
+        widths = [isizes[i][0] for i in inds]
+        total = sum(widths) + FAN_ROW_GAP * (len(inds) - 1)
+        ih = max(isizes[i][1] for i in inds)
+        dy = h / 2 + FAN_DISTANCE_ROW + ih / 2 + stretch
+        sign = 1 if side == "top" else -1
+        left = -total / 2
+        for ind, iw in zip(inds, widths):
+            out[ind] = (left + iw / 2, sign * dy)
+            left += iw + FAN_ROW_GAP
+    return out
+
+
+def _fan_positions(x: float, y: float, side: str, inds: list[str], size: tuple[float, float],
+                   isizes: dict[str, tuple[float, float]], stretch: float = 0.0) -> dict[str, tuple[float, float]]:
+    return {i: (x + dx, y + dy) for i, (dx, dy) in _fan_offsets(side, inds, size, isizes, stretch).items()}
+
+
+def _block_boxes(v: str, x: float, y: float, side: str, inds: list[str], size: tuple[float, float],
+                 isizes: dict[str, tuple[float, float]], stretch: float = 0.0) -> list[tuple[float, float, float, float]]:
+    w, h = size
+    boxes = [(x - w / 2, y - h / 2, x + w / 2, y + h / 2)]
+    for ind, (ix, iy) in _fan_positions(x, y, side, inds, size, isizes, stretch).items():
+        iw, ih = isizes[ind]
+        boxes.append((ix - iw / 2, iy - ih / 2, ix + iw / 2, iy + ih / 2))
+    return boxes
+
+
+def _block_extent(v: str, side: str, inds: list[str], size: tuple[float, float],
+                  isizes: dict[str, tuple[float, float]]) -> tuple[float, float, float, float]:
+    boxes = np.array(_block_boxes(v, 0.0, 0.0, side, inds, size, isizes))
+    return boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()
+
+
+def _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols) -> None:
+    """Move whole columns up or down so that paths skipping a column miss its variables."""
+    for _ in range(3):
+        moved = False
+        for a, b in arcs:
+            ca, cb = columns[a], columns[b]
+            if abs(cb - ca) < 2:
+                continue
+            for c in range(min(ca, cb) + 1, max(ca, cb)):
+                for v in [u for u in structural if columns[u] == c]:
+                    t = (x[v] - x[a]) / (x[b] - x[a])
+                    line_y = y[a] + t * (y[b] - y[a])
+                    half = sizes[v][1] / 2 + SKIP_CLEARANCE
+                    # a variable fanning its indicators up must lie wholly above the path
+                    # (else the path would cut its loadings); likewise downwards
+                    if sides[v] == "top":
+                        up = True
+                        ok = y[v] - line_y >= half
+                    elif sides[v] == "bottom":
+                        up = False
+                        ok = line_y - y[v] >= half
+                    else:
+                        up = y[v] >= line_y
+                        ok = abs(y[v] - line_y) >= half
+                    if ok:
+                        continue
+                    shift = (line_y + half - y[v]) if up else (line_y - half - y[v])
+                    for u in structural:
+                        if columns[u] == c:
+                            y[u] += shift
+                    moved = True
+        if not moved:
+            return
+
+
+def _align_rows(structural, columns, order, y, sides, fans, sizes, isizes) -> dict[str, float]:
+    """Put the rows of indicators fanned above (below) the top (bottom) variable of each
+    column at one height, so that covariances between them are arcs over one row."""
+    stretch: dict[str, float] = {}
+    for side, pick, sign in (("top", 0, 1.0), ("bottom", -1, -1.0)):
+        ends = []
+        for c in set(columns.values()):
+            members = [v for v in order if columns[v] == c]
+            v = members[pick]
+            if sides[v] == side and fans[v]:
+                ends.append(v)
+        if len(ends) < 2:
+            continue
+        row = {v: y[v] + sign * (sizes[v][1] / 2 + FAN_DISTANCE_ROW) for v in ends}
+        target = max(row.values()) if sign > 0 else min(row.values())
+        for v in ends:
+            stretch[v] = abs(target - row[v])
+    return stretch
+
+
+def _place_columns(structural, columns, order, y, sides, fans, sizes, isizes, n_cols,
+                   stretch: dict[str, float]) -> dict[str, float]:
+    x: dict[str, float] = {}
+    placed: list[tuple[float, float, float, float]] = []
+    prev_right = None
+    for c in range(n_cols):
+        members = [v for v in order if columns[v] == c]
+        local = {v: _block_boxes(v, 0.0, y[v], sides[v], fans[v], sizes[v], isizes, stretch.get(v, 0.0))
+                 for v in members}
+        xc = 0.0 if prev_right is None else prev_right + COLUMN_GAP + max(sizes[v][0] / 2 for v in members)
+        if prev_right is not None:
+            for boxes in local.values():
+                for bx in boxes:
+                    for pb in placed:
+                        if bx[1] < pb[3] + BOX_GAP and bx[3] > pb[1] - BOX_GAP:
+                            xc = max(xc, pb[2] + BOX_GAP - bx[0])
+        for v in members:
+            x[v] = xc
+            placed.extend((b[0] + xc, b[1], b[2] + xc, b[3]) for b in local[v])
+        prev_right = max(xc + sizes[v][0] / 2 for v in members)
+    return x
+
+
+def _apply_positions(nodes: dict[str, Node], positions: Mapping[str, tuple[float, float]]) -> dict[str, Node]:
+    from dataclasses import replace
+
+    out = dict(nodes)
+    for name, pos in positions.items():
+        if name not in nodes:
+            raise ArgumentError(f"positions: {name!r} is not a node of the diagram; nodes are "
+                                f"{sorted(nodes)}")
+        try:
+            px, py = (float(pos[0]), float(pos[1]))
+        except (TypeError, ValueError, IndexError):
+            raise ArgumentError(f"positions: the position of {name!r} must be an (x, y) pair of "
+                                f"numbers in inches, got {pos!r}") from None
+        if not (np.isfinite(px) and np.isfinite(py)):
+            raise ArgumentError(f"positions: the position of {name!r} must be finite, got {pos!r}")
+        out[name] = replace(nodes[name], x=px, y=py)
+    return out
+
+
+# --------------------------------------------------------------------------- routing
+def _bezier(points: np.ndarray, t: float | np.ndarray) -> np.ndarray:
+    t = np.asarray(t, dtype=float)
+    p0, p1, p2 = points
+    tt = t[..., None]
+    return (1 - tt) ** 2 * p0 + 2 * (1 - tt) * tt * p1 + tt ** 2 * p2
+
+
+def _sub_bezier(points: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    p0, p1, p2 = points
+    q0 = _bezier(points, t0)
+    q2 = _bezier(points, t1)
+    q1 = (1 - t0) * (1 - t1) * p0 + ((1 - t0) * t1 + t0 * (1 - t1)) * p1 + t0 * t1 * p2
+    return np.array([q0, q1, q2])
+
+
+def _exit_parameter(points: np.ndarray, node: Node, from_start: bool) -> float:
+    """Parameter where the curve leaves ``node`` (from the start) or enters it (at the end)."""
+    ts = np.linspace(0, 1, 201)
+    pts = _bezier(points, ts)
+    inside = node.contains(pts[:, 0], pts[:, 1])
+    if from_start:
+        out = np.nonzero(~inside)[0]
+        if not len(out):
+            return 0.5
+        hi = ts[out[0]]
+        lo = ts[out[0] - 1] if out[0] > 0 else 0.0
+    else:
+        out = np.nonzero(~inside)[0]
+        if not len(out):
+            return 0.5
+        lo = ts[out[-1]]
+        hi = ts[out[-1] + 1] if out[-1] < len(ts) - 1 else 1.0
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        p = _bezier(points, mid)
+        if node.contains(p[0], p[1]) == from_start:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _clip(points: np.ndarray, a: Node, b: Node) -> np.ndarray:
+    t0 = _exit_parameter(points, a, True)
+    t1 = _exit_parameter(points, b, False)
+    if t1 <= t0:
+        t0, t1 = 0.0, 1.0
+    return _sub_bezier(points, t0, t1)
+
+
+def _hits(points: np.ndarray, nodes: Iterable[Node], skip: set[str], margin: float = 0.08) -> int:
+    pts = _bezier(points, np.linspace(0, 1, 60))
+    return sum(int(n.contains(pts[:, 0], pts[:, 1], margin).any()) for n in nodes if n.name not in skip)
+
+
+def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge]:
+    edges: list[Edge] = []
+    xs = np.array([n.x for n in nodes.values()])
+    ys = np.array([n.y for n in nodes.values()])
+    centroid = np.array([xs.mean(), ys.mean()])
+    seen: set[tuple[str, str, str]] = set()
+    for r in rows:
+        if r.op == "~~" and r.lhs == r.rhs:
+            continue
+        if r.lhs not in nodes or r.rhs not in nodes:
+            continue
+        key = (r.lhs, r.op, r.rhs) if r.op != "~~" else (min(r.lhs, r.rhs), "~~", max(r.lhs, r.rhs))
+        if key in seen:
+            continue
+        seen.add(key)
+        from ..results import parameter_name
+
+        name = parameter_name(r.lhs, r.op, r.rhs)
+        if r.op == "=~":
+            kind, src, dst = "loading", r.lhs, r.rhs
+            if r.rhs not in owner:  # factor measured by a factor: a structural arrow
+                kind = "regression"
+        elif r.op == "~":
+            kind, src, dst = "regression", r.rhs, r.lhs
+        else:
+            kind, src, dst = "covariance", r.lhs, r.rhs
+        a, b = nodes[src], nodes[dst]
+        if kind == "covariance":
+            pts = _route_covariance(a, b, nodes, owner, centroid)
+        elif kind == "loading" and owner.get(dst) == src and b.side in _OUTWARD:
+            pts = _route_loading(a, b, nodes)
+        else:
+            pts = _route_directed(a, b, nodes)
+        edges.append(Edge(r.lhs, r.op, r.rhs, name, kind, src, dst,
+                          tuple(tuple(float(c) for c in p) for p in pts)))  # type: ignore[arg-type]
+    return edges
+
+
+def _route_directed(a: Node, b: Node, nodes: dict[str, Node]) -> np.ndarray:
+    pa, pb = np.array([a.x, a.y]), np.array([b.x, b.y])
+    d = pb - pa
+    normal = np.array([d[1], -d[0]])
+    best, best_hits = None, None
+    for rad in (0.0, 0.12, -0.12, 0.25, -0.25, 0.4, -0.4, 0.6, -0.6):
+        ctrl = (pa + pb) / 2 + rad * normal
+        pts = _clip(np.array([pa, ctrl, pb]), a, b)
+        h = _hits(pts, nodes.values(), {a.name, b.name})
+        if h == 0:
+            return pts
+        if best_hits is None or h < best_hits:
+            best, best_hits = pts, h
+    return best  # type: ignore[return-value]
+
+
+def _route_loading(a: Node, b: Node, nodes: dict[str, Node]) -> np.ndarray:
+    """A straight loading from the construct to the middle of the indicator's inner side."""
+    out = np.array(_OUTWARD[b.side])
+    end = np.array([b.x, b.y]) - out * np.array([b.width / 2, b.height / 2])
+    start = np.array([a.x, a.y])
+    raw = np.array([start, (start + end) / 2, end])
+    pts = _sub_bezier(raw, _exit_parameter(raw, a, True), 1.0)
+    if _hits(pts, nodes.values(), {a.name, b.name}, margin=0.02) == 0:
+        return pts
+    return _route_directed(a, b, nodes)
+
+
+def _between(n: Node, a: Node, b: Node, same_col: bool) -> bool:
+    """Whether ``n`` sits between ``a`` and ``b`` in their column (row)."""
+    if same_col:
+        return abs(n.x - a.x) < 0.35 and min(a.y, b.y) < n.y < max(a.y, b.y)
+    return abs(n.y - a.y) < 0.35 and min(a.x, b.x) < n.x < max(a.x, b.x)
+
+
+def _boundary(node: Node, direction: np.ndarray) -> np.ndarray:
+    """Point where the ray from the node's centre in ``direction`` leaves its shape."""
+    dx, dy = float(direction[0]), float(direction[1])
+    a, b = node.width / 2, node.height / 2
+    if node.shape == "ellipse":
+        k = 1.0 / np.sqrt((dx / a) ** 2 + (dy / b) ** 2)
+    else:
+        k = min(a / abs(dx) if dx else np.inf, b / abs(dy) if dy else np.inf)
+    return np.array([node.x + k * dx, node.y + k * dy])
+
+
+_OUTWARD = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "top": (0.0, 1.0), "bottom": (0.0, -1.0)}
+
+
+def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str, str],
+                      centroid: np.ndarray) -> np.ndarray:
+    pa, pb = np.array([a.x, a.y]), np.array([b.x, b.y])
+    # the direction to bulge: away from the common construct (indicator residuals), away
+    # from the constructs' indicators, or away from the middle of the diagram
+    if a.role == "indicator" and b.role == "indicator" and owner.get(a.name) == owner.get(b.name):
+        away = np.array(_OUTWARD.get(a.side, (0.0, 0.0)))
+        if not away.any():
+            c = nodes[owner[a.name]]
+            away = (pa + pb) / 2 - np.array([c.x, c.y])
+    elif a.side and a.side == b.side and a.role != "indicator":
+        away = -np.array(_OUTWARD[a.side])
+    else:
+        away = (pa + pb) / 2 - centroid
+    if not np.any(away):
+        away = np.array([0.0, 1.0])
+    away = away / hypot(*away)
+
+    same_col = abs(a.x - b.x) < 0.35 and abs(a.y - b.y) > 0.1
+    same_row = abs(a.y - b.y) < 0.35 and abs(a.x - b.x) > 0.1
+    skip = {a.name, b.name}
+    if same_col or same_row:
+        axis = np.array([1.0, 0.0]) if same_col else np.array([0.0, 1.0])
+        sign = 1.0 if float(away @ axis) >= 0 else -1.0
+        direction = sign * axis
+        # nested arcs: the more nodes between the two, the nearer the outward axis the
+        # arc leaves, so that arcs of one node do not share an end point
+        between = sum(1 for n in nodes.values() if n.name not in skip and _between(n, a, b, same_col))
+        angle = np.radians(38.0 / (1 + between))
+        along = (pb - pa) / hypot(*(pb - pa))
+        sa = _boundary(a, np.cos(angle) * direction + np.sin(angle) * along)
+        sb = _boundary(b, np.cos(angle) * direction - np.sin(angle) * along)
+        span = hypot(*(pb - pa))
+        best, best_hits = None, None
+        for bulge in (0.35, 0.6, 0.9, 1.25, 1.65, 2.1):
+            depth = bulge + 0.22 * span
+            ctrl = (sa + sb) / 2 + direction * 2 * depth  # apex at `depth` beyond the anchors
+            pts = np.array([sa, ctrl, sb])
+            h = _hits(pts, nodes.values(), skip, margin=0.05)
+            if h == 0:
+                return pts
+            if best_hits is None or h < best_hits:
+                best, best_hits = pts, h
+        return best  # type: ignore[return-value]
+    d = pb - pa
+    normal = np.array([d[1], -d[0]])
+    sign = 1.0 if float(normal @ away) >= 0 else -1.0
+    best, best_hits = None, None
+    for rad in (0.3, 0.45, 0.6, 0.8, -0.3, -0.45, -0.6, 1.0):
+        ctrl = (pa + pb) / 2 + sign * rad * normal
+        pts = _clip(np.array([pa, ctrl, pb]), a, b)
+        h = _hits(pts, nodes.values(), skip)
+        if h == 0:
+            return pts
+        if best_hits is None or h < best_hits:
+            best, best_hits = pts, h
+    return best  # type: ignore[return-value]
