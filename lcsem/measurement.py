@@ -441,6 +441,10 @@ def _refit(cf, struct: RamStructure, S: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def _bootstrap_statistics(boot, cf, struct, layout, method):
     indices = getattr(boot, "indices", None)
+    if getattr(boot, "kind", "nonparametric") == "bollen-stine":
+        raise NotSupportedError(
+            "boot: a Bollen-Stine bootstrap resamples model-transformed data, which say nothing about "
+            "the measurement quality of the observed data; run lcsem.bootstrap(res, kind='nonparametric')")
     if indices is None:
         raise NotSupportedError(
             f"boot: a {getattr(boot, 'kind', 'parametric')!r} bootstrap keeps no resample indices, so the "

@@ -164,6 +164,12 @@ class FitResult:
     def _repr_html_(self) -> str:
         return self.summary("html")
 
+    def report(self, format: str = "markdown", boot: Any = None, **options: Any) -> str:
+        """Methods paragraph and APA-style tables (see :func:`lcsem.report.report`)."""
+        from .report.report import report
+
+        return report(self, boot=boot, format=format, **options)
+
     def __repr__(self) -> str:
         fi = self.fit_indices
         return (f"<lcsem.FitResult {self.estimator} N={self.n_obs} chisq({int(fi['df'])})={fi['chisq']:.3f} "
