@@ -40,6 +40,15 @@ hs_cov_model <- ' visual =~ x1 + x2 + x3
  textual =~ x4 + x5 + x6
  visual ~ ageyr + agemo
  textual ~ ageyr '
+# a second-order factor
+hs_second_model <- ' visual =~ x1 + x2 + x3
+ textual =~ x4 + x5 + x6
+ speed =~ x7 + x8 + x9
+ g =~ visual + textual + speed '
+# a path model of observed variables only (no latent variables)
+hs_path_model <- ' x9 ~ x1 + x4
+ x7 ~ x9 + x1
+ x8 ~ x7 '
 
 entry <- function(model, data, std.lv=FALSE) {
   fit <- sem(model, data=data, std.lv=std.lv)
@@ -55,6 +64,8 @@ out <- list(
   holzinger_swineford_orthogonal=entry(hs_orth_model, hs),
   holzinger_swineford_observed_outcome=entry(hs_obs_model, hs),
   holzinger_swineford_covariates=entry(hs_cov_model, hs),
+  holzinger_swineford_second_order=entry(hs_second_model, hs),
+  holzinger_swineford_path=entry(hs_path_model, hs),
   political_democracy=entry(pd_model, pdd),
   learning_culture_survey=entry(lc_model, lc))
 writeLines(toJSON(out, digits=I(12), auto_unbox=TRUE, pretty=TRUE, dataframe="rows"),
