@@ -1,13 +1,21 @@
 """Path diagrams, bootstrap distributions and residual heatmaps drawn with matplotlib.
 
-Only this package imports matplotlib; ``import lcsem`` does not.
+Only this package imports matplotlib (and only when a plot is drawn); ``import lcsem``
+does not. No Graphviz is needed.
+
+- :func:`plot_path` — path diagram of a fitted model (estimates, stars or bootstrap
+  CIs, R², fit caption; colour or black and white).
+- :func:`path_layout` — the pure layout behind it (node positions and edge routes).
+- :func:`plot_bootstrap` — bootstrap distributions with sample value, CI and cut-offs.
+- :func:`plot_residuals` — heatmap of residual correlations.
 """
 
 from __future__ import annotations
 
+from .bootstrap_plot import plot_bootstrap
 from .layout import Edge, Layout, Node, path_layout
-
-__all__ = ["path_layout", "Layout", "Node", "Edge"]
 from .path_diagram import caption_text, plot_path
+from .residuals import plot_residuals
 
-__all__ += ["plot_path", "caption_text"]
+__all__ = ["plot_path", "path_layout", "plot_bootstrap", "plot_residuals", "caption_text",
+           "Layout", "Node", "Edge"]

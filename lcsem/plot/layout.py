@@ -151,7 +151,8 @@ class Layout:
 
 # --------------------------------------------------------------------------- public
 def path_layout(model: Any, *, structural_only: bool = False,
-                positions: Mapping[str, tuple[float, float]] | None = None) -> Layout:
+                positions: Mapping[str, tuple[float, float]] | None = None,
+                labels: Mapping[str, str] | None = None) -> Layout:
     """Lay out the path diagram of ``model``.
 
     Parameters
@@ -164,6 +165,8 @@ def path_layout(model: Any, *, structural_only: bool = False,
     positions
         ``{name: (x, y)}`` in inches, overriding the computed centre of any node; routes
         are recomputed around the moved nodes.
+    labels
+        ``{name: text}``: display text of nodes (any Unicode), used to size them.
 
     Returns
     -------
@@ -203,8 +206,9 @@ def path_layout(model: Any, *, structural_only: bool = False,
     sides = _fan_sides(structural, columns, order, arcs, n_cols)
     _share_sides(sides, rows, owner, columns, order, n_cols)
     fans = {c: [i for i, o in owner.items() if o == c] for c in structural}
-    sizes = {v: _size(v, "construct" if v in latent else "observed") for v in structural}
-    isizes = {i: _size(i, "indicator") for i in owner}
+    shown = _check_labels(labels, latent + observed)
+    sizes = {v: _size(shown.get(v, v), "construct" if v in latent else "observed") for v in structural}
+    isizes = {i: _size(shown.get(i, i), "indicator") for i in owner}
 
     # vertical placement of blocks within each column
     y: dict[str, float] = {}
@@ -257,8 +261,23 @@ def _as_model(model: Any):
                         f"{type(model).__name__}; pass e.g. lcsem.lc_model() or 'y ~ x'")
 
 
+def _check_labels(labels: Mapping[str, str] | None, names: list[str]) -> dict[str, str]:
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise ArgumentError(f"labels: expected a dict {{name: text}}, got {type(labels).__name__}")
+    unknown = [k for k in labels if k not in names]
+    if unknown:
+        raise ArgumentError(f"labels: {unknown} {'is' if len(unknown) == 1 else 'are'} not variables of "
+                            f"the model; variables are {names}")
+    bad = [k for k, v in labels.items() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise ArgumentError(f"labels: the labels of {bad} must be non-empty strings")
+    return dict(labels)
+
+
 def _size(name: str, role: str) -> tuple[float, float]:
-    n = max(len(name), 1)
+    n = max(max(len(line) for line in name.split("\n")), 1)
     if role == "construct":
         return max(1.1, 1.25 * CHAR_WIDTH * 1.1 * n + 0.45), CONSTRUCT_HEIGHT
     if role == "observed":

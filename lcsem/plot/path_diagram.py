@@ -28,7 +28,8 @@ _LABEL_T = {
 
 def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = None,
               show: str = "stars", structural_only: bool = False, style: str = "color",
-              positions: Mapping[str, tuple[float, float]] | None = None, r2: bool = True,
+              positions: Mapping[str, tuple[float, float]] | None = None,
+              labels: Mapping[str, str] | None = None, r2: bool = True,
               residuals: bool = False, caption: bool = True, digits: int = 2,
               leading_zero: bool = True, nonsig: str = "auto", alpha: float = 0.05,
               level: float = 0.95, ci_method: str = "percentile", fontsize: float = 9.0,
@@ -63,6 +64,9 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
         ``"color"`` or ``"bw"`` (black and white).
     positions
         ``{name: (x, y)}`` in inches overriding the position of any node.
+    labels
+        ``{name: text}`` shown instead of variable names (any Unicode text, e.g.
+        ``{"culture": "Lernkultur"}``).
     r2
         Show R² inside every endogenous variable.
     residuals
@@ -123,7 +127,9 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
     if nonsig == "auto":
         nonsig = "dashed" if style == "bw" else "grey"
 
-    layout = path_layout(result.model, structural_only=structural_only, positions=positions)
+    layout = path_layout(result.model, structural_only=structural_only, positions=positions,
+                         labels=labels)
+    shown = dict(labels or {})
     labels = _edge_labels(result, layout, what, boot, show, digits, leading_zero, alpha, level, ci_method)
     if nonsig == "hide":
         hidden = {name for name, (_, sig) in labels.items() if sig is False}
@@ -184,7 +190,7 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
         show_r2 = r2 and node.name in endogenous and node.name in r2_values.index
         name_size = fs * (1.1 if node.role == "construct" else 1.0)
         dy = node.height * (0.14 if show_r2 else 0.0)
-        text = ax.text(node.x, node.y + dy, node.name, ha="center", va="center",
+        text = ax.text(node.x, node.y + dy, shown.get(node.name, node.name), ha="center", va="center",
                        fontsize=name_size, color=colors["text"], zorder=4,
                        fontweight="bold" if node.role == "construct" else "normal")
         text.set_gid(f"nodelabel:{node.name}")

@@ -1,0 +1,138 @@
+"""Bootstrap distributions of fit indices and parameters, one panel per statistic."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..exceptions import ArgumentError
+from .style import CUTOFFS, format_number, get_style
+
+__all__ = ["plot_bootstrap"]
+
+DEFAULT_STATS = ("cfi", "tli", "rmsea", "srmr")
+_TITLES = {"chisq": "χ²", "pvalue": "p (χ²)", "cfi": "CFI", "tli": "TLI", "nfi": "NFI",
+           "rmsea": "RMSEA", "srmr": "SRMR", "gfi": "GFI", "agfi": "AGFI", "loglik": "log-likelihood",
+           "aic": "AIC", "bic": "BIC"}
+
+
+def plot_bootstrap(boot: Any, stats: Sequence[str] | str | None = None, *, level: float = 0.95,
+                   method: str = "percentile", bins: int | str = "auto", cutoffs: bool = True,
+                   style: str = "color", ncols: int | None = None, fig: Any = None,
+                   digits: int = 3) -> Any:
+    """Plot bootstrap distributions: one panel per statistic.
+
+    Each panel shows the histogram of the successful replicates, the full-sample value
+    (solid line), the confidence interval (shaded, with dashed bounds) and, for fit
+    indices, the conventional cut-off (dotted: CFI, TLI, NFI and GFI .95; RMSEA .06;
+    SRMR .08, after Hu & Bentler, 1999); for parameters, zero is marked.
+
+    Parameters
+    ----------
+    boot
+        A :class:`lcsem.BootstrapResult`.
+    stats
+        Columns of ``boot.distribution``: fit indices (``"cfi"``, ``"rmsea"``, ...),
+        parameters (``"kmsuse~culture"``, ``"ind"``) or standardised parameters
+        (``"std:kmsuse~culture"``). Default: CFI, TLI, RMSEA and SRMR.
+    level, method
+        Confidence level and interval method passed to ``boot.ci``.
+    bins
+        Histogram bins (as in :func:`numpy.histogram_bin_edges`).
+    cutoffs
+        Mark the conventional cut-offs of fit indices.
+    style
+        ``"color"`` or ``"bw"``.
+    ncols
+        Panels per row (default: up to 4 in one row, then 3 per row).
+    fig
+        A matplotlib Figure to draw on (cleared first); a new one when omitted.
+    digits
+        Decimals in the panel titles.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Axes carry ids ``"bootstrap:<stat>"``; in each panel the lines have ids
+        ``"estimate"``, ``"ci_lower"``, ``"ci_upper"``, ``"cutoff"`` and ``"zero"``.
+    """
+    for attr in ("distribution", "estimate", "ci"):
+        if not hasattr(boot, attr):
+            raise ArgumentError(f"boot: expected an lcsem.BootstrapResult, got {type(boot).__name__}; "
+                                f"pass the value returned by lcsem.bootstrap(result)")
+    colors = get_style(style)
+    if stats is None:
+        stats = list(DEFAULT_STATS)
+    elif isinstance(stats, str):
+        stats = [stats]
+    else:
+        stats = list(stats)
+    if not stats:
+        raise ArgumentError("stats: give at least one statistic, e.g. stats=['cfi', 'rmsea']")
+    columns = list(boot.distribution.columns)
+    unknown = [s for s in stats if s not in columns]
+    if unknown:
+        raise ArgumentError(f"stats: {unknown} {'is' if len(unknown) == 1 else 'are'} not in the bootstrap "
+                            f"distribution; choose from {columns}")
+    if not 0 < level < 1:
+        raise ArgumentError(f"level: {level!r} must lie strictly between 0 and 1, e.g. 0.95")
+    if ncols is not None and (not isinstance(ncols, (int, np.integer)) or ncols < 1):
+        raise ArgumentError(f"ncols: {ncols!r} must be a positive integer")
+
+    import matplotlib.pyplot as plt
+
+    n = len(stats)
+    ncols = ncols or (n if n <= 4 else 3)
+    nrows = math.ceil(n / ncols)
+    if fig is None:
+        fig = plt.figure(figsize=(3.1 * ncols, 2.6 * nrows + 0.3), layout="constrained")
+    else:
+        fig.clear()
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    ci = boot.ci(level=level, method=method, stats=stats)
+    pct = f"{100 * level:g}%"
+    for k, stat in enumerate(stats):
+        ax = axes[k // ncols][k % ncols]
+        ax.set_gid(f"bootstrap:{stat}")
+        draws = np.asarray(boot.distribution[stat], dtype=float)
+        draws = draws[np.isfinite(draws)]
+        est = float(boot.estimate[stat])
+        lo, hi = float(ci.loc[stat, "lower"]), float(ci.loc[stat, "upper"])
+        if draws.size:
+            ax.hist(draws, bins=bins, color=colors["hist"], edgecolor="white", linewidth=0.4)
+        if math.isfinite(lo) and math.isfinite(hi):
+            ax.axvspan(lo, hi, color=colors["ci"], alpha=0.12, linewidth=0, label=f"{pct} CI")
+        line = ax.axvline(lo, color=colors["ci"], linestyle="--", linewidth=1.1)
+        line.set_gid("ci_lower")
+        line = ax.axvline(hi, color=colors["ci"], linestyle="--", linewidth=1.1)
+        line.set_gid("ci_upper")
+        line = ax.axvline(est, color=colors["estimate"], linewidth=1.8, label="sample value")
+        line.set_gid("estimate")
+        base = stat[4:] if stat.startswith("std:") else stat
+        if cutoffs and stat in CUTOFFS:
+            line = ax.axvline(CUTOFFS[stat], color=colors["cutoff"], linestyle=":", linewidth=1.4,
+                              label="cut-off")
+            line.set_gid("cutoff")
+        elif stat not in _TITLES and stat not in ("chisq",):
+            lo_x, hi_x = (draws.min(), draws.max()) if draws.size else (est, est)
+            if lo_x <= 0 <= hi_x or lo <= 0 <= hi:
+                line = ax.axvline(0.0, color=colors["cutoff"], linestyle=":", linewidth=1.2, label="zero")
+                line.set_gid("zero")
+        title = _TITLES.get(stat, ("std. " if stat.startswith("std:") else "") + base)
+        ax.set_title(f"{title}: {format_number(est, digits)} [{format_number(lo, digits)}, "
+                     f"{format_number(hi, digits)}]", fontsize=9)
+        ax.set_yticks([])
+        ax.spines[["top", "right", "left"]].set_visible(False)
+        ax.tick_params(labelsize=8)
+        failed = len(boot.distribution) - int(np.isfinite(np.asarray(boot.distribution[stat], float)).sum())
+        ax.set_xlabel(f"B = {draws.size}" + (f" ({failed} failed)" if failed else ""), fontsize=8)
+    for k in range(n, nrows * ncols):
+        axes[k // ncols][k % ncols].set_axis_off()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        outside = fig.get_layout_engine() is not None
+        fig.legend(handles, labels, loc="outside lower center" if outside else "lower center",
+                   ncols=len(handles), fontsize=8, frameon=False)
+    return fig

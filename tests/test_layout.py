@@ -1,0 +1,212 @@
+"""The pure path-diagram layout: placement rules, no overlaps, routes around nodes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+import lcsem
+from lcsem.plot.layout import path_layout
+from lcsem.results import parameter_name
+
+from test_plot_support import OBSERVED_PATH_MODEL, reference_models
+
+
+def models() -> dict[str, object]:
+    ref = reference_models()
+    return {
+        "lc": lcsem.lc_model(),
+        "extended": lcsem.lc_extended_model(),
+        "pd": ref["political_democracy"],
+        "hs": ref["holzinger_swineford"],
+        "one_path": "y ~ x",
+        "observed": OBSERVED_PATH_MODEL,
+        "second_order": "f1 =~ a1 + a2 + a3\nf2 =~ b1 + b2 + b3\ng =~ f1 + f2\ny ~ g",
+    }
+
+
+def _model(m):
+    return m if isinstance(m, lcsem.Model) else lcsem.Model.from_syntax(m)
+
+
+def expected_edges(model, structural_only=False) -> set[str]:
+    model = _model(model)
+    keep = set(model.latent) | (set(model.observed) - set(model.roles.indicators)) if structural_only else None
+    out = set()
+    for r in model.rows:
+        if r.op not in ("=~", "~", "~~") or (r.op == "~~" and r.lhs == r.rhs):
+            continue
+        if keep is not None and not (r.lhs in keep and r.rhs in keep):
+            continue
+        out.add(parameter_name(r.lhs, r.op, r.rhs))
+    return out
+
+
+def boxes_overlap(a, b, gap=0.0):
+    return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
+
+
+@pytest.mark.parametrize("name", list(models()))
+@pytest.mark.parametrize("structural_only", [False, True])
+def test_nodes_do_not_overlap_and_every_parameter_has_one_edge(name, structural_only):
+    model = models()[name]
+    lay = path_layout(model, structural_only=structural_only)
+    m = _model(model)
+    expected_nodes = set(m.latent) | set(m.observed)
+    if structural_only:
+        expected_nodes -= set(m.roles.indicators) - set(m.latent)
+    assert set(lay.nodes) == expected_nodes
+    for a, b in combinations(lay.nodes.values(), 2):
+        assert not boxes_overlap(a.box, b.box, gap=0.1), (a.name, b.name)
+    names = [e.name for e in lay.edges]
+    assert len(names) == len(set(names))
+    assert set(names) == expected_edges(model, structural_only)
+
+
+@pytest.mark.parametrize("name", list(models()))
+def test_edges_run_from_node_edge_to_node_edge_and_avoid_other_nodes(name):
+    lay = path_layout(models()[name])
+    ts = np.linspace(0.0, 1.0, 101)
+    for e in lay.edges:
+        src, dst = lay.nodes[e.source], lay.nodes[e.target]
+        start, end = e.point(0.0), e.point(1.0)
+        # end points lie on the boundary: inside the node grown a little, outside it shrunk
+        for node, p in ((src, start), (dst, end)):
+            assert node.contains(p[0], p[1], margin=0.02), (e.name, node.name)
+            assert not node.contains(p[0], p[1], margin=-0.02), (e.name, node.name)
+        pts = e.point(ts)
+        for other in lay.nodes.values():
+            if other.name in (e.source, e.target):
+                continue
+            assert not other.contains(pts[:, 0], pts[:, 1]).any(), (e.name, "crosses", other.name)
+        # the curve stays outside its own end nodes between its ends
+        inner = pts[5:-5]
+        assert not src.contains(inner[:, 0], inner[:, 1]).any(), e.name
+        assert not dst.contains(inner[:, 0], inner[:, 1]).any(), e.name
+
+
+def test_canonical_model_flows_left_to_right_with_indicators_fanned_outside():
+    lay = path_layout(lcsem.lc_model())
+    n = lay.nodes
+    assert n["culture"].x < n["kmsuse"].x < n["perf"].x          # exogenous, mediator, outcome
+    assert [n[v].column for v in ("culture", "kmsuse", "perf")] == [0, 1, 2]
+    # the direct path culture -> perf passes below the mediator, not through its loadings
+    assert n["kmsuse"].y - n["kmsuse"].height / 2 > max(n["culture"].y, n["perf"].y)
+    model = lcsem.lc_model()
+    for ind in model.indicators_of("culture"):
+        assert n[ind].x + n[ind].width / 2 < n["culture"].x - n["culture"].width / 2
+        assert n[ind].side == "left"
+    for ind in model.indicators_of("perf"):
+        assert n[ind].x - n[ind].width / 2 > n["perf"].x + n["perf"].width / 2
+    for ind in model.indicators_of("kmsuse"):
+        assert n[ind].y - n[ind].height / 2 > n["kmsuse"].y + n["kmsuse"].height / 2
+    # every indicator is closer to its own construct than to any other
+    for c in model.latent:
+        for ind in model.indicators_of(c):
+            d = {o: np.hypot(n[ind].x - n[o].x, n[ind].y - n[o].y) for o in model.latent}
+            assert min(d, key=d.get) == c
+
+
+@pytest.mark.parametrize("name", ["lc", "extended", "pd", "observed", "second_order"])
+def test_every_structural_arrow_points_rightwards(name):
+    lay = path_layout(models()[name])
+    for e in lay.edges:
+        if e.kind == "regression":
+            assert lay.nodes[e.source].column < lay.nodes[e.target].column, e.name
+            assert lay.nodes[e.source].x < lay.nodes[e.target].x, e.name
+
+
+def test_extended_model_columns():
+    lay = path_layout(lcsem.lc_extended_model())
+    col = {v: lay.nodes[v].column for v in ("mgmt_comp", "learning_proc", "emp_ability", "culture", "kmsuse", "perf")}
+    assert col == {"mgmt_comp": 0, "learning_proc": 0, "emp_ability": 0, "culture": 1, "kmsuse": 2, "perf": 3}
+
+
+def test_residual_covariances_of_political_democracy_arc_over_the_indicators():
+    lay = path_layout(reference_models()["political_democracy"])
+    for e in lay.edges:
+        if e.kind == "covariance":
+            a, b = lay.nodes[e.source], lay.nodes[e.target]
+            apex = e.point(0.5)
+            # indicators of dem60 and dem65 share one row; the arcs bulge above it
+            assert a.side == b.side == "top"
+            assert apex[1] > max(a.y + a.height / 2, b.y + b.height / 2)
+            assert abs(e.points[1][1] - e.points[0][1]) > 0.1     # curved, not straight
+
+
+def test_factor_covariances_bulge_away_from_the_indicators():
+    lay = path_layout(reference_models()["holzinger_swineford"])
+    for e in lay.edges:
+        if e.kind == "covariance":
+            node = lay.nodes[e.source]
+            assert node.side == "left"
+            assert e.point(0.5)[0] > node.x + node.width / 2
+
+
+def test_one_path_and_observed_only_models():
+    lay = path_layout("y ~ x")
+    assert set(lay.nodes) == {"x", "y"}
+    assert lay.nodes["x"].x < lay.nodes["y"].x
+    assert all(n.shape == "rect" and n.role == "observed" for n in lay.nodes.values())
+    (edge,) = lay.edges
+    assert (edge.name, edge.source, edge.target, edge.kind) == ("y~x", "x", "y", "regression")
+    lay = path_layout(OBSERVED_PATH_MODEL)
+    assert all(n.shape == "rect" for n in lay.nodes.values())
+    assert lay.nodes["x1"].x < lay.nodes["x4"].x < lay.nodes["x9"].x
+    assert "x1~~x2" in {e.name for e in lay.edges}     # exogenous predictors covary
+
+
+def test_positions_override_and_routes_follow():
+    base = path_layout(lcsem.lc_model())
+    moved = path_layout(lcsem.lc_model(), positions={"kmsuse": (3.0, -4.0), "perf": [9, 0]})
+    assert (moved.nodes["kmsuse"].x, moved.nodes["kmsuse"].y) == (3.0, -4.0)
+    assert (moved.nodes["perf"].x, moved.nodes["perf"].y) == (9.0, 0.0)
+    assert moved.nodes["culture"] == base.nodes["culture"]
+    end = moved.edge("kmsuse~culture").point(1.0)
+    assert moved.nodes["kmsuse"].contains(end[0], end[1], margin=0.02)
+    assert moved.positions()["kmsuse"] == (3.0, -4.0)
+
+
+def test_inputs_and_errors():
+    res_model = lcsem.Model.from_syntax("y ~ x")
+    assert path_layout(res_model).positions() == path_layout("y ~ x").positions()
+    with pytest.raises(lcsem.ArgumentError, match="positions: 'nope'"):
+        path_layout("y ~ x", positions={"nope": (0, 0)})
+    with pytest.raises(lcsem.ArgumentError, match="positions: the position of 'x'"):
+        path_layout("y ~ x", positions={"x": "left"})
+    with pytest.raises(lcsem.ArgumentError, match="model: expected"):
+        path_layout(42)
+    with pytest.raises(lcsem.ArgumentError, match="labels"):
+        path_layout("y ~ x", labels={"z": "Zed"})
+    with pytest.raises(lcsem.ArgumentError, match="not an edge"):
+        path_layout("y ~ x").edge("x~y")
+
+
+def test_long_labels_widen_nodes():
+    short = path_layout("y ~ x")
+    wide = path_layout("y ~ x", labels={"x": "Führungskompetenz für Lernen"})
+    assert wide.nodes["x"].width > short.nodes["x"].width + 1.0
+    assert not boxes_overlap(wide.nodes["x"].box, wide.nodes["y"].box, gap=0.5)
+
+
+def test_layout_is_deterministic_and_needs_no_matplotlib():
+    a = path_layout(lcsem.lc_extended_model())
+    b = path_layout(lcsem.lc_extended_model())
+    assert a == b
+    code = ("import sys, lcsem, lcsem.plot; lcsem.path_layout(lcsem.lc_model()); "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_paths_bend_around_a_node_placed_in_their_way():
+    base = path_layout(lcsem.lc_model())
+    mid = (base.nodes["culture"].x + base.nodes["perf"].x) / 2
+    lay = path_layout(lcsem.lc_model(), positions={"kmsuse": (mid, 0.0)})
+    edge = lay.edge("perf~culture")
+    pts = edge.point(np.linspace(0, 1, 201))
+    assert not lay.nodes["kmsuse"].contains(pts[:, 0], pts[:, 1], margin=0.05).any()
+    assert abs(edge.points[1][1]) > 0.3            # bent, not straight
