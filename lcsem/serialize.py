@@ -113,13 +113,14 @@ def _frame_from_dict(payload: Mapping[str, Any], what: str) -> pd.DataFrame:
                             f"output of to_dict()") from exc
 
 
-def _series_to_dict(series: pd.Series) -> dict[str, Any]:
-    return {"name": series.name, "index": [str(i) for i in series.index], "values": [_num(v) for v in series]}
+def _series_to_dict(series: pd.Series) -> dict[str, float | None]:
+    """A float Series as a plain ``{label: value}`` object (JSON keeps the order)."""
+    return {str(k): _num(v) for k, v in series.items()}
 
 
-def _series_from_dict(payload: Mapping[str, Any]) -> pd.Series:
-    values = np.array([np.nan if v is None else v for v in payload["values"]], dtype=float)
-    return pd.Series(values, index=list(payload["index"]), name=payload.get("name"))
+def _series_from_dict(payload: Mapping[str, Any], name: Any) -> pd.Series:
+    values = np.array([np.nan if v is None else v for v in payload.values()], dtype=float)
+    return pd.Series(values, index=list(payload.keys()), name=name)
 
 
 def _matrix_to_dict(frame: pd.DataFrame) -> dict[str, Any]:
@@ -183,9 +184,9 @@ def fit_result_to_dict(res, include_data: bool = True) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keys ``format``, ``format_version``, ``model``, ``estimator``, ``estimates``,
-        ``fit_indices``, ``r2``, ``converged``, ``inadmissible``, ``warnings``, ``n_obs``,
-        ``n_total``, ``missing``, ``theta``, ``vcov``, ``sample_cov``, ``implied_cov``,
+        Keys ``format``, ``format_version``, ``model``, ``estimator``, ``estimates``
+        (column name -> values), ``fit_indices`` and ``r2`` (name -> value),
+        ``converged``, ``inadmissible``, ``warnings``, ``n_obs``, ``n_total``, ``missing``, ``theta``, ``vcov``, ``sample_cov``, ``implied_cov``,
         ``data``, ``iterations``, ``versions``, ``parameters`` (the free parameters'
         ``lhs op rhs`` in ``theta``'s order).
     """
@@ -210,6 +211,7 @@ def fit_result_to_dict(res, include_data: bool = True) -> dict[str, Any]:
         "estimates": _frame_to_dict(res.estimates, index=False),
         "fit_indices": _series_to_dict(res.fit_indices),
         "r2": _series_to_dict(res.r2),
+        "series_names": {"fit_indices": res.fit_indices.name, "r2": res.r2.name},
         "converged": bool(res.converged),
         "inadmissible": [str(x) for x in res.inadmissible],
         "warnings": [str(x) for x in res.warnings],
@@ -247,6 +249,7 @@ def fit_result_from_dict(payload: Mapping[str, Any]):
         raise ArgumentError(f"payload: format_version {version!r} is not supported by this lcsem "
                             f"(it reads versions up to {FORMAT_VERSION}); upgrade lcsem")
     try:
+        names = payload.get("series_names") or {}
         model = model_from_dict(payload["model"])
         observed = list(model.observed)
         theta, vcov = _theta_in_model_order(model, payload)
@@ -255,7 +258,8 @@ def fit_result_from_dict(payload: Mapping[str, Any]):
         return FitResult(
             model=model, estimator=payload["estimator"],
             estimates=_frame_from_dict(payload["estimates"], "estimates"),
-            fit_indices=_series_from_dict(payload["fit_indices"]), r2=_series_from_dict(payload["r2"]),
+            fit_indices=_series_from_dict(payload["fit_indices"], names.get("fit_indices", "value")),
+            r2=_series_from_dict(payload["r2"], names.get("r2", "r2")),
             converged=bool(payload["converged"]), inadmissible=tuple(payload["inadmissible"]),
             warnings=tuple(payload["warnings"]), n_obs=int(payload["n_obs"]),
             n_total=int(payload["n_total"]), missing=payload["missing"], theta=theta, vcov=vcov,

@@ -57,6 +57,8 @@ def test_round_trip_gives_equal_tables(fitted, name):
     res = fitted[name]
     payload = res.to_dict()
     assert _plain(json.loads(json.dumps(payload, allow_nan=False)))
+    assert payload["fit_indices"]["chisq"] == res.fit_indices["chisq"]      # readable by other tools
+    assert payload["estimates"]["data"]["est"][0] == res.estimates["est"].iloc[0]
     back, _ = _round_trip(res)
     _assert_same(res, back)
     assert res.estimates["se"].isna().any()           # NaN survives as null and back
