@@ -26,11 +26,13 @@ lc_model <- '
  perf ~ b*kmsuse + c*culture
  ind := a*b
  total := c + a*b '
-# orthogonal factors (a fixed-to-zero covariance) and equal loadings (a shared label)
+# orthogonal factors (a fixed-to-zero covariance), equal loadings (a shared label) and a
+# fixed residual variance
 hs_orth_model <- ' visual =~ x1 + x2 + x3
  textual =~ x4 + l*x5 + l*x6
  speed =~ x7 + x8 + x9
- visual ~~ 0*textual '
+ visual ~~ 0*textual
+ x3 ~~ 0.8*x3 '
 # an observed outcome regressed on factors
 hs_obs_model <- ' visual =~ x1 + x2 + x3
  textual =~ x4 + x5 + x6
