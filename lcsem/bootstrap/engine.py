@@ -1,0 +1,350 @@
+"""Batched ML fitting of many covariance matrices at once (the bootstrap's engine).
+
+Each replicate is an honest full ML fit: Newton's method with the exact analytic
+Hessian of ``F_ML`` (quadratic convergence from the warm start at the full-sample
+estimate), Fisher scoring where the Hessian does not give a descent direction,
+step-halving, and a per-replicate stopping rule on the Newton decrement (the predicted
+decrease of ``F``). Replicates that do not converge here are retried with
+:func:`lcsem.engine.optimize.minimize` (batched Fisher scoring) from the full-sample
+estimate and from lavaan's simple starting values; those that still fail are reported.
+
+Derivatives use the rank-two form of ``dSigma/d(entry)`` kept by
+:class:`~lcsem.engine.ram.RamStructure`; second derivatives of ``Sigma`` with respect to
+two path entries ``A[i, j]``, ``A[k, l]`` and to a path and a covariance entry are
+gathered from ``B``, ``C``, ``B' M B`` and ``C M B`` (``M = W (Sigma - S) W``,
+``W = Sigma^-1``), so that the Hessian of a batch costs a few small matrix products.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine.optimize import minimize
+from ..engine.ram import RamStructure
+from ..engine.starts import simple_starts
+
+__all__ = ["BatchFit", "fit_batch", "ml_discrepancy", "ml_gradient_hessian"]
+
+
+@dataclass
+class BatchFit:
+    """Outcome of :func:`fit_batch` for R covariance matrices."""
+
+    theta: np.ndarray        # (R, k)
+    fmin: np.ndarray         # (R,) F_ML at theta (inf when it could not be evaluated)
+    Sigma: np.ndarray        # (R, p, p) implied covariance at theta
+    converged: np.ndarray    # (R,) bool
+    iterations: np.ndarray   # (R,) int (Newton iterations, plus retry iterations)
+    retried: np.ndarray      # (R,) bool: the fast path failed and minimize() was used
+
+
+@dataclass
+class _State:
+    Sigma: np.ndarray
+    B: np.ndarray
+    C: np.ndarray
+    W: np.ndarray
+    f: np.ndarray
+
+
+def _evaluate(struct: RamStructure, theta: np.ndarray, S: np.ndarray, logdet_S: np.ndarray) -> _State:
+    """F_ML and the matrices needed for the next derivatives; f = inf where Sigma is not PD."""
+    Sigma, B, C = struct.implied(theta)
+    p = struct.p
+    # positive definiteness by Cholesky (the sign of the determinant is not enough: two
+    # negative eigenvalues give a positive determinant)
+    try:
+        L = np.linalg.cholesky(Sigma)
+        bad = np.zeros(Sigma.shape[0], dtype=bool)
+    except np.linalg.LinAlgError:
+        with np.errstate(all="ignore"):
+            finite = np.all(np.isfinite(Sigma), axis=(1, 2))
+            ev = np.linalg.eigvalsh(np.where(finite[:, None, None], Sigma, np.eye(p)))[:, 0]
+        bad = ~finite | ~(ev > 0)
+        L = np.linalg.cholesky(np.where(bad[:, None, None], np.eye(p), Sigma))
+    safe = np.where(bad[:, None, None], np.eye(p), Sigma) if bad.any() else Sigma
+    with np.errstate(all="ignore"):
+        logdet = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+        W = np.linalg.inv(safe)
+        trace = np.einsum("rij,rij->r", S, W)
+        f = logdet + trace - logdet_S - p
+    # F_ML >= 0 for every positive definite Sigma: a negative value means Sigma (or I - A)
+    # is numerically singular and the point is unusable
+    f = np.where(bad | ~np.isfinite(f) | (f < -1e-8), np.inf, f)
+    return _State(Sigma, B, C, W, f)
+
+
+def ml_discrepancy(struct: RamStructure, theta: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """``F_ML`` of each row of ``theta`` against each ``S`` (inf when Sigma is not PD)."""
+    S = np.asarray(S, dtype=float)
+    return _evaluate(struct, np.atleast_2d(theta), S, np.linalg.slogdet(S)[1]).f
+
+
+class _Plan:
+    """Index sets that turn a few (R, 2m, 2m) matrices into entry-level derivatives.
+
+    With ``K = [B_o | C_o]`` (the observed rows of ``B`` and ``C``, shape (p, 2m)), the
+    vectors of entry ``e`` are ``u_e = K[:, iu_e]`` and ``v_e = K[:, iv_e]``, so every
+    product ``x' W y`` (x, y in {u, v}) is an element of ``K' W K``.
+    """
+
+    def __init__(self, struct: RamStructure):
+        e = struct.free_entries
+        m = struct.m
+        self.c = e.scale
+        self.cc = e.scale[:, None] * e.scale[None, :]
+        iu = e.row
+        iv = np.where(e.is_path, m + e.col, e.col)
+        m2 = 2 * m
+
+        def flat(a, b, width):
+            return (a[:, None] * width + b[None, :]).ravel()
+
+        self.uu, self.vv, self.uv = flat(iu, iu, m2), flat(iv, iv, m2), flat(iu, iv, m2)
+        self.diag_uv = iu * m2 + iv
+        I, J = e.row, e.col
+        path = e.is_path
+        self.has_path = bool(path.any())
+        Ia, Ja, Ib, Jb = I[:, None], J[:, None], I[None, :], J[None, :]
+
+        def at(rows, cols, width):   # element [a, b] = X[rows[a, b], cols[a, b]]
+            rows, cols = np.broadcast_arrays(rows, cols)
+            return (rows * width + cols).ravel()
+
+        # second derivatives for a = (i, j) a path, b = (k, l) a path or a covariance
+        self.B_jk, self.B_li, self.B_jl = at(Ja, Ib, m), at(Jb, Ia, m), at(Ja, Jb, m)
+        self.C_jl = at(Ja, Jb, m)
+        self.Q_li, self.Q_jk = at(m + Jb, Ia, m2), at(m + Ja, Ib, m2)   # Q = C M B
+        self.G_ik, self.G_li, self.G_ki = at(Ia, Ib, m2), at(Jb, Ia, m2), at(Ib, Ia, m2)  # G = B'MB
+        self.pp = (path[:, None] & path[None, :]).astype(float)
+        self.ps = ((path[:, None] & ~path[None, :]) * e.scale[None, :]).astype(float)
+        self.E = len(I)
+        F = struct.free_map
+        self.identity = F.shape[0] == F.shape[1] and np.array_equal(F, np.eye(F.shape[0]))
+        self.F = F
+
+
+def _gather(X: np.ndarray, flat_idx: np.ndarray, E: int) -> np.ndarray:
+    R = X.shape[0]
+    return np.take(X.reshape(R, -1), flat_idx, axis=1).reshape(R, E, E)
+
+
+def _plan(struct: RamStructure) -> _Plan:
+    plan = getattr(struct, "_lcsem_bootstrap_plan", None)
+    if plan is None:
+        plan = _Plan(struct)
+        struct._lcsem_bootstrap_plan = plan   # cache on the structure (pure function of it)
+    return plan
+
+
+def ml_gradient_hessian(struct: RamStructure, theta: np.ndarray, S: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradient, exact Hessian and expected information of F_ML in the free parameters.
+
+    Returns arrays of shapes (R, k), (R, k, k) and (R, k, k).
+    """
+    S = np.asarray(S, dtype=float)
+    st = _evaluate(struct, np.atleast_2d(theta), S, np.linalg.slogdet(S)[1])
+    return _derivatives(struct, st, S)
+
+
+def _derivatives(struct: RamStructure, st: _State, S: np.ndarray):
+    """Gradient, exact Hessian and Fisher information of F_ML at the state ``st``."""
+    plan = _plan(struct)
+    p, E = struct.p, plan.E
+    W = st.W
+    M = W @ (st.Sigma - S) @ W
+    K = np.concatenate([st.B[:, :p, :], st.C[:, :p, :]], axis=2)        # (R, p, 2m)
+    Kt = np.ascontiguousarray(np.swapaxes(K, 1, 2))
+    GW = Kt @ W @ K
+    GM = Kt @ M @ K
+    R = K.shape[0]
+    if R == 0:
+        k = struct.k
+        return np.zeros((0, k)), np.zeros((0, k, k)), np.zeros((0, k, k))
+    grad = 2.0 * plan.c[None, :] * np.take(GM.reshape(R, -1), plan.diag_uv, axis=1)
+    w_uu, w_vv, w_uv = (_gather(GW, i, E) for i in (plan.uu, plan.vv, plan.uv))
+    m_uu, m_vv, m_uv = (_gather(GM, i, E) for i in (plan.uu, plan.vv, plan.uv))
+    w_vu, m_vu = np.swapaxes(w_uv, 1, 2), np.swapaxes(m_uv, 1, 2)
+    fisher = 2.0 * (w_vu * w_uv + w_uu * w_vv) * plan.cc
+    t1 = w_vu * m_uv + w_vv * m_uu + w_uu * m_vv + w_uv * m_vu
+    hess = fisher - (t1 + np.swapaxes(t1, 1, 2)) * plan.cc
+    if plan.has_path:
+        B = st.B
+        C = st.C
+        Bjk, Bli, Bjl = (_gather(B, i, E) for i in (plan.B_jk, plan.B_li, plan.B_jl))
+        Cjl = _gather(C, plan.C_jl, E)
+        Qli, Qjk = _gather(GM, plan.Q_li, E), _gather(GM, plan.Q_jk, E)
+        Gik, Gli, Gki = (_gather(GM, i, E) for i in (plan.G_ik, plan.G_li, plan.G_ki))
+        pp = 2.0 * (Bjk * Qli + Bli * Qjk + Gik * Cjl)
+        ps = 2.0 * (Bjk * Gli + Bjl * Gki) * plan.ps
+        hess = hess + pp * plan.pp + ps + np.swapaxes(ps, 1, 2)
+    if plan.identity:
+        return grad, hess, fisher
+    F = plan.F
+    return grad @ F, F.T @ hess @ F, F.T @ fisher @ F
+
+
+def _take(st: _State, idx) -> _State:
+    return _State(st.Sigma[idx], st.B[idx], st.C[idx], st.W[idx], st.f[idx])
+
+
+def _put(st: _State, idx, new: _State) -> None:
+    st.Sigma[idx], st.B[idx], st.C[idx], st.W[idx], st.f[idx] = new.Sigma, new.B, new.C, new.W, new.f
+
+
+def _solve(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solve A x = -b per replicate; rows whose system is singular get NaN (ok=False)."""
+    try:
+        x = -np.linalg.solve(A, b[..., None])[..., 0]
+        ok = np.all(np.isfinite(x), axis=1)
+        return x, ok
+    except np.linalg.LinAlgError:
+        x = np.full_like(b, np.nan)
+        ok = np.zeros(b.shape[0], dtype=bool)
+        for r in range(b.shape[0]):
+            try:
+                x[r] = -np.linalg.solve(A[r], b[r])
+                ok[r] = bool(np.all(np.isfinite(x[r])))
+            except np.linalg.LinAlgError:
+                pass
+        return x, ok
+
+
+def _positive_definite(H: np.ndarray) -> np.ndarray:
+    """Whether each matrix of a (R, k, k) stack is positive definite."""
+    try:
+        np.linalg.cholesky(H)
+        return np.ones(H.shape[0], dtype=bool)
+    except np.linalg.LinAlgError:
+        with np.errstate(all="ignore"):
+            ev = np.linalg.eigvalsh(np.where(np.isfinite(H), H, 0.0))[:, 0]
+        return (ev > 0) & np.all(np.isfinite(H), axis=(1, 2))
+
+
+def _newton(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, tol: float, max_iter: int,
+            max_halvings: int, quick_tol: float = 1e-9):
+    R, k = S.shape[0], struct.k
+    logdet_S = np.linalg.slogdet(S)[1]
+    theta = np.array(np.broadcast_to(theta0, (R, k)), dtype=float)
+    st = _evaluate(struct, theta, S, logdet_S)
+    converged = np.zeros(R, dtype=bool)
+    failed = ~np.isfinite(st.f) | ~np.isfinite(logdet_S)
+    iterations = np.zeros(R, dtype=int)
+    use_fisher = np.zeros(R, dtype=bool)
+    if k == 0:
+        return theta, st, ~failed, iterations
+    for _ in range(max_iter):
+        active = np.flatnonzero(~converged & ~failed)
+        if active.size == 0:
+            break
+        sa = _take(st, active)
+        Sa = S[active]
+        grad, hess, info = _derivatives(struct, sa, Sa)
+        pd = _positive_definite(hess)
+        step, ok_n = _solve(hess, grad)
+        slope = np.einsum("rk,rk->r", grad, step)
+        d_fisher, ok_f = _solve(info, grad)
+        slope_f = np.einsum("rk,rk->r", grad, d_fisher)
+        # Newton where the Hessian is positive definite and not much flatter than the
+        # information in the gradient's direction (far from the optimum, or near a
+        # nearly singular Hessian, Newton steps are wild): Fisher scoring otherwise
+        newton = (pd & ok_n & (slope < 0) & (slope >= 100.0 * slope_f - 1e-12)
+                  & ~use_fisher[active])
+        step = np.where(newton[:, None], step, d_fisher)
+        slope = np.where(newton, slope, slope_f)
+        bad_dir = ~np.where(newton, ok_n, ok_f) | ~np.all(np.isfinite(step), axis=1) | ~(slope <= 0)
+        decrement = -slope
+        max_grad = np.max(np.abs(grad), axis=1)
+        small = ~bad_dir & ((np.abs(decrement) <= tol * np.maximum(1.0, sa.f)) | (max_grad <= 1e-12))
+        # a stationary point is a minimum only where the Hessian is positive definite;
+        # saddle points go to the retry path
+        done = small & pd
+        converged[active[done]] = True
+        failed[active[bad_dir | (small & ~pd)]] = True
+        go = np.flatnonzero(~done & ~bad_dir)
+        if go.size == 0:
+            continue
+        rows = active[go]
+        iterations[rows] += 1
+        th, stp, f_old, slp = theta[rows], step[go], sa.f[go], slope[go]
+        alpha = np.ones(go.size)
+        pending = np.arange(go.size)
+        accepted = np.zeros(go.size, dtype=bool)
+        for _h in range(max_halvings):
+            trial = th[pending] + alpha[pending, None] * stp[pending]
+            new = _evaluate(struct, trial, Sa[go[pending]], logdet_S[rows[pending]])
+            ok = new.f <= f_old[pending] + 1e-4 * alpha[pending] * slp[pending] + 1e-14 * (1.0 + np.abs(f_old[pending]))
+            take = pending[ok]
+            theta[rows[take]] = trial[ok]
+            _put(st, rows[take], _take(new, np.flatnonzero(ok)))
+            accepted[take] = True
+            pending = pending[~ok]
+            if pending.size == 0:
+                break
+            alpha[pending] *= 0.5
+        # quadratic convergence: after a full Newton step whose decrement was below
+        # quick_tol the next decrement would be of order quick_tol**2: stop here
+        quick = accepted & newton[go] & (alpha == 1.0) & (decrement[go] <= quick_tol * np.maximum(1.0, f_old))
+        converged[rows[quick]] = True
+        stuck = rows[~accepted]
+        # a Newton direction that cannot be followed: Fisher scoring next time; if a
+        # Fisher step cannot decrease F either, the replicate sits at a numerical optimum
+        # (tiny decrement) or goes to the retry path
+        use_fisher[rows[accepted]] = False
+        was_newton = newton[go][~accepted]
+        use_fisher[stuck[was_newton]] = True
+        flat = (~was_newton & pd[go][~accepted]
+                & (decrement[go][~accepted] <= 1e-9 * np.maximum(1.0, f_old[~accepted])))
+        converged[stuck[~was_newton & flat]] = True
+        failed[stuck[~was_newton & ~flat]] = True
+        use_fisher[stuck[was_newton]] = True
+    return theta, st, converged, iterations
+
+
+def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: float = 1e-12,
+              max_iter: int = 50, max_halvings: int = 12, retry: bool = True) -> BatchFit:
+    """Fit the model to every covariance matrix in ``S`` (shape (R, p, p), N denominator).
+
+    Parameters
+    ----------
+    struct
+        The model's RAM structure.
+    S
+        Sample covariance matrices, one per replicate.
+    theta0
+        Warm start (k,) or (R, k), usually the full-sample estimate.
+    tol
+        Stop a replicate when the Newton decrement (predicted decrease of F_ML) is below
+        ``tol * max(1, F)`` or its largest gradient is below 1e-12.
+    max_iter, max_halvings
+        Newton iterations and step-halvings per iteration on the fast path.
+    retry
+        Refit replicates that did not converge with :func:`lcsem.engine.optimize.minimize`
+        from ``theta0`` and from simple starting values, and keep the best converged one.
+    """
+    S = np.asarray(S, dtype=float)
+    theta, st, converged, iterations = _newton(struct, S, np.asarray(theta0, dtype=float), tol,
+                                               max_iter, max_halvings)
+    retried = np.zeros(S.shape[0], dtype=bool)
+    todo = np.flatnonzero(~converged & np.isfinite(np.linalg.slogdet(S)[1]))
+    if retry and todo.size:
+        retried[todo] = True
+        base = np.broadcast_to(np.asarray(theta0, dtype=float), (S.shape[0], struct.k))[todo]
+        starts = [base, np.stack([simple_starts(struct, S[i]) for i in todo])]
+        best_f = np.full(todo.size, np.inf)
+        for start in starts:
+            sol = minimize(struct, S[todo], start, "ML")
+            iterations[todo] += sol.iterations
+            better = sol.converged & (sol.fmin < best_f)
+            best_f[better] = sol.fmin[better]
+            theta[todo[better]] = sol.theta[better]
+            converged[todo[better]] = True
+        if np.isfinite(best_f).any():
+            logdet = np.linalg.slogdet(S[todo])[1]
+            _put(st, todo, _evaluate(struct, theta[todo], S[todo], logdet))
+    f = np.where(converged, st.f, np.inf)
+    return BatchFit(theta=theta, fmin=f, Sigma=st.Sigma, converged=converged & np.isfinite(f),
+                    iterations=iterations, retried=retried)

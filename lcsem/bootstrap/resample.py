@@ -1,0 +1,117 @@
+"""Seeds, resampled row indices, the Bollen–Stine transform and replicate covariances.
+
+Randomness is organised in fixed blocks of :data:`BLOCK` replicates: block ``b`` draws
+from ``SeedSequence(entropy, spawn_key=(b,))``, so replicate ``r``'s draws depend only on
+the seed and ``r`` -- never on ``n_jobs``, ``batch_size``, the joblib backend, or even
+``n_resamples`` (the first 1,000 replicates of a 2,000-replicate run are those of a
+1,000-replicate run with the same seed).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from scipy import stats
+
+from ..exceptions import ArgumentError
+
+__all__ = ["BLOCK", "as_seed_sequence", "block_seed", "resample_indices", "counts_from_indices",
+           "covariances_from_counts", "bollen_stine_transform", "parametric_covariances",
+           "jackknife_counts", "symmetric_sqrt"]
+
+BLOCK = 100
+
+
+def as_seed_sequence(seed) -> np.random.SeedSequence:
+    """Normalise ``seed`` (None, int, Generator or SeedSequence) to a SeedSequence."""
+    if seed is None:
+        return np.random.SeedSequence()
+    if isinstance(seed, np.random.SeedSequence):
+        return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence([int(x) for x in seed.integers(0, 2**63 - 1, size=4)])
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+        return np.random.SeedSequence(int(seed))
+    raise ArgumentError(f"seed: expected None, a non-negative int, a numpy Generator or a SeedSequence, "
+                        f"got {seed!r}; pass e.g. seed=42")
+
+
+def block_seed(root: np.random.SeedSequence, block: int) -> np.random.SeedSequence:
+    """The seed of block ``block`` (equal to the block-th child ``root.spawn`` would give)."""
+    return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (int(block),))
+
+
+def resample_indices(root: np.random.SeedSequence, n_resamples: int, n: int) -> np.ndarray:
+    """Row positions of every case-resampling replicate: (n_resamples, n) int array."""
+    out = np.empty((n_resamples, n), dtype=np.int64 if n > 2**31 - 1 else np.int32)
+    for b, start in enumerate(range(0, n_resamples, BLOCK)):
+        count = min(BLOCK, n_resamples - start)
+        rng = np.random.default_rng(block_seed(root, b))
+        out[start:start + count] = rng.integers(0, n, size=(count, n))
+    return out
+
+
+def counts_from_indices(indices: np.ndarray, n: int) -> np.ndarray:
+    """How often each row is drawn in each replicate: (R, n) float array."""
+    R = indices.shape[0]
+    offsets = (np.arange(R, dtype=np.int64) * n)[:, None]
+    return np.bincount((indices + offsets).ravel(), minlength=R * n).reshape(R, n).astype(float)
+
+
+def jackknife_counts(n: int) -> np.ndarray:
+    """Leave-one-out weights: row i of the result drops observation i."""
+    return 1.0 - np.eye(n)
+
+
+def covariances_from_counts(X: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Covariance matrices (denominator = replicate size) of the data weighted by ``counts``.
+
+    ``X`` should be centred (for accuracy); computed as one matrix product over the
+    unique cross-products, so it costs O(R n p^2 / 2) flops without copying the data.
+    """
+    n, p = X.shape
+    iu, ju = np.triu_indices(p)
+    cross = X[:, iu] * X[:, ju]                      # (n, q)
+    size = counts.sum(axis=1)[:, None]               # (R, 1)
+    means = counts @ X / size                        # (R, p)
+    moments = counts @ cross / size                  # (R, q)
+    vech = moments - means[:, iu] * means[:, ju]
+    S = np.empty((counts.shape[0], p, p))
+    S[:, iu, ju] = vech
+    S[:, ju, iu] = vech
+    return S
+
+
+def symmetric_sqrt(A: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """Symmetric square root (or inverse square root) of a positive definite matrix."""
+    w, V = np.linalg.eigh(A)
+    if np.any(w <= 0):
+        raise ArgumentError("the matrix is not positive definite; its square root does not exist")
+    d = w ** (-0.5 if inverse else 0.5)
+    return (V * d) @ V.T
+
+
+def bollen_stine_transform(X: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
+    """Bollen–Stine data: ``(X - mean) S^(-1/2) Sigma^(1/2)`` (symmetric roots, S with
+    denominator N), whose covariance is exactly the model-implied ``Sigma``."""
+    Xc = X - X.mean(axis=0)
+    S = Xc.T @ Xc / X.shape[0]
+    return Xc @ symmetric_sqrt(S, inverse=True) @ symmetric_sqrt(Sigma)
+
+
+def parametric_covariances(root: np.random.SeedSequence, Sigma: np.ndarray, n: int, start: int,
+                           stop: int) -> np.ndarray:
+    """Sample covariances (denominator ``n``) of ``n`` multivariate normal draws from
+    ``N(mu, Sigma)`` for replicates ``start..stop-1``: drawn as Wishart(n - 1, Sigma) / n,
+    the exact distribution of the sample covariance."""
+    out = []
+    for b in range(start // BLOCK, (stop - 1) // BLOCK + 1):
+        lo = b * BLOCK
+        need = min(stop, lo + BLOCK) - lo
+        rng = np.random.default_rng(block_seed(root, b))
+        # always a whole block: scipy's Wishart draws of a smaller size are not a prefix
+        draws = stats.wishart(df=n - 1, scale=Sigma).rvs(size=BLOCK, random_state=rng)
+        draws = np.asarray(draws).reshape(BLOCK, *Sigma.shape)
+        out.append(draws[max(start, lo) - lo:need])
+    return np.concatenate(out, axis=0) / n

@@ -1,0 +1,185 @@
+"""Run replicates in chunks: in process or through joblib, with checkpoints and progress.
+
+Chunks are independent tasks (a worker needs the :class:`ReplicateSpec`, the data and
+which replicates to make), so any joblib backend -- processes (loky), threads, a
+dask.distributed or ray cluster -- runs them. Each task caps BLAS at one thread
+(threadpoolctl): the batched linear algebra is on small matrices, where a second BLAS
+thread only fights the other workers for the cores. Results are gathered in replicate
+order; a ``KeyboardInterrupt`` keeps every chunk finished so far.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..exceptions import ArgumentError
+from .replicates import FAILED, ChunkOutput, ReplicateSpec, evaluate
+from .resample import (counts_from_indices, covariances_from_counts, jackknife_counts,
+                       parametric_covariances)
+
+__all__ = ["Source", "Task", "run_task", "run_all", "Progress"]
+
+
+@dataclass
+class Source:
+    """Where replicate covariance matrices come from."""
+
+    kind: str                     # "cases" (resampled rows of X) or "parametric"
+    n_obs: int
+    X: np.ndarray | None = None   # centred data (cases)
+    Sigma: np.ndarray | None = None
+    entropy: object = None        # SeedSequence entropy and spawn key (parametric)
+    spawn_key: tuple = ()
+
+
+@dataclass
+class Task:
+    positions: np.ndarray                      # replicate numbers
+    indices: np.ndarray | None = None          # (R, n) resampled rows (cases)
+    counts: np.ndarray | None = None           # (R, n) weights (jackknife)
+
+
+def run_task(spec: ReplicateSpec, source: Source, task: Task) -> ChunkOutput:
+    """Make and evaluate one chunk of replicates (runs in a worker)."""
+    with threadpool_limits(limits=1):
+        if source.kind == "parametric":
+            root = np.random.SeedSequence(source.entropy, spawn_key=source.spawn_key)
+            S = parametric_covariances(root, source.Sigma, source.n_obs, int(task.positions[0]),
+                                       int(task.positions[-1]) + 1)
+            n_obs = source.n_obs
+        else:
+            counts = task.counts if task.counts is not None else counts_from_indices(task.indices, source.X.shape[0])
+            S = covariances_from_counts(source.X, counts)
+            n_obs = int(round(counts[0].sum())) if counts.shape[0] else source.n_obs
+        return evaluate(spec, S, n_obs, task.positions)
+
+
+def make_tasks(positions: np.ndarray, batch_size: int, indices: np.ndarray | None) -> list[Task]:
+    """Split replicate numbers (ascending) into chunks of at most ``batch_size``."""
+    tasks = []
+    for start in range(0, positions.size, batch_size):
+        pos = positions[start:start + batch_size]
+        tasks.append(Task(positions=pos, indices=None if indices is None else indices[pos]))
+    return tasks
+
+
+def jackknife_tasks(n: int, batch_size: int) -> list[Task]:
+    counts = jackknife_counts(n)
+    return [Task(positions=np.arange(s, min(n, s + batch_size)), counts=counts[s:s + batch_size])
+            for s in range(0, n, batch_size)]
+
+
+# ---------------------------------------------------------------------- checkpoint
+@dataclass
+class Store:
+    """Accumulated results of a run (all replicates), optionally mirrored to a file."""
+
+    n: int
+    n_columns: int
+    path: Path | None = None
+    meta: dict = field(default_factory=dict)
+    values: np.ndarray = field(init=False)
+    status: np.ndarray = field(init=False)
+    done: np.ndarray = field(init=False)
+    reasons: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.values = np.full((self.n, self.n_columns), np.nan)
+        self.status = np.full(self.n, FAILED, dtype=np.int8)
+        self.done = np.zeros(self.n, dtype=bool)
+
+    def add(self, out: ChunkOutput) -> None:
+        self.values[out.positions] = out.values
+        self.status[out.positions] = out.status
+        self.done[out.positions] = True
+        self.reasons.update(out.reasons)
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, values=self.values, status=self.status, done=self.done,
+                     reasons=json.dumps({str(k): list(v) for k, v in self.reasons.items()}),
+                     meta=json.dumps(self.meta, sort_keys=True))
+        os.replace(tmp, self.path)
+
+    def load(self) -> None:
+        if self.path is None or not self.path.exists():
+            return
+        try:
+            with np.load(self.path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                values, status, done = z["values"], z["status"], z["done"]
+                reasons = json.loads(str(z["reasons"]))
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same problem
+            raise ArgumentError(f"checkpoint: {str(self.path)!r} is not an lcsem bootstrap checkpoint "
+                                f"({exc}); delete it or pass another path") from exc
+        if meta != self.meta:
+            raise ArgumentError(
+                f"checkpoint: {str(self.path)!r} belongs to a different run (another model, data, kind, "
+                f"seed or number of replicates); delete it or pass another path")
+        self.values[:], self.status[:], self.done[:] = values, status, done
+        self.reasons.update({int(k): tuple(v) for k, v in reasons.items()})
+
+
+def fingerprint(*arrays: np.ndarray, text: str = "") -> str:
+    """A short hash identifying a run's inputs (for checkpoints)."""
+    h = hashlib.sha256(text.encode())
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype=float).tobytes())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------- progress
+class Progress:
+    """A tqdm.auto bar (shown only when the run lasts more than a second), or nothing."""
+
+    def __init__(self, enabled: bool, total: int, initial: int, desc: str):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="rep", delay=1.0, leave=False)
+
+    def update(self, k: int) -> None:
+        if self.bar is not None:
+            self.bar.update(k)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_all(spec: ReplicateSpec, source: Source, tasks: list[Task], store: Store, *, n_jobs: int,
+            progress: Progress | None = None) -> bool:
+    """Run ``tasks`` into ``store`` in replicate order; return False if interrupted."""
+    try:
+        if n_jobs == 1 or len(tasks) <= 1:
+            for task in tasks:
+                store.add(run_task(spec, source, task))
+                store.save()
+                if progress:
+                    progress.update(task.positions.size)
+        else:
+            from joblib import Parallel, delayed
+
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+            for out in parallel(delayed(run_task)(spec, source, t) for t in tasks):
+                store.add(out)
+                store.save()
+                if progress:
+                    progress.update(out.positions.size)
+    except KeyboardInterrupt:
+        return False
+    finally:
+        if progress:
+            progress.close()
+    return True
