@@ -55,8 +55,9 @@ def plot_bootstrap(boot: Any, stats: Sequence[str] | str | None = None, *, level
     Returns
     -------
     matplotlib.figure.Figure
-        Axes carry ids ``"bootstrap:<stat>"``; in each panel the lines have ids
-        ``"estimate"``, ``"ci_lower"``, ``"ci_upper"``, ``"cutoff"`` and ``"zero"``.
+        Axes carry ids ``"bootstrap:<stat>"``; in each panel the histogram bars have id
+        ``"hist"`` and the lines ``"estimate"``, ``"ci_lower"``, ``"ci_upper"``,
+        ``"cutoff"`` and ``"zero"``.
     """
     for attr in ("distribution", "estimate", "ci"):
         if not hasattr(boot, attr):
@@ -101,7 +102,9 @@ def plot_bootstrap(boot: Any, stats: Sequence[str] | str | None = None, *, level
         est = float(boot.estimate[stat])
         lo, hi = float(ci.loc[stat, "lower"]), float(ci.loc[stat, "upper"])
         if draws.size:
-            ax.hist(draws, bins=bins, color=colors["hist"], edgecolor="white", linewidth=0.4)
+            _, _, bars = ax.hist(draws, bins=bins, color=colors["hist"], edgecolor="white", linewidth=0.4)
+            for bar in bars:
+                bar.set_gid("hist")
         if math.isfinite(lo) and math.isfinite(hi):
             ax.axvspan(lo, hi, color=colors["ci"], alpha=0.12, linewidth=0, label=f"{pct} CI")
         line = ax.axvline(lo, color=colors["ci"], linestyle="--", linewidth=1.1)

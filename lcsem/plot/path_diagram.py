@@ -141,13 +141,13 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
     from matplotlib.path import Path
 
     xmin, ymin, xmax, ymax = layout.bounds
-    var_pad = 0.45 if residuals else 0.0
+    var_pad = 0.6 if residuals else 0.0
     xmin, xmax = xmin - _MARGIN - var_pad, xmax + _MARGIN + var_pad
     cap_text, cap_height = "", 0.0
     if caption:
         cap_text = caption_text(result.fit_indices, leading_zero)
         char = 0.07 * fontsize / 9.0   # generous width of a caption character, inches
-        if len(cap_text) * char > xmax - xmin:
+        if len(cap_text) * char > xmax - xmin and "; RMSEA" in cap_text:
             head, tail = cap_text.split("; RMSEA", 1)
             cap_text = head + ";\nRMSEA" + tail
         cap_height = _CAPTION * cap_text.count("\n") + _CAPTION
@@ -250,17 +250,36 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
 
 
 def caption_text(fit_indices: Any, leading_zero: bool = True) -> str:
-    """``χ²(87) = 78.71, p = .725; CFI = 1.000; TLI = 1.004; RMSEA = .000 [.000, .023]; SRMR = .026``."""
+    """The fit caption: ``χ²(87) = 78.71, p = .725; CFI = 1.000; TLI = 1.004;
+    RMSEA = 0.000 [0.000, 0.023]; SRMR = 0.026``. A saturated model (df = 0) is said to be
+    one; indices that are undefined (NaN) are left out."""
     fi = fit_indices
 
-    def f3(v: float, lz: bool = leading_zero) -> str:
-        return format_number(float(v), 3, lz)
+    def f3(v: float) -> str:
+        return format_number(float(v), 3, leading_zero)
 
-    p = float(fi["pvalue"])
-    ptext = "p < .001" if p < 0.001 else f"p = {format_number(p, 3, False)}"
-    return (f"χ²({int(fi['df'])}) = {format_number(float(fi['chisq']), 2)}, {ptext}; "
-            f"CFI = {f3(fi['cfi'])}; TLI = {f3(fi['tli'])}; RMSEA = {f3(fi['rmsea'])} "
-            f"[{f3(fi['rmsea_ci_lower'])}, {f3(fi['rmsea_ci_upper'])}]; SRMR = {f3(fi['srmr'])}")
+    def ok(*keys: str) -> bool:
+        return all(k in fi.index and math.isfinite(float(fi[k])) for k in keys)
+
+    df = int(fi["df"])
+    head = f"χ²({df}) = {format_number(float(fi['chisq']), 2)}"
+    if df == 0:
+        head = "saturated model, " + head
+    elif ok("pvalue"):
+        p = float(fi["pvalue"])
+        head += ", p < .001" if p < 0.001 else f", p = {format_number(p, 3, False)}"
+    parts = [head]
+    for key, label in (("cfi", "CFI"), ("tli", "TLI")):
+        if ok(key) and df > 0:
+            parts.append(f"{label} = {f3(fi[key])}")
+    if ok("rmsea") and df > 0:
+        text = f"RMSEA = {f3(fi['rmsea'])}"
+        if ok("rmsea_ci_lower", "rmsea_ci_upper"):
+            text += f" [{f3(fi['rmsea_ci_lower'])}, {f3(fi['rmsea_ci_upper'])}]"
+        parts.append(text)
+    if ok("srmr"):
+        parts.append(f"SRMR = {f3(fi['srmr'])}")
+    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------- labels
@@ -433,10 +452,13 @@ def _draw_variances(ax, result, layout, what, digits, leading_zero, colors, scal
         arrow.set_gid(f"variance:{name}")
         ax.add_patch(arrow)
         value = values.get(f"{name}~~{name}", math.nan)
-        pos = base + direction * 0.5
-        ha = "left" if direction[0] > 0 else "right" if direction[0] < 0 else "center"
-        va = "bottom" if direction[1] > 0 else "top" if direction[1] < 0 else "center"
-        label = ax.text(pos[0] + direction[0] * 0.02, pos[1] + direction[1] * 0.02,
+        if direction[0]:   # loop to the side: the value beyond it
+            pos = base + direction * 0.45
+            ha, va = ("left" if direction[0] > 0 else "right"), "center"
+        else:              # loop above or below: the value beside its apex
+            pos = base + direction * 0.3 + np.array([0.2, 0.0])
+            ha, va = "left", "center"
+        label = ax.text(pos[0], pos[1],
                         format_number(float(value), digits, leading_zero), ha=ha, va=va,
                         fontsize=fs * 0.72, color=colors["text"], zorder=5)
         label.set_gid(f"variancelabel:{name}")

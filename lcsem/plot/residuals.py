@@ -78,7 +78,7 @@ def plot_residuals(result: Any, *, ax: Any = None, kind: str = "cor", triangle: 
 
     if ax is None:
         size = min(max(3.5, 0.42 * p + 1.6), 14.0)
-        _, ax = plt.subplots(figsize=(size + (0.8 if colorbar else 0.0), size))
+        _, ax = plt.subplots(figsize=(size + (0.8 if colorbar else 0.0), size), layout="constrained")
     if style == "bw" and cmap is None:
         data, vmin, cmap_name = np.abs(shown), 0.0, colors["cmap"]
     else:
@@ -107,5 +107,6 @@ def plot_residuals(result: Any, *, ax: Any = None, kind: str = "cor", triangle: 
     if colorbar:
         cb = ax.figure.colorbar(image, ax=ax, shrink=0.8, pad=0.02)
         cb.ax.tick_params(labelsize=8)
-        cb.set_label("|residual|" if (style == "bw" and cmap is None) else "residual", fontsize=8)
+        what = "correlation" if kind == "cor" else "covariance"
+        cb.set_label(f"|residual {what}|" if (style == "bw" and cmap is None) else f"residual {what}", fontsize=8)
     return ax

@@ -1,0 +1,127 @@
+"""Bootstrap distribution panels and the residual heatmap: what is drawn."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import lcsem  # noqa: E402
+from lcsem.plot import plot_bootstrap, plot_residuals  # noqa: E402
+
+from test_plot_support import StandInBootstrap, fitted  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def boot():
+    return StandInBootstrap(fitted("lc"))
+
+
+def _lines(ax) -> dict[str, float]:
+    return {line.get_gid(): float(line.get_xdata()[0]) for line in ax.lines if line.get_gid()}
+
+
+def _hist_counts(ax) -> int:
+    return int(round(sum(p.get_height() for p in ax.patches if p.get_gid() == "hist")))
+
+
+def test_one_panel_per_statistic_with_estimate_ci_and_cutoffs(boot):
+    stats = ["cfi", "tli", "rmsea", "srmr", "ind", "std:kmsuse~culture"]
+    fig = plot_bootstrap(boot, stats=stats, level=0.9)
+    panels = {ax.get_gid()[10:]: ax for ax in fig.axes if (ax.get_gid() or "").startswith("bootstrap:")}
+    assert list(panels) == stats
+    ci = boot.ci(level=0.9, stats=stats)
+    cutoffs = {"cfi": 0.95, "tli": 0.95, "rmsea": 0.06, "srmr": 0.08}
+    for stat, ax in panels.items():
+        lines = _lines(ax)
+        assert lines["estimate"] == pytest.approx(boot.estimate[stat])
+        assert lines["ci_lower"] == pytest.approx(ci.loc[stat, "lower"])
+        assert lines["ci_upper"] == pytest.approx(ci.loc[stat, "upper"])
+        if stat in cutoffs:
+            assert lines["cutoff"] == cutoffs[stat]
+        else:
+            assert "cutoff" not in lines
+        # the histogram holds every successful replicate and no failed one
+        assert _hist_counts(ax) == boot.distribution[stat].notna().sum() == len(boot.distribution) - 3
+        assert "3 failed" in ax.get_xlabel()
+    assert boot.distribution["ind"].min() > 0 and "zero" not in _lines(panels["ind"])
+    # a parameter whose draws straddle zero gets zero marked
+    pd_boot = StandInBootstrap(fitted("pd"))
+    assert pd_boot.distribution["y4~~y8"].min() < 0 < pd_boot.distribution["y4~~y8"].max()
+    (ax,) = [a for a in plot_bootstrap(pd_boot, stats=["y4~~y8"]).axes if a.get_gid()]
+    assert _lines(ax)["zero"] == 0.0
+    assert "[" in panels["cfi"].get_title() and "CFI" in panels["cfi"].get_title()
+
+
+def test_defaults_and_layout(boot):
+    fig = plot_bootstrap(boot)
+    assert [ax.get_gid() for ax in fig.axes if ax.get_gid()] == [f"bootstrap:{s}" for s in ("cfi", "tli", "rmsea", "srmr")]
+    fig = plot_bootstrap(boot, stats="rmsea", cutoffs=False, style="bw")
+    (ax,) = [a for a in fig.axes if a.get_gid()]
+    assert "cutoff" not in _lines(ax)
+    fig = plot_bootstrap(boot, stats=["cfi", "tli", "rmsea", "srmr", "nfi"], ncols=2)
+    visible = [a for a in fig.axes if a.get_gid()]
+    assert len(visible) == 5 and len(fig.axes) >= 6        # 3 x 2 grid, one empty
+
+
+def test_draws_on_a_given_figure(boot):
+    fig = plt.figure(figsize=(4, 3))
+    assert plot_bootstrap(boot, stats=["srmr"], fig=fig) is fig
+
+
+def test_bad_arguments(boot):
+    with pytest.raises(lcsem.ArgumentError, match="stats: \\['cfx'\\]"):
+        plot_bootstrap(boot, stats=["cfx"])
+    with pytest.raises(lcsem.ArgumentError, match="boot"):
+        plot_bootstrap(fitted("lc"))
+    with pytest.raises(lcsem.ArgumentError, match="level"):
+        plot_bootstrap(boot, level=95)
+    with pytest.raises(lcsem.ArgumentError, match="stats"):
+        plot_bootstrap(boot, stats=[])
+
+
+@pytest.mark.parametrize("name", ["pd", "hs"])
+def test_residual_heatmap_shows_the_residual_correlations_with_names(name):
+    res = fitted(name)
+    ax = plot_residuals(res, triangle="full")
+    expected = res.residuals("cor")
+    (image,) = [im for im in ax.images if im.get_gid() == "residuals"]
+    np.testing.assert_allclose(np.ma.filled(image.get_array(), np.nan), expected.to_numpy())
+    names = list(expected.index)
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
+    lo, hi = image.get_clim()
+    assert lo == -hi and hi >= np.abs(expected.to_numpy()).max() - 1e-12
+    cells = {t.get_gid(): t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("cell:")}
+    assert len(cells) == len(names) ** 2
+    i, j = 3, 0
+    v = expected.iloc[i, j]
+    text = f"{abs(v):.2f}".lstrip("0")
+    assert cells[f"cell:{names[i]}|{names[j]}"] == ("−" if v < 0 and float(text) else "") + text
+
+
+def test_residual_heatmap_lower_triangle_bw_and_raw():
+    res = fitted("pd")
+    ax = plot_residuals(res, style="bw")
+    image = ax.images[0]
+    data = np.ma.filled(image.get_array(), np.nan)
+    assert np.isnan(data[np.triu_indices(len(data), 1)]).all()
+    np.testing.assert_allclose(data[np.tril_indices(len(data))], np.abs(res.residuals("cor").to_numpy())[np.tril_indices(len(data))])
+    ax = plot_residuals(res, kind="raw", annotate=False, colorbar=False)
+    np.testing.assert_allclose(np.ma.filled(ax.images[0].get_array(), np.nan)[np.tril_indices(11)],
+                               res.residuals("raw").to_numpy()[np.tril_indices(11)])
+    assert not [t for t in ax.texts if (t.get_gid() or "").startswith("cell:")]
+    with pytest.raises(lcsem.ArgumentError, match="kind"):
+        plot_residuals(res, kind="std")
+    fig, given = plt.subplots()
+    assert plot_residuals(res, ax=given) is given
