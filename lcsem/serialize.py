@@ -26,7 +26,9 @@ import pandas as pd
 
 from .exceptions import ArgumentError
 
-__all__ = ["fit_result_to_dict", "fit_result_from_dict", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["fit_result_to_dict", "fit_result_from_dict", "result_to_dict", "result_from_dict",
+           "bootstrap_result_to_dict", "bootstrap_result_from_dict", "encode_value", "decode_value",
+           "FORMAT", "FORMAT_VERSION", "RESULT_CLASSES"]
 
 FORMAT = "lcsem.FitResult"
 FORMAT_VERSION = 1
@@ -118,9 +120,9 @@ def _series_to_dict(series: pd.Series) -> dict[str, float | None]:
     return {str(k): _num(v) for k, v in series.items()}
 
 
-def _series_from_dict(payload: Mapping[str, Any], name: Any) -> pd.Series:
+def _series_from_dict(payload: Mapping[str, Any], name: Any, index_name: Any = None) -> pd.Series:
     values = np.array([np.nan if v is None else v for v in payload.values()], dtype=float)
-    return pd.Series(values, index=list(payload.keys()), name=name)
+    return pd.Series(values, index=pd.Index(list(payload.keys()), name=index_name), name=name)
 
 
 def _matrix_to_dict(frame: pd.DataFrame) -> dict[str, Any]:
@@ -212,6 +214,7 @@ def fit_result_to_dict(res, include_data: bool = True) -> dict[str, Any]:
         "fit_indices": _series_to_dict(res.fit_indices),
         "r2": _series_to_dict(res.r2),
         "series_names": {"fit_indices": res.fit_indices.name, "r2": res.r2.name},
+        "series_index_names": {"fit_indices": res.fit_indices.index.name, "r2": res.r2.index.name},
         "converged": bool(res.converged),
         "inadmissible": [str(x) for x in res.inadmissible],
         "warnings": [str(x) for x in res.warnings],
@@ -250,6 +253,7 @@ def fit_result_from_dict(payload: Mapping[str, Any]):
                             f"(it reads versions up to {FORMAT_VERSION}); upgrade lcsem")
     try:
         names = payload.get("series_names") or {}
+        index_names = payload.get("series_index_names") or {}
         model = model_from_dict(payload["model"])
         observed = list(model.observed)
         theta, vcov = _theta_in_model_order(model, payload)
@@ -258,8 +262,9 @@ def fit_result_from_dict(payload: Mapping[str, Any]):
         return FitResult(
             model=model, estimator=payload["estimator"],
             estimates=_frame_from_dict(payload["estimates"], "estimates"),
-            fit_indices=_series_from_dict(payload["fit_indices"], names.get("fit_indices", "value")),
-            r2=_series_from_dict(payload["r2"], names.get("r2", "r2")),
+            fit_indices=_series_from_dict(payload["fit_indices"], names.get("fit_indices", "value"),
+                                          index_names.get("fit_indices")),
+            r2=_series_from_dict(payload["r2"], names.get("r2", "r2"), index_names.get("r2")),
             converged=bool(payload["converged"]), inadmissible=tuple(payload["inadmissible"]),
             warnings=tuple(payload["warnings"]), n_obs=int(payload["n_obs"]),
             n_total=int(payload["n_total"]), missing=payload["missing"], theta=theta, vcov=vcov,
@@ -310,3 +315,234 @@ def _check_fields_covered() -> set[str]:
               "warnings", "n_obs", "n_total", "missing", "theta", "vcov", "sample_cov", "implied_cov",
               "data", "iterations", "versions"}
     return {f.name for f in dataclasses.fields(FitResult)} - stored
+
+
+# ---------------------------------------------------------------------- other results
+#: Result classes that :func:`result_from_dict` may rebuild (nothing else is ever imported).
+RESULT_CLASSES = {
+    "lcsem.bootstrap.BootstrapResult": ("lcsem.bootstrap", "BootstrapResult"),
+    "lcsem.cmb.CommonMethodBiasResult": ("lcsem.cmb", "CommonMethodBiasResult"),
+    "lcsem.measurement.MeasurementResult": ("lcsem.measurement", "MeasurementResult"),
+    "lcsem.effects.EffectsResult": ("lcsem.effects", "EffectsResult"),
+}
+_TYPE = "__lcsem__"
+
+
+def _float_token(x: float) -> float | str:
+    """Floats losslessly in strict JSON: non-finite values become "NaN"/"Infinity"/"-Infinity"."""
+    x = float(x)
+    if math.isfinite(x):
+        return x
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
+def _float_from_token(x: Any) -> float:
+    return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(x, x)) if isinstance(x, str) else (
+        float("nan") if x is None else float(x))
+
+
+def _class_path(obj: Any) -> str:
+    cls = type(obj)
+    module = cls.__module__
+    for path, (mod, name) in RESULT_CLASSES.items():
+        if name == cls.__name__ and module.startswith(mod):
+            return path
+    return f"{module}.{cls.__qualname__}"
+
+
+def encode_value(value: Any, where: str = "value") -> Any:
+    """A JSON-safe, lossless encoding of numbers, arrays, tables, models, results and
+    containers of them (see :func:`decode_value`)."""
+    from .results import FitResult
+    from .spec.model import Model
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (float, np.floating)):
+        token = _float_token(value)
+        return token if not isinstance(token, str) else {_TYPE: "float", "value": token}
+    if isinstance(value, np.ndarray):
+        kind = value.dtype.kind
+        flat = value.ravel()
+        if kind == "f":
+            values = [_float_token(v) for v in flat]
+        elif kind in "iu":
+            values = [int(v) for v in flat]
+        elif kind == "b":
+            values = [bool(v) for v in flat]
+        elif kind in "UO":
+            values = [encode_value(v, where) for v in flat]
+        else:
+            raise ArgumentError(f"{where}: arrays of dtype {value.dtype} cannot be stored as JSON")
+        return {_TYPE: "ndarray", "dtype": value.dtype.str if kind not in "UO" else "object",
+                "shape": list(value.shape), "values": values}
+    if isinstance(value, pd.DataFrame):
+        return {_TYPE: "DataFrame", "columns": [encode_value(c, where) for c in value.columns],
+                "index": encode_value(value.index.to_numpy(), where), "index_name": encode_value(value.index.name),
+                "data": [encode_value(value[c].to_numpy(), f"{where}[{c!r}]") for c in value.columns]}
+    if isinstance(value, pd.Series):
+        return {_TYPE: "Series", "name": encode_value(value.name, where),
+                "index": encode_value(value.index.to_numpy(), where), "index_name": encode_value(value.index.name),
+                "values": encode_value(value.to_numpy(), where)}
+    if isinstance(value, FitResult):
+        return {_TYPE: "FitResult", "payload": fit_result_to_dict(value)}
+    if isinstance(value, Model):
+        return {_TYPE: "Model", "payload": model_to_dict(value)}
+    if isinstance(value, np.random.SeedSequence):
+        return {_TYPE: "SeedSequence", "entropy": encode_value(value.entropy, where),
+                "spawn_key": [int(k) for k in value.spawn_key]}
+    if isinstance(value, tuple):
+        return {_TYPE: "tuple", "items": [encode_value(v, where) for v in value]}
+    if isinstance(value, list):
+        return [encode_value(v, where) for v in value]
+    if isinstance(value, Mapping):
+        return {_TYPE: "dict", "items": [[encode_value(k, where), encode_value(v, f"{where}[{k!r}]")]
+                                         for k, v in value.items()]}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        path = _class_path(value)
+        if path not in RESULT_CLASSES:
+            raise ArgumentError(f"{where}: objects of type {path} cannot be stored as JSON")
+        fields = {}
+        for f in dataclasses.fields(value):
+            if not f.init:
+                continue
+            item = getattr(value, f.name)
+            if f.name.startswith("_"):
+                # private state (caches, callbacks): stored when it is data, else left out
+                if callable(item):
+                    continue
+                try:
+                    fields[f.name] = encode_value(item, f"{where}.{f.name}")
+                except ArgumentError:
+                    pass
+                continue
+            fields[f.name] = encode_value(item, f"{where}.{f.name}")
+        return {_TYPE: "result", "class": path, "fields": fields}
+    raise ArgumentError(f"{where}: objects of type {type(value).__name__} cannot be stored as JSON")
+
+
+def decode_value(payload: Any) -> Any:
+    """Inverse of :func:`encode_value`. Only classes in :data:`RESULT_CLASSES` are rebuilt."""
+    if isinstance(payload, list):
+        return [decode_value(v) for v in payload]
+    if not isinstance(payload, dict):
+        return payload
+    kind = payload.get(_TYPE)
+    if kind is None:
+        return {k: decode_value(v) for k, v in payload.items()}
+    if kind == "float":
+        return _float_from_token(payload["value"])
+    if kind == "ndarray":
+        dtype = payload["dtype"]
+        if dtype == "object":
+            arr = np.empty(len(payload["values"]), dtype=object)
+            arr[:] = [decode_value(v) for v in payload["values"]]
+        elif np.dtype(dtype).kind == "f":
+            arr = np.array([_float_from_token(v) for v in payload["values"]], dtype=dtype)
+        else:
+            arr = np.array(payload["values"], dtype=dtype)
+        return arr.reshape(payload["shape"])
+    if kind == "DataFrame":
+        columns = [decode_value(c) for c in payload["columns"]]
+        index = pd.Index(decode_value(payload["index"]), name=decode_value(payload["index_name"]))
+        data = {i: decode_value(col) for i, col in enumerate(payload["data"])}
+        frame = pd.DataFrame({i: pd.Series(v if v.dtype != object else list(v), index=index)
+                              for i, v in data.items()}, index=index)
+        frame.columns = columns
+        return frame
+    if kind == "Series":
+        values = decode_value(payload["values"])
+        index = pd.Index(decode_value(payload["index"]), name=decode_value(payload["index_name"]))
+        return pd.Series(values if values.dtype != object else list(values), index=index,
+                         name=decode_value(payload["name"]))
+    if kind == "FitResult":
+        return fit_result_from_dict(payload["payload"])
+    if kind == "Model":
+        return model_from_dict(payload["payload"])
+    if kind == "SeedSequence":
+        return np.random.SeedSequence(decode_value(payload["entropy"]), spawn_key=tuple(payload["spawn_key"]))
+    if kind == "tuple":
+        return tuple(decode_value(v) for v in payload["items"])
+    if kind == "dict":
+        return {decode_value(k): decode_value(v) for k, v in payload["items"]}
+    if kind == "result":
+        path = payload.get("class")
+        if path not in RESULT_CLASSES:
+            raise ArgumentError(f"payload: {path!r} is not a result class lcsem rebuilds "
+                                f"({', '.join(RESULT_CLASSES)})")
+        from importlib import import_module
+
+        module, name = RESULT_CLASSES[path]
+        cls = getattr(import_module(module), name)
+        return cls(**{k: decode_value(v) for k, v in payload["fields"].items()})
+    raise ArgumentError(f"payload: unknown stored type {kind!r}; pass the unchanged output of to_dict()")
+
+
+def result_to_dict(result: Any) -> dict[str, Any]:
+    """A JSON-safe dict of any lcsem result (:class:`~lcsem.BootstrapResult`,
+    :class:`~lcsem.cmb.CommonMethodBiasResult`, measurement and effects results, or a
+    :class:`~lcsem.FitResult`), rebuilt by :func:`result_from_dict`."""
+    from .results import FitResult
+
+    if isinstance(result, FitResult):
+        return fit_result_to_dict(result)
+    path = _class_path(result)
+    if path not in RESULT_CLASSES or not dataclasses.is_dataclass(result):
+        raise ArgumentError(f"result: expected an lcsem result ({', '.join(RESULT_CLASSES)}), got {path}")
+    from . import __version__
+
+    return {"format": path, "format_version": FORMAT_VERSION, "written_by": {"lcsem": __version__},
+            "result": encode_value(result, "result")}
+
+
+def result_from_dict(payload: Mapping[str, Any]) -> Any:
+    """Rebuild a result from :func:`result_to_dict`'s output."""
+    if isinstance(payload, Mapping) and payload.get("format") == FORMAT:
+        return fit_result_from_dict(payload)
+    if not isinstance(payload, Mapping) or payload.get("format") not in RESULT_CLASSES:
+        found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
+        raise ArgumentError(f"payload: expected the dict written by result_to_dict(), got format {found!r}")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArgumentError(f"payload: format_version {version!r} is not supported by this lcsem "
+                            f"(it reads versions up to {FORMAT_VERSION}); upgrade lcsem")
+    try:
+        return decode_value(payload["result"])
+    except KeyError as exc:
+        raise ArgumentError(f"payload: the key {exc.args[0]!r} is missing; pass the unchanged output "
+                            f"of to_dict()") from exc
+
+
+def bootstrap_result_to_dict(boot: Any, include_jackknife: bool = True) -> dict[str, Any]:
+    """A JSON-safe dict of a :class:`~lcsem.BootstrapResult` (with its :class:`FitResult`,
+    the distribution, replicate status and resampled row indices).
+
+    Parameters
+    ----------
+    boot
+        The bootstrap result.
+    include_jackknife
+        Compute (if not yet done) and store the leave-one-out values that BCa intervals
+        need, so that ``ci(method="bca")`` works on the rebuilt result. Without them the
+        rebuilt result gives percentile, BC and normal intervals only.
+    """
+    if type(boot).__name__ != "BootstrapResult":
+        raise ArgumentError(f"boot: expected an lcsem.BootstrapResult, got {type(boot).__name__}")
+    if not isinstance(include_jackknife, bool):
+        raise ArgumentError(f"include_jackknife: expected True or False, got {include_jackknife!r}")
+    if include_jackknife and getattr(boot, "_jackknife_runner", None) is not None:
+        boot.jackknife()          # fills the result's cache, which is stored below
+    return result_to_dict(boot)
+
+
+def bootstrap_result_from_dict(payload: Mapping[str, Any]) -> Any:
+    """Rebuild a :class:`~lcsem.BootstrapResult` from :func:`bootstrap_result_to_dict`'s output."""
+    if not isinstance(payload, Mapping) or payload.get("format") != "lcsem.bootstrap.BootstrapResult":
+        found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
+        raise ArgumentError(f"payload: expected the dict written by bootstrap_result_to_dict(), got "
+                            f"format {found!r}")
+    return result_from_dict(payload)

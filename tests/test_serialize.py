@@ -141,3 +141,118 @@ def test_bad_arguments(fitted):
         fit_result_to_dict(fitted["holzinger_swineford"], include_data="no")
     with pytest.raises(lcsem.ArgumentError, match="res"):
         fit_result_to_dict({"format": "x"})
+
+
+# ---------------------------------------------------------------------- other results
+def _assert_equal_values(a, b, where="value"):
+    import dataclasses
+
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, obj=where)
+    elif isinstance(a, pd.Series):
+        pd.testing.assert_series_equal(a, b, obj=where)
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, where
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    elif isinstance(a, lcsem.FitResult):
+        _assert_same(a, b, data=not a.data.empty)
+    elif dataclasses.is_dataclass(a):
+        assert type(a) is type(b), where
+        for f in dataclasses.fields(a):
+            if f.name.startswith("_") and callable(getattr(a, f.name)):
+                continue          # code is never stored
+            _assert_equal_values(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_equal_values(x, y, f"{where}[{i}]")
+    elif isinstance(a, dict):
+        assert list(a) == list(b), where
+        for k in a:
+            _assert_equal_values(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, float) and np.isnan(a):
+        assert isinstance(b, float) and np.isnan(b), where
+    else:
+        assert a == b and type(a) is type(b), where
+
+
+def test_values_round_trip_losslessly():
+    from lcsem.serialize import decode_value, encode_value
+
+    value = {
+        "floats": np.array([[1.5, np.nan], [np.inf, -np.inf]]),
+        "ints": np.arange(6, dtype=np.int64).reshape(2, 3),
+        "bools": np.array([True, False]),
+        "names": np.array(["a", "b"], dtype=object),
+        "scalar": float("inf"), "nan": float("nan"), "count": np.int64(3), "flag": np.bool_(True),
+        "tuple": (1, "x", None), 2: "non-string key",
+        "frame": pd.DataFrame({"est": [0.1, np.nan], "name": ["a", "b"], "ok": [True, False]},
+                              index=pd.Index(["r1", "r2"], name="row")),
+        "series": pd.Series([1.0, 2.0], index=["x", "y"], name="s"),
+        "seed": np.random.SeedSequence(2**70 + 5, spawn_key=(3,)),
+    }
+    text = json.dumps(encode_value(value), allow_nan=False)
+    back = decode_value(json.loads(text))
+    seed = back.pop("seed")
+    assert seed.entropy == 2**70 + 5 and seed.spawn_key == (3,)
+    value.pop("seed")
+    back["count"], back["flag"] = np.int64(back["count"]), np.bool_(back["flag"])
+    _assert_equal_values(value, back)
+
+
+def test_common_method_bias_result_round_trip(fitted):
+    from lcsem.cmb import common_method_bias
+    from lcsem.serialize import result_from_dict, result_to_dict
+
+    res = common_method_bias(fitted["learning_culture_survey"])
+    back = result_from_dict(json.loads(json.dumps(result_to_dict(res), allow_nan=False)))
+    _assert_equal_values(res, back)
+    assert back.summary("markdown") == res.summary("markdown")
+
+
+def test_only_known_classes_are_rebuilt(fitted):
+    from dataclasses import dataclass
+
+    from lcsem.serialize import decode_value, encode_value, result_from_dict, result_to_dict
+
+    @dataclass
+    class Foreign:
+        x: int = 1
+
+    with pytest.raises(lcsem.ArgumentError, match="cannot be stored"):
+        encode_value(Foreign())
+    with pytest.raises(lcsem.ArgumentError, match="cannot be stored"):
+        encode_value({"f": object()})
+    with pytest.raises(lcsem.ArgumentError, match="result"):
+        result_to_dict(Foreign())
+    evil = {"__lcsem__": "result", "class": "os.system", "fields": {}}
+    with pytest.raises(lcsem.ArgumentError, match="not a result class"):
+        decode_value(evil)
+    with pytest.raises(lcsem.ArgumentError, match="format"):
+        result_from_dict({"format": "os.system", "format_version": 1, "result": evil})
+    # a FitResult payload is accepted by the generic reader too
+    res = fitted["holzinger_swineford"]
+    _assert_same(res, result_from_dict(json.loads(json.dumps(result_to_dict(res), allow_nan=False))))
+
+
+@pytest.mark.filterwarnings("ignore::lcsem.BootstrapFailureWarning")
+def test_bootstrap_result_round_trip(fitted):
+    bootstrap_module = pytest.importorskip("lcsem.bootstrap")
+    if not hasattr(bootstrap_module, "BootstrapResult"):
+        pytest.skip("lcsem.bootstrap.BootstrapResult does not exist yet")
+    from lcsem.serialize import bootstrap_result_from_dict, bootstrap_result_to_dict
+
+    boot = bootstrap_module.bootstrap(fitted["political_democracy"], n_resamples=30, seed=3)
+    back = bootstrap_result_from_dict(json.loads(json.dumps(bootstrap_result_to_dict(boot), allow_nan=False)))
+    _assert_equal_values(boot, back)
+    for method in ("percentile", "bc", "bca"):
+        pd.testing.assert_frame_equal(back.ci(method=method), boot.ci(method=method))
+    pd.testing.assert_series_equal(back.se, boot.se)
+    assert back.summary() == boot.summary()
+    slim = bootstrap_module.bootstrap(fitted["political_democracy"], n_resamples=10, seed=4)
+    again = bootstrap_result_from_dict(bootstrap_result_to_dict(slim, include_jackknife=False))
+    pd.testing.assert_frame_equal(again.ci(method="bc"), slim.ci(method="bc"))
+    with pytest.raises(lcsem.ArgumentError, match="jackknife"):
+        again.ci(method="bca")
+    with pytest.raises(lcsem.ArgumentError, match="boot"):
+        bootstrap_result_to_dict(fitted["holzinger_swineford"])
