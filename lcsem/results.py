@@ -176,11 +176,12 @@ class FitResult:
                 f"CFI={fi['cfi']:.3f} RMSEA={fi['rmsea']:.3f} SRMR={fi['srmr']:.3f}"
                 f"{'' if self.admissible else ' INADMISSIBLE'}{'' if self.converged else ' NOT CONVERGED'}>")
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (see :mod:`lcsem.serialize`)."""
+    def to_dict(self, include_data: bool = True) -> dict[str, Any]:
+        """A JSON-serialisable dict (see :mod:`lcsem.serialize`); ``include_data=False``
+        leaves out the respondents' data."""
         from .serialize import fit_result_to_dict
 
-        return fit_result_to_dict(self)
+        return fit_result_to_dict(self, include_data=include_data)
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> "FitResult":

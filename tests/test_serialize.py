@@ -85,6 +85,7 @@ def test_without_data():
     res = lcsem.fit("visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6",
                     load_reference_data("holzinger_swineford"))
     back, text = _round_trip(res, include_data=False)
+    assert res.to_dict(include_data=False)["data"] is None
     _, full = _round_trip(res)
     assert len(text) < len(full) / 2
     _assert_same(res, back, data=False)
