@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import ArgumentError
-from .report.render import FORMATS, render_table
+from .report.render import FORMATS, format_pvalue, render_table
 from .spec.model import Model
 from .spec.syntax import Statement
 
@@ -117,9 +117,13 @@ class CommonMethodBiasResult:
             f"First unrotated principal component: {100 * self.first_factor_share:.1f}% of item variance; "
             f"single factor (CFA): {100 * self.single_factor_share:.1f}%",
         ]
+        harman = self.harman.copy()
+        harman["pvalue"] = [format_pvalue(p) for p in harman["pvalue"]]
+        harman.index = ["single factor", "measurement model"]
+        harman.index.name = "model"
         parts = [render_table(vif, format, digits=digits,
                               caption=f"Full-collinearity VIFs (threshold {self.vif_threshold:g})"),
-                 render_table(self.harman, format, digits=digits, caption="Harman's single-factor test (CFA)")]
+                 render_table(harman, format, digits=digits, caption="Harman's single-factor test (CFA)")]
         notes = [f"Note (VIF). {self.notes['vif']}", f"Note (Harman). {self.notes['harman']}"]
         if format == "html":
             body = "".join(f"<p>{html.escape(x)}</p>" for x in lines + notes)
