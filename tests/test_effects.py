@@ -160,3 +160,62 @@ def test_summary_renders(fitted):
     eff = effects(fitted["learning_culture_survey"])
     for fmt in ("text", "markdown", "latex", "html"):
         assert "culture -> kmsuse -> perf" in eff.summary(fmt).replace("&gt;", ">")
+
+
+# ---------------------------------------------------------------------------- bootstrap
+@pytest.fixture(scope="module")
+def survey_boot(fitted):
+    """2,000 nonparametric replicates of the survey model (as lavaan's reference)."""
+    res = fitted["learning_culture_survey"]
+    return res, lcsem.bootstrap(res, 2000, seed=20261127, progress=False)
+
+
+def test_bootstrap_intervals_of_indirect_effect_match_lavaan(reference, survey_boot):
+    res, boot = survey_boot
+    ref = reference["learning_culture_survey"]["indirect"]
+    perc = effects(res, boot, method="percentile").table.loc["ind"]
+    bc = effects(res, boot, method="bc").table.loc["ind"]
+    assert perc["est"] == pytest.approx(ref["est"], abs=1e-3)
+    assert perc["ci_lower"] == pytest.approx(ref["perc"][0], abs=0.02)
+    assert perc["ci_upper"] == pytest.approx(ref["perc"][1], abs=0.02)
+    assert bc["ci_lower"] == pytest.approx(ref["bc"][0], abs=0.02)
+    assert bc["ci_upper"] == pytest.approx(ref["bc"][1], abs=0.02)
+    assert perc["boot_se"] == pytest.approx(ref["boot_se"], abs=0.005)
+    # the enumerated chain uses the same draws as the ':=' definition
+    chain = effects(res, boot).table.loc["culture->kmsuse->perf"]
+    assert (chain["ci_lower"], chain["ci_upper"]) == pytest.approx((perc["ci_lower"], perc["ci_upper"]), abs=1e-12)
+    # ... and as the bootstrap's own interval of the defined parameter
+    own = boot.ci(method="percentile", stats=["ind"]).loc["ind"]
+    assert (own["lower"], own["upper"]) == pytest.approx((perc["ci_lower"], perc["ci_upper"]), abs=1e-10)
+
+
+def test_bootstrap_pvalues_agree_with_percentile_intervals(survey_boot):
+    res, boot = survey_boot
+    t = effects(res, boot).table
+    assert "pvalue_delta" in t.columns and "boot_se" in t.columns
+    excludes = (t["ci_lower"] > 0) | (t["ci_upper"] < 0)
+    assert ((t["pvalue"] < 0.05) == excludes).all()
+    assert t.loc["ind", "pvalue"] < 0.001
+
+
+def test_standardised_effects_get_intervals_from_the_same_draws(survey_boot):
+    res, boot = survey_boot
+    t = effects(res, boot).table
+    assert (t["std_ci_lower"] <= t["std"]).all() and (t["std"] <= t["std_ci_upper"]).all()
+    own = boot.ci(method="percentile", stats=["std:kmsuse~culture"]).loc["std:kmsuse~culture"]
+    direct = effects(res, boot, source="culture", outcome="kmsuse").table.loc["direct(culture->kmsuse)"]
+    assert (direct["std_ci_lower"], direct["std_ci_upper"]) == pytest.approx((own["lower"], own["upper"]), abs=1e-10)
+
+
+def test_bca_intervals_use_the_jackknife(survey_boot):
+    res, boot = survey_boot
+    bca = effects(res, boot, method="bca").table.loc["ind"]
+    bc = effects(res, boot, method="bc").table.loc["ind"]
+    assert bca["ci_lower"] < bca["est"] < bca["ci_upper"]
+    assert abs(bca["ci_lower"] - bc["ci_lower"]) < 0.01 and (bca["ci_lower"], bca["ci_upper"]) != (bc["ci_lower"], bc["ci_upper"])
+
+
+def test_bootstrap_of_another_fit_is_refused(survey_boot, fitted):
+    _, boot = survey_boot
+    with pytest.raises(ArgumentError, match="boot"):
+        effects(fitted["political_democracy"], boot)

@@ -157,3 +157,51 @@ def test_parametric_bootstrap_is_refused(fitted):
     boot.fit = fitted["learning_culture_survey"]
     with pytest.raises(NotSupportedError, match="nonparametric"):
         measurement(fitted["learning_culture_survey"], boot=boot)
+
+
+# ---------------------------------------------------------------------------- bootstrap
+@pytest.fixture(scope="module")
+def boot_measurement(fitted):
+    res = fitted["learning_culture_survey"]
+    boot = lcsem.bootstrap(res, 400, seed=7, progress=False)
+    return res, boot, measurement(res, boot=boot)
+
+
+def test_bootstrap_bounds_of_htmt(boot_measurement):
+    res, boot, m = boot_measurement
+    assert m.n_boot_used >= 0.95 * boot.n_resamples
+    inf = m.htmt_inference
+    assert {"htmt_upper", "htmt2_upper", "flag_85", "flag_90"} <= set(inf.columns)
+    assert (inf["htmt_upper"] > inf["htmt"]).all() and (inf["htmt2_upper"] > inf["htmt2"]).all()
+    # a one-sided 95% bound lies below the two-sided 95% upper limit
+    for _, row in inf.iterrows():
+        key = f"htmt:{row['construct_a']}~{row['construct_b']}"
+        assert m.intervals.loc[key, "upper_one_sided"] < m.intervals.loc[key, "upper"]
+    # survey constructs are distinct (HTMT about .4-.5): no flag
+    assert not inf["flag_85"].any() and not inf["flag_90"].any()
+
+
+def test_bootstrap_htmt_draws_are_those_of_the_resampled_data(boot_measurement):
+    """Replicate 0's HTMT recomputed by hand from the resampled rows."""
+    res, boot, _ = boot_measurement
+    from lcsem.measurement import _htmt, _layout
+
+    rows = res.data.to_numpy()[boot.indices[0]]
+    S = np.cov(rows.T, bias=True)[None]
+    cf = measurement(res).cfa
+    h, _ = _htmt(S, _layout(cf.structure))
+    corr = np.abs(np.corrcoef(rows.T))
+    items = {c: [list(res.model.observed).index(i) for i in res.model.indicators_of(c)] for c in res.model.latent}
+    hetero = corr[np.ix_(items["culture"], items["perf"])].mean()
+    mono = [corr[np.ix_(items[c], items[c])][np.triu_indices(len(items[c]), 1)].mean() for c in ("culture", "perf")]
+    names = list(res.model.latent)
+    assert h[0, names.index("culture"), names.index("perf")] == pytest.approx(hetero / np.sqrt(mono[0] * mono[1]))
+
+
+def test_bootstrap_loading_intervals_and_notes(boot_measurement):
+    _, boot, m = boot_measurement
+    assert m.ci_method == "bootstrap percentile"
+    assert (m.loadings["ci_lower"] < m.loadings["std"]).all() and (m.loadings["std"] < m.loadings["ci_upper"]).all()
+    assert {"alpha:culture", "omega:kmsuse", "ave:perf", "std:culture=~culture2"} <= set(m.intervals.index)
+    assert any("refitted" in n for n in m.notes)
+    assert "one-sided" in m.summary("markdown")
