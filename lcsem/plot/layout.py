@@ -223,6 +223,10 @@ def path_layout(model: Any, *, structural_only: bool = False,
             top -= (e[3] - e[1]) + BLOCK_GAP
     # preliminary x positions (uniform) to find paths that skip columns
     x = {v: columns[v] * 4.0 for v in structural}
+    for _ in range(8):
+        _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
+        if not _level_end_columns(structural, columns, order, y, sides, fans, sizes, n_cols):
+            break
     _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
     stretch = _align_rows(structural, columns, order, y, sides, fans, sizes, isizes)
     # horizontal placement: each column as far left as its boxes allow
@@ -391,10 +395,10 @@ def _fan_offsets(side: str, inds: list[str], size: tuple[float, float],
     out: dict[str, tuple[float, float]] = {}
     if side in ("left", "right"):
         pitch = max(isizes[i][1] for i in inds) + FAN_PITCH_GAP
-        iw = max(isizes[i][0] for i in inds)
-        dx = w / 2 + FAN_DISTANCE_SIDE + iw / 2
         sign = -1 if side == "left" else 1
         for k, ind in enumerate(inds):
+            # inner edges aligned, so that every loading ends on one vertical line
+            dx = w / 2 + FAN_DISTANCE_SIDE + isizes[ind][0] / 2
             out[ind] = (sign * dx, ((len(inds) - 1) / 2 - k) * pitch)
     else:
         widths = [isizes[i][0] for i in inds]
@@ -465,17 +469,40 @@ def _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
             return
 
 
+def _row_ends(side: str, columns, order, sides, fans) -> list[str]:
+    pick = 0 if side == "top" else -1
+    ends = []
+    for c in sorted(set(columns.values())):
+        v = [u for u in order if columns[u] == c][pick]
+        if sides[v] == side and fans[v]:
+            ends.append(v)
+    return ends
+
+
+def _level_end_columns(structural, columns, order, y, sides, fans, sizes, n_cols) -> bool:
+    """Move a first- or last-column variable that is alone in its column and fans its
+    indicators above (below) to the height of the other such rows."""
+    moved = False
+    for side, sign in (("top", 1.0), ("bottom", -1.0)):
+        ends = _row_ends(side, columns, order, sides, fans)
+        if len(ends) < 2:
+            continue
+        row = {v: y[v] + sign * sizes[v][1] / 2 for v in ends}
+        target = max(row.values()) if sign > 0 else min(row.values())
+        for v in ends:
+            alone = sum(1 for u in structural if columns[u] == columns[v]) == 1
+            if alone and columns[v] in (0, n_cols - 1) and abs(target - row[v]) > 0.02:
+                y[v] += target - row[v]
+                moved = True
+    return moved
+
+
 def _align_rows(structural, columns, order, y, sides, fans, sizes, isizes) -> dict[str, float]:
     """Put the rows of indicators fanned above (below) the top (bottom) variable of each
     column at one height, so that covariances between them are arcs over one row."""
     stretch: dict[str, float] = {}
-    for side, pick, sign in (("top", 0, 1.0), ("bottom", -1, -1.0)):
-        ends = []
-        for c in set(columns.values()):
-            members = [v for v in order if columns[v] == c]
-            v = members[pick]
-            if sides[v] == side and fans[v]:
-                ends.append(v)
+    for side, sign in (("top", 1.0), ("bottom", -1.0)):
+        ends = _row_ends(side, columns, order, sides, fans)
         if len(ends) < 2:
             continue
         row = {v: y[v] + sign * (sizes[v][1] / 2 + FAN_DISTANCE_ROW) for v in ends}
