@@ -20,7 +20,7 @@ from .runner import Progress, Source, Store, fingerprint, jackknife_tasks, make_
 
 __all__ = ["bootstrap", "BootstrapInterruptedWarning"]
 
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 250
 
 
 class BootstrapInterruptedWarning(BootstrapFailureWarning):
@@ -81,7 +81,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         laptop), k > 1 worker processes, or -1 for all cores. Runs through joblib, so
         ``with joblib.parallel_backend("dask"): ...`` carries the run to a dask cluster.
     batch_size
-        Replicates per chunk (memory is bounded by one chunk per worker). Default: 500,
+        Replicates per chunk (memory is bounded by one chunk per worker). Default: 250,
         smaller when needed to give every worker a chunk.
     progress
         Show a tqdm.auto progress bar when the run lasts more than a second.

@@ -59,10 +59,7 @@ def _evaluate(struct: RamStructure, theta: np.ndarray, S: np.ndarray, logdet_S: 
         L = np.linalg.cholesky(Sigma)
         bad = np.zeros(Sigma.shape[0], dtype=bool)
     except np.linalg.LinAlgError:
-        with np.errstate(all="ignore"):
-            finite = np.all(np.isfinite(Sigma), axis=(1, 2))
-            ev = np.linalg.eigvalsh(np.where(finite[:, None, None], Sigma, np.eye(p)))[:, 0]
-        bad = ~finite | ~(ev > 0)
+        bad = ~_positive_definite(Sigma)
         L = np.linalg.cholesky(np.where(bad[:, None, None], np.eye(p), Sigma))
     safe = np.where(bad[:, None, None], np.eye(p), Sigma) if bad.any() else Sigma
     with np.errstate(all="ignore"):
@@ -214,14 +211,23 @@ def _solve(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _positive_definite(H: np.ndarray) -> np.ndarray:
-    """Whether each matrix of a (R, k, k) stack is positive definite."""
-    try:
-        np.linalg.cholesky(H)
-        return np.ones(H.shape[0], dtype=bool)
-    except np.linalg.LinAlgError:
-        with np.errstate(all="ignore"):
-            ev = np.linalg.eigvalsh(np.where(np.isfinite(H), H, 0.0))[:, 0]
-        return (ev > 0) & np.all(np.isfinite(H), axis=(1, 2))
+    """Whether each matrix of a (R, k, k) stack is positive definite (batched Cholesky;
+    when a batch fails, bisect it, so a few bad matrices cost a few extra calls)."""
+    ok = np.zeros(H.shape[0], dtype=bool)
+    finite = np.all(np.isfinite(H), axis=(1, 2))
+    stack = [np.flatnonzero(finite)]
+    while stack:
+        idx = stack.pop()
+        if idx.size == 0:
+            continue
+        try:
+            np.linalg.cholesky(H[idx])
+            ok[idx] = True
+        except np.linalg.LinAlgError:
+            if idx.size > 1:
+                half = idx.size // 2
+                stack.extend((idx[:half], idx[half:]))
+    return ok
 
 
 def _newton(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, tol: float, max_iter: int,
