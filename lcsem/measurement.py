@@ -349,7 +349,6 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
     rows = [struct.rows[i] for i in layout.loading_rows]
     jac = numerical_jacobian(lambda th: standardized_values(struct, th)[:, list(layout.loading_rows)], cf.theta)
     std_se = np.sqrt(np.clip(np.einsum("qa,ab,qb->q", jac, cf.vcov, jac), 0, None))
-    fixed = np.array([struct.row_free[i] < 0 for i in layout.loading_rows])
     z = stats.norm.ppf(0.5 + level / 2)
     loadings = pd.DataFrame({
         "construct": [r.lhs for r in rows], "indicator": [r.rhs for r in rows],
@@ -357,12 +356,16 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
         "std": point["std_loadings"], "se": std_se,
         "ci_lower": point["std_loadings"] - z * std_se, "ci_upper": point["std_loadings"] + z * std_se})
     ci_method = "delta"
-    del fixed
 
     intervals = None
     n_used = 0
     boot_draws = None
     if boot is not None:
+        if not isinstance(res_or_model, FitResult) or (
+                boot.fit is not res_or_model and not (boot.fit.data.shape == res_or_model.data.shape
+                                                      and np.allclose(boot.fit.theta, res_or_model.theta))):
+            raise ArgumentError("boot: pass the bootstrap of this very result (lcsem.bootstrap(res)) together "
+                                "with the fitted result, not with a model and data")
         boot_draws, n_used, jack = _bootstrap_statistics(boot, cf, struct, layout, method)
         intervals = _intervals(point, boot_draws, jack, names, rows, level, method)
         for j, r in enumerate(rows):

@@ -205,3 +205,11 @@ def test_bootstrap_loading_intervals_and_notes(boot_measurement):
     assert {"alpha:culture", "omega:kmsuse", "ave:perf", "std:culture=~culture2"} <= set(m.intervals.index)
     assert any("refitted" in n for n in m.notes)
     assert "one-sided" in m.summary("markdown")
+
+
+def test_bootstrap_of_another_result_is_refused(boot_measurement, fitted):
+    _, boot, _ = boot_measurement
+    with pytest.raises(ArgumentError, match="boot"):
+        measurement(fitted["holzinger_swineford"], boot=boot)
+    with pytest.raises(ArgumentError, match="boot"):
+        measurement(fitted["learning_culture_survey"].model, load_reference_data("learning_culture_survey"), boot=boot)

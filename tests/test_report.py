@@ -14,7 +14,7 @@ from lcsem.effects import effects
 from lcsem.measurement import measurement
 from lcsem.report.methods import methods_paragraph
 from lcsem.report.report import latex_symbols, report
-from lcsem.report.tables import (effects_table, fit_table, format_ci, format_p, htmt_table, measurement_table,
+from lcsem.report.tables import (effects_table, fit_table, format_boot_p, format_ci, format_p, htmt_table, measurement_table,
                                  structural_table, validity_table)
 
 from conftest import load_reference_data
@@ -31,6 +31,8 @@ def test_apa_number_formats():
     assert format_p(1.0) == "1.000"
     assert format_p(float("nan")) == "–"
     assert format_ci(0.1, 0.25) == "[0.100, 0.250]"
+    assert format_boot_p(0.0, 1000) == "< .002" and format_boot_p(0.0, 5000) == "< .0004"
+    assert format_boot_p(0.034, 1000) == ".034"
     assert format_ci(np.nan, 0.2) == "–"
 
 
@@ -146,3 +148,19 @@ def test_report_arguments_are_validated(survey):
 
 def test_latex_symbols():
     assert latex_symbols("χ² ≥ .95 a -> b") == r"$\chi^2$ $\geq$ .95 a $\to$ b"
+
+
+def test_report_with_a_bootstrap(survey):
+    from lcsem.bootstrap import bootstrap
+
+    boot = bootstrap(survey, 200, seed=3, progress=False)
+    out = report(survey, boot=boot)
+    assert "nonparametric (case-resampling) bootstrap with 200 replicates (seed 3" in out
+    assert "HTMT upper 95%" in out and "< .85" in out
+    assert "p: two-sided bootstrap p-value" in out
+    assert "< .010" in out                      # 2/B: the smallest p-value 200 replicates resolve
+    assert "bootstrap percentile 95% CI" in out
+    bs = bootstrap(survey, 100, kind="bollen-stine", seed=4, progress=False)
+    t = fit_table(survey, bs)
+    assert any(i.startswith("Bollen–Stine p") for i in t.index)
+    assert "HTMT upper" not in report(survey, boot=bs)   # transformed data say nothing about HTMT

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..results import parameter_name
 
-__all__ = ["format_number", "format_p", "format_ci", "fit_table", "measurement_table",
+__all__ = ["format_number", "format_p", "format_boot_p", "format_ci", "fit_table", "measurement_table",
            "validity_table", "htmt_table", "structural_table", "effects_table"]
 
 
@@ -34,6 +34,18 @@ def format_p(p: float, digits: int = 3) -> str:
     if p < floor:
         return "< " + f"{floor:.{digits}f}".lstrip("0")
     return f"{p:.{digits}f}".lstrip("0") if p < 1 else f"{1:.{digits}f}"
+
+
+def format_boot_p(p: float, n_boot: int, digits: int = 3) -> str:
+    """A bootstrap p-value: ``< 2/B`` when no replicate fell on the far side of 0
+    (the smallest p-value that ``B`` replicates can resolve)."""
+    if p is None or not np.isfinite(p):
+        return "–"
+    if p == 0 and n_boot > 0:
+        floor = 2.0 / n_boot
+        shown = f"{floor:.{max(digits, int(np.ceil(-np.log10(floor))))}f}".lstrip("0")
+        return f"< {shown}"
+    return format_p(p, digits)
 
 
 def format_ci(lower: float, upper: float, digits: int = 3) -> str:
@@ -144,6 +156,7 @@ def structural_table(res: Any, boot: Any = None, *, level: float = 0.95, method:
     names = [parameter_name(l, o, r) for l, o, r in zip(paths["lhs"], paths["op"], paths["rhs"])]
     ci = _boot_intervals(boot, ["std:" + n for n in names], level, method)
     pvals = getattr(boot, "pvalues", None) if boot is not None else None
+    n_boot = int(boot.n_resamples - getattr(boot, "n_failed", 0)) if boot is not None else 0
     from scipy import stats
 
     z = stats.norm.ppf(0.5 + level / 2)
@@ -154,11 +167,14 @@ def structural_table(res: Any, boot: Any = None, *, level: float = 0.95, method:
             lo, hi = ci.loc["std:" + name, "lower"], ci.loc["std:" + name, "upper"]
         else:
             lo, hi = row["std_all"] - z * std_se[idx], row["std_all"] + z * std_se[idx]
-        p = pvals[name] if pvals is not None and name in pvals.index else row["pvalue"]
+        if pvals is not None and name in pvals.index:
+            p_text = format_boot_p(pvals[name], n_boot, digits)
+        else:
+            p_text = format_p(row["pvalue"], digits)
         records.append({"Outcome": row["lhs"], "Predictor": row["rhs"], "Label": row["label"],
                         "b": format_number(row["est"], digits), "SE": format_number(row["se"], digits),
                         "β": format_number(row["std_all"], digits),
-                        f"{level:.0%} CI (β)": format_ci(lo, hi, digits), "p": format_p(p, digits),
+                        f"{level:.0%} CI (β)": format_ci(lo, hi, digits), "p": p_text,
                         "R² (outcome)": format_number(res.r2.get(row["lhs"], np.nan), digits)})
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
@@ -214,7 +230,8 @@ def effects_table(eff: Any, digits: int = 3, *, compact: bool = True) -> pd.Data
         records.append({"Effect": row["effect"], "Path": path,
                         "Estimate": format_number(row["est"], digits), "SE": format_number(row["se"], digits),
                         ci_head: format_ci(row["ci_lower"], row["ci_upper"], digits),
-                        "p": "" if ratio else format_p(row["pvalue"], digits),
+                        "p": "" if ratio else (format_boot_p(row["pvalue"], eff.n_boot_used, digits)
+                                               if eff.n_boot_used else format_p(row["pvalue"], digits)),
                         "β": "" if ratio else format_number(row["std"], digits),
                         f"{ci_head} (β)": "" if ratio else format_ci(row["std_ci_lower"], row["std_ci_upper"], digits)})
     return pd.DataFrame.from_records(records).set_index("Effect")
