@@ -23,7 +23,7 @@ import lcsem  # noqa: E402
 from lcsem.plot import plot_path  # noqa: E402
 from lcsem.results import parameter_name  # noqa: E402
 
-from test_plot_support import MODEL_NAMES, StandInBootstrap, fitted  # noqa: E402
+from test_plot_support import EXTRA_MODELS, MODEL_NAMES, StandInBootstrap, fitted, fitted_extra  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -140,6 +140,21 @@ def test_no_two_texts_or_nodes_overlap(name, options):
     fb = fig.bbox
     for g, b in list(texts.items()) + list(nodes.items()):
         assert fb.x0 - 1 <= b.x0 and b.x1 <= fb.x1 + 1 and fb.y0 - 1 <= b.y0 and b.y1 <= fb.y1 + 1, g
+
+
+@pytest.mark.parametrize("name", list(EXTRA_MODELS))
+@pytest.mark.parametrize("options", [{}, {"residuals": True}])
+def test_other_model_shapes_draw_every_parameter_without_overlaps(name, options):
+    res = fitted_extra(name)
+    ax = plot_path(res, **options)
+    items = by_gid(ax)
+    assert {g[5:] for g in items if g.startswith("edge:")} == drawn_parameters(res)
+    ax.figure.canvas.draw()
+    texts, nodes = _boxes(ax, ax.figure.canvas.get_renderer())
+    everything = list(texts.items()) + list(nodes.items())
+    for (ga, a), (gb, b) in combinations(everything, 2):
+        own = ga.partition(":")[2] == gb.partition(":")[2] and {ga.partition(":")[0], gb.partition(":")[0]} & {"nodelabel", "r2"}
+        assert own or not _overlap(a, b), (ga, gb)
 
 
 @pytest.mark.parametrize("name", ["lc", "hs", "pd"])

@@ -60,6 +60,29 @@ def fitted(name: str):
 
 MODEL_NAMES = ("lc", "extended", "pd", "hs", "one_path", "observed")
 
+# further shapes of model, drawn from simulated data
+EXTRA_MODELS = {
+    "cross_loading": "f1 =~ a1 + a2 + a3 + b1\nf2 =~ b1 + b2 + b3\ny ~ f1 + f2",
+    "second_order": "f1 =~ a1 + a2 + a3\nf2 =~ b1 + b2 + b3\nf3 =~ c1 + c2 + c3\ng =~ f1 + f2 + f3",
+    "three_mediators": ("x =~ x1 + x2 + x3\nm1 =~ m11 + m12 + m13\nm2 =~ m21 + m22 + m23\n"
+                        "m3 =~ m31 + m32 + m33\ny =~ y1 + y2 + y3\nm1 ~ x\nm2 ~ x\nm3 ~ x\n"
+                        "y ~ m1 + m2 + m3 + x"),
+    "covariates": "f =~ a1 + a2 + a3\nf ~ age + tenure\ny ~ f + age",
+    "item_covariances": "f =~ a1 + a2 + a3 + a4 + a5\na1 ~~ a3\na2 ~~ a5\nz =~ z1 + z2 + z3\nz ~ f",
+}
+
+
+@lru_cache(maxsize=None)
+def fitted_extra(name: str):
+    import warnings
+
+    model = lcsem.Model.from_syntax(EXTRA_MODELS[name])
+    population = {f"{r.lhs} {r.op} {r.rhs}": (0.5 if r.op == "=~" else 0.3)
+                  for r in model.rows if r.op in ("=~", "~")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lcsem.fit(model, lcsem.simulate(model, 300, population, seed=2))
+
 
 class StandInBootstrap:
     """Same interface as ``lcsem.BootstrapResult`` for what the plots use."""

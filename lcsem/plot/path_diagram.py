@@ -418,6 +418,8 @@ def _fit_node_text(ax: Any, layout: Layout, renderer: Any) -> None:
 
 
 def _draw_variances(ax, result, layout, what, digits, leading_zero, colors, scale, fs, renderer, occupied) -> None:
+    """Residual (and exogenous) variances as small double-headed loops with their value,
+    on the side of each node where loop and value collide with nothing."""
     from matplotlib.patches import FancyArrowPatch
     from matplotlib.path import Path
 
@@ -427,39 +429,59 @@ def _draw_variances(ax, result, layout, what, digits, leading_zero, colors, scal
     values = {parameter_name(l, o, r): (s if what == "std" else e)
               for l, o, r, e, s in zip(est["lhs"], est["op"], est["rhs"], est["est"], est["std_all"])}
     outward = {"left": (-1, 0), "right": (1, 0), "top": (0, 1), "bottom": (0, -1)}
+    curves = {e.name: e.point(np.linspace(0, 1, 40)) for e in layout.edges}
+    loops: list[np.ndarray] = []
+    centre = np.mean([[n.x, n.y] for n in layout.nodes.values()], axis=0)
     for name in layout.variances:
         node: Node = layout.nodes[name]
         if node.role == "indicator":
-            direction = np.array(outward.get(node.side, (0, 1)), dtype=float)
+            order = [node.side] if node.side in outward else ["top"]
         else:
-            used = {node.side}
+            opposite = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
+            # outward sides first (away from the middle of the diagram), vertical before horizontal
+            away = np.array([node.x - centre[0], node.y - centre[1]])
+            order = sorted((d for d in ("top", "bottom", "right", "left") if d != node.side),
+                           key=lambda d: (-float(np.dot(outward[d], away)) - (0.5 if outward[d][1] else 0.0)))
+            if node.side in opposite:
+                order.remove(opposite[node.side])
+                order.append(opposite[node.side])
+        label = ax.text(0, 0, format_number(float(values.get(f"{name}~~{name}", math.nan)), digits, leading_zero),
+                        fontsize=fs * 0.72, color=colors["text"], zorder=5)
+        label.set_gid(f"variancelabel:{name}")
+        best, best_cost = None, math.inf
+        for side in order:
+            direction = np.array(outward[side], dtype=float)
+            perp = np.array([-direction[1], direction[0]])
+            base = np.array([node.x, node.y]) + direction * np.array([node.width / 2, node.height / 2])
+            a, b, ctrl = base + perp * 0.16, base - perp * 0.16, base + direction * 0.75
+            if direction[0]:   # loop to the side: the value beyond it
+                pos, ha, va = base + direction * 0.45, ("left" if direction[0] > 0 else "right"), "center"
+            else:              # loop above or below: the value beside its apex
+                pos, ha, va = base + direction * 0.3 + np.array([0.2, 0.0]), "left", "center"
+            label.set_position((float(pos[0]), float(pos[1])))
+            label.set_ha(ha)
+            label.set_va(va)
+            cost = _overlap(_display_box(label, renderer), occupied, 1.0)
+            loop = np.array([0.25 * a + 0.5 * ctrl + 0.25 * b, (a + ctrl) / 2, (b + ctrl) / 2])
             for e in layout.edges:
-                if node.name in (e.source, e.target):
-                    other = layout.nodes[e.target if e.source == node.name else e.source]
-                    used.add(("right" if other.x > node.x else "left") if abs(other.x - node.x) > abs(other.y - node.y)
-                             else ("top" if other.y > node.y else "bottom"))
-            free = [s for s in ("top", "bottom", "right", "left") if s not in used] or ["top"]
-            direction = np.array(outward[free[0]], dtype=float)
-        perp = np.array([-direction[1], direction[0]])
-        half = np.array([node.width / 2, node.height / 2])
-        base = np.array([node.x, node.y]) + direction * half
-        spread = 0.16
-        a, b = base + perp * spread, base - perp * spread
-        ctrl = base + direction * 0.75
+                if name in (e.source, e.target):
+                    continue
+                d = np.hypot(*(curves[e.name][:, None, :] - loop[None, :, :]).transpose(2, 0, 1))
+                cost += 1000.0 * float((d < 0.2).any())
+            for other in loops:
+                cost += 1000.0 * float((np.hypot(*(other[:, None, :] - loop[None, :, :]).transpose(2, 0, 1)) < 0.3).any())
+            if cost < best_cost:
+                best, best_cost = (a, b, ctrl, pos, ha, va, loop), cost
+            if cost == 0.0:
+                break
+        a, b, ctrl, pos, ha, va, loop = best  # type: ignore[misc]
+        label.set_position((float(pos[0]), float(pos[1])))
+        label.set_ha(ha)
+        label.set_va(va)
+        loops.append(loop)
         path = Path(np.array([a, ctrl, b]), [Path.MOVETO, Path.CURVE3, Path.CURVE3])
         arrow = FancyArrowPatch(path=path, arrowstyle=f"<|-|>,head_length={4 * scale:.3f},head_width={2.2 * scale:.3f}",
                                 color=colors["covariance"], linewidth=0.8 * scale, zorder=2, shrinkA=0, shrinkB=0)
         arrow.set_gid(f"variance:{name}")
         ax.add_patch(arrow)
-        value = values.get(f"{name}~~{name}", math.nan)
-        if direction[0]:   # loop to the side: the value beyond it
-            pos = base + direction * 0.45
-            ha, va = ("left" if direction[0] > 0 else "right"), "center"
-        else:              # loop above or below: the value beside its apex
-            pos = base + direction * 0.3 + np.array([0.2, 0.0])
-            ha, va = "left", "center"
-        label = ax.text(pos[0], pos[1],
-                        format_number(float(value), digits, leading_zero), ha=ha, va=va,
-                        fontsize=fs * 0.72, color=colors["text"], zorder=5)
-        label.set_gid(f"variancelabel:{name}")
         occupied.append(_display_box(label, renderer))
