@@ -23,7 +23,8 @@ import lcsem  # noqa: E402
 from lcsem.plot import plot_path  # noqa: E402
 from lcsem.results import parameter_name  # noqa: E402
 
-from test_plot_support import EXTRA_MODELS, MODEL_NAMES, StandInBootstrap, fitted, fitted_extra  # noqa: E402
+from test_plot_support import (EXTRA_MODELS, MODEL_NAMES, StandInBootstrap, fitted,  # noqa: E402
+                               fitted_extra, real_bootstrap)
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +118,7 @@ def _overlap(a, b, tol=0.5) -> bool:
 def test_no_two_texts_or_nodes_overlap(name, options):
     res = fitted(name)
     if options.get("show") == "ci":
-        options = {**options, "boot": StandInBootstrap(res)}
+        options = {**options, "boot": real_bootstrap(name)}
     ax = plot_path(res, **options)
     fig = ax.figure
     fig.canvas.draw()
@@ -196,7 +197,7 @@ def test_unstandardised_estimates_and_apa_numbers():
 
 def test_bootstrap_confidence_intervals_in_labels_and_nonsignificance_from_them():
     res = fitted("pd")
-    boot = StandInBootstrap(res)
+    boot = real_bootstrap("pd")
     ax = plot_path(res, boot=boot, show="ci", level=0.90)
     items = by_gid(ax)
     ci = boot.ci(level=0.90, stats=[f"std:{n}" for n in drawn_parameters(res)])

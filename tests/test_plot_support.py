@@ -1,10 +1,10 @@
 """Shared pieces of the plot tests: fitted models and a bootstrap stand-in.
 
-``StandInBootstrap`` has the attributes of :class:`lcsem.BootstrapResult` that the
-plots read (``fit``, ``distribution``, ``estimate``, ``ci``), built from real fitted
-values: parameter draws are normal around the estimates with their standard errors,
-fit-index draws normal around the sample values. The plot tests check what is drawn
-against whatever the object returns, so they hold for the real bootstrap too.
+``real_bootstrap`` runs :func:`lcsem.bootstrap`; ``StandInBootstrap`` has the
+attributes of :class:`lcsem.BootstrapResult` that the plots read (``fit``,
+``distribution``, ``estimate``, ``ci``), built from real fitted values with three failed
+replicates, to test how failures are shown: parameter draws are normal around the
+estimates with their standard errors, fit-index draws normal around the sample values.
 """
 
 from __future__ import annotations
@@ -82,6 +82,16 @@ def fitted_extra(name: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return lcsem.fit(model, lcsem.simulate(model, 300, population, seed=2))
+
+
+@lru_cache(maxsize=None)
+def real_bootstrap(name: str, n_resamples: int = 300):
+    """``lcsem.bootstrap`` of a fitted model (nonparametric, seeded, one process)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lcsem.bootstrap(fitted(name), n_resamples, seed=5, n_jobs=1, progress=False)
 
 
 class StandInBootstrap:
