@@ -99,7 +99,7 @@ class _Plan:
         def flat(a, b, width):
             return (a[:, None] * width + b[None, :]).ravel()
 
-        self.uu, self.vv, self.uv = flat(iu, iu, m2), flat(iv, iv, m2), flat(iu, iv, m2)
+        self.uu, self.vv, self.uv, self.vu = flat(iu, iu, m2), flat(iv, iv, m2), flat(iu, iv, m2), flat(iv, iu, m2)
         self.diag_uv = iu * m2 + iv
         I, J = e.row, e.col
         path = e.is_path
@@ -110,13 +110,22 @@ class _Plan:
             rows, cols = np.broadcast_arrays(rows, cols)
             return (rows * width + cols).ravel()
 
-        # second derivatives for a = (i, j) a path, b = (k, l) a path or a covariance
-        self.B_jk, self.B_li, self.B_jl = at(Ja, Ib, m), at(Jb, Ia, m), at(Ja, Jb, m)
-        self.C_jl = at(Ja, Jb, m)
-        self.Q_li, self.Q_jk = at(m + Jb, Ia, m2), at(m + Ja, Ib, m2)   # Q = C M B
-        self.G_ik, self.G_li, self.G_ki = at(Ia, Ib, m2), at(Jb, Ia, m2), at(Ib, Ia, m2)  # G = B'MB
-        self.pp = (path[:, None] & path[None, :]).astype(float)
-        self.ps = ((path[:, None] & ~path[None, :]) * e.scale[None, :]).astype(float)
+        # second derivatives for a = (i, j) a path, b = (k, l) a path (pp block) or a
+        # covariance (ps block); they vanish for two covariances
+        P, Cv = np.flatnonzero(path), np.flatnonzero(~path)
+        self.P, self.Cv = P, Cv
+        self.pp_rows, self.pp_cols = P[:, None], P[None, :]
+        self.ps_rows, self.ps_cols = P[:, None], Cv[None, :]
+        Ip, Jp = I[P], J[P]
+        Ik, Jk = I[Cv], J[Cv]
+        # pp: 2 [B_jk Q_li + B_li Q_jk + G_ik C_jl]   (Q = C M B = rows m.. of K'MK, G = B'MB)
+        self.pp_idx = dict(B_jk=at(Jp[:, None], Ip[None, :], m), Q_li=at(m + Jp[None, :], Ip[:, None], m2),
+                           B_li=at(Jp[None, :], Ip[:, None], m), Q_jk=at(m + Jp[:, None], Ip[None, :], m2),
+                           G_ik=at(Ip[:, None], Ip[None, :], m2), C_jl=at(Jp[:, None], Jp[None, :], m))
+        # ps: 2 c_b [B_jk G_li + B_jl G_ki]
+        self.ps_idx = dict(B_jk=at(Jp[:, None], Ik[None, :], m), G_li=at(Jk[None, :], Ip[:, None], m2),
+                           B_jl=at(Jp[:, None], Jk[None, :], m), G_ki=at(Ik[None, :], Ip[:, None], m2))
+        self.ps_scale = e.scale[Cv][None, None, :]
         self.E = len(I)
         F = struct.free_map
         self.identity = F.shape[0] == F.shape[1] and np.array_equal(F, np.eye(F.shape[0]))
@@ -162,22 +171,37 @@ def _derivatives(struct: RamStructure, st: _State, S: np.ndarray):
         k = struct.k
         return np.zeros((0, k)), np.zeros((0, k, k)), np.zeros((0, k, k))
     grad = 2.0 * plan.c[None, :] * np.take(GM.reshape(R, -1), plan.diag_uv, axis=1)
-    w_uu, w_vv, w_uv = (_gather(GW, i, E) for i in (plan.uu, plan.vv, plan.uv))
-    m_uu, m_vv, m_uv = (_gather(GM, i, E) for i in (plan.uu, plan.vv, plan.uv))
-    w_vu, m_vu = np.swapaxes(w_uv, 1, 2), np.swapaxes(m_uv, 1, 2)
-    fisher = 2.0 * (w_vu * w_uv + w_uu * w_vv) * plan.cc
-    t1 = w_vu * m_uv + w_vv * m_uu + w_uu * m_vv + w_uv * m_vu
-    hess = fisher - (t1 + np.swapaxes(t1, 1, 2)) * plan.cc
+    # element [a, b] of x'Wy (x, y in {u, v}); gathered contiguous (no transposed views)
+    w_uu, w_vv, w_uv, w_vu = (_gather(GW, i, E) for i in (plan.uu, plan.vv, plan.uv, plan.vu))
+    m_uu, m_vv, m_uv, m_vu = (_gather(GM, i, E) for i in (plan.uu, plan.vv, plan.uv, plan.vu))
+    # Fisher part tr(W D_a W D_b)
+    fisher = w_vu * w_uv
+    fisher += w_uu * w_vv
+    fisher *= 2.0 * plan.cc
+    # - tr(M D_a W D_b) - tr(W D_a M D_b) = -2 t1 (t1 is symmetric)
+    t1 = w_vu * m_uv
+    t1 += w_vv * m_uu
+    t1 += w_uu * m_vv
+    t1 += w_uv * m_vu
+    t1 *= 2.0 * plan.cc
+    hess = fisher - t1
     if plan.has_path:
-        B = st.B
-        C = st.C
-        Bjk, Bli, Bjl = (_gather(B, i, E) for i in (plan.B_jk, plan.B_li, plan.B_jl))
-        Cjl = _gather(C, plan.C_jl, E)
-        Qli, Qjk = _gather(GM, plan.Q_li, E), _gather(GM, plan.Q_jk, E)
-        Gik, Gli, Gki = (_gather(GM, i, E) for i in (plan.G_ik, plan.G_li, plan.G_ki))
-        pp = 2.0 * (Bjk * Qli + Bli * Qjk + Gik * Cjl)
-        ps = 2.0 * (Bjk * Gli + Bjl * Gki) * plan.ps
-        hess = hess + pp * plan.pp + ps + np.swapaxes(ps, 1, 2)
+        nP, nC = plan.P.size, plan.Cv.size
+        B, C = st.B, st.C
+
+        def g(X, idx, cols):
+            return np.take(X.reshape(R, -1), idx, axis=1).reshape(R, nP, cols)
+
+        q = plan.pp_idx
+        pp = 2.0 * (g(B, q["B_jk"], nP) * g(GM, q["Q_li"], nP) + g(B, q["B_li"], nP) * g(GM, q["Q_jk"], nP)
+                    + g(GM, q["G_ik"], nP) * g(C, q["C_jl"], nP))
+        hess[:, plan.pp_rows, plan.pp_cols] += pp
+        if nC:
+            q = plan.ps_idx
+            ps = 2.0 * plan.ps_scale * (g(B, q["B_jk"], nC) * g(GM, q["G_li"], nC)
+                                        + g(B, q["B_jl"], nC) * g(GM, q["G_ki"], nC))
+            hess[:, plan.ps_rows, plan.ps_cols] += ps
+            hess[:, plan.ps_cols.T, plan.ps_rows.T] += np.swapaxes(ps, 1, 2)
     if plan.identity:
         return grad, hess, fisher
     F = plan.F
@@ -252,16 +276,17 @@ def _newton(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, tol: float,
         pd = _positive_definite(hess)
         step, ok_n = _solve(hess, grad)
         slope = np.einsum("rk,rk->r", grad, step)
-        d_fisher, ok_f = _solve(info, grad)
-        slope_f = np.einsum("rk,rk->r", grad, d_fisher)
-        # Newton where the Hessian is positive definite and not much flatter than the
-        # information in the gradient's direction (far from the optimum, or near a
-        # nearly singular Hessian, Newton steps are wild): Fisher scoring otherwise
-        newton = (pd & ok_n & (slope < 0) & (slope >= 100.0 * slope_f - 1e-12)
-                  & ~use_fisher[active])
-        step = np.where(newton[:, None], step, d_fisher)
-        slope = np.where(newton, slope, slope_f)
-        bad_dir = ~np.where(newton, ok_n, ok_f) | ~np.all(np.isfinite(step), axis=1) | ~(slope <= 0)
+        # Newton where the Hessian is positive definite (and the last Newton step from
+        # here was not refused by the line search); Fisher scoring elsewhere
+        newton = pd & ok_n & (slope < 0) & ~use_fisher[active]
+        bad_dir = np.zeros(active.size, dtype=bool)
+        other = np.flatnonzero(~newton)
+        if other.size:
+            d_fisher, ok_f = _solve(info[other], grad[other])
+            step[other] = d_fisher
+            slope[other] = np.einsum("rk,rk->r", grad[other], d_fisher)
+            bad_dir[other] = ~ok_f
+        bad_dir |= ~np.all(np.isfinite(step), axis=1) | ~(slope <= 0)
         decrement = -slope
         max_grad = np.max(np.abs(grad), axis=1)
         small = ~bad_dir & ((np.abs(decrement) <= tol * np.maximum(1.0, sa.f)) | (max_grad <= 1e-12))
