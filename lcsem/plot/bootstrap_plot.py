@@ -133,7 +133,12 @@ def plot_bootstrap(boot: Any, stats: Sequence[str] | str | None = None, *, level
         ax.set_xlabel(f"B = {draws.size}" + (f" ({failed} failed)" if failed else ""), fontsize=8)
     for k in range(n, nrows * ncols):
         axes[k // ncols][k % ncols].set_axis_off()
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    seen: dict[str, Any] = {}
+    for row in axes:
+        for ax in row:
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                seen.setdefault(label, handle)
+    labels, handles = list(seen), list(seen.values())
     if handles:
         outside = fig.get_layout_engine() is not None
         fig.legend(handles, labels, loc="outside lower center" if outside else "lower center",
