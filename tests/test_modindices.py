@@ -140,3 +140,23 @@ def test_non_ml_is_refused(results):
         uls = lcsem.fit(res.model, res.data, estimator="ULS")
     with pytest.raises(lcsem.NotSupportedError, match="ML"):
         uls.modindices()
+
+
+def test_saturated_model_has_no_indices():
+    res = lcsem.fit("f =~ x1 + x2 + x3", _data_for("holzinger"))
+    table = res.modindices(top=None)
+    assert list(table.columns) == MODINDEX_COLUMNS and table.empty
+
+
+def test_not_converged_warns(results):
+    import dataclasses
+
+    res = dataclasses.replace(results["holzinger_swineford"], converged=False)
+    with pytest.warns(lcsem.ConvergenceWarning, match="did not converge"):
+        res.modindices()
+
+
+def test_works_on_a_result_read_back_from_json(results):
+    res = results["political_democracy"]
+    back = lcsem.FitResult.from_dict(json.loads(json.dumps(res.to_dict(include_data=False))))
+    pd.testing.assert_frame_equal(back.modindices(top=None), res.modindices(top=None))
