@@ -213,3 +213,13 @@ def test_bootstrap_of_another_result_is_refused(boot_measurement, fitted):
         measurement(fitted["holzinger_swineford"], boot=boot)
     with pytest.raises(ArgumentError, match="boot"):
         measurement(fitted["learning_culture_survey"].model, load_reference_data("learning_culture_survey"), boot=boot)
+
+
+def test_bc_and_bca_bounds(boot_measurement):
+    res, boot, perc = boot_measurement
+    for method in ("bc", "bca"):
+        m = measurement(res, boot=boot, method=method)
+        assert m.ci_method == f"bootstrap {method.upper() if method == 'bc' else 'BCa'}"
+        iv = m.intervals.dropna()
+        assert ((iv["lower"] <= iv["estimate"]) & (iv["estimate"] <= iv["upper"])).all()
+        assert not np.allclose(iv["lower"], perc.intervals.dropna()["lower"])
