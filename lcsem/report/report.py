@@ -58,6 +58,10 @@ def _paragraph(text: str, fmt: str) -> str:
         return f"<p>{_html.escape(text)}</p>"
     if fmt == "latex":
         return text.replace("%", r"\%").replace("&", r"\&")
+    if fmt == "text":
+        import textwrap
+
+        return textwrap.fill(text, width=88)
     return text
 
 
@@ -68,7 +72,9 @@ def _note(text: str, fmt: str) -> str:
         return f"<p><small><em>Note.</em> {_html.escape(text)}</small></p>"
     if fmt == "latex":
         return r"\textit{Note.} " + _paragraph(text, fmt)
-    return f"Note. {text}"
+    import textwrap
+
+    return textwrap.fill(f"Note. {text}", width=88)
 
 
 def report(res: Any, *, boot: Any = None, format: str = "markdown", digits: int = 3, level: float = 0.95,
