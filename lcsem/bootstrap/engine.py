@@ -235,22 +235,23 @@ def _solve(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _positive_definite(H: np.ndarray) -> np.ndarray:
-    """Whether each matrix of a (R, k, k) stack is positive definite (batched Cholesky;
-    when a batch fails, bisect it, so a few bad matrices cost a few extra calls)."""
+    """Whether each matrix of a (R, k, k) stack is positive definite: one batched
+    Cholesky; when it fails, Cholesky on blocks of 32 and eigenvalues for failing blocks."""
     ok = np.zeros(H.shape[0], dtype=bool)
-    finite = np.all(np.isfinite(H), axis=(1, 2))
-    stack = [np.flatnonzero(finite)]
-    while stack:
-        idx = stack.pop()
-        if idx.size == 0:
-            continue
+    finite = np.flatnonzero(np.all(np.isfinite(H), axis=(1, 2)))
+    try:
+        np.linalg.cholesky(H[finite])
+        ok[finite] = True
+        return ok
+    except np.linalg.LinAlgError:
+        pass
+    for start in range(0, finite.size, 32):
+        idx = finite[start:start + 32]
         try:
             np.linalg.cholesky(H[idx])
             ok[idx] = True
         except np.linalg.LinAlgError:
-            if idx.size > 1:
-                half = idx.size // 2
-                stack.extend((idx[:half], idx[half:]))
+            ok[idx] = np.linalg.eigvalsh(H[idx])[:, 0] > 0
     return ok
 
 

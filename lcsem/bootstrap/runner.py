@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..exceptions import ArgumentError
 from .replicates import FAILED, ChunkOutput, ReplicateSpec, evaluate
@@ -46,9 +46,21 @@ class Task:
     counts: np.ndarray | None = None           # (R, n) weights (jackknife)
 
 
+_CONTROLLER: ThreadpoolController | None = None
+
+
+def _one_blas_thread():
+    """Context capping BLAS/OpenMP at one thread (the controller is built once per process:
+    finding the loaded libraries is the slow part)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1)
+
+
 def run_task(spec: ReplicateSpec, source: Source, task: Task) -> ChunkOutput:
     """Make and evaluate one chunk of replicates (runs in a worker)."""
-    with threadpool_limits(limits=1):
+    with _one_blas_thread():
         if source.kind == "parametric":
             root = np.random.SeedSequence(source.entropy, spawn_key=source.spawn_key)
             S = parametric_covariances(root, source.Sigma, source.n_obs, int(task.positions[0]),
