@@ -328,6 +328,24 @@ RESULT_CLASSES = {
 _TYPE = "__lcsem__"
 
 
+def import_keeping_public(module: str) -> Any:
+    """Import ``lcsem.<module>`` without hiding the public function of the same name.
+
+    Importing a submodule binds it as an attribute of the package, which hides the lazily
+    exported function of the same name (``lcsem.measurement``, ``lcsem.effects``); the
+    function is bound again so that ``lcsem.measurement(...)`` keeps working.
+    """
+    import importlib
+    import types
+
+    mod = importlib.import_module(f"lcsem.{module}")
+    package = importlib.import_module("lcsem")
+    func = getattr(mod, module, None)
+    if callable(func) and isinstance(package.__dict__.get(module), types.ModuleType):
+        setattr(package, module, func)
+    return mod
+
+
 def _float_token(x: float) -> float | str:
     """Floats losslessly in strict JSON: non-finite values become "NaN"/"Infinity"/"-Infinity"."""
     x = float(x)
@@ -474,11 +492,13 @@ def decode_value(payload: Any) -> Any:
         if path not in RESULT_CLASSES:
             raise ArgumentError(f"payload: {path!r} is not a result class lcsem rebuilds "
                                 f"({', '.join(RESULT_CLASSES)})")
-        from importlib import import_module
-
         module, name = RESULT_CLASSES[path]
-        cls = getattr(import_module(module), name)
-        return cls(**{k: decode_value(v) for k, v in payload["fields"].items()})
+        cls = getattr(import_keeping_public(module.split(".", 1)[1]), name)
+        try:
+            return cls(**{k: decode_value(v) for k, v in payload["fields"].items()})
+        except TypeError as exc:
+            raise ArgumentError(f"payload: the stored fields do not match {path} ({exc}); the payload "
+                                f"was written by another lcsem version or edited") from exc
     raise ArgumentError(f"payload: unknown stored type {kind!r}; pass the unchanged output of to_dict()")
 
 

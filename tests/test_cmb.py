@@ -90,6 +90,22 @@ def test_strong_method_factor_is_flagged():
     assert not clean.vif["flagged"].any() and clean.first_factor_share < 0.5
 
 
+def test_lcsem_measurement_stays_the_function(fitted):
+    """common_method_bias imports lcsem.measurement; the package attribute must remain
+    the public function, not the submodule."""
+    import sys
+
+    import lcsem.measurement  # noqa: F401  (the submodule; may hide the function)
+
+    function = sys.modules["lcsem.measurement"].measurement
+    setattr(lcsem, "measurement", sys.modules["lcsem.measurement"])   # the state after a plain import
+    try:
+        common_method_bias(fitted["holzinger_swineford"])
+        assert lcsem.measurement is function
+    finally:
+        setattr(lcsem, "measurement", function)
+
+
 def test_model_with_data_equals_result_and_does_not_modify_data(fitted, reference):
     data = load_reference_data("learning_culture_survey")
     before = data.copy()

@@ -231,6 +231,13 @@ def test_only_known_classes_are_rebuilt(fitted):
         decode_value(evil)
     with pytest.raises(lcsem.ArgumentError, match="format"):
         result_from_dict({"format": "os.system", "format_version": 1, "result": evil})
+    from lcsem.cmb import common_method_bias
+
+    payload = json.loads(json.dumps(result_to_dict(common_method_bias(fitted["holzinger_swineford"]))))
+    payload["format"] = payload["result"]["class"] = "lcsem.effects.EffectsResult"
+    with pytest.raises(lcsem.ArgumentError, match="do not match"):
+        result_from_dict(payload)
+    assert callable(lcsem.effects) and callable(lcsem.measurement)   # imports kept the functions
     # a FitResult payload is accepted by the generic reader too
     res = fitted["holzinger_swineford"]
     _assert_same(res, result_from_dict(json.loads(json.dumps(result_to_dict(res), allow_nan=False))))
