@@ -223,3 +223,12 @@ def test_bc_and_bca_bounds(boot_measurement):
         iv = m.intervals.dropna()
         assert ((iv["lower"] <= iv["estimate"]) & (iv["estimate"] <= iv["upper"])).all()
         assert not np.allclose(iv["lower"], perc.intervals.dropna()["lower"])
+
+
+def test_identification_by_latent_variances_gives_the_same_reliability():
+    data = load_reference_data("holzinger_swineford")
+    text = EXTRA["holzinger_swineford"]["model"]
+    a = measurement(lcsem.Model.from_syntax(text, std_lv=True), data)
+    b = measurement(text, data)
+    pd.testing.assert_frame_equal(a.reliability, b.reliability, atol=1e-7)
+    np.testing.assert_allclose(a.loadings["std"], b.loadings["std"], atol=1e-7)
