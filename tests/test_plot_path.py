@@ -174,6 +174,20 @@ def test_caption_reports_chisq_cfi_tli_rmsea_ci_and_srmr(name):
     assert "caption" not in by_gid(plot_path(res, caption=False))
 
 
+def test_caption_reports_defined_parameters():
+    res = fitted("lc")
+    est = res.estimates.set_index("lhs")
+    ind, total = est.loc["ind"], est.loc["total"]
+    caption = by_gid(plot_path(res))["caption"].get_text()
+    assert caption.split("\n")[-1] == (f"ind = {expected_label(ind['std_all'], ind['pvalue'])}; "
+                                       f"total = {expected_label(total['std_all'], total['pvalue'])}")
+    assert "ind =" not in by_gid(plot_path(res, defined=False))["caption"].get_text()
+    boot = real_bootstrap("lc")
+    lo, hi = boot.ci(stats=["std:ind"]).loc["std:ind", ["lower", "upper"]]
+    caption = by_gid(plot_path(res, boot=boot, show="ci"))["caption"].get_text()
+    assert f"ind = {ind['std_all']:.2f} [{lo:.2f}, {hi:.2f}]" in caption
+
+
 def test_caption_of_a_saturated_model():
     res = fitted("one_path")
     caption = by_gid(plot_path(res))["caption"].get_text()
@@ -290,10 +304,10 @@ def test_positions_labels_and_given_axes():
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
 def test_export_and_unicode_glyphs_render(fmt):
     res = fitted("pd")
-    ax = plot_path(res, labels={"ind60": "Industrialisierung ’60", "dem60": "Demokratie 1960 — α"})
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # a missing glyph would warn
+        ax = plot_path(res, labels={"ind60": "Industrialisierung ’60", "dem60": "Demokratie 1960 — α"})
         ax.figure.savefig(buf, format=fmt, dpi=200 if fmt == "png" else "figure")
     data = buf.getvalue()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" if fmt == "png" else (b"<svg" in data if fmt == "svg" else data[:4] == b"%PDF")

@@ -30,7 +30,7 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
               show: str = "stars", structural_only: bool = False, style: str = "color",
               positions: Mapping[str, tuple[float, float]] | None = None,
               labels: Mapping[str, str] | None = None, r2: bool = True,
-              residuals: bool = False, caption: bool = True, digits: int = 2,
+              residuals: bool = False, caption: bool = True, defined: bool = True, digits: int = 2,
               leading_zero: bool = True, nonsig: str = "auto", alpha: float = 0.05,
               level: float = 0.95, ci_method: str = "percentile", fontsize: float = 9.0,
               max_width: float = _MAX_WIDTH) -> Any:
@@ -66,13 +66,17 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
         ``{name: (x, y)}`` in inches overriding the position of any node.
     labels
         ``{name: text}`` shown instead of variable names (any Unicode text, e.g.
-        ``{"culture": "Lernkultur"}``).
+        ``{"culture": "Lernkultur"}``). Scripts that matplotlib's default font lacks
+        (e.g. CJK) need a font that has them: ``plt.rcParams["font.family"] = ...``.
     r2
         Show R² inside every endogenous variable.
     residuals
         Show residual (and exogenous) variances as small double-headed loops.
     caption
         Write the fit indices under the diagram.
+    defined
+        Add a line to the caption with the defined parameters (``:=``, e.g. the indirect
+        effect ``ind``), with stars or their bootstrap CI.
     digits, leading_zero
         Decimals of the labels; ``leading_zero=False`` writes ``.49`` (APA style).
     nonsig
@@ -130,7 +134,8 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
     layout = path_layout(result.model, structural_only=structural_only, positions=positions,
                          labels=labels)
     shown = dict(labels or {})
-    labels = _edge_labels(result, layout, what, boot, show, digits, leading_zero, alpha, level, ci_method)
+    names = [e.name for e in layout.edges] + [f"{v}~~{v}" for v in layout.variances]
+    labels = _edge_labels(result, names, what, boot, show, digits, leading_zero, alpha, level, ci_method)
     if nonsig == "hide":
         hidden = {name for name, (_, sig) in labels.items() if sig is False}
         layout = Layout(layout.nodes, tuple(e for e in layout.edges if e.name not in hidden),
@@ -150,6 +155,10 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
         if len(cap_text) * char > xmax - xmin and "; RMSEA" in cap_text:
             head, tail = cap_text.split("; RMSEA", 1)
             cap_text = head + ";\nRMSEA" + tail
+        extra = [r.lhs for r in result.model.rows if r.op == ":="] if defined else []
+        if extra:
+            values = _edge_labels(result, extra, what, boot, show, digits, leading_zero, alpha, level, ci_method)
+            cap_text += "\n" + "; ".join(f"{n} = {values[n][0].replace(chr(10), ' ')}" for n in extra if n in values)
         cap_height = _CAPTION * cap_text.count("\n") + _CAPTION
         need = max(len(line) for line in cap_text.split("\n")) * char + 2 * _MARGIN
         if need > xmax - xmin:
@@ -301,16 +310,15 @@ def _check_boot(boot: Any, result: Any) -> None:
                             "lcsem.bootstrap(result)")
 
 
-def _edge_labels(result: Any, layout: Layout, what: str, boot: Any, show: str, digits: int,
+def _edge_labels(result: Any, names: list[str], what: str, boot: Any, show: str, digits: int,
                  leading_zero: bool, alpha: float, level: float, ci_method: str) -> dict[str, tuple[str, bool | None]]:
-    """``{parameter name: (label text, significant or None when unknown)}``."""
+    """``{parameter name: (label text, significant or None when unknown)}`` of ``names``."""
     from ..results import parameter_name
 
     est = result.estimates
     table = {parameter_name(l, o, r): (e, s, p)
              for l, o, r, e, s, p in zip(est["lhs"], est["op"], est["rhs"], est["est"],
                                          est["std_all"], est["pvalue"])}
-    names = [e.name for e in layout.edges] + [f"{v}~~{v}" for v in layout.variances]
     cis: dict[str, tuple[float, float]] = {}
     if boot is not None and show == "ci":
         stat = {n: (f"std:{n}" if what == "std" else n) for n in names}
