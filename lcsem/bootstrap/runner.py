@@ -157,7 +157,11 @@ class Progress:
     def __init__(self, enabled: bool, total: int, initial: int, desc: str):
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm
+            import warnings
+
+            with warnings.catch_warnings():   # tqdm.auto falls back to text without ipywidgets
+                warnings.simplefilter("ignore")
+                from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, initial=initial, desc=desc, unit="rep", delay=1.0, leave=False)
 
