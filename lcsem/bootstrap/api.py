@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedError
 from ..measures import BOOTSTRAP_INDEX_NAMES
-from ..results import FitResult, parameter_name
+from ..results import FitResult
 from .replicates import STATUS_NAMES, ReplicateSpec
 from .result import KINDS, BootstrapResult
 from .resample import BLOCK, as_seed_sequence, bollen_stine_transform, resample_indices
@@ -43,12 +43,11 @@ def _n_workers(n_jobs) -> int:
 
 
 def _estimate_row(res: FitResult, spec: ReplicateSpec) -> pd.Series:
+    """Full-sample value of every column of the distribution."""
     est = res.estimates
-    names = [parameter_name(l, o, r) for l, o, r in zip(est["lhs"], est["op"], est["rhs"])]
     values = [float(res.fit_indices[k]) for k in BOOTSTRAP_INDEX_NAMES]
     values += [float(est["est"].iloc[i]) for i in spec.param_pos]
     values += [float(est["std_all"].iloc[i]) for i in spec.std_pos]
-    assert len(values) == len(spec.columns) and names is not None
     return pd.Series(values, index=list(spec.columns), name="estimate")
 
 
