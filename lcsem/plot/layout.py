@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import hypot
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
 from ..exceptions import ArgumentError
+from ..results import parameter_name
 
 __all__ = ["Node", "Edge", "Layout", "path_layout"]
 
@@ -221,16 +223,18 @@ def path_layout(model: Any, *, structural_only: bool = False,
         for v, e in zip(members, ext):
             y[v] = top - e[3]           # block top at `top`
             top -= (e[3] - e[1]) + BLOCK_GAP
-    # preliminary x positions (uniform) to find paths that skip columns
+    # move columns so that paths skipping a column miss it, level rows of indicators,
+    # then place each column as far left as its boxes allow; twice, the second time
+    # with the real horizontal positions instead of uniform ones
     x = {v: columns[v] * 4.0 for v in structural}
-    for _ in range(8):
+    for _ in range(2):
+        for _ in range(8):
+            _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
+            if not _level_end_columns(structural, columns, order, y, sides, fans, sizes, n_cols):
+                break
         _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-        if not _level_end_columns(structural, columns, order, y, sides, fans, sizes, n_cols):
-            break
-    _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-    stretch = _align_rows(structural, columns, order, y, sides, fans, sizes, isizes)
-    # horizontal placement: each column as far left as its boxes allow
-    x = _place_columns(structural, columns, order, y, sides, fans, sizes, isizes, n_cols, stretch)
+        stretch = _align_rows(structural, columns, order, y, sides, fans, sizes, isizes)
+        x = _place_columns(structural, columns, order, y, sides, fans, sizes, isizes, n_cols, stretch)
 
     nodes: dict[str, Node] = {}
     for v in structural:
@@ -247,7 +251,7 @@ def path_layout(model: Any, *, structural_only: bool = False,
         nodes = _apply_positions(nodes, positions)
     edges = _route_all(rows, nodes, owner)
     variances = tuple(r.lhs for r in rows if r.op == "~~" and r.lhs == r.rhs and r.lhs in nodes)
-    return Layout(nodes, tuple(edges), structural_only, variances)
+    return Layout(MappingProxyType(nodes), tuple(edges), structural_only, variances)
 
 
 # --------------------------------------------------------------------------- input
@@ -625,8 +629,6 @@ def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge
         if key in seen:
             continue
         seen.add(key)
-        from ..results import parameter_name
-
         name = parameter_name(r.lhs, r.op, r.rhs)
         if r.op == "=~":
             kind, src, dst = "loading", r.lhs, r.rhs
