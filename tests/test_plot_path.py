@@ -4,7 +4,6 @@ nothing overlaps, measured with the renderer's bounding boxes."""
 from __future__ import annotations
 
 import io
-import math
 import re
 import warnings
 from itertools import combinations
