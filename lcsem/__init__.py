@@ -27,26 +27,28 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 from . import datasets
+from .bootstrap import BootstrapResult, bootstrap
+from .cmb import CommonMethodBiasResult, common_method_bias
 from .data import read_data
+from .effects import EffectsResult, effects
 from .fit import fit
+from .measurement import MeasurementResult, measurement
+from .modindices import modification_indices
 from .results import FitResult
 from .simulate import simulate
 from .spec.canonical import lc_extended_model, lc_model
 from .spec.model import Model
 
-# Functions that share their module's name are imported above, because importing a
-# submodule rebinds the package attribute of the same name.
+# Imported eagerly: a function that shares its module's name (fit, bootstrap, effects,
+# measurement) must be bound after its module, or importing the module would rebind the
+# package attribute to the module.
 _EAGER = ["Model", "lc_model", "lc_extended_model", "fit", "FitResult", "read_data", "simulate",
-          "datasets"]
-# public name -> module that defines it; imported on first use
+          "datasets", "bootstrap", "BootstrapResult", "measurement", "MeasurementResult",
+          "effects", "EffectsResult", "common_method_bias", "CommonMethodBiasResult",
+          "modification_indices"]
+# public name -> module that defines it; imported on first use (keeps matplotlib out of
+# ``import lcsem``)
 _LAZY = {
-    "bootstrap": "lcsem.bootstrap",
-    "BootstrapResult": "lcsem.bootstrap",
-    "measurement": "lcsem.measurement",
-    "MeasurementResult": "lcsem.measurement",
-    "effects": "lcsem.effects",
-    "EffectsResult": "lcsem.effects",
-    "common_method_bias": "lcsem.cmb",
     "plot_path": "lcsem.plot",
     "plot_bootstrap": "lcsem.plot",
     "plot_residuals": "lcsem.plot",
@@ -79,5 +81,4 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .bootstrap import BootstrapResult, bootstrap
     from .plot import path_layout, plot_bootstrap, plot_path, plot_residuals

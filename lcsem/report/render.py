@@ -47,28 +47,62 @@ def _cells(frame: pd.DataFrame, digits: int, index: bool) -> tuple[list[str], li
     return header, body
 
 
+_NUMERIC_START = set("0123456789.-+<>[(−")
+
+
+def _numeric_columns(body: list[list[str]], n_columns: int) -> list[bool]:
+    """Columns whose non-empty cells all look numeric (right-aligned); the rest left."""
+    out = []
+    for j in range(n_columns):
+        cells = [r[j].strip() for r in body if r[j].strip()]
+        out.append(bool(cells) and all(c[0] in _NUMERIC_START for c in cells))
+    return out
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#",
+                  "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+_LATEX_ARROWS = {"->": r"$\rightarrow$", "=>": r"$\Rightarrow$"}
+
+
+def _latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters; arrows become math arrows."""
+    out = []
+    i = 0
+    while i < len(text):
+        pair = text[i:i + 2]
+        if pair in _LATEX_ARROWS:
+            out.append(_LATEX_ARROWS[pair])
+            i += 2
+            continue
+        out.append(_LATEX_SPECIAL.get(text[i], text[i]))
+        i += 1
+    return "".join(out)
+
+
 def render_table(frame: pd.DataFrame, fmt: str = "text", *, digits: int = 3, index: bool = True,
                  caption: str = "") -> str:
     """Render ``frame`` in one of :data:`FORMATS`."""
     header, body = _cells(frame, digits, index)
+    right = _numeric_columns(body, len(header))
+    if index:
+        right[0] = False
     if fmt == "text":
         widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(header)]
-        lines = ["  ".join(h.ljust(w) if i == 0 and index else h.rjust(w)
-                           for i, (h, w) in enumerate(zip(header, widths)))]
-        lines += ["  ".join(c.ljust(w) if i == 0 and index else c.rjust(w)
-                            for i, (c, w) in enumerate(zip(r, widths))) for r in body]
+        lines = ["  ".join(h.rjust(w) if right[i] else h.ljust(w)
+                           for i, (h, w) in enumerate(zip(header, widths))).rstrip()]
+        lines += ["  ".join(c.rjust(w) if right[i] else c.ljust(w)
+                            for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in body]
         return (caption + "\n" if caption else "") + "\n".join(lines)
     if fmt == "markdown":
         esc = lambda s: s.replace("|", "\\|")  # noqa: E731
         lines = ["| " + " | ".join(esc(h) for h in header) + " |",
-                 "|" + "|".join(":---" if i == 0 and index else "---:" for i in range(len(header))) + "|"]
+                 "|" + "|".join("---:" if right[i] else ":---" for i in range(len(header))) + "|"]
         lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in body]
         return (f"**{caption}**\n\n" if caption else "") + "\n".join(lines)
     if fmt == "latex":
-        esc = lambda s: (s.replace("\\", r"\textbackslash{}").replace("&", r"\&").replace("%", r"\%")  # noqa: E731
-                         .replace("_", r"\_").replace("#", r"\#").replace("$", r"\$")
-                         .replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}"))
-        align = ("l" if index else "") + "r" * (len(header) - (1 if index else 0))
+        esc = _latex_escape
+        align = "".join("r" if r else "l" for r in right)
         lines = [r"\begin{table}[htbp]", r"\centering"]
         if caption:
             lines.append(rf"\caption{{{esc(caption)}}}")
