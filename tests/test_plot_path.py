@@ -300,6 +300,18 @@ def test_positions_labels_and_given_axes():
     assert items["nodelabel:perf"].get_fontsize() < big["nodelabel:perf"].get_fontsize()
 
 
+def test_label_positions_put_a_label_where_asked():
+    res = fitted("lc")
+    ax = plot_path(res, label_positions={"perf~culture": 0.25})
+    layout = lcsem.path_layout(res)
+    expected = layout.edge("perf~culture").point(0.25)
+    assert by_gid(ax)["edgelabel:perf~culture"].get_position() == pytest.approx(tuple(expected))
+    with pytest.raises(lcsem.ArgumentError, match="label_positions: \\['perf~kms'\\]"):
+        plot_path(res, label_positions={"perf~kms": 0.5})
+    with pytest.raises(lcsem.ArgumentError, match="label_positions"):
+        plot_path(res, label_positions={"perf~culture": 1.5})
+
+
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
 def test_export_and_unicode_glyphs_render(fmt):
     res = fitted("pd")

@@ -29,7 +29,8 @@ _LABEL_T = {
 def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = None,
               show: str = "stars", structural_only: bool = False, style: str = "color",
               positions: Mapping[str, tuple[float, float]] | None = None,
-              labels: Mapping[str, str] | None = None, r2: bool = True,
+              labels: Mapping[str, str] | None = None,
+              label_positions: Mapping[str, float] | None = None, r2: bool = True,
               residuals: bool = False, caption: bool = True, defined: bool = True, digits: int = 2,
               leading_zero: bool = True, nonsig: str = "auto", alpha: float = 0.05,
               level: float = 0.95, ci_method: str = "percentile", fontsize: float = 9.0,
@@ -68,6 +69,10 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
         ``{name: text}`` shown instead of variable names (any Unicode text, e.g.
         ``{"culture": "Lernkultur"}``). Scripts that matplotlib's default font lacks
         (e.g. CJK) need a font that has them: ``plt.rcParams["font.family"] = ...``.
+    label_positions
+        ``{parameter: t}`` placing the label of an arrow at fraction ``t`` (0–1) of its
+        length from the arrow's start, e.g. ``{"perf~culture": 0.3}``; other labels are
+        placed automatically around them.
     r2
         Show R² inside every endogenous variable.
     residuals
@@ -130,9 +135,18 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
         raise ArgumentError(f"fontsize: {fontsize!r} must be positive")
     if nonsig == "auto":
         nonsig = "dashed" if style == "bw" else "grey"
+    fixed_t = dict(label_positions or {})
+    for key, t in fixed_t.items():
+        if not isinstance(t, (int, float, np.integer, np.floating)) or isinstance(t, bool) or not 0 <= t <= 1:
+            raise ArgumentError(f"label_positions: the position of {key!r} must be a number from 0 to 1 "
+                                f"(fraction of the arrow from its start), got {t!r}")
 
     layout = path_layout(result.model, structural_only=structural_only, positions=positions,
                          labels=labels)
+    unknown = [k for k in fixed_t if k not in {e.name for e in layout.edges}]
+    if unknown:
+        raise ArgumentError(f"label_positions: {unknown} {'is' if len(unknown) == 1 else 'are'} not arrows "
+                            f"of the diagram; arrows are {[e.name for e in layout.edges]}")
     shown = dict(labels or {})
     names = [e.name for e in layout.edges] + [f"{v}~~{v}" for v in layout.variances]
     labels = _edge_labels(result, names, what, boot, show, digits, leading_zero, alpha, level, ci_method)
@@ -244,7 +258,7 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
 
     # ---- edge labels, most important first, where they collide with nothing
     priority = {"regression": 0, "covariance": 1, "loading": 2}
-    for e in sorted(layout.edges, key=lambda e: priority[e.kind]):
+    for e in sorted(layout.edges, key=lambda e: (e.name not in fixed_t, priority[e.kind])):
         text_value = labels.get(e.name, ("", None))[0]
         if not text_value:
             continue
@@ -253,7 +267,11 @@ def plot_path(result: Any, *, ax: Any = None, what: str = "std", boot: Any = Non
                         bbox=dict(boxstyle=f"square,pad={0.12:.2f}", facecolor=colors["label_face"],
                                   edgecolor="none"))
         label.set_gid(f"edgelabel:{e.name}")
-        _place_label(label, e, renderer, occupied)
+        if e.name in fixed_t:
+            p = e.point(float(fixed_t[e.name]))
+            label.set_position((float(p[0]), float(p[1])))
+        else:
+            _place_label(label, e, renderer, occupied)
         occupied.append(_display_box(label, renderer))
     return ax
 
