@@ -51,6 +51,20 @@ def _estimate_row(res: FitResult, spec: ReplicateSpec) -> pd.Series:
     return pd.Series(values, index=list(spec.columns), name="estimate")
 
 
+class _Jackknife:
+    """Leave-one-out values of every column (picklable, so results can be pickled)."""
+
+    def __init__(self, spec: ReplicateSpec, Xc: np.ndarray, batch_size: int, workers: int):
+        self.spec, self.Xc, self.batch_size, self.workers = spec, Xc, batch_size, workers
+
+    def __call__(self) -> pd.DataFrame:
+        n = self.Xc.shape[0]
+        store = Store(n, len(self.spec.columns))
+        source = Source(kind="cases", n_obs=n - 1, X=self.Xc)
+        run_all(self.spec, source, jackknife_tasks(n, self.batch_size), store, n_jobs=self.workers)
+        return pd.DataFrame(store.values, columns=list(self.spec.columns))
+
+
 def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparametric", seed=None,
               n_jobs: int | None = 1, batch_size: int | None = None, progress: bool = True,
               checkpoint: str | os.PathLike | None = None) -> BootstrapResult:
@@ -168,14 +182,8 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
                       f"inadmissible ones kept unless include_inadmissible=False)",
                       BootstrapFailureWarning, stacklevel=2)
 
-    def jackknife() -> pd.DataFrame:
-        jk_store = Store(n, len(spec.columns))
-        jk_source = Source(kind="cases", n_obs=n - 1, X=Xc)
-        run_all(spec, jk_source, jackknife_tasks(n, batch_size), jk_store, n_jobs=workers)
-        return pd.DataFrame(jk_store.values, columns=list(spec.columns))
-
     entropy = root.entropy if not root.spawn_key else np.random.SeedSequence(root.entropy, spawn_key=root.spawn_key)
     return BootstrapResult(fit=res, kind=kind, n_resamples=count, seed=entropy, distribution=distribution,
                            estimate=_estimate_row(res, spec), status=status_s, failure_reasons=reasons,
                            indices=None if indices is None else indices[:count], interrupted=not finished,
-                           _jackknife_runner=jackknife)
+                           _jackknife_runner=_Jackknife(spec, Xc, batch_size, workers))
