@@ -19,7 +19,7 @@ def plot_residuals(result: Any, *, ax: Any = None, kind: str = "cor", triangle: 
 
     By default the standardised residual correlations ``(s_ij - σ_ij) / sqrt(s_ii s_jj)``
     (the quantities SRMR averages; :meth:`FitResult.residuals`). Large cells show where
-    the model misfits; |r| > .10 is a common rule of thumb for a local misfit.
+    the model misfits; an absolute value above .10 is a common rule of thumb for a local misfit.
 
     Parameters
     ----------
