@@ -200,7 +200,7 @@ def main(argv=None) -> int:
         hs = lcsem.fit(HS_MODEL, lcsem.datasets.load_holzinger_swineford())
         lc = lcsem.fit(lcsem.lc_model(), lcsem.datasets.load_lc_survey())
     rows = [compare("Holzinger-Swineford CFA", hs, HS_MODEL, HS_MODEL, args),
-            compare("canonical LC model", lc, semopy_syntax(lc.model.rows), None, args)]
+            compare("canonical LC model", lc, semopy_syntax(lc.model.rows), lc.model.to_syntax(), args)]
     table = pd.DataFrame(rows).set_index("model")
     print("## 1,000 nonparametric replicates: all fit indices, parameters, std.all, defined")
     print(table.T.to_string(float_format=lambda x: f"{x:.3f}"))
