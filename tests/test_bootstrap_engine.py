@@ -94,3 +94,18 @@ def test_singular_resample_is_not_fitted(fitted):
     S = np.stack([res.sample_cov.to_numpy(), np.zeros((9, 9))])
     out = fit_batch(res.structure, S, res.theta)
     assert out.converged.tolist() == [True, False]
+
+
+def test_retry_path_refits_replicates_the_fast_path_leaves(fitted):
+    """With a single Newton iteration allowed, every replicate goes to the retry path
+    (the core optimiser from the full-sample estimate and from simple starts)."""
+    res = fitted["holzinger_swineford"]
+    S, _ = _resampled_covariances(res, 20, seed=2)
+    full = fit_batch(res.structure, S, res.theta)
+    retried = fit_batch(res.structure, S, res.theta, max_iter=1)
+    assert retried.retried.all() and not full.retried[:5].any()
+    ok = retried.converged & full.converged
+    assert ok.sum() >= 18
+    np.testing.assert_allclose(retried.fmin[ok], full.fmin[ok], rtol=1e-6)
+    no_retry = fit_batch(res.structure, S, res.theta, max_iter=1, retry=False)
+    assert not no_retry.converged.any() and np.isinf(no_retry.fmin).all()
