@@ -176,6 +176,12 @@ def test_same_seed_same_distribution_whatever_batch_size(fitted):
     # the stored seed repeats the run
     e = quiet_bootstrap(res, 120, seed=c.seed, progress=False)
     pd.testing.assert_frame_equal(c.distribution, e.distribution)
+    # a Generator or fresh entropy is recorded too
+    g = quiet_bootstrap(res, 30, seed=np.random.default_rng(1), progress=False)
+    h = quiet_bootstrap(res, 30, seed=g.seed, progress=False)
+    pd.testing.assert_frame_equal(g.distribution, h.distribution)
+    f = quiet_bootstrap(res, 30, progress=False)
+    pd.testing.assert_frame_equal(f.distribution, quiet_bootstrap(res, 30, seed=f.seed, progress=False).distribution)
 
 
 def test_same_distribution_with_worker_processes(fitted):

@@ -24,7 +24,7 @@ BLOCK = 100
 
 
 def as_seed_sequence(seed) -> np.random.SeedSequence:
-    """Normalise ``seed`` (None, int, Generator or SeedSequence) to a SeedSequence."""
+    """Normalise ``seed`` (None, int, list of ints, Generator or SeedSequence) to a SeedSequence."""
     if seed is None:
         return np.random.SeedSequence()
     if isinstance(seed, np.random.SeedSequence):
@@ -33,8 +33,11 @@ def as_seed_sequence(seed) -> np.random.SeedSequence:
         return np.random.SeedSequence([int(x) for x in seed.integers(0, 2**63 - 1, size=4)])
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
         return np.random.SeedSequence(int(seed))
-    raise ArgumentError(f"seed: expected None, a non-negative int, a numpy Generator or a SeedSequence, "
-                        f"got {seed!r}; pass e.g. seed=42")
+    if (isinstance(seed, (list, tuple)) and seed
+            and all(isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= 0 for x in seed)):
+        return np.random.SeedSequence([int(x) for x in seed])   # entropy, as in result.seed
+    raise ArgumentError(f"seed: expected None, a non-negative int (or a list of them), a numpy Generator "
+                        f"or a SeedSequence, got {seed!r}; pass e.g. seed=42")
 
 
 def block_seed(root: np.random.SeedSequence, block: int) -> np.random.SeedSequence:
