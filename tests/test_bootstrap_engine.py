@@ -109,3 +109,25 @@ def test_retry_path_refits_replicates_the_fast_path_leaves(fitted):
     np.testing.assert_allclose(retried.fmin[ok], full.fmin[ok], rtol=1e-6)
     no_retry = fit_batch(res.structure, S, res.theta, max_iter=1, retry=False)
     assert not no_retry.converged.any() and np.isinf(no_retry.fmin).all()
+
+
+def test_semopy_start_is_the_last_resort(fitted, monkeypatch):
+    from lcsem.bootstrap import engine
+
+    res = fitted["holzinger_swineford"]
+    S, _ = _resampled_covariances(res, 3, seed=4)
+    calls = []
+    real = engine._semopy_start
+
+    def spy(struct, s, fallback):
+        calls.append(1)
+        return real(struct, s, fallback)
+
+    monkeypatch.setattr(engine, "_semopy_start", spy)
+    # a hopeless start (all zeros: Sigma singular) for the fast path and the first retry,
+    # and simple starts that are allowed no iterations: only the semopy start can succeed
+    monkeypatch.setattr(engine, "simple_starts", lambda struct, s: np.zeros(struct.k))
+    out = engine.fit_batch(res.structure, S, np.zeros(res.structure.k))
+    assert len(calls) == 3 and out.converged.all()
+    ref = engine.fit_batch(res.structure, S, res.theta)
+    np.testing.assert_allclose(out.fmin, ref.fmin, rtol=1e-8)

@@ -6,7 +6,8 @@ estimate), Fisher scoring where the Hessian does not give a descent direction,
 step-halving, and a per-replicate stopping rule on the Newton decrement (the predicted
 decrease of ``F``). Replicates that do not converge here are retried with
 :func:`lcsem.engine.optimize.minimize` (batched Fisher scoring) from the full-sample
-estimate and from lavaan's simple starting values; those that still fail are reported.
+estimate and from lavaan's simple starting values (then from semopy's solution); those
+that still fail are reported.
 
 Derivatives use the rank-two form of ``dSigma/d(entry)`` kept by
 :class:`~lcsem.engine.ram.RamStructure`; second derivatives of ``Sigma`` with respect to
@@ -337,6 +338,15 @@ def _newton(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, tol: float,
     return theta, st, converged, iterations
 
 
+def _semopy_start(struct: RamStructure, S: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """semopy's estimate for one covariance matrix (missing values from ``fallback``)."""
+    from ..engine.semopy_backend import semopy_estimates
+
+    n_obs = 1000   # only the point estimate is used; it does not depend on N for ML
+    est = struct.theta_from_rows(semopy_estimates(struct.rows, S, struct.observed, n_obs, "ML"))
+    return np.where(np.isfinite(est), est, fallback)
+
+
 def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: float = 1e-12,
               max_iter: int = 50, max_halvings: int = 12, retry: bool = True) -> BatchFit:
     """Fit the model to every covariance matrix in ``S`` (shape (R, p, p), N denominator).
@@ -356,7 +366,8 @@ def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: f
         Newton iterations and step-halvings per iteration on the fast path.
     retry
         Refit replicates that did not converge with :func:`lcsem.engine.optimize.minimize`
-        from ``theta0`` and from simple starting values, and keep the best converged one.
+        from ``theta0`` and from simple starting values (and, for those still failing,
+        from semopy's solution), and keep the best converged one.
     """
     S = np.asarray(S, dtype=float)
     theta, st, converged, iterations = _newton(struct, S, np.asarray(theta0, dtype=float), tol,
@@ -366,15 +377,24 @@ def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: f
     if retry and todo.size:
         retried[todo] = True
         base = np.broadcast_to(np.asarray(theta0, dtype=float), (S.shape[0], struct.k))[todo]
-        starts = [base, np.stack([simple_starts(struct, S[i]) for i in todo])]
         best_f = np.full(todo.size, np.inf)
-        for start in starts:
-            sol = minimize(struct, S[todo], start, "ML")
-            iterations[todo] += sol.iterations
-            better = sol.converged & (sol.fmin < best_f)
-            best_f[better] = sol.fmin[better]
-            theta[todo[better]] = sol.theta[better]
-            converged[todo[better]] = True
+
+        def attempt(sel: np.ndarray, start: np.ndarray) -> None:
+            sol = minimize(struct, S[todo[sel]], start, "ML")
+            iterations[todo[sel]] += sol.iterations
+            better = sol.converged & (sol.fmin < best_f[sel])
+            best_f[sel[better]] = sol.fmin[better]
+            theta[todo[sel[better]]] = sol.theta[better]
+            converged[todo[sel[better]]] = True
+
+        everyone = np.arange(todo.size)
+        attempt(everyone, base)
+        attempt(everyone, np.stack([simple_starts(struct, S[i]) for i in todo]))
+        # last resort for the few still failing: semopy's (bounded) solution as a start
+        left = np.flatnonzero(~np.isfinite(best_f))
+        if left.size:
+            starts = np.stack([_semopy_start(struct, S[todo[j]], base[j]) for j in left])
+            attempt(left, starts)
         if np.isfinite(best_f).any():
             logdet = np.linalg.slogdet(S[todo])[1]
             _put(st, todo, _evaluate(struct, theta[todo], S[todo], logdet))
