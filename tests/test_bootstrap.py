@@ -39,6 +39,16 @@ def test_percentile_fit_index_intervals_match_lavaan(lc_boot, reference):
     assert ci.loc["chisq", ["lower", "upper"]].to_numpy() == pytest.approx(ref["chisq"], rel=0.08)
 
 
+@pytest.mark.parametrize("name", ["holzinger_swineford", "political_democracy"])
+def test_percentile_fit_index_intervals_match_lavaan_on_public_data(fitted, reference, name):
+    boot = quiet_bootstrap(fitted[name], 2000, seed=99, progress=False)
+    ref = reference[name]["boot_pct"]
+    ci = boot.ci(level=0.95, method="percentile")
+    for index in FIT_NAMES:
+        assert ci.loc[index, ["lower", "upper"]].to_numpy() == pytest.approx(ref[index], abs=0.01), index
+    assert ci.loc["chisq", ["lower", "upper"]].to_numpy() == pytest.approx(ref["chisq"], rel=0.08)
+
+
 def test_indirect_effect_intervals_match_lavaan(lc_boot, reference):
     ref = reference["learning_culture_survey"]["indirect"]
     assert lc_boot.estimate["ind"] == pytest.approx(ref["est"], abs=1e-6)
