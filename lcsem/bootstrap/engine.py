@@ -334,7 +334,6 @@ def _newton(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, tol: float,
                 & (decrement[go][~accepted] <= 1e-9 * np.maximum(1.0, f_old[~accepted])))
         converged[stuck[~was_newton & flat]] = True
         failed[stuck[~was_newton & ~flat]] = True
-        use_fisher[stuck[was_newton]] = True
     return theta, st, converged, iterations
 
 
