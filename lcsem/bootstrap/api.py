@@ -95,7 +95,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         ``with joblib.parallel_backend("dask"): ...`` carries the run to a dask cluster.
     batch_size
         Replicates per chunk (memory is bounded by one chunk per worker). Default: 250,
-        smaller when needed to give every worker a chunk.
+        smaller for models with many parameters (memory) and to give every worker a chunk.
     progress
         Show a tqdm.auto progress bar when the run lasts more than a second.
     checkpoint
@@ -124,8 +124,12 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     root = as_seed_sequence(seed)
     workers = _n_workers(n_jobs)
     if batch_size is None:
+        # the engine holds a few dozen (batch, k, k) arrays: keep each under ~4 MB for
+        # large models, and give every worker a chunk
+        k = max(1, len(res.theta))
+        limit = max(8, min(DEFAULT_BATCH, 500_000 // (k * k)))
         per_worker = -(-n_resamples // workers)
-        batch_size = max(1, min(DEFAULT_BATCH, per_worker if workers > 1 else DEFAULT_BATCH))
+        batch_size = max(1, min(limit, per_worker if workers > 1 else limit))
     else:
         batch_size = _check_int("batch_size", batch_size, 1)
     if not isinstance(progress, (bool, np.bool_)):
