@@ -16,7 +16,8 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import (ArgumentError, BootstrapFailureWarning, ConvergenceWarning, DataError,
+from .exceptions import (ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning,
+                         ConvergenceWarning, DataError,
                          EstimationError, LcsemError, LcsemWarning, MissingColumnsError,
                          ModelSpecificationError, ModelSyntaxError, NonAdmissibleWarning,
                          NotSupportedError, OrdinalDataWarning, UnstableRatioWarning)
@@ -62,7 +63,7 @@ __all__ = [
     "LcsemError", "ModelSyntaxError", "ModelSpecificationError", "DataError", "MissingColumnsError",
     "ArgumentError", "EstimationError", "NotSupportedError",
     "LcsemWarning", "ConvergenceWarning", "NonAdmissibleWarning", "OrdinalDataWarning",
-    "BootstrapFailureWarning", "UnstableRatioWarning",
+    "BootstrapFailureWarning", "BootstrapInterruptedWarning", "UnstableRatioWarning",
 ]
 
 

@@ -197,9 +197,7 @@ def common_method_bias(res_or_model: Any, data: pd.DataFrame | None = None, *, s
     """
     from .fit import as_model, fit
     from .results import FitResult
-    from .serialize import import_keeping_public
-
-    cfa_model = import_keeping_public("measurement").cfa_model
+    from .measurement import cfa_model
 
     if scores not in SCORE_METHODS:
         raise ArgumentError(f"scores: {scores!r} is not one of {SCORE_METHODS}")

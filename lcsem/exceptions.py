@@ -21,6 +21,7 @@ __all__ = [
     "NonAdmissibleWarning",
     "OrdinalDataWarning",
     "BootstrapFailureWarning",
+    "BootstrapInterruptedWarning",
     "UnstableRatioWarning",
 ]
 
@@ -85,6 +86,10 @@ class OrdinalDataWarning(LcsemWarning):
 
 class BootstrapFailureWarning(LcsemWarning):
     """Some bootstrap replicates failed or were inadmissible."""
+
+
+class BootstrapInterruptedWarning(BootstrapFailureWarning):
+    """The bootstrap was interrupted; the result holds the replicates finished."""
 
 
 class UnstableRatioWarning(LcsemWarning):

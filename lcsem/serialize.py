@@ -18,6 +18,7 @@ population values and name. Nothing in a payload is ever executed.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 from typing import Any, Mapping
 
@@ -328,24 +329,6 @@ RESULT_CLASSES = {
 _TYPE = "__lcsem__"
 
 
-def import_keeping_public(module: str) -> Any:
-    """Import ``lcsem.<module>`` without hiding the public function of the same name.
-
-    Importing a submodule binds it as an attribute of the package, which hides the lazily
-    exported function of the same name (``lcsem.measurement``, ``lcsem.effects``); the
-    function is bound again so that ``lcsem.measurement(...)`` keeps working.
-    """
-    import importlib
-    import types
-
-    mod = importlib.import_module(f"lcsem.{module}")
-    package = importlib.import_module("lcsem")
-    func = getattr(mod, module, None)
-    if callable(func) and isinstance(package.__dict__.get(module), types.ModuleType):
-        setattr(package, module, func)
-    return mod
-
-
 def _float_token(x: float) -> float | str:
     """Floats losslessly in strict JSON: non-finite values become "NaN"/"Infinity"/"-Infinity"."""
     x = float(x)
@@ -493,7 +476,7 @@ def decode_value(payload: Any) -> Any:
             raise ArgumentError(f"payload: {path!r} is not a result class lcsem rebuilds "
                                 f"({', '.join(RESULT_CLASSES)})")
         module, name = RESULT_CLASSES[path]
-        cls = getattr(import_keeping_public(module.split(".", 1)[1]), name)
+        cls = getattr(importlib.import_module(module), name)
         try:
             return cls(**{k: decode_value(v) for k, v in payload["fields"].items()})
         except TypeError as exc:

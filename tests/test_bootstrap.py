@@ -275,3 +275,33 @@ def test_summary_and_repr(fitted):
     assert "bollen-stine" in repr(boot)
     with pytest.raises(ArgumentError, match="stats"):
         boot.ci(stats=["nope"])
+
+
+def test_replicate_statistics_use_the_fit_formulas_with_observed_predictors():
+    """A replicate evaluated at the full-sample solution reproduces lcsem.fit's indices,
+    including lavaan's fixed.x conventions (baseline and log-likelihood)."""
+    import json
+
+    from conftest import REFERENCE
+    from lcsem.bootstrap.replicates import ReplicateSpec
+    from lcsem.measures import BOOTSTRAP_INDEX_NAMES
+
+    ref = json.loads((REFERENCE / "estimators_reference.json").read_text())["two_outcomes"]
+    res = lcsem.fit(ref["model"], pd.read_csv(REFERENCE / "two_outcomes.csv"))
+    spec = ReplicateSpec(res)
+    S = res.sample_cov.to_numpy()[None]
+    Sigma = res.implied_cov.to_numpy()[None]
+    fmin = np.array([res.fit_indices["chisq"] / res.n_obs])
+    values, _ = spec.values(res.theta[None], S, Sigma, fmin, res.n_obs)
+    got = pd.Series(values[0, :len(BOOTSTRAP_INDEX_NAMES)], index=list(BOOTSTRAP_INDEX_NAMES))
+    pd.testing.assert_series_equal(got, res.fit_indices[list(BOOTSTRAP_INDEX_NAMES)], check_names=False,
+                                   rtol=1e-9)
+
+
+def test_results_pickle():
+    import pickle
+
+    res = lcsem.fit(lcsem.lc_model(), lcsem.datasets.load_lc_survey())
+    again = pickle.loads(pickle.dumps(res))
+    assert again.model == res.model and again.model.descriptions == res.model.descriptions
+    pd.testing.assert_frame_equal(again.estimates, res.estimates)

@@ -90,20 +90,19 @@ def test_strong_method_factor_is_flagged():
     assert not clean.vif["flagged"].any() and clean.first_factor_share < 0.5
 
 
-def test_lcsem_measurement_stays_the_function(fitted):
-    """common_method_bias imports lcsem.measurement; the package attribute must remain
-    the public function, not the submodule."""
+def test_public_functions_stay_functions_after_submodule_imports():
+    """Importing a submodule first (in a fresh interpreter) must not turn lcsem.fit,
+    lcsem.bootstrap, lcsem.effects or lcsem.measurement into modules."""
+    import subprocess
     import sys
 
-    import lcsem.measurement  # noqa: F401  (the submodule; may hide the function)
-
-    function = sys.modules["lcsem.measurement"].measurement
-    setattr(lcsem, "measurement", sys.modules["lcsem.measurement"])   # the state after a plain import
-    try:
-        common_method_bias(fitted["holzinger_swineford"])
-        assert lcsem.measurement is function
-    finally:
-        setattr(lcsem, "measurement", function)
+    code = ("import lcsem.measurement, lcsem.effects, lcsem.bootstrap.intervals, lcsem.fit, lcsem.cmb\n"
+            "import lcsem, types\n"
+            "names = ['fit', 'bootstrap', 'effects', 'measurement', 'common_method_bias']\n"
+            "bad = [n for n in names if isinstance(getattr(lcsem, n), types.ModuleType)]\n"
+            "assert not bad, bad\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_model_with_data_equals_result_and_does_not_modify_data(fitted, reference):

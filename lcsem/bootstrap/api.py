@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedError
+from ..exceptions import ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning, NotSupportedError
 from ..measures import BOOTSTRAP_INDEX_NAMES
 from ..results import FitResult
 from .replicates import STATUS_NAMES, ReplicateSpec
@@ -21,10 +21,6 @@ from .runner import Progress, Source, Store, fingerprint, jackknife_tasks, make_
 __all__ = ["bootstrap", "BootstrapInterruptedWarning"]
 
 DEFAULT_BATCH = 250
-
-
-class BootstrapInterruptedWarning(BootstrapFailureWarning):
-    """The bootstrap was interrupted; the result holds the replicates finished."""
 
 
 def _check_int(name: str, value, minimum: int) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.ram import RamStructure
+from ..fit import fixed_x_positions
 from ..measures import BOOTSTRAP_INDEX_NAMES, fit_measures
 from ..results import FitResult, parameter_name
 from ..standardize import DefinedParameters, admissibility, standardized_values
@@ -45,6 +46,7 @@ class ReplicateSpec:
         self.defined = DefinedParameters(model.rows)
         self.df = int(model.df)
         self.n_params = int(res.fit_indices["n_params"])
+        self.exogenous = fixed_x_positions(model)
         est = res.estimates
         n_rows = len(self.struct.rows)
         names = [parameter_name(l, o, r) for l, o, r in zip(est["lhs"], est["op"], est["rhs"])]
@@ -73,11 +75,9 @@ class ReplicateSpec:
         """Every column for fitted replicates, and the standardised row values."""
         R = theta.shape[0]
         chisq = n_obs * fmin
-        d = np.sqrt(np.diagonal(S, axis1=1, axis2=2))
         with np.errstate(divide="ignore", invalid="ignore"):
-            chisq0 = -n_obs * np.linalg.slogdet(S / (d[:, :, None] * d[:, None, :]))[1]
-        fi = fit_measures(S, Sigma, chisq, chisq0, n_obs=n_obs, df=self.df, n_params=self.n_params,
-                          with_ci=False)
+            fi = fit_measures(S, Sigma, chisq, None, n_obs=n_obs, df=self.df, n_params=self.n_params,
+                              with_ci=False, exogenous=self.exogenous)
         rows = self.struct.row_values(theta)
         std_rows = standardized_values(self.struct, theta)
         if self.defined.names:

@@ -44,18 +44,27 @@ def discrepancy(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimato
     return _discrepancy_from_sigma(Sigma, S, estimator, logdet_S, weight)
 
 
+def _positive_definite(Sigma: np.ndarray) -> np.ndarray:
+    """Per replicate: is Sigma positive definite? (a determinant's sign is not enough:
+    two negative eigenvalues give a positive determinant)."""
+    finite = np.isfinite(Sigma).all(axis=(1, 2))
+    out = np.zeros(Sigma.shape[0], dtype=bool)
+    if finite.any():
+        eig_min = np.linalg.eigvalsh(Sigma[finite])[:, 0]
+        out[finite] = eig_min > 0
+    return out
+
+
 def _discrepancy_from_sigma(Sigma, S, estimator, logdet_S=None, weight=None):
     p = S.shape[-1]
     if estimator == "ML":
-        sign, logdet = np.linalg.slogdet(Sigma)
-        bad = sign <= 0
+        bad = ~_positive_definite(Sigma)
+        safe = np.where(bad[:, None, None], np.eye(p), Sigma)
+        logdet = np.linalg.slogdet(safe)[1]
         if logdet_S is None:
             logdet_S = np.linalg.slogdet(S)[1]
         with np.errstate(all="ignore"):
-            try:
-                trace = np.einsum("rij,rji->r", S, np.linalg.inv(np.where(bad[:, None, None], np.eye(p), Sigma)))
-            except np.linalg.LinAlgError:
-                trace = np.full(S.shape[0], np.inf)
+            trace = np.einsum("rij,rji->r", S, np.linalg.inv(safe))
         f = logdet + trace - logdet_S - p
         return np.where(bad | ~np.isfinite(f), np.inf, f)
     if weight is None:

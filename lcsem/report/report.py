@@ -106,7 +106,8 @@ def report(res: Any, *, boot: Any = None, format: str = "markdown", digits: int 
     """
     from ..results import FitResult
 
-    _effects, _measurement = _public("effects"), _public("measurement")
+    from ..effects import effects as _effects
+    from ..measurement import measurement as _measurement
 
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected a fitted lcsem.FitResult, got {type(res).__name__}")
@@ -190,20 +191,6 @@ def report(res: Any, *, boot: Any = None, format: str = "markdown", digits: int 
     rep = Report(out)
     rep.format = format
     return rep
-
-
-def _public(name: str) -> Any:
-    """The function ``lcsem.<name>`` from its same-named module. Importing a submodule
-    binds it as an attribute of the package, hiding the lazily exported function of the
-    same name; rebind the function so that ``lcsem.effects(...)`` keeps working."""
-    import importlib
-    import types
-
-    func = getattr(importlib.import_module(f"lcsem.{name}"), name)
-    package = importlib.import_module("lcsem")
-    if isinstance(package.__dict__.get(name), types.ModuleType):
-        setattr(package, name, func)
-    return func
 
 
 def _measurement_boot(boot: Any) -> Any:

@@ -187,9 +187,6 @@ def structural_table(res: Any, boot: Any = None, *, level: float = 0.95, method:
 def _std_se(res: Any, index: pd.Index) -> pd.Series:
     """Delta-method SEs of the standardised values of the rows in ``index``."""
     from ..standardize import numerical_jacobian, standardized_values
-    from .report import _public
-
-    _public("effects")   # import lcsem.effects without hiding the function lcsem.effects
     from ..effects import _fixed_x_vcov
 
     struct = res.structure

@@ -150,6 +150,11 @@ class Model:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self):
+        # mapping proxies cannot be pickled; rebuild from plain dicts
+        return (Model, (self.statements, self.std_lv, dict(self.descriptions), dict(self.population),
+                        self.name))
+
     # ------------------------------------------------------------------ builders
     def add_construct(self, name: str, indicators: Iterable[str], *, description: str = "",
                       indicator_descriptions: Mapping[str, str] | None = None) -> "Model":
