@@ -203,7 +203,12 @@ def main(argv=None) -> int:
             compare("canonical LC model", lc, semopy_syntax(lc.model.rows), lc.model.to_syntax(), args)]
     table = pd.DataFrame(rows).set_index("model")
     print("## 1,000 nonparametric replicates: all fit indices, parameters, std.all, defined")
-    print(table.T.to_string(float_format=lambda x: f"{x:.3f}"))
+    counts = {"N", "free parameters", "failed", "inadmissible"}
+    shown = table.T.astype(object)
+    for label in shown.index:
+        shown.loc[label] = ["n/a" if v is None or v != v else f"{v:.0f}" if label in counts
+                            else f"{v:.1f}x" if "/" in label else f"{v:.3f}" for v in table.T.loc[label]]
+    print(shown.to_string())
     print()
     if not args.quick:
         reps, sizes = scaling(hs, args)
