@@ -87,3 +87,17 @@ def test_cli_demo(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "386 complete responses of 400" in out
     assert (tmp_path / "summary.txt").exists()
+
+
+def test_read_data_csv_and_spss(tmp_path):
+    import pyreadstat  # the optional [spss] extra; part of [test]
+    survey = lcsem.datasets.load_lc_survey()
+    numeric = survey.drop(columns=["sector"]).astype(float)
+    pyreadstat.write_sav(numeric, str(tmp_path / "survey.sav"))
+    from_sav = lcsem.read_data(tmp_path / "survey.sav")
+    pd.testing.assert_frame_equal(from_sav, numeric, check_dtype=False)
+    survey.to_csv(tmp_path / "survey.tsv", sep="\t", index=False)
+    pd.testing.assert_frame_equal(lcsem.read_data(tmp_path / "survey.tsv"), survey, check_dtype=False)
+    a = lcsem.fit(lcsem.lc_model(), from_sav)
+    b = lcsem.fit(lcsem.lc_model(), survey)
+    assert a.fit_indices["chisq"] == pytest.approx(b.fit_indices["chisq"])
