@@ -29,6 +29,7 @@ statistics and one-sided upper bounds of HTMT/HTMT2, flagged against .85 and .90
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,7 @@ from scipy import stats
 
 from .engine.optimize import minimize
 from .engine.ram import RamStructure
-from .exceptions import ArgumentError, NotSupportedError
+from .exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedError
 from .report.render import FORMATS, render_table
 from .spec.model import Model
 from .spec.syntax import Statement
@@ -296,7 +297,9 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
     boot
         Optional :class:`lcsem.BootstrapResult` of ``res_or_model`` (nonparametric or
         Bollen–Stine, so that its resamples can be regenerated from ``boot.indices``).
-        The CFA is refitted on every resample; failed CFA replicates are dropped.
+        The CFA is refitted on every resample; CFA replicates that do not
+        converge are left out, counted in :attr:`MeasurementResult.notes` and warned about
+        (:class:`lcsem.BootstrapFailureWarning`).
     level
         Confidence level of two-sided intervals; HTMT upper bounds are one-sided at
         this level (e.g. the 95th percentile for 0.95).
@@ -376,6 +379,10 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
         ci_method = {"percentile": "bootstrap percentile", "bc": "bootstrap BC", "bca": "bootstrap BCa"}[method]
         notes.append(f"bootstrap: the CFA was refitted on {n_used} of {boot.n_resamples} resamples "
                      f"(others did not converge); {method} intervals at level {level}")
+        if n_used < boot.n_resamples:
+            warnings.warn(f"the measurement CFA did not converge on {boot.n_resamples - n_used} of "
+                          f"{boot.n_resamples} bootstrap resamples; intervals use the {n_used} that did",
+                          BootstrapFailureWarning, stacklevel=2)
 
     reliability = pd.DataFrame({
         "n_items": [len(layout.items[c]) for c in names],
