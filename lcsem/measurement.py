@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .bootstrap.resample import leave_one_out_covariances
 from .engine.optimize import minimize
 from .engine.ram import RamStructure
 from .exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedError
@@ -476,8 +477,7 @@ def _bootstrap_statistics(boot, cf, struct, layout, method):
     jack = None
     if method == "bca":
         n = values.shape[0]
-        loo = np.array([np.delete(np.arange(n), i) for i in range(n)])
-        Sj = _resample_covariances(values, loo)
+        Sj = leave_one_out_covariances(values - values.mean(axis=0), np.arange(n))
         th_j, ok_j = _refit(cf, struct, Sj)
         jack = _statistics(struct, layout, th_j, Sj)
         for k in jack:

@@ -52,3 +52,14 @@ def test_batched_minimisation_equals_one_at_a_time():
         single = minimize(struct, covs[r:r + 1], start[None])
         assert batch.converged[r] and single.converged[0]
         np.testing.assert_allclose(batch.fmin[r], single.fmin[0], rtol=1e-10)
+
+
+def test_leave_one_out_covariances_match_direct_computation():
+    from lcsem.bootstrap.resample import leave_one_out_covariances
+
+    X = np.random.default_rng(0).normal(size=(40, 5))
+    X = X - X.mean(axis=0)
+    rows = np.array([0, 13, 39])
+    S = leave_one_out_covariances(X, rows)
+    for k, i in enumerate(rows):
+        np.testing.assert_allclose(S[k], np.cov(np.delete(X, i, axis=0).T, bias=True), atol=1e-14)

@@ -18,7 +18,7 @@ from ..exceptions import ArgumentError
 
 __all__ = ["BLOCK", "as_seed_sequence", "block_seed", "resample_indices", "counts_from_indices",
            "covariances_from_counts", "bollen_stine_transform", "parametric_covariances",
-           "jackknife_counts", "symmetric_sqrt"]
+           "leave_one_out_covariances", "symmetric_sqrt"]
 
 BLOCK = 100
 
@@ -62,9 +62,16 @@ def counts_from_indices(indices: np.ndarray, n: int) -> np.ndarray:
     return np.bincount((indices + offsets).ravel(), minlength=R * n).reshape(R, n).astype(float)
 
 
-def jackknife_counts(n: int) -> np.ndarray:
-    """Leave-one-out weights: row i of the result drops observation i."""
-    return 1.0 - np.eye(n)
+def leave_one_out_covariances(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Covariances (denominator n - 1) of the data without row ``i``, for each ``i`` in
+    ``rows``: (len(rows), p, p), from the full-sample moments in O(len(rows) p^2) memory."""
+    n = X.shape[0]
+    total = X.sum(axis=0)
+    cross = X.T @ X
+    Xi = X[rows]
+    means = (total[None, :] - Xi) / (n - 1)
+    moments = (cross[None] - Xi[:, :, None] * Xi[:, None, :]) / (n - 1)
+    return moments - means[:, :, None] * means[:, None, :]
 
 
 def covariances_from_counts(X: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from threadpoolctl import ThreadpoolController
 
 from ..exceptions import ArgumentError
 from .replicates import FAILED, ChunkOutput, ReplicateSpec, evaluate
-from .resample import (counts_from_indices, covariances_from_counts, jackknife_counts,
+from .resample import (counts_from_indices, covariances_from_counts, leave_one_out_covariances,
                        parametric_covariances)
 
 __all__ = ["Source", "Task", "run_task", "run_all", "Progress"]
@@ -43,7 +43,7 @@ class Source:
 class Task:
     positions: np.ndarray                      # replicate numbers
     indices: np.ndarray | None = None          # (R, n) resampled rows (cases)
-    counts: np.ndarray | None = None           # (R, n) weights (jackknife)
+    leave_out: np.ndarray | None = None        # (R,) row left out of each replicate (jackknife)
 
 
 _CONTROLLER: ThreadpoolController | None = None
@@ -66,10 +66,12 @@ def run_task(spec: ReplicateSpec, source: Source, task: Task) -> ChunkOutput:
             S = parametric_covariances(root, source.Sigma, source.n_obs, int(task.positions[0]),
                                        int(task.positions[-1]) + 1)
             n_obs = source.n_obs
+        elif task.leave_out is not None:
+            S = leave_one_out_covariances(source.X, task.leave_out)
+            n_obs = source.n_obs - 1
         else:
-            counts = task.counts if task.counts is not None else counts_from_indices(task.indices, source.X.shape[0])
-            S = covariances_from_counts(source.X, counts)
-            n_obs = int(round(counts[0].sum())) if counts.shape[0] else source.n_obs
+            S = covariances_from_counts(source.X, counts_from_indices(task.indices, source.X.shape[0]))
+            n_obs = source.n_obs
         return evaluate(spec, S, n_obs, task.positions)
 
 
@@ -83,8 +85,8 @@ def make_tasks(positions: np.ndarray, batch_size: int, indices: np.ndarray | Non
 
 
 def jackknife_tasks(n: int, batch_size: int) -> list[Task]:
-    counts = jackknife_counts(n)
-    return [Task(positions=np.arange(s, min(n, s + batch_size)), counts=counts[s:s + batch_size])
+    """Leave-one-out replicates in chunks (each chunk holds only the rows it leaves out)."""
+    return [Task(positions=np.arange(s, min(n, s + batch_size)), leave_out=np.arange(s, min(n, s + batch_size)))
             for s in range(0, n, batch_size)]
 
 
