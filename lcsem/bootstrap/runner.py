@@ -68,7 +68,7 @@ def run_task(spec: ReplicateSpec, source: Source, task: Task) -> ChunkOutput:
             n_obs = source.n_obs
         elif task.leave_out is not None:
             S = leave_one_out_covariances(source.X, task.leave_out)
-            n_obs = source.n_obs - 1
+            n_obs = source.X.shape[0] - 1
         else:
             S = covariances_from_counts(source.X, counts_from_indices(task.indices, source.X.shape[0]))
             n_obs = source.n_obs
