@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import ArgumentError
-from .report.render import FORMATS, format_pvalue, render_table
+from .report.render import FORMATS, format_p, render_table
 from .spec.model import Model
 from .spec.syntax import Statement
 
@@ -118,7 +118,7 @@ class CommonMethodBiasResult:
             f"single factor (CFA): {100 * self.single_factor_share:.1f}%",
         ]
         harman = self.harman.copy()
-        harman["pvalue"] = [format_pvalue(p) for p in harman["pvalue"]]
+        harman["pvalue"] = [format_p(p) for p in harman["pvalue"]]
         harman.index = ["single factor", "measurement model"]
         harman.index.name = "model"
         parts = [render_table(vif, format, digits=digits,

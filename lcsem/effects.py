@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
-from .report.render import FORMATS, render_table
+from .report.render import FORMATS, format_boot_p, format_p, render_table
 from .results import parameter_name
 from .standardize import DefinedParameters, numerical_jacobian, standardized_values
 
@@ -226,7 +226,9 @@ class EffectsResult:
         if format not in FORMATS:
             raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
         cols = ["effect", "path", "est", "se", "ci_lower", "ci_upper", "pvalue", "std"]
-        frame = self.table[cols]
+        frame = self.table[cols].copy()
+        frame["pvalue"] = [format_boot_p(p, self.n_boot_used) if self.n_boot_used else format_p(p)
+                           for p in frame["pvalue"]]
         method = "delta method" if self.ci_method == "delta" else f"bootstrap {self.ci_method}, {self.n_boot_used} replicates"
         text = render_table(frame, format, digits=digits, index=False,
                             caption=f"Effects ({self.level:.0%} CI: {method})")

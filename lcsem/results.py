@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .engine.ram import RamStructure
-from .report.render import FORMATS, format_pvalue, render_table
+from .report.render import FORMATS, format_p, render_table
 from .spec.model import Model
 from .exceptions import ArgumentError
 
@@ -147,7 +147,7 @@ class FitResult:
                                  index=self.fit_indices.index, dtype=object)
         fit_table.index.name = "index"
         est = self.estimates.copy()
-        est["pvalue"] = [format_pvalue(p) for p in est["pvalue"]]
+        est["pvalue"] = [format_p(p) if np.isfinite(p) else "" for p in est["pvalue"]]
         r2 = self.r2.to_frame("r2")
         r2.index.name = "variable"
         parts = [render_table(fit_table, format, digits=digits, caption="Fit indices"),

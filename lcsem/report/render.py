@@ -29,13 +29,26 @@ def format_value(value: object, digits: int = 3) -> str:
     return str(value)
 
 
-def format_pvalue(p: float) -> str:
-    """APA style: three decimals without a leading zero, ``<.001`` below that."""
+def format_p(p: float, digits: int = 3) -> str:
+    """APA p-value: no leading zero, ``< .001`` below the smallest shown value."""
     if p is None or not np.isfinite(p):
-        return ""
-    if p < 0.001:
-        return "<.001"
-    return f"{p:.3f}".lstrip("0") if p < 1 else "1.000"
+        return "–"
+    floor = 10 ** (-digits)
+    if p < floor:
+        return "< " + f"{floor:.{digits}f}".lstrip("0")
+    return f"{p:.{digits}f}".lstrip("0") if p < 1 else f"{1:.{digits}f}"
+
+
+def format_boot_p(p: float, n_boot: int, digits: int = 3) -> str:
+    """A bootstrap p-value: ``< 2/B`` when no replicate fell on the far side of 0
+    (the smallest p-value that ``B`` replicates can resolve)."""
+    if p is None or not np.isfinite(p):
+        return "–"
+    if p == 0 and n_boot > 0:
+        floor = 2.0 / n_boot
+        shown = f"{floor:.{max(digits, int(np.ceil(-np.log10(floor))))}f}".lstrip("0")
+        return f"< {shown}"
+    return format_p(p, digits)
 
 
 def _cells(frame: pd.DataFrame, digits: int, index: bool) -> tuple[list[str], list[list[str]]]:

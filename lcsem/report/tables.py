@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import parameter_name
+from .render import format_boot_p, format_p
 
 __all__ = ["format_number", "format_p", "format_boot_p", "format_ci", "fit_table", "measurement_table",
            "validity_table", "htmt_table", "structural_table", "effects_table"]
@@ -24,28 +25,6 @@ def format_number(value: float, digits: int = 3) -> str:
     if value is None or not np.isfinite(value):
         return "–"
     return f"{value:.{digits}f}"
-
-
-def format_p(p: float, digits: int = 3) -> str:
-    """APA p-value: no leading zero, ``< .001`` below the smallest shown value."""
-    if p is None or not np.isfinite(p):
-        return "–"
-    floor = 10 ** (-digits)
-    if p < floor:
-        return "< " + f"{floor:.{digits}f}".lstrip("0")
-    return f"{p:.{digits}f}".lstrip("0") if p < 1 else f"{1:.{digits}f}"
-
-
-def format_boot_p(p: float, n_boot: int, digits: int = 3) -> str:
-    """A bootstrap p-value: ``< 2/B`` when no replicate fell on the far side of 0
-    (the smallest p-value that ``B`` replicates can resolve)."""
-    if p is None or not np.isfinite(p):
-        return "–"
-    if p == 0 and n_boot > 0:
-        floor = 2.0 / n_boot
-        shown = f"{floor:.{max(digits, int(np.ceil(-np.log10(floor))))}f}".lstrip("0")
-        return f"< {shown}"
-    return format_p(p, digits)
 
 
 def format_ci(lower: float, upper: float, digits: int = 3) -> str:
