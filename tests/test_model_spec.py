@@ -141,3 +141,16 @@ def test_summary_formats():
     html = result._repr_html_()
     assert html.startswith("<div") and "<table" in html
     assert result.n_dropped == 14
+
+
+def test_empirically_unidentified_model_is_flagged_not_converged():
+    """Two uncorrelated two-indicator factors: the optimum is not identified; lcsem says so."""
+    rng = np.random.default_rng(1)
+    f, g = rng.normal(size=300), rng.normal(size=300)
+    data = pd.DataFrame({"a1": f + rng.normal(size=300), "a2": f + rng.normal(size=300),
+                         "b1": g + rng.normal(size=300), "b2": g + rng.normal(size=300)})
+    with pytest.warns(lcsem.ConvergenceWarning, match="did not converge"):
+        result = lcsem.fit("f =~ a1 + a2\ng =~ b1 + b2", data)
+    assert not result.converged
+    assert "NOT CONVERGED" in repr(result) and "converged: NO" in result.summary()
+    assert any("did not converge" in w for w in result.warnings)
