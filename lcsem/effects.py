@@ -25,7 +25,7 @@ from scipy import stats
 from .exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
 from .report.render import FORMATS, format_boot_p, format_p, render_table
 from .results import parameter_name
-from .standardize import DefinedParameters, numerical_jacobian, standardized_values
+from .standardize import DefinedParameters, delta_se, fixed_x_vcov, standardized_values
 
 __all__ = ["effects", "EffectsResult", "CI_METHODS", "bootstrap_pvalue"]
 
@@ -307,7 +307,7 @@ def effects(res: Any, boot: Any = None, *, source: str | Iterable[str] | None = 
 
     est = raw(theta[None])[0]
     std_est = std(theta[None])[0]
-    se, std_se = _delta_se(raw, theta, res.vcov), _delta_se(std, theta, _fixed_x_vcov(res))
+    se, std_se = delta_se(raw, theta, res.vcov), delta_se(std, theta, fixed_x_vcov(res.vcov, res.model.fixed_x_free))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
     z_crit = stats.norm.ppf(0.5 + level / 2)
@@ -329,25 +329,6 @@ def effects(res: Any, boot: Any = None, *, source: str | Iterable[str] | None = 
     _check_ratios(table, specs, notes)
     return EffectsResult(table=table, ci_method=ci_method, level=float(level), n_boot_used=n_used,
                          notes=tuple(notes))
-
-
-def _fixed_x_vcov(res) -> np.ndarray:
-    """``res.vcov`` with the moments of exogenous observed predictors treated as given
-    (lavaan's ``fixed.x``), as lavaan does for the SEs of standardised values."""
-    exo = set(res.model.roles.exogenous_observed)
-    ids = sorted({r.free - 1 for r in res.model.rows if r.free and not r.user and r.op == "~~"
-                  and r.lhs in exo and r.rhs in exo})
-    vcov = np.array(res.vcov, dtype=float, copy=True)
-    vcov[ids, :] = 0.0
-    vcov[:, ids] = 0.0
-    return vcov
-
-
-def _delta_se(func, theta: np.ndarray, vcov: np.ndarray) -> np.ndarray:
-    if theta.size == 0:
-        return np.zeros(func(theta[None]).shape[1])
-    jac = numerical_jacobian(func, theta)
-    return np.sqrt(np.clip(np.einsum("qa,ab,qb->q", jac, vcov, jac), 0, None))
 
 
 def theta_draws(frame: pd.DataFrame, res) -> np.ndarray:

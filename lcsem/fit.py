@@ -19,7 +19,7 @@ from .measures import baseline_chisq, fit_measures, test_statistic
 from .results import ESTIMATE_COLUMNS, FitResult
 from .spec.model import Model
 from .spec.partable import ParRow
-from .standardize import (DefinedParameters, admissibility, numerical_jacobian, r2_values,
+from .standardize import (DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values)
 
 
@@ -124,7 +124,7 @@ def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitRe
     chisq = float(test_statistic(fmin, n, estimator))
     exogenous = fixed_x_positions(model)
     chisq0 = _baseline_chisq(struct, S_fit, n, estimator, exogenous)
-    n_params = struct.k - _fixed_x_count(model)
+    n_params = struct.k - len(model.fixed_x_free)
     fi = fit_measures(S_fit, Sigma, np.array(chisq), np.array(chisq0), n_obs=n, df=model.df,
                       n_params=n_params, exogenous=exogenous, estimator=estimator)
     fit_indices = pd.Series({k: float(v) for k, v in fi.items()}, name="value")
@@ -172,14 +172,6 @@ def _vcov(struct: RamStructure, theta: np.ndarray, S: np.ndarray, n: int, estima
         return np.full((struct.k, struct.k), np.nan)
 
 
-def _fixed_x_count(model: Model) -> int:
-    """Free moments of exogenous observed predictors added automatically: lavaan's
-    ``fixed.x`` does not count them as parameters (for AIC/BIC and n_params)."""
-    exo = set(model.roles.exogenous_observed)
-    return len({r.free for r in model.rows if r.free and not r.user and r.op == "~~"
-                and r.lhs in exo and r.rhs in exo})
-
-
 def fixed_x_positions(model: Model) -> tuple[int, ...]:
     """Positions (in ``model.observed``) of exogenous observed predictors, whose moments
     lavaan's ``fixed.x`` treats as given."""
@@ -209,8 +201,7 @@ def _estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov
     values = struct.row_values(theta[None])[0]
     se_free = np.sqrt(np.clip(np.diag(vcov), 0, None)) if struct.k else np.zeros(0)
     se = np.where(struct.row_free >= 0, se_free[np.maximum(struct.row_free, 0)] if struct.k else np.nan, np.nan)
-    exo = set(model.roles.exogenous_observed)
-    fixed_x = np.array([(not r.user) and r.op == "~~" and r.lhs in exo and r.rhs in exo for r in rows], bool)
+    fixed_x = np.array([r.free in model.fixed_x_free for r in rows], bool)
     se[fixed_x] = np.nan  # lavaan's fixed.x: sample moments, not estimated parameters
     std = standardized_values(struct, theta[None])[0]
     table = pd.DataFrame({"lhs": [r.lhs for r in rows], "op": [r.op for r in rows],
@@ -219,8 +210,7 @@ def _estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov
     defined = DefinedParameters(model.rows)
     if defined.names:
         d_est = defined.evaluate(values[None])[0]
-        jac = numerical_jacobian(lambda th: defined.evaluate(struct.row_values(th)), theta)
-        d_se = np.sqrt(np.clip(np.einsum("qa,ab,qb->q", jac, vcov, jac), 0, None))
+        d_se = delta_se(lambda th: defined.evaluate(struct.row_values(th)), theta, vcov)
         d_std = defined.evaluate(std[None])[0]
         d_rows = [r for r in model.rows if r.op == ":="]
         table = pd.concat([table, pd.DataFrame({

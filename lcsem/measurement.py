@@ -44,7 +44,7 @@ from .exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedErro
 from .report.render import FORMATS, render_table
 from .spec.model import Model
 from .spec.syntax import Statement
-from .standardize import numerical_jacobian, standardized_values
+from .standardize import delta_se, standardized_values
 
 __all__ = ["measurement", "MeasurementResult", "cfa_model", "CI_METHODS"]
 
@@ -351,8 +351,8 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
 
     # standardised loadings with delta-method CIs
     rows = [struct.rows[i] for i in layout.loading_rows]
-    jac = numerical_jacobian(lambda th: standardized_values(struct, th)[:, list(layout.loading_rows)], cf.theta)
-    std_se = np.sqrt(np.clip(np.einsum("qa,ab,qb->q", jac, cf.vcov, jac), 0, None))
+    std_se = delta_se(lambda th: standardized_values(struct, th)[:, list(layout.loading_rows)],
+                      cf.theta, cf.vcov)
     z = stats.norm.ppf(0.5 + level / 2)
     loadings = pd.DataFrame({
         "construct": [r.lhs for r in rows], "indicator": [r.rhs for r in rows],

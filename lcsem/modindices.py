@@ -258,9 +258,7 @@ def _information(U: np.ndarray, V: np.ndarray, W: np.ndarray, c: np.ndarray, x_i
 
 def _conditioning_parameters(model, struct: RamStructure) -> np.ndarray:
     """Indices of the free parameters the score test conditions on (all but fixed.x ones)."""
-    exo = set(model.roles.exogenous_observed)
-    fixed_x = {f for r, f in zip(struct.rows, struct.row_free)
-               if f >= 0 and r.op == "~~" and r.lhs in exo and r.rhs in exo}
+    fixed_x = {f - 1 for f in model.fixed_x_free}
     others = {f for f in struct.row_free if f >= 0} - fixed_x
     return np.array(sorted(others), dtype=int)
 

@@ -83,6 +83,25 @@ def numerical_jacobian(func, theta: np.ndarray, rel_step: float = 1e-6) -> np.nd
     return ((f[:k] - f[k:]) / (2 * h[:, None])).T
 
 
+def delta_se(func, theta: np.ndarray, vcov: np.ndarray) -> np.ndarray:
+    """Delta-method standard errors of ``func`` ((R, k) -> (R, q)) at ``theta``."""
+    theta = np.asarray(theta, dtype=float)
+    if theta.size == 0:
+        return np.zeros(func(theta[None]).shape[1])
+    jac = numerical_jacobian(func, theta)
+    return np.sqrt(np.clip(np.einsum("qa,ab,qb->q", jac, vcov, jac), 0, None))
+
+
+def fixed_x_vcov(vcov: np.ndarray, fixed_x_free: frozenset[int]) -> np.ndarray:
+    """``vcov`` with the fixed.x moments (1-based free numbers) treated as given, as lavaan
+    does for the standard errors of standardised values."""
+    ids = sorted(f - 1 for f in fixed_x_free)
+    out = np.array(vcov, dtype=float, copy=True)
+    out[ids, :] = 0.0
+    out[:, ids] = 0.0
+    return out
+
+
 def admissibility(struct: RamStructure, theta: np.ndarray, std: np.ndarray | None = None,
                   tol: float = 0.0) -> list[list[str]]:
     """Reasons why each replicate's solution is inadmissible (empty list: admissible)."""

@@ -105,7 +105,6 @@ class _Plan:
         I, J = e.row, e.col
         path = e.is_path
         self.has_path = bool(path.any())
-        Ia, Ja, Ib, Jb = I[:, None], J[:, None], I[None, :], J[None, :]
 
         def at(rows, cols, width):   # element [a, b] = X[rows[a, b], cols[a, b]]
             rows, cols = np.broadcast_arrays(rows, cols)

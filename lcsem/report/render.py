@@ -78,7 +78,7 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_",
 _LATEX_ARROWS = {"->": r"$\rightarrow$", "=>": r"$\Rightarrow$"}
 
 
-def _latex_escape(text: str) -> str:
+def latex_escape(text: str) -> str:
     """Escape LaTeX's special characters; arrows become math arrows."""
     out = []
     i = 0
@@ -114,7 +114,7 @@ def render_table(frame: pd.DataFrame, fmt: str = "text", *, digits: int = 3, ind
         lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in body]
         return (f"**{caption}**\n\n" if caption else "") + "\n".join(lines)
     if fmt == "latex":
-        esc = _latex_escape
+        esc = latex_escape
         align = "".join("r" if r else "l" for r in right)
         lines = [r"\begin{table}[htbp]", r"\centering"]
         if caption:

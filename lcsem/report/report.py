@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..exceptions import ArgumentError, UnstableRatioWarning
 from .methods import methods_paragraph
-from .render import FORMATS, render_table
+from .render import FORMATS, latex_escape, render_table
 from .tables import effects_table, fit_table, htmt_table, measurement_table, structural_table, validity_table
 
 __all__ = ["report", "Report"]
@@ -57,7 +57,7 @@ def _paragraph(text: str, fmt: str) -> str:
     if fmt == "html":
         return f"<p>{_html.escape(text)}</p>"
     if fmt == "latex":
-        return text.replace("%", r"\%").replace("&", r"\&")
+        return latex_escape(text)
     if fmt == "text":
         import textwrap
 

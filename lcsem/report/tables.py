@@ -165,15 +165,14 @@ def structural_table(res: Any, boot: Any = None, *, level: float = 0.95, method:
 
 def _std_se(res: Any, index: pd.Index) -> pd.Series:
     """Delta-method SEs of the standardised values of the rows in ``index``."""
-    from ..standardize import numerical_jacobian, standardized_values
-    from ..effects import _fixed_x_vcov
+    from ..standardize import delta_se, fixed_x_vcov, standardized_values
 
     struct = res.structure
     pos = list(index)
     if struct.k == 0:
         return pd.Series(np.nan, index=index)
-    jac = numerical_jacobian(lambda th: standardized_values(struct, th)[:, pos], res.theta)
-    se = np.sqrt(np.clip(np.einsum("qa,ab,qb->q", jac, _fixed_x_vcov(res), jac), 0, None))
+    se = delta_se(lambda th: standardized_values(struct, th)[:, pos], res.theta,
+                  fixed_x_vcov(res.vcov, res.model.fixed_x_free))
     return pd.Series(se, index=index)
 
 

@@ -104,6 +104,16 @@ class Model:
         """Observed variable names: the data columns the model uses."""
         return self.roles.observed
 
+    @cached_property
+    def fixed_x_free(self) -> frozenset[int]:
+        """Free-parameter numbers (1-based) of the automatically added (co)variances of
+        exogenous observed predictors. lavaan's ``fixed.x`` treats these moments as given:
+        they are not counted as parameters, carry no standard error, and are held fixed in
+        delta-method standard errors of standardised values and in score tests."""
+        exo = set(self.roles.exogenous_observed)
+        return frozenset(r.free for r in self.rows if r.free and not r.user and r.op == "~~"
+                         and r.lhs in exo and r.rhs in exo)
+
     @property
     def n_free(self) -> int:
         """Number of free parameters."""
