@@ -31,9 +31,6 @@ __all__ = ["effects", "EffectsResult", "CI_METHODS", "bootstrap_pvalue"]
 
 CI_METHODS = ("percentile", "bc", "bca")
 KINDS = ("indirect", "total indirect", "direct", "total", "proportion mediated", "defined")
-TABLE_COLUMNS = ["effect", "source", "outcome", "path", "est", "se", "z", "pvalue", "ci_lower",
-                 "ci_upper", "std", "std_se", "std_ci_lower", "std_ci_upper"]
-BOOT_COLUMNS = ["boot_se", "pvalue_delta"]
 
 
 def bootstrap_pvalue(draws: np.ndarray) -> float:

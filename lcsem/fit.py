@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
@@ -76,21 +77,14 @@ def fit(model: Model | str, data: pd.DataFrame, *, estimator: str = "ML", missin
             f"the model has {model.n_free} free parameters but only "
             f"{len(model.observed) * (len(model.observed) + 1) // 2} variances and covariances to fit "
             f"(df = {model.df}); it is not identified: fix parameters or add indicators")
-    prepared = prepare_data(data, model.observed, missing=missing)
+    # record every warning on the result, and still issue it to the caller
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        prepared = prepare_data(data, model.observed, missing=missing)
         result = _estimate(model, prepared, estimator, use_semopy)
-    messages = []
     for w in caught:
-        messages.append(str(w.message))
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return _with_warnings(result, tuple(messages))
-
-
-def _with_warnings(result: FitResult, messages: tuple[str, ...]) -> FitResult:
-    from dataclasses import replace
-
-    return replace(result, warnings=result.warnings + messages)
+    return replace(result, warnings=tuple(str(w.message) for w in caught))
 
 
 def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitResult:

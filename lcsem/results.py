@@ -100,11 +100,6 @@ class FitResult:
         """The RAM structure of the model in the data's column order."""
         return RamStructure(self.model.rows, self.model.observed, self.model.latent)
 
-    @property
-    def free_estimates(self) -> pd.DataFrame:
-        """Rows of :attr:`estimates` that are free parameters (one per table row)."""
-        return self.estimates[self.estimates["se"].notna() & (self.estimates["op"] != ":=")]
-
     def residuals(self, kind: str = "cor") -> pd.DataFrame:
         """Residual matrix: ``"cor"`` (standardised residual correlations, as in SRMR) or ``"raw"``."""
         S, Sigma = self.sample_cov.to_numpy(), self.implied_cov.to_numpy()

@@ -150,4 +150,5 @@ def test_ordinal_data_warning():
     for c in ("x1", "x2", "x3"):
         data[c] = np.digitize(data[c], [-1, 0, 1]).astype(float)
     with pytest.warns(lcsem.OrdinalDataWarning, match=r"\['x1', 'x2', 'x3'\] have 4 or fewer"):
-        lcsem.fit(MODEL, data)
+        result = lcsem.fit(MODEL, data)
+    assert any("4 or fewer integer categories" in w for w in result.warnings)

@@ -83,7 +83,6 @@ class RamStructure:
                                       ("is_path", "row", "col", "scale")))
         self.free_map = np.zeros((int(mask.sum()), self.k))
         self.free_map[np.arange(int(mask.sum())), self.row_free[mask]] = 1.0
-        self.n_moments = self.p * (self.p + 1) // 2
 
     # ------------------------------------------------------------------ matrices
     def matrices(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

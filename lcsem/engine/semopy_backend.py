@@ -65,9 +65,3 @@ def semopy_estimates(rows: tuple[ParRow, ...] | list[ParRow], S: np.ndarray, obs
             out[(lval, op, rval)] = value
     return out
 
-
-def semopy_version() -> str:
-    """Installed semopy version."""
-    from importlib.metadata import version
-
-    return version("semopy")
