@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Sequence
 
-from .exceptions import LcsemError, LcsemWarning
+from ._warnings import quiet
+from .exceptions import LcsemError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,15 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return 2
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", LcsemWarning)
+        with quiet() as caught:
             output = _demo(args) if args.command == "demo" else _fit(args)
     except LcsemError as exc:
         print(f"lcsem: error: {exc}", file=sys.stderr)
         return 2
     for w in caught:
-        if issubclass(w.category, LcsemWarning):
-            print(f"lcsem: warning ({w.category.__name__}): {w.message}", file=sys.stderr)
+        print(f"lcsem: warning ({w.category.__name__}): {w.message}", file=sys.stderr)
     print(output)
     return 0
 

@@ -18,7 +18,6 @@ variance is absent. Each result carries a note on its weakness.
 from __future__ import annotations
 
 import html
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._warnings import quiet
 from .exceptions import ArgumentError
 from .report.render import FORMATS, format_p, render_table
 from .spec.model import Model
@@ -223,8 +223,7 @@ def common_method_bias(res_or_model: Any, data: pd.DataFrame | None = None, *, s
     if len(constructs) < 2:
         raise ArgumentError(f"res_or_model: the model has {len(constructs)} construct(s) measured by "
                             f"observed indicators; common-method checks need at least two")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         cfa = fit(cmodel, used)
         one = fit(single_factor_model(cmodel), cfa.data)
     X = cfa.data[list(cfa.model.observed)].to_numpy(dtype=float)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import difflib
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ._warnings import warn
 from .exceptions import ArgumentError, DataError, MissingColumnsError, OrdinalDataWarning
 
 MISSING_POLICIES = ("listwise", "error")
@@ -130,9 +130,9 @@ def _warn_ordinal(values: np.ndarray, columns: tuple[str, ...]) -> None:
                if np.all(values[:, j] == np.round(values[:, j]))
                and len(np.unique(values[:, j])) <= ORDINAL_MAX_CATEGORIES]
     if ordinal:
-        warnings.warn(f"columns {ordinal} have {ORDINAL_MAX_CATEGORIES} or fewer integer categories; "
-                      f"lcsem treats them as continuous (normal-theory ML), which biases estimates "
-                      f"for so few categories", OrdinalDataWarning, stacklevel=3)
+        warn(f"columns {ordinal} have {ORDINAL_MAX_CATEGORIES} or fewer integer categories; "
+             f"lcsem treats them as continuous (normal-theory ML), which biases estimates "
+             f"for so few categories", OrdinalDataWarning, stacklevel=3)
 
 
 def read_data(path: str | os.PathLike[str], **kwargs) -> pd.DataFrame:

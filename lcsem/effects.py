@@ -14,7 +14,6 @@ replicate's parameter vector), as do the intervals of the standardised effects
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._warnings import warn
 from .exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
 from .report.render import FORMATS, format_boot_p, format_p, render_table
 from .results import parameter_name
@@ -414,6 +414,6 @@ def _check_ratios(table: pd.DataFrame, specs: list[_Effect], notes: list[str]) -
                    + (": " + "; ".join(reasons) if reasons else "") +
                    "; report the indirect effect and its interval instead")
         if reasons:
-            warnings.warn(message, UnstableRatioWarning, stacklevel=3)
+            warn(message, UnstableRatioWarning, stacklevel=3)
         notes.append("the proportion mediated is a ratio of estimates and is unstable in small samples "
                      "or when the total effect is small; interpret it with care" if not reasons else message)

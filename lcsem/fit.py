@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._warnings import recording, warn
 from .data import prepare_data
 from .engine import ESTIMATORS, RamStructure, information, minimize
 from .engine.semopy_backend import semopy_estimates
@@ -77,14 +77,11 @@ def fit(model: Model | str, data: pd.DataFrame, *, estimator: str = "ML", missin
             f"the model has {model.n_free} free parameters but only "
             f"{len(model.observed) * (len(model.observed) + 1) // 2} variances and covariances to fit "
             f"(df = {model.df}); it is not identified: fix parameters or add indicators")
-    # record every warning on the result, and still issue it to the caller
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    # record every lcsem warning of this call on the result (per thread), and issue it
+    with recording() as caught:
         prepared = prepare_data(data, model.observed, missing=missing)
         result = _estimate(model, prepared, estimator, use_semopy)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return replace(result, warnings=tuple(str(w.message) for w in caught))
+    return replace(result, warnings=tuple(w.message for w in caught))
 
 
 def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitResult:
@@ -109,9 +106,9 @@ def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitRe
     theta = sol.theta[best]
     converged = bool(sol.converged[best])
     if not converged:
-        warnings.warn(f"the optimiser did not converge (largest gradient {sol.max_gradient[best]:.2e} "
-                      f"after {sol.iterations[best]} iterations); estimates are not reliable",
-                      ConvergenceWarning, stacklevel=4)
+        warn(f"the optimiser did not converge (largest gradient {sol.max_gradient[best]:.2e} "
+             f"after {sol.iterations[best]} iterations); estimates are not reliable",
+             ConvergenceWarning, stacklevel=3)
     vcov = _vcov(struct, theta, S_fit, n, estimator)
     Sigma = struct.implied(theta[None])[0][0]
     fmin = float(sol.fmin[best])
@@ -126,7 +123,7 @@ def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitRe
     reasons = tuple(admissibility(struct, theta[None],
                                   std=estimates["std_all"].to_numpy()[None, :len(struct.rows)])[0])
     if reasons:
-        warnings.warn("inadmissible solution: " + "; ".join(reasons), NonAdmissibleWarning, stacklevel=4)
+        warn("inadmissible solution: " + "; ".join(reasons), NonAdmissibleWarning, stacklevel=3)
     endogenous = tuple(n for n in struct.names if n in model.roles.endogenous)
     r2 = pd.Series(r2_values(struct, theta[None], endogenous)[0], index=list(endogenous), name="r2")
     cols = list(model.observed)
@@ -161,8 +158,8 @@ def _vcov(struct: RamStructure, theta: np.ndarray, S: np.ndarray, n: int, estima
     try:
         return scale * np.linalg.inv(info)
     except np.linalg.LinAlgError:
-        warnings.warn("the information matrix is singular: the model may not be identified; "
-                      "standard errors are not available", ConvergenceWarning, stacklevel=5)
+        warn("the information matrix is singular: the model may not be identified; "
+             "standard errors are not available", ConvergenceWarning, stacklevel=4)
         return np.full((struct.k, struct.k), np.nan)
 
 

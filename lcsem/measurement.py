@@ -29,7 +29,6 @@ statistics and one-sided upper bounds of HTMT/HTMT2, flagged against .85 and .90
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +39,7 @@ from scipy import stats
 from .bootstrap.resample import leave_one_out_covariances
 from .engine.optimize import minimize
 from .engine.ram import RamStructure
+from ._warnings import quiet, warn
 from .exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedError
 from .report.render import FORMATS, render_table
 from .spec.model import Model
@@ -330,10 +330,7 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
                                 "(or pass a fitted lcsem.FitResult)")
         model, used, estimator = as_model(res_or_model), data, "ML"
     cmodel = cfa_model(model)
-    import warnings as _w
-
-    with _w.catch_warnings():
-        _w.simplefilter("ignore")
+    with quiet():
         cf = fit(cmodel, used, estimator=estimator)
     struct = cf.structure
     layout = _layout(struct)
@@ -381,9 +378,9 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
         notes.append(f"bootstrap: the CFA was refitted on {n_used} of {boot.n_resamples} resamples "
                      f"(others did not converge); {method} intervals at level {level}")
         if n_used < boot.n_resamples:
-            warnings.warn(f"the measurement CFA did not converge on {boot.n_resamples - n_used} of "
-                          f"{boot.n_resamples} bootstrap resamples; intervals use the {n_used} that did",
-                          BootstrapFailureWarning, stacklevel=2)
+            warn(f"the measurement CFA did not converge on {boot.n_resamples - n_used} of "
+                 f"{boot.n_resamples} bootstrap resamples; intervals use the {n_used} that did",
+                 BootstrapFailureWarning, stacklevel=2)
 
     reliability = pd.DataFrame({
         "n_items": [len(layout.items[c]) for c in names],

@@ -30,13 +30,13 @@ index of 0).
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
 
 from .engine.ram import RamStructure, gradient_terms, gram_terms, make_entries
+from ._warnings import warn
 from .exceptions import ArgumentError, ConvergenceWarning, EstimationError, NotSupportedError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -179,8 +179,8 @@ def modification_indices(res: "FitResult", top: int | None = None, sort: bool = 
         raise NotSupportedError(f"modification indices are implemented for estimator='ML' only; this "
                                 f"result used estimator={res.estimator!r}: refit with estimator='ML'")
     if not res.converged:
-        warnings.warn("the model did not converge; modification indices are not reliable",
-                      ConvergenceWarning, stacklevel=2)
+        warn("the model did not converge; modification indices are not reliable",
+             ConvergenceWarning, stacklevel=2)
     table = _compute(res)
     if sort:
         table = table.sort_values("mi", ascending=False, kind="stable")

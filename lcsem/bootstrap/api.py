@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numbers
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._warnings import warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning, NotSupportedError
 from ..measures import BOOTSTRAP_INDEX_NAMES
 from ..results import FitResult
@@ -166,10 +166,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     count = n_resamples
     if not finished:
         count = int(np.argmin(store.done)) if not store.done.all() else n_resamples
-        warnings.warn(f"bootstrap interrupted: returning the {count} of {n_resamples} replicates finished "
-                      f"(the same as a run with n_resamples={count} and this seed)"
-                      + (f"; the checkpoint {str(path)!r} keeps them" if path else ""),
-                      BootstrapInterruptedWarning, stacklevel=2)
+        warn(f"bootstrap interrupted: returning the {count} of {n_resamples} replicates finished "
+             f"(the same as a run with n_resamples={count} and this seed)"
+             + (f"; the checkpoint {str(path)!r} keeps them" if path else ""),
+             BootstrapInterruptedWarning, stacklevel=2)
     values, status = store.values[:count], store.status[:count]
     reasons = {k: v for k, v in sorted(store.reasons.items()) if k < count}
     distribution = pd.DataFrame(values, columns=list(spec.columns))
@@ -177,10 +177,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     n_failed = int(np.sum(status == 2))
     n_inad = int(np.sum(status == 1))
     if n_failed or n_inad:
-        warnings.warn(f"bootstrap: {n_failed} of {count} replicates failed and {n_inad} were inadmissible "
-                      f"(see result.status and result.failure_reasons; failed ones are excluded, "
-                      f"inadmissible ones kept unless include_inadmissible=False)",
-                      BootstrapFailureWarning, stacklevel=2)
+        warn(f"bootstrap: {n_failed} of {count} replicates failed and {n_inad} were inadmissible "
+             f"(see result.status and result.failure_reasons; failed ones are excluded, "
+             f"inadmissible ones kept unless include_inadmissible=False)",
+             BootstrapFailureWarning, stacklevel=2)
 
     entropy = root.entropy if not root.spawn_key else np.random.SeedSequence(root.entropy, spawn_key=root.spawn_key)
     return BootstrapResult(fit=res, kind=kind, n_resamples=count, seed=entropy, distribution=distribution,

@@ -4,11 +4,11 @@ Markdown, LaTeX, HTML (notebook display) or plain text."""
 from __future__ import annotations
 
 import html as _html
-import warnings
 from typing import Any
 
 import pandas as pd
 
+from .._warnings import quiet, warn
 from ..exceptions import ArgumentError, UnstableRatioWarning
 from .methods import methods_paragraph
 from .render import FORMATS, latex_escape, render_table
@@ -121,13 +121,12 @@ def report(res: Any, *, boot: Any = None, format: str = "markdown", digits: int 
         meas = _measurement(res, boot=_measurement_boot(boot), level=level, method=method)
     if effects:
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", UnstableRatioWarning)
+            with quiet() as caught:
                 eff = _effects(res, boot, method=method, level=level)
-            eff_notes = [str(w.message) for w in caught if issubclass(w.category, UnstableRatioWarning)]
+            eff_notes = [w.message for w in caught if issubclass(w.category, UnstableRatioWarning)]
             for w in caught:
                 if not issubclass(w.category, UnstableRatioWarning):
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                    warn(w.message, w.category, stacklevel=2)
         except ArgumentError:
             eff = None
     ci_kind = "delta-method" if boot is None else f"bootstrap {method}"
