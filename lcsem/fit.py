@@ -79,7 +79,7 @@ def fit(model: Model | str, data: pd.DataFrame, *, estimator: str = "ML", missin
             f"(df = {model.df}); it is not identified: fix parameters or add indicators")
     # record every lcsem warning of this call on the result (per thread), and issue it
     with recording() as caught:
-        prepared = prepare_data(data, model.observed, missing=missing)
+        prepared = prepare_data(data, model.observed, missing=missing, latent=model.latent)
         result = _estimate(model, prepared, estimator, use_semopy)
     return replace(result, warnings=tuple(w.message for w in caught))
 
