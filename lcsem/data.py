@@ -197,10 +197,12 @@ def _read_sav(path: Path, kwargs: dict) -> pd.DataFrame:
     except ImportError:
         raise ArgumentError("path: reading SPSS files needs pyreadstat; install it with "
                             "pip install 'lcsem[spss]'") from None
+    if "sep" in kwargs or "delimiter" in kwargs:
+        raise ArgumentError("sep: SPSS files have no separator; leave sep out for .sav files")
     try:
         frame, _ = pyreadstat.read_sav(str(path), **kwargs)
-    except TypeError:
-        raise
+    except TypeError as exc:
+        raise ArgumentError(f"read_data: {exc} (keyword arguments go to pyreadstat.read_sav)") from None
     except Exception as exc:  # pyreadstat's own error classes (ReadstatError, PyreadstatError, ...)
         raise DataError(f"path: cannot read {str(path)!r} as an SPSS file ({type(exc).__name__}: "
                         f"{exc}); check that it is a valid .sav file") from None
@@ -234,6 +236,8 @@ def _read_delimited(path: Path, suffix: str, kwargs: dict) -> pd.DataFrame:
                             f"column a unique name in the file")
     try:
         return pd.read_csv(path, sep=sep, **kwargs)
+    except TypeError as exc:
+        raise ArgumentError(f"read_data: {exc} (keyword arguments go to pandas.read_csv)") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"path: {str(path)!r} holds no columns; it needs a header line with the "
                         f"column names and one line per respondent") from None
