@@ -63,8 +63,9 @@ class Model:
                                 f"{type(self.statements).__name__}") from None
         for i, s in enumerate(statements):
             check_statement(s, f"statements[{i}]")
-        if not isinstance(self.std_lv, bool):
+        if type(self.std_lv).__name__ not in ("bool", "bool_"):
             raise ArgumentError(f"std_lv: expected True or False, got {describe_value(self.std_lv)}")
+        object.__setattr__(self, "std_lv", bool(self.std_lv))
         if not isinstance(self.name, str):
             raise ArgumentError(f"name: expected a str, got {type(self.name).__name__}")
         object.__setattr__(self, "statements", statements)
