@@ -203,6 +203,9 @@ class Model:
         desc = dict(self.descriptions)
         if description:
             desc[name] = description
+        if indicator_descriptions is not None and not isinstance(indicator_descriptions, Mapping):
+            raise ArgumentError(f"{call}: indicator_descriptions must map indicator names to text, got "
+                                f"{type(indicator_descriptions).__name__}")
         desc.update(indicator_descriptions or {})
         return self._with(self._insert(new), descriptions=desc, call=call)
 
