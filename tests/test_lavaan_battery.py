@@ -1,0 +1,340 @@
+"""An unseen-style battery against lavaan 0.6.14 / semTools 0.5.6 (issue 9).
+
+``tests/reference/make_battery.R`` simulates (fixed seeds) or loads the data of some
+twenty model shapes — second-order CFA, MIMIC with a binary covariate, serial and
+parallel latent mediation with ``:=``, shared-label equalities, fixed loadings, variances
+and covariances, std.lv models, an observed path model at N = 47, a single-indicator
+latent, a Heywood case, skewed data, N = 60, a 6x5 SEM at N = 1000, published covariance
+structures — under ML, GLS and ULS, and stores every lavaan output in
+``battery_reference.json``. Every number lcsem reports for these fits is compared here,
+one test per case and quantity, at the core tolerances (estimates, SEs, standardised
+values and fit indices 1e-3, chi-square 0.01, z 1e-2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lcsem
+
+REFERENCE = Path(__file__).parent / "reference"
+BATTERY = json.loads((REFERENCE / "battery_reference.json").read_text())
+CASES = BATTERY["cases"]
+
+TOL = 1e-3
+TOL_CHISQ = 0.01        # chisq, baseline chisq, loglik, aic, bic
+TOL_Z = 1e-2
+FIT_NAMES = {"npar": "n_params", "baseline.chisq": "baseline_chisq", "baseline.df": "baseline_df",
+             "rmsea.ci.lower": "rmsea_ci_lower", "rmsea.ci.upper": "rmsea_ci_upper",
+             "rmsea.pvalue": "rmsea_pvalue", "logl": "loglik"}
+LOOSE = {"chisq", "baseline.chisq", "logl", "aic", "bic"}
+FIT_TIME_LIMIT = 20.0   # seconds per fit (with modindices and measurement)
+
+# cases that need another branch's fix (the coordinator unmarks them after merging)
+NEEDS = {
+    # std_lv with an endogenous latent: lavaan fixes its residual variance to 1
+    ("std_lv_sem_ML", q): "needs branch ident (std_lv with endogenous latents)"
+    for q in ("fit", "estimates", "std_all", "r2", "modindices")
+}
+NEEDS[("heywood_ML", "modindices")] = ("needs branch ident (sepc.all of covariances with a negative "
+                                      "variance standardised with sqrt(|variance|))")
+
+
+def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
+    return (min(lhs, rhs), op, max(lhs, rhs)) if op == "~~" else (lhs, op, rhs)
+
+
+@lru_cache(maxsize=None)
+def _data(name: str) -> pd.DataFrame:
+    return pd.read_csv(REFERENCE / name)
+
+
+@lru_cache(maxsize=None)
+def _fit(case_id: str):
+    case = CASES[case_id]
+    model = lcsem.Model.from_syntax(case["model"], std_lv=case["std_lv"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lcsem.fit(model, _data(case["data"]), estimator=case["estimator"])
+
+
+@lru_cache(maxsize=None)
+def _measurement(case_id: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lcsem.measurement(_fit(case_id))
+
+
+def _params(quantity: str) -> list:
+    out = []
+    for cid, case in CASES.items():
+        if quantity == "modindices" and "modindices" not in case:
+            continue
+        if quantity == "measurement" and "measurement" not in case:
+            continue
+        if quantity == "defined" and not any(e["op"] == ":=" for e in case["estimates"]):
+            continue
+        marks = [pytest.mark.xfail(strict=True, reason=NEEDS[(cid, quantity)])] if (cid, quantity) in NEEDS else []
+        out.append(pytest.param(cid, id=f"{cid}-{quantity}", marks=marks))
+    return out
+
+
+def _close(ours: float, theirs: float | None, tol: float) -> bool:
+    if theirs is None:
+        return True
+    return bool(abs(ours - theirs) <= tol)
+
+
+def _report(bad: list[str]) -> str:
+    return f"{len(bad)} numbers differ from lavaan:\n" + "\n".join(bad[:40])
+
+
+# ---------------------------------------------------------------------------- fit
+@pytest.mark.parametrize("case_id", _params("fit"))
+def test_fit_indices(case_id):
+    res = _fit(case_id)
+    assert res.converged == CASES[case_id]["converged"]
+    bad = []
+    for name, value in CASES[case_id]["fit"].items():
+        ours = float(res.fit_indices[FIT_NAMES.get(name, name)])
+        if value is None:
+            if np.isfinite(ours):
+                bad.append(f"{name}: lcsem {ours:.6f}, lavaan NA")
+            continue
+        if not _close(ours, value, TOL_CHISQ if name in LOOSE else TOL):
+            bad.append(f"{name}: lcsem {ours:.6f}, lavaan {value:.6f}")
+    assert not bad, _report(bad)
+
+
+@pytest.mark.parametrize("case_id", _params("estimates"))
+def test_estimates_se_z_pvalue(case_id):
+    est = _fit(case_id).estimates
+    ours = {_key(*k): row for k, row in zip(zip(est.lhs, est.op, est.rhs), est.to_dict("records"))}
+    bad = []
+    for e in CASES[case_id]["estimates"]:
+        k = _key(e["lhs"], e["op"], e["rhs"])
+        if k not in ours:
+            bad.append(f"{k}: not in lcsem's estimates")
+            continue
+        o = ours[k]
+        if not _close(o["est"], e["est"], TOL):
+            bad.append(f"{k} est: lcsem {o['est']:.6f}, lavaan {e['est']:.6f}")
+        if not e["se"]:   # fixed in lavaan (se 0 / NA): lcsem shows no SE
+            if np.isfinite(o["se"]):
+                bad.append(f"{k} se: lcsem {o['se']:.6f} for a parameter lavaan does not estimate")
+            continue
+        for q, tol in (("se", TOL), ("z", TOL_Z), ("pvalue", TOL)):
+            if not _close(o[q], e[q], tol):
+                bad.append(f"{k} {q}: lcsem {o[q]:.6f}, lavaan {e[q]:.6f}")
+    assert not bad, _report(bad)
+
+
+@pytest.mark.parametrize("case_id", _params("std_all"))
+def test_standardized_solution(case_id):
+    est = _fit(case_id).estimates
+    ours = {_key(*k): v for k, v in zip(zip(est.lhs, est.op, est.rhs), est.std_all)}
+    bad = [f"{_key(e['lhs'], e['op'], e['rhs'])}: lcsem {ours.get(_key(e['lhs'], e['op'], e['rhs']))}, "
+           f"lavaan {e['est.std']:.6f}"
+           for e in CASES[case_id]["std"]
+           if not _close(ours.get(_key(e["lhs"], e["op"], e["rhs"]), np.nan), e["est.std"], TOL)]
+    assert not bad, _report(bad)
+
+
+@pytest.mark.parametrize("case_id", _params("r2"))
+def test_r2(case_id):
+    r2 = _fit(case_id).r2
+    bad = [f"{n}: lcsem {r2.get(n)}, lavaan {v}" for n, v in CASES[case_id]["r2"].items()
+           if not _close(float(r2.get(n, np.nan)), v, TOL)]
+    assert not bad, _report(bad)
+
+
+@pytest.mark.parametrize("case_id", _params("defined"))
+def test_defined_parameters_and_their_standardised_se(case_id):
+    """``:=`` rows: estimate, delta-method SE, std.all and its SE (lcsem.effects)."""
+    res = _fit(case_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = lcsem.effects(res).table
+    defined = table[table["effect"] == "defined"].set_index("path")
+    std = {e["lhs"]: e for e in CASES[case_id]["std"] if e["op"] == ":="}
+    bad = []
+    for e in CASES[case_id]["estimates"]:
+        if e["op"] != ":=":
+            continue
+        row = defined.loc[f"{e['lhs']} := {e['rhs']}"]
+        s = std[e["lhs"]]
+        for ours, theirs, what in ((row["est"], e["est"], "est"), (row["se"], e["se"], "se"),
+                                   (row["std"], s["est.std"], "std"), (row["std_se"], s["se"], "std se")):
+            if not _close(ours, theirs, TOL):
+                bad.append(f"{e['lhs']} {what}: lcsem {ours:.6f}, lavaan {theirs:.6f}")
+    assert not bad, _report(bad)
+
+
+@pytest.mark.parametrize("case_id", _params("modindices"))
+def test_modification_indices(case_id):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mi = _fit(case_id).modindices(top=None)
+    ours = {_key(*k): row for k, row in zip(zip(mi.lhs, mi.op, mi.rhs), mi.to_dict("records"))}
+    bad = []
+    for e in CASES[case_id]["modindices"]:
+        k = _key(e["lhs"], e["op"], e["rhs"])
+        if k not in ours:
+            # lavaan lists the fixed.x covariates' moments with an index of 0; lcsem omits them
+            if e["mi"] is not None and e["mi"] > 1e-8:
+                bad.append(f"{k}: lavaan mi {e['mi']:.4f}, not listed by lcsem")
+            continue
+        for q, lq in (("mi", "mi"), ("epc", "epc"), ("sepc_all", "sepc.all")):
+            if not _close(ours[k][q], e[lq], TOL):
+                bad.append(f"{k} {q}: lcsem {ours[k][q]:.6f}, lavaan {e[lq]:.6f}")
+    assert not bad, _report(bad)
+
+
+@pytest.mark.parametrize("case_id", _params("measurement"))
+def test_measurement_reliability_validity(case_id):
+    """omega (compRelSEM), alpha (tau.eq), AVE, HTMT/HTMT2 and the CFA's std loadings."""
+    ref = CASES[case_id]["measurement"]
+    meas = _measurement(case_id)
+    assert meas.converged == ref["converged"]
+    rel = meas.reliability
+    bad = []
+    for q in ("omega", "alpha", "ave"):
+        for construct, value in ref[q].items():
+            if construct not in rel.index:
+                bad.append(f"{q} {construct}: not reported")
+            elif not _close(rel.loc[construct, q], value, TOL):
+                bad.append(f"{q} {construct}: lcsem {rel.loc[construct, q]:.6f}, semTools {value:.6f}")
+    if "htmt" in ref:
+        names = ref["htmt_constructs"]
+        for q in ("htmt", "htmt2"):
+            diff = np.abs(getattr(meas, q).loc[names, names].to_numpy() - np.array(ref[q], dtype=float))
+            if not np.nanmax(diff) <= TOL:
+                bad.append(f"{q}: largest difference {np.nanmax(diff):.6f}")
+    loadings = meas.loadings.set_index(["construct", "indicator"])
+    factors = {e["lhs"] for e in ref["std_loadings"]}
+    for e in ref["std_loadings"]:
+        k = (e["lhs"], e["rhs"])
+        if e["rhs"] in factors:   # second-order loadings: lcsem reports items' loadings only
+            continue
+        if not _close(loadings.loc[k, "std"], e["est.std"], TOL):
+            bad.append(f"std {k}: lcsem {loadings.loc[k, 'std']:.6f}, lavaan {e['est.std']:.6f}")
+        if e["se"] and not _close(loadings.loc[k, "se"], e["se"], TOL):
+            bad.append(f"std se {k}: lcsem {loadings.loc[k, 'se']:.6f}, lavaan {e['se']:.6f}")
+    assert not bad, _report(bad)
+
+
+# ---------------------------------------------------------------------------- non-convergence
+def test_model_without_a_solution_is_reported_as_not_converged():
+    """A marker exactly uncorrelated with its factor's other indicators: no finite ML
+    solution exists (lavaan: "the optimizer warns that a solution has NOT been found").
+    lcsem must say the same — converged False and a ConvergenceWarning — and never
+    present a stationary point that is not a minimum as a solution."""
+    ref = BATTERY["nonconvergence"]
+    assert ref["converged"] is False
+    data = _data(ref["data"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = lcsem.fit(ref["model"], data)
+    assert res.converged is False
+    assert any(issubclass(w.category, lcsem.ConvergenceWarning) for w in caught)
+    assert any("converge" in m for m in res.warnings)
+    assert "converged: NO" in res.summary()
+
+
+# ---------------------------------------------------------------------------- time
+_WORKER = r"""
+import sys, time, warnings, json
+import pandas as pd
+import lcsem
+warnings.simplefilter("ignore")
+for line in sys.stdin:
+    job = json.loads(line)
+    t = time.perf_counter()
+    model = lcsem.Model.from_syntax(job["model"], std_lv=job["std_lv"])
+    try:
+        res = lcsem.fit(model, pd.read_csv(job["data"]), estimator=job["estimator"])
+        if job["estimator"] == "ML":
+            res.modindices(top=None)
+        if job["measurement"]:
+            lcsem.measurement(res)
+    except lcsem.LcsemError:
+        pass
+    print("@@seconds", time.perf_counter() - t, flush=True)
+"""
+
+_HANG_CASE = {"model": "f =~ a*x1 + a*x2 + a*x3 + a*x4", "data": "battery_cfa2.csv", "estimator": "ML",
+              "std_lv": True, "measurement": True}
+
+
+class _Worker:
+    """A Python process that fits jobs one at a time; a job that does not return within
+    the limit is killed instead of blocking the test run."""
+
+    def __init__(self):
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+
+    def run(self, job: dict, limit: float) -> float | None:
+        job = dict(job, data=str(REFERENCE / job["data"]))
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + limit + 30.0   # + the worker's first import
+        while True:
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(deadline - time.monotonic(), 0.0))
+            if not ready:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+            line = self.proc.stdout.readline()
+            if not line:
+                return None
+            if line.startswith("@@seconds "):
+                return float(line.split()[1])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def fit_times():
+    jobs = {cid: {"model": c["model"], "data": c["data"], "estimator": c["estimator"],
+                  "std_lv": c["std_lv"], "measurement": "measurement" in c} for cid, c in CASES.items()}
+    jobs["std_lv_equal_loadings_hang"] = _HANG_CASE
+    times: dict[str, float | None] = {}
+    worker = _Worker()
+    for cid, job in jobs.items():
+        if worker.proc.poll() is not None:
+            worker = _Worker()
+        times[cid] = worker.run(job, FIT_TIME_LIMIT)
+    worker.close()
+    return times
+
+
+_TIME_IDS = list(CASES) + ["std_lv_equal_loadings_hang"]
+
+
+@pytest.mark.parametrize("case_id", [
+    pytest.param(c, id=f"{c}-time", marks=[pytest.mark.xfail(
+        strict=True, reason="needs branch security (semopy start-value search hangs)")]
+        if c == "std_lv_equal_loadings_hang" else []) for c in _TIME_IDS])
+def test_every_fit_returns_within_the_time_limit(fit_times, case_id):
+    seconds = fit_times[case_id]
+    assert seconds is not None, f"{case_id}: no answer within {FIT_TIME_LIMIT} s (killed)"
+    assert seconds < FIT_TIME_LIMIT, f"{case_id}: {seconds:.1f} s"
