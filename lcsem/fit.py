@@ -12,6 +12,7 @@ from scipy import stats
 from ._warnings import recording, warn
 from .data import prepare_data
 from .engine import ESTIMATORS, RamStructure, information, minimize
+from .engine.curvature import leave_saddle
 from .engine.semopy_backend import semopy_estimates
 from .engine.starts import simple_starts
 from .exceptions import (ArgumentError, ConvergenceWarning, EstimationError, ModelSpecificationError,
@@ -79,7 +80,8 @@ def fit(model: Model | str, data: pd.DataFrame, *, estimator: str = "ML", missin
             f"(df = {model.df}); it is not identified: fix parameters or add indicators")
     # record every lcsem warning of this call on the result (per thread), and issue it
     with recording() as caught:
-        prepared = prepare_data(data, model.observed, missing=missing)
+        prepared = prepare_data(data, model.observed, missing=missing,
+                                covariates=model.roles.exogenous_observed)
         result = _estimate(model, prepared, estimator, use_semopy)
     return replace(result, warnings=tuple(w.message for w in caught))
 
@@ -105,13 +107,21 @@ def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitRe
     best = order[0]
     theta = sol.theta[best]
     converged = bool(sol.converged[best])
+    fmin, iterations, max_gradient = float(sol.fmin[best]), int(sol.iterations[best]), sol.max_gradient[best]
+    escaped = leave_saddle(struct, S_fit, theta, estimator) if converged else None
+    if escaped is not None:   # a stationary point that is not a minimum
+        theta, fmin, converged = escaped.theta, escaped.fmin, escaped.converged
+        iterations, max_gradient = iterations + escaped.iterations, escaped.max_gradient
+        if not converged:
+            warn("the optimiser stopped at a saddle point (the discrepancy still decreases in "
+                 "some direction) and found no minimum from there: the model has no proper "
+                 "solution for these data (empirically unidentified?)", ConvergenceWarning, stacklevel=3)
     if not converged:
-        warn(f"the optimiser did not converge (largest gradient {sol.max_gradient[best]:.2e} "
-             f"after {sol.iterations[best]} iterations); estimates are not reliable",
+        warn(f"the optimiser did not converge (largest gradient {max_gradient:.2e} "
+             f"after {iterations} iterations); estimates are not reliable",
              ConvergenceWarning, stacklevel=3)
     vcov = _vcov(struct, theta, S_fit, n, estimator)
     Sigma = struct.implied(theta[None])[0][0]
-    fmin = float(sol.fmin[best])
     chisq = float(test_statistic(fmin, n, estimator))
     exogenous = fixed_x_positions(model)
     chisq0 = _baseline_chisq(struct, S_fit, n, estimator, exogenous)
@@ -134,7 +144,7 @@ def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitRe
         sample_cov=pd.DataFrame(S, index=cols, columns=cols),
         implied_cov=pd.DataFrame(Sigma, index=cols, columns=cols),
         data=pd.DataFrame(prepared.values, index=prepared.row_labels, columns=cols),
-        iterations=int(sol.iterations[best]), versions=versions())
+        iterations=iterations, versions=versions())
 
 
 def _vcov(struct: RamStructure, theta: np.ndarray, S: np.ndarray, n: int, estimator: str) -> np.ndarray:

@@ -259,6 +259,7 @@ import sys, time, warnings, json
 import pandas as pd
 import lcsem
 warnings.simplefilter("ignore")
+print("@@ready", flush=True)
 for line in sys.stdin:
     job = json.loads(line)
     t = time.perf_counter()
@@ -288,12 +289,11 @@ class _Worker:
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         self.proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self.ready = self._answer("@@ready", 120.0) is not None   # importing lcsem
 
-    def run(self, job: dict, limit: float) -> float | None:
-        job = dict(job, data=str(REFERENCE / job["data"]))
-        self.proc.stdin.write(json.dumps(job) + "\n")
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + limit + 30.0   # + the worker's first import
+    def _answer(self, tag: str, limit: float) -> str | None:
+        """The worker's next line starting with ``tag``; None (worker killed) after ``limit`` s."""
+        deadline = time.monotonic() + limit
         while True:
             ready, _, _ = select.select([self.proc.stdout], [], [], max(deadline - time.monotonic(), 0.0))
             if not ready:
@@ -303,8 +303,15 @@ class _Worker:
             line = self.proc.stdout.readline()
             if not line:
                 return None
-            if line.startswith("@@seconds "):
-                return float(line.split()[1])
+            if line.startswith(tag):
+                return line
+
+    def run(self, job: dict, limit: float) -> float | None:
+        job = dict(job, data=str(REFERENCE / job["data"]))
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        line = self._answer("@@seconds ", limit)
+        return None if line is None else float(line.split()[1])
 
     def close(self):
         if self.proc.poll() is None:
@@ -338,3 +345,81 @@ def test_every_fit_returns_within_the_time_limit(fit_times, case_id):
     seconds = fit_times[case_id]
     assert seconds is not None, f"{case_id}: no answer within {FIT_TIME_LIMIT} s (killed)"
     assert seconds < FIT_TIME_LIMIT, f"{case_id}: {seconds:.1f} s"
+
+
+# ---------------------------------------------------------------------------- issue 9 items
+def _fit_value(case_id: str, name: str) -> tuple[float, float]:
+    return float(_fit(case_id).fit_indices[FIT_NAMES.get(name, name)]), CASES[case_id]["fit"][name]
+
+
+@pytest.mark.parametrize("case_id", ["path_swiss_ML", "path_swiss_indirect_ML", "mimic_binary_ML",
+                                     "small_n60_ML"])
+def test_gfi_agfi_give_fixed_x_covariates_zero_weight(case_id):
+    """ML with exogenous covariates (fixed.x): lavaan's weight matrix has zero rows and
+    columns for the covariates' moments (was AGFI 0.190 vs 0.068 on a path model)."""
+    for name in ("gfi", "agfi"):
+        ours, theirs = _fit_value(case_id, name)
+        assert ours == pytest.approx(theirs, abs=1e-4), name
+
+
+@pytest.mark.parametrize("case_id", ["second_order_ULS", "published_cfa_ULS", "std_lv_cfa_ULS"])
+def test_uls_gfi_counts_every_moment_once(case_id):
+    for name in ("gfi", "agfi"):
+        ours, theirs = _fit_value(case_id, name)
+        assert ours == pytest.approx(theirs, abs=1e-4), name
+
+
+def test_agfi_is_one_when_df_is_zero():
+    """lavaan's lav_fit_agfi: AGFI = 1 for a saturated model (df = 0)."""
+    res = _fit("path_swiss_ML")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sat = lcsem.fit("fertility ~ education + agriculture", _data("battery_swiss.csv"))
+    assert sat.fit_indices["df"] == 0
+    assert sat.fit_indices["agfi"] == 1.0
+    assert res.fit_indices["agfi"] < 1
+
+
+@pytest.mark.parametrize("case_id", ["path_swiss_GLS", "path_swiss_ULS", "mimic_binary_GLS",
+                                     "mimic_mediation_ULS", "small_n60_GLS"])
+def test_gls_uls_estimate_the_covariates_moments(case_id):
+    """lavaan's default for GLS and ULS is fixed.x = FALSE: the covariates' variances and
+    covariances are free parameters with SEs and count in npar (was 9 vs 12)."""
+    res = _fit(case_id)
+    assert res.fit_indices["n_params"] == CASES[case_id]["fit"]["npar"]
+    est = res.estimates.set_index(["lhs", "op", "rhs"])
+    exo = res.model.roles.exogenous_observed
+    for x in exo:
+        assert np.isfinite(est.loc[(x, "~~", x), "se"])
+
+
+def test_gls_standardised_se_of_defined_parameter_uses_free_covariates():
+    """GLS std SE of ``:=`` (issue: 0.155 vs lavaan's 0.163) with the covariates' moments free."""
+    res = _fit("path_swiss_indirect_GLS")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = lcsem.effects(res).table
+    row = table[table["effect"] == "defined"].iloc[0]
+    ref = next(e for e in CASES["path_swiss_indirect_GLS"]["std"] if e["op"] == ":=")
+    assert row["std_se"] == pytest.approx(ref["se"], abs=1e-4)
+
+
+@pytest.mark.parametrize("case_id", ["fixed_values_ULS", "path_swiss_ULS"])
+def test_uls_discrepancy_counts_every_moment_once(case_id):
+    """lavaan's ULS minimises sum_{i<=j} (s_ij - sigma_ij)^2; with fixed or unfitted
+    variances the estimates differ from those of 1/2 tr[(S - Sigma)^2] (chisq 140.7 vs 160.0)."""
+    ours, theirs = _fit_value(case_id, "chisq")
+    assert ours == pytest.approx(theirs, abs=0.01)
+    assert np.isnan(_fit(case_id).fit_indices["pvalue"])   # lavaan: no p-value under ULS
+
+
+def test_binary_covariate_raises_no_ordinal_warning():
+    """A 0/1 dummy predictor is conditioned on: no OrdinalDataWarning (an ordinal indicator
+    still raises one)."""
+    data = _data("battery_mimic.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lcsem.OrdinalDataWarning)
+        lcsem.fit(CASES["mimic_binary_ML"]["model"], data)
+    coarse = data.assign(y1=(data["y1"] > 0).astype(int))
+    with pytest.warns(lcsem.OrdinalDataWarning, match=r"\['y1'\]"):
+        lcsem.fit(CASES["mimic_binary_ML"]["model"], coarse)
