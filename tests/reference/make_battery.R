@@ -300,6 +300,20 @@ m_mimic_med <- '
 for (e in c("ML", "GLS", "ULS")) add(paste0("mimic_mediation_", e), m_mimic_med, "mimic", e,
                                      mm = 'f1 =~ y1 + y2\n f2 =~ y3 + y4')
 
+m_lat_cov <- '
+  f1 =~ x1 + x2 + x3
+  f2 =~ y1 + y2 + y3
+  f2 ~ f1 + w'
+for (e in c("ML", "GLS", "ULS")) add(paste0("latent_and_covariate_", e), m_lat_cov, "small", e,
+                                     mm = 'f1 =~ x1 + x2 + x3\n f2 =~ y1 + y2 + y3')
+
+m_two_out <- '
+  education ~ agriculture
+  examination ~ agriculture + catholic
+  fertility ~ education + examination'
+# under ULS, lavaan's optimiser finds no solution for this one (4,913 iterations)
+for (e in c("ML", "GLS", "ULS")) add(paste0("two_outcomes_swiss_", e), m_two_out, "swiss", e)
+
 # ---------------------------------------------------------------- outputs
 datasets <- list(second_order = second_order, mimic = mimic, mediation = mediation, cfa2 = cfa2,
                  cfa3 = cfa3, swiss = swiss_d, single = single, heywood = heywood, skewed = skewed,
@@ -318,6 +332,11 @@ run <- function(cs) {
   fit <- sem(cs$model, data = d, estimator = cs$estimator, std.lv = cs$std_lv)
   out <- list(model = cs$model, data = sprintf("battery_%s.csv", cs$data), estimator = cs$estimator,
               std_lv = cs$std_lv, converged = lavInspect(fit, "converged"))
+  if (!out$converged) {   # lavaan found no solution: keep its last iterate only
+    out$iterations <- lavInspect(fit, "iterations")
+    out$last_iterate <- rows_of(parameterEstimates(fit), c("lhs", "op", "rhs", "est"))
+    return(out)
+  }
   out$fit <- as.list(fitMeasures(fit, fm_names))
   pe <- parameterEstimates(fit)
   pe$label <- NULL
@@ -358,7 +377,7 @@ run <- function(cs) {
   out
 }
 
-results <- lapply(cases, run)
+results <- lapply(cases, function(cs) suppressWarnings(run(cs)))
 
 # ---------------------------------------------------------------- a model lavaan cannot fit
 # A factor whose marker is exactly uncorrelated with its other indicators (the other two
