@@ -306,7 +306,8 @@ def effects(res: Any, boot: Any = None, *, source: str | Iterable[str] | None = 
     std_est = std(theta[None])[0]
     from .fit import fixed_x_free
 
-    se, std_se = delta_se(raw, theta, res.vcov), delta_se(std, theta, fixed_x_vcov(res.vcov, fixed_x_free(res.model, res.estimator)))
+    std_vcov = fixed_x_vcov(res.vcov, fixed_x_free(res.model, res.estimator))
+    se, std_se = delta_se(raw, theta, res.vcov), delta_se(std, theta, std_vcov)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
     z_crit = stats.norm.ppf(0.5 + level / 2)

@@ -524,7 +524,8 @@ def _bootstrap_statistics(boot, cf, struct, layout, method):
     jack = None
     if method == "bca":
         n = values.shape[0]
-        Sj = leave_one_out_covariances(values - values.mean(axis=0), np.arange(n)) * moment_scale(cf.estimator, n - 1)
+        Sj = leave_one_out_covariances(values - values.mean(axis=0), np.arange(n))
+        Sj = Sj * moment_scale(cf.estimator, n - 1)
         th_j, ok_j = _refit(cf, struct, Sj)
         jack = _statistics(struct, layout, th_j, Sj)
         for k in jack:

@@ -86,7 +86,8 @@ def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np
     and ULS, as lavaan). ``chisq0`` defaults to the ML baseline chi-square of ``S``.
     ``exogenous`` lists positions of exogenous observed predictors (lavaan's ``fixed.x``):
     the baseline keeps their correlations, and the log-likelihood is conditional on them.
-    Under ULS the statistic has no chi-square p-value (NaN, as lavaan). For GLS and ULS, RMSEA uses N - 1, GFI the estimator's weight (see :func:`gfi`), and the
+    Under ULS the statistic has no chi-square p-value (NaN, as lavaan). For GLS and ULS,
+    RMSEA uses N - 1, GFI the estimator's weight (see :func:`gfi`), and the
     log-likelihood, AIC and BIC are not defined (NaN), as in lavaan.
     """
     p = S.shape[-1]
