@@ -81,7 +81,7 @@ def fit(model: Model | str, data: pd.DataFrame, *, estimator: str = "ML", missin
     # record every lcsem warning of this call on the result (per thread), and issue it
     with recording() as caught:
         prepared = prepare_data(data, model.observed, missing=missing,
-                                covariates=model.roles.exogenous_observed)
+                                covariates=tuple(set(model.observed) - set(model.roles.endogenous)))
         result = _estimate(model, prepared, estimator, use_semopy)
     return replace(result, warnings=tuple(w.message for w in caught))
 

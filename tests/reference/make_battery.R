@@ -314,6 +314,16 @@ m_two_out <- '
 # under ULS, lavaan's optimiser finds no solution for this one (4,913 iterations)
 for (e in c("ML", "GLS", "ULS")) add(paste0("two_outcomes_swiss_", e), m_two_out, "swiss", e)
 
+# a predictor given a variance or covariance in the syntax is "random", not a fixed.x
+# covariate (lavaan warns): its moments are free, with no automatic covariances
+m_random <- '
+  education ~ agriculture + catholic + examination
+  fertility ~ education + agriculture
+  agriculture ~~ agriculture'
+for (e in c("ML", "GLS")) add(paste0("random_covariate_swiss_", e), m_random, "swiss", e)
+add("mimic_covariates_covary_ML", 'f =~ y1 + y2 + y3 + y4\n f ~ x1 + dmy\n x1 ~~ dmy', "mimic", "ML",
+    mm = 'f =~ y1 + y2 + y3 + y4')
+
 # ---------------------------------------------------------------- outputs
 datasets <- list(second_order = second_order, mimic = mimic, mediation = mediation, cfa2 = cfa2,
                  cfa3 = cfa3, swiss = swiss_d, single = single, heywood = heywood, skewed = skewed,
