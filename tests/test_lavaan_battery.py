@@ -200,6 +200,10 @@ def test_modification_indices(case_id):
                 bad.append(f"{k}: lavaan mi {e['mi']:.4f}, not listed by lcsem")
             continue
         for q, lq in (("mi", "mi"), ("epc", "epc"), ("sepc_all", "sepc.all")):
+            if q != "mi" and e["mi"] is not None and e["mi"] < 1e-6:
+                # EPC = gradient / information with a gradient that is 0 at the optimum:
+                # with mi ~ 1e-8 it is the optimiser's convergence noise (lavaan 1e-3, lcsem 1e-7)
+                continue
             if not _close(ours[k][q], e[lq], TOL):
                 bad.append(f"{k} {q}: lcsem {ours[k][q]:.6f}, lavaan {e[lq]:.6f}")
     assert not bad, _report(bad)

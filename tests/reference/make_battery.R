@@ -324,6 +324,40 @@ for (e in c("ML", "GLS")) add(paste0("random_covariate_swiss_", e), m_random, "s
 add("mimic_covariates_covary_ML", 'f =~ y1 + y2 + y3 + y4\n f ~ x1 + dmy\n x1 ~~ dmy', "mimic", "ML",
     mm = 'f =~ y1 + y2 + y3 + y4')
 
+m_direct <- '
+  f =~ y1 + y2 + y3 + y4
+  f ~ x1 + dmy
+  y1 ~ dmy'
+for (e in c("ML", "GLS", "ULS")) add(paste0("mimic_direct_effect_", e), m_direct, "mimic", e,
+                                     mm = 'f =~ y1 + y2 + y3 + y4')
+
+m_lat_obs <- '
+  X =~ x1 + x2 + x3
+  M1 =~ m1 + m2 + m3
+  M1 ~ a*X
+  y1 ~ b*M1 + X
+  ind := a*b'
+for (e in c("ML", "ULS")) add(paste0("latent_to_observed_", e), m_lat_obs, "mediation", e,
+                              mm = 'X =~ x1 + x2 + x3\n M1 =~ m1 + m2 + m3')
+
+m_fixed_path <- '
+  X =~ x1 + x2 + x3
+  M1 =~ m1 + m2 + m3
+  M2 =~ n1 + n2 + n3
+  Y =~ y1 + y2 + y3
+  M1 ~ X
+  M2 ~ X
+  Y ~ 0.3*M1 + M2
+  M1 ~~ M2'
+add("fixed_path_residual_cov_ML", m_fixed_path, "mediation", "ML", mm = mm_med)
+
+m_std_labels <- '
+  f1 =~ x1 + a*x2 + a*x3
+  f2 =~ y1 + y2 + y3
+  f3 =~ z1 + z2 + z3'
+for (e in c("ML", "GLS")) add(paste0("std_lv_labels_", e), m_std_labels, "cfa3", e, std.lv = TRUE,
+                              mm = m_std_labels)
+
 # ---------------------------------------------------------------- outputs
 datasets <- list(second_order = second_order, mimic = mimic, mediation = mediation, cfa2 = cfa2,
                  cfa3 = cfa3, swiss = swiss_d, single = single, heywood = heywood, skewed = skewed,
