@@ -458,3 +458,42 @@ def test_binary_covariate_raises_no_ordinal_warning():
     coarse = data.assign(y1=(data["y1"] > 0).astype(int))
     with pytest.warns(lcsem.OrdinalDataWarning, match=r"\['y1'\]"):
         lcsem.fit(CASES["mimic_binary_ML"]["model"], coarse)
+
+
+def _duplication(p: int) -> np.ndarray:
+    """D with vec(A) = D vech(A) for symmetric A (vech: lower triangle, column-major)."""
+    pairs = [(i, j) for j in range(p) for i in range(j, p)]
+    D = np.zeros((p * p, len(pairs)))
+    for col, (i, j) in enumerate(pairs):
+        D[i + j * p, col] = D[j + i * p, col] = 1.0
+    return D, pairs
+
+
+@pytest.mark.parametrize("estimator, fixed_x", [("ML", ()), ("ML", (1, 3)), ("GLS", ()), ("ULS", ())])
+def test_gfi_is_lavaans_weighted_form(estimator, fixed_x):
+    """``lcsem.measures.gfi`` equals lavaan's ``1 - e'We / s'Ws`` built literally: W the
+    expected h1 information ``1/2 D'(A x A)D`` (A = Sigma^-1 for ML, S^-1 for GLS) with
+    the covariate-moment rows and columns zeroed under fixed.x, or the identity (ULS)."""
+    from lcsem.measures import gfi
+
+    rng = np.random.default_rng(9)
+    p = 5
+    X = rng.standard_normal((40, p))
+    S = np.cov(X, rowvar=False)
+    Sigma = S + 0.05 * np.diag(rng.random(p)) + 0.02
+    D, pairs = _duplication(p)
+    if estimator == "ULS":
+        W = np.eye(len(pairs))
+    else:
+        A = np.linalg.inv(Sigma if estimator == "ML" else S)
+        W = 0.5 * D.T @ np.kron(A, A) @ D
+    drop = [k for k, (i, j) in enumerate(pairs) if i in fixed_x and j in fixed_x]
+    W[drop, :] = 0.0
+    W[:, drop] = 0.0
+    s = np.array([S[i, j] for i, j in pairs])
+    e = s - np.array([Sigma[i, j] for i, j in pairs])
+    expected = 1.0 - (e @ W @ e) / (s @ W @ s)
+    assert gfi(S, Sigma, estimator, fixed_x) == pytest.approx(expected, abs=1e-12)
+    # vectorised over replicates
+    both = gfi(np.stack([S, S]), np.stack([Sigma, Sigma]), estimator, fixed_x)
+    np.testing.assert_allclose(both, expected, atol=1e-12)
