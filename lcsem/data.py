@@ -48,11 +48,13 @@ class PreparedData:
 
 
 def prepare_data(data: pd.DataFrame, columns: tuple[str, ...], *, missing: str = "listwise",
-                 min_rows: int | None = None, latent: tuple[str, ...] = ()) -> PreparedData:
+                 min_rows: int | None = None, latent: tuple[str, ...] = (),
+                 covariates: tuple[str, ...] = ()) -> PreparedData:
     """Check ``data`` for the model's ``columns`` and return the complete cases.
 
     ``latent`` are the model's latent variables: a data column with the name of one is
     refused (as lavaan does), because the model would silently ignore the column.
+    ``covariates`` (exogenous observed predictors) may be discrete: they are conditioned on.
     """
     if not isinstance(data, pd.DataFrame):
         raise ArgumentError(f"data: expected a pandas DataFrame, got {type(data).__name__}; "
@@ -92,7 +94,7 @@ def prepare_data(data: pd.DataFrame, columns: tuple[str, ...], *, missing: str =
         raise DataError(f"columns {constant} are constant in the rows used; a constant indicator "
                         f"carries no information, drop it from the model")
     _check_singular(used, columns)
-    _warn_ordinal(used, columns)
+    _warn_ordinal(used, columns, covariates)
     return PreparedData(used, tuple(columns), data.index[complete], len(values), missing)
 
 
@@ -156,9 +158,14 @@ def _check_singular(values: np.ndarray, columns: tuple[str, ...]) -> None:
                     f"drop redundant indicators")
 
 
-def _warn_ordinal(values: np.ndarray, columns: tuple[str, ...]) -> None:
+def _warn_ordinal(values: np.ndarray, columns: tuple[str, ...], covariates: tuple[str, ...] = ()) -> None:
+    """Warn about modelled variables with few integer categories. Exogenous covariates
+    (a 0/1 dummy, a sector code) are exempt: the model conditions on them and assumes
+    nothing about their distribution (lavaan's ``fixed.x``), so their being discrete
+    biases nothing. Indicators and outcomes with 2-4 categories are warned about."""
+    exempt = set(covariates)
     ordinal = [c for j, c in enumerate(columns)
-               if np.all(values[:, j] == np.round(values[:, j]))
+               if c not in exempt and np.all(values[:, j] == np.round(values[:, j]))
                and len(np.unique(values[:, j])) <= ORDINAL_MAX_CATEGORIES]
     if ordinal:
         warn(f"columns {ordinal} have {ORDINAL_MAX_CATEGORIES} or fewer integer categories; "

@@ -12,6 +12,7 @@ from scipy import stats
 from ._warnings import recording, warn
 from .data import prepare_data
 from .engine import ESTIMATORS, RamStructure, information, minimize
+from .engine.curvature import leave_saddle
 from .engine.semopy_backend import semopy_estimates
 from .engine.starts import simple_starts
 from .exceptions import (ArgumentError, ConvergenceWarning, EstimationError, ModelSpecificationError,
@@ -79,7 +80,8 @@ def fit(model: Model | str, data: pd.DataFrame, *, estimator: str = "ML", missin
             f"(df = {model.df}); it is not identified: fix parameters or add indicators")
     # record every lcsem warning of this call on the result (per thread), and issue it
     with recording() as caught:
-        prepared = prepare_data(data, model.observed, missing=missing, latent=model.latent)
+        prepared = prepare_data(data, model.observed, missing=missing, latent=model.latent,
+                                covariates=tuple(set(model.observed) - set(model.roles.endogenous)))
         result = _estimate(model, prepared, estimator, use_semopy)
     return replace(result, warnings=tuple(w.message for w in caught))
 
@@ -105,21 +107,29 @@ def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitRe
     best = order[0]
     theta = sol.theta[best]
     converged = bool(sol.converged[best])
+    fmin, iterations, max_gradient = float(sol.fmin[best]), int(sol.iterations[best]), sol.max_gradient[best]
+    escaped = leave_saddle(struct, S_fit, theta, estimator) if converged else None
+    if escaped is not None:   # a stationary point that is not a minimum
+        theta, fmin, converged = escaped.theta, escaped.fmin, escaped.converged
+        iterations, max_gradient = iterations + escaped.iterations, escaped.max_gradient
+        if not converged:
+            warn("the optimiser stopped at a saddle point (the discrepancy still decreases in "
+                 "some direction) and found no minimum from there: the model has no proper "
+                 "solution for these data (empirically unidentified?)", ConvergenceWarning, stacklevel=3)
     if not converged:
-        warn(f"the optimiser did not converge (largest gradient {sol.max_gradient[best]:.2e} "
-             f"after {sol.iterations[best]} iterations); estimates are not reliable",
+        warn(f"the optimiser did not converge (largest gradient {max_gradient:.2e} "
+             f"after {iterations} iterations); estimates are not reliable",
              ConvergenceWarning, stacklevel=3)
     vcov = _vcov(struct, theta, S_fit, n, estimator)
     Sigma = struct.implied(theta[None])[0][0]
-    fmin = float(sol.fmin[best])
     chisq = float(test_statistic(fmin, n, estimator))
     exogenous = fixed_x_positions(model)
     chisq0 = _baseline_chisq(struct, S_fit, n, estimator, exogenous)
-    n_params = struct.k - len(model.fixed_x_free)
+    n_params = struct.k - len(fixed_x_free(model, estimator))
     fi = fit_measures(S_fit, Sigma, np.array(chisq), np.array(chisq0), n_obs=n, df=model.df,
                       n_params=n_params, exogenous=exogenous, estimator=estimator)
     fit_indices = pd.Series({k: float(v) for k, v in fi.items()}, name="value")
-    estimates = _estimates_table(model, struct, theta, vcov)
+    estimates = _estimates_table(model, struct, theta, vcov, fixed_x_free(model, estimator))
     reasons = tuple(admissibility(struct, theta[None],
                                   std=estimates["std_all"].to_numpy()[None, :len(struct.rows)])[0])
     if reasons:
@@ -134,7 +144,7 @@ def _estimate(model: Model, prepared, estimator: str, use_semopy: bool) -> FitRe
         sample_cov=pd.DataFrame(S, index=cols, columns=cols),
         implied_cov=pd.DataFrame(Sigma, index=cols, columns=cols),
         data=pd.DataFrame(prepared.values, index=prepared.row_labels, columns=cols),
-        iterations=int(sol.iterations[best]), versions=versions())
+        iterations=iterations, versions=versions())
 
 
 def _vcov(struct: RamStructure, theta: np.ndarray, S: np.ndarray, n: int, estimator: str) -> np.ndarray:
@@ -163,6 +173,15 @@ def _vcov(struct: RamStructure, theta: np.ndarray, S: np.ndarray, n: int, estima
         return np.full((struct.k, struct.k), np.nan)
 
 
+def fixed_x_free(model: Model, estimator: str) -> frozenset[int]:
+    """Free-parameter numbers of the exogenous covariates' (co)variances that are treated
+    as given (lavaan's ``fixed.x``), which depends on the estimator as lavaan's default
+    does: ``fixed.x = TRUE`` for ML (:attr:`Model.fixed_x_free`: not counted as
+    parameters, no standard errors, held fixed in delta-method SEs), ``FALSE`` for GLS and
+    ULS (free parameters with standard errors, counted in ``n_params``)."""
+    return model.fixed_x_free if estimator == "ML" else frozenset()
+
+
 def fixed_x_positions(model: Model) -> tuple[int, ...]:
     """Positions (in ``model.observed``) of exogenous observed predictors, whose moments
     lavaan's ``fixed.x`` treats as given."""
@@ -187,12 +206,13 @@ def _baseline_chisq(struct: RamStructure, S: np.ndarray, n: int, estimator: str,
     return float(test_statistic(sol.fmin[0], n, estimator))
 
 
-def _estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov: np.ndarray) -> pd.DataFrame:
+def _estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov: np.ndarray,
+                     fixed_x_ids: frozenset[int]) -> pd.DataFrame:
     rows = [r for r in model.rows if r.op != ":="]
     values = struct.row_values(theta[None])[0]
     se_free = np.sqrt(np.clip(np.diag(vcov), 0, None)) if struct.k else np.zeros(0)
     se = np.where(struct.row_free >= 0, se_free[np.maximum(struct.row_free, 0)] if struct.k else np.nan, np.nan)
-    fixed_x = np.array([r.free in model.fixed_x_free for r in rows], bool)
+    fixed_x = np.array([r.free in fixed_x_ids for r in rows], bool)
     se[fixed_x] = np.nan  # lavaan's fixed.x: sample moments, not estimated parameters
     std = standardized_values(struct, theta[None])[0]
     table = pd.DataFrame({"lhs": [r.lhs for r in rows], "op": [r.op for r in rows],

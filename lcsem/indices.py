@@ -85,7 +85,9 @@ def srmr(S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
 
 
 def gfi(S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
-    """Goodness-of-fit index for ML: 1 - tr[(Sigma^-1 S - I)^2] / tr[(Sigma^-1 S)^2]."""
+    """Goodness-of-fit index for ML without exogenous covariates:
+    1 - tr[(Sigma^-1 S - I)^2] / tr[(Sigma^-1 S)^2] (see :func:`lcsem.measures.gfi` for
+    lavaan's general definition)."""
     P = np.linalg.solve(Sigma, S)
     eye = np.eye(S.shape[-1])
     num = np.einsum("...ij,...ji->...", P - eye, P - eye)
@@ -94,9 +96,11 @@ def gfi(S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
 
 
 def agfi(gfi_value, p: int, df: int):
-    """Adjusted GFI with the model's degrees of freedom."""
+    """Adjusted GFI with the model's degrees of freedom: ``1 - (p(p+1)/2 / df)(1 - GFI)``,
+    counting every variance and covariance (covariates included), as lavaan; 1 when
+    ``df = 0`` (lavaan's ``lav_fit_agfi``)."""
     if df <= 0:
-        return np.full_like(np.asarray(gfi_value, float), np.nan)
+        return np.where(np.isfinite(np.asarray(gfi_value, float)), 1.0, np.nan)
     return 1.0 - (p * (p + 1) / 2 / df) * (1.0 - np.asarray(gfi_value, float))
 
 

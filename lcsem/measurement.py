@@ -13,6 +13,9 @@ data the result used, and reports per construct:
   :attr:`MeasurementResult.omega_implied`.
 * **ave** — average variance extracted ``sum lambda^2 psi / tr S`` (semTools ``AVE()``
   default, observed item variances); undefined when an item loads on several constructs.
+
+``S`` is the covariance the estimator fits, as in lavaan and semTools: denominator N for
+ML, N - 1 for GLS and ULS (:func:`moment_scale`).
 * **msv / asv** — maximum and average squared correlation with the other constructs
   (model-implied latent correlations of the CFA); **sqrt_ave** for Fornell–Larcker.
 * **HTMT** (Henseler et al., 2015; arithmetic means of absolute item correlations) and
@@ -40,13 +43,13 @@ from .bootstrap.resample import leave_one_out_covariances
 from .engine.optimize import minimize
 from .engine.ram import RamStructure
 from ._warnings import quiet, warn
-from .exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedError
+from .exceptions import ArgumentError, BootstrapFailureWarning, ConvergenceWarning, NotSupportedError
 from .report.render import FORMATS, render_table
 from .spec.model import Model
 from .spec.syntax import Statement
 from .standardize import delta_se, standardized_values
 
-__all__ = ["measurement", "MeasurementResult", "cfa_model", "CI_METHODS"]
+__all__ = ["measurement", "MeasurementResult", "cfa_model", "moment_scale", "CI_METHODS"]
 
 CI_METHODS = ("percentile", "bc", "bca")
 HTMT_THRESHOLDS = (0.85, 0.90)
@@ -60,23 +63,54 @@ HTMT_NOTE = ("HTMT: arithmetic means of absolute item correlations (Henseler et 
 # ---------------------------------------------------------------------------- the CFA
 def cfa_model(model: Model) -> Model:
     """The CFA version of ``model``: its ``=~`` statements and the covariances among
-    indicators, with free covariances among all constructs instead of the structural part."""
+    indicators, with free covariances among all constructs instead of the structural part.
+
+    Every user-specified variance or covariance among constructs whose meaning the CFA
+    does not change is kept as written (fixed values and labels): those of constructs
+    that are not regressed on anything (``~``), e.g. ``f ~~ 0.5*f`` identifying a factor
+    whose loadings are all free (``NA*x1``), or a fixed covariance between two exogenous
+    constructs. A regressed construct becomes exogenous in the CFA, so its residual
+    (co)variances are dropped; if a fixed residual variance identified it (no fixed
+    loading), its variance is fixed to 1 instead — a choice of scale that leaves the fit
+    and every standardised statistic unchanged.
+    """
     if not isinstance(model, Model):
         raise ArgumentError(f"model: expected an lcsem.Model, got {type(model).__name__}")
     if not model.latent:
         raise ArgumentError("model: it has no latent construct (no '=~' statement); measurement "
                             "quality needs constructs measured by indicators")
-    observed_ind = set(model.roles.indicators) - set(model.latent)
+    latent = set(model.latent)
+    observed_ind = set(model.roles.indicators) - latent
+    regressed = {s.lhs for s in model.statements if s.op == "~"} & latent
+    scaled_by_loading = {r.lhs for r in model.rows if r.op == "=~" and r.free == 0 and r.value != 0}
     keep: list[Statement] = []
+    rescaled: list[Statement] = []
     for s in model.statements:
         if s.op == "=~":
             keep.append(s)
         elif s.op == "~~" and s.lhs in observed_ind and s.rhs in observed_ind:
             keep.append(s)
+        elif s.op == "~~" and s.lhs in latent and s.rhs in latent:
+            if not {s.lhs, s.rhs} & regressed:
+                keep.append(s)
+            elif (s.lhs == s.rhs and s.fixed is not None and not model.std_lv
+                  and s.lhs not in scaled_by_loading):
+                rescaled.append(Statement(s.lhs, "~~", s.lhs, s.line, fixed=1.0))
     # constructs that are indicators of others (higher order) stay endogenous; every
     # exogenous construct covaries freely (lcsem's default, as lavaan's cfa())
     name = f"{model.name} (CFA)" if model.name else "CFA"
-    return Model(tuple(keep), std_lv=model.std_lv, descriptions=dict(model.descriptions), name=name)
+    return Model(tuple(keep + rescaled), std_lv=model.std_lv, descriptions=dict(model.descriptions),
+                 name=name)
+
+
+def moment_scale(estimator: str, n_obs) -> np.ndarray | float:
+    """Factor from the N-denominator covariance to the one each estimator fits and
+    reports, as lavaan: 1 for ML, N/(N - 1) (the unbiased covariance) for GLS and ULS.
+    semTools' reliability denominators use that same covariance."""
+    if estimator == "ML":
+        return 1.0
+    n = np.asarray(n_obs, dtype=float)
+    return n / (n - 1.0)
 
 
 @dataclass(frozen=True)
@@ -237,6 +271,12 @@ class MeasurementResult:
     n_boot_used: int = 0
     notes: tuple[str, ...] = ()
 
+    @property
+    def converged(self) -> bool:
+        """Whether the measurement CFA converged (if not, a :class:`lcsem.ConvergenceWarning`
+        was issued and every statistic is unreliable)."""
+        return bool(self.cfa.converged)
+
     def summary(self, format: str = "text", digits: int = 3) -> str:
         """Reliability, loadings, Fornell–Larcker and HTMT tables with notes."""
         if format not in FORMATS:
@@ -340,9 +380,19 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
     struct = cf.structure
     layout = _layout(struct)
     S = cf.sample_cov.loc[list(struct.observed), list(struct.observed)].to_numpy()[None]
+    S = S * moment_scale(cf.estimator, cf.n_obs)
     point = {k: v[0] for k, v in _statistics(struct, layout, cf.theta[None], S).items()}
     names = list(layout.constructs)
     notes = [OMEGA_NOTE, "AVE uses the observed item variances (semTools AVE default)", HTMT_NOTE]
+    if not cf.converged:
+        warn(f"the measurement CFA did not converge (after {cf.iterations} iterations); its loadings, "
+             f"reliability and validity statistics are not reliable: check the identification of "
+             f"every construct", ConvergenceWarning, stacklevel=2)
+        notes.append("the CFA did NOT converge: every statistic here is unreliable")
+    if cf.vcov.size and not np.isfinite(cf.vcov).any():
+        warn("the measurement CFA's information matrix is singular (the CFA may not be identified); "
+             "standard errors and delta-method intervals of the loadings are not available",
+             ConvergenceWarning, stacklevel=2)
     single = [c for c in names if len(layout.items[c]) < 2]
     for c in single:
         notes.append(f"{c} has a single indicator: alpha, omega, AVE and HTMT are undefined (NaN)")
@@ -471,7 +521,7 @@ def _bootstrap_statistics(boot, cf, struct, layout, method):
                             f"{values.shape[0]} rows of the fitted data; pass the bootstrap of this result")
     if boot.fit.estimator != cf.estimator:
         raise ArgumentError("boot: it was run on a fit with another estimator than this result")
-    S = _resample_covariances(values, indices)
+    S = _resample_covariances(values, indices) * moment_scale(cf.estimator, values.shape[0])
     theta, ok = _refit(cf, struct, S)
     draws = _statistics(struct, layout, theta, S)
     for k in draws:
@@ -480,6 +530,7 @@ def _bootstrap_statistics(boot, cf, struct, layout, method):
     if method == "bca":
         n = values.shape[0]
         Sj = leave_one_out_covariances(values - values.mean(axis=0), np.arange(n))
+        Sj = Sj * moment_scale(cf.estimator, n - 1)
         th_j, ok_j = _refit(cf, struct, Sj)
         jack = _statistics(struct, layout, th_j, Sj)
         for k in jack:

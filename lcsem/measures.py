@@ -46,15 +46,35 @@ def _marginal_loglik(S: np.ndarray, n_obs: int, exogenous: tuple[int, ...]) -> n
     return indices.loglik(Sxx, Sxx, n_obs)
 
 
-def _gfi_weighted(S: np.ndarray, Sigma: np.ndarray, estimator: str) -> np.ndarray:
-    """GFI for GLS (weight S^-1) and ULS (identity): 1 - tr[(W(S - Sigma))^2] / tr[(W S)^2]."""
-    if estimator == "GLS":
-        W = np.linalg.inv(S)
-    else:
-        W = np.broadcast_to(np.eye(S.shape[-1]), S.shape)
-    R = W @ (S - Sigma)
-    WS = W @ S
-    return 1.0 - np.einsum("...ij,...ji->...", R, R) / np.einsum("...ij,...ji->...", WS, WS)
+def gfi(S: np.ndarray, Sigma: np.ndarray, estimator: str = "ML", fixed_x: tuple[int, ...] = ()) -> np.ndarray:
+    """Goodness-of-fit index as lavaan defines it (``lav_fit_gfi``), vectorised over
+    leading axes: ``1 - e'We / s'Ws`` with ``s = vech(S)``, ``e = vech(S - Sigma)`` and
+    ``W`` the estimator's weight matrix of the ``p(p+1)/2`` moments.
+
+    * ML: ``W = 1/2 D'(Sigma^-1 x Sigma^-1)D`` (expected information at Sigma-hat), so
+      ``GFI = 1 - tr[(Sigma^-1 E)^2] / tr[(Sigma^-1 S)^2]``; with ``fixed.x`` the rows and
+      columns of ``W`` for the moments among the exogenous covariates ``fixed_x`` are zero
+      (those moments get no weight in either sum).
+    * GLS: the same with ``S^-1`` in place of ``Sigma^-1``.
+    * ULS: ``W = I`` over ``vech``: every variance and covariance counts once,
+      ``GFI = 1 - sum_{i<=j} e_ij^2 / sum_{i<=j} s_ij^2``.
+    """
+    S = np.asarray(S, float)
+    E = S - Sigma
+    if estimator == "ULS":
+        iu = np.triu_indices(S.shape[-1])
+        return 1.0 - (E[..., iu[0], iu[1]] ** 2).sum(axis=-1) / (S[..., iu[0], iu[1]] ** 2).sum(axis=-1)
+    A = np.linalg.inv(Sigma if estimator == "ML" else S)
+    S0 = S
+    if fixed_x:
+        idx = np.ix_(fixed_x, fixed_x)
+        E = E.copy()
+        S0 = S.copy()
+        E[..., idx[0], idx[1]] = 0.0
+        S0[..., idx[0], idx[1]] = 0.0
+    AE = A @ E
+    AS = A @ S0
+    return 1.0 - np.einsum("...ij,...ji->...", AE, AE) / np.einsum("...ij,...ji->...", AS, AS)
 
 
 def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np.ndarray | None = None, *,
@@ -66,7 +86,8 @@ def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np
     and ULS, as lavaan). ``chisq0`` defaults to the ML baseline chi-square of ``S``.
     ``exogenous`` lists positions of exogenous observed predictors (lavaan's ``fixed.x``):
     the baseline keeps their correlations, and the log-likelihood is conditional on them.
-    For GLS and ULS, RMSEA uses N - 1, GFI the estimator's weight, and the
+    Under ULS the statistic has no chi-square p-value (NaN, as lavaan). For GLS and ULS,
+    RMSEA uses N - 1, GFI the estimator's weight (see :func:`gfi`), and the
     log-likelihood, AIC and BIC are not defined (NaN), as in lavaan.
     """
     p = S.shape[-1]
@@ -75,27 +96,30 @@ def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np
     chisq = np.asarray(chisq, dtype=float)
     if chisq0 is None:
         chisq0 = baseline_chisq(S, n_obs, exogenous)
+    # lavaan's fixed.x (the covariates' moments are given) holds for ML only; GLS and
+    # ULS estimate them (fixed.x = FALSE), but every estimator's baseline keeps them
+    gfi_value = gfi(S, Sigma, estimator, tuple(exogenous) if estimator == "ML" else ())
     if estimator == "ML":
-        gfi = indices.gfi(S, Sigma)
         ll = indices.loglik(S, Sigma, n_obs)
         if q:
             ll = ll - _marginal_loglik(S, n_obs, exogenous)
         n_rmsea = n_obs
     else:
-        gfi = _gfi_weighted(S, Sigma, estimator)
         ll = np.full_like(chisq, np.nan)
         n_rmsea = n_obs - 1
     out = {
         "chisq": chisq,
         "df": np.full_like(chisq, df),
-        "pvalue": indices.chisq_pvalue(chisq, df),
+        # (N - 1) F_ULS does not follow a chi-square distribution: lavaan reports no p-value
+        "pvalue": (indices.chisq_pvalue(chisq, df) if estimator != "ULS"
+                   else np.full_like(chisq, np.nan)),
         "cfi": indices.cfi(chisq, df, chisq0, df0),
         "tli": indices.tli(chisq, df, chisq0, df0),
         "nfi": indices.nfi(chisq, chisq0),
         "rmsea": indices.rmsea(chisq, df, n_rmsea),
         "srmr": indices.srmr(S, Sigma),
-        "gfi": gfi,
-        "agfi": indices.agfi(gfi, p, df),
+        "gfi": gfi_value,
+        "agfi": indices.agfi(gfi_value, p, df),
         "loglik": ll,
         "aic": -2 * ll + 2 * n_params,
         "bic": -2 * ll + n_params * np.log(n_obs),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -232,3 +233,79 @@ def test_identification_by_latent_variances_gives_the_same_reliability():
     b = measurement(text, data)
     pd.testing.assert_frame_equal(a.reliability, b.reliability, atol=1e-7)
     np.testing.assert_allclose(a.loadings["std"], b.loadings["std"], atol=1e-7)
+
+
+# ---------------------------------------------------------------- issue 9 (items 6, 7)
+BATTERY = json.loads((REFERENCE / "battery_reference.json").read_text())["cases"]
+
+
+def _battery_data(case: str) -> pd.DataFrame:
+    return pd.read_csv(REFERENCE / BATTERY[case]["data"])
+
+
+def _assert_matches_semtools(meas, ref):
+    for stat in ("omega", "alpha", "ave"):
+        for construct, value in ref[stat].items():
+            assert meas.reliability.loc[construct, stat] == pytest.approx(value, abs=1e-3), (stat, construct)
+    std = meas.loadings.set_index(["construct", "indicator"])["std"]
+    for e in ref["std_loadings"]:
+        assert std[(e["lhs"], e["rhs"])] == pytest.approx(e["est.std"], abs=1e-3)
+
+
+def test_cfa_keeps_a_fixed_latent_variance_that_identifies_the_factor():
+    """``NA*x1`` frees the marker and ``f1 ~~ 0.5*f1`` identifies f1: the CFA must keep the
+    fixed variance (it used to drop it, leaving f1 unidentified: loadings 0.998 vs 0.910,
+    std SEs 0, negative std loadings)."""
+    case = BATTERY["fixed_latent_variance_ML"]
+    res = lcsem.fit(case["model"], _battery_data("fixed_latent_variance_ML"))
+    cfa = cfa_model(res.model)
+    assert any(r.lhs == r.rhs == "f1" and r.op == "~~" and r.free == 0 and r.value == 0.5 for r in cfa.rows)
+    meas = measurement(res)
+    assert meas.converged
+    _assert_matches_semtools(meas, case["measurement"])
+    assert (meas.loadings["se"] > 0).all()
+
+
+def test_cfa_keeps_fixed_covariances_between_exogenous_constructs():
+    case = BATTERY["fixed_values_ML"]
+    res = lcsem.fit(case["model"], _battery_data("fixed_values_ML"))
+    assert any(r.op == "~~" and {r.lhs, r.rhs} == {"f1", "f2"} and r.free == 0 and r.value == 0.3
+               for r in cfa_model(res.model).rows)
+    _assert_matches_semtools(measurement(res), case["measurement"])
+
+
+def test_regressed_construct_identified_by_its_residual_variance_gets_a_scale():
+    """A regressed construct becomes exogenous in the CFA: its fixed residual variance
+    means something else there, so its variance is fixed to 1 (only a scale: the
+    standardised statistics are those of the CFA with ``f1 ~~ 0.5*f1``)."""
+    text = ("f1 =~ NA*x1 + x2 + x3 + x4\nf2 =~ y1 + y2 + y3 + y4\nf1 ~ f2\nf1 ~~ 0.5*f1")
+    data = _battery_data("fixed_latent_variance_ML")
+    cfa = cfa_model(lcsem.Model.from_syntax(text))
+    assert [(r.value, r.free) for r in cfa.rows if r.op == "~~" and r.lhs == r.rhs == "f1"] == [(1.0, 0)]
+    meas = measurement(text, data)
+    assert meas.converged
+    _assert_matches_semtools(meas, BATTERY["fixed_latent_variance_ML"]["measurement"])
+
+
+@pytest.mark.parametrize("case", ["published_cfa_GLS", "published_cfa_ULS", "small_n60_GLS"])
+def test_omega_and_ave_use_the_covariance_the_estimator_fits(case):
+    """GLS and ULS fit the unbiased covariance (N - 1): semTools' omega and AVE
+    denominators use it too (lcsem was N/(N-1) too large, +0.013 at N = 60)."""
+    ref = BATTERY[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lcsem.NonAdmissibleWarning)   # small_n60: a Heywood case
+        res = lcsem.fit(ref["model"], _battery_data(case), estimator=ref["estimator"])
+    meas = measurement(res)
+    for stat in ("omega", "ave"):
+        for construct, value in ref["measurement"][stat].items():
+            assert meas.reliability.loc[construct, stat] == pytest.approx(value, abs=1e-4)
+
+
+def test_a_cfa_that_does_not_converge_is_flagged_not_silent():
+    """No ML solution exists (a marker uncorrelated with its factor's other indicators;
+    lavaan: not converged): measurement() warns and says so in its flag and notes."""
+    data = pd.read_csv(REFERENCE / "battery_nonconverge.csv")
+    with pytest.warns(lcsem.ConvergenceWarning, match="measurement CFA did not converge"):
+        meas = measurement("f =~ x1 + x2 + x3\ng =~ y1 + y2 + y3", data)
+    assert meas.converged is False
+    assert any("did NOT converge" in n for n in meas.notes)

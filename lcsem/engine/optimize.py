@@ -5,6 +5,12 @@ All functions take sample covariances ``S`` of shape (R, p, p) and parameter vec
 (the expected information ``tr(Sigma^-1 D_a Sigma^-1 D_b)``), GLS and ULS Gauss-Newton
 with the fixed weight ``S^-1`` or ``I``; each iteration has step-halving, and each
 replicate stops on its own when its step and gradient are negligible.
+
+The discrepancies are lavaan's: ``F_GLS = 1/2 tr[(S^-1 (S - Sigma))^2]`` and, for ULS,
+the unweighted sum over the ``p(p+1)/2`` distinct moments, in which every variance and
+every covariance counts once: ``F_ULS = sum_{i<=j} (s_ij - sigma_ij)^2
+= 1/2 tr[(S - Sigma)^2] + 1/2 sum_i (s_ii - sigma_ii)^2``. The test statistic is
+``(N - 1) F`` for both.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ class Solution:
     """Result of a batched minimisation."""
 
     theta: np.ndarray       # (R, k)
-    fmin: np.ndarray        # (R,) discrepancy at theta (ML: F_ML, GLS/ULS: 1/2 tr[...]^2)
+    fmin: np.ndarray        # (R,) discrepancy at theta (ML: F_ML, GLS: 1/2 tr[...]^2, ULS: sum_vech e^2)
     converged: np.ndarray   # (R,) bool
     iterations: np.ndarray  # (R,) int
     max_gradient: np.ndarray  # (R,)
@@ -50,8 +56,9 @@ def _positive_definite(Sigma: np.ndarray) -> np.ndarray:
     finite = np.isfinite(Sigma).all(axis=(1, 2))
     out = np.zeros(Sigma.shape[0], dtype=bool)
     if finite.any():
-        eig_min = np.linalg.eigvalsh(Sigma[finite])[:, 0]
-        out[finite] = eig_min > 0
+        eig = np.linalg.eigvalsh(Sigma[finite])
+        # numerically singular (condition number beyond 1e13) counts as not positive definite
+        out[finite] = eig[:, 0] > 1e-13 * np.abs(eig[:, -1])
     return out
 
 
@@ -70,7 +77,10 @@ def _discrepancy_from_sigma(Sigma, S, estimator, logdet_S=None, weight=None):
     if weight is None:
         weight = _weight(S, estimator)
     R_ = weight @ (S - Sigma)
-    return 0.5 * np.einsum("rij,rji->r", R_, R_)
+    f = 0.5 * np.einsum("rij,rji->r", R_, R_)
+    if estimator == "ULS":
+        f = f + 0.5 * (np.diagonal(R_, axis1=1, axis2=2) ** 2).sum(axis=1)
+    return f
 
 
 def minimize(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, estimator: str = "ML",
@@ -92,12 +102,8 @@ def minimize(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, estimator:
             break
         th = theta[active]
         Sa = S[active]
-        Sigma, B, C = struct.implied(th)
-        W = np.linalg.inv(Sigma) if estimator == "ML" else weight[active]
-        U, V, c = struct.jacobian_vectors(B, C)
-        M = W @ (Sigma - Sa) @ W
-        grad = gradient_terms(U, V, M, c) @ struct.free_map
-        info = struct.free_map.T @ gram_terms(U, V, W, c) @ struct.free_map
+        grad, info = _gradient_information(struct, th, Sa, estimator,
+                                           None if weight is None else weight[active])
         try:
             step = -np.linalg.solve(info, grad[..., None])[..., 0]
         except np.linalg.LinAlgError:
@@ -132,6 +138,29 @@ def minimize(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, estimator:
         converged[active[done | (stuck & (max_grad[active] <= 1e-6))]] = True
         failed[active[stuck & (max_grad[active] > 1e-6)]] = True
     return Solution(theta, fmin, converged, iterations, max_grad)
+
+
+def _gradient_information(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str,
+                          weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient of the discrepancy and its Fisher / Gauss-Newton information: (R, k), (R, k, k)."""
+    Sigma, B, C = struct.implied(theta)
+    W = np.linalg.inv(Sigma) if estimator == "ML" else weight
+    U, V, c = struct.jacobian_vectors(B, C)
+    M = W @ (Sigma - S) @ W
+    grad_e = gradient_terms(U, V, M, c)
+    info_e = gram_terms(U, V, W, c)
+    if estimator == "ULS":
+        # the variances' residuals count once more (sum over vech, not over the matrix)
+        diag_d = 2.0 * c[None, :, None] * U * V           # (R, E, p): diagonal of each D_e
+        grad_e = grad_e + np.einsum("rep,rp->re", diag_d, np.diagonal(M, axis1=1, axis2=2))
+        info_e = info_e + diag_d @ np.swapaxes(diag_d, 1, 2)
+    return grad_e @ struct.free_map, struct.free_map.T @ info_e @ struct.free_map
+
+
+def gradient(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str = "ML") -> np.ndarray:
+    """Gradient of the discrepancy at each row of ``theta`` (R, k) for ``S`` (R, p, p)."""
+    S = np.asarray(S, dtype=float)
+    return _gradient_information(struct, np.atleast_2d(theta), S, estimator, _weight(S, estimator))[0]
 
 
 def information(struct: RamStructure, theta: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:

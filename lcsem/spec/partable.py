@@ -44,7 +44,7 @@ class Variables:
     indicators: tuple[str, ...]
     endogenous: tuple[str, ...]   # on the left of '~' or indicators (have a residual)
     exogenous_latent: tuple[str, ...]
-    exogenous_observed: tuple[str, ...]
+    exogenous_observed: tuple[str, ...]   # lavaan's "ov.x": covariates the model conditions on
 
 
 def variable_roles(statements: list[Statement]) -> Variables:
@@ -67,7 +67,11 @@ def variable_roles(statements: list[Statement]) -> Variables:
     regressed = {s.lhs for s in statements if s.op == "~"}
     endogenous = [n for n in order if n in regressed or (n in indicators)]
     exo_lat = [n for n in latent if n not in regressed and n not in indicators]
-    exo_obs = [n for n in observed if n not in endogenous]
+    # as lavaan's ov.x: a predictor the user gives a variance or covariance (``x ~~ ...``)
+    # is "random", not a fixed.x covariate: its moments are free parameters and it gets no
+    # automatic covariances with the covariates
+    mentioned = {n for s in statements if s.op == "~~" for n in (s.lhs, s.rhs)}
+    exo_obs = [n for n in observed if n not in endogenous and n not in mentioned]
     return Variables(tuple(latent), tuple(observed), tuple(dict.fromkeys(indicators)),
                      tuple(endogenous), tuple(exo_lat), tuple(exo_obs))
 
