@@ -81,7 +81,10 @@ def srmr(S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
     d = np.sqrt(np.diagonal(S, axis1=-2, axis2=-1))
     resid = (S - Sigma) / (d[..., :, None] * d[..., None, :])
     iu = np.triu_indices(S.shape[-1])
-    return np.sqrt(np.mean(resid[..., iu[0], iu[1]] ** 2, axis=-1))
+    # contiguous rows: each replicate's mean is then summed in the same order whatever
+    # the number of replicates (the indexed view is laid out replicate-last)
+    squares = np.ascontiguousarray(resid[..., iu[0], iu[1]]) ** 2
+    return np.sqrt(np.mean(squares, axis=-1))
 
 
 def gfi(S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
