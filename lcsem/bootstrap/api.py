@@ -21,6 +21,22 @@ from .runner import Progress, Source, Store, fingerprint, jackknife_tasks, make_
 __all__ = ["bootstrap", "BootstrapInterruptedWarning"]
 
 DEFAULT_BATCH = 250
+CHUNKS_PER_WORKER = 4
+
+
+def _interrupted_message(count: int, n_resamples: int, done: int, path: Path | None) -> str:
+    """What an interrupted run returns and what it keeps, as it happened."""
+    text = (f"bootstrap interrupted: returning the first {count} of {n_resamples} replicates "
+            f"(the same as a run with n_resamples={count} and this seed)")
+    extra = done - count
+    if path:
+        text += (f"; the checkpoint {str(path)!r} keeps all {done} finished replicates"
+                 + (f" ({extra} of them finished out of order, after the first unfinished one)" if extra else "")
+                 + ": call again with the same arguments to resume")
+    elif extra:
+        text += (f"; {extra} more replicates finished out of order (after the first unfinished one) "
+                 f"are not returned: pass checkpoint=<file> to keep every finished replicate")
+    return text
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -124,8 +140,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         # large models, and give every worker a chunk
         k = max(1, len(res.theta))
         limit = max(8, min(DEFAULT_BATCH, 500_000 // (k * k)))
-        per_worker = -(-n_resamples // workers)
-        batch_size = max(1, min(limit, per_worker if workers > 1 else limit))
+        # with workers: at least CHUNKS_PER_WORKER chunks each, so that chunks finish (and
+        # are kept on Ctrl-C) all along the run; the numbers do not depend on the size
+        per_chunk = -(-n_resamples // (workers * CHUNKS_PER_WORKER))
+        batch_size = max(1, min(limit, per_chunk if workers > 1 else limit))
     else:
         batch_size = _check_int("batch_size", batch_size, 1)
     if not isinstance(progress, (bool, np.bool_)):
@@ -166,9 +184,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     count = n_resamples
     if not finished:
         count = int(np.argmin(store.done)) if not store.done.all() else n_resamples
-        warn(f"bootstrap interrupted: returning the {count} of {n_resamples} replicates finished "
-             f"(the same as a run with n_resamples={count} and this seed)"
-             + (f"; the checkpoint {str(path)!r} keeps them" if path else ""),
+        warn(_interrupted_message(count, n_resamples, int(store.done.sum()), path),
              BootstrapInterruptedWarning, stacklevel=2)
     values, status = store.values[:count], store.status[:count]
     reasons = {k: v for k, v in sorted(store.reasons.items()) if k < count}

@@ -4,8 +4,8 @@ Chunks are independent tasks (a worker needs the :class:`ReplicateSpec`, the dat
 which replicates to make), so any joblib backend -- processes (loky), threads, a
 dask.distributed or ray cluster -- runs them. Each task caps BLAS at one thread
 (threadpoolctl): the batched linear algebra is on small matrices, where a second BLAS
-thread only fights the other workers for the cores. Results are gathered in replicate
-order; a ``KeyboardInterrupt`` keeps every chunk finished so far.
+thread only fights the other workers for the cores. Each chunk is stored as soon as it
+finishes, so a ``KeyboardInterrupt`` keeps every chunk finished so far.
 """
 
 from __future__ import annotations
@@ -178,26 +178,37 @@ class Progress:
 
 def run_all(spec: ReplicateSpec, source: Source, tasks: list[Task], store: Store, *, n_jobs: int,
             progress: Progress | None = None) -> bool:
-    """Run ``tasks`` into ``store`` in replicate order; return False if interrupted."""
+    """Run ``tasks`` into ``store``; return False if interrupted (Ctrl-C).
+
+    Every chunk is stored (and checkpointed) the moment it finishes: in process one after
+    the other, with workers in the order they finish (joblib's unordered generator), so
+    an interruption keeps every finished chunk, wherever it lies in the run.
+    """
     try:
         if n_jobs == 1 or len(tasks) <= 1:
             for task in tasks:
-                store.add(run_task(spec, source, task))
-                store.save()
-                if progress:
-                    progress.update(task.positions.size)
+                _finished(store, run_task(spec, source, task), progress)
         else:
             from joblib import Parallel, delayed
 
-            parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-            for out in parallel(delayed(run_task)(spec, source, t) for t in tasks):
-                store.add(out)
-                store.save()
-                if progress:
-                    progress.update(out.positions.size)
+            calls = [delayed(run_task)(spec, source, t) for t in tasks]
+            try:
+                parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+                outputs = parallel(calls)
+            except ValueError:          # a backend without generators (multiprocessing)
+                outputs = Parallel(n_jobs=n_jobs)(calls)
+            for out in outputs:
+                _finished(store, out, progress)
     except KeyboardInterrupt:
         return False
     finally:
         if progress:
             progress.close()
     return True
+
+
+def _finished(store: Store, out: ChunkOutput, progress: Progress | None) -> None:
+    store.add(out)
+    store.save()
+    if progress:
+        progress.update(out.positions.size)
