@@ -15,7 +15,7 @@ import numpy as np
 
 from ..engine.ram import RamStructure
 from ..fit import fixed_x_positions
-from ..measures import BOOTSTRAP_INDEX_NAMES, fit_measures
+from ..measures import BOOTSTRAP_INDEX_NAMES, fit_measures, test_statistic
 from ..results import FitResult, parameter_name
 from ..standardize import DefinedParameters, admissibility, standardized_values
 from .engine import RETRY_ITER, RETRY_STARTS, cholesky_factors, fit_batch
@@ -80,7 +80,7 @@ class ReplicateSpec:
                ) -> tuple[np.ndarray, np.ndarray]:
         """Every column for fitted replicates, and the standardised row values."""
         R = theta.shape[0]
-        chisq = n_obs * fmin
+        chisq = test_statistic(fmin, n_obs, "ML")
         with np.errstate(divide="ignore", invalid="ignore"):
             fi = fit_measures(S, Sigma, chisq, None, n_obs=n_obs, df=self.df, n_params=self.n_params,
                               with_ci=False, exogenous=self.exogenous)
