@@ -127,7 +127,7 @@ def test_retry_ladder_rescues_a_heywood_start_within_its_budget(fitted, monkeypa
     monkeypatch.setattr(engine, "simple_starts", lambda st, s: np.zeros(st.k))
     out = engine.fit_batch(struct, S, bad)
     assert out.retried.all() and out.converged.all()
-    assert out.iterations.max() <= 50 + len(engine.RETRY_STARTS) * engine.RETRY_ITER
+    assert out.iterations.max() <= 20 + len(engine.RETRY_STARTS) * engine.RETRY_ITER
     ref = engine.fit_batch(struct, S, res.theta)
     np.testing.assert_allclose(out.fmin, ref.fmin, rtol=1e-8)
 

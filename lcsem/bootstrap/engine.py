@@ -358,7 +358,8 @@ def _newton(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, tol: float,
 
 RETRY_ITER = 40
 RETRY_HALVINGS = 8
-RETRY_STARTS = ("simple starting values", "the fast path's end point with observed residual variances reset",
+RETRY_STARTS = ("the fast path's end point", "simple starting values",
+                "the fast path's end point with observed residual variances reset",
                 "the full-sample estimate with observed residual variances reset")
 
 
@@ -375,7 +376,7 @@ def _reset_observed_variances(struct: RamStructure, theta: np.ndarray, S: np.nda
 
 
 def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: float = 1e-12,
-              max_iter: int = 50, max_halvings: int = 12, retry: bool = True) -> BatchFit:
+              max_iter: int = 20, max_halvings: int = 12, retry: bool = True) -> BatchFit:
     """Fit the model to every covariance matrix in ``S`` (shape (R, p, p), N denominator).
 
     Every step is computed replicate by replicate (stacked linear algebra), so a
@@ -395,12 +396,12 @@ def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: f
     max_iter, max_halvings
         Newton iterations and step-halvings per iteration on the fast path.
     retry
-        Refit replicates that did not converge, all at once, from up to three other
-        starts (:data:`RETRY_STARTS`), each with a bounded budget of :data:`RETRY_ITER`
-        Newton iterations: a hopeless replicate costs a bounded amount of work. A
-        solution from another start is kept only when its discrepancy is not above the
-        lowest value already reached for that replicate (a local optimum above a
-        diverging path is not the ML estimate).
+        Refit replicates that did not converge from three other starts
+        (:data:`RETRY_STARTS`), all replicates and starts in one batch with a bounded
+        budget of :data:`RETRY_ITER` Newton iterations: a hopeless replicate costs a
+        bounded amount of work. The converged solution with the lowest discrepancy is
+        kept only when no lower value was reached anywhere for that replicate (a local
+        optimum above a diverging path is not the ML estimate).
     """
     S = np.asarray(S, dtype=float)
     theta0 = np.asarray(theta0, dtype=float)
@@ -410,30 +411,29 @@ def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: f
     todo = np.flatnonzero(~converged & np.isfinite(logdet_S))
     if retry and todo.size:
         retried[todo] = True
-        lowest = np.where(np.isfinite(st.f[todo]), st.f[todo], np.inf)    # lowest F reached so far
-        end = theta[todo].copy()
-        warm = np.broadcast_to(theta0, (S.shape[0], struct.k))[todo]
+        n, m = todo.size, len(RETRY_STARTS)
         Sb = S[todo]
-        open_ = np.arange(todo.size)
-        for name in RETRY_STARTS:
-            if open_.size == 0:
-                break
-            if name.startswith("simple"):
-                start = np.stack([simple_starts(struct, Sb[j]) for j in open_])
-            elif name.startswith("the fast"):
-                start = _reset_observed_variances(struct, end[open_], Sb[open_])
-            else:
-                start = _reset_observed_variances(struct, warm[open_], Sb[open_])
-            th, new, ok, its = _newton(struct, Sb[open_], start, tol, RETRY_ITER, RETRY_HALVINGS)
-            iterations[todo[open_]] += its
-            f_new = np.where(np.isfinite(new.f), new.f, np.inf)
-            keep = ok & (f_new <= lowest[open_] + 1e-9 * (1.0 + np.abs(f_new)))
-            rows = todo[open_[keep]]
-            theta[rows] = th[keep]
-            converged[rows] = True
-            _put(st, rows, _take(new, np.flatnonzero(keep)))
-            lowest[open_] = np.minimum(lowest[open_], f_new)
-            open_ = open_[~keep]
+        warm = np.broadcast_to(theta0, (S.shape[0], struct.k))[todo]
+        # every start of every retried replicate in one batch (start-major), so the
+        # ladder costs RETRY_ITER iterations in all, not per start
+        starts = np.concatenate([theta[todo],
+                                 np.stack([simple_starts(struct, s) for s in Sb]),
+                                 _reset_observed_variances(struct, theta[todo], Sb),
+                                 _reset_observed_variances(struct, warm, Sb)])
+        th, new, ok, its = _newton(struct, np.concatenate([Sb] * m), starts, tol, RETRY_ITER, RETRY_HALVINGS)
+        iterations[todo] += its.reshape(m, n).sum(axis=0)
+        f_new = np.where(np.isfinite(new.f), new.f, np.inf).reshape(m, n)
+        f_ok = np.where(ok.reshape(m, n), f_new, np.inf)
+        best = np.argmin(f_ok, axis=0)                 # the first start on ties
+        f_best = f_ok[best, np.arange(n)]
+        # the lowest discrepancy reached anywhere (fast path, every retry's end point)
+        lowest = np.minimum(np.where(np.isfinite(st.f[todo]), st.f[todo], np.inf), f_new.min(axis=0))
+        keep = np.isfinite(f_best) & (f_best <= lowest + 1e-9 * (1.0 + np.abs(f_best)))
+        pick = best[keep] * n + np.flatnonzero(keep)
+        rows = todo[keep]
+        theta[rows] = th[pick]
+        converged[rows] = True
+        _put(st, rows, _take(new, pick))
     f = np.where(converged, st.f, np.inf)
     return BatchFit(theta=theta, fmin=f, Sigma=st.Sigma, converged=converged & np.isfinite(f),
                     iterations=iterations, retried=retried)
