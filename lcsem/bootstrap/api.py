@@ -83,8 +83,11 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     """Bootstrap a fitted model: fit indices, parameters, standardised and defined values.
 
     Every replicate is a full ML fit (batched Newton iterations with the exact Hessian,
-    warm-started at the full-sample estimate; non-converged replicates are retried from
-    other starting values and otherwise counted as failed).
+    warm-started at the full-sample estimate). Replicates that do not converge are retried
+    together from four other starts with a bounded budget, so a fragile model costs a
+    bounded multiple of a healthy one; those still without a finite ML solution are counted
+    as failed with their reason, and a resample whose covariance matrix is not positive
+    definite is failed at once.
 
     Parameters
     ----------
@@ -100,19 +103,22 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         Bollen–Stine p of the chi-square test).
     seed
         None, an int, a ``numpy.random.Generator`` or a ``SeedSequence``. The same seed
-        gives the same replicates whatever ``n_jobs``, ``batch_size`` or joblib backend.
+        gives bit-identical replicates whatever ``n_jobs``, ``batch_size`` or joblib
+        backend (all arithmetic is replicate by replicate).
     n_jobs
         1 (default: in this process; fastest for up to a few thousand replicates on a
         laptop), k > 1 worker processes, or -1 for all cores. Runs through joblib, so
         ``with joblib.parallel_backend("dask"): ...`` carries the run to a dask cluster.
     batch_size
-        Replicates per chunk (memory is bounded by one chunk per worker). Default: 250,
-        smaller for models with many parameters (memory) and to give every worker a chunk.
+        Replicates per chunk (memory is bounded by one chunk per worker); it never changes
+        the numbers. Default: 250, smaller for models with many parameters (memory) and,
+        with workers, small enough to give each worker at least four chunks (finished
+        chunks are kept on Ctrl-C).
     progress
         Show a tqdm.auto progress bar when the run lasts more than a second.
     checkpoint
-        A file path: finished chunks are saved there and a later call with the same
-        arguments resumes from them.
+        A file path: every chunk is saved there as it finishes, and a later call with the
+        same arguments resumes from them.
 
     Returns
     -------
@@ -123,7 +129,9 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     BootstrapFailureWarning
         When replicates failed or were inadmissible (with counts).
     BootstrapInterruptedWarning
-        On Ctrl-C: the result holds the replicates finished so far.
+        On Ctrl-C: the result holds the replicates finished before the first unfinished
+        one (a run with that ``n_resamples``); the message says how many finished in all
+        and whether the checkpoint keeps them.
     """
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected the FitResult of lcsem.fit(...), got {type(res).__name__}")

@@ -159,11 +159,7 @@ class Progress:
     def __init__(self, enabled: bool, total: int, initial: int, desc: str):
         self.bar = None
         if enabled:
-            import warnings
-
-            with warnings.catch_warnings():   # tqdm.auto falls back to text without ipywidgets
-                warnings.simplefilter("ignore")
-                from tqdm.auto import tqdm
+            from tqdm.auto import tqdm        # silences its own experimental-import warning
 
             self.bar = tqdm(total=total, initial=initial, desc=desc, unit="rep", delay=1.0, leave=False)
 
