@@ -22,6 +22,8 @@ __all__ = ["bootstrap", "BootstrapInterruptedWarning"]
 
 DEFAULT_BATCH = 250
 CHUNKS_PER_WORKER = 4
+# bumped whenever a replicate's numbers change (checkpoints of other revisions are refused)
+ENGINE_REVISION = 2
 
 
 def _interrupted_message(count: int, n_resamples: int, done: int, path: Path | None) -> str:
@@ -179,7 +181,8 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         source = Source(kind="cases", n_obs=n, X=data)
         indices = resample_indices(root, n_resamples, n)
 
-    meta = {"kind": kind, "n_resamples": n_resamples, "entropy": str(root.entropy),
+    # "engine": replicates of an earlier retry rule or arithmetic are not mixed into a resumed run
+    meta = {"engine": ENGINE_REVISION, "kind": kind, "n_resamples": n_resamples, "entropy": str(root.entropy),
             "spawn_key": list(root.spawn_key), "block": BLOCK,
             "inputs": fingerprint(X, np.asarray(res.theta), text=repr(res.model.rows))}
     store = Store(n_resamples, len(spec.columns), path=path, meta=meta)

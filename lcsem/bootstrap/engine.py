@@ -394,10 +394,13 @@ def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: f
         Stop a replicate when the Newton decrement (predicted decrease of F_ML) is below
         ``tol * max(1, F)`` or its largest gradient is below 1e-12.
     max_iter, max_halvings
-        Newton iterations and step-halvings per iteration on the fast path.
+        Newton iterations and step-halvings per iteration on the fast path (most
+        replicates converge in 5-10 from the warm start; the others go to the retries).
     retry
-        Refit replicates that did not converge from three other starts
-        (:data:`RETRY_STARTS`), all replicates and starts in one batch with a bounded
+        Refit replicates that did not converge from four starts (:data:`RETRY_STARTS`:
+        the fast path's end point, simple starting values, and two starts with the observed
+        residual variances moved off a Heywood boundary), all replicates and starts in one
+        batch with a bounded
         budget of :data:`RETRY_ITER` Newton iterations: a hopeless replicate costs a
         bounded amount of work. The converged solution with the lowest discrepancy is
         kept only when no lower value was reached anywhere for that replicate (a local
