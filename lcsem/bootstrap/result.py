@@ -187,7 +187,10 @@ class BootstrapResult:
             raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
         table = self.ci(level=level, method=method)
         table.insert(1, "se", self.se.reindex(table.index))
-        table["pvalue"] = self.pvalues.reindex(table.index)
+        # shown as in every report table: '≤ floor' when no replicate fell beyond 0
+        used = self.n_resamples - self.n_failed
+        table["pvalue"] = [format_boot_p(p, used, digits) if np.isfinite(p) else np.nan
+                           for p in self.pvalues.reindex(table.index)]
         head = (f"{self.kind} bootstrap, {self.n_resamples} replicates (seed {self.seed}): "
                 f"{self.n_failed} failed, {self.n_inadmissible} inadmissible"
                 f"{'; INTERRUPTED' if self.interrupted else ''}")
