@@ -156,3 +156,36 @@ def test_a_local_optimum_above_a_diverging_path_is_not_reported(fitted, monkeypa
     assert out.retried.all() and not out.converged.any() and np.isinf(out.fmin).all()
 
 
+
+
+def test_cholesky_verdicts_are_each_matrix_own_whatever_the_batch():
+    """Positive definiteness is LAPACK's Cholesky verdict on each matrix alone, and its
+    factor is the same, whichever other matrices share the batch (bit-identity)."""
+    from lcsem.bootstrap.engine import cholesky_factors
+
+    rng = np.random.default_rng(3)
+    mats = []
+    for i in range(60):
+        A = rng.standard_normal((6, 6))
+        w = rng.uniform(0.1, 2.0, 6)
+        if i % 3 == 1:
+            w[:2] = [-0.3, -0.2]          # indefinite with a positive determinant
+        elif i % 3 == 2:
+            w[0] = 1e-17                  # numerically singular
+        Q = np.linalg.qr(A)[0]
+        mats.append((Q * w) @ Q.T)
+    H = np.stack(mats)
+    alone = []
+    for M in H:
+        try:
+            np.linalg.cholesky(M)
+            alone.append(True)
+        except np.linalg.LinAlgError:
+            alone.append(False)
+    ok, L = cholesky_factors(H)
+    assert ok.tolist() == alone and 0 < ok.sum() < len(H)
+    for size in (1, 7, 25):
+        for start in range(0, len(H), size):
+            part_ok, part_L = cholesky_factors(H[start:start + size])
+            assert np.array_equal(part_ok, ok[start:start + size])
+            assert np.array_equal(part_L, L[start:start + size])

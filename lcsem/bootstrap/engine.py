@@ -235,14 +235,36 @@ def _solve(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return x, ok
 
 
+def _cholesky_screen(H: np.ndarray) -> np.ndarray:
+    """A permissive, vectorised Cholesky pass: False only for matrices that are certainly
+    not positive definite (a pivot below -1e-8 of its diagonal element, far beyond the
+    rounding by which two Cholesky implementations differ). Used to avoid one LAPACK call
+    per failing matrix; the verdict itself is always LAPACK's."""
+    R, k = H.shape[0], H.shape[-1]
+    L = np.zeros_like(H)
+    keep = np.ones(R, dtype=bool)
+    diag = np.diagonal(H, axis1=1, axis2=2)
+    with np.errstate(all="ignore"):
+        for j in range(k):
+            Lj = L[:, j, :j]
+            d = H[:, j, j] - np.einsum("rm,rm->r", Lj, Lj)
+            keep &= d > -1e-8 * diag[:, j]
+            root = np.sqrt(np.maximum(np.abs(d), 1e-300))
+            L[:, j, j] = root
+            if j + 1 < k:
+                L[:, j + 1:, j] = (H[:, j + 1:, j] - np.einsum("rim,rm->ri", L[:, j + 1:, :j], Lj)) / root[:, None]
+    return keep & np.all(np.isfinite(L), axis=(1, 2))
+
+
 def cholesky_factors(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cholesky factors of a (R, k, k) stack and whether each exists (identity where not).
 
-    One batched call when every matrix is positive definite; otherwise the stack is
-    bisected until the failing matrices are isolated. Each matrix is judged by its own
-    Cholesky factorisation only, so the verdict never depends on the other matrices of
-    the batch (an eigenvalue fallback for some blocks would judge borderline matrices
-    differently), and the work is O(failures x log R) extra calls.
+    Each matrix is judged by its own LAPACK Cholesky factorisation, so the verdict never
+    depends on the other matrices of the batch (an eigenvalue fallback for some blocks
+    would judge borderline matrices differently). One batched call when every matrix is
+    positive definite; otherwise a vectorised screen drops the matrices that are certainly
+    not, and the rest is factorised again, bisected only where a failing matrix slipped
+    through the screen.
     """
     R, k = H.shape[0], H.shape[-1]
     ok = np.zeros(R, dtype=bool)
@@ -252,21 +274,23 @@ def cholesky_factors(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     candidates = np.flatnonzero(np.all(np.isfinite(H), axis=(1, 2))
                                 & np.all(np.diagonal(H, axis1=1, axis2=2) > 0, axis=1))
 
-    def split(idx: np.ndarray) -> None:
+    def split(idx: np.ndarray, screened: bool) -> None:
         try:
             factor = np.linalg.cholesky(H[idx])
         except np.linalg.LinAlgError:
-            if idx.size > 1:
+            if not screened:
+                split(idx[_cholesky_screen(H[idx])], True)
+            elif idx.size > 1:
                 half = idx.size // 2
-                split(idx[:half])
-                split(idx[half:])
+                split(idx[:half], True)
+                split(idx[half:], True)
             return
         good = np.all(np.isfinite(factor), axis=(1, 2))
         ok[idx[good]] = True
         L[idx[good]] = factor[good]
 
     if candidates.size:
-        split(candidates)
+        split(candidates, False)
     return ok, L
 
 
