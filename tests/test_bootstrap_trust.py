@@ -188,3 +188,31 @@ def test_fragile_model_failures_are_counted_with_reasons():
     assert all(boot.failure_reasons[i] for i in boot.inadmissible_idx)
     assert boot.distribution.iloc[failed].isna().all().all()
     assert boot.n_failed + boot.n_inadmissible + int((boot.status == "ok").sum()) == 150
+
+
+def test_checkpoint_holds_every_stored_chunk_when_writes_are_throttled(fitted, tmp_path, monkeypatch):
+    """The checkpoint is rewritten at most every SAVE_INTERVAL seconds (the whole store is
+    written each time), and always once more when the run ends or is interrupted."""
+    res = fitted["holzinger_swineford"]
+    monkeypatch.setattr(runner_module, "SAVE_INTERVAL", 1e9)
+    real = runner_module.run_task
+    calls = {"n": 0}
+
+    def flaky(spec, source, task):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(spec, source, task)
+
+    monkeypatch.setattr(runner_module, "run_task", flaky)
+    path = tmp_path / "boot.npz"
+    with pytest.warns(BootstrapInterruptedWarning, match="keeps all 60 finished"):
+        quiet(res, 100, seed=2, batch_size=20, checkpoint=path)
+    with np.load(path) as z:
+        assert z["done"].sum() == 60 and z["done"][:60].all()
+    monkeypatch.setattr(runner_module, "run_task", real)
+    full = tmp_path / "full.npz"
+    done = quiet(res, 100, seed=2, batch_size=20, checkpoint=full)
+    with np.load(full) as z:
+        assert z["done"].all()
+    assert_bit_identical(done, quiet(res, 100, seed=2, batch_size=20, checkpoint=path))

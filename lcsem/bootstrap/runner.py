@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from .resample import (counts_from_indices, covariances_from_counts, leave_one_o
                        parametric_covariances)
 
 __all__ = ["Source", "Task", "run_task", "run_all", "Progress"]
+
+SAVE_INTERVAL = 2.0   # seconds between checkpoint writes during a run
 
 
 @dataclass
@@ -103,6 +106,7 @@ class Store:
     status: np.ndarray = field(init=False)
     done: np.ndarray = field(init=False)
     reasons: dict = field(default_factory=dict)
+    _saved_at: float = field(default=-np.inf, init=False, repr=False)
 
     def __post_init__(self):
         self.values = np.full((self.n, self.n_columns), np.nan)
@@ -112,11 +116,18 @@ class Store:
     def add(self, out: ChunkOutput) -> None:
         self.values[out.positions] = out.values
         self.status[out.positions] = out.status
-        self.done[out.positions] = True
         self.reasons.update(out.reasons)
+        self.done[out.positions] = True          # last: a chunk interrupted here is not done
 
-    def save(self) -> None:
+    def save(self, force: bool = True) -> None:
+        """Write the store to the checkpoint file (atomically). Unless ``force``, at most
+        every :data:`SAVE_INTERVAL` seconds: the whole store is written each time, so
+        saving after every chunk would make long runs quadratic; a run saves once more
+        when it ends or is interrupted."""
         if self.path is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._saved_at < SAVE_INTERVAL:
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as fh:
@@ -124,6 +135,7 @@ class Store:
                      reasons=json.dumps({str(k): list(v) for k, v in self.reasons.items()}),
                      meta=json.dumps(self.meta, sort_keys=True))
         os.replace(tmp, self.path)
+        self._saved_at = time.monotonic()
 
     def load(self) -> None:
         if self.path is None or not self.path.exists():
@@ -196,15 +208,17 @@ def run_all(spec: ReplicateSpec, source: Source, tasks: list[Task], store: Store
             for out in outputs:
                 _finished(store, out, progress)
     except KeyboardInterrupt:
+        store.save()                    # every chunk stored so far, whenever the last write was
         return False
     finally:
         if progress:
             progress.close()
+    store.save()
     return True
 
 
 def _finished(store: Store, out: ChunkOutput, progress: Progress | None) -> None:
     store.add(out)
-    store.save()
+    store.save(force=False)
     if progress:
         progress.update(out.positions.size)
