@@ -33,7 +33,8 @@ def test_apa_number_formats():
     assert format_ci(0.1, 0.25) == "[0.100, 0.250]"
     # bootstrap p-values are never 0 (2(1 + k)/(B + 1)); at the floor they read "≤ floor"
     assert format_boot_p(2 / 1001, 1000) == "≤ .002" and format_boot_p(2 / 5001, 5000) == "≤ .0004"
-    assert format_boot_p(1 / 1000, 999, sides=1) == "≤ .001"
+    assert format_boot_p(1 / 1000, 999, sides=1) == "≤ .001" and format_boot_p(1 / 1001, 1000, sides=1) == "≤ .001"
+    assert format_boot_p(2 / 272, 271) == "≤ .008"          # .00735 rounded up: the bound stays true
     assert format_boot_p(0.034, 1000) == ".034"
     assert format_ci(np.nan, 0.2) == "–"
 

@@ -54,15 +54,20 @@ def format_boot_p(p: float, n_boot: int, digits: int = 3, sides: int = 2) -> str
     """A bootstrap p-value (never 0: lcsem uses the ``(1 + k)/(B + 1)`` convention).
 
     At its floor -- ``2/(B + 1)`` two-sided, ``1/(B + 1)`` one-sided, when no replicate
-    fell on the far side -- it is shown as ``≤ floor`` with enough decimals not to read
-    as 0: ``B`` replicates cannot resolve a smaller p-value.
+    fell on the far side -- it is shown as ``≤ floor`` (rounded up, with enough decimals
+    not to read as 0): ``B`` replicates cannot resolve a smaller p-value.
     """
     if p is None or not np.isfinite(p):
         return "–"
     floor = sides / (n_boot + 1) if n_boot > 0 else 0.0
     if floor and p <= floor * (1 + 1e-9):
-        shown = f"{floor:.{max(digits, int(np.ceil(-np.log10(floor))))}f}".lstrip("0")
-        return f"≤ {shown}"
+        # rounded up (so the bound stays true), with the fewest decimals (at least
+        # ``digits``) that keep it within 1.5 times the floor
+        for decimals in range(digits, 16):
+            bound = np.ceil(floor * 10 ** decimals * (1 - 1e-12)) / 10 ** decimals
+            if bound <= 1.5 * floor:
+                break
+        return "≤ " + f"{bound:.{decimals}f}".lstrip("0")
     return format_p(p, digits)
 
 
