@@ -114,7 +114,8 @@ def test_same_seed_bit_identical_on_a_dask_cluster(fitted):
 
 
 # ---------------------------------------------------------------- Ctrl-C with workers
-@pytest.mark.filterwarnings("ignore::UserWarning:joblib.parallel")   # its note on cancelled tasks
+@pytest.mark.filterwarnings("ignore:.*have been cancelled:UserWarning")     # joblib's notes on the
+@pytest.mark.filterwarnings("ignore:.*executed  *but not used:UserWarning")  # tasks it dropped
 def test_ctrl_c_with_two_workers_keeps_every_finished_chunk_and_says_so(fitted, tmp_path, monkeypatch):
     """Ctrl-C (a KeyboardInterrupt in the main process after three chunks arrived) with
     n_jobs=2 and the default chunking: every chunk that arrived is in the checkpoint, the
