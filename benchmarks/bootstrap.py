@@ -4,6 +4,7 @@ Run from the repository root::
 
     /work/venv/bin/python benchmarks/bootstrap.py            # about a minute
     /work/venv/bin/python benchmarks/bootstrap.py --full     # semopy on all 1,000 resamples
+    /work/venv/bin/python benchmarks/bootstrap.py --fragile  # only the fragile-model table
 
 Every comparison uses the same resamples (lcsem's ``result.indices``). lcsem times are
 the median of repeated runs with default settings after one warm-up run (imports, first
@@ -179,6 +180,42 @@ def extras(res, args) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+FRAGILE_MODEL = "f1 =~ y1 + y2 + y3\nf2 =~ y4 + y5 + y6"
+
+
+def fragile_data(n: int, loading: float, seed: int = 1) -> pd.DataFrame:
+    """Two-factor CFA data (3 indicators each, factor correlation .5) whose first loading
+    per factor is ``loading`` (standardised): .98 gives near-Heywood data."""
+    rng = np.random.default_rng(seed)
+    lam = np.array([[loading, 0.6, 0.5, 0, 0, 0], [0, 0, 0, loading - 0.01, 0.55, 0.45]]).T
+    phi = np.array([[1.0, 0.5], [0.5, 1.0]])
+    Sigma = lam @ phi @ lam.T
+    Sigma += np.diag(1.0 - np.diag(Sigma))
+    X = rng.multivariate_normal(np.zeros(6), Sigma, size=n)
+    return pd.DataFrame(X, columns=[f"y{i}" for i in range(1, 7)])
+
+
+def fragile(args, hs_cpu: float | None = None) -> pd.DataFrame:
+    """A fragile model (N = 40, near-Heywood: many replicates are inadmissible or have no
+    finite ML solution) against the same model on healthy data (N = 400, loadings .7)."""
+    rows = []
+    for label, n, loading in (("healthy: N = 400, loadings .7", 400, 0.7),
+                              ("fragile: N = 40, loadings .98 (near-Heywood)", 40, 0.98),
+                              ("fragile: N = 40, loadings .7", 40, 0.7)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = lcsem.fit(FRAGILE_MODEL, fragile_data(n, loading))
+        boot(res, 50, seed=0)
+        wall, cpu, b = timed(lambda: boot(res, 1000, seed=1), repeat=args.repeat)
+        rows.append({"data": label, "wall s": wall, "CPU s": cpu, "failed": b.n_failed,
+                     "inadmissible": b.n_inadmissible})
+    out = pd.DataFrame(rows)
+    out["CPU / healthy"] = out["CPU s"] / out["CPU s"].iloc[0]
+    if hs_cpu:
+        out["CPU / HS CFA"] = out["CPU s"] / hs_cpu
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="semopy on all 1,000 resamples")
@@ -187,6 +224,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-lavaan", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="skip the scaling and extra tables")
+    parser.add_argument("--fragile", action="store_true", help="only the fragile-model table (seconds)")
     args = parser.parse_args(argv)
 
     print(f"# lcsem bootstrap benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}")
@@ -195,6 +233,11 @@ def main(argv=None) -> int:
 
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     print()
+    if args.fragile:
+        print("## Fragile model: 1,000 nonparametric replicates of a two-factor CFA")
+        print(fragile(args).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        print(f"load average at end: {load()}")
+        return 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hs = lcsem.fit(HS_MODEL, lcsem.datasets.load_holzinger_swineford())
@@ -209,6 +252,10 @@ def main(argv=None) -> int:
         shown.loc[label] = ["n/a" if v is None or v != v else f"{v:.0f}" if label in counts
                             else f"{v:.1f}x" if "/" in label else f"{v:.3f}" for v in table.T.loc[label]]
     print(shown.to_string())
+    print()
+    print("## Fragile model: 1,000 nonparametric replicates of a two-factor CFA")
+    print(fragile(args, hs_cpu=table.loc["Holzinger-Swineford CFA", "lcsem CPU s"]).to_string(
+        index=False, float_format=lambda x: f"{x:.3f}"))
     print()
     if not args.quick:
         reps, sizes = scaling(hs, args)

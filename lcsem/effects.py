@@ -34,14 +34,12 @@ KINDS = ("indirect", "total indirect", "direct", "total", "proportion mediated",
 
 
 def bootstrap_pvalue(draws: np.ndarray) -> float:
-    """Two-sided bootstrap p-value of ``H0: value = 0``: twice the share of replicates on
-    the far side of 0 (capped at 1). It is below ``1 - level`` exactly when 0 lies outside
-    the percentile interval at that level."""
-    d = np.asarray(draws, dtype=float)
-    d = d[np.isfinite(d)]
-    if d.size == 0:
-        return float("nan")
-    return float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))
+    """Two-sided bootstrap p-value of ``H0: value = 0``, never 0: the one definition of
+    :func:`lcsem.bootstrap.intervals.bootstrap_pvalue` (``min(1, 2 (1 + k) / (B + 1))``,
+    ``k`` replicates on the far side of 0)."""
+    from .bootstrap.intervals import bootstrap_pvalue as pvalue
+
+    return pvalue(draws)
 
 
 # ---------------------------------------------------------------------------- effect specs

@@ -31,7 +31,9 @@ def cfi(chisq, df, chisq0, df0):
 
 
 def tli(chisq, df, chisq0, df0):
-    """Tucker-Lewis index (non-normed fit index), not truncated."""
+    """Tucker-Lewis index (non-normed fit index), not truncated; 1 when df = 0 (lavaan)."""
+    if df <= 0:
+        return np.ones_like(np.asarray(chisq, float))
     with np.errstate(divide="ignore", invalid="ignore"):
         return 1.0 - (np.asarray(chisq, float) - df) * df0 / ((np.asarray(chisq0, float) - df0) * df)
 
@@ -42,9 +44,10 @@ def nfi(chisq, chisq0):
 
 
 def rmsea(chisq, df, n_obs):
-    """Root mean square error of approximation (N in the denominator, as lavaan)."""
+    """Root mean square error of approximation (N in the denominator, as lavaan); 0 when
+    df = 0 (a saturated model fits exactly, lavaan's convention)."""
     if df <= 0:
-        return np.full_like(np.asarray(chisq, float), np.nan)
+        return np.zeros_like(np.asarray(chisq, float))
     return np.sqrt(np.maximum(np.asarray(chisq, float) / (n_obs * df) - 1.0 / n_obs, 0.0))
 
 
@@ -60,8 +63,11 @@ def _ncp_for(chisq: float, df: int, prob: float) -> float:
 
 
 def rmsea_ci(chisq: float, df: int, n_obs: int, level: float = 0.90) -> tuple[float, float]:
-    """Confidence interval of RMSEA from the non-central chi-square distribution."""
-    if df <= 0 or not np.isfinite(chisq):
+    """Confidence interval of RMSEA from the non-central chi-square distribution; (0, 0)
+    when df = 0 (lavaan)."""
+    if df <= 0:
+        return (0.0, 0.0)
+    if not np.isfinite(chisq):
         return (np.nan, np.nan)
     upper_prob, lower_prob = (1 - level) / 2, 1 - (1 - level) / 2
     lam_lo = _ncp_for(chisq, df, lower_prob)
@@ -81,7 +87,10 @@ def srmr(S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
     d = np.sqrt(np.diagonal(S, axis1=-2, axis2=-1))
     resid = (S - Sigma) / (d[..., :, None] * d[..., None, :])
     iu = np.triu_indices(S.shape[-1])
-    return np.sqrt(np.mean(resid[..., iu[0], iu[1]] ** 2, axis=-1))
+    # contiguous rows: each replicate's mean is then summed in the same order whatever
+    # the number of replicates (the indexed view is laid out replicate-last)
+    squares = np.ascontiguousarray(resid[..., iu[0], iu[1]]) ** 2
+    return np.sqrt(np.mean(squares, axis=-1))
 
 
 def gfi(S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:

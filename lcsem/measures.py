@@ -21,9 +21,12 @@ BOOTSTRAP_INDEX_NAMES = ("chisq", "pvalue", "cfi", "tli", "nfi", "rmsea", "srmr"
 def test_statistic(fmin: np.ndarray, n_obs: int, estimator: str) -> np.ndarray:
     """Chi-square from the minimum discrepancy: N F for ML; (N - 1) F for GLS and ULS
     (with the unbiased covariance, as lavaan)."""
+    # F >= 0 in exact arithmetic: a tiny negative minimum is rounding, clipped here so
+    # that no chi-square is ever shown as -0.000
+    fmin = np.maximum(np.asarray(fmin, dtype=float), 0.0)
     if estimator == "ML":
-        return n_obs * np.asarray(fmin)
-    return (n_obs - 1) * np.asarray(fmin)
+        return n_obs * fmin
+    return (n_obs - 1) * fmin
 
 
 def baseline_chisq(S: np.ndarray, n_obs: int, exogenous: tuple[int, ...] = ()) -> np.ndarray:

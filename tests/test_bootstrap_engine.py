@@ -111,23 +111,81 @@ def test_retry_path_refits_replicates_the_fast_path_leaves(fitted):
     assert not no_retry.converged.any() and np.isinf(no_retry.fmin).all()
 
 
-def test_semopy_start_is_the_last_resort(fitted, monkeypatch):
+def test_retry_ladder_rescues_a_heywood_start_within_its_budget(fitted, monkeypatch):
+    """A start with negative residual variances (Sigma not PD: the fast path fails at
+    once) and useless simple starts: the start with observed variances reset rescues
+    every replicate, within the bounded budget, at the optimum of a healthy start."""
     from lcsem.bootstrap import engine
 
     res = fitted["holzinger_swineford"]
-    S, _ = _resampled_covariances(res, 3, seed=4)
-    calls = []
-    real = engine._semopy_start
-
-    def spy(struct, s, fallback):
-        calls.append(1)
-        return real(struct, s, fallback)
-
-    monkeypatch.setattr(engine, "_semopy_start", spy)
-    # a hopeless start (all zeros: Sigma singular) for the fast path and the first retry,
-    # and simple starts that are allowed no iterations: only the semopy start can succeed
-    monkeypatch.setattr(engine, "simple_starts", lambda struct, s: np.zeros(struct.k))
-    out = engine.fit_batch(res.structure, S, np.zeros(res.structure.k))
-    assert len(calls) == 3 and out.converged.all()
-    ref = engine.fit_batch(res.structure, S, res.theta)
+    struct = res.structure
+    S, _ = _resampled_covariances(res, 4, seed=4)
+    bad = np.array(res.theta, dtype=float)
+    e = struct.row_entries
+    variances = (struct.row_free >= 0) & ~e.is_path & (e.row == e.col) & (e.row < struct.p)
+    bad[struct.row_free[variances]] = -5.0
+    monkeypatch.setattr(engine, "simple_starts", lambda st, s: np.zeros(st.k))
+    out = engine.fit_batch(struct, S, bad)
+    assert out.retried.all() and out.converged.all()
+    assert out.iterations.max() <= 20 + len(engine.RETRY_STARTS) * engine.RETRY_ITER
+    ref = engine.fit_batch(struct, S, res.theta)
     np.testing.assert_allclose(out.fmin, ref.fmin, rtol=1e-8)
+
+
+def test_a_local_optimum_above_a_diverging_path_is_not_reported(fitted, monkeypatch):
+    """A start that converges to a stationary point whose discrepancy is above the lowest
+    value already reached is not the ML estimate: the replicate stays failed."""
+    from lcsem.bootstrap import engine
+
+    res = fitted["holzinger_swineford"]
+    struct = res.structure
+    S, _ = _resampled_covariances(res, 3, seed=6)
+    real_newton = engine._newton
+    calls = {"n": 0}
+
+    def newton(struct_, S_, theta0, tol, max_iter, max_halvings, *args):
+        calls["n"] += 1
+        theta, st, conv, its = real_newton(struct_, S_, theta0, tol, max_iter, max_halvings, *args)
+        if calls["n"] == 1:            # the fast path: pretend it stalled below every optimum
+            st.f[:] = st.f - 1.0
+            conv[:] = False
+        return theta, st, conv, its
+
+    monkeypatch.setattr(engine, "_newton", newton)
+    out = engine.fit_batch(struct, S, res.theta)
+    assert out.retried.all() and not out.converged.any() and np.isinf(out.fmin).all()
+
+
+
+
+def test_cholesky_verdicts_are_each_matrix_own_whatever_the_batch():
+    """Positive definiteness is LAPACK's Cholesky verdict on each matrix alone, and its
+    factor is the same, whichever other matrices share the batch (bit-identity)."""
+    from lcsem.bootstrap.engine import cholesky_factors
+
+    rng = np.random.default_rng(3)
+    mats = []
+    for i in range(60):
+        A = rng.standard_normal((6, 6))
+        w = rng.uniform(0.1, 2.0, 6)
+        if i % 3 == 1:
+            w[:2] = [-0.3, -0.2]          # indefinite with a positive determinant
+        elif i % 3 == 2:
+            w[0] = 1e-17                  # numerically singular
+        Q = np.linalg.qr(A)[0]
+        mats.append((Q * w) @ Q.T)
+    H = np.stack(mats)
+    alone = []
+    for M in H:
+        try:
+            np.linalg.cholesky(M)
+            alone.append(True)
+        except np.linalg.LinAlgError:
+            alone.append(False)
+    ok, L = cholesky_factors(H)
+    assert ok.tolist() == alone and 0 < ok.sum() < len(H)
+    for size in (1, 7, 25):
+        for start in range(0, len(H), size):
+            part_ok, part_L = cholesky_factors(H[start:start + size])
+            assert np.array_equal(part_ok, ok[start:start + size])
+            assert np.array_equal(part_L, L[start:start + size])

@@ -31,7 +31,10 @@ def test_apa_number_formats():
     assert format_p(1.0) == "1.000"
     assert format_p(float("nan")) == "–"
     assert format_ci(0.1, 0.25) == "[0.100, 0.250]"
-    assert format_boot_p(0.0, 1000) == "< .002" and format_boot_p(0.0, 5000) == "< .0004"
+    # bootstrap p-values are never 0 (2(1 + k)/(B + 1)); at the floor they read "≤ floor"
+    assert format_boot_p(2 / 1001, 1000) == "≤ .002" and format_boot_p(2 / 5001, 5000) == "≤ .0004"
+    assert format_boot_p(1 / 1000, 999, sides=1) == "≤ .001" and format_boot_p(1 / 1001, 1000, sides=1) == "≤ .001"
+    assert format_boot_p(2 / 272, 271) == "≤ .008"          # .00735 rounded up: the bound stays true
     assert format_boot_p(0.034, 1000) == ".034"
     assert format_ci(np.nan, 0.2) == "–"
 
@@ -158,7 +161,7 @@ def test_report_with_a_bootstrap(survey):
     assert "nonparametric (case-resampling) bootstrap with 200 replicates (seed 3" in out
     assert "HTMT upper 95%" in out and "< .85" in out
     assert "p: two-sided bootstrap p-value" in out
-    assert "< .010" in out                      # 2/B: the smallest p-value 200 replicates resolve
+    assert "≤ .010" in out                      # 2/(B + 1): the smallest p-value 200 replicates resolve
     assert "bootstrap percentile 95% CI" in out
     bs = bootstrap(survey, 100, kind="bollen-stine", seed=4, progress=False)
     t = fit_table(survey, bs)

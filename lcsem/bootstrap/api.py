@@ -21,6 +21,24 @@ from .runner import Progress, Source, Store, fingerprint, jackknife_tasks, make_
 __all__ = ["bootstrap", "BootstrapInterruptedWarning"]
 
 DEFAULT_BATCH = 250
+CHUNKS_PER_WORKER = 4
+# bumped whenever a replicate's numbers change (checkpoints of other revisions are refused)
+ENGINE_REVISION = 2
+
+
+def _interrupted_message(count: int, n_resamples: int, done: int, path: Path | None) -> str:
+    """What an interrupted run returns and what it keeps, as it happened."""
+    text = (f"bootstrap interrupted: returning the first {count} of {n_resamples} replicates "
+            f"(the same as a run with n_resamples={count} and this seed)")
+    extra = done - count
+    if path:
+        text += (f"; the checkpoint {str(path)!r} keeps all {done} finished replicates"
+                 + (f" ({extra} of them finished out of order, after the first unfinished one)" if extra else "")
+                 + ": call again with the same arguments to resume")
+    elif extra:
+        text += (f"; {extra} more replicates finished out of order (after the first unfinished one) "
+                 f"are not returned: pass checkpoint=<file> to keep every finished replicate")
+    return text
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -67,8 +85,11 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     """Bootstrap a fitted model: fit indices, parameters, standardised and defined values.
 
     Every replicate is a full ML fit (batched Newton iterations with the exact Hessian,
-    warm-started at the full-sample estimate; non-converged replicates are retried from
-    other starting values and otherwise counted as failed).
+    warm-started at the full-sample estimate). Replicates that do not converge are retried
+    together from four other starts with a bounded budget, so a fragile model costs a
+    bounded multiple of a healthy one; those still without a finite ML solution are counted
+    as failed with their reason, and a resample whose covariance matrix is not positive
+    definite is failed at once.
 
     Parameters
     ----------
@@ -84,19 +105,22 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         Bollen–Stine p of the chi-square test).
     seed
         None, an int, a ``numpy.random.Generator`` or a ``SeedSequence``. The same seed
-        gives the same replicates whatever ``n_jobs``, ``batch_size`` or joblib backend.
+        gives bit-identical replicates whatever ``n_jobs``, ``batch_size`` or joblib
+        backend (all arithmetic is replicate by replicate).
     n_jobs
         1 (default: in this process; fastest for up to a few thousand replicates on a
         laptop), k > 1 worker processes, or -1 for all cores. Runs through joblib, so
         ``with joblib.parallel_backend("dask"): ...`` carries the run to a dask cluster.
     batch_size
-        Replicates per chunk (memory is bounded by one chunk per worker). Default: 250,
-        smaller for models with many parameters (memory) and to give every worker a chunk.
+        Replicates per chunk (memory is bounded by one chunk per worker); it never changes
+        the numbers. Default: 250, smaller for models with many parameters (memory) and,
+        with workers, small enough to give each worker at least four chunks (finished
+        chunks are kept on Ctrl-C).
     progress
         Show a tqdm.auto progress bar when the run lasts more than a second.
     checkpoint
-        A file path: finished chunks are saved there and a later call with the same
-        arguments resumes from them.
+        A file path: every chunk is saved there as it finishes, and a later call with the
+        same arguments resumes from them.
 
     Returns
     -------
@@ -107,7 +131,9 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     BootstrapFailureWarning
         When replicates failed or were inadmissible (with counts).
     BootstrapInterruptedWarning
-        On Ctrl-C: the result holds the replicates finished so far.
+        On Ctrl-C: the result holds the replicates finished before the first unfinished
+        one (a run with that ``n_resamples``); the message says how many finished in all
+        and whether the checkpoint keeps them.
     """
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected the FitResult of lcsem.fit(...), got {type(res).__name__}")
@@ -128,8 +154,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         # large models, and give every worker a chunk
         k = max(1, len(res.theta))
         limit = max(8, min(DEFAULT_BATCH, 500_000 // (k * k)))
-        per_worker = -(-n_resamples // workers)
-        batch_size = max(1, min(limit, per_worker if workers > 1 else limit))
+        # with workers: at least CHUNKS_PER_WORKER chunks each, so that chunks finish (and
+        # are kept on Ctrl-C) all along the run; the numbers do not depend on the size
+        per_chunk = -(-n_resamples // (workers * CHUNKS_PER_WORKER))
+        batch_size = max(1, min(limit, per_chunk if workers > 1 else limit))
     else:
         batch_size = _check_int("batch_size", batch_size, 1)
     if not isinstance(progress, (bool, np.bool_)):
@@ -160,7 +188,8 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         source = Source(kind="cases", n_obs=n, X=data)
         indices = resample_indices(root, n_resamples, n)
 
-    meta = {"kind": kind, "n_resamples": n_resamples, "entropy": str(root.entropy),
+    # "engine": replicates of an earlier retry rule or arithmetic are not mixed into a resumed run
+    meta = {"engine": ENGINE_REVISION, "kind": kind, "n_resamples": n_resamples, "entropy": str(root.entropy),
             "spawn_key": list(root.spawn_key), "block": BLOCK,
             "inputs": fingerprint(X, np.asarray(res.theta), text=repr(res.model.rows))}
     store = Store(n_resamples, len(spec.columns), path=path, meta=meta)
@@ -173,9 +202,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     count = n_resamples
     if not finished:
         count = int(np.argmin(store.done)) if not store.done.all() else n_resamples
-        warn(f"bootstrap interrupted: returning the {count} of {n_resamples} replicates finished "
-             f"(the same as a run with n_resamples={count} and this seed)"
-             + (f"; the checkpoint {str(path)!r} keeps them" if path else ""),
+        warn(_interrupted_message(count, n_resamples, int(store.done.sum()), path),
              BootstrapInterruptedWarning, stacklevel=2)
     values, status = store.values[:count], store.status[:count]
     reasons = {k: v for k, v in sorted(store.reasons.items()) if k < count}

@@ -4,10 +4,13 @@ Each replicate is an honest full ML fit: Newton's method with the exact analytic
 Hessian of ``F_ML`` (quadratic convergence from the warm start at the full-sample
 estimate), Fisher scoring where the Hessian does not give a descent direction,
 step-halving, and a per-replicate stopping rule on the Newton decrement (the predicted
-decrease of ``F``). Replicates that do not converge here are retried with
-:func:`lcsem.engine.optimize.minimize` (batched Fisher scoring) from the full-sample
-estimate and from lavaan's simple starting values (then from semopy's solution); those
-that still fail are reported.
+decrease of ``F``). Replicates that do not converge here are retried together from
+other starts with a bounded Newton budget each (:func:`fit_batch`); those that still fail
+are reported.
+
+Every operation is replicate by replicate (stacked ``matmul``/``linalg`` on small
+matrices, elementwise arithmetic), never a matrix product across replicates, so a
+replicate's numbers are bit-identical whichever batch it is fitted in.
 
 Derivatives use the rank-two form of ``dSigma/d(entry)`` kept by
 :class:`~lcsem.engine.ram.RamStructure`; second derivatives of ``Sigma`` with respect to
@@ -22,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.optimize import minimize
 from ..engine.ram import RamStructure
 from ..engine.starts import simple_starts
 
-__all__ = ["BatchFit", "fit_batch", "ml_discrepancy", "ml_gradient_hessian"]
+__all__ = ["BatchFit", "fit_batch", "ml_discrepancy", "ml_gradient_hessian", "cholesky_factors", "RETRY_ITER",
+           "RETRY_STARTS"]
 
 
 @dataclass
@@ -56,12 +59,8 @@ def _evaluate(struct: RamStructure, theta: np.ndarray, S: np.ndarray, logdet_S: 
     p = struct.p
     # positive definiteness by Cholesky (the sign of the determinant is not enough: two
     # negative eigenvalues give a positive determinant)
-    try:
-        L = np.linalg.cholesky(Sigma)
-        bad = np.zeros(Sigma.shape[0], dtype=bool)
-    except np.linalg.LinAlgError:
-        bad = ~_positive_definite(Sigma)
-        L = np.linalg.cholesky(np.where(bad[:, None, None], np.eye(p), Sigma))
+    ok, L = cholesky_factors(Sigma)
+    bad = ~ok
     safe = np.where(bad[:, None, None], np.eye(p), Sigma) if bad.any() else Sigma
     with np.errstate(all="ignore"):
         logdet = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
@@ -205,7 +204,9 @@ def _derivatives(struct: RamStructure, st: _State, S: np.ndarray):
     if plan.identity:
         return grad, hess, fisher
     F = plan.F
-    return grad @ F, F.T @ hess @ F, F.T @ fisher @ F
+    # grad[:, None, :] @ F: one vector-matrix product per replicate (a 2-D product across
+    # replicates would be blocked, and rounded, by the batch size)
+    return np.matmul(grad[:, None, :], F)[:, 0, :], F.T @ hess @ F, F.T @ fisher @ F
 
 
 def _take(st: _State, idx) -> _State:
@@ -234,25 +235,68 @@ def _solve(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return x, ok
 
 
-def _positive_definite(H: np.ndarray) -> np.ndarray:
-    """Whether each matrix of a (R, k, k) stack is positive definite: one batched
-    Cholesky; when it fails, Cholesky on blocks of 32 and eigenvalues for failing blocks."""
-    ok = np.zeros(H.shape[0], dtype=bool)
-    finite = np.flatnonzero(np.all(np.isfinite(H), axis=(1, 2)))
-    try:
-        np.linalg.cholesky(H[finite])
-        ok[finite] = True
-        return ok
-    except np.linalg.LinAlgError:
-        pass
-    for start in range(0, finite.size, 32):
-        idx = finite[start:start + 32]
+def _cholesky_screen(H: np.ndarray) -> np.ndarray:
+    """A permissive, vectorised Cholesky pass: False only for matrices that are certainly
+    not positive definite (a pivot below -1e-8 of its diagonal element, far beyond the
+    rounding by which two Cholesky implementations differ). Used to avoid one LAPACK call
+    per failing matrix; the verdict itself is always LAPACK's."""
+    R, k = H.shape[0], H.shape[-1]
+    L = np.zeros_like(H)
+    keep = np.ones(R, dtype=bool)
+    diag = np.diagonal(H, axis1=1, axis2=2)
+    with np.errstate(all="ignore"):
+        for j in range(k):
+            Lj = L[:, j, :j]
+            d = H[:, j, j] - np.einsum("rm,rm->r", Lj, Lj)
+            keep &= d > -1e-8 * diag[:, j]
+            root = np.sqrt(np.maximum(np.abs(d), 1e-300))
+            L[:, j, j] = root
+            if j + 1 < k:
+                L[:, j + 1:, j] = (H[:, j + 1:, j] - np.einsum("rim,rm->ri", L[:, j + 1:, :j], Lj)) / root[:, None]
+    return keep & np.all(np.isfinite(L), axis=(1, 2))
+
+
+def cholesky_factors(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cholesky factors of a (R, k, k) stack and whether each exists (identity where not).
+
+    Each matrix is judged by its own LAPACK Cholesky factorisation, so the verdict never
+    depends on the other matrices of the batch (an eigenvalue fallback for some blocks
+    would judge borderline matrices differently). One batched call when every matrix is
+    positive definite; otherwise a vectorised screen drops the matrices that are certainly
+    not, and the rest is factorised again, bisected only where a failing matrix slipped
+    through the screen.
+    """
+    R, k = H.shape[0], H.shape[-1]
+    ok = np.zeros(R, dtype=bool)
+    L = np.broadcast_to(np.eye(k), H.shape).copy()
+    # a non-finite entry or a non-positive diagonal element fails Cholesky for certain
+    # (its pivot is at most that element): screened out without a call
+    candidates = np.flatnonzero(np.all(np.isfinite(H), axis=(1, 2))
+                                & np.all(np.diagonal(H, axis1=1, axis2=2) > 0, axis=1))
+
+    def split(idx: np.ndarray, screened: bool) -> None:
         try:
-            np.linalg.cholesky(H[idx])
-            ok[idx] = True
+            factor = np.linalg.cholesky(H[idx])
         except np.linalg.LinAlgError:
-            ok[idx] = np.linalg.eigvalsh(H[idx])[:, 0] > 0
-    return ok
+            if not screened:
+                split(idx[_cholesky_screen(H[idx])], True)
+            elif idx.size > 1:
+                half = idx.size // 2
+                split(idx[:half], True)
+                split(idx[half:], True)
+            return
+        good = np.all(np.isfinite(factor), axis=(1, 2))
+        ok[idx[good]] = True
+        L[idx[good]] = factor[good]
+
+    if candidates.size:
+        split(candidates, False)
+    return ok, L
+
+
+def _positive_definite(H: np.ndarray) -> np.ndarray:
+    """Whether each matrix of a (R, k, k) stack is positive definite (by Cholesky)."""
+    return cholesky_factors(H)[0]
 
 
 def _newton(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, tol: float, max_iter: int,
@@ -336,18 +380,31 @@ def _newton(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, tol: float,
     return theta, st, converged, iterations
 
 
-def _semopy_start(struct: RamStructure, S: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """semopy's estimate for one covariance matrix (missing values from ``fallback``)."""
-    from ..engine.semopy_backend import semopy_estimates
+RETRY_ITER = 40
+RETRY_HALVINGS = 8
+RETRY_STARTS = ("the fast path's end point", "simple starting values",
+                "the fast path's end point with observed residual variances reset",
+                "the full-sample estimate with observed residual variances reset")
 
-    n_obs = 1000   # only the point estimate is used; it does not depend on N for ML
-    est = struct.theta_from_rows(semopy_estimates(struct.rows, S, struct.observed, n_obs, "ML"))
-    return np.where(np.isfinite(est), est, fallback)
+
+def _reset_observed_variances(struct: RamStructure, theta: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Starts with every free observed residual variance set to half the replicate's
+    sample variance (lavaan's simple rule) and the other parameters kept: it moves a
+    start away from a Heywood boundary without losing its loadings and paths."""
+    out = np.array(theta, dtype=float)
+    e = struct.row_entries
+    for row in np.flatnonzero((struct.row_free >= 0) & ~e.is_path & (e.row == e.col) & (e.row < struct.p)):
+        i = e.row[row]
+        out[:, struct.row_free[row]] = 0.5 * S[:, i, i]
+    return out
 
 
 def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: float = 1e-12,
-              max_iter: int = 50, max_halvings: int = 12, retry: bool = True) -> BatchFit:
+              max_iter: int = 20, max_halvings: int = 12, retry: bool = True) -> BatchFit:
     """Fit the model to every covariance matrix in ``S`` (shape (R, p, p), N denominator).
+
+    Every step is computed replicate by replicate (stacked linear algebra), so a
+    replicate's result does not depend on the other replicates of the batch.
 
     Parameters
     ----------
@@ -361,41 +418,49 @@ def fit_batch(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, *, tol: f
         Stop a replicate when the Newton decrement (predicted decrease of F_ML) is below
         ``tol * max(1, F)`` or its largest gradient is below 1e-12.
     max_iter, max_halvings
-        Newton iterations and step-halvings per iteration on the fast path.
+        Newton iterations and step-halvings per iteration on the fast path (most
+        replicates converge in 5-10 from the warm start; the others go to the retries).
     retry
-        Refit replicates that did not converge with :func:`lcsem.engine.optimize.minimize`
-        from ``theta0`` and from simple starting values (and, for those still failing,
-        from semopy's solution), and keep the best converged one.
+        Refit replicates that did not converge from four starts (:data:`RETRY_STARTS`:
+        the fast path's end point, simple starting values, and two starts with the observed
+        residual variances moved off a Heywood boundary), all replicates and starts in one
+        batch with a bounded
+        budget of :data:`RETRY_ITER` Newton iterations: a hopeless replicate costs a
+        bounded amount of work. The converged solution with the lowest discrepancy is
+        kept only when no lower value was reached anywhere for that replicate (a local
+        optimum above a diverging path is not the ML estimate).
     """
     S = np.asarray(S, dtype=float)
-    theta, st, converged, iterations = _newton(struct, S, np.asarray(theta0, dtype=float), tol,
-                                               max_iter, max_halvings)
+    theta0 = np.asarray(theta0, dtype=float)
+    theta, st, converged, iterations = _newton(struct, S, theta0, tol, max_iter, max_halvings)
     retried = np.zeros(S.shape[0], dtype=bool)
-    todo = np.flatnonzero(~converged & np.isfinite(np.linalg.slogdet(S)[1]))
+    logdet_S = np.linalg.slogdet(S)[1]
+    todo = np.flatnonzero(~converged & np.isfinite(logdet_S))
     if retry and todo.size:
         retried[todo] = True
-        base = np.broadcast_to(np.asarray(theta0, dtype=float), (S.shape[0], struct.k))[todo]
-        best_f = np.full(todo.size, np.inf)
-
-        def attempt(sel: np.ndarray, start: np.ndarray) -> None:
-            sol = minimize(struct, S[todo[sel]], start, "ML")
-            iterations[todo[sel]] += sol.iterations
-            better = sol.converged & (sol.fmin < best_f[sel])
-            best_f[sel[better]] = sol.fmin[better]
-            theta[todo[sel[better]]] = sol.theta[better]
-            converged[todo[sel[better]]] = True
-
-        everyone = np.arange(todo.size)
-        attempt(everyone, base)
-        attempt(everyone, np.stack([simple_starts(struct, S[i]) for i in todo]))
-        # last resort for the few still failing: semopy's (bounded) solution as a start
-        left = np.flatnonzero(~np.isfinite(best_f))
-        if left.size:
-            starts = np.stack([_semopy_start(struct, S[todo[j]], base[j]) for j in left])
-            attempt(left, starts)
-        if np.isfinite(best_f).any():
-            logdet = np.linalg.slogdet(S[todo])[1]
-            _put(st, todo, _evaluate(struct, theta[todo], S[todo], logdet))
+        n, m = todo.size, len(RETRY_STARTS)
+        Sb = S[todo]
+        warm = np.broadcast_to(theta0, (S.shape[0], struct.k))[todo]
+        # every start of every retried replicate in one batch (start-major), so the
+        # ladder costs RETRY_ITER iterations in all, not per start
+        starts = np.concatenate([theta[todo],
+                                 np.stack([simple_starts(struct, s) for s in Sb]),
+                                 _reset_observed_variances(struct, theta[todo], Sb),
+                                 _reset_observed_variances(struct, warm, Sb)])
+        th, new, ok, its = _newton(struct, np.concatenate([Sb] * m), starts, tol, RETRY_ITER, RETRY_HALVINGS)
+        iterations[todo] += its.reshape(m, n).sum(axis=0)
+        f_new = np.where(np.isfinite(new.f), new.f, np.inf).reshape(m, n)
+        f_ok = np.where(ok.reshape(m, n), f_new, np.inf)
+        best = np.argmin(f_ok, axis=0)                 # the first start on ties
+        f_best = f_ok[best, np.arange(n)]
+        # the lowest discrepancy reached anywhere (fast path, every retry's end point)
+        lowest = np.minimum(np.where(np.isfinite(st.f[todo]), st.f[todo], np.inf), f_new.min(axis=0))
+        keep = np.isfinite(f_best) & (f_best <= lowest + 1e-9 * (1.0 + np.abs(f_best)))
+        pick = best[keep] * n + np.flatnonzero(keep)
+        rows = todo[keep]
+        theta[rows] = th[pick]
+        converged[rows] = True
+        _put(st, rows, _take(new, pick))
     f = np.where(converged, st.f, np.inf)
     return BatchFit(theta=theta, fmin=f, Sigma=st.Sigma, converged=converged & np.isfinite(f),
                     iterations=iterations, retried=retried)

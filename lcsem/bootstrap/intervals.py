@@ -12,7 +12,7 @@ from scipy import special
 from ..exceptions import ArgumentError
 
 __all__ = ["METHODS", "confidence_interval", "bias_correction", "acceleration", "quantiles",
-           "bootstrap_pvalue"]
+           "bootstrap_pvalue", "upper_tail_pvalue", "pvalue_floor"]
 
 METHODS = ("percentile", "bc", "bca", "normal")
 INTERPOLATIONS = ("linear", "normal")
@@ -136,13 +136,34 @@ def confidence_interval(draws: np.ndarray, estimate: float, *, method: str = "pe
 
 
 def bootstrap_pvalue(draws: np.ndarray, null: float = 0.0) -> float:
-    """Two-sided bootstrap p-value: twice the share of draws on the far side of ``null``
-    (capped at 1); agrees with the percentile interval (p < 1 - level exactly when the
-    interval excludes ``null``, up to interpolation)."""
+    """Two-sided bootstrap p-value of ``H0: value = null``, never 0.
+
+    ``min(1, 2 (1 + k) / (B + 1))`` with ``k`` the number of the ``B`` finite draws on the
+    far side of ``null`` (at or beyond it; the smaller side): the ``(1 + #extreme)/(B + 1)``
+    convention of Davison and Hinkley (1997, eq. 4.11), which treats the sample as one more
+    draw. Its floor ``2/(B + 1)`` is the smallest p-value ``B`` replicates can resolve, so
+    a bootstrap p-value is never reported as 0. It is below ``1 - level`` when the
+    percentile interval excludes ``null`` (up to that one draw).
+    """
     t = np.asarray(draws, dtype=float)
     t = t[np.isfinite(t)]
     if t.size == 0:
         return float("nan")
-    below = np.count_nonzero(t <= null) / t.size
-    above = np.count_nonzero(t >= null) / t.size
-    return float(min(1.0, 2.0 * min(below, above)))
+    extreme = min(np.count_nonzero(t <= null), np.count_nonzero(t >= null))
+    return float(min(1.0, 2.0 * (1 + extreme) / (t.size + 1)))
+
+
+def upper_tail_pvalue(draws: np.ndarray, observed: float) -> float:
+    """One-sided bootstrap p-value ``(1 + #(draws >= observed)) / (B + 1)`` (the
+    Bollen–Stine p of a chi-square), never 0; NaN without finite draws."""
+    t = np.asarray(draws, dtype=float)
+    t = t[np.isfinite(t)]
+    if t.size == 0 or not np.isfinite(observed):
+        return float("nan")
+    return float((1 + np.count_nonzero(t >= observed)) / (t.size + 1))
+
+
+def pvalue_floor(n_draws: int, sides: int = 2) -> float:
+    """The smallest p-value :func:`bootstrap_pvalue` (``sides=2``) or
+    :func:`upper_tail_pvalue` (``sides=1``) gives with ``n_draws`` finite draws."""
+    return min(1.0, sides / (n_draws + 1)) if n_draws > 0 else float("nan")

@@ -15,14 +15,20 @@ import numpy as np
 
 from ..engine.ram import RamStructure
 from ..fit import fixed_x_positions
-from ..measures import BOOTSTRAP_INDEX_NAMES, fit_measures
+from ..measures import BOOTSTRAP_INDEX_NAMES, fit_measures, test_statistic
 from ..results import FitResult, parameter_name
 from ..standardize import DefinedParameters, admissibility, standardized_values
-from .engine import fit_batch
+from .engine import RETRY_ITER, RETRY_STARTS, cholesky_factors, fit_batch
 
 __all__ = ["OK", "INADMISSIBLE", "FAILED", "STATUS_NAMES", "ReplicateSpec", "ChunkOutput", "evaluate"]
 
 OK, INADMISSIBLE, FAILED = 0, 1, 2
+NOT_PD_REASON = ("the resampled covariance matrix is singular or not positive definite (a variable is "
+                 "constant or collinear in this resample): not fitted")
+NOT_CONVERGED_REASON = (f"the optimiser did not converge from the full-sample estimate nor from "
+                        f"{len(RETRY_STARTS)} other starts ({', '.join(RETRY_STARTS)}; at most "
+                        f"{RETRY_ITER} Newton iterations each): no finite ML solution was found, as when "
+                        f"a near-Heywood resample's estimates diverge")
 STATUS_NAMES = np.array(["ok", "inadmissible", "failed"], dtype=object)
 
 
@@ -74,7 +80,7 @@ class ReplicateSpec:
                ) -> tuple[np.ndarray, np.ndarray]:
         """Every column for fitted replicates, and the standardised row values."""
         R = theta.shape[0]
-        chisq = n_obs * fmin
+        chisq = test_statistic(fmin, n_obs, "ML")
         with np.errstate(divide="ignore", invalid="ignore"):
             fi = fit_measures(S, Sigma, chisq, None, n_obs=n_obs, df=self.df, n_params=self.n_params,
                               with_ci=False, exogenous=self.exogenous)
@@ -115,19 +121,17 @@ def evaluate(spec: ReplicateSpec, S: np.ndarray, n_obs: int, positions: np.ndarr
     values = np.full((R, len(spec.columns)), np.nan)
     status = np.full(R, FAILED, dtype=np.int8)
     reasons: dict[int, tuple[str, ...]] = {}
-    finite = np.all(np.isfinite(S), axis=(1, 2))
-    with np.errstate(all="ignore"):
-        sign, _ = np.linalg.slogdet(np.where(finite[:, None, None], S, np.eye(S.shape[-1])))
-    usable = finite & (sign > 0)
+    # hopeless replicates are failed at once, with their reason: a resampled covariance
+    # that is not positive definite (by its own Cholesky factorisation) has no ML fit
+    usable = cholesky_factors(S)[0]
     for i in np.flatnonzero(~usable):
-        reasons[int(positions[i])] = ("the resampled covariance matrix is singular "
-                                      "(a variable is constant or collinear in this resample)",)
+        reasons[int(positions[i])] = (NOT_PD_REASON,)
     idx = np.flatnonzero(usable)
     if idx.size:
         fitted = fit_batch(spec.struct, S[idx], spec.theta0)
         ok = fitted.converged
         for i in idx[~ok]:
-            reasons[int(positions[i])] = ("the optimiser did not converge (also from other starting values)",)
+            reasons[int(positions[i])] = (NOT_CONVERGED_REASON,)
         good = idx[ok]
         if good.size:
             theta = fitted.theta[ok]

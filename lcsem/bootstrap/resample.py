@@ -77,15 +77,19 @@ def leave_one_out_covariances(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def covariances_from_counts(X: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Covariance matrices (denominator = replicate size) of the data weighted by ``counts``.
 
-    ``X`` should be centred (for accuracy); computed as one matrix product over the
-    unique cross-products, so it costs O(R n p^2 / 2) flops without copying the data.
+    ``X`` should be centred (for accuracy). Each replicate's weighted sums are its own
+    vector-matrix product (a stacked ``matmul`` of ``(R, 1, n)`` by ``(n, p + q)``, which
+    numpy computes replicate by replicate), never one ``(R, n) @ (n, q)`` matrix product:
+    BLAS blocks a matrix product by its number of rows, so a replicate's rounding would
+    depend on how many replicates share its chunk. Costs O(R n (p + q)) flops with
+    ``q = p (p + 1) / 2`` unique cross-products, without copying the data.
     """
     n, p = X.shape
     iu, ju = np.triu_indices(p)
-    cross = X[:, iu] * X[:, ju]                      # (n, q)
-    size = counts.sum(axis=1)[:, None]               # (R, 1)
-    means = counts @ X / size                        # (R, p)
-    moments = counts @ cross / size                  # (R, q)
+    columns = np.concatenate([X, X[:, iu] * X[:, ju]], axis=1)      # (n, p + q)
+    size = counts.sum(axis=1)[:, None]                                 # (R, 1)
+    sums = np.matmul(counts[:, None, :], columns)[:, 0, :] / size     # (R, p + q)
+    means, moments = sums[:, :p], sums[:, p:]
     vech = moments - means[:, iu] * means[:, ju]
     S = np.empty((counts.shape[0], p, p))
     S[:, iu, ju] = vech

@@ -10,9 +10,9 @@ import pandas as pd
 
 from ..exceptions import ArgumentError
 from ..measures import BOOTSTRAP_INDEX_NAMES
-from ..report.render import FORMATS, render_table
+from ..report.render import FORMATS, format_boot_p, render_table
 from ..results import FitResult
-from .intervals import METHODS, bootstrap_pvalue, confidence_interval
+from .intervals import METHODS, bootstrap_pvalue, confidence_interval, upper_tail_pvalue
 
 __all__ = ["BootstrapResult"]
 
@@ -101,8 +101,10 @@ class BootstrapResult:
 
     @property
     def pvalues(self) -> pd.Series:
-        """Two-sided bootstrap p-values of parameters and standardised values (share of
-        replicates on the other side of 0, doubled); NaN for fit indices."""
+        """Two-sided bootstrap p-values of parameters and standardised values:
+        ``min(1, 2 (1 + k) / (B + 1))`` with ``k`` replicates on the far side of 0 (see
+        :func:`lcsem.bootstrap.intervals.bootstrap_pvalue`; never 0, floor ``2/(B + 1)``);
+        NaN for fit indices."""
         draws = self._draws()
         out = {c: (np.nan if c in BOOTSTRAP_INDEX_NAMES else bootstrap_pvalue(draws[c].to_numpy()))
                for c in draws.columns}
@@ -110,13 +112,12 @@ class BootstrapResult:
 
     @property
     def pvalue(self) -> float:
-        """Bollen–Stine p of the chi-square test: share of replicates with chi-square at
-        least the sample's (failed replicates excluded); NaN for other kinds."""
+        """Bollen–Stine p of the chi-square test: ``(1 + #(T* >= T)) / (B + 1)`` over the
+        ``B`` usable replicates (failed ones excluded; never 0, floor ``1/(B + 1)``); NaN
+        for other kinds."""
         if self.kind != "bollen-stine":
             return float("nan")
-        t = self._draws()["chisq"].to_numpy()
-        t = t[np.isfinite(t)]
-        return float(np.mean(t >= self.estimate["chisq"])) if t.size else float("nan")
+        return upper_tail_pvalue(self._draws()["chisq"].to_numpy(), float(self.estimate["chisq"]))
 
     def ci(self, level: float = 0.95, method: str = "percentile", stats=None,
            include_inadmissible: bool = True, interpolation: str = "linear") -> pd.DataFrame:
@@ -202,22 +203,30 @@ class BootstrapResult:
             raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
         table = self.ci(level=level, method=method)
         table.insert(1, "se", self.se.reindex(table.index))
-        table["pvalue"] = self.pvalues.reindex(table.index)
+        # shown as in every report table: '≤ floor' when no replicate fell beyond 0
+        used = self.n_resamples - self.n_failed
+        table["pvalue"] = [format_boot_p(p, used, digits) if np.isfinite(p) else np.nan
+                           for p in self.pvalues.reindex(table.index)]
         head = (f"{self.kind} bootstrap, {self.n_resamples} replicates (seed {self.seed}): "
                 f"{self.n_failed} failed, {self.n_inadmissible} inadmissible"
                 f"{'; INTERRUPTED' if self.interrupted else ''}")
         if self.kind == "bollen-stine":
-            head += f"; Bollen-Stine p = {self.pvalue:.3f}"
+            head += f"; Bollen-Stine p {self._bollen_stine_text(digits)}"
         body = render_table(table, format, digits=digits,
                             caption=f"{int(level * 100)}% {method} intervals")
         if format == "html":
             return f"<div class=\"lcsem-bootstrap\"><p>{head}</p>{body}</div>"
         return head + "\n\n" + body
 
+    def _bollen_stine_text(self, digits: int) -> str:
+        """``= .034`` or ``≤ .001`` (at the floor 1/(B + 1)), as in the report tables."""
+        text = format_boot_p(self.pvalue, self.n_resamples - self.n_failed, digits, sides=1)
+        return text if text.startswith(("≤", "<")) else f"= {text}"
+
     def _repr_html_(self) -> str:
         return self.summary("html")
 
     def __repr__(self) -> str:
-        extra = f" Bollen-Stine p={self.pvalue:.3f}" if self.kind == "bollen-stine" else ""
+        extra = f" Bollen-Stine p {self._bollen_stine_text(3)}" if self.kind == "bollen-stine" else ""
         return (f"<lcsem.BootstrapResult {self.kind} n_resamples={self.n_resamples} failed={self.n_failed} "
                 f"inadmissible={self.n_inadmissible}{extra}{' INTERRUPTED' if self.interrupted else ''}>")

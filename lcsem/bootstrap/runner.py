@@ -4,8 +4,8 @@ Chunks are independent tasks (a worker needs the :class:`ReplicateSpec`, the dat
 which replicates to make), so any joblib backend -- processes (loky), threads, a
 dask.distributed or ray cluster -- runs them. Each task caps BLAS at one thread
 (threadpoolctl): the batched linear algebra is on small matrices, where a second BLAS
-thread only fights the other workers for the cores. Results are gathered in replicate
-order; a ``KeyboardInterrupt`` keeps every chunk finished so far.
+thread only fights the other workers for the cores. Each chunk is stored as soon as it
+finishes, so a ``KeyboardInterrupt`` keeps every chunk finished so far.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from .resample import (counts_from_indices, covariances_from_counts, leave_one_o
                        parametric_covariances)
 
 __all__ = ["Source", "Task", "run_task", "run_all", "Progress"]
+
+SAVE_INTERVAL = 2.0   # seconds between checkpoint writes during a run
 
 
 @dataclass
@@ -103,6 +106,7 @@ class Store:
     status: np.ndarray = field(init=False)
     done: np.ndarray = field(init=False)
     reasons: dict = field(default_factory=dict)
+    _saved_at: float = field(default=-np.inf, init=False, repr=False)
 
     def __post_init__(self):
         self.values = np.full((self.n, self.n_columns), np.nan)
@@ -112,11 +116,18 @@ class Store:
     def add(self, out: ChunkOutput) -> None:
         self.values[out.positions] = out.values
         self.status[out.positions] = out.status
-        self.done[out.positions] = True
         self.reasons.update(out.reasons)
+        self.done[out.positions] = True          # last: a chunk interrupted here is not done
 
-    def save(self) -> None:
+    def save(self, force: bool = True) -> None:
+        """Write the store to the checkpoint file (atomically). Unless ``force``, at most
+        every :data:`SAVE_INTERVAL` seconds: the whole store is written each time, so
+        saving after every chunk would make long runs quadratic; a run saves once more
+        when it ends or is interrupted."""
         if self.path is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._saved_at < SAVE_INTERVAL:
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as fh:
@@ -124,6 +135,7 @@ class Store:
                      reasons=json.dumps({str(k): list(v) for k, v in self.reasons.items()}),
                      meta=json.dumps(self.meta, sort_keys=True))
         os.replace(tmp, self.path)
+        self._saved_at = time.monotonic()
 
     def load(self) -> None:
         if self.path is None or not self.path.exists():
@@ -159,11 +171,7 @@ class Progress:
     def __init__(self, enabled: bool, total: int, initial: int, desc: str):
         self.bar = None
         if enabled:
-            import warnings
-
-            with warnings.catch_warnings():   # tqdm.auto falls back to text without ipywidgets
-                warnings.simplefilter("ignore")
-                from tqdm.auto import tqdm
+            from tqdm.auto import tqdm        # silences its own experimental-import warning
 
             self.bar = tqdm(total=total, initial=initial, desc=desc, unit="rep", delay=1.0, leave=False)
 
@@ -178,26 +186,39 @@ class Progress:
 
 def run_all(spec: ReplicateSpec, source: Source, tasks: list[Task], store: Store, *, n_jobs: int,
             progress: Progress | None = None) -> bool:
-    """Run ``tasks`` into ``store`` in replicate order; return False if interrupted."""
+    """Run ``tasks`` into ``store``; return False if interrupted (Ctrl-C).
+
+    Every chunk is stored (and checkpointed) the moment it finishes: in process one after
+    the other, with workers in the order they finish (joblib's unordered generator), so
+    an interruption keeps every finished chunk, wherever it lies in the run.
+    """
     try:
         if n_jobs == 1 or len(tasks) <= 1:
             for task in tasks:
-                store.add(run_task(spec, source, task))
-                store.save()
-                if progress:
-                    progress.update(task.positions.size)
+                _finished(store, run_task(spec, source, task), progress)
         else:
             from joblib import Parallel, delayed
 
-            parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-            for out in parallel(delayed(run_task)(spec, source, t) for t in tasks):
-                store.add(out)
-                store.save()
-                if progress:
-                    progress.update(out.positions.size)
+            calls = [delayed(run_task)(spec, source, t) for t in tasks]
+            try:
+                parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+                outputs = parallel(calls)
+            except ValueError:          # a backend without generators (multiprocessing)
+                outputs = Parallel(n_jobs=n_jobs)(calls)
+            for out in outputs:
+                _finished(store, out, progress)
     except KeyboardInterrupt:
+        store.save()                    # every chunk stored so far, whenever the last write was
         return False
     finally:
         if progress:
             progress.close()
+    store.save()
     return True
+
+
+def _finished(store: Store, out: ChunkOutput, progress: Progress | None) -> None:
+    store.add(out)
+    store.save(force=False)
+    if progress:
+        progress.update(out.positions.size)

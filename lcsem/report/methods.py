@@ -92,7 +92,9 @@ def methods_paragraph(res: Any, boot: Any = None, *, measurement: Any = None, ef
             f"{_KINDS.get(getattr(boot, 'kind', ''), getattr(boot, 'kind', ''))} bootstrap with "
             f"{boot.n_resamples} replicates (seed {seed}; {n_fail} failed and {n_inad} inadmissible "
             f"replicate{'s' if n_inad != 1 else ''}, the latter kept): {_METHODS.get(method, method)} "
-            f"{level:.0%} intervals and two-sided bootstrap p-values.")
+            f"{level:.0%} intervals and two-sided bootstrap p-values, computed as 2(1 + k)/(B + 1) with k "
+            f"of the B replicates on the far side of zero (Davison & Hinkley, 1997), so that no p-value "
+            f"is reported as 0.")
     else:
         sentences.append(f"Confidence intervals ({level:.0%}) are delta-method normal intervals.")
     return " ".join(sentences)

@@ -29,6 +29,17 @@ def format_value(value: object, digits: int = 3) -> str:
     return str(value)
 
 
+def format_raw(value: float, digits: int = 3) -> str:
+    """A raw-scale number (estimate, SE, interval bound in the data's units) with
+    ``digits`` decimals, in scientific notation when that would print a non-zero value
+    as 0 (variables measured in tiny units); an en dash for NaN."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    if value != 0 and abs(value) < 0.5 * 10 ** (-digits):
+        return f"{value:.{max(digits - 1, 1)}e}"
+    return f"{value:.{digits}f}"
+
+
 def format_p(p: float, digits: int = 3) -> str:
     """APA p-value: no leading zero, ``< .001`` below the smallest shown value."""
     if p is None or not np.isfinite(p):
@@ -39,15 +50,24 @@ def format_p(p: float, digits: int = 3) -> str:
     return f"{p:.{digits}f}".lstrip("0") if p < 1 else f"{1:.{digits}f}"
 
 
-def format_boot_p(p: float, n_boot: int, digits: int = 3) -> str:
-    """A bootstrap p-value: ``< 2/B`` when no replicate fell on the far side of 0
-    (the smallest p-value that ``B`` replicates can resolve)."""
+def format_boot_p(p: float, n_boot: int, digits: int = 3, sides: int = 2) -> str:
+    """A bootstrap p-value (never 0: lcsem uses the ``(1 + k)/(B + 1)`` convention).
+
+    At its floor -- ``2/(B + 1)`` two-sided, ``1/(B + 1)`` one-sided, when no replicate
+    fell on the far side -- it is shown as ``≤ floor`` (rounded up, with enough decimals
+    not to read as 0): ``B`` replicates cannot resolve a smaller p-value.
+    """
     if p is None or not np.isfinite(p):
         return "–"
-    if p == 0 and n_boot > 0:
-        floor = 2.0 / n_boot
-        shown = f"{floor:.{max(digits, int(np.ceil(-np.log10(floor))))}f}".lstrip("0")
-        return f"< {shown}"
+    floor = sides / (n_boot + 1) if n_boot > 0 else 0.0
+    if floor and p <= floor * (1 + 1e-9):
+        # rounded up (so the bound stays true), with the fewest decimals (at least
+        # ``digits``) that keep it within 1.5 times the floor
+        for decimals in range(digits, 16):
+            bound = np.ceil(floor * 10 ** decimals * (1 - 1e-12)) / 10 ** decimals
+            if bound <= 1.5 * floor:
+                break
+        return "≤ " + f"{bound:.{decimals}f}".lstrip("0")
     return format_p(p, digits)
 
 
@@ -60,7 +80,7 @@ def _cells(frame: pd.DataFrame, digits: int, index: bool) -> tuple[list[str], li
     return header, body
 
 
-_NUMERIC_START = set("0123456789.-+<>[(−")
+_NUMERIC_START = set("0123456789.-+<>≤[(−")
 
 
 def _numeric_columns(body: list[list[str]], n_columns: int) -> list[bool]:

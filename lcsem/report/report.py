@@ -16,6 +16,10 @@ from .tables import effects_table, fit_table, htmt_table, measurement_table, str
 
 __all__ = ["report", "Report"]
 
+# how bootstrap p-values are computed and shown (lcsem.bootstrap.intervals.bootstrap_pvalue)
+BOOT_P_RULE = ("2(1 + k)/(B + 1) with k of the B replicates on the far side of 0 (never 0; "
+               "'≤' marks the smallest value B replicates can resolve)")
+
 
 class Report(str):
     """The rendered report: a ``str`` that notebooks display as HTML when it is HTML."""
@@ -172,10 +176,11 @@ def report(res: Any, *, boot: Any = None, format: str = "markdown", digits: int 
     if not st.empty:
         table(st, "Structural paths",
               f"b: unstandardised; β: standardised (std.all) with its {ci_kind} {level:.0%} CI; "
-              + ("p: two-sided bootstrap p-value." if boot is not None else "p: z-test."))
+              + (f"p: two-sided bootstrap p-value, {BOOT_P_RULE}." if boot is not None else "p: z-test."))
     if eff is not None:
         note = (f"Estimate with delta-method SE; {ci_kind} {level:.0%} CIs"
-                + (f" from {eff.n_boot_used} replicates; p: bootstrap p-value." if boot is not None else "; p: z-test."))
+                + (f" from {eff.n_boot_used} replicates; p: two-sided bootstrap p-value, {BOOT_P_RULE}."
+                   if boot is not None else "; p: z-test."))
         if eff_notes:
             note += " " + " ".join(eff_notes)
         elif any(eff.table["effect"] == "proportion mediated"):

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..results import parameter_name
-from .render import format_boot_p, format_p
+from .render import format_boot_p, format_p, format_raw
 
-__all__ = ["format_number", "format_p", "format_boot_p", "format_ci", "fit_table", "measurement_table",
+__all__ = ["format_number", "format_raw", "format_p", "format_boot_p", "format_ci", "fit_table", "measurement_table",
            "validity_table", "htmt_table", "structural_table", "effects_table"]
 
 
@@ -27,10 +27,14 @@ def format_number(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def format_ci(lower: float, upper: float, digits: int = 3) -> str:
-    """``[lower, upper]``; an en dash when either bound is undefined."""
+def format_ci(lower: float, upper: float, digits: int = 3, raw: bool = False) -> str:
+    """``[lower, upper]``; an en dash when either bound is undefined. With ``raw``
+    (bounds in the data's units) tiny non-zero bounds are shown in scientific notation
+    (:func:`format_raw`) instead of as 0."""
     if not (np.isfinite(lower) and np.isfinite(upper)):
         return "–"
+    if raw:
+        return f"[{format_raw(lower, digits)}, {format_raw(upper, digits)}]"
     return f"[{lower:.{digits}f}, {upper:.{digits}f}]"
 
 
@@ -53,7 +57,8 @@ def fit_table(res: Any, boot: Any = None, digits: int = 3) -> pd.DataFrame:
     ]
     if boot is not None and getattr(boot, "kind", "") == "bollen-stine":
         ok = boot.n_resamples - getattr(boot, "n_failed", 0)
-        rows.insert(3, (f"Bollen–Stine p ({ok} resamples)", format_p(boot.pvalue, digits), "> .05"))
+        rows.insert(3, (f"Bollen–Stine p ({ok} resamples)", format_boot_p(boot.pvalue, ok, digits, sides=1),
+                        "> .05"))
     frame = pd.DataFrame(rows, columns=["Index", "Value", "Guideline"])
     return frame.set_index("Index")
 
@@ -151,7 +156,7 @@ def structural_table(res: Any, boot: Any = None, *, level: float = 0.95, method:
         else:
             p_text = format_p(row["pvalue"], digits)
         records.append({"Outcome": row["lhs"], "Predictor": row["rhs"], "Label": row["label"],
-                        "b": format_number(row["est"], digits), "SE": format_number(row["se"], digits),
+                        "b": format_raw(row["est"], digits), "SE": format_raw(row["se"], digits),
                         "β": format_number(row["std_all"], digits),
                         f"{level:.0%} CI (β)": format_ci(lo, hi, digits), "p": p_text,
                         "R² (outcome)": format_number(res.r2.get(row["lhs"], np.nan), digits)})
@@ -206,9 +211,11 @@ def effects_table(eff: Any, digits: int = 3, *, compact: bool = True) -> pd.Data
             continue
         path = row["path"] + (f" ({', '.join(alias[name])})" if name in alias else "")
         ratio = compact and row["effect"] == "proportion mediated"
+        unit_free = row["effect"] == "proportion mediated"     # the others are in the data's units
         records.append({"Effect": row["effect"], "Path": path,
-                        "Estimate": format_number(row["est"], digits), "SE": format_number(row["se"], digits),
-                        ci_head: format_ci(row["ci_lower"], row["ci_upper"], digits),
+                        "Estimate": format_number(row["est"], digits) if unit_free else format_raw(row["est"], digits),
+                        "SE": format_number(row["se"], digits) if unit_free else format_raw(row["se"], digits),
+                        ci_head: format_ci(row["ci_lower"], row["ci_upper"], digits, raw=not unit_free),
                         "p": "" if ratio else (format_boot_p(row["pvalue"], eff.n_boot_used, digits)
                                                if eff.n_boot_used else format_p(row["pvalue"], digits)),
                         "β": "" if ratio else format_number(row["std"], digits),
