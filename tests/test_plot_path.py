@@ -54,14 +54,18 @@ def drawn_parameters(res, structural_only=False) -> set[str]:
     return names
 
 
-def expected_label(value: float, p: float, digits=2, leading_zero=True) -> str:
+def expected_label(value: float, p: float, digits=2, leading_zero=False, fixed=False) -> str:
     text = f"{abs(value):.{digits}f}"
     if not leading_zero:
         text = text.lstrip("0") if text.startswith("0.") else text
     text = ("−" if value < 0 and float(text) != 0 else "") + text
     if np.isfinite(p):
         text += "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-    return text
+    return text + ("†" if fixed else "")
+
+
+def fixed_parameters(res) -> set[str]:
+    return {parameter_name(r.lhs, r.op, r.rhs) for r in res.model.rows if r.op in ("=~", "~", "~~") and not r.free}
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -74,14 +78,20 @@ def test_every_parameter_has_one_arrow_and_a_label(name):
     assert arrows == drawn_parameters(res)
     assert labels == arrows
     est = res.estimates
+    fixed = fixed_parameters(res)
     for l, o, r, std, p in zip(est["lhs"], est["op"], est["rhs"], est["std_all"], est["pvalue"]):
         pname = parameter_name(l, o, r)
         if pname in labels:
-            assert items[f"edgelabel:{pname}"].get_text() == expected_label(std, p), pname
+            text = items[f"edgelabel:{pname}"].get_text()
+            assert text == expected_label(std, p, fixed=pname in fixed), pname
             arrow = items[f"edge:{pname}"]
             two_headed = o == "~~"
             assert ("<|-|>" if two_headed else "-|>") in repr(arrow.get_arrowstyle()) or \
                 type(arrow.get_arrowstyle()).__name__ == ("CurveFilledAB" if two_headed else "CurveFilledB")
+    # fixed parameters are marked and the mark is explained under the diagram
+    assert ("† fixed parameter" in items["caption"].get_text()) == bool(fixed & labels)
+    plain = by_gid(plot_path(res, mark_fixed=False))
+    assert not any("†" in a.get_text() for g, a in plain.items() if g.startswith(("edgelabel", "caption")))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -93,11 +103,11 @@ def test_every_node_is_drawn_and_labelled_and_endogenous_variables_show_r2(name)
     for v in set(model.latent) | set(model.observed):
         patch = items[f"node:{v}"]
         assert type(patch).__name__ == ("Ellipse" if v in model.latent else "FancyBboxPatch")
-        assert items[f"nodelabel:{v}"].get_text() == v
+        assert items[f"nodelabel:{v}"].get_text().replace("\n", "") == v
     r2_texts = {g[3:]: a.get_text() for g, a in items.items() if g.startswith("r2:")}
     assert set(r2_texts) == set(model.roles.endogenous)
     for v, text in r2_texts.items():
-        assert text == f"R² = {res.r2[v]:.2f}"
+        assert text == f"R² = {res.r2[v]:.2f}".replace("0.", ".", 1)
 
 
 def _boxes(ax, renderer):
@@ -162,10 +172,10 @@ def test_caption_reports_chisq_cfi_tli_rmsea_ci_and_srmr(name):
     res = fitted(name)
     fi = res.fit_indices
     caption = by_gid(plot_path(res))["caption"].get_text().replace("\n", " ")
-    f3 = lambda v: f"{v:.3f}"  # noqa: E731
+    f3 = lambda v: f"{v:.3f}".replace("0.", ".", 1) if f"{v:.3f}".startswith("0.") else f"{v:.3f}"  # noqa: E731
     assert f"χ²({int(fi['df'])}) = {fi['chisq']:.2f}" in caption
     assert f"CFI = {f3(fi['cfi'])}" in caption
-    assert f"TLI = {f3(fi['tli'])}" in caption
+    assert f"TLI = {fi['tli']:.3f}" in caption          # APA: TLI can exceed 1, so it keeps its zero
     assert f"RMSEA = {f3(fi['rmsea'])} [{f3(fi['rmsea_ci_lower'])}, {f3(fi['rmsea_ci_upper'])}]" in caption
     assert f"SRMR = {f3(fi['srmr'])}" in caption
     p = fi["pvalue"]
@@ -178,13 +188,13 @@ def test_caption_reports_defined_parameters():
     est = res.estimates.set_index("lhs")
     ind, total = est.loc["ind"], est.loc["total"]
     caption = by_gid(plot_path(res))["caption"].get_text()
-    assert caption.split("\n")[-1] == (f"ind = {expected_label(ind['std_all'], ind['pvalue'])}; "
+    assert [line for line in caption.split("\n") if line.startswith("ind")][0] == (f"ind = {expected_label(ind['std_all'], ind['pvalue'])}; "
                                        f"total = {expected_label(total['std_all'], total['pvalue'])}")
     assert "ind =" not in by_gid(plot_path(res, defined=False))["caption"].get_text()
     boot = real_bootstrap("lc")
     lo, hi = boot.ci(stats=["std:ind"]).loc["std:ind", ["lower", "upper"]]
     caption = by_gid(plot_path(res, boot=boot, show="ci"))["caption"].get_text()
-    assert f"ind = {ind['std_all']:.2f} [{lo:.2f}, {hi:.2f}]" in caption
+    assert f"ind = {_fmt(ind['std_all'])} [{_fmt(lo)}, {_fmt(hi)}]" in caption
 
 
 def test_caption_of_a_saturated_model():
@@ -233,11 +243,14 @@ def test_bootstrap_confidence_intervals_in_labels_and_nonsignificance_from_them(
     # unstandardised intervals come from the raw columns
     items = by_gid(plot_path(res, boot=boot, show="ci", what="est"))
     lo, hi = boot.ci(stats=["dem60~ind60"]).loc["dem60~ind60", ["lower", "upper"]]
-    assert items["edgelabel:dem60~ind60"].get_text().endswith(f"[{_fmt(lo)}, {_fmt(hi)}]")
+    assert items["edgelabel:dem60~ind60"].get_text().endswith(f"[{_fmt(lo, leading_zero=True)}, "
+                                                              f"{_fmt(hi, leading_zero=True)}]")
 
 
-def _fmt(v, digits=2):
+def _fmt(v, digits=2, leading_zero=False):
     text = f"{abs(v):.{digits}f}"
+    if not leading_zero and text.startswith("0."):
+        text = text[1:]
     return ("−" if v < 0 and float(text) != 0 else "") + text
 
 
@@ -282,7 +295,7 @@ def test_residual_variances_when_asked():
     est = res.estimates
     assert loops == {l for l, o, r in zip(est["lhs"], est["op"], est["rhs"]) if o == "~~" and l == r}
     row = est.query("lhs == 'kmsuse' and op == '~~' and rhs == 'kmsuse'").iloc[0]
-    assert items["variancelabel:kmsuse"].get_text() == f"{row['std_all']:.2f}"
+    assert items["variancelabel:kmsuse"].get_text() == f"{row['std_all']:.2f}".replace("0.", ".", 1)
     assert not any(g.startswith("variance:") for g in by_gid(plot_path(res)))
 
 
@@ -303,7 +316,7 @@ def test_positions_labels_and_given_axes():
 def test_label_positions_put_a_label_where_asked():
     res = fitted("lc")
     ax = plot_path(res, label_positions={"perf~culture": 0.25})
-    layout = lcsem.path_layout(res)
+    layout = ax.lcsem_layout
     expected = layout.edge("perf~culture").point(0.25)
     assert by_gid(ax)["edgelabel:perf~culture"].get_position() == pytest.approx(tuple(expected))
     with pytest.raises(lcsem.ArgumentError, match="label_positions: \\['perf~kms'\\]"):

@@ -33,14 +33,18 @@ CHAR_WIDTH = 0.078          # inches per character at 9 pt (DejaVu Sans, generou
 INDICATOR_HEIGHT = 0.46
 CONSTRUCT_HEIGHT = 0.72
 OBSERVED_HEIGHT = 0.52
+LINE_HEIGHT = 0.16          # one more line of a node's name
 FAN_PITCH_GAP = 0.16        # gap between stacked indicators
 FAN_ROW_GAP = 0.16          # gap between indicators in a row
-FAN_DISTANCE_SIDE = 1.35    # construct edge -> indicator edge, indicators left/right
-FAN_DISTANCE_ROW = 1.05     # construct edge -> indicator edge, indicators above/below
-COLUMN_GAP = 1.7            # minimum gap between structural nodes of adjacent columns
-BLOCK_GAP = 0.55            # vertical gap between blocks in one column
-BOX_GAP = 0.3               # minimum gap between any two nodes
-SKIP_CLEARANCE = 0.55       # clearance between a skipping path and the nodes it passes
+LOOP_ROOM = 0.36            # more room between indicators when variance loops are drawn
+FAN_DISTANCE_SIDE = 0.62    # construct edge -> indicator edge, indicators left/right
+FAN_DISTANCE_ROW = 0.62     # construct edge -> indicator edge, indicators above/below
+COLUMN_GAP = 1.0            # minimum gap between structural nodes of adjacent columns
+BLOCK_GAP = 0.45            # vertical gap between blocks in one column
+BOX_GAP = 0.25              # minimum gap between any two nodes
+SKIP_CLEARANCE = 0.45       # clearance between a skipping path and the nodes it passes
+DIRECTIONS = ("LR", "TB")
+FANS = ("side", "tucked")
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,8 @@ class Layout:
 # --------------------------------------------------------------------------- public
 def path_layout(model: Any, *, structural_only: bool = False,
                 positions: Mapping[str, tuple[float, float]] | None = None,
-                labels: Mapping[str, str] | None = None) -> Layout:
+                labels: Mapping[str, str] | None = None, direction: str = "LR",
+                fans: str = "side", loops: bool = False) -> Layout:
     """Lay out the path diagram of ``model``.
 
     Parameters
@@ -168,12 +173,30 @@ def path_layout(model: Any, *, structural_only: bool = False,
         ``{name: (x, y)}`` in inches, overriding the computed centre of any node; routes
         are recomputed around the moved nodes.
     labels
-        ``{name: text}``: display text of nodes (any Unicode), used to size them.
+        ``{name: text}``: display text of nodes (any Unicode; ``"\\n"`` breaks a line),
+        used to size them.
+    direction
+        ``"LR"`` (predictors left, outcomes right; default) or ``"TB"`` (predictors at
+        the top, outcomes at the bottom: narrower diagrams for a page column).
+    fans
+        ``"side"``: indicators of the first (last) column fanned to the left (right);
+        ``"tucked"``: every construct's indicators in a row above or below it (narrower).
+    loops
+        Leave room between indicators for variance loops drawn beside them.
 
     Returns
     -------
     Layout
         Nodes (centre, size, shape, role) and edges (Bézier routes), see :class:`Layout`.
+
+    Notes
+    -----
+    A first-order factor measured only by a higher-order factor (and in no regression)
+    is drawn as a factor of factors: it sits between the higher-order factor and its
+    own indicators, inside the higher-order factor's fan. Observed covariates (controls,
+    MIMIC causes) that would share the first column with constructs get a column of their
+    own. Within columns, variables are ordered by the barycentre of their neighbours
+    (three sweeps), which reduces crossings.
 
     Examples
     --------
@@ -181,6 +204,11 @@ def path_layout(model: Any, *, structural_only: bool = False,
     >>> lay.nodes["x"].x < lay.nodes["y"].x
     True
     """
+    if direction not in DIRECTIONS:
+        raise ArgumentError(f"direction: {direction!r} is not one of {DIRECTIONS}; use 'LR' "
+                            f"(left to right) or 'TB' (top to bottom)")
+    if fans not in FANS:
+        raise ArgumentError(f"fans: {fans!r} is not one of {FANS}")
     model = _as_model(model)
     rows = [r for r in model.rows if r.op in ("=~", "~", "~~")]
     latent = list(model.latent)
@@ -191,32 +219,62 @@ def path_layout(model: Any, *, structural_only: bool = False,
     for r in rows:
         if r.op == "=~" and r.rhs not in latent and r.rhs not in owner:
             owner[r.rhs] = r.lhs
-    structural = latent + [v for v in observed if v not in owner]
+    # first-order factors of a higher-order factor: nested in its fan
+    in_paths = {v for r in rows if r.op == "~" for v in (r.lhs, r.rhs)}
+    measured_by: dict[str, list[str]] = {}
+    for r in rows:
+        if r.op == "=~" and r.rhs in latent:
+            measured_by.setdefault(r.rhs, []).append(r.lhs)
+    sub_owner = {f: g[0] for f, g in measured_by.items()
+                 if len(g) == 1 and f not in in_paths and g[0] != f and g[0] not in measured_by}
+    structural = [v for v in latent if v not in sub_owner] + [v for v in observed if v not in owner]
     if structural_only:
         owner = {}
-        rows = [r for r in rows if r.lhs in structural and r.rhs in structural]
+        keep = set(structural) | set(sub_owner)
+        rows = [r for r in rows if r.lhs in keep and r.rhs in keep]
     if not structural:  # pragma: no cover - a model always has variables
         raise ArgumentError("model: the model has no variables to draw")
+    shown = _check_labels(labels, latent + observed)
+    transpose = direction == "TB"
+
+    def size_of(v: str, role: str) -> tuple[float, float]:
+        w, h = _size(shown.get(v, v), role)
+        return (h, w) if transpose else (w, h)
 
     # directed structural edges: predictor -> outcome, higher-order factor -> factor
     arcs = [(r.rhs, r.lhs) for r in rows if r.op == "~" and r.lhs in structural and r.rhs in structural]
-    arcs += [(r.lhs, r.rhs) for r in rows if r.op == "=~" and r.rhs in latent]
+    arcs += [(r.lhs, r.rhs) for r in rows if r.op == "=~" and r.rhs in structural and r.rhs in latent]
     arcs = list(dict.fromkeys(arcs))
     columns = _columns(structural, arcs)
+    _covariate_column(columns, structural, latent)
     n_cols = max(columns.values()) + 1
     order = _order_in_columns(structural, columns, arcs)
-    sides = _fan_sides(structural, columns, order, arcs, n_cols)
+    sides = _fan_sides(structural, columns, order, arcs, n_cols, fans == "tucked")
     _share_sides(sides, rows, owner, columns, order, n_cols)
-    fans = {c: [i for i, o in owner.items() if o == c] for c in structural}
-    shown = _check_labels(labels, latent + observed)
-    sizes = {v: _size(shown.get(v, v), "construct" if v in latent else "observed") for v in structural}
-    isizes = {i: _size(shown.get(i, i), "indicator") for i in owner}
+    items = {c: [i for i, o in owner.items() if o == c] for c in list(structural) + list(sub_owner)}
+    for f, g in sub_owner.items():
+        if g in items:
+            items[g].append(f)
+            sides[f] = sides[g]
+    sizes = {v: size_of(v, "construct" if v in latent else "observed") for v in structural}
+    isizes = {i: size_of(i, "indicator") for i in owner}
+    true_sizes = dict(isizes)
+    if loops:   # room between neighbouring indicators for a loop
+        isizes = {i: (w + LOOP_ROOM, h + LOOP_ROOM) for i, (w, h) in isizes.items()}
+    # a nested factor is fanned as a block: the factor and its own indicators
+    block_offset: dict[str, tuple[float, float]] = {}
+    for f in sub_owner:
+        sizes[f] = size_of(f, "construct")
+        e = _block_extent(f, sides[f], items[f], sizes[f], isizes)
+        isizes[f] = (e[2] - e[0], e[3] - e[1])
+        block_offset[f] = ((e[0] + e[2]) / 2, (e[1] + e[3]) / 2)
+    fans_of = {v: items.get(v, []) for v in structural}
 
     # vertical placement of blocks within each column
     y: dict[str, float] = {}
     for c in range(n_cols):
         members = [v for v in order if columns[v] == c]
-        ext = [_block_extent(v, sides[v], fans[v], sizes[v], isizes) for v in members]
+        ext = [_block_extent(v, sides[v], fans_of[v], sizes[v], isizes) for v in members]
         heights = [e[3] - e[1] for e in ext]
         total = sum(heights) + BLOCK_GAP * (len(members) - 1)
         top = total / 2
@@ -230,28 +288,52 @@ def path_layout(model: Any, *, structural_only: bool = False,
     for _ in range(2):
         for _ in range(8):
             _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-            if not _level_end_columns(structural, columns, order, y, sides, fans, sizes, n_cols):
+            if not _level_end_columns(structural, columns, order, y, sides, fans_of, sizes, n_cols):
                 break
         _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-        stretch = _align_rows(structural, columns, order, y, sides, fans, sizes, isizes)
-        x = _place_columns(structural, columns, order, y, sides, fans, sizes, isizes, n_cols, stretch)
+        stretch = _align_rows(structural, columns, order, y, sides, fans_of, sizes, isizes)
+        x = _place_columns(structural, columns, order, y, sides, fans_of, sizes, isizes, n_cols, stretch)
 
-    nodes: dict[str, Node] = {}
+    placed: dict[str, tuple[float, float, str, str, int]] = {}   # name -> x, y, role, side, column
     for v in structural:
-        w, h = sizes[v]
-        nodes[v] = Node(v, "ellipse" if v in latent else "rect",
-                        "construct" if v in latent else "observed", x[v], y[v], w, h,
-                        sides[v] if fans[v] else "", columns[v])
-        for ind, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans[v], sizes[v], isizes,
-                                            stretch.get(v, 0.0)).items():
-            iw, ih = isizes[ind]
-            nodes[ind] = Node(ind, "rect", "indicator", ix, iy, iw, ih, sides[v], -1)
+        placed[v] = (x[v], y[v], "construct" if v in latent else "observed", sides[v] if fans_of[v] else "",
+                     columns[v])
+        for item, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans_of[v], sizes[v], isizes,
+                                             stretch.get(v, 0.0)).items():
+            if item in sub_owner:
+                fx, fy = ix - block_offset[item][0], iy - block_offset[item][1]
+                placed[item] = (fx, fy, "construct", sides[item] if items[item] else "", -1)
+                for ind, (jx, jy) in _fan_positions(fx, fy, sides[item], items[item], sizes[item],
+                                                    isizes).items():
+                    placed[ind] = (jx, jy, "indicator", sides[item], -1)
+            else:
+                placed[item] = (ix, iy, "indicator", sides[v], -1)
+    nodes: dict[str, Node] = {}
+    turn = {"left": "top", "right": "bottom", "top": "right", "bottom": "left", "": ""}
+    for v, (px, py, role, side, col) in placed.items():
+        w, h = sizes[v] if v in sizes else true_sizes[v]
+        if transpose:
+            px, py, w, h, side = py, -px, h, w, turn[side]
+        nodes[v] = Node(v, "ellipse" if v in latent else "rect", role, px, py, w, h, side, col)
 
     if positions:
         nodes = _apply_positions(nodes, positions)
-    edges = _route_all(rows, nodes, owner)
+    route_owner = dict(owner)
+    route_owner.update(sub_owner)
+    edges = _route_all(rows, nodes, route_owner)
     variances = tuple(r.lhs for r in rows if r.op == "~~" and r.lhs == r.rhs and r.lhs in nodes)
     return Layout(MappingProxyType(nodes), tuple(edges), structural_only, variances)
+
+
+def _covariate_column(columns: dict[str, int], structural: list[str], latent: list[str]) -> None:
+    """Observed exogenous covariates sharing the first column with constructs get a column
+    of their own in front of it (MIMIC causes, controls)."""
+    first = [v for v in structural if columns[v] == 0]
+    covariates = [v for v in first if v not in latent]
+    if covariates and len(covariates) < len(first):
+        for v in structural:
+            if v not in covariates:
+                columns[v] += 1
 
 
 # --------------------------------------------------------------------------- input
@@ -285,12 +367,14 @@ def _check_labels(labels: Mapping[str, str] | None, names: list[str]) -> dict[st
 
 
 def _size(name: str, role: str) -> tuple[float, float]:
-    n = max(max(len(line) for line in name.split("\n")), 1)
+    lines = name.split("\n")
+    n = max(max(len(line) for line in lines), 1)
+    extra = LINE_HEIGHT * (len(lines) - 1)
     if role == "construct":
-        return max(1.1, 1.25 * CHAR_WIDTH * 1.1 * n + 0.45), CONSTRUCT_HEIGHT
+        return max(1.1, 1.25 * CHAR_WIDTH * 1.1 * n + 0.45), CONSTRUCT_HEIGHT + 1.3 * extra
     if role == "observed":
-        return max(0.8, CHAR_WIDTH * 1.1 * n + 0.3), OBSERVED_HEIGHT
-    return max(0.62, CHAR_WIDTH * n + 0.2), INDICATOR_HEIGHT
+        return max(0.8, CHAR_WIDTH * 1.1 * n + 0.3), OBSERVED_HEIGHT + 1.1 * extra
+    return max(0.62, CHAR_WIDTH * n + 0.2), INDICATOR_HEIGHT + extra
 
 
 # --------------------------------------------------------------------------- columns
@@ -341,8 +425,9 @@ def _order_in_columns(structural: list[str], columns: dict[str, int],
 
 
 def _fan_sides(structural: list[str], columns: dict[str, int], order: list[str],
-               arcs: list[tuple[str, str]], n_cols: int) -> dict[str, str]:
-    """Indicators go left in the first column, right in the last, above or below between."""
+               arcs: list[tuple[str, str]], n_cols: int, tucked: bool = False) -> dict[str, str]:
+    """Indicators go left in the first column, right in the last, above or below between
+    (``tucked``: above or below everywhere)."""
     members = {c: [u for u in order if columns[u] == c] for c in range(n_cols)}
 
     def relative(u: str) -> float:  # 0 = top of its column, 1 = bottom
@@ -353,9 +438,9 @@ def _fan_sides(structural: list[str], columns: dict[str, int], order: list[str],
     for v in structural:
         c = columns[v]
         pos = members[c].index(v)
-        if c == 0:
+        if c == 0 and not tucked:
             sides[v] = "left"
-        elif c == n_cols - 1:
+        elif c == n_cols - 1 and not tucked:
             sides[v] = "right"
         elif len(members[c]) == 1:
             # follow the predecessors: fed from the top -> indicators above; otherwise
@@ -632,8 +717,6 @@ def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge
         name = parameter_name(r.lhs, r.op, r.rhs)
         if r.op == "=~":
             kind, src, dst = "loading", r.lhs, r.rhs
-            if r.rhs not in owner:  # factor measured by a factor: a structural arrow
-                kind = "regression"
         elif r.op == "~":
             kind, src, dst = "regression", r.rhs, r.lhs
         else:
@@ -733,8 +816,8 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
         sb = _boundary(b, np.cos(angle) * direction - np.sin(angle) * along)
         span = hypot(*(pb - pa))
         best, best_hits = None, None
-        for bulge in (0.35, 0.6, 0.9, 1.25, 1.65, 2.1):
-            depth = bulge + 0.22 * span
+        for bulge in (0.3, 0.45, 0.6, 0.9, 1.25, 1.65, 2.1):
+            depth = bulge + 0.12 * span
             ctrl = (sa + sb) / 2 + direction * 2 * depth  # apex at `depth` beyond the anchors
             pts = np.array([sa, ctrl, sb])
             h = _hits(pts, nodes.values(), skip, margin=0.05)
@@ -756,3 +839,40 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
         if best_hits is None or h < best_hits:
             best, best_hits = pts, h
     return best  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- quality
+def _segments_cross(p: np.ndarray, q: np.ndarray) -> int:
+    """Number of proper crossings between polylines ``p`` and ``q`` (n×2, m×2)."""
+    a, b = p[:-1], p[1:]
+    c, d = q[:-1], q[1:]
+
+    def orient(u, v, w):
+        return (v[..., 0] - u[..., 0]) * (w[..., 1] - u[..., 1]) - (v[..., 1] - u[..., 1]) * (w[..., 0] - u[..., 0])
+
+    A, B = a[:, None, :], b[:, None, :]
+    C, D = c[None, :, :], d[None, :, :]
+    o1, o2 = orient(A, B, C), orient(A, B, D)
+    o3, o4 = orient(C, D, A), orient(C, D, B)
+    return int(np.count_nonzero((o1 * o2 < 0) & (o3 * o4 < 0)))
+
+
+def edge_crossings(layout: Layout, kinds: tuple[str, ...] | None = None) -> int:
+    """Number of crossings between edges of ``layout`` that share no node (edges of one
+    node meet at it and do not count). ``kinds`` restricts both edges to those kinds,
+    e.g. ``("covariance",)`` for arc–arc crossings."""
+    ts = np.linspace(0, 1, 24)
+    edges = [e for e in layout.edges if kinds is None or e.kind in kinds]
+    pts = [e.point(ts) for e in edges]
+    boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in pts]) \
+        if pts else np.zeros((0, 4))
+    total = 0
+    for i in range(len(edges)):
+        for j in range(i + 1, len(edges)):
+            if {edges[i].source, edges[i].target} & {edges[j].source, edges[j].target}:
+                continue
+            bi, bj = boxes[i], boxes[j]
+            if bi[0] > bj[2] or bj[0] > bi[2] or bi[1] > bj[3] or bj[1] > bi[3]:
+                continue
+            total += _segments_cross(pts[i], pts[j])
+    return total
