@@ -31,12 +31,14 @@ __all__ = ["Node", "Edge", "Layout", "path_layout"]
 # --------------------------------------------------------------------------- sizes
 CHAR_WIDTH = 0.078          # inches per character at 9 pt (DejaVu Sans, generous)
 INDICATOR_HEIGHT = 0.46
+INDICATOR_HEIGHT_NAME_ONLY = 0.3   # an indicator without an R² line
 CONSTRUCT_HEIGHT = 0.72
 OBSERVED_HEIGHT = 0.52
 LINE_HEIGHT = 0.16          # one more line of a node's name
 FAN_PITCH_GAP = 0.16        # gap between stacked indicators
 FAN_ROW_GAP = 0.16          # gap between indicators in a row
 LOOP_ROOM = 0.36            # more room between indicators when variance loops are drawn
+LABEL_ROOM = (0.6, 0.2)     # more room (width, height) per extra line of edge labels
 FAN_DISTANCE_SIDE = 0.62    # construct edge -> indicator edge, indicators left/right
 FAN_DISTANCE_ROW = 0.62     # construct edge -> indicator edge, indicators above/below
 COLUMN_GAP = 1.0            # minimum gap between structural nodes of adjacent columns
@@ -159,7 +161,8 @@ class Layout:
 def path_layout(model: Any, *, structural_only: bool = False,
                 positions: Mapping[str, tuple[float, float]] | None = None,
                 labels: Mapping[str, str] | None = None, direction: str = "LR",
-                fans: str = "side", loops: bool = False) -> Layout:
+                fans: str = "side", loops: bool = False, indicator_r2: bool = True,
+                label_lines: int = 1) -> Layout:
     """Lay out the path diagram of ``model``.
 
     Parameters
@@ -183,6 +186,11 @@ def path_layout(model: Any, *, structural_only: bool = False,
         ``"tucked"``: every construct's indicators in a row above or below it (narrower).
     loops
         Leave room between indicators for variance loops drawn beside them.
+    indicator_r2
+        Indicators are tall enough for a second line (their R²); ``False``: name only.
+    label_lines
+        Lines of the edge labels (2 with confidence intervals): more room around
+        indicators for them.
 
     Returns
     -------
@@ -239,6 +247,8 @@ def path_layout(model: Any, *, structural_only: bool = False,
 
     def size_of(v: str, role: str) -> tuple[float, float]:
         w, h = _size(shown.get(v, v), role)
+        if role == "indicator" and not indicator_r2:
+            h -= INDICATOR_HEIGHT - INDICATOR_HEIGHT_NAME_ONLY
         return (h, w) if transpose else (w, h)
 
     # directed structural edges: predictor -> outcome, higher-order factor -> factor
@@ -259,8 +269,11 @@ def path_layout(model: Any, *, structural_only: bool = False,
     sizes = {v: size_of(v, "construct" if v in latent else "observed") for v in structural}
     isizes = {i: size_of(i, "indicator") for i in owner}
     true_sizes = dict(isizes)
-    if loops:   # room between neighbouring indicators for a loop
-        isizes = {i: (w + LOOP_ROOM, h + LOOP_ROOM) for i, (w, h) in isizes.items()}
+    # room between neighbouring indicators for loops, and longer loadings for labels of
+    # more than one line
+    room_w = (LOOP_ROOM if loops else 0.0) + LABEL_ROOM[0] * (label_lines - 1)
+    room_h = (LOOP_ROOM if loops else 0.0) + LABEL_ROOM[1] * (label_lines - 1)
+    isizes = {i: (w + room_w, h + room_h) for i, (w, h) in isizes.items()}
     # a nested factor is fanned as a block: the factor and its own indicators
     block_offset: dict[str, tuple[float, float]] = {}
     for f in sub_owner:
@@ -309,11 +322,13 @@ def path_layout(model: Any, *, structural_only: bool = False,
             else:
                 placed[item] = (ix, iy, "indicator", sides[v], -1)
     nodes: dict[str, Node] = {}
-    turn = {"left": "top", "right": "bottom", "top": "right", "bottom": "left", "": ""}
+    # top to bottom: the layout reflected in the line y = -x (columns become rows, and
+    # the order within a column, top to bottom, becomes left to right)
+    turn = {"left": "top", "right": "bottom", "top": "left", "bottom": "right", "": ""}
     for v, (px, py, role, side, col) in placed.items():
         w, h = sizes[v] if v in sizes else true_sizes[v]
         if transpose:
-            px, py, w, h, side = py, -px, h, w, turn[side]
+            px, py, w, h, side = -py, -px, h, w, turn[side]
         nodes[v] = Node(v, "ellipse" if v in latent else "rect", role, px, py, w, h, side, col)
 
     if positions:
@@ -406,21 +421,59 @@ def _columns(structural: list[str], arcs: list[tuple[str, str]]) -> dict[str, in
 
 def _order_in_columns(structural: list[str], columns: dict[str, int],
                       arcs: list[tuple[str, str]]) -> list[str]:
-    """Order variables within columns by the mean rank of their neighbours (two sweeps)."""
-    rank = {v: i for i, v in enumerate(structural)}
+    """Order variables within columns to reduce crossings: the barycentre heuristic
+    (mean centred position of the neighbours in other columns; three sweeps), then
+    swaps of neighbours in a column while they remove crossings of the straight
+    column-to-column segments (skipping paths included)."""
     n_cols = max(columns.values()) + 1
+    members = {c: [v for v in structural if columns[v] == c] for c in range(n_cols)}
+    rank = {v: i for c in members for i, v in enumerate(members[c])}
+
+    def pos(v: str) -> float:          # centred position in its column
+        return rank[v] - (len(members[columns[v]]) - 1) / 2
+
     neighbours: dict[str, list[str]] = {v: [] for v in structural}
     for a, b in arcs:
         neighbours[a].append(b)
         neighbours[b].append(a)
     for sweep in (range(1, n_cols), range(n_cols - 2, -1, -1), range(1, n_cols)):
         for c in sweep:
-            members = [v for v in structural if columns[v] == c]
             def key(v: str) -> tuple[float, int]:
-                near = [rank[u] for u in neighbours[v] if columns[u] != c]
-                return (float(np.mean(near)) if near else float(rank[v]), rank[v])
-            for i, v in enumerate(sorted(members, key=key)):
+                near = [pos(u) for u in neighbours[v] if columns[u] != c]
+                return (float(np.mean(near)) if near else pos(v), rank[v])
+            members[c] = sorted(members[c], key=key)
+            for i, v in enumerate(members[c]):
                 rank[v] = i
+    segments = [(a, b) for a, b in arcs if columns[a] != columns[b]]
+
+    def crossings() -> int:
+        total = 0
+        for i, (a, b) in enumerate(segments):
+            for c, d in segments[i + 1:]:
+                if {a, b} & {c, d}:
+                    continue
+                p = np.array([[columns[a], pos(a)], [columns[b], pos(b)]], dtype=float)
+                q = np.array([[columns[c], pos(c)], [columns[d], pos(d)]], dtype=float)
+                total += _segments_cross(p, q)
+        return total
+
+    best = crossings()
+    for _ in range(4):
+        improved = False
+        for c in range(n_cols):
+            for i in range(len(members[c]) - 1):
+                if best == 0:
+                    break
+                u, v = members[c][i], members[c][i + 1]
+                rank[u], rank[v] = i + 1, i
+                now = crossings()
+                if now < best:
+                    best, improved = now, True
+                    members[c][i], members[c][i + 1] = v, u
+                else:
+                    rank[u], rank[v] = i, i + 1
+        if not improved:
+            break
     return sorted(structural, key=lambda v: (columns[v], rank[v]))
 
 
@@ -810,14 +863,16 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
         # nested arcs: the more nodes between the two, the nearer the outward axis the
         # arc leaves, so that arcs of one node do not share an end point
         between = sum(1 for n in nodes.values() if n.name not in skip and _between(n, a, b, same_col))
-        angle = np.radians(38.0 / (1 + between))
+        angle = np.radians(45.0 - 28.0 * min(between, 3))
         along = (pb - pa) / hypot(*(pb - pa))
         sa = _boundary(a, np.cos(angle) * direction + np.sin(angle) * along)
         sb = _boundary(b, np.cos(angle) * direction - np.sin(angle) * along)
         span = hypot(*(pb - pa))
         best, best_hits = None, None
-        for bulge in (0.3, 0.45, 0.6, 0.9, 1.25, 1.65, 2.1):
-            depth = bulge + 0.12 * span
+        # apex depth proportional to the span first, so that nested arcs leave their
+        # nodes at nested angles and do not cross; shallower or deeper when that hits a node
+        for depth in (0.1 + 0.28 * span, 0.3 + 0.12 * span, 0.45 + 0.12 * span, 0.2 + 0.45 * span,
+                      0.9 + 0.12 * span, 1.25 + 0.12 * span, 1.65 + 0.2 * span, 2.1 + 0.2 * span):
             ctrl = (sa + sb) / 2 + direction * 2 * depth  # apex at `depth` beyond the anchors
             pts = np.array([sa, ctrl, sb])
             h = _hits(pts, nodes.values(), skip, margin=0.05)

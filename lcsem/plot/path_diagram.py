@@ -224,7 +224,8 @@ def plot_path(result: Any, *, ax: Any = None, width: float = PAGE_WIDTH, directi
     tried = []
     for d, f in candidates:
         lay = path_layout(result.model, structural_only=structural_only, positions=positions,
-                          labels=shown, direction=d, fans=f, loops=loops)
+                          labels=shown, direction=d, fans=f, loops=loops,
+                          indicator_r2=r2 is True, label_lines=2 if show == "ci" else 1)
         frame = _frame(lay, result, caption, defined_parts, loops, lz_bounded, avail_w / (fontsize / _UNIT_PT))
         w_in, h_in = frame[1] - frame[0], frame[3] - frame[2]
         scale = min(fontsize / _UNIT_PT, avail_w / w_in, avail_h / h_in)
@@ -299,16 +300,17 @@ def plot_path(result: Any, *, ax: Any = None, width: float = PAGE_WIDTH, directi
             show_r2 = False
         name_size = fs * (1.1 if node.role == "construct" else 1.0)
         lines = shown.get(node.name, node.name).count("\n") + 1
-        r2_room = 0.85 * fs / 72 / scale * 1.15         # layout inches of one R² line
-        dy = r2_room / 2 if show_r2 else 0.0
-        text = ax.text(node.x, node.y + dy, shown.get(node.name, node.name), ha="center", va="center",
+        # the name (and the R² line under it) centred in the node, in layout inches
+        name_h = lines * name_size / 72 / scale * 1.17
+        r2_h = _SMALL * fs / 72 / scale * 1.25 if show_r2 else 0.0
+        top = node.y + (name_h + r2_h) / 2
+        text = ax.text(node.x, top - name_h / 2, shown.get(node.name, node.name), ha="center", va="center",
                        fontsize=name_size, color=colors["text"], zorder=4, linespacing=1.0,
                        fontweight="bold" if node.role == "construct" else "normal")
         text.set_gid(f"nodelabel:{node.name}")
         if show_r2:
             value = format_number(float(r2_values[node.name]), digits, lz_bounded)
-            name_h = lines * name_size / 72 / scale * 1.0
-            t2 = ax.text(node.x, node.y + dy - name_h / 2 - r2_room * 0.55, f"R² = {value}", ha="center",
+            t2 = ax.text(node.x, top - name_h - r2_h / 2, f"R² = {value}", ha="center",
                          va="center", fontsize=fs * _SMALL, color=colors["r2"], zorder=4)
             t2.set_gid(f"r2:{node.name}")
 
@@ -374,7 +376,7 @@ def plot_path(result: Any, *, ax: Any = None, width: float = PAGE_WIDTH, directi
         else:
             _place_label(label, e, renderer, occupied, samples, scale, frame)
         occupied.append(_display_box(label, renderer))
-    _warn_if_illegible(ax, structural_only, width, abbreviate)
+    _warn_if_illegible(ax, structural_only, width, abbreviate, r2 is True)
     ax.lcsem_layout = layout
     return ax
 
@@ -496,7 +498,8 @@ def _wrap_parts(parts: list[str], room: float) -> list[str]:
     return lines
 
 
-def _warn_if_illegible(ax: Any, structural_only: bool, width: float, abbreviate: int | None) -> None:
+def _warn_if_illegible(ax: Any, structural_only: bool, width: float, abbreviate: int | None,
+                       indicator_r2: bool) -> None:
     sizes = [t.get_fontsize() for t in ax.texts if t.get_text().strip()]
     smallest = min(sizes) if sizes else MIN_POINTS
     if smallest >= MIN_POINTS - 1e-9:
@@ -507,7 +510,8 @@ def _warn_if_illegible(ax: Any, structural_only: bool, width: float, abbreviate:
     hints.append(f"a larger width (now {width:g} in) or a larger ax=")
     if abbreviate is None:
         hints.append("abbreviate=8 (shorter names)")
-    hints.append("direction='TB'")
+    if indicator_r2:
+        hints.append("r2='constructs' (smaller indicators)")
     _warnings.warn(f"plot_path: the smallest text would print at {smallest:.1f} pt, below the "
                    f"{MIN_POINTS:g} pt a journal prints legibly; try " + ", ".join(hints),
                    PlotLegibilityWarning, stacklevel=3)
@@ -679,7 +683,10 @@ def _place_label(label: Any, edge: Edge, renderer: Any, occupied: list[np.ndarra
     candidates = [(t, 0.0) for t in ts]
     # fall back to positions just beside the line, then a little further
     candidates += [(t, s) for t in ts[:5] for s in (1.0, -1.0)]
-    candidates += [(t, s) for t in ts for s in (1.6, -1.6, 2.4, -2.4)]
+    candidates += [(t, s) for t in ts for s in (1.6, -1.6)]
+    more = np.linspace(0.15, 0.85, 15)
+    candidates += [(float(t), 0.0) for t in more]
+    candidates += [(float(t), s) for t in more for s in (1.0, -1.0, 1.6, -1.6)]
     label.set_position((0.0, 0.0))
     box0 = _text_box(label, renderer)
     to_display = label.axes.transData
@@ -690,7 +697,7 @@ def _place_label(label: Any, edge: Edge, renderer: Any, occupied: list[np.ndarra
         if side:
             tangent = edge.point(min(t + 0.01, 1)) - edge.point(max(t - 0.01, 0))
             normal = np.array([-tangent[1], tangent[0]]) / (np.hypot(*tangent) or 1.0)
-            p = p + side * (half_h + 0.03) * normal
+            p = p + side * (half_h + 0.05) * normal
         box = box0 + np.tile(to_display.transform(p), 2)
         area = _overlap(box, occupied, pad) + _outside(box, frame)
         arrows = samples.count(box, edge.name, 0.5)
