@@ -68,12 +68,41 @@ def test_one_panel_per_statistic_with_estimate_ci_and_cutoffs(boot):
     assert pd_boot.distribution["y4~~y8"].min() < 0 < pd_boot.distribution["y4~~y8"].max()
     (ax,) = [a for a in plot_bootstrap(pd_boot, stats=["y4~~y8"]).axes if a.get_gid()]
     assert _lines(ax)["zero"] == 0.0
-    assert "[" in panels["cfi"].get_title() and "CFI" in panels["cfi"].get_title()
+    assert "CFI = " in panels["cfi"].get_title() and "draws" in panels["cfi"].get_title()
+    assert "[" in panels["ind"].get_title()          # a parameter's interval is a CI
+
+
+def test_a_naive_bootstrap_range_that_excludes_the_sample_value_is_not_called_a_ci(boot):
+    """On the bundled survey the naive draws of CFI, TLI, RMSEA and SRMR all exclude the
+    sample value (Bollen & Stine's shift): the figure must say so and never say 'CI'."""
+    ci = boot.ci(stats=list(("cfi", "tli", "rmsea", "srmr")))
+    excluded = [s for s in ci.index if not ci.loc[s, "lower"] <= boot.estimate[s] <= ci.loc[s, "upper"]]
+    assert excluded                                   # the case this test is about
+    fig = plot_bootstrap(boot)
+    legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "middle 95% of the draws" in legend and not any("CI" in t for t in legend)
+    note = [t for t in fig.findobj(lambda a: getattr(a, "get_gid", lambda: None)() == "shift_note")]
+    assert len(note) == 1
+    text = note[0].get_text().replace("\n", " ")
+    assert "Not confidence intervals" in text and "Bollen & Stine" in text and "bollen-stine" in text
+    titles = {a.get_gid()[10:]: a.get_title() for a in fig.axes if a.get_gid()}
+    for stat in excluded:
+        assert {"cfi": "CFI", "tli": "TLI", "rmsea": "RMSEA", "srmr": "SRMR"}[stat] in text
+        assert "excl. sample" in titles[stat] and "[" not in titles[stat]
+    # parameters keep their CI
+    fig = plot_bootstrap(boot, stats=["ind"])
+    legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "95% CI" in legend and not fig.findobj(lambda a: getattr(a, "get_gid", lambda: None)() == "shift_note")
 
 
 def test_defaults_and_layout(boot):
     fig = plot_bootstrap(boot)
-    assert [ax.get_gid() for ax in fig.axes if ax.get_gid()] == [f"bootstrap:{s}" for s in ("cfi", "tli", "rmsea", "srmr")]
+    panels = [ax for ax in fig.axes if ax.get_gid()]
+    assert [ax.get_gid() for ax in panels] == [f"bootstrap:{s}" for s in ("cfi", "tli", "rmsea", "srmr")]
+    # four indices in 2 x 2 panels that fit a page
+    rows = sorted({round(ax.get_position().y0, 3) for ax in panels})
+    cols = sorted({round(ax.get_position().x0, 3) for ax in panels})
+    assert len(rows) == 2 and len(cols) == 2 and fig.get_size_inches()[0] <= 7.0
     fig = plot_bootstrap(boot, stats="rmsea", cutoffs=False, style="bw")
     (ax,) = [a for a in fig.axes if a.get_gid()]
     assert "cutoff" not in _lines(ax)
@@ -96,6 +125,9 @@ def test_bad_arguments(boot):
         plot_bootstrap(boot, level=95)
     with pytest.raises(lcsem.ArgumentError, match="stats"):
         plot_bootstrap(boot, stats=[])
+    for bins in (0, "many", 2.5, True):
+        with pytest.raises(lcsem.ArgumentError, match="bins"):
+            plot_bootstrap(boot, bins=bins)
 
 
 @pytest.mark.parametrize("name", ["pd", "hs"])
