@@ -165,3 +165,52 @@ def test_residual_heatmap_lower_triangle_bw_and_raw():
         plot_residuals(res, kind="std")
     fig, given = plt.subplots()
     assert plot_residuals(res, ax=given) is given
+
+
+def test_residual_heatmap_marks_large_residuals_separates_constructs_and_fits_text_to_cells():
+    res = fitted("pd")
+    ax = plot_residuals(res, triangle="full")
+    values = res.residuals("cor").to_numpy()
+    big = np.abs(values) > 0.10
+    np.fill_diagonal(big, False)
+    assert big.any()                                  # PD has residuals above .10
+    (outline,) = [c for c in ax.collections if c.get_gid() == "large"]
+    assert len(outline.get_paths()) == int(big.sum())
+    names = list(res.residuals("cor").index)
+    cells = {t.get_gid(): t for t in ax.texts if (t.get_gid() or "").startswith("cell:")}
+    i, j = map(int, np.argwhere(big)[0])
+    assert cells[f"cell:{names[i]}|{names[j]}"].get_fontweight() == "bold"
+    # construct blocks: x1-x3 | y1-y4 | y5-y8 -> two separators each way
+    (blocks,) = [c for c in ax.collections if c.get_gid() == "blocks"]
+    assert len(blocks.get_segments()) == 4
+    # cell text no larger than the cell
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    cell_px = abs(ax.transData.transform((1, 0))[0] - ax.transData.transform((0, 0))[0])
+    assert max(t.get_window_extent(renderer).width for t in cells.values()) <= cell_px
+    assert not [c for c in plot_residuals(res, threshold=None).collections if c.get_gid() == "large"]
+
+
+def test_residual_heatmap_of_48_variables_turns_cell_text_off_or_draws_it_as_one_artist():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "docs"))
+    import make_gallery
+
+    res = make_gallery.fitted("eight_by_six")
+    ax = plot_residuals(res)                          # 1,176 cells: too small for text
+    assert not [t for t in ax.texts if (t.get_gid() or "").startswith("cell:")]
+    assert not [c for c in ax.collections if c.get_gid() == "cells"]
+    ax = plot_residuals(res, annotate=True)           # asked for: one collection of outlines
+    (cells,) = [c for c in ax.collections if c.get_gid() == "cells"]
+    assert len(cells.get_paths()) == 48 * 49 // 2
+    assert ax.figure.get_size_inches()[0] <= 8.0
+
+
+def test_residual_heatmap_bad_arguments_name_the_argument():
+    res = fitted("pd")
+    for kwargs, word in [({"cmap": "nope"}, "cmap"), ({"vmax": -1}, "vmax"), ({"digits": 9}, "digits"),
+                         ({"threshold": 2}, "threshold"), ({"triangle": "upper"}, "triangle")]:
+        with pytest.raises(lcsem.ArgumentError, match=word):
+            plot_residuals(res, **kwargs)
