@@ -370,3 +370,73 @@ def test_library_code_never_shows_or_needs_graphviz():
         out = Path(tmp) / "d.png"
         subprocess.run([sys.executable, "-c", code, str(out)], check=True)
         assert out.stat().st_size > 1000
+
+
+def test_print_size_bad_input_names_the_argument():
+    res = fitted("lc")
+    for kwargs, word in [({"width": 0}, "width"), ({"width": -3.5}, "width"), ({"width": "7"}, "width"),
+                         ({"direction": "RL"}, "direction"), ({"labels": {"culture2": "C"}}, "labels"),
+                         ({"labels": 5}, "labels"), ({"labels": lambda n: ""}, "labels"),
+                         ({"abbreviate": 1}, "abbreviate"), ({"abbreviate": 2.5}, "abbreviate"),
+                         ({"r2": "all"}, "r2"), ({"residuals": "boxes"}, "residuals"), ({"fontsize": 0}, "fontsize")]:
+        with pytest.raises(lcsem.ArgumentError, match=re.escape(word)):
+            plot_path(res, **kwargs)
+
+
+@pytest.mark.parametrize("width", [7.0, 3.5])
+def test_a_new_figure_is_at_most_the_printed_width_and_text_grows_with_fontsize(width):
+    res = fitted("pd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lcsem.exceptions.PlotLegibilityWarning)
+        ax = plot_path(res, width=width)
+    assert ax.figure.get_size_inches()[0] <= width + 1e-9
+    small_ax, large_ax = plot_path(fitted("one_path"), fontsize=8), plot_path(fitted("one_path"), fontsize=11)
+    small, large = by_gid(small_ax), by_gid(large_ax)
+    # a one-path model fits at any size: names print at the size asked, and boxes (so the
+    # figure) grow with them
+    assert small["nodelabel:x1"].get_fontsize() == pytest.approx(8.0)
+    assert large["nodelabel:x1"].get_fontsize() == pytest.approx(11.0)
+    ratio = large_ax.figure.get_size_inches()[0] / small_ax.figure.get_size_inches()[0]
+    assert ratio == pytest.approx(11 / 8, rel=0.02)
+
+
+def test_long_names_wrap_abbreviate_and_labels_can_be_a_function():
+    res = fitted("lc")
+    items = by_gid(plot_path(res))
+    assert items["nodelabel:op_responsiveness"].get_text() == "op_\nresponsiveness"
+    items = by_gid(plot_path(res, wrap=None, abbreviate=6))
+    assert items["nodelabel:op_responsiveness"].get_text() == "op_res"
+    assert items["nodelabel:culture"].get_text() == "cultur"
+    items = by_gid(plot_path(res, labels=lambda name: name.replace("_", " ").title()))
+    assert items["nodelabel:culture"].get_text() == "Culture"
+    assert items["nodelabel:op_responsiveness"].get_text() == "Op\nResponsiveness"
+
+
+def test_encodings_width_sign_r2_error_circles_and_apa_default():
+    res = fitted("pd")
+    items = by_gid(plot_path(res, edge_width=True))
+    std = {parameter_name(l, o, r): s for l, o, r, s in zip(res.estimates["lhs"], res.estimates["op"],
+                                                              res.estimates["rhs"], res.estimates["std_all"])}
+    edges = {g[5:]: a for g, a in items.items() if g.startswith("edge:")}
+    strong, weak = max(edges, key=lambda n: abs(std[n])), min(edges, key=lambda n: abs(std[n]))
+    assert edges[strong].get_linewidth() > 2 * edges[weak].get_linewidth()
+    # colour by sign: a model with a negative path
+    neg = lcsem.fit("y ~ x1 + x2", lcsem.simulate("y ~ x1 + x2", 300, {"y ~ x1": -0.5, "y ~ x2": 0.4}, seed=3),
+                    use_semopy=False)
+    items = by_gid(plot_path(neg, sign_colors=True))
+    assert to_rgba(items["edge:y~x1"].get_edgecolor()) == to_rgba("#b2182b")
+    assert to_rgba(items["edge:y~x2"].get_edgecolor()) != to_rgba("#b2182b")
+    # R² in constructs only
+    items = by_gid(plot_path(res, r2="constructs"))
+    assert {g[3:] for g in items if g.startswith("r2:")} == {"dem60", "dem65"}
+    # AMOS-style error circles: one per endogenous variable, exogenous variances as loops
+    items = by_gid(plot_path(res, residuals="circles"))
+    circles = {g[6:] for g in items if g.startswith("error:")}
+    assert circles == set(res.model.roles.endogenous)
+    assert "variance:ind60" in items and type(items["variance:ind60"]).__name__ == "FancyArrowPatch"
+    # APA by default: no leading zero on standardised values, R² and the bounded indices
+    items = by_gid(plot_path(res))
+    for gid, artist in items.items():
+        if gid.startswith(("edgelabel:", "r2:")):
+            assert not re.search(r"(?<![\d.])0\.\d", artist.get_text()), artist.get_text()
+    assert "CFI = .99" in items["caption"].get_text()
