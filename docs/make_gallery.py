@@ -144,11 +144,31 @@ def draw(entry: Entry, width: float) -> Any:
     return lcsem.plot_path(fitted(entry.name), width=width, **options)
 
 
+def guide_images(out: Path, dpi: int) -> None:
+    """The four figures of the user guide's plotting section."""
+    import matplotlib.pyplot as plt
+
+    canonical = fitted("canonical")
+    pd_fit = fitted("pd_residuals")
+    boot = bootstrapped("canonical")
+    figures = {
+        "path_lc.png": lcsem.plot_path(canonical).figure,
+        "path_pd_bw.png": lcsem.plot_path(pd_fit, style="bw", residuals=True).figure,
+        "bootstrap_fit.png": lcsem.plot_bootstrap(boot),
+        "residuals_pd.png": lcsem.plot_residuals(pd_fit).figure,
+    }
+    for name, fig in figures.items():
+        fig.savefig(out / name, dpi=dpi)
+        plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the PNG files")
     parser.add_argument("--dpi", type=int, default=150)
     parser.add_argument("--only", default="", help="comma-separated model names (default: all)")
+    parser.add_argument("--guide", action="store_true",
+                        help="also write the user guide's four figures into docs/images")
     args = parser.parse_args(argv)
     only = {n for n in args.only.split(",") if n}
 
@@ -165,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
             ax = draw(entry, width)
             ax.figure.savefig(args.out / f"{entry.name}_{width:g}in.png", dpi=args.dpi)
             plt.close(ax.figure)
+    if args.guide:
+        guide_images(Path(__file__).parent / "images", args.dpi)
 
 
 if __name__ == "__main__":

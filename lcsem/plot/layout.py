@@ -729,7 +729,7 @@ def _exit_parameter(points: np.ndarray, node: Node, from_start: bool) -> float:
             return 0.5
         lo = ts[out[-1]]
         hi = ts[out[-1] + 1] if out[-1] < len(ts) - 1 else 1.0
-    for _ in range(30):
+    for _ in range(12):
         mid = (lo + hi) / 2
         p = _bezier(points, mid)
         if node.contains(p[0], p[1]) == from_start:
@@ -747,12 +747,48 @@ def _clip(points: np.ndarray, a: Node, b: Node) -> np.ndarray:
     return _sub_bezier(points, t0, t1)
 
 
-def _hits(points: np.ndarray, nodes: Iterable[Node], skip: set[str], margin: float = 0.08) -> int:
-    pts = _bezier(points, np.linspace(0, 1, 60))
-    return sum(int(n.contains(pts[:, 0], pts[:, 1], margin).any()) for n in nodes if n.name not in skip)
+class _NodeArrays:
+    """Every node's centre, half-size and shape as arrays, to test many points at once."""
+
+    def __init__(self, nodes: Iterable[Node]) -> None:
+        nodes = list(nodes)
+        self.names = [n.name for n in nodes]
+        self.xy = np.array([[n.x, n.y] for n in nodes], dtype=float).reshape(-1, 2)
+        self.half = np.array([[n.width / 2, n.height / 2] for n in nodes], dtype=float).reshape(-1, 2)
+        self.ellipse = np.array([n.shape == "ellipse" for n in nodes], dtype=bool)
+
+    def hits(self, pts: np.ndarray, skip: set[str], margin: float) -> int:
+        """Number of nodes (not in ``skip``) that any of ``pts`` falls inside."""
+        d = np.abs(pts[None, :, :] - self.xy[:, None, :]) / (self.half[:, None, :] + margin)
+        inside = np.where(self.ellipse[:, None], (d ** 2).sum(axis=2) <= 1.0, (d <= 1.0).all(axis=2))
+        hit = inside.any(axis=1)
+        return int(sum(1 for name, h in zip(self.names, hit) if h and name not in skip))
+
+
+_T60 = np.linspace(0, 1, 60)
+
+
+def _hits(points: np.ndarray, nodes: Iterable[Node] | _NodeArrays, skip: set[str], margin: float = 0.08) -> int:
+    arrays = nodes if isinstance(nodes, _NodeArrays) else _NodeArrays(nodes)
+    return arrays.hits(_bezier(points, _T60), skip, margin)
+
+
+def _arrays(nodes: dict[str, Node]) -> _NodeArrays:
+    """The arrays of ``nodes``, built once per node set (the dict is not changed while
+    edges are routed)."""
+    key = id(nodes)
+    hit = _ARRAYS.get(key)
+    if hit is None or hit[0] is not nodes:
+        hit = (nodes, _NodeArrays(nodes.values()))
+        _ARRAYS[key] = hit
+    return hit[1]
+
+
+_ARRAYS: dict[int, tuple[dict[str, Node], _NodeArrays]] = {}
 
 
 def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge]:
+    _ARRAYS.clear()
     edges: list[Edge] = []
     xs = np.array([n.x for n in nodes.values()])
     ys = np.array([n.y for n in nodes.values()])
@@ -794,7 +830,7 @@ def _route_directed(a: Node, b: Node, nodes: dict[str, Node]) -> np.ndarray:
     for rad in (0.0, 0.12, -0.12, 0.25, -0.25, 0.4, -0.4, 0.6, -0.6):
         ctrl = (pa + pb) / 2 + rad * normal
         pts = _clip(np.array([pa, ctrl, pb]), a, b)
-        h = _hits(pts, nodes.values(), {a.name, b.name})
+        h = _hits(pts, _arrays(nodes), {a.name, b.name})
         if h == 0:
             return pts
         if best_hits is None or h < best_hits:
@@ -809,7 +845,7 @@ def _route_loading(a: Node, b: Node, nodes: dict[str, Node]) -> np.ndarray:
     start = np.array([a.x, a.y])
     raw = np.array([start, (start + end) / 2, end])
     pts = _sub_bezier(raw, _exit_parameter(raw, a, True), 1.0)
-    if _hits(pts, nodes.values(), {a.name, b.name}, margin=0.02) == 0:
+    if _hits(pts, _arrays(nodes), {a.name, b.name}, margin=0.02) == 0:
         return pts
     return _route_directed(a, b, nodes)
 
@@ -875,7 +911,7 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
                       0.9 + 0.12 * span, 1.25 + 0.12 * span, 1.65 + 0.2 * span, 2.1 + 0.2 * span):
             ctrl = (sa + sb) / 2 + direction * 2 * depth  # apex at `depth` beyond the anchors
             pts = np.array([sa, ctrl, sb])
-            h = _hits(pts, nodes.values(), skip, margin=0.05)
+            h = _hits(pts, _arrays(nodes), skip, margin=0.05)
             if h == 0:
                 return pts
             if best_hits is None or h < best_hits:
@@ -888,7 +924,7 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
     for rad in (0.3, 0.45, 0.6, 0.8, -0.3, -0.45, -0.6, 1.0):
         ctrl = (pa + pb) / 2 + sign * rad * normal
         pts = _clip(np.array([pa, ctrl, pb]), a, b)
-        h = _hits(pts, nodes.values(), skip)
+        h = _hits(pts, _arrays(nodes), skip)
         if h == 0:
             return pts
         if best_hits is None or h < best_hits:
