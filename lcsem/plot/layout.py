@@ -271,9 +271,14 @@ def path_layout(model: Any, *, structural_only: bool = False,
     true_sizes = dict(isizes)
     # room between neighbouring indicators for loops, and longer loadings for labels of
     # more than one line
-    room_w = (LOOP_ROOM if loops else 0.0) + LABEL_ROOM[0] * (label_lines - 1)
-    room_h = (LOOP_ROOM if loops else 0.0) + LABEL_ROOM[1] * (label_lines - 1)
-    isizes = {i: (w + room_w, h + room_h) for i, (w, h) in isizes.items()}
+    # (as printed: width, height; swapped in a top-to-bottom layout). A loop needs room
+    # beside its indicator only where residual covariance arcs take the outward side.
+    with_arcs = {v for r in rows if r.op == "~~" and r.lhs != r.rhs for v in (r.lhs, r.rhs)}
+    label_w, label_h = LABEL_ROOM[0] * (label_lines - 1), LABEL_ROOM[1] * (label_lines - 1)
+    for i, (w, h) in isizes.items():
+        loop = LOOP_ROOM if loops and i in with_arcs else 0.0
+        rw, rh = label_w + loop, label_h + loop
+        isizes[i] = (w + rh, h + rw) if transpose else (w + rw, h + rh)
     # a nested factor is fanned as a block: the factor and its own indicators
     block_offset: dict[str, tuple[float, float]] = {}
     for f in sub_owner:
