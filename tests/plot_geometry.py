@@ -167,13 +167,15 @@ def _crossings(p: np.ndarray, q: np.ndarray) -> int:
 
 
 def crossings(d: Drawing, kind: str) -> int:
-    """Crossings between drawn arrows of ``kind`` that join no common node."""
-    arrows = [a for a in d.arrows.values() if a.kind == kind]
+    """Crossings between drawn arrows that join no common node: both of ``kind``
+    (``"covariance"`` or ``"directed"``), or ``"mixed"``: an arc crossing an arrow."""
     total = 0
-    for a, b in combinations(arrows, 2):
+    for a, b in combinations([a for a in d.arrows.values() if a.kind != "variance"], 2):
         if set(a.ends) & set(b.ends):
             continue
-        total += _crossings(a.shaft, b.shaft)
+        kinds = {a.kind, b.kind}
+        if (kind == "mixed" and kinds == {"covariance", "directed"}) or kinds == {kind}:
+            total += _crossings(a.shaft, b.shaft)
     return total
 
 

@@ -953,10 +953,12 @@ def _segments_cross(p: np.ndarray, q: np.ndarray) -> int:
     return int(np.count_nonzero((o1 * o2 < 0) & (o3 * o4 < 0)))
 
 
-def edge_crossings(layout: Layout, kinds: tuple[str, ...] | None = None) -> int:
+def edge_crossings(layout: Layout, kinds: tuple[str, ...] | None = None, weighted: bool = False) -> float:
     """Number of crossings between edges of ``layout`` that share no node (edges of one
     node meet at it and do not count). ``kinds`` restricts both edges to those kinds,
-    e.g. ``("covariance",)`` for arc–arc crossings."""
+    e.g. ``("covariance",)`` for arc–arc crossings. ``weighted``: an arc crossing an
+    arrow counts 2 (it cuts through the structure), two arrows 1, two arcs 0.5 (nested
+    arcs on one side of a row cross where they interleave, which a reader follows)."""
     ts = np.linspace(0, 1, 24)
     edges = [e for e in layout.edges if kinds is None or e.kind in kinds]
     pts = [e.point(ts) for e in edges]
@@ -970,5 +972,9 @@ def edge_crossings(layout: Layout, kinds: tuple[str, ...] | None = None) -> int:
             bi, bj = boxes[i], boxes[j]
             if bi[0] > bj[2] or bj[0] > bi[2] or bi[1] > bj[3] or bj[1] > bi[3]:
                 continue
-            total += _segments_cross(pts[i], pts[j])
+            n = _segments_cross(pts[i], pts[j])
+            if weighted and n:
+                arcs = (edges[i].kind == "covariance") + (edges[j].kind == "covariance")
+                n *= (1.0, 2.0, 0.5)[arcs]
+            total += n
     return total

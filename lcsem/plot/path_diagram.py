@@ -229,18 +229,14 @@ def plot_path(result: Any, *, ax: Any = None, width: float = PAGE_WIDTH, directi
         frame = _frame(lay, result, caption, defined_parts, loops, lz_bounded, avail_w / (fontsize / _UNIT_PT))
         w_in, h_in = frame[1] - frame[0], frame[3] - frame[2]
         scale = min(fontsize / _UNIT_PT, avail_w / w_in, avail_h / h_in)
-        tried.append((scale, edge_crossings(lay), len(tried), lay, frame))
+        tried.append((scale, edge_crossings(lay, weighted=True), len(tried), lay, frame))
         if scale >= fontsize / _UNIT_PT * 0.999 and tried[-1][1] == 0:
             break
-    # legible layouts first, then the fewest crossings, then the largest print
-    legible = [c for c in tried if _UNIT_PT * c[0] * _SMALL >= MIN_POINTS]
-    full = [c for c in legible if c[0] >= fontsize / _UNIT_PT * 0.999]
-    if full:
-        best = min(full, key=lambda c: (c[1], c[2]))
-    elif legible:
-        best = min(legible, key=lambda c: (c[1], -c[0], c[2]))
-    else:
-        best = max(tried, key=lambda c: (c[0], -c[2]))
+    # among the layouts that print legibly (or, if none does, all) and nearly as large as
+    # the largest of them, the one with the fewest (weighted) crossings
+    pool = [c for c in tried if _UNIT_PT * c[0] * _SMALL >= MIN_POINTS] or tried
+    top = max(c[0] for c in pool)
+    best = min((c for c in pool if c[0] >= 0.9 * top), key=lambda c: (c[1], -c[0], c[2]))
     best = (best[0], best[3], best[4])
     _, layout, (xmin, xmax, ymin, ymax, cap_text, cap_height) = best  # type: ignore[misc]
 
