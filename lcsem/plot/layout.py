@@ -1,17 +1,24 @@
 """Path-diagram layout: node positions and edge routes from a model's parameter table.
 
-Pure geometry (no matplotlib), so that it can be tested on its own. Units are inches at
-``scale=1`` of :func:`lcsem.plot_path` (a 9-point label fits the node sizes used here).
+Pure geometry (no matplotlib), so that it can be tested on its own. Units are inches
+for 9-point names; :func:`lcsem.plot_path` scales the whole layout (boxes, gaps and
+text together) to the font size asked for and then, if needed, to the printed width.
 
 The structural variables (constructs and observed variables that are not indicators)
 are arranged in columns by the longest chain of paths leading to them: exogenous
 variables on the left, mediators in the centre, outcomes (variables that predict
-nothing) on the right. Within a column, variables are ordered to follow their
-predictors. Each construct's indicators are fanned outside it: to the left in the
-first column, to the right in the last column, above or below in between. A path that
-skips a column lifts (or lowers) the variables it would cross; any route that would
-still pass through a node is bent around it. Covariances are drawn as curves that
-bulge away from the diagram (or away from the construct, for indicator residuals).
+nothing) on the right; observed covariates sharing the first column with constructs get
+a column of their own. Within a column, variables are ordered by the barycentre of their
+neighbours, then by swaps that remove crossings. Each construct's indicators are fanned
+outside it: to the left in the first column, to the right in the last column, above or
+below in between (``fans="tucked"``: above or below everywhere). A first-order factor
+measured only by a higher-order factor is nested in that factor's fan, between it and
+its own indicators. ``direction="TB"`` reflects the layout so that columns become rows.
+A path that skips a column lifts (or lowers) the variables it would cross; any route
+that would still pass through a node is bent around it. Covariances are drawn as curves
+that bulge away from the diagram (or away from the construct, for indicator residuals),
+each from its own port, with apex depth proportional to its span so that nested arcs do
+not cross.
 """
 
 from __future__ import annotations
