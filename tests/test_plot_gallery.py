@@ -121,3 +121,17 @@ def test_the_gallery_script_writes_every_image(tmp_path):
         gallery.main(["--out", str(tmp_path), "--dpi", "40", "--only", "hs,mimic"])
     written = sorted(p.name for p in tmp_path.glob("*.png"))
     assert written == sorted(f"{n}_{w:g}in.png" for n in ("hs", "mimic") for w in gallery.WIDTHS)
+
+
+@pytest.mark.parametrize("residuals", ["loops", "circles"])
+@pytest.mark.parametrize("name", ["three_mediators", "item_covariances", "covariates"])
+def test_other_shapes_with_variances_drawn_have_no_collisions(name, residuals):
+    from test_plot_support import fitted_extra
+
+    ax = lcsem.plot_path(fitted_extra(name), direction="LR", residuals=residuals)
+    d = pg.measure(ax)
+    where = f"{name} with {residuals}"
+    assert not (bad := pg.text_collisions(d)), f"{where}: {bad[:5]}"
+    assert not (bad := pg.labels_on_arrows(d)), f"{where}: {bad[:5]}"
+    assert not (bad := pg.loops_on_own_arrows(d)), f"{where}: {bad[:5]}"
+    assert not (bad := pg.outside_figure(d)), f"{where}: {bad[:5]}"

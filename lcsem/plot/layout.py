@@ -295,17 +295,19 @@ def path_layout(model: Any, *, structural_only: bool = False,
         block_offset[f] = ((e[0] + e[2]) / 2, (e[1] + e[3]) / 2)
     fans_of = {v: items.get(v, []) for v in structural}
 
-    # vertical placement of blocks within each column
+    # vertical placement of blocks within each column (with room for a variance loop or
+    # error circle between a block and the next)
+    block_gap = BLOCK_GAP + (LOOP_ROOM if loops else 0.0)
     y: dict[str, float] = {}
     for c in range(n_cols):
         members = [v for v in order if columns[v] == c]
         ext = [_block_extent(v, sides[v], fans_of[v], sizes[v], isizes) for v in members]
         heights = [e[3] - e[1] for e in ext]
-        total = sum(heights) + BLOCK_GAP * (len(members) - 1)
+        total = sum(heights) + block_gap * (len(members) - 1)
         top = total / 2
         for v, e in zip(members, ext):
             y[v] = top - e[3]           # block top at `top`
-            top -= (e[3] - e[1]) + BLOCK_GAP
+            top -= (e[3] - e[1]) + block_gap
     # move columns so that paths skipping a column miss it, level rows of indicators,
     # then place each column as far left as its boxes allow; twice, the second time
     # with the real horizontal positions instead of uniform ones
