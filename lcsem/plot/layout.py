@@ -803,6 +803,7 @@ _ARRAYS: dict[int, tuple[dict[str, Node], _NodeArrays]] = {}
 
 def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge]:
     _ARRAYS.clear()
+    sides = _arc_sides(rows, nodes)
     edges: list[Edge] = []
     xs = np.array([n.x for n in nodes.values()])
     ys = np.array([n.y for n in nodes.values()])
@@ -826,7 +827,7 @@ def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge
             kind, src, dst = "covariance", r.lhs, r.rhs
         a, b = nodes[src], nodes[dst]
         if kind == "covariance":
-            pts = _route_covariance(a, b, nodes, owner, centroid)
+            pts = _route_covariance(a, b, nodes, owner, centroid, sides.get(frozenset((src, dst))))
         elif kind == "loading" and owner.get(dst) == src and b.side in _OUTWARD:
             pts = _route_loading(a, b, nodes)
         else:
@@ -885,8 +886,38 @@ def _boundary(node: Node, direction: np.ndarray) -> np.ndarray:
 _OUTWARD = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "top": (0.0, 1.0), "bottom": (0.0, -1.0)}
 
 
+def _arc_sides(rows, nodes: dict[str, Node]) -> dict[frozenset[str], float]:
+    """Sides (+1 right, -1 left) for covariance arcs between constructs stacked in one
+    column with both sides free: assigned greedily, longest arc last, to the side where
+    it interleaves with fewer arcs (two "pages" instead of one cut the crossings of many
+    correlated factors)."""
+    pairs = []
+    for r in rows:
+        if r.op != "~~" or r.lhs == r.rhs or r.lhs not in nodes or r.rhs not in nodes:
+            continue
+        a, b = nodes[r.lhs], nodes[r.rhs]
+        if a.role == "indicator" or b.role == "indicator" or abs(a.x - b.x) >= 0.35:
+            continue
+        if a.side in ("left", "right") or b.side in ("left", "right"):
+            continue
+        pairs.append((round(a.x, 1), min(a.y, b.y), max(a.y, b.y), frozenset((a.name, b.name))))
+    out: dict[frozenset[str], float] = {}
+    for column in {p[0] for p in pairs}:
+        arcs = sorted((p for p in pairs if p[0] == column), key=lambda p: p[2] - p[1])
+        if len(arcs) < 3:
+            continue
+        placed: dict[float, list[tuple[float, float]]] = {1.0: [], -1.0: []}
+        for _, lo, hi, key in arcs:
+            def interleaved(side: float) -> int:
+                return sum(1 for l2, h2 in placed[side] if (l2 < lo < h2 < hi) or (lo < l2 < hi < h2))
+            side = 1.0 if interleaved(1.0) <= interleaved(-1.0) else -1.0
+            placed[side].append((lo, hi))
+            out[key] = side
+    return out
+
+
 def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str, str],
-                      centroid: np.ndarray) -> np.ndarray:
+                      centroid: np.ndarray, side: float | None = None) -> np.ndarray:
     pa, pb = np.array([a.x, a.y]), np.array([b.x, b.y])
     # the direction to bulge: away from the common construct (indicator residuals), away
     # from the constructs' indicators, or away from the middle of the diagram
@@ -909,6 +940,8 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
     if same_col or same_row:
         axis = np.array([1.0, 0.0]) if same_col else np.array([0.0, 1.0])
         sign = 1.0 if float(away @ axis) >= 0 else -1.0
+        if side is not None and same_col:
+            sign = side
         direction = sign * axis
         # nested arcs: the more nodes between the two, the nearer the outward axis the
         # arc leaves, so that arcs of one node do not share an end point
