@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python docs/make_gallery.py            # writes docs/images/gallery/*.png
+    python docs/make_gallery.py            # writes docs/images/gallery_*.png
     python docs/make_gallery.py --dpi 200 --out /tmp/gallery
 
 The tests import this module (``tests/test_plot_gallery.py``) and measure every figure
@@ -24,7 +24,7 @@ from typing import Any
 import lcsem
 
 WIDTHS = (7.0, 3.5)
-OUT = Path(__file__).parent / "images" / "gallery"
+OUT = Path(__file__).parent / "images"
 
 HS_MODEL = """
 visual  =~ x1 + x2 + x3
@@ -136,6 +136,11 @@ def bootstrapped(name: str):
         return lcsem.bootstrap(fitted(name), 200, seed=7, n_jobs=1, progress=False)
 
 
+def image_name(name: str, width: float) -> str:
+    """File name of a gallery image, e.g. ``gallery_hs_7in.png``."""
+    return f"gallery_{name}_{width:g}in.png"
+
+
 def draw(entry: Entry, width: float) -> Any:
     """Draw ``entry`` at ``width`` inches; returns the Axes."""
     options = dict(entry.options)
@@ -183,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         for width in WIDTHS:
             ax = draw(entry, width)
-            ax.figure.savefig(args.out / f"{entry.name}_{width:g}in.png", dpi=args.dpi)
+            ax.figure.savefig(args.out / image_name(entry.name, width), dpi=args.dpi)
             plt.close(ax.figure)
     if args.guide:
         guide_images(Path(__file__).parent / "images", args.dpi)

@@ -121,7 +121,7 @@ def test_the_gallery_script_writes_every_image(tmp_path):
         warnings.simplefilter("ignore", PlotLegibilityWarning)
         gallery.main(["--out", str(tmp_path), "--dpi", "40", "--only", "hs,mimic"])
     written = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert written == sorted(f"{n}_{w:g}in.png" for n in ("hs", "mimic") for w in gallery.WIDTHS)
+    assert written == sorted(gallery.image_name(n, w) for n in ("hs", "mimic") for w in gallery.WIDTHS)
 
 
 @pytest.mark.parametrize("residuals", ["loops", "circles"])
