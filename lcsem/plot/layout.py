@@ -787,22 +787,23 @@ def _hits(points: np.ndarray, nodes: Iterable[Node] | _NodeArrays, skip: set[str
     return arrays.hits(_bezier(points, _T60), skip, margin)
 
 
+class _NodeMap(dict):
+    """The nodes by name, with their arrays (:class:`_NodeArrays`) built once for all
+    the routes of one layout."""
+
+    @property
+    def arrays(self) -> _NodeArrays:
+        if "_arrays" not in self.__dict__:
+            self.__dict__["_arrays"] = _NodeArrays(self.values())
+        return self.__dict__["_arrays"]
+
+
 def _arrays(nodes: dict[str, Node]) -> _NodeArrays:
-    """The arrays of ``nodes``, built once per node set (the dict is not changed while
-    edges are routed)."""
-    key = id(nodes)
-    hit = _ARRAYS.get(key)
-    if hit is None or hit[0] is not nodes:
-        hit = (nodes, _NodeArrays(nodes.values()))
-        _ARRAYS[key] = hit
-    return hit[1]
-
-
-_ARRAYS: dict[int, tuple[dict[str, Node], _NodeArrays]] = {}
+    return nodes.arrays if isinstance(nodes, _NodeMap) else _NodeArrays(nodes.values())
 
 
 def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge]:
-    _ARRAYS.clear()
+    nodes = _NodeMap(nodes)
     sides = _arc_sides(rows, nodes)
     edges: list[Edge] = []
     xs = np.array([n.x for n in nodes.values()])
