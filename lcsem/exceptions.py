@@ -94,3 +94,7 @@ class BootstrapInterruptedWarning(BootstrapFailureWarning):
 
 class UnstableRatioWarning(LcsemWarning):
     """A ratio effect (such as the proportion mediated) is unstable."""
+
+
+class PlotLegibilityWarning(LcsemWarning):
+    """A plot cannot be drawn at the requested size with text of at least 6 points."""

@@ -104,11 +104,11 @@ def test_canonical_model_flows_left_to_right_with_indicators_fanned_outside():
         assert n[ind].x - n[ind].width / 2 > n["perf"].x + n["perf"].width / 2
     for ind in model.indicators_of("kmsuse"):
         assert n[ind].y - n[ind].height / 2 > n["kmsuse"].y + n["kmsuse"].height / 2
-    # every indicator is closer to its own construct than to any other
+    # each construct's indicators are, on average, closer to it than to any other
     for c in model.latent:
-        for ind in model.indicators_of(c):
-            d = {o: np.hypot(n[ind].x - n[o].x, n[ind].y - n[o].y) for o in model.latent}
-            assert min(d, key=d.get) == c
+        inds = model.indicators_of(c)
+        d = {o: np.mean([np.hypot(n[i].x - n[o].x, n[i].y - n[o].y) for i in inds]) for o in model.latent}
+        assert min(d, key=d.get) == c
 
 
 @pytest.mark.parametrize("name", ["lc", "extended", "pd", "observed", "second_order"])
@@ -210,3 +210,45 @@ def test_paths_bend_around_a_node_placed_in_their_way():
     pts = edge.point(np.linspace(0, 1, 201))
     assert not lay.nodes["kmsuse"].contains(pts[:, 0], pts[:, 1], margin=0.05).any()
     assert abs(edge.points[1][1]) > 0.3            # bent, not straight
+
+
+def test_direction_top_to_bottom_and_tucked_fans():
+    lr = path_layout(lcsem.lc_model(), direction="LR")
+    tb = path_layout(lcsem.lc_model(), direction="TB")
+    n = tb.nodes
+    assert n["culture"].y > n["kmsuse"].y > n["perf"].y            # predictors at the top
+    assert lr.nodes["culture"].x < lr.nodes["kmsuse"].x < lr.nodes["perf"].x
+    # the culture indicators above it in TB keep their order from left to right
+    inds = lcsem.lc_model().indicators_of("culture")
+    assert all(n[i].y > n["culture"].y for i in inds)
+    xs = [n[i].x for i in inds]
+    assert xs == sorted(xs)
+    tucked = path_layout(lcsem.lc_model(), fans="tucked")
+    for c in ("culture", "kmsuse", "perf"):
+        assert tucked.nodes[c].side in ("top", "bottom")
+    with pytest.raises(lcsem.ArgumentError, match="direction"):
+        path_layout("y ~ x", direction="BT")
+    with pytest.raises(lcsem.ArgumentError, match="fans"):
+        path_layout("y ~ x", fans="around")
+
+
+def test_higher_order_factor_is_a_factor_of_factors():
+    """culture =~ three dimensions: the dimensions sit between culture and their own
+    indicators, and culture's loadings on them are loadings, not structural paths."""
+    model = ("dim1 =~ a1 + a2\ndim2 =~ b1 + b2\ndim3 =~ c1 + c2 + c3\nculture =~ dim1 + dim2 + dim3\n"
+             "kms =~ k1 + k2 + k3\nkms ~ culture")
+    lay = path_layout(model)
+    n = lay.nodes
+    assert lay.edge("culture=~dim1").kind == "loading"
+    for dim, items in (("dim1", ("a1", "a2")), ("dim2", ("b1", "b2")), ("dim3", ("c1", "c2", "c3"))):
+        assert n[items[0]].x < n[dim].x < n["culture"].x          # indicators | dimension | culture
+        assert n[dim].column == -1 and n[dim].role == "construct"
+    assert n["culture"].x < n["kms"].x
+    # the structural path does not run through the nested factors
+    assert max(n[d].x + n[d].width / 2 for d in ("dim1", "dim2", "dim3")) < n["culture"].x
+
+
+def test_covariates_get_their_own_column():
+    lay = path_layout("f =~ a1 + a2 + a3\ng =~ b1 + b2 + b3\ng ~ f + age + tenure\nf ~~ age")
+    cols = {v: lay.nodes[v].column for v in ("age", "tenure", "f", "g")}
+    assert cols["age"] == cols["tenure"] == 0 and cols["f"] == 1 and cols["g"] == 2

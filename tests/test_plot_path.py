@@ -54,14 +54,18 @@ def drawn_parameters(res, structural_only=False) -> set[str]:
     return names
 
 
-def expected_label(value: float, p: float, digits=2, leading_zero=True) -> str:
+def expected_label(value: float, p: float, digits=2, leading_zero=False, fixed=False) -> str:
     text = f"{abs(value):.{digits}f}"
     if not leading_zero:
         text = text.lstrip("0") if text.startswith("0.") else text
     text = ("−" if value < 0 and float(text) != 0 else "") + text
     if np.isfinite(p):
         text += "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-    return text
+    return text + ("†" if fixed else "")
+
+
+def fixed_parameters(res) -> set[str]:
+    return {parameter_name(r.lhs, r.op, r.rhs) for r in res.model.rows if r.op in ("=~", "~", "~~") and not r.free}
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -74,14 +78,20 @@ def test_every_parameter_has_one_arrow_and_a_label(name):
     assert arrows == drawn_parameters(res)
     assert labels == arrows
     est = res.estimates
+    fixed = fixed_parameters(res)
     for l, o, r, std, p in zip(est["lhs"], est["op"], est["rhs"], est["std_all"], est["pvalue"]):
         pname = parameter_name(l, o, r)
         if pname in labels:
-            assert items[f"edgelabel:{pname}"].get_text() == expected_label(std, p), pname
+            text = items[f"edgelabel:{pname}"].get_text()
+            assert text == expected_label(std, p, fixed=pname in fixed), pname
             arrow = items[f"edge:{pname}"]
             two_headed = o == "~~"
             assert ("<|-|>" if two_headed else "-|>") in repr(arrow.get_arrowstyle()) or \
                 type(arrow.get_arrowstyle()).__name__ == ("CurveFilledAB" if two_headed else "CurveFilledB")
+    # fixed parameters are marked and the mark is explained under the diagram
+    assert ("† fixed parameter" in items["caption"].get_text()) == bool(fixed & labels)
+    plain = by_gid(plot_path(res, mark_fixed=False))
+    assert not any("†" in a.get_text() for g, a in plain.items() if g.startswith(("edgelabel", "caption")))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -93,11 +103,11 @@ def test_every_node_is_drawn_and_labelled_and_endogenous_variables_show_r2(name)
     for v in set(model.latent) | set(model.observed):
         patch = items[f"node:{v}"]
         assert type(patch).__name__ == ("Ellipse" if v in model.latent else "FancyBboxPatch")
-        assert items[f"nodelabel:{v}"].get_text() == v
+        assert items[f"nodelabel:{v}"].get_text().replace("\n", "") == v
     r2_texts = {g[3:]: a.get_text() for g, a in items.items() if g.startswith("r2:")}
     assert set(r2_texts) == set(model.roles.endogenous)
     for v, text in r2_texts.items():
-        assert text == f"R² = {res.r2[v]:.2f}"
+        assert text == f"R² = {res.r2[v]:.2f}".replace("0.", ".", 1)
 
 
 def _boxes(ax, renderer):
@@ -162,10 +172,10 @@ def test_caption_reports_chisq_cfi_tli_rmsea_ci_and_srmr(name):
     res = fitted(name)
     fi = res.fit_indices
     caption = by_gid(plot_path(res))["caption"].get_text().replace("\n", " ")
-    f3 = lambda v: f"{v:.3f}"  # noqa: E731
+    f3 = lambda v: f"{v:.3f}".replace("0.", ".", 1) if f"{v:.3f}".startswith("0.") else f"{v:.3f}"  # noqa: E731
     assert f"χ²({int(fi['df'])}) = {fi['chisq']:.2f}" in caption
     assert f"CFI = {f3(fi['cfi'])}" in caption
-    assert f"TLI = {f3(fi['tli'])}" in caption
+    assert f"TLI = {fi['tli']:.3f}" in caption          # APA: TLI can exceed 1, so it keeps its zero
     assert f"RMSEA = {f3(fi['rmsea'])} [{f3(fi['rmsea_ci_lower'])}, {f3(fi['rmsea_ci_upper'])}]" in caption
     assert f"SRMR = {f3(fi['srmr'])}" in caption
     p = fi["pvalue"]
@@ -178,13 +188,13 @@ def test_caption_reports_defined_parameters():
     est = res.estimates.set_index("lhs")
     ind, total = est.loc["ind"], est.loc["total"]
     caption = by_gid(plot_path(res))["caption"].get_text()
-    assert caption.split("\n")[-1] == (f"ind = {expected_label(ind['std_all'], ind['pvalue'])}; "
+    assert [line for line in caption.split("\n") if line.startswith("ind")][0] == (f"ind = {expected_label(ind['std_all'], ind['pvalue'])}; "
                                        f"total = {expected_label(total['std_all'], total['pvalue'])}")
     assert "ind =" not in by_gid(plot_path(res, defined=False))["caption"].get_text()
     boot = real_bootstrap("lc")
     lo, hi = boot.ci(stats=["std:ind"]).loc["std:ind", ["lower", "upper"]]
     caption = by_gid(plot_path(res, boot=boot, show="ci"))["caption"].get_text()
-    assert f"ind = {ind['std_all']:.2f} [{lo:.2f}, {hi:.2f}]" in caption
+    assert f"ind = {_fmt(ind['std_all'])} [{_fmt(lo)}, {_fmt(hi)}]" in caption
 
 
 def test_caption_of_a_saturated_model():
@@ -233,11 +243,14 @@ def test_bootstrap_confidence_intervals_in_labels_and_nonsignificance_from_them(
     # unstandardised intervals come from the raw columns
     items = by_gid(plot_path(res, boot=boot, show="ci", what="est"))
     lo, hi = boot.ci(stats=["dem60~ind60"]).loc["dem60~ind60", ["lower", "upper"]]
-    assert items["edgelabel:dem60~ind60"].get_text().endswith(f"[{_fmt(lo)}, {_fmt(hi)}]")
+    assert items["edgelabel:dem60~ind60"].get_text().endswith(f"[{_fmt(lo, leading_zero=True)}, "
+                                                              f"{_fmt(hi, leading_zero=True)}]")
 
 
-def _fmt(v, digits=2):
+def _fmt(v, digits=2, leading_zero=False):
     text = f"{abs(v):.{digits}f}"
+    if not leading_zero and text.startswith("0."):
+        text = text[1:]
     return ("−" if v < 0 and float(text) != 0 else "") + text
 
 
@@ -282,7 +295,7 @@ def test_residual_variances_when_asked():
     est = res.estimates
     assert loops == {l for l, o, r in zip(est["lhs"], est["op"], est["rhs"]) if o == "~~" and l == r}
     row = est.query("lhs == 'kmsuse' and op == '~~' and rhs == 'kmsuse'").iloc[0]
-    assert items["variancelabel:kmsuse"].get_text() == f"{row['std_all']:.2f}"
+    assert items["variancelabel:kmsuse"].get_text() == f"{row['std_all']:.2f}".replace("0.", ".", 1)
     assert not any(g.startswith("variance:") for g in by_gid(plot_path(res)))
 
 
@@ -303,7 +316,7 @@ def test_positions_labels_and_given_axes():
 def test_label_positions_put_a_label_where_asked():
     res = fitted("lc")
     ax = plot_path(res, label_positions={"perf~culture": 0.25})
-    layout = lcsem.path_layout(res)
+    layout = ax.lcsem_layout
     expected = layout.edge("perf~culture").point(0.25)
     assert by_gid(ax)["edgelabel:perf~culture"].get_position() == pytest.approx(tuple(expected))
     with pytest.raises(lcsem.ArgumentError, match="label_positions: \\['perf~kms'\\]"):
@@ -357,3 +370,73 @@ def test_library_code_never_shows_or_needs_graphviz():
         out = Path(tmp) / "d.png"
         subprocess.run([sys.executable, "-c", code, str(out)], check=True)
         assert out.stat().st_size > 1000
+
+
+def test_print_size_bad_input_names_the_argument():
+    res = fitted("lc")
+    for kwargs, word in [({"width": 0}, "width"), ({"width": -3.5}, "width"), ({"width": "7"}, "width"),
+                         ({"direction": "RL"}, "direction"), ({"labels": {"culture2": "C"}}, "labels"),
+                         ({"labels": 5}, "labels"), ({"labels": lambda n: ""}, "labels"),
+                         ({"abbreviate": 1}, "abbreviate"), ({"abbreviate": 2.5}, "abbreviate"),
+                         ({"r2": "all"}, "r2"), ({"residuals": "boxes"}, "residuals"), ({"fontsize": 0}, "fontsize")]:
+        with pytest.raises(lcsem.ArgumentError, match=re.escape(word)):
+            plot_path(res, **kwargs)
+
+
+@pytest.mark.parametrize("width", [7.0, 3.5])
+def test_a_new_figure_is_at_most_the_printed_width_and_text_grows_with_fontsize(width):
+    res = fitted("pd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lcsem.exceptions.PlotLegibilityWarning)
+        ax = plot_path(res, width=width)
+    assert ax.figure.get_size_inches()[0] <= width + 1e-9
+    small_ax, large_ax = plot_path(fitted("one_path"), fontsize=8), plot_path(fitted("one_path"), fontsize=11)
+    small, large = by_gid(small_ax), by_gid(large_ax)
+    # a one-path model fits at any size: names print at the size asked, and boxes (so the
+    # figure) grow with them
+    assert small["nodelabel:x1"].get_fontsize() == pytest.approx(8.0)
+    assert large["nodelabel:x1"].get_fontsize() == pytest.approx(11.0)
+    ratio = large_ax.figure.get_size_inches()[0] / small_ax.figure.get_size_inches()[0]
+    assert ratio == pytest.approx(11 / 8, rel=0.02)
+
+
+def test_long_names_wrap_abbreviate_and_labels_can_be_a_function():
+    res = fitted("lc")
+    items = by_gid(plot_path(res))
+    assert items["nodelabel:op_responsiveness"].get_text() == "op_\nresponsiveness"
+    items = by_gid(plot_path(res, wrap=None, abbreviate=6))
+    assert items["nodelabel:op_responsiveness"].get_text() == "op_res"
+    assert items["nodelabel:culture"].get_text() == "cultur"
+    items = by_gid(plot_path(res, labels=lambda name: name.replace("_", " ").title()))
+    assert items["nodelabel:culture"].get_text() == "Culture"
+    assert items["nodelabel:op_responsiveness"].get_text() == "Op\nResponsiveness"
+
+
+def test_encodings_width_sign_r2_error_circles_and_apa_default():
+    res = fitted("pd")
+    items = by_gid(plot_path(res, edge_width=True))
+    std = {parameter_name(l, o, r): s for l, o, r, s in zip(res.estimates["lhs"], res.estimates["op"],
+                                                              res.estimates["rhs"], res.estimates["std_all"])}
+    edges = {g[5:]: a for g, a in items.items() if g.startswith("edge:")}
+    strong, weak = max(edges, key=lambda n: abs(std[n])), min(edges, key=lambda n: abs(std[n]))
+    assert edges[strong].get_linewidth() > 2 * edges[weak].get_linewidth()
+    # colour by sign: a model with a negative path
+    neg = lcsem.fit("y ~ x1 + x2", lcsem.simulate("y ~ x1 + x2", 300, {"y ~ x1": -0.5, "y ~ x2": 0.4}, seed=3),
+                    use_semopy=False)
+    items = by_gid(plot_path(neg, sign_colors=True))
+    assert to_rgba(items["edge:y~x1"].get_edgecolor()) == to_rgba("#b2182b")
+    assert to_rgba(items["edge:y~x2"].get_edgecolor()) != to_rgba("#b2182b")
+    # R² in constructs only
+    items = by_gid(plot_path(res, r2="constructs"))
+    assert {g[3:] for g in items if g.startswith("r2:")} == {"dem60", "dem65"}
+    # AMOS-style error circles: one per endogenous variable, exogenous variances as loops
+    items = by_gid(plot_path(res, residuals="circles"))
+    circles = {g[6:] for g in items if g.startswith("error:")}
+    assert circles == set(res.model.roles.endogenous)
+    assert "variance:ind60" in items and type(items["variance:ind60"]).__name__ == "FancyArrowPatch"
+    # APA by default: no leading zero on standardised values, R² and the bounded indices
+    items = by_gid(plot_path(res))
+    for gid, artist in items.items():
+        if gid.startswith(("edgelabel:", "r2:")):
+            assert not re.search(r"(?<![\d.])0\.\d", artist.get_text()), artist.get_text()
+    assert "CFI = .99" in items["caption"].get_text()

@@ -3,8 +3,9 @@
 Only this package imports matplotlib (and only when a plot is drawn); ``import lcsem``
 does not. No Graphviz is needed.
 
-- :func:`plot_path` — path diagram of a fitted model (estimates, stars or bootstrap
-  CIs, R², fit caption; colour or black and white).
+- :func:`plot_path` — path diagram of a fitted model laid out for its printed width
+  (estimates, stars or bootstrap CIs, R², fit caption; colour or black and white);
+  :class:`PlotLegibilityWarning` when text would print below 6 pt.
 - :func:`path_layout` — the pure layout behind it (node positions and edge routes).
 - :func:`plot_bootstrap` — bootstrap distributions with sample value, CI and cut-offs.
 - :func:`plot_residuals` — heatmap of residual correlations.
@@ -12,10 +13,11 @@ does not. No Graphviz is needed.
 
 from __future__ import annotations
 
+from ..exceptions import PlotLegibilityWarning
 from .bootstrap_plot import plot_bootstrap
 from .layout import Edge, Layout, Node, path_layout
 from .path_diagram import caption_text, plot_path
 from .residuals import plot_residuals
 
 __all__ = ["plot_path", "path_layout", "plot_bootstrap", "plot_residuals", "caption_text",
-           "Layout", "Node", "Edge"]
+           "Layout", "Node", "Edge", "PlotLegibilityWarning"]

@@ -1,17 +1,24 @@
 """Path-diagram layout: node positions and edge routes from a model's parameter table.
 
-Pure geometry (no matplotlib), so that it can be tested on its own. Units are inches at
-``scale=1`` of :func:`lcsem.plot_path` (a 9-point label fits the node sizes used here).
+Pure geometry (no matplotlib), so that it can be tested on its own. Units are inches
+for 9-point names; :func:`lcsem.plot_path` scales the whole layout (boxes, gaps and
+text together) to the font size asked for and then, if needed, to the printed width.
 
 The structural variables (constructs and observed variables that are not indicators)
 are arranged in columns by the longest chain of paths leading to them: exogenous
 variables on the left, mediators in the centre, outcomes (variables that predict
-nothing) on the right. Within a column, variables are ordered to follow their
-predictors. Each construct's indicators are fanned outside it: to the left in the
-first column, to the right in the last column, above or below in between. A path that
-skips a column lifts (or lowers) the variables it would cross; any route that would
-still pass through a node is bent around it. Covariances are drawn as curves that
-bulge away from the diagram (or away from the construct, for indicator residuals).
+nothing) on the right; observed covariates sharing the first column with constructs get
+a column of their own. Within a column, variables are ordered by the barycentre of their
+neighbours, then by swaps that remove crossings. Each construct's indicators are fanned
+outside it: to the left in the first column, to the right in the last column, above or
+below in between (``fans="tucked"``: above or below everywhere). A first-order factor
+measured only by a higher-order factor is nested in that factor's fan, between it and
+its own indicators. ``direction="TB"`` reflects the layout so that columns become rows.
+A path that skips a column lifts (or lowers) the variables it would cross; any route
+that would still pass through a node is bent around it. Covariances are drawn as curves
+that bulge away from the diagram (or away from the construct, for indicator residuals),
+each from its own port, with apex depth proportional to its span so that nested arcs do
+not cross.
 """
 
 from __future__ import annotations
@@ -31,16 +38,22 @@ __all__ = ["Node", "Edge", "Layout", "path_layout"]
 # --------------------------------------------------------------------------- sizes
 CHAR_WIDTH = 0.078          # inches per character at 9 pt (DejaVu Sans, generous)
 INDICATOR_HEIGHT = 0.46
+INDICATOR_HEIGHT_NAME_ONLY = 0.3   # an indicator without an R² line
 CONSTRUCT_HEIGHT = 0.72
 OBSERVED_HEIGHT = 0.52
+LINE_HEIGHT = 0.16          # one more line of a node's name
 FAN_PITCH_GAP = 0.16        # gap between stacked indicators
 FAN_ROW_GAP = 0.16          # gap between indicators in a row
-FAN_DISTANCE_SIDE = 1.35    # construct edge -> indicator edge, indicators left/right
-FAN_DISTANCE_ROW = 1.05     # construct edge -> indicator edge, indicators above/below
-COLUMN_GAP = 1.7            # minimum gap between structural nodes of adjacent columns
-BLOCK_GAP = 0.55            # vertical gap between blocks in one column
-BOX_GAP = 0.3               # minimum gap between any two nodes
-SKIP_CLEARANCE = 0.55       # clearance between a skipping path and the nodes it passes
+LOOP_ROOM = 0.36            # more room between indicators when variance loops are drawn
+LABEL_ROOM = (0.6, 0.2)     # more room (width, height) per extra line of edge labels
+FAN_DISTANCE_SIDE = 0.62    # construct edge -> indicator edge, indicators left/right
+FAN_DISTANCE_ROW = 0.62     # construct edge -> indicator edge, indicators above/below
+COLUMN_GAP = 1.0            # minimum gap between structural nodes of adjacent columns
+BLOCK_GAP = 0.45            # vertical gap between blocks in one column
+BOX_GAP = 0.25              # minimum gap between any two nodes
+SKIP_CLEARANCE = 0.45       # clearance between a skipping path and the nodes it passes
+DIRECTIONS = ("LR", "TB")
+FANS = ("side", "tucked")
 
 
 @dataclass(frozen=True)
@@ -154,7 +167,9 @@ class Layout:
 # --------------------------------------------------------------------------- public
 def path_layout(model: Any, *, structural_only: bool = False,
                 positions: Mapping[str, tuple[float, float]] | None = None,
-                labels: Mapping[str, str] | None = None) -> Layout:
+                labels: Mapping[str, str] | None = None, direction: str = "LR",
+                fans: str = "side", loops: bool = False, indicator_r2: bool = True,
+                label_lines: int = 1) -> Layout:
     """Lay out the path diagram of ``model``.
 
     Parameters
@@ -168,12 +183,35 @@ def path_layout(model: Any, *, structural_only: bool = False,
         ``{name: (x, y)}`` in inches, overriding the computed centre of any node; routes
         are recomputed around the moved nodes.
     labels
-        ``{name: text}``: display text of nodes (any Unicode), used to size them.
+        ``{name: text}``: display text of nodes (any Unicode; ``"\\n"`` breaks a line),
+        used to size them.
+    direction
+        ``"LR"`` (predictors left, outcomes right; default) or ``"TB"`` (predictors at
+        the top, outcomes at the bottom: narrower diagrams for a page column).
+    fans
+        ``"side"``: indicators of the first (last) column fanned to the left (right);
+        ``"tucked"``: every construct's indicators in a row above or below it (narrower).
+    loops
+        Leave room between indicators for variance loops drawn beside them.
+    indicator_r2
+        Indicators are tall enough for a second line (their R²); ``False``: name only.
+    label_lines
+        Lines of the edge labels (2 with confidence intervals): more room around
+        indicators for them.
 
     Returns
     -------
     Layout
         Nodes (centre, size, shape, role) and edges (Bézier routes), see :class:`Layout`.
+
+    Notes
+    -----
+    A first-order factor measured only by a higher-order factor (and in no regression)
+    is drawn as a factor of factors: it sits between the higher-order factor and its
+    own indicators, inside the higher-order factor's fan. Observed covariates (controls,
+    MIMIC causes) that would share the first column with constructs get a column of their
+    own. Within columns, variables are ordered by the barycentre of their neighbours
+    (three sweeps), which reduces crossings.
 
     Examples
     --------
@@ -181,6 +219,11 @@ def path_layout(model: Any, *, structural_only: bool = False,
     >>> lay.nodes["x"].x < lay.nodes["y"].x
     True
     """
+    if direction not in DIRECTIONS:
+        raise ArgumentError(f"direction: {direction!r} is not one of {DIRECTIONS}; use 'LR' "
+                            f"(left to right) or 'TB' (top to bottom)")
+    if fans not in FANS:
+        raise ArgumentError(f"fans: {fans!r} is not one of {FANS}")
     model = _as_model(model)
     rows = [r for r in model.rows if r.op in ("=~", "~", "~~")]
     latent = list(model.latent)
@@ -191,38 +234,80 @@ def path_layout(model: Any, *, structural_only: bool = False,
     for r in rows:
         if r.op == "=~" and r.rhs not in latent and r.rhs not in owner:
             owner[r.rhs] = r.lhs
-    structural = latent + [v for v in observed if v not in owner]
+    # first-order factors of a higher-order factor: nested in its fan
+    in_paths = {v for r in rows if r.op == "~" for v in (r.lhs, r.rhs)}
+    measured_by: dict[str, list[str]] = {}
+    for r in rows:
+        if r.op == "=~" and r.rhs in latent:
+            measured_by.setdefault(r.rhs, []).append(r.lhs)
+    sub_owner = {f: g[0] for f, g in measured_by.items()
+                 if len(g) == 1 and f not in in_paths and g[0] != f and g[0] not in measured_by}
+    structural = [v for v in latent if v not in sub_owner] + [v for v in observed if v not in owner]
     if structural_only:
         owner = {}
-        rows = [r for r in rows if r.lhs in structural and r.rhs in structural]
+        keep = set(structural) | set(sub_owner)
+        rows = [r for r in rows if r.lhs in keep and r.rhs in keep]
     if not structural:  # pragma: no cover - a model always has variables
         raise ArgumentError("model: the model has no variables to draw")
+    shown = _check_labels(labels, latent + observed)
+    transpose = direction == "TB"
+
+    def size_of(v: str, role: str) -> tuple[float, float]:
+        w, h = _size(shown.get(v, v), role)
+        if role == "indicator" and not indicator_r2:
+            h -= INDICATOR_HEIGHT - INDICATOR_HEIGHT_NAME_ONLY
+        return (h, w) if transpose else (w, h)
 
     # directed structural edges: predictor -> outcome, higher-order factor -> factor
     arcs = [(r.rhs, r.lhs) for r in rows if r.op == "~" and r.lhs in structural and r.rhs in structural]
-    arcs += [(r.lhs, r.rhs) for r in rows if r.op == "=~" and r.rhs in latent]
+    arcs += [(r.lhs, r.rhs) for r in rows if r.op == "=~" and r.rhs in structural and r.rhs in latent]
     arcs = list(dict.fromkeys(arcs))
     columns = _columns(structural, arcs)
+    _covariate_column(columns, structural, latent)
     n_cols = max(columns.values()) + 1
     order = _order_in_columns(structural, columns, arcs)
-    sides = _fan_sides(structural, columns, order, arcs, n_cols)
+    sides = _fan_sides(structural, columns, order, arcs, n_cols, fans == "tucked")
     _share_sides(sides, rows, owner, columns, order, n_cols)
-    fans = {c: [i for i, o in owner.items() if o == c] for c in structural}
-    shown = _check_labels(labels, latent + observed)
-    sizes = {v: _size(shown.get(v, v), "construct" if v in latent else "observed") for v in structural}
-    isizes = {i: _size(shown.get(i, i), "indicator") for i in owner}
+    items = {c: [i for i, o in owner.items() if o == c] for c in list(structural) + list(sub_owner)}
+    for f, g in sub_owner.items():
+        if g in items:
+            items[g].append(f)
+            sides[f] = sides[g]
+    sizes = {v: size_of(v, "construct" if v in latent else "observed") for v in structural}
+    isizes = {i: size_of(i, "indicator") for i in owner}
+    true_sizes = dict(isizes)
+    # room between neighbouring indicators for loops, and longer loadings for labels of
+    # more than one line
+    # (as printed: width, height; swapped in a top-to-bottom layout). A loop needs room
+    # beside its indicator only where residual covariance arcs take the outward side.
+    with_arcs = {v for r in rows if r.op == "~~" and r.lhs != r.rhs for v in (r.lhs, r.rhs)}
+    label_w, label_h = LABEL_ROOM[0] * (label_lines - 1), LABEL_ROOM[1] * (label_lines - 1)
+    for i, (w, h) in isizes.items():
+        loop = LOOP_ROOM if loops and i in with_arcs else 0.0
+        rw, rh = label_w + loop, label_h + loop
+        isizes[i] = (w + rh, h + rw) if transpose else (w + rw, h + rh)
+    # a nested factor is fanned as a block: the factor and its own indicators
+    block_offset: dict[str, tuple[float, float]] = {}
+    for f in sub_owner:
+        sizes[f] = size_of(f, "construct")
+        e = _block_extent(f, sides[f], items[f], sizes[f], isizes)
+        isizes[f] = (e[2] - e[0], e[3] - e[1])
+        block_offset[f] = ((e[0] + e[2]) / 2, (e[1] + e[3]) / 2)
+    fans_of = {v: items.get(v, []) for v in structural}
 
-    # vertical placement of blocks within each column
+    # vertical placement of blocks within each column (with room for a variance loop or
+    # error circle between a block and the next)
+    block_gap = BLOCK_GAP + (LOOP_ROOM if loops else 0.0)
     y: dict[str, float] = {}
     for c in range(n_cols):
         members = [v for v in order if columns[v] == c]
-        ext = [_block_extent(v, sides[v], fans[v], sizes[v], isizes) for v in members]
+        ext = [_block_extent(v, sides[v], fans_of[v], sizes[v], isizes) for v in members]
         heights = [e[3] - e[1] for e in ext]
-        total = sum(heights) + BLOCK_GAP * (len(members) - 1)
+        total = sum(heights) + block_gap * (len(members) - 1)
         top = total / 2
         for v, e in zip(members, ext):
             y[v] = top - e[3]           # block top at `top`
-            top -= (e[3] - e[1]) + BLOCK_GAP
+            top -= (e[3] - e[1]) + block_gap
     # move columns so that paths skipping a column miss it, level rows of indicators,
     # then place each column as far left as its boxes allow; twice, the second time
     # with the real horizontal positions instead of uniform ones
@@ -230,28 +315,54 @@ def path_layout(model: Any, *, structural_only: bool = False,
     for _ in range(2):
         for _ in range(8):
             _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-            if not _level_end_columns(structural, columns, order, y, sides, fans, sizes, n_cols):
+            if not _level_end_columns(structural, columns, order, y, sides, fans_of, sizes, n_cols):
                 break
         _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-        stretch = _align_rows(structural, columns, order, y, sides, fans, sizes, isizes)
-        x = _place_columns(structural, columns, order, y, sides, fans, sizes, isizes, n_cols, stretch)
+        stretch = _align_rows(structural, columns, order, y, sides, fans_of, sizes, isizes)
+        x = _place_columns(structural, columns, order, y, sides, fans_of, sizes, isizes, n_cols, stretch)
 
-    nodes: dict[str, Node] = {}
+    placed: dict[str, tuple[float, float, str, str, int]] = {}   # name -> x, y, role, side, column
     for v in structural:
-        w, h = sizes[v]
-        nodes[v] = Node(v, "ellipse" if v in latent else "rect",
-                        "construct" if v in latent else "observed", x[v], y[v], w, h,
-                        sides[v] if fans[v] else "", columns[v])
-        for ind, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans[v], sizes[v], isizes,
-                                            stretch.get(v, 0.0)).items():
-            iw, ih = isizes[ind]
-            nodes[ind] = Node(ind, "rect", "indicator", ix, iy, iw, ih, sides[v], -1)
+        placed[v] = (x[v], y[v], "construct" if v in latent else "observed", sides[v] if fans_of[v] else "",
+                     columns[v])
+        for item, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans_of[v], sizes[v], isizes,
+                                             stretch.get(v, 0.0)).items():
+            if item in sub_owner:
+                fx, fy = ix - block_offset[item][0], iy - block_offset[item][1]
+                placed[item] = (fx, fy, "construct", sides[item] if items[item] else "", -1)
+                for ind, (jx, jy) in _fan_positions(fx, fy, sides[item], items[item], sizes[item],
+                                                    isizes).items():
+                    placed[ind] = (jx, jy, "indicator", sides[item], -1)
+            else:
+                placed[item] = (ix, iy, "indicator", sides[v], -1)
+    nodes: dict[str, Node] = {}
+    # top to bottom: the layout reflected in the line y = -x (columns become rows, and
+    # the order within a column, top to bottom, becomes left to right)
+    turn = {"left": "top", "right": "bottom", "top": "left", "bottom": "right", "": ""}
+    for v, (px, py, role, side, col) in placed.items():
+        w, h = sizes[v] if v in sizes else true_sizes[v]
+        if transpose:
+            px, py, w, h, side = -py, -px, h, w, turn[side]
+        nodes[v] = Node(v, "ellipse" if v in latent else "rect", role, px, py, w, h, side, col)
 
     if positions:
         nodes = _apply_positions(nodes, positions)
-    edges = _route_all(rows, nodes, owner)
+    route_owner = dict(owner)
+    route_owner.update(sub_owner)
+    edges = _route_all(rows, nodes, route_owner)
     variances = tuple(r.lhs for r in rows if r.op == "~~" and r.lhs == r.rhs and r.lhs in nodes)
     return Layout(MappingProxyType(nodes), tuple(edges), structural_only, variances)
+
+
+def _covariate_column(columns: dict[str, int], structural: list[str], latent: list[str]) -> None:
+    """Observed exogenous covariates sharing the first column with constructs get a column
+    of their own in front of it (MIMIC causes, controls)."""
+    first = [v for v in structural if columns[v] == 0]
+    covariates = [v for v in first if v not in latent]
+    if covariates and len(covariates) < len(first):
+        for v in structural:
+            if v not in covariates:
+                columns[v] += 1
 
 
 # --------------------------------------------------------------------------- input
@@ -285,12 +396,14 @@ def _check_labels(labels: Mapping[str, str] | None, names: list[str]) -> dict[st
 
 
 def _size(name: str, role: str) -> tuple[float, float]:
-    n = max(max(len(line) for line in name.split("\n")), 1)
+    lines = name.split("\n")
+    n = max(max(len(line) for line in lines), 1)
+    extra = LINE_HEIGHT * (len(lines) - 1)
     if role == "construct":
-        return max(1.1, 1.25 * CHAR_WIDTH * 1.1 * n + 0.45), CONSTRUCT_HEIGHT
+        return max(1.1, 1.25 * CHAR_WIDTH * 1.1 * n + 0.45), CONSTRUCT_HEIGHT + 1.3 * extra
     if role == "observed":
-        return max(0.8, CHAR_WIDTH * 1.1 * n + 0.3), OBSERVED_HEIGHT
-    return max(0.62, CHAR_WIDTH * n + 0.2), INDICATOR_HEIGHT
+        return max(0.8, CHAR_WIDTH * 1.1 * n + 0.3), OBSERVED_HEIGHT + 1.1 * extra
+    return max(0.62, CHAR_WIDTH * n + 0.2), INDICATOR_HEIGHT + extra
 
 
 # --------------------------------------------------------------------------- columns
@@ -322,27 +435,66 @@ def _columns(structural: list[str], arcs: list[tuple[str, str]]) -> dict[str, in
 
 def _order_in_columns(structural: list[str], columns: dict[str, int],
                       arcs: list[tuple[str, str]]) -> list[str]:
-    """Order variables within columns by the mean rank of their neighbours (two sweeps)."""
-    rank = {v: i for i, v in enumerate(structural)}
+    """Order variables within columns to reduce crossings: the barycentre heuristic
+    (mean centred position of the neighbours in other columns; three sweeps), then
+    swaps of neighbours in a column while they remove crossings of the straight
+    column-to-column segments (skipping paths included)."""
     n_cols = max(columns.values()) + 1
+    members = {c: [v for v in structural if columns[v] == c] for c in range(n_cols)}
+    rank = {v: i for c in members for i, v in enumerate(members[c])}
+
+    def pos(v: str) -> float:          # centred position in its column
+        return rank[v] - (len(members[columns[v]]) - 1) / 2
+
     neighbours: dict[str, list[str]] = {v: [] for v in structural}
     for a, b in arcs:
         neighbours[a].append(b)
         neighbours[b].append(a)
     for sweep in (range(1, n_cols), range(n_cols - 2, -1, -1), range(1, n_cols)):
         for c in sweep:
-            members = [v for v in structural if columns[v] == c]
             def key(v: str) -> tuple[float, int]:
-                near = [rank[u] for u in neighbours[v] if columns[u] != c]
-                return (float(np.mean(near)) if near else float(rank[v]), rank[v])
-            for i, v in enumerate(sorted(members, key=key)):
+                near = [pos(u) for u in neighbours[v] if columns[u] != c]
+                return (float(np.mean(near)) if near else pos(v), rank[v])
+            members[c] = sorted(members[c], key=key)
+            for i, v in enumerate(members[c]):
                 rank[v] = i
+    segments = [(a, b) for a, b in arcs if columns[a] != columns[b]]
+
+    def crossings() -> int:
+        total = 0
+        for i, (a, b) in enumerate(segments):
+            for c, d in segments[i + 1:]:
+                if {a, b} & {c, d}:
+                    continue
+                p = np.array([[columns[a], pos(a)], [columns[b], pos(b)]], dtype=float)
+                q = np.array([[columns[c], pos(c)], [columns[d], pos(d)]], dtype=float)
+                total += _segments_cross(p, q)
+        return total
+
+    best = crossings()
+    for _ in range(4):
+        improved = False
+        for c in range(n_cols):
+            for i in range(len(members[c]) - 1):
+                if best == 0:
+                    break
+                u, v = members[c][i], members[c][i + 1]
+                rank[u], rank[v] = i + 1, i
+                now = crossings()
+                if now < best:
+                    best, improved = now, True
+                    members[c][i], members[c][i + 1] = v, u
+                else:
+                    rank[u], rank[v] = i, i + 1
+        if not improved:
+            break
     return sorted(structural, key=lambda v: (columns[v], rank[v]))
 
 
 def _fan_sides(structural: list[str], columns: dict[str, int], order: list[str],
-               arcs: list[tuple[str, str]], n_cols: int) -> dict[str, str]:
-    """Indicators go left in the first column, right in the last, above or below between."""
+               arcs: list[tuple[str, str]], n_cols: int, tucked: bool = False) -> dict[str, str]:
+    """Indicators go left in the first column, right in the last, above or below between
+    (``tucked``: above or below everywhere)."""
     members = {c: [u for u in order if columns[u] == c] for c in range(n_cols)}
 
     def relative(u: str) -> float:  # 0 = top of its column, 1 = bottom
@@ -353,9 +505,9 @@ def _fan_sides(structural: list[str], columns: dict[str, int], order: list[str],
     for v in structural:
         c = columns[v]
         pos = members[c].index(v)
-        if c == 0:
+        if c == 0 and not tucked:
             sides[v] = "left"
-        elif c == n_cols - 1:
+        elif c == n_cols - 1 and not tucked:
             sides[v] = "right"
         elif len(members[c]) == 1:
             # follow the predecessors: fed from the top -> indicators above; otherwise
@@ -591,7 +743,7 @@ def _exit_parameter(points: np.ndarray, node: Node, from_start: bool) -> float:
             return 0.5
         lo = ts[out[-1]]
         hi = ts[out[-1] + 1] if out[-1] < len(ts) - 1 else 1.0
-    for _ in range(30):
+    for _ in range(12):
         mid = (lo + hi) / 2
         p = _bezier(points, mid)
         if node.contains(p[0], p[1]) == from_start:
@@ -609,12 +761,50 @@ def _clip(points: np.ndarray, a: Node, b: Node) -> np.ndarray:
     return _sub_bezier(points, t0, t1)
 
 
-def _hits(points: np.ndarray, nodes: Iterable[Node], skip: set[str], margin: float = 0.08) -> int:
-    pts = _bezier(points, np.linspace(0, 1, 60))
-    return sum(int(n.contains(pts[:, 0], pts[:, 1], margin).any()) for n in nodes if n.name not in skip)
+class _NodeArrays:
+    """Every node's centre, half-size and shape as arrays, to test many points at once."""
+
+    def __init__(self, nodes: Iterable[Node]) -> None:
+        nodes = list(nodes)
+        self.names = [n.name for n in nodes]
+        self.xy = np.array([[n.x, n.y] for n in nodes], dtype=float).reshape(-1, 2)
+        self.half = np.array([[n.width / 2, n.height / 2] for n in nodes], dtype=float).reshape(-1, 2)
+        self.ellipse = np.array([n.shape == "ellipse" for n in nodes], dtype=bool)
+
+    def hits(self, pts: np.ndarray, skip: set[str], margin: float) -> int:
+        """Number of nodes (not in ``skip``) that any of ``pts`` falls inside."""
+        d = np.abs(pts[None, :, :] - self.xy[:, None, :]) / (self.half[:, None, :] + margin)
+        inside = np.where(self.ellipse[:, None], (d ** 2).sum(axis=2) <= 1.0, (d <= 1.0).all(axis=2))
+        hit = inside.any(axis=1)
+        return int(sum(1 for name, h in zip(self.names, hit) if h and name not in skip))
+
+
+_T60 = np.linspace(0, 1, 60)
+
+
+def _hits(points: np.ndarray, nodes: Iterable[Node] | _NodeArrays, skip: set[str], margin: float = 0.08) -> int:
+    arrays = nodes if isinstance(nodes, _NodeArrays) else _NodeArrays(nodes)
+    return arrays.hits(_bezier(points, _T60), skip, margin)
+
+
+class _NodeMap(dict):
+    """The nodes by name, with their arrays (:class:`_NodeArrays`) built once for all
+    the routes of one layout."""
+
+    @property
+    def arrays(self) -> _NodeArrays:
+        if "_arrays" not in self.__dict__:
+            self.__dict__["_arrays"] = _NodeArrays(self.values())
+        return self.__dict__["_arrays"]
+
+
+def _arrays(nodes: dict[str, Node]) -> _NodeArrays:
+    return nodes.arrays if isinstance(nodes, _NodeMap) else _NodeArrays(nodes.values())
 
 
 def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge]:
+    nodes = _NodeMap(nodes)
+    sides = _arc_sides(rows, nodes)
     edges: list[Edge] = []
     xs = np.array([n.x for n in nodes.values()])
     ys = np.array([n.y for n in nodes.values()])
@@ -632,15 +822,13 @@ def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge
         name = parameter_name(r.lhs, r.op, r.rhs)
         if r.op == "=~":
             kind, src, dst = "loading", r.lhs, r.rhs
-            if r.rhs not in owner:  # factor measured by a factor: a structural arrow
-                kind = "regression"
         elif r.op == "~":
             kind, src, dst = "regression", r.rhs, r.lhs
         else:
             kind, src, dst = "covariance", r.lhs, r.rhs
         a, b = nodes[src], nodes[dst]
         if kind == "covariance":
-            pts = _route_covariance(a, b, nodes, owner, centroid)
+            pts = _route_covariance(a, b, nodes, owner, centroid, sides.get(frozenset((src, dst))))
         elif kind == "loading" and owner.get(dst) == src and b.side in _OUTWARD:
             pts = _route_loading(a, b, nodes)
         else:
@@ -658,7 +846,7 @@ def _route_directed(a: Node, b: Node, nodes: dict[str, Node]) -> np.ndarray:
     for rad in (0.0, 0.12, -0.12, 0.25, -0.25, 0.4, -0.4, 0.6, -0.6):
         ctrl = (pa + pb) / 2 + rad * normal
         pts = _clip(np.array([pa, ctrl, pb]), a, b)
-        h = _hits(pts, nodes.values(), {a.name, b.name})
+        h = _hits(pts, _arrays(nodes), {a.name, b.name})
         if h == 0:
             return pts
         if best_hits is None or h < best_hits:
@@ -673,7 +861,7 @@ def _route_loading(a: Node, b: Node, nodes: dict[str, Node]) -> np.ndarray:
     start = np.array([a.x, a.y])
     raw = np.array([start, (start + end) / 2, end])
     pts = _sub_bezier(raw, _exit_parameter(raw, a, True), 1.0)
-    if _hits(pts, nodes.values(), {a.name, b.name}, margin=0.02) == 0:
+    if _hits(pts, _arrays(nodes), {a.name, b.name}, margin=0.02) == 0:
         return pts
     return _route_directed(a, b, nodes)
 
@@ -699,8 +887,38 @@ def _boundary(node: Node, direction: np.ndarray) -> np.ndarray:
 _OUTWARD = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "top": (0.0, 1.0), "bottom": (0.0, -1.0)}
 
 
+def _arc_sides(rows, nodes: dict[str, Node]) -> dict[frozenset[str], float]:
+    """Sides (+1 right, -1 left) for covariance arcs between constructs stacked in one
+    column with both sides free: assigned greedily, longest arc last, to the side where
+    it interleaves with fewer arcs (two "pages" instead of one cut the crossings of many
+    correlated factors)."""
+    pairs = []
+    for r in rows:
+        if r.op != "~~" or r.lhs == r.rhs or r.lhs not in nodes or r.rhs not in nodes:
+            continue
+        a, b = nodes[r.lhs], nodes[r.rhs]
+        if a.role == "indicator" or b.role == "indicator" or abs(a.x - b.x) >= 0.35:
+            continue
+        if a.side in ("left", "right") or b.side in ("left", "right"):
+            continue
+        pairs.append((round(a.x, 1), min(a.y, b.y), max(a.y, b.y), frozenset((a.name, b.name))))
+    out: dict[frozenset[str], float] = {}
+    for column in {p[0] for p in pairs}:
+        arcs = sorted((p for p in pairs if p[0] == column), key=lambda p: p[2] - p[1])
+        if len(arcs) < 3:
+            continue
+        placed: dict[float, list[tuple[float, float]]] = {1.0: [], -1.0: []}
+        for _, lo, hi, key in arcs:
+            def interleaved(side: float) -> int:
+                return sum(1 for l2, h2 in placed[side] if (l2 < lo < h2 < hi) or (lo < l2 < hi < h2))
+            side = 1.0 if interleaved(1.0) <= interleaved(-1.0) else -1.0
+            placed[side].append((lo, hi))
+            out[key] = side
+    return out
+
+
 def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str, str],
-                      centroid: np.ndarray) -> np.ndarray:
+                      centroid: np.ndarray, side: float | None = None) -> np.ndarray:
     pa, pb = np.array([a.x, a.y]), np.array([b.x, b.y])
     # the direction to bulge: away from the common construct (indicator residuals), away
     # from the constructs' indicators, or away from the middle of the diagram
@@ -723,21 +941,25 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
     if same_col or same_row:
         axis = np.array([1.0, 0.0]) if same_col else np.array([0.0, 1.0])
         sign = 1.0 if float(away @ axis) >= 0 else -1.0
+        if side is not None and same_col:
+            sign = side
         direction = sign * axis
         # nested arcs: the more nodes between the two, the nearer the outward axis the
         # arc leaves, so that arcs of one node do not share an end point
         between = sum(1 for n in nodes.values() if n.name not in skip and _between(n, a, b, same_col))
-        angle = np.radians(38.0 / (1 + between))
+        angle = np.radians(45.0 - 28.0 * min(between, 3))
         along = (pb - pa) / hypot(*(pb - pa))
         sa = _boundary(a, np.cos(angle) * direction + np.sin(angle) * along)
         sb = _boundary(b, np.cos(angle) * direction - np.sin(angle) * along)
         span = hypot(*(pb - pa))
         best, best_hits = None, None
-        for bulge in (0.35, 0.6, 0.9, 1.25, 1.65, 2.1):
-            depth = bulge + 0.22 * span
+        # apex depth proportional to the span first, so that nested arcs leave their
+        # nodes at nested angles and do not cross; shallower or deeper when that hits a node
+        for depth in (0.1 + 0.28 * span, 0.3 + 0.12 * span, 0.45 + 0.12 * span, 0.2 + 0.45 * span,
+                      0.9 + 0.12 * span, 1.25 + 0.12 * span, 1.65 + 0.2 * span, 2.1 + 0.2 * span):
             ctrl = (sa + sb) / 2 + direction * 2 * depth  # apex at `depth` beyond the anchors
             pts = np.array([sa, ctrl, sb])
-            h = _hits(pts, nodes.values(), skip, margin=0.05)
+            h = _hits(pts, _arrays(nodes), skip, margin=0.05)
             if h == 0:
                 return pts
             if best_hits is None or h < best_hits:
@@ -750,9 +972,52 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
     for rad in (0.3, 0.45, 0.6, 0.8, -0.3, -0.45, -0.6, 1.0):
         ctrl = (pa + pb) / 2 + sign * rad * normal
         pts = _clip(np.array([pa, ctrl, pb]), a, b)
-        h = _hits(pts, nodes.values(), skip)
+        h = _hits(pts, _arrays(nodes), skip)
         if h == 0:
             return pts
         if best_hits is None or h < best_hits:
             best, best_hits = pts, h
     return best  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- quality
+def _segments_cross(p: np.ndarray, q: np.ndarray) -> int:
+    """Number of proper crossings between polylines ``p`` and ``q`` (n×2, m×2)."""
+    a, b = p[:-1], p[1:]
+    c, d = q[:-1], q[1:]
+
+    def orient(u, v, w):
+        return (v[..., 0] - u[..., 0]) * (w[..., 1] - u[..., 1]) - (v[..., 1] - u[..., 1]) * (w[..., 0] - u[..., 0])
+
+    A, B = a[:, None, :], b[:, None, :]
+    C, D = c[None, :, :], d[None, :, :]
+    o1, o2 = orient(A, B, C), orient(A, B, D)
+    o3, o4 = orient(C, D, A), orient(C, D, B)
+    return int(np.count_nonzero((o1 * o2 < 0) & (o3 * o4 < 0)))
+
+
+def edge_crossings(layout: Layout, kinds: tuple[str, ...] | None = None, weighted: bool = False) -> float:
+    """Number of crossings between edges of ``layout`` that share no node (edges of one
+    node meet at it and do not count). ``kinds`` restricts both edges to those kinds,
+    e.g. ``("covariance",)`` for arc–arc crossings. ``weighted``: an arc crossing an
+    arrow counts 2 (it cuts through the structure), two arrows 1, two arcs 0.5 (nested
+    arcs on one side of a row cross where they interleave, which a reader follows)."""
+    ts = np.linspace(0, 1, 24)
+    edges = [e for e in layout.edges if kinds is None or e.kind in kinds]
+    pts = [e.point(ts) for e in edges]
+    boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in pts]) \
+        if pts else np.zeros((0, 4))
+    total = 0
+    for i in range(len(edges)):
+        for j in range(i + 1, len(edges)):
+            if {edges[i].source, edges[i].target} & {edges[j].source, edges[j].target}:
+                continue
+            bi, bj = boxes[i], boxes[j]
+            if bi[0] > bj[2] or bj[0] > bi[2] or bi[1] > bj[3] or bj[1] > bi[3]:
+                continue
+            n = _segments_cross(pts[i], pts[j])
+            if weighted and n:
+                arcs = (edges[i].kind == "covariance") + (edges[j].kind == "covariance")
+                n *= (1.0, 2.0, 0.5)[arcs]
+            total += n
+    return total
