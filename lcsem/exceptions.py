@@ -23,6 +23,8 @@ __all__ = [
     "BootstrapFailureWarning",
     "BootstrapInterruptedWarning",
     "UnstableRatioWarning",
+    "IdentificationWarning",
+    "ScalingWarning",
 ]
 
 
@@ -94,3 +96,14 @@ class BootstrapInterruptedWarning(BootstrapFailureWarning):
 
 class UnstableRatioWarning(LcsemWarning):
     """A ratio effect (such as the proportion mediated) is unstable."""
+
+
+class IdentificationWarning(LcsemWarning):
+    """The model is not (locally) identified at the estimates, or its information matrix
+    cannot be inverted: the message names the parameters involved; standard errors,
+    z, p-values and confidence intervals are NaN."""
+
+
+class ScalingWarning(LcsemWarning):
+    """Observed variances differ by more than a factor of 1,000 (as lavaan warns): rescale
+    the items."""
