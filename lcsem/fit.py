@@ -188,7 +188,10 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
     fi = fit_measures(S_fit, Sigma, np.array(chisq), np.array(chisq0), n_obs=n, df=model.df,
                       n_params=n_params, exogenous=exogenous, estimator=estimator)
     fit_indices = pd.Series({k: float(v) for k, v in fi.items()}, name="value")
-    estimates = estimates_table(model, struct, theta, vcov, level)
+    # standard errors from the rescaled problem: exact even where an extreme unit puts a
+    # variance of an estimate outside the floating-point range
+    se_free = problem.se_to_original(vcov_scaled)
+    estimates = estimates_table(model, struct, theta, vcov, level, se_free)
     reasons = tuple(admissibility(struct, theta[None],
                                   std=estimates["std_all"].to_numpy()[None, :len(struct.rows)])[0])
     if reasons:
@@ -289,14 +292,14 @@ def _baseline_chisq(struct: RamStructure, S: np.ndarray, n: int, estimator: str,
 
 
 def estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov: np.ndarray,
-                    level: float = 0.95) -> pd.DataFrame:
+                    level: float = 0.95, se_free: np.ndarray | None = None) -> pd.DataFrame:
     """lavaan's ``parameterEstimates(standardized = TRUE)``: est, se, z, p, Wald CI at
-    ``level`` and the ``std_lv``, ``std_all`` and ``std_nox`` solutions (lcsem's names)."""
+    ``level`` and the ``std_lv``, ``std_all`` and ``std_nox`` solutions (lcsem's names).
+    ``se_free`` (one per free parameter) defaults to the roots of ``diag(vcov)``."""
     rows = [r for r in model.rows if r.op != ":="]
     values = struct.row_values(theta[None])[0]
-    diag = np.diag(vcov) if struct.k else np.zeros(0)
-    with np.errstate(invalid="ignore"):
-        se_free = np.where(diag > 0, np.sqrt(np.where(diag > 0, diag, 0.0)), np.nan)
+    if se_free is None:
+        se_free = standard_errors(vcov)
     se = np.where(struct.row_free >= 0, se_free[np.maximum(struct.row_free, 0)] if struct.k else np.nan, np.nan)
     fixed_x = np.array([r.free in model.fixed_x_free for r in rows], bool)
     se[fixed_x] = np.nan  # lavaan's fixed.x: sample moments, not estimated parameters
@@ -319,6 +322,13 @@ def estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov:
             ignore_index=True)
         fixed = np.concatenate([fixed, np.zeros(len(d_rows), bool)])
     return add_inference_columns(table, fixed, level)
+
+
+def standard_errors(vcov: np.ndarray) -> np.ndarray:
+    """Square roots of the variances of the estimates; NaN where not positive."""
+    diag = np.diag(vcov) if vcov.size else np.zeros(0)
+    with np.errstate(invalid="ignore"):
+        return np.where(diag > 0, np.sqrt(np.where(diag > 0, diag, 0.0)), np.nan)
 
 
 def add_inference_columns(table: pd.DataFrame, fixed: np.ndarray, level: float) -> pd.DataFrame:

@@ -39,6 +39,12 @@ class RescaledProblem:
         """Parameters in the data's units."""
         return np.asarray(theta_scaled, float) / self.factor
 
+    def se_to_original(self, vcov_scaled: np.ndarray) -> np.ndarray:
+        """Standard errors in the data's units (NaN where the variance is not positive)."""
+        diag = np.diag(vcov_scaled) if np.size(vcov_scaled) else np.zeros(0)
+        with np.errstate(invalid="ignore"):
+            return np.where(diag > 0, np.sqrt(np.where(diag > 0, diag, 0.0)), np.nan) / self.factor
+
     def vcov_to_original(self, vcov_scaled: np.ndarray) -> np.ndarray:
         """Covariance of the estimates in the data's units."""
         return np.asarray(vcov_scaled, float) / np.outer(self.factor, self.factor)
