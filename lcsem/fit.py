@@ -20,7 +20,7 @@ from .identification import check_information, check_jacobian, moment_jacobian, 
 from .measures import baseline_chisq, fit_measures, test_statistic
 from .results import ESTIMATE_COLUMNS, FitResult
 from .spec.model import Model
-from .rescale import rescaled_problem
+from .rescale import rescaled_problem, scale_covariance
 from .sample_moments import SampleMoments, moments_from_data, moments_from_summary
 from .spec.partable import ParRow
 from .standardize import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
@@ -279,6 +279,8 @@ def _baseline_chisq(struct: RamStructure, S: np.ndarray, n: int, estimator: str,
     observed predictors keep their covariances (as lavaan with ``fixed.x``)."""
     if estimator == "ML":
         return float(baseline_chisq(S, n, exogenous))
+    if estimator == "GLS":   # scale-invariant: fit it to unit-variance variables
+        S = scale_covariance(S, 1.0 / np.sqrt(np.diag(S)))
     rows = [ParRow(v, "~~", v, "", i + 1, float("nan"), False) for i, v in enumerate(struct.observed)]
     names = struct.observed
     for a in range(len(exogenous)):

@@ -11,9 +11,8 @@ information matrix no longer depend on the items' units (an item rescaled by 1e-
 estimated as well as the original). ULS is not scale-invariant and is estimated as given.
 
 A parameter shared by rows with different factors (an equality constraint across items
-of different variance) cannot be rescaled per variable; then every observed variable is
-scaled by one common factor, and when even that breaks an equality the problem is left
-in its units.
+of different variance) cannot be rescaled per variable; then the problem is left in its
+units (the scaling warning still tells the user to rescale).
 """
 
 from __future__ import annotations
@@ -47,7 +46,8 @@ class RescaledProblem:
 
     def vcov_to_original(self, vcov_scaled: np.ndarray) -> np.ndarray:
         """Covariance of the estimates in the data's units."""
-        return np.asarray(vcov_scaled, float) / np.outer(self.factor, self.factor)
+        with np.errstate(over="ignore", divide="ignore", under="ignore"):
+            return (np.asarray(vcov_scaled, float) / self.factor[:, None]) / self.factor[None, :]
 
 
 def _row_factors(struct: RamStructure, s: np.ndarray) -> np.ndarray:
@@ -74,17 +74,17 @@ def rescaled_problem(rows: tuple[ParRow, ...], struct: RamStructure, S: np.ndarr
     identity = RescaledProblem(rows, struct, S, np.ones(struct.k))
     if estimator == "ULS":
         return identity
-    sd = np.sqrt(np.diag(S))
-    latent_ones = np.ones(struct.m - struct.p)
-    common = np.full(struct.p, 1.0 / np.sqrt(np.mean(np.diag(S))))
-    for s_obs in (1.0 / sd, common):
-        s = np.concatenate([s_obs, latent_ones])
-        row_factor = _row_factors(struct, s)
-        factor = _free_factors(struct, row_factor)
-        if factor is None:
-            continue
-        scaled_rows = tuple(replace(r, value=r.value * f) if np.isfinite(r.value) else r
-                            for r, f in zip(rows, row_factor))
-        scaled = RamStructure(scaled_rows, struct.observed, struct.latent)
-        return RescaledProblem(scaled_rows, scaled, S * np.outer(s_obs, s_obs), factor)
-    return identity
+    s_obs = 1.0 / np.sqrt(np.diag(S))
+    row_factor = _row_factors(struct, np.concatenate([s_obs, np.ones(struct.m - struct.p)]))
+    factor = _free_factors(struct, row_factor)
+    if factor is None:
+        return identity
+    scaled_rows = tuple(replace(r, value=r.value * f) if np.isfinite(r.value) else r
+                        for r, f in zip(rows, row_factor))
+    scaled = RamStructure(scaled_rows, struct.observed, struct.latent)
+    return RescaledProblem(scaled_rows, scaled, scale_covariance(S, s_obs), factor)
+
+
+def scale_covariance(S: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``diag(s) S diag(s)`` computed as ``(s_i S_ij) s_j`` (no overflow of ``s_i s_j``)."""
+    return (S * s[:, None]) * s[None, :]
