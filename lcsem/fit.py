@@ -155,7 +155,9 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
     # ML and GLS are scale-free: estimate on variables scaled to unit variance (an exact
     # reparameterisation), so that tolerances and conditioning do not depend on units
     problem = rescaled_problem(model.rows, struct, S_fit, estimator)
-    start = simple_starts(problem.struct, problem.S)
+    # lavaan's simple starts in the data's units (loadings 1 suit items on one scale),
+    # carried to the rescaled problem
+    start = problem.factor * simple_starts(struct, S_fit)
     if use_semopy:
         from_semopy = problem.struct.theta_from_rows(
             semopy_estimates(problem.rows, problem.S, model.observed, n, estimator))
