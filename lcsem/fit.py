@@ -124,10 +124,10 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
     # record every lcsem warning of this call on the result (per thread), and issue it
     with recording() as caught:
         if sample_cov is None:
-            moments = moments_from_data(data, model.observed, missing)
+            moments = moments_from_data(data, model.observed, missing, model.latent)
         else:
             moments = moments_from_summary(model.observed, sample_cov, sample_nobs, sample_mean,
-                                           sample_sd, sample_names)
+                                           sample_sd, sample_names, model.latent)
         try:
             result = _estimate(model, moments, estimator, use_semopy, level)
         except np.linalg.LinAlgError as exc:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .data import prepare_data
-from .exceptions import ArgumentError, DataError, MissingColumnsError
+from .exceptions import ArgumentError, DataError, MissingColumnsError, ModelSpecificationError
 
 #: a sample covariance passed as ``data`` is recognised when the frame is square and
 #: its index equals its columns
@@ -35,9 +35,23 @@ class SampleMoments:
     data: pd.DataFrame | None       # the rows used, or None for summary statistics
 
 
-def moments_from_data(data: pd.DataFrame, columns: tuple[str, ...], missing: str) -> SampleMoments:
+def refuse_latent_columns(latent: tuple[str, ...], names: list[str], argument: str) -> None:
+    """lavaan refuses latent variables named like observed variables: a construct named
+    like a data column would silently ignore that column."""
+    clash = [n for n in latent if n in names]
+    if clash:
+        raise ModelSpecificationError(
+            f"{argument}: the latent variables {clash} have the names of columns in the {argument}; "
+            f"lavaan refuses this too: rename the constructs (e.g. {clash[0]!r} -> {clash[0] + '_f'!r}) "
+            f"or the columns")
+
+
+def moments_from_data(data: pd.DataFrame, columns: tuple[str, ...], missing: str,
+                      latent: tuple[str, ...] = ()) -> SampleMoments:
     """Validate ``data`` and compute its moments (complete cases, see :func:`prepare_data`)."""
     _refuse_matrix_as_data(data)
+    if isinstance(data, pd.DataFrame):
+        refuse_latent_columns(latent, [str(c) for c in data.columns], "data")
     prepared = prepare_data(data, columns, missing=missing)
     values = prepared.values
     return SampleMoments(prepared.covariance(), values.mean(axis=0), tuple(columns), prepared.n_used,
@@ -108,7 +122,7 @@ def _vector(value: object, labels: list[str], argument: str) -> np.ndarray:
 
 def moments_from_summary(columns: tuple[str, ...], sample_cov: object, sample_nobs: object,
                          sample_mean: object = None, sample_sd: object = None,
-                         names: object = None) -> SampleMoments:
+                         names: object = None, latent: tuple[str, ...] = ()) -> SampleMoments:
     """Validate summary statistics (lavaan's ``sample.cov``/``sample.mean``/``sample.nobs``).
 
     ``sample_cov`` is the unbiased covariance matrix (denominator N - 1), or a correlation
@@ -116,6 +130,7 @@ def moments_from_summary(columns: tuple[str, ...], sample_cov: object, sample_no
     (N - 1) / N, as lavaan does.
     """
     matrix, labels = _names_of(sample_cov, names, "sample_cov")
+    refuse_latent_columns(latent, labels, "sample_cov")
     if isinstance(sample_nobs, bool) or not isinstance(sample_nobs, (int, np.integer)):
         raise ArgumentError(f"sample_nobs: expected the number of respondents as an integer, got "
                             f"{sample_nobs!r}")

@@ -178,3 +178,14 @@ def test_scale_free_estimation_keeps_equality_constraints(hs):
     assert est[("visual", "=~", "x2")] == est[("visual", "=~", "x3")]
     assert res.converged
     assert res.fit_indices["chisq"] != pytest.approx(base.fit_indices["chisq"], rel=1e-3)
+
+
+def test_latent_named_like_a_data_column_is_refused(hs, ref):
+    data = hs.assign(visual=hs["x1"])
+    with pytest.raises(lcsem.ModelSpecificationError, match="visual"):
+        lcsem.fit(HS_MODEL, data)
+    sc = ref["sample_cov"]
+    names = ["visual" if n == "x1" else n for n in sc["names"]] + []
+    S = pd.DataFrame(sc["cov"], index=names, columns=names)
+    with pytest.raises(lcsem.LcsemError, match="visual"):
+        lcsem.fit(HS_MODEL, sample_cov=S, sample_nobs=sc["nobs"])

@@ -276,6 +276,17 @@ def test_sepc_all_of_negative_variance_covariance_uses_absolute_variance(ref):
         assert row["sepc_all"] == pytest.approx(row["epc"] / np.sqrt(abs(theta_y1) * other), rel=1e-9)
 
 
+def test_sepc_all_with_negative_variance_matches_lavaan(ref):
+    h = ref["heywood_cfa"]
+    with pytest.warns(lcsem.NonAdmissibleWarning):
+        res = lcsem.fit(h["model"], load(h["data"]))
+    mi = merged(res.modindices(top=None, sort=False), h["modindices"])
+    close(mi["mi"], mi["mi_lav"], what="mi")
+    close(mi["epc"], mi["epc_lav"], what="epc")
+    close(mi["sepc_all"], mi["sepc.all"], what="sepc.all")
+    assert np.isfinite(mi["sepc_all"]).all()
+
+
 # ---------------------------------------------------------------- immutability
 def test_mutating_returned_frames_changes_nothing_the_result_reports(ref):
     res = lcsem.fit(ref["canonical"]["model"], load("lc_survey"))

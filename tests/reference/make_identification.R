@@ -141,5 +141,13 @@ out$heywood <- list(model = heywood, data = "heywood.csv",
                     std_solution = standardizedSolution(f)[, c("lhs", "op", "rhs", "est.std", "se")],
                     modindices = mi[, c("lhs", "op", "rhs", "mi", "epc", "sepc.all")])
 
+# modification indices of the same data without the residual covariance (lcsem's MIs
+# agree with lavaan's there; sepc.all of covariances with y1 uses |variance of y1|)
+heywood_cfa <- ' f =~ y1 + y2 + y3
+ g =~ y4 + y5 + y6 '
+f <- suppressWarnings(cfa(heywood_cfa, data = hey))
+out$heywood_cfa <- list(model = heywood_cfa, data = "heywood.csv",
+                        modindices = modindices(f)[, c("lhs", "op", "rhs", "mi", "epc", "sepc.all")])
+
 write_json(out, "identification_reference.json", auto_unbox = TRUE, digits = 10, pretty = TRUE,
            na = "null")
