@@ -159,8 +159,9 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
     # carried to the rescaled problem
     start = problem.factor * simple_starts(struct, S_fit)
     if use_semopy:
-        from_semopy = problem.struct.theta_from_rows(
-            semopy_estimates(problem.rows, problem.S, model.observed, n, estimator))
+        # semopy is given the problem in the data's units (it needs fewer iterations there)
+        from_semopy = problem.factor * struct.theta_from_rows(
+            semopy_estimates(model.rows, S_fit, model.observed, n, estimator))
         candidates = [np.where(np.isnan(from_semopy), start, from_semopy), start]
     else:
         candidates = [start]
