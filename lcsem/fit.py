@@ -156,15 +156,17 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
     # reparameterisation), so that tolerances and conditioning do not depend on units
     problem = rescaled_problem(model.rows, struct, S_fit, estimator)
     # lavaan's simple starts in the data's units (loadings 1 suit items on one scale),
-    # carried to the rescaled problem
+    # carried to the rescaled problem, and the same rule on the unit-variance scale (which
+    # suits items of very different units)
     start = problem.factor * simple_starts(struct, S_fit)
+    candidates = [start]
+    if problem.struct is not struct:
+        candidates.append(simple_starts(problem.struct, problem.S))
     if use_semopy:
         # semopy is given the problem in the data's units (it needs fewer iterations there)
         from_semopy = problem.factor * struct.theta_from_rows(
             semopy_estimates(model.rows, S_fit, model.observed, n, estimator))
-        candidates = [np.where(np.isnan(from_semopy), start, from_semopy), start]
-    else:
-        candidates = [start]
+        candidates.insert(0, np.where(np.isnan(from_semopy), start, from_semopy))
     sol = minimize(problem.struct, np.stack([problem.S] * len(candidates)), np.stack(candidates), estimator)
     finite = np.isfinite(sol.fmin)
     if not finite.any():
