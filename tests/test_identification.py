@@ -189,3 +189,16 @@ def test_latent_named_like_a_data_column_is_refused(hs, ref):
     S = pd.DataFrame(sc["cov"], index=names, columns=names)
     with pytest.raises(lcsem.LcsemError, match="visual"):
         lcsem.fit(HS_MODEL, sample_cov=S, sample_nobs=sc["nobs"])
+
+
+def test_singular_matrix_in_estimation_becomes_an_lcsem_error(hs, monkeypatch):
+    import sys
+
+    fit_module = sys.modules["lcsem.fit"]
+
+    def singular(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(fit_module, "minimize", singular)
+    with pytest.raises(lcsem.EstimationError, match="not identified"):
+        lcsem.fit(HS_MODEL, hs, use_semopy=False)
