@@ -33,7 +33,7 @@ from .bootstrap import BootstrapResult, bootstrap
 from .cmb import CommonMethodBiasResult, common_method_bias
 from .data import read_data
 from .effects import EffectsResult, effects
-from .factor_scores import factor_scores
+from .predict import factor_scores
 from .fit import fit
 from .measurement import MeasurementResult, measurement
 from .modindices import modification_indices
