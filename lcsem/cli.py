@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="text file with the model in lavaan syntax")
     fit.add_argument("--estimator", default="ML", choices=["ML", "GLS", "ULS"])
     fit.add_argument("--missing", default="listwise", choices=["listwise", "error"])
+    fit.add_argument("--sep", default=None, metavar="CHAR",
+                     help="column separator of a .csv/.txt file (default: detected; e.g. ';')")
     fit.add_argument("--json", action="store_true", help="print the full result as JSON")
     fit.add_argument("--format", choices=["text", "markdown", "html"], default="text")
     return parser
@@ -53,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LcsemError as exc:
         print(f"lcsem: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:   # a file that cannot be read or written, reported without a traceback
+        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        print(f"lcsem: error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     for w in caught:
         print(f"lcsem: warning ({w.category.__name__}): {w.message}", file=sys.stderr)
     print(output)
@@ -67,15 +73,51 @@ def _fit(args: argparse.Namespace) -> str:
     if not args.model.exists():
         raise ArgumentError(f"--model: {str(args.model)!r} does not exist; give a text file with the "
                             f"model in lavaan syntax")
-    result = fit(args.model.read_text(encoding="utf-8"), read_data(args.data),
-                 estimator=args.estimator, missing=args.missing)
+    if args.model.is_dir():
+        raise ArgumentError(f"--model: {str(args.model)!r} is a folder; give a text file with the "
+                            f"model in lavaan syntax")
+    try:
+        text = args.model.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArgumentError(f"--model: {str(args.model)!r} is not UTF-8 text (byte {exc.start}: "
+                            f"{exc.reason}); save the model file as UTF-8 plain text") from None
+    options = {} if args.sep is None else {"sep": _separator(args.sep)}
+    result = fit(text, read_data(args.data, **options), estimator=args.estimator, missing=args.missing)
     if args.json:
         return json.dumps(result.to_dict(), indent=2)
     return result.summary(args.format)
 
 
+def _separator(text: str) -> str:
+    from .exceptions import ArgumentError
+
+    sep = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
+    if len(sep) != 1:
+        raise ArgumentError(f"--sep: {text!r} is not one character; use e.g. --sep ';' or --sep tab")
+    return sep
+
+
+def _check_out(out: Path) -> None:
+    """Fail before the work starts when --out cannot be written."""
+    import os
+
+    from .exceptions import ArgumentError
+
+    if out.exists() and not out.is_dir():
+        raise ArgumentError(f"--out: {str(out)!r} is a file; give a folder (it is created if needed)")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ArgumentError(f"--out: cannot write into {str(existing)!r} (permission denied); choose "
+                            f"a folder you can write to")
+
+
 def _demo(args: argparse.Namespace) -> str:
     from .demo import run_demo
+
+    if args.out is not None:
+        _check_out(args.out)
 
     return run_demo(n_resamples=args.bootstrap, seed=args.seed, out=args.out, fmt=args.format)
 

@@ -38,7 +38,7 @@ class ModelSyntaxError(LcsemError, ValueError):
     def __init__(self, message: str, line: int | None = None, text: str | None = None):
         self.line = line
         self.text = text
-        where = f"line {line}: " if line is not None else ""
+        where = f"line {line}: " if line else ""   # line 0: built in code, not read from text
         shown = f"\n    {text.strip()}" if text else ""
         super().__init__(f"{where}{message}{shown}")
 

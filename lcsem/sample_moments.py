@@ -15,10 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .data import prepare_data
-from .exceptions import ArgumentError, DataError, MissingColumnsError, ModelSpecificationError
+from .exceptions import ArgumentError, DataError, MissingColumnsError
 
-#: a sample covariance passed as ``data`` is recognised when the frame is square and
-#: its index equals its columns
 _SYMMETRY_RTOL = 1e-8
 
 
@@ -40,7 +38,7 @@ def refuse_latent_columns(latent: tuple[str, ...], names: list[str], argument: s
     like a data column would silently ignore that column."""
     clash = [n for n in latent if n in names]
     if clash:
-        raise ModelSpecificationError(
+        raise DataError(
             f"{argument}: the latent variables {clash} have the names of columns in the {argument}; "
             f"lavaan refuses this too: rename the constructs (e.g. {clash[0]!r} -> {clash[0] + '_f'!r}) "
             f"or the columns")
@@ -48,24 +46,14 @@ def refuse_latent_columns(latent: tuple[str, ...], names: list[str], argument: s
 
 def moments_from_data(data: pd.DataFrame, columns: tuple[str, ...], missing: str,
                       latent: tuple[str, ...] = ()) -> SampleMoments:
-    """Validate ``data`` and compute its moments (complete cases, see :func:`prepare_data`)."""
-    _refuse_matrix_as_data(data)
-    if isinstance(data, pd.DataFrame):
-        refuse_latent_columns(latent, [str(c) for c in data.columns], "data")
-    prepared = prepare_data(data, columns, missing=missing)
+    """Validate ``data`` and compute its moments (complete cases, see :func:`prepare_data`,
+    which also refuses a covariance matrix passed as data and latent variables named like
+    data columns)."""
+    prepared = prepare_data(data, columns, missing=missing, latent=latent)
     values = prepared.values
     return SampleMoments(prepared.covariance(), values.mean(axis=0), tuple(columns), prepared.n_used,
                          prepared.n_total, prepared.missing,
                          pd.DataFrame(values, index=prepared.row_labels, columns=list(columns)))
-
-
-def _refuse_matrix_as_data(data: object) -> None:
-    if (isinstance(data, pd.DataFrame) and data.shape[0] == data.shape[1] and data.shape[0] > 1
-            and list(map(str, data.index)) == list(map(str, data.columns))):
-        raise DataError("data: this looks like a covariance or correlation matrix (a square frame whose "
-                        "index equals its columns), not one row per respondent; pass it as "
-                        "fit(model, sample_cov=matrix, sample_nobs=n) (with sample_sd=... for a "
-                        "correlation matrix)")
 
 
 def _names_of(value: object, names: object, argument: str) -> tuple[np.ndarray, list[str]]:

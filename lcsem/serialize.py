@@ -151,24 +151,84 @@ def model_to_dict(model) -> dict[str, Any]:
 
 
 def model_from_dict(payload: Mapping[str, Any]):
-    """Rebuild a :class:`~lcsem.Model` from :func:`model_to_dict`'s output."""
+    """Rebuild a :class:`~lcsem.Model` from :func:`model_to_dict`'s output.
+
+    Every statement is validated as the :class:`~lcsem.Model` constructor validates any
+    statement (names, labels, operators, finite numbers); an edited payload that does not
+    pass raises :class:`ArgumentError` and nothing in it is ever executed.
+    """
+    from .exceptions import LcsemError
     from .spec.model import Model
     from .spec.syntax import Statement, parse_syntax
 
-    if payload.get("statements"):
-        statements = []
-        for record in payload["statements"]:
-            unknown = set(record) - set(_STATEMENT_FIELDS)
-            if unknown:
-                raise ArgumentError(f"payload: unknown statement fields {sorted(unknown)} in the model; "
-                                    f"pass the unchanged output of to_dict()")
-            statements.append(Statement(**record))
-        statements = tuple(statements)
-    else:
-        statements = tuple(parse_syntax(payload["syntax"]))
-    return Model(statements, std_lv=bool(payload.get("std_lv", False)),
-                 descriptions=payload.get("descriptions") or {}, population=payload.get("population") or {},
-                 name=payload.get("name", ""))
+    if not isinstance(payload, Mapping):
+        raise ArgumentError(f"payload: the model must be a dict, got {type(payload).__name__}; pass "
+                            f"the unchanged output of to_dict()")
+    try:
+        if payload.get("statements"):
+            records = payload["statements"]
+            if not isinstance(records, list):
+                raise ArgumentError(f"the statements must be a list, got {type(records).__name__}")
+            statements = []
+            for i, record in enumerate(records):
+                if not isinstance(record, Mapping):
+                    raise ArgumentError(f"statement {i} must be a dict, got {type(record).__name__}")
+                unknown = set(record) - set(_STATEMENT_FIELDS)
+                missing = {"lhs", "op", "rhs", "line"} - set(record)
+                if unknown or missing:
+                    raise ArgumentError(f"statement {i} has unknown fields {sorted(unknown)} or lacks "
+                                        f"{sorted(missing)}")
+                statements.append(Statement(**record))
+            statements = tuple(statements)
+        else:
+            statements = tuple(parse_syntax(payload["syntax"]))
+        return Model(statements, std_lv=payload.get("std_lv", False),
+                     descriptions=payload.get("descriptions") or {},
+                     population=payload.get("population") or {}, name=payload.get("name", ""))
+    except LcsemError as exc:
+        raise ArgumentError(f"payload: the stored model is invalid ({exc}); the payload was edited or "
+                            f"is corrupt: pass the unchanged output of to_dict()") from None
+
+
+def _check_matches_model(model, payload: Mapping[str, Any], estimates: pd.DataFrame,
+                         data: pd.DataFrame | None) -> None:
+    """Refuse a payload whose tables do not describe its own model (edited names, labels
+    or operators)."""
+    rows = {(r.lhs, r.op, r.rhs): r.label for r in model.rows}
+    for column in ("lhs", "op", "rhs", "label"):
+        if column not in estimates.columns:
+            raise ArgumentError(f"payload: the estimates table lacks the column {column!r}")
+    for lhs, op, rhs, label in estimates[["lhs", "op", "rhs", "label"]].itertuples(index=False):
+        key = (lhs, op, rhs)
+        if op == ":=":
+            key = (lhs, op, rhs)
+            expected = rows.get(key)
+            ok = expected is not None and label == lhs
+        else:
+            expected = rows.get(key)
+            if expected is None and op == "~~":
+                expected = rows.get((rhs, op, lhs))
+            ok = expected is not None and (label if isinstance(label, str) else "") == expected
+        if not ok:
+            raise ArgumentError(f"payload: the estimates row {lhs!r} {op!r} {rhs!r} (label {label!r}) "
+                                f"is not a parameter of the stored model; the payload was edited or "
+                                f"is corrupt: pass the unchanged output of to_dict()")
+    observed = list(model.observed)
+    for what in ("sample_cov", "implied_cov"):
+        names = list(payload[what].get("names", [])) if isinstance(payload[what], Mapping) else None
+        if names != observed:
+            raise ArgumentError(f"payload: the {what} names {names!r} are not the model's observed "
+                                f"variables {observed}; the payload was edited or is corrupt")
+    if data is not None and list(data.columns) != observed:
+        raise ArgumentError(f"payload: the data columns {list(data.columns)} are not the model's "
+                            f"observed variables {observed}; the payload was edited or is corrupt")
+    names = set(model.latent) | set(observed)
+    unknown = [k for k in payload["r2"] if k not in names]
+    if unknown:
+        raise ArgumentError(f"payload: r2 names {unknown} are not variables of the stored model")
+    for what in ("inadmissible", "warnings"):
+        if not isinstance(payload[what], list) or not all(isinstance(x, str) for x in payload[what]):
+            raise ArgumentError(f"payload: {what!r} must be a list of text")
 
 
 # ---------------------------------------------------------------------- FitResult
@@ -261,11 +321,18 @@ def fit_result_from_dict(payload: Mapping[str, Any]):
         model = model_from_dict(payload["model"])
         observed = list(model.observed)
         theta, vcov = _theta_in_model_order(model, payload)
-        data = (_frame_from_dict(payload["data"], "data") if payload.get("data") is not None
+        stored_data = (_frame_from_dict(payload["data"], "data") if payload.get("data") is not None
+                       else None)
+        if payload["estimator"] not in ("ML", "GLS", "ULS"):
+            raise ArgumentError(f"payload: estimator {payload['estimator']!r} is not ML, GLS or ULS; the "
+                                f"payload was edited or is corrupt")
+        estimates = _frame_from_dict(payload["estimates"], "estimates")
+        _check_matches_model(model, payload, estimates, stored_data)
+        data = (stored_data if stored_data is not None
                 else pd.DataFrame({c: pd.Series(dtype=float) for c in observed}))
         return FitResult(
             model=model, estimator=payload["estimator"],
-            estimates=_frame_from_dict(payload["estimates"], "estimates"),
+            estimates=estimates,
             fit_indices=_series_from_dict(payload["fit_indices"], names.get("fit_indices", "value"),
                                           index_names.get("fit_indices")),
             r2=_series_from_dict(payload["r2"], names.get("r2", "r2"), index_names.get("r2")),
@@ -521,10 +588,61 @@ def result_from_dict(payload: Mapping[str, Any]) -> Any:
         raise ArgumentError(f"payload: format_version {version!r} is not supported by this lcsem "
                             f"(it reads versions up to {FORMAT_VERSION}); upgrade lcsem")
     try:
-        return decode_value(payload["result"])
+        result = decode_value(payload["result"])
     except KeyError as exc:
         raise ArgumentError(f"payload: the key {exc.args[0]!r} is missing; pass the unchanged output "
                             f"of to_dict()") from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, ArgumentError):
+            raise
+        raise ArgumentError(f"payload: a stored value is malformed ({type(exc).__name__}: {exc}); "
+                            f"pass the unchanged output of to_dict()") from None
+    if type(result).__name__ != RESULT_CLASSES[payload["format"]][1]:
+        raise ArgumentError(f"payload: format {payload['format']!r} but the stored result is a "
+                            f"{type(result).__name__}; the payload was edited or is corrupt")
+    if payload["format"] == "lcsem.bootstrap.BootstrapResult":
+        _check_bootstrap_result(result)
+    return result
+
+
+def _check_bootstrap_result(boot: Any) -> None:
+    """Refuse a rebuilt :class:`~lcsem.BootstrapResult` whose parts do not fit together."""
+    from .bootstrap.replicates import STATUS_NAMES
+    from .bootstrap.result import KINDS
+    from .results import FitResult
+
+    def bad(what: str) -> ArgumentError:
+        return ArgumentError(f"payload: {what}; the payload was edited or is corrupt: pass the "
+                             f"unchanged output of BootstrapResult.to_dict()")
+
+    if not isinstance(boot.fit, FitResult):
+        raise bad(f"'fit' is a {type(boot.fit).__name__}, not a FitResult")
+    if boot.kind not in KINDS:
+        raise bad(f"kind {boot.kind!r} is not one of {KINDS}")
+    n = boot.n_resamples
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise bad(f"n_resamples {n!r} is not a count")
+    dist = boot.distribution
+    if not isinstance(dist, pd.DataFrame) or dist.shape[0] != n:
+        raise bad(f"the distribution does not have n_resamples={n} rows")
+    if not all(isinstance(c, str) for c in dist.columns) or not all(
+            pd.api.types.is_float_dtype(dist[c]) for c in dist.columns):
+        raise bad("the distribution's columns must be named by text and hold numbers")
+    if not isinstance(boot.estimate, pd.Series) or list(boot.estimate.index) != list(dist.columns):
+        raise bad("the estimate does not name the distribution's columns")
+    status = boot.status
+    if (not isinstance(status, pd.Series) or len(status) != n
+            or not set(map(str, status)) <= set(map(str, STATUS_NAMES))):
+        raise bad(f"status must hold {n} values among {list(map(str, STATUS_NAMES))}")
+    if not isinstance(boot.failure_reasons, dict):
+        raise bad("failure_reasons must be a dict")
+    idx = boot.indices
+    if idx is not None:
+        n_obs = boot.fit.data.shape[0]
+        if (not isinstance(idx, np.ndarray) or idx.dtype.kind not in "iu" or idx.shape != (n, n_obs)
+                or (idx.size and (idx.min() < 0 or idx.max() >= n_obs))):
+            raise bad(f"indices must be an integer array of shape ({n}, {n_obs}) with row positions "
+                      f"of the stored data")
 
 
 def bootstrap_result_to_dict(boot: Any, include_jackknife: bool = True) -> dict[str, Any]:

@@ -3,6 +3,9 @@ caller's DataFrame is unchanged afterwards."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +71,7 @@ CASES = [
     ("semopy CONSTRAINT", MODEL + "\nCONSTRAINT(__import__('os').system('touch HACKED') > 0)", _data, {},
      ModelSyntaxError, r"line 4: a statement cannot be a function call"),
     ("code in :=", MODEL.replace("g ~ f", "g ~ a*f") + "\nd := __import__('os').system('touch HACKED')", _data, {},
-     ModelSyntaxError, r"line 4: only the one-argument functions"),
+     ModelSyntaxError, r"line 4: the expression .* contains"),
     ("attribute in :=", MODEL.replace("g ~ f", "g ~ a*f") + "\nd := a.__class__", _data, {},
      ModelSyntaxError, r"found Attribute"),
     ("unknown label in :=", MODEL + "\nd := a*b", _data, {}, ModelSyntaxError, r"line 4: a, b in ':=' are not labels"),
@@ -84,6 +87,23 @@ CASES = [
     ("data not a DataFrame", MODEL, lambda: _data()[["x1", "x2"]].to_numpy(), {}, ArgumentError, r"data: expected a pandas DataFrame"),
     ("negative fixed variance", MODEL + "\nf ~~ -1*f", _data, {}, ModelSyntaxError, r"cannot be fixed to a negative"),
     ("bad modifier", "f =~ x1 + s(1)*x2 + x3", _data, {}, ModelSyntaxError, r"cannot read the modifier 's\(1\)'"),
+    # issue 8: refusals that used to be silent wrong answers or raw exceptions
+    ("latent named like a column", MODEL, _with(f=lambda d: d["x1"]), {}, DataError,
+     r"latent variables \['f'\] have the names of data columns.*rename the construct"),
+    ("correlation matrix as data", MODEL, lambda: _data()[[f"x{i}" for i in range(1, 7)]].corr(), {}, DataError,
+     r"covariance or correlation matrix.*sample_cov=.*sample_nobs="),
+    ("complex column", MODEL, _with(x2=lambda d: d["x2"] + 1j), {}, DataError, r"column 'x2' holds complex numbers"),
+    ("400-digit fixed value", MODEL.replace("x2", "1" * 400 + "*x2"), _data, {}, ModelSyntaxError,
+     r"line 1: the number 111.*\(400 characters\) is too large"),
+    ("infinite start value", MODEL.replace("x2", "start(1e999)*x2"), _data, {}, ModelSyntaxError, r"1e999 is too large"),
+    ("400-digit number in :=", MODEL.replace("g ~ f", "g ~ a*f") + "\nd := " + "9" * 400 + "*a", _data, {},
+     ModelSyntaxError, r"too large for a float"),
+    (":= with 5,000 terms", MODEL.replace("g ~ f", "g ~ a*f") + "\nd := " + "+".join(["a"] * 5000), _data, {},
+     ModelSyntaxError, r"4999 operators.*split it into several ':='"),
+    ("arrow =>", MODEL + "\ng => f", _data, {}, ModelSyntaxError, r"'=>' is not lavaan syntax.*'y ~ x'"),
+    ("arrow <->", MODEL + "\nx1 <-> x2", _data, {}, ModelSyntaxError, r"'<->' is not lavaan syntax.*'a ~~ b'"),
+    ("intercept 0*1", MODEL + "\nx1 ~ 0*1", _data, {}, NotSupportedError, r"line 4: intercepts"),
+    ("intercept a*1", MODEL + "\nf ~ a*1", _data, {}, NotSupportedError, r"line 4: intercepts"),
 ]
 
 
@@ -116,6 +136,11 @@ ARGUMENT_CASES = [
     ("builder missing path", lambda: lcsem.lc_model().remove_path("culture", "perf"), r"no path culture ~ perf"),
     ("read_data missing file", lambda: lcsem.read_data("no/such/file.csv"), r"path: 'no/such/file.csv' does not exist"),
     ("read_data file type", lambda: lcsem.read_data(__file__), r"unsupported file type '.py'"),
+    ("read_data folder", lambda: lcsem.read_data(Path(__file__).parent), r"path: .* is a folder"),
+    ("builder duplicate covariance", lambda: lcsem.lc_model().add_covariance("lc_team", "lc_inquiry")
+     .add_covariance("lc_inquiry", "lc_team"), r"^add_covariance\(a='lc_inquiry', b='lc_team'\): the covariance"),
+    ("builder := names the call", lambda: lcsem.lc_model().define("d", "a*zz"),
+     r"^define\(name='d', expression='a\*zz'\): zz in ':=' is not a label"),
     ("summary format", lambda: lcsem.fit(MODEL, _data()).summary("pdf"), r"format: 'pdf'"),
     ("dataset name", lambda: lcsem.datasets.path_of("iris"), r"name: 'iris' is not a bundled data set"),
 ]
@@ -152,3 +177,137 @@ def test_ordinal_data_warning():
     with pytest.warns(lcsem.OrdinalDataWarning, match=r"\['x1', 'x2', 'x3'\] have 4 or fewer"):
         result = lcsem.fit(MODEL, data)
     assert any("4 or fewer integer categories" in w for w in result.warnings)
+
+
+# ---------------------------------------------------------------------- files
+def _write(tmp_path, name: str, content: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+def test_read_data_refuses_an_empty_csv(tmp_path):
+    with pytest.raises(DataError, match=r"is empty; it needs a header line"):
+        lcsem.read_data(_write(tmp_path, "empty.csv", b""))
+    with pytest.raises(DataError, match=r"is empty"):
+        lcsem.read_data(_write(tmp_path, "blank.csv", b"\n\n"))
+
+
+def test_read_data_refuses_duplicate_csv_headers(tmp_path):
+    path = _write(tmp_path, "dupes.csv", b"x1,x2,x1\n1,2,3\n4,5,6\n")
+    with pytest.raises(DataError, match=r"duplicated column names \['x1'\]"):
+        lcsem.read_data(path)
+
+
+def test_read_data_sniffs_semicolon_separated_files(tmp_path):
+    path = _write(tmp_path, "eu.csv", b"x1;x2;x3\n1,5;2;3\n4;5,25;6\n")
+    frame = lcsem.read_data(path)
+    assert list(frame.columns) == ["x1", "x2", "x3"]
+    assert frame["x1"].tolist() == [1.5, 4.0] and frame["x2"].tolist() == [2.0, 5.25]
+    plain = lcsem.read_data(_write(tmp_path, "plain.csv", b"x1;x2\n1.5;2\n3;4\n"))
+    assert plain["x1"].tolist() == [1.5, 3.0]
+    commas = lcsem.read_data(_write(tmp_path, "commas.csv", b'x1,x2,note\n1,2,"a; b"\n3,4,c\n'))
+    assert list(commas.columns) == ["x1", "x2", "note"]
+
+
+def test_read_data_reports_non_utf8_text(tmp_path):
+    path = _write(tmp_path, "latin.csv", "x1,x2\n1,2\n".encode() + "\u00e9,3\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"encoding='latin-1'"):
+        lcsem.read_data(path)
+
+
+def test_read_data_turns_pyreadstat_errors_into_data_errors(tmp_path):
+    pytest.importorskip("pyreadstat")
+    with pytest.raises(DataError, match=r"cannot read .* as an SPSS file"):
+        lcsem.read_data(_write(tmp_path, "broken.sav", b"this is not SPSS"))
+
+
+# ---------------------------------------------------------------------- no hangs, no logging
+def _run(code: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+
+
+def test_equal_labelled_loadings_with_std_lv_return():
+    """semopy's start-value search looped forever when no loading was fixed or unlabelled
+    (issue 9); run in a subprocess so that a regression fails instead of hanging."""
+    code = r"""
+import numpy as np, pandas as pd, lcsem
+rng = np.random.default_rng(3)
+f = rng.standard_normal(250)
+d = pd.DataFrame({f"x{i}": 0.7 * f + rng.standard_normal(250) for i in range(1, 7)})
+m = lcsem.Model.from_syntax("f =~ a*x1 + a*x2 + a*x3 + a*x4", std_lv=True)
+res = lcsem.fit(m, d)
+own = lcsem.fit(m, d, use_semopy=False)
+assert res.converged
+load = res.estimates.query("op == '=~'")["est"].to_numpy()
+assert np.ptp(load) == 0 and np.allclose(load, own.estimates.query("op == '=~'")["est"], atol=1e-8)
+lcsem.measurement(res)
+higher = lcsem.Model.from_syntax("f1 =~ a*x1 + a*x2 + a*x3\nf2 =~ x4 + x5 + x6\nh =~ f1 + f2", std_lv=True)
+try:
+    lcsem.fit(higher, d)
+except lcsem.LcsemError:
+    pass
+print("done")
+"""
+    try:
+        done = _run(code, timeout=240)
+    except subprocess.TimeoutExpired:
+        pytest.fail("fitting a std_lv model with equal labelled loadings did not return in 240 s")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done"
+
+
+def test_semopy_would_hang_detects_every_unreferenced_latent():
+    from lcsem.engine.semopy_backend import semopy_would_hang
+
+    def rows(text, std_lv=False):
+        return lcsem.Model.from_syntax(text, std_lv=std_lv).rows
+
+    assert semopy_would_hang(rows("f =~ a*x1 + a*x2 + a*x3", std_lv=True))
+    assert semopy_would_hang(rows("f1 =~ a*x1 + a*x2 + a*x3\nf2 =~ x4 + x5 + x6\nh =~ f1 + f2", std_lv=True))
+    assert not semopy_would_hang(rows("f1 =~ a*x1 + a*x2 + a*x3\nf2 =~ x4 + x5 + x6\nh =~ f1 + f2"))
+    assert not semopy_would_hang(rows("f =~ x1 + x2 + x3", std_lv=True))
+    assert not semopy_would_hang(rows("f =~ a*x1 + a*x2 + x3", std_lv=True))
+    assert not semopy_would_hang(rows("f =~ x1 + a*x2 + a*x3"))
+
+
+def test_fit_never_configures_logging_or_prints():
+    """semopy logs through logging's module-level functions, which call basicConfig()
+    and print 'WARNING:root:...'. Checked in a subprocess: pytest's logging plugin would
+    hide the bug in-process."""
+    code = r"""
+import logging
+records = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append(record)
+logging.getLogger("lcsem.semopy").addHandler(Keep())
+logging.getLogger("lcsem.semopy").setLevel(logging.DEBUG)
+import lcsem
+d = lcsem.datasets.load_holzinger_swineford()
+res = lcsem.fit("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9", d)
+assert res.converged
+assert records, "semopy logged nothing: the test cannot see the bug"
+assert logging.getLogger().handlers == [], logging.getLogger().handlers
+logging.basicConfig(level=logging.INFO, format="APP %(name)s %(message)s")
+lcsem.fit(lcsem.Model.from_syntax("f =~ a*x1 + a*x2 + a*x3", std_lv=True), d)
+"""
+    done = _run(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    # after the application configures logging, its own format is used (basicConfig worked)
+    assert all(line.startswith("APP ") for line in done.stderr.splitlines()), done.stderr
+    assert "WARNING:root" not in done.stderr
+
+
+def test_import_of_lcsem_and_semopy_leaves_the_root_logger_alone():
+    code = r"""
+import logging
+from lcsem.engine.semopy_backend import import_semopy
+import_semopy()
+assert logging.getLogger().handlers == [], logging.getLogger().handlers
+"""
+    done = _run(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout == ""

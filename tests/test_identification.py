@@ -182,12 +182,12 @@ def test_scale_free_estimation_keeps_equality_constraints(hs):
 
 def test_latent_named_like_a_data_column_is_refused(hs, ref):
     data = hs.assign(visual=hs["x1"])
-    with pytest.raises(lcsem.ModelSpecificationError, match="visual"):
+    with pytest.raises(lcsem.DataError, match="visual"):
         lcsem.fit(HS_MODEL, data)
     sc = ref["sample_cov"]
     names = ["visual" if n == "x1" else n for n in sc["names"]] + []
     S = pd.DataFrame(sc["cov"], index=names, columns=names)
-    with pytest.raises(lcsem.LcsemError, match="visual"):
+    with pytest.raises(lcsem.DataError, match="visual"):
         lcsem.fit(HS_MODEL, sample_cov=S, sample_nobs=sc["nobs"])
 
 

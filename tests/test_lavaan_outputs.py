@@ -195,6 +195,12 @@ def test_result_without_data_refuses_factor_scores(ref):
     res = lcsem.fit(sc["model"], sample_cov=S, sample_nobs=sc["nobs"])
     with pytest.raises(lcsem.DataError, match="summary statistics"):
         lcsem.factor_scores(res)
+    with pytest.raises(lcsem.ArgumentError, match="summary statistics"):
+        lcsem.bootstrap(res, 10, seed=1)
+    with pytest.raises(lcsem.ArgumentError, match="summary statistics"):
+        lcsem.measurement(res)
+    payload = res.to_dict()
+    assert payload["data"] is None and lcsem.FitResult.from_dict(payload).n_obs == sc["nobs"]
     assert res.implied_moments()["mean"] is None
     assert res.standardized_solution()["se_std"].notna().any()
     assert "FitResult" in repr(res)

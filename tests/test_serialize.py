@@ -264,3 +264,62 @@ def test_bootstrap_result_round_trip(fitted):
         again.ci(method="bca")
     with pytest.raises(lcsem.ArgumentError, match="boot"):
         bootstrap_result_to_dict(fitted["holzinger_swineford"])
+
+
+# ---------------------------------------------------------------------- issue 8
+@pytest.mark.filterwarnings("ignore::lcsem.BootstrapFailureWarning")
+def test_bootstrap_result_to_dict_and_from_dict_are_public_methods(fitted):
+    boot = lcsem.bootstrap(fitted["political_democracy"], n_resamples=12, seed=5, progress=False)
+    text = json.dumps(boot.to_dict(), allow_nan=False)
+    back = lcsem.BootstrapResult.from_dict(json.loads(text))
+    _assert_equal_values(boot, back)
+    pd.testing.assert_frame_equal(back.ci(method="bca"), boot.ci(method="bca"))
+
+
+@pytest.mark.filterwarnings("ignore::lcsem.BootstrapFailureWarning")
+@pytest.mark.parametrize("tamper, word", [
+    (lambda f: f.__setitem__("kind", "anything"), "kind"),
+    (lambda f: f.__setitem__("n_resamples", 99), "n_resamples"),
+    (lambda f: f["indices"].__setitem__("values", [10 ** 6] * len(f["indices"]["values"])), "indices"),
+    (lambda f: f["status"].__setitem__("values", {"__lcsem__": "ndarray", "dtype": "object", "shape": [12],
+                                                   "values": ["ok"] * 11 + ["os.system"]}), "status"),
+    (lambda f: f.__setitem__("fit", 3), "fit"),
+])
+def test_bootstrap_payload_is_validated(fitted, tamper, word):
+    boot = lcsem.bootstrap(fitted["political_democracy"], n_resamples=12, seed=5, progress=False)
+    payload = json.loads(json.dumps(boot.to_dict(include_jackknife=False), allow_nan=False))
+    tamper(payload["result"]["fields"])
+    with pytest.raises(lcsem.ArgumentError, match=word):
+        lcsem.BootstrapResult.from_dict(payload)
+
+
+def test_a_result_saved_without_data_refuses_analyses_that_need_the_data(fitted):
+    slim = lcsem.FitResult.from_dict(fitted["holzinger_swineford"].to_dict(include_data=False))
+    for call in (lambda: lcsem.bootstrap(slim, 10, progress=False), lambda: lcsem.measurement(slim),
+                 lambda: lcsem.common_method_bias(slim)):
+        with pytest.raises(lcsem.ArgumentError, match=r"holds no data.*include_data"):
+            call()
+
+
+def test_bootstrap_checkpoint_in_a_missing_folder_is_refused_before_work(fitted, tmp_path):
+    missing = tmp_path / "no" / "such" / "boot.npz"
+    with pytest.raises(lcsem.ArgumentError, match=r"checkpoint: the folder .* does not exist"):
+        lcsem.bootstrap(fitted["holzinger_swineford"], 10, checkpoint=missing, progress=False)
+    assert not missing.parent.exists()
+
+
+def test_tampered_statement_numbers_are_refused_with_lcsem_errors(fitted):
+    payload = fitted["holzinger_swineford"].to_dict()
+    for value in ("1" * 400, 1e400, float("nan"), [1], True):
+        bad = copy.deepcopy(payload)
+        bad["model"]["statements"][1]["fixed"] = value
+        with pytest.raises(lcsem.ArgumentError, match=r"payload: the stored model is invalid"):
+            lcsem.FitResult.from_dict(bad)
+    bad = copy.deepcopy(payload)
+    bad["model"]["statements"][1]["extra"] = 1
+    with pytest.raises(lcsem.ArgumentError, match="unknown fields"):
+        lcsem.FitResult.from_dict(bad)
+    bad = copy.deepcopy(payload)
+    bad["sample_cov"]["names"][0] = "x1\nCONSTRAINT(x1 > 0)"
+    with pytest.raises(lcsem.ArgumentError, match="sample_cov"):
+        lcsem.FitResult.from_dict(bad)

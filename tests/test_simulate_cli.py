@@ -101,3 +101,54 @@ def test_read_data_csv_and_spss(tmp_path):
     a = lcsem.fit(lcsem.lc_model(), from_sav)
     b = lcsem.fit(lcsem.lc_model(), survey)
     assert a.fit_indices["chisq"] == pytest.approx(b.fit_indices["chisq"])
+
+
+# ---------------------------------------------------------------------- issue 8: no tracebacks
+HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
+
+
+def test_cli_non_utf8_model_file_is_a_clear_error(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_bytes(HS_MODEL.replace("speed", "sp\u00e9ed").encode("latin-1"))
+    data = lcsem.datasets.path_of("holzinger_swineford")
+    assert main(["fit", data, "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "--model: " in err and "is not UTF-8 text" in err and "Traceback" not in err
+
+
+def test_cli_folders_and_empty_files_are_clear_errors(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text(HS_MODEL)
+    data = lcsem.datasets.path_of("holzinger_swineford")
+    assert main(["fit", str(tmp_path), "--model", str(model)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["fit", data, "--model", str(tmp_path)]) == 2
+    assert "--model: " in capsys.readouterr().err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["fit", str(empty), "--model", str(model)]) == 2
+    assert "is empty" in capsys.readouterr().err
+
+
+def test_cli_sep_option_reads_semicolon_files(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text(HS_MODEL)
+    frame = lcsem.datasets.load_holzinger_swineford()
+    path = tmp_path / "hs.txt"
+    frame.to_csv(path, sep="|", index=False)
+    assert main(["fit", str(path), "--model", str(model), "--sep", "|"]) == 0
+    assert "chi-square(24) = 85.306" in capsys.readouterr().out
+    frame.to_csv(path, sep=";", index=False)
+    assert main(["fit", str(path), "--model", str(model)]) == 0          # detected
+    assert "chi-square(24) = 85.306" in capsys.readouterr().out
+    assert main(["fit", str(path), "--model", str(model), "--sep", ";;"]) == 2
+    assert "--sep" in capsys.readouterr().err
+
+
+def test_cli_unwritable_out_fails_before_the_work(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert main(["demo", "--bootstrap", "0", "--out", str(blocker)]) == 2
+    assert "--out: " in capsys.readouterr().err
+    assert main(["demo", "--bootstrap", "0", "--out", str(blocker / "sub")]) == 2
+    assert "--out: cannot write" in capsys.readouterr().err

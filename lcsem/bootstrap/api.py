@@ -114,6 +114,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     if res.estimator != "ML":
         raise NotSupportedError(f"res: the bootstrap refits with ML; this result used estimator "
                                 f"{res.estimator!r}: refit with estimator='ML'")
+    if res.data is None or res.data.shape[0] == 0:
+        raise ArgumentError("res: this result holds no data (fitted from summary statistics, or saved "
+                            "with to_dict(include_data=False)), and the bootstrap resamples the data; save "
+                            "it with include_data=True, or refit with lcsem.fit(model, data)")
     n_resamples = _check_int("n_resamples", n_resamples, 1)
     if kind not in KINDS:
         raise ArgumentError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
@@ -138,6 +142,9 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         if path.is_dir():
             raise ArgumentError(f"checkpoint: {str(path)!r} is a directory; pass a file path such as "
                                 f"{str(path / 'bootstrap.npz')!r}")
+        if not path.parent.is_dir():
+            raise ArgumentError(f"checkpoint: the folder {str(path.parent)!r} does not exist; create it "
+                                f"first or pass a path in an existing folder")
 
     spec = ReplicateSpec(res)
     X = res.data.to_numpy(dtype=float)

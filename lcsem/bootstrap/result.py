@@ -178,6 +178,22 @@ class BootstrapResult:
             self._cache["jackknife"] = self._jackknife_runner()
         return self._cache["jackknife"]
 
+    # ------------------------------------------------------------------ storage
+    def to_dict(self, include_jackknife: bool = True) -> dict[str, Any]:
+        """A JSON-serialisable dict of this result (see
+        :func:`lcsem.serialize.bootstrap_result_to_dict`); ``include_jackknife`` stores the
+        leave-one-out values so that BCa intervals work on the rebuilt result."""
+        from ..serialize import bootstrap_result_to_dict
+
+        return bootstrap_result_to_dict(self, include_jackknife=include_jackknife)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> "BootstrapResult":
+        """Rebuild (and validate) a result from :meth:`to_dict`'s output."""
+        from ..serialize import bootstrap_result_from_dict
+
+        return bootstrap_result_from_dict(payload)
+
     # ------------------------------------------------------------------ display
     def summary(self, format: str = "text", level: float = 0.95, method: str = "percentile",
                 digits: int = 3) -> str:

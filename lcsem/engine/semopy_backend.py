@@ -1,54 +1,243 @@
 """The only module that imports semopy.
 
-semopy is given model text that lcsem generates from its own validated parameter table
-(names, numbers and labels only), never the user's text, so semopy's ``CONSTRAINT(...)``
-evaluation can never be reached. Its solution is the starting point that lcsem then
-polishes without bounds (semopy bounds variances at zero, which hides Heywood cases).
+semopy evaluates parts of its model text as Python (``CONSTRAINT(...)`` lines go
+through sympy's ``parse_expr``), so no text a user or a file supplied ever reaches it.
+:func:`semopy_syntax` writes semopy's model text from lcsem's parameter table alone,
+renaming every variable (``o1``, ``o2``, ... observed; ``l1``, ... latent) and every
+equality label (``p1``, ...), and checks each line it writes against a strict pattern
+(``name op [number*|label*]name``) before semopy sees it; anything else raises.
+
+semopy's solution is only a starting point that lcsem then polishes without bounds
+(semopy bounds variances at zero, which hides Heywood cases). It is skipped when semopy
+would never return: semopy's start-value search loops forever when a latent variable has
+no loading that is fixed or unlabelled (for example ``f =~ a*x1 + a*x2`` with
+``std_lv=True``).
+
+semopy logs through the *module-level* ``logging`` functions, which call
+``logging.basicConfig()`` and so install a handler on the application's root logger
+(and print ``WARNING:root:...``). Here semopy's modules get a stand-in ``logging`` that
+sends their messages to the ``"lcsem.semopy"`` logger instead (which has a
+``NullHandler``; attach a handler to see them); lcsem never configures logging.
 """
 
 from __future__ import annotations
 
-import warnings
+import importlib
+import logging
+import re
+import sys
+import threading
+import types
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..exceptions import EstimationError
 from ..spec.partable import ParRow
 from ..spec.syntax import format_number
 
 _OBJECTIVES = {"ML": "MLW", "GLS": "GLS", "ULS": "ULS"}
 
+#: The logger that receives semopy's messages.
+LOGGER = logging.getLogger("lcsem.semopy")
+LOGGER.addHandler(logging.NullHandler())
 
-def semopy_syntax(rows: tuple[ParRow, ...] | list[ParRow]) -> str:
-    """semopy model text for the parameter table (no defined parameters)."""
+# every line of text given to semopy matches this (generated names only: o<i>, l<i>, p<i>)
+_TOKEN = r"[olp][0-9]+"
+_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?"
+SEMOPY_LINE = re.compile(rf"{_TOKEN} (?:=~|~~|~) (?:(?:{_NUMBER}|{_TOKEN})\*)?{_TOKEN}", re.ASCII)
+
+_IMPORT_LOCK = threading.Lock()
+_SEMOPY_MODULES_WITH_LOGGING = ("semopy.model", "semopy.model_means", "semopy.solver", "semopy.plot",
+                                "semopy.report.report")
+
+
+class _LoggingShim(types.ModuleType):
+    """Stands in for the ``logging`` module inside semopy's modules: the module-level
+    functions log to :data:`LOGGER` (never ``basicConfig``); anything else is the real
+    ``logging``."""
+
+    def __init__(self) -> None:
+        super().__init__("lcsem_semopy_logging")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(logging, name)
+
+    @staticmethod
+    def debug(msg: object, *args: object, **kwargs: Any) -> None:
+        LOGGER.debug(msg, *args, **kwargs)
+
+    @staticmethod
+    def info(msg: object, *args: object, **kwargs: Any) -> None:
+        LOGGER.info(msg, *args, **kwargs)
+
+    @staticmethod
+    def warning(msg: object, *args: object, **kwargs: Any) -> None:
+        LOGGER.warning(msg, *args, **kwargs)
+
+    warn = warning
+
+    @staticmethod
+    def error(msg: object, *args: object, **kwargs: Any) -> None:
+        LOGGER.error(msg, *args, **kwargs)
+
+    @staticmethod
+    def exception(msg: object, *args: object, **kwargs: Any) -> None:
+        LOGGER.exception(msg, *args, **kwargs)
+
+    @staticmethod
+    def critical(msg: object, *args: object, **kwargs: Any) -> None:
+        LOGGER.critical(msg, *args, **kwargs)
+
+    @staticmethod
+    def log(level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        LOGGER.log(level, msg, *args, **kwargs)
+
+    @staticmethod
+    def basicConfig(**kwargs: Any) -> None:  # noqa: N802 (logging's name)
+        """Never configure the application's logging."""
+
+
+_SHIM = _LoggingShim()
+
+
+def import_semopy() -> types.ModuleType:
+    """Import semopy without letting it touch the application's logging.
+
+    semopy logs at import time (``semopy.plot`` when graphviz is absent), before its
+    modules can be redirected; while it is imported the root logger holds a
+    ``NullHandler`` (so ``logging``'s module-level functions do not call
+    ``basicConfig``), which is removed again right after.
+    """
+    with _IMPORT_LOCK:
+        semopy = sys.modules.get("semopy")
+        if semopy is None:
+            root = logging.getLogger()
+            guard = logging.NullHandler()
+            added = not root.handlers
+            if added:
+                root.addHandler(guard)
+            try:
+                semopy = importlib.import_module("semopy")
+            finally:
+                if added:
+                    root.removeHandler(guard)
+        for name in _SEMOPY_MODULES_WITH_LOGGING:
+            module = sys.modules.get(name)
+            if module is not None and getattr(module, "logging", None) is logging:
+                module.logging = _SHIM  # type: ignore[attr-defined]
+        return semopy
+
+
+def semopy_names(rows: tuple[ParRow, ...] | list[ParRow]) -> dict[str, str]:
+    """lcsem variable name -> the generated name semopy sees (``o<i>``/``l<i>``)."""
+    latent = list(dict.fromkeys(r.lhs for r in rows if r.op == "=~"))
+    names: dict[str, str] = {n: f"l{i + 1}" for i, n in enumerate(latent)}
+    count = 0
+    for r in rows:
+        if r.op == ":=":
+            continue
+        for n in (r.lhs, r.rhs):
+            if n not in names:
+                count += 1
+                names[n] = f"o{count}"
+    return names
+
+
+def semopy_syntax(rows: tuple[ParRow, ...] | list[ParRow], names: dict[str, str] | None = None) -> str:
+    """semopy model text for the parameter table (no defined parameters).
+
+    Variables are renamed by :func:`semopy_names`; rows sharing a free-parameter number
+    get one generated label ``p<free>``; fixed values are written as finite numbers.
+    Every line is checked against :data:`SEMOPY_LINE`.
+
+    Raises
+    ------
+    EstimationError
+        When a line would not match the pattern (a value that is not a finite number or
+        an operator lcsem does not write); nothing is handed to semopy then.
+    """
+    names = semopy_names(rows) if names is None else names
+    shared = _shared_free(rows)
     lines = []
     for r in rows:
         if r.op == ":=":
             continue
         if not r.free:
-            mod = f"{format_number(r.value)}*"
-        elif r.label:
-            mod = f"{r.label}*"
+            value = float(r.value)
+            if not np.isfinite(value):
+                raise EstimationError(f"the fixed value of {r.lhs} {r.op} {r.rhs} is {value}; fixed "
+                                      f"values must be finite numbers")
+            mod = f"{format_number(value)}*"
+        elif r.free in shared:
+            mod = f"p{int(r.free)}*"
         else:
             mod = ""
-        lines.append(f"{r.lhs} {r.op} {mod}{r.rhs}")
+        line = f"{names[r.lhs]} {r.op} {mod}{names[r.rhs]}"
+        if SEMOPY_LINE.fullmatch(line) is None:
+            raise EstimationError(f"refusing to hand semopy the line {line!r} (for {r.lhs} {r.op} "
+                                  f"{r.rhs}); it is not of the form 'name op [value*]name'")
+        lines.append(line)
     return "\n".join(lines)
+
+
+def _shared_free(rows: tuple[ParRow, ...] | list[ParRow]) -> set[int]:
+    """Free-parameter numbers used by more than one row (equality constraints)."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    for r in rows:
+        if r.op != ":=" and r.free:
+            (shared if r.free in seen else seen).add(r.free)
+    return shared
+
+
+def semopy_would_hang(rows: tuple[ParRow, ...] | list[ParRow]) -> bool:
+    """True when semopy's start-value search would loop forever on this model.
+
+    semopy scales each latent variable by the first of its loadings that is fixed or
+    unlabelled (:meth:`semopy.Model.effect_measurement`), and its ``start_lambda`` follows
+    these reference indicators (through higher-order factors) until it reaches an
+    observed variable; when a latent variable has no such loading the chain never ends.
+    """
+    shared = _shared_free(rows)
+    latent = list(dict.fromkeys(r.lhs for r in rows if r.op == "=~"))
+    reference: dict[str, str | None] = {}
+    for f in latent:
+        loadings = [r for r in rows if r.op == "=~" and r.lhs == f]
+        fixed = [r for r in loadings if not r.free]
+        unlabelled = [r for r in loadings if r.free and r.free not in shared]
+        first = fixed[0] if fixed else (unlabelled[0] if unlabelled else None)
+        reference[f] = None if first is None else first.rhs
+    for f in latent:
+        seen = {f}
+        node: str | None = f
+        while node in reference:
+            node = reference[node]
+            if node is None or node in seen:
+                return True
+            seen.add(node)
+    return False
 
 
 def semopy_estimates(rows: tuple[ParRow, ...] | list[ParRow], S: np.ndarray, observed: tuple[str, ...],
                      n_obs: int, estimator: str = "ML") -> dict[tuple[str, str, str], float]:
     """Fit with semopy from the covariance ``S``; estimates keyed by lcsem's (lhs, op, rhs).
 
-    Returns an empty dict when semopy fails, so the caller can fall back to its own starts.
+    Returns an empty dict when semopy fails or would not return, so the caller falls
+    back to its own starts.
     """
-    import semopy  # local import: keeps ``import lcsem`` light
-
+    if semopy_would_hang(rows):
+        return {}
+    names = semopy_names(rows)
+    text = semopy_syntax(rows, names)   # raises before semopy is touched
+    original = {v: k for k, v in names.items()}
     measured = {(r.lhs, r.rhs) for r in rows if r.op == "=~"}
-    cov = pd.DataFrame(S, index=list(observed), columns=list(observed))
+    semopy = import_semopy()
+    cov = pd.DataFrame(S, index=[names[o] for o in observed], columns=[names[o] for o in observed])
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = semopy.Model(semopy_syntax(rows))
+        with np.errstate(all="ignore"):
+            model = semopy.Model(text)
             model.fit(cov=cov, n_samples=n_obs, obj=_OBJECTIVES[estimator])
             table = model.inspect()
     except Exception:  # semopy's failure modes are many; lcsem's own optimiser takes over
@@ -57,11 +246,11 @@ def semopy_estimates(rows: tuple[ParRow, ...] | list[ParRow], S: np.ndarray, obs
     for lval, op, rval, est in table[["lval", "op", "rval", "Estimate"]].itertuples(index=False):
         try:
             value = float(est)
-        except (TypeError, ValueError):
+            lhs, rhs = original[lval], original[rval]
+        except (TypeError, ValueError, KeyError):
             continue
-        if op == "~" and (rval, lval) in measured:
-            out[(rval, "=~", lval)] = value
+        if op == "~" and (rhs, lhs) in measured:
+            out[(rhs, "=~", lhs)] = value
         else:
-            out[(lval, op, rval)] = value
+            out[(lhs, op, rhs)] = value
     return out
-

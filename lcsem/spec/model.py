@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
@@ -10,12 +9,13 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
-from ..exceptions import ArgumentError
+from .._validation import check_label, check_name, check_number, describe_value
+from ..exceptions import ArgumentError, LcsemError, ModelSyntaxError
 from .partable import ParRow, Variables, build_partable, to_frame, variable_roles
 from .expressions import parse_expression
-from .syntax import NAME, Statement, format_number, parse_syntax
+from .syntax import Statement, format_number, parse_syntax
 
-_NAME_RE = re.compile(rf"^{NAME}$")
+OPERATORS = ("=~", "~", "~~", ":=")
 
 
 def _frozen(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
@@ -51,9 +51,26 @@ class Model:
     name: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "statements", tuple(self.statements))
-        object.__setattr__(self, "descriptions", _frozen(self.descriptions))
-        object.__setattr__(self, "population", _frozen(self.population))
+        # every way of building a model ends here: validate every part of every statement
+        # (names, labels, operators, numbers), whoever made it (text, builders, JSON, code)
+        if isinstance(self.statements, (str, bytes)):
+            raise ArgumentError("statements: expected a sequence of Statement objects, got text; "
+                                "use Model.from_syntax(text) to read lavaan-style model text")
+        try:
+            statements = tuple(self.statements)
+        except TypeError:
+            raise ArgumentError(f"statements: expected a sequence of Statement objects, got "
+                                f"{type(self.statements).__name__}") from None
+        for i, s in enumerate(statements):
+            check_statement(s, f"statements[{i}]")
+        if type(self.std_lv).__name__ not in ("bool", "bool_"):
+            raise ArgumentError(f"std_lv: expected True or False, got {describe_value(self.std_lv)}")
+        object.__setattr__(self, "std_lv", bool(self.std_lv))
+        if not isinstance(self.name, str):
+            raise ArgumentError(f"name: expected a str, got {type(self.name).__name__}")
+        object.__setattr__(self, "statements", statements)
+        object.__setattr__(self, "descriptions", _frozen(_checked_descriptions(self.descriptions)))
+        object.__setattr__(self, "population", _frozen(_checked_population(self.population)))
         build_partable(list(self.statements), self.std_lv)  # validate eagerly
 
     # ------------------------------------------------------------------ creation
@@ -169,20 +186,28 @@ class Model:
     def add_construct(self, name: str, indicators: Iterable[str], *, description: str = "",
                       indicator_descriptions: Mapping[str, str] | None = None) -> "Model":
         """Add a construct measured by ``indicators``."""
-        _check_name(name, "name")
-        indicators = list(indicators) if not isinstance(indicators, str) else [indicators]
+        call = f"add_construct(name={describe_value(name)})"
+        check_name(name, f"{call}: name")
+        try:
+            indicators = list(indicators) if not isinstance(indicators, str) else [indicators]
+        except TypeError:
+            raise ArgumentError(f"{call}: indicators must be a list of names, got "
+                                f"{type(indicators).__name__}") from None
         if not indicators:
-            raise ArgumentError(f"indicators: construct {name!r} needs at least one indicator")
+            raise ArgumentError(f"{call}: construct {name!r} needs at least one indicator")
         if name in self.latent or name in self.observed:
-            raise ArgumentError(f"name: {name!r} is already in the model; choose another name")
+            raise ArgumentError(f"{call}: {name!r} is already in the model; choose another name")
         for ind in indicators:
-            _check_name(ind, "indicators")
+            check_name(ind, f"{call}: indicators")
         new = [Statement(name, "=~", ind, 0) for ind in indicators]
         desc = dict(self.descriptions)
         if description:
             desc[name] = description
+        if indicator_descriptions is not None and not isinstance(indicator_descriptions, Mapping):
+            raise ArgumentError(f"{call}: indicator_descriptions must map indicator names to text, got "
+                                f"{type(indicator_descriptions).__name__}")
         desc.update(indicator_descriptions or {})
-        return self._with(self._insert(new), descriptions=desc)
+        return self._with(self._insert(new), descriptions=desc, call=call)
 
     def remove_construct(self, name: str) -> "Model":
         """Remove a construct, its indicators' loadings and every path or covariance using it."""
@@ -193,13 +218,15 @@ class Model:
     def add_indicator(self, construct: str, indicator: str, *, description: str = "") -> "Model":
         """Add ``indicator`` to ``construct``."""
         self._require_latent(construct, "construct")
-        _check_name(indicator, "indicator")
+        call = f"add_indicator(construct={construct!r}, indicator={describe_value(indicator)})"
+        check_name(indicator, f"{call}: indicator")
         if indicator in self.indicators_of(construct):
-            raise ArgumentError(f"indicator: {indicator!r} already measures {construct!r}")
+            raise ArgumentError(f"{call}: {indicator!r} already measures {construct!r}")
         desc = dict(self.descriptions)
         if description:
             desc[indicator] = description
-        return self._with(self._insert([Statement(construct, "=~", indicator, 0)]), descriptions=desc)
+        return self._with(self._insert([Statement(construct, "=~", indicator, 0)]), descriptions=desc,
+                          call=call)
 
     def remove_indicator(self, construct: str, indicator: str) -> "Model":
         """Remove ``indicator`` from ``construct`` (and covariances that involve it)."""
@@ -216,13 +243,14 @@ class Model:
 
     def add_path(self, outcome: str, predictor: str, *, label: str = "") -> "Model":
         """Add the regression ``outcome ~ predictor`` (optionally labelled)."""
-        _check_name(outcome, "outcome")
-        _check_name(predictor, "predictor")
-        if label:
-            _check_name(label, "label")
+        call = (f"add_path(outcome={describe_value(outcome)}, predictor={describe_value(predictor)}"
+                + (f", label={describe_value(label)})" if label != "" else ")"))
+        check_name(outcome, f"{call}: outcome")
+        check_name(predictor, f"{call}: predictor")
+        check_label(label, f"{call}: label")
         if any(s.op == "~" and s.lhs == outcome and s.rhs == predictor for s in self.statements):
-            raise ArgumentError(f"the path {outcome} ~ {predictor} is already in the model")
-        return self._with(self._insert([Statement(outcome, "~", predictor, 0, label=label)]))
+            raise ArgumentError(f"{call}: the path {outcome} ~ {predictor} is already in the model")
+        return self._with(self._insert([Statement(outcome, "~", predictor, 0, label=label)]), call=call)
 
     def remove_path(self, outcome: str, predictor: str) -> "Model":
         """Remove the regression ``outcome ~ predictor``."""
@@ -234,9 +262,14 @@ class Model:
 
     def add_covariance(self, a: str, b: str, *, label: str = "") -> "Model":
         """Free the (residual) covariance ``a ~~ b``."""
-        _check_name(a, "a")
-        _check_name(b, "b")
-        return self._with(self._insert([Statement(a, "~~", b, 0, label=label)]))
+        call = (f"add_covariance(a={describe_value(a)}, b={describe_value(b)}"
+                + (f", label={describe_value(label)})" if label != "" else ")"))
+        check_name(a, f"{call}: a")
+        check_name(b, f"{call}: b")
+        check_label(label, f"{call}: label")
+        if any(s.op == "~~" and {s.lhs, s.rhs} == {a, b} for s in self.statements):
+            raise ArgumentError(f"{call}: the covariance {a} ~~ {b} is already in the model")
+        return self._with(self._insert([Statement(a, "~~", b, 0, label=label)]), call=call)
 
     def remove_covariance(self, a: str, b: str) -> "Model":
         """Remove a user-specified covariance ``a ~~ b``."""
@@ -249,23 +282,35 @@ class Model:
                     description: str = "") -> "Model":
         """Add an observed control variable predicting ``outcomes`` (default: every
         endogenous construct)."""
-        _check_name(control, "control")
+        call = f"add_control(control={describe_value(control)})"
+        check_name(control, f"{call}: control")
         if outcomes is None:
             outcomes = [n for n in self.latent if any(s.op == "~" and s.lhs == n for s in self.statements)]
             if not outcomes:
-                raise ArgumentError("outcomes: the model has no structural outcome; name the outcomes")
-        outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+                raise ArgumentError(f"{call}: the model has no structural outcome; name the outcomes")
+        try:
+            outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+        except TypeError:
+            raise ArgumentError(f"{call}: outcomes must be a name or a list of names, got "
+                                f"{type(outcomes).__name__}") from None
+        for o in outcomes:
+            check_name(o, f"{call}: outcomes")
         desc = dict(self.descriptions)
         if description:
             desc[control] = description
         new = [Statement(o, "~", control, 0) for o in outcomes]
-        return self._with(self._insert(new), descriptions=desc)
+        return self._with(self._insert(new), descriptions=desc, call=call)
 
     def define(self, name: str, expression: str) -> "Model":
         """Add a defined parameter ``name := expression`` over parameter labels."""
-        _check_name(name, "name")
-        parse_expression(expression)
-        return self._with(self.statements + (Statement(name, ":=", "".join(expression.split()), 0),))
+        call = f"define(name={describe_value(name)}, expression={describe_value(expression)})"
+        check_name(name, f"{call}: name", "name for a defined parameter")
+        try:
+            parse_expression(expression)
+        except ModelSyntaxError as exc:
+            raise ModelSyntaxError(f"{call}: {exc}") from None
+        return self._with(self.statements + (Statement(name, ":=", "".join(expression.split()), 0),),
+                          call=call)
 
     def with_population(self, values: Mapping[str, float]) -> "Model":
         """Return a copy with standardised population values for simulation."""
@@ -279,9 +324,19 @@ class Model:
         defs = tuple(s for s in self.statements if s.op == ":=")
         return body + tuple(new) + defs
 
-    def _with(self, statements: tuple[Statement, ...], descriptions: Mapping[str, str] | None = None) -> "Model":
-        return replace(self, statements=statements,
-                       descriptions=self.descriptions if descriptions is None else descriptions)
+    def _with(self, statements: tuple[Statement, ...], descriptions: Mapping[str, str] | None = None,
+              call: str = "") -> "Model":
+        try:
+            return replace(self, statements=statements,
+                           descriptions=self.descriptions if descriptions is None else descriptions)
+        except LcsemError as exc:
+            if not call:
+                raise
+            # cite the builder call the user wrote, not the internal 'line 0'
+            message = str(exc).removeprefix("line 0: ").replace(" (first on line 0)", "")
+            if isinstance(exc, ModelSyntaxError):
+                raise ModelSyntaxError(f"{call}: {message}") from None
+            raise type(exc)(f"{call}: {message}") from None
 
     def _require_latent(self, name: str, argument: str) -> None:
         if name not in self.latent:
@@ -308,10 +363,58 @@ def _term(s: Statement) -> str:
     return "*".join(mods + [s.rhs])
 
 
-def _check_name(value: object, argument: str) -> None:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise ArgumentError(f"{argument}: {value!r} is not a valid variable name (letters, digits, "
-                            f"'_' and '.', starting with a letter or '_')")
+def check_statement(s: object, where: str) -> None:
+    """Validate every field of one :class:`Statement` (raises :class:`ArgumentError`)."""
+    if not isinstance(s, Statement):
+        raise ArgumentError(f"{where}: expected an lcsem Statement, got {type(s).__name__}")
+    if s.op not in OPERATORS:
+        raise ArgumentError(f"{where}.op: {describe_value(s.op)} is not an operator; use one of "
+                            f"{', '.join(OPERATORS)}")
+    check_name(s.lhs, f"{where}.lhs")
+    if isinstance(s.line, bool) or not isinstance(s.line, int) or s.line < 0:
+        raise ArgumentError(f"{where}.line: expected a line number >= 0, got {describe_value(s.line)}")
+    if not isinstance(s.free_forced, bool):
+        raise ArgumentError(f"{where}.free_forced: expected True or False, got {describe_value(s.free_forced)}")
+    if s.op == ":=":
+        if s.label or s.fixed is not None or s.start is not None or s.free_forced:
+            raise ArgumentError(f"{where}: a defined parameter ':=' takes no label, fixed or start value")
+        try:
+            parse_expression(s.rhs)
+        except ModelSyntaxError as exc:
+            raise ArgumentError(f"{where}.rhs: {exc}") from None
+        if s.rhs != "".join(s.rhs.split()):
+            raise ArgumentError(f"{where}.rhs: {describe_value(s.rhs)} contains white space")
+        return
+    check_name(s.rhs, f"{where}.rhs")
+    check_label(s.label, f"{where}.label")
+    check_number(s.fixed, f"{where}.fixed")
+    check_number(s.start, f"{where}.start")
+    if s.fixed is not None and s.free_forced:
+        raise ArgumentError(f"{where}: a parameter cannot be both fixed and free (free_forced)")
+
+
+def _checked_descriptions(descriptions: object) -> dict[str, str]:
+    if not isinstance(descriptions, Mapping):
+        raise ArgumentError(f"descriptions: expected a mapping of names to text, got "
+                            f"{type(descriptions).__name__}")
+    for key, value in descriptions.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ArgumentError(f"descriptions: keys and values must be text, got "
+                                f"{describe_value(key)}: {describe_value(value)}")
+    return dict(descriptions)
+
+
+def _checked_population(population: object) -> dict[str, float]:
+    if not isinstance(population, Mapping):
+        raise ArgumentError(f"population: expected a mapping of 'lhs op rhs' to numbers, got "
+                            f"{type(population).__name__}")
+    out = {}
+    for key, value in population.items():
+        if not isinstance(key, str):
+            raise ArgumentError(f"population: keys must be text such as 'kmsuse ~ culture', got "
+                                f"{describe_value(key)}")
+        out[key] = check_number(value, f"population[{describe_value(key)}]", allow_none=False)
+    return out
 
 
 def _drop_orphan_definitions(statements: tuple[Statement, ...]) -> tuple[Statement, ...]:

@@ -14,14 +14,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..exceptions import ModelSyntaxError, NotSupportedError
+from .._validation import NAME_PATTERN, check_number, is_name
+from ..exceptions import ArgumentError, ModelSyntaxError, NotSupportedError
 from .expressions import parse_expression
 
-NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
-_NAME_RE = re.compile(rf"^{NAME}$")
-_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_START_RE = re.compile(r"^start\(\s*([^)]*)\s*\)$")
-_LABEL_RE = re.compile(r"^(?:label|equal)\(\s*['\"](" + NAME + r")['\"]\s*\)$")
+NAME = NAME_PATTERN
+_NUMBER_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_START_RE = re.compile(r"start\(\s*([^)]*?)\s*\)", re.ASCII)
+_LABEL_RE = re.compile(r"(?:label|equal)\(\s*['\"](" + NAME + r")['\"]\s*\)", re.ASCII)
+_ARROWS = {"<->": "a covariance is written 'a ~~ b'",
+           "<=>": "a covariance is written 'a ~~ b'",
+           "->": "a regression is written 'y ~ x' (y regressed on x)",
+           "=>": "a regression is written 'y ~ x' (y regressed on x)",
+           "<-": "a regression is written 'y ~ x' (y regressed on x)"}
 _OPERATORS = ("=~", "~~", ":=", "~")
 _UNSUPPORTED = {"==": "equality constraints (give the parameters one shared label instead)",
                 "<": "inequality constraints", ">": "inequality constraints",
@@ -80,6 +85,10 @@ def _find_operator(chunk: str, line: int) -> tuple[str, str, str]:
         raise ModelSyntaxError("a statement cannot be a function call such as CONSTRAINT(...) or "
                                "START(...); lcsem never evaluates model text (use labels and "
                                "start() modifiers instead)", line, chunk)
+    for arrow, fix in _ARROWS.items():
+        if arrow in chunk:
+            raise ModelSyntaxError(f"'{arrow}' is not lavaan syntax (lavaan has no arrow operators); "
+                                   f"{fix}, a loading 'f =~ x1 + x2'", line, chunk)
     for bad in ("<~", "==", "|"):
         if bad in chunk:
             raise NotSupportedError(f"line {line}: {_UNSUPPORTED[bad]} are not supported by lcsem"
@@ -98,15 +107,15 @@ def _find_operator(chunk: str, line: int) -> tuple[str, str, str]:
 def _parse_line(chunk: str, line: int) -> list[Statement]:
     lhs_text, op, rhs_text = _find_operator(chunk, line)
     if op == ":=":
-        if not _NAME_RE.match(lhs_text):
+        if not is_name(lhs_text):
             raise ModelSyntaxError(f"{lhs_text!r} is not a valid name for a defined parameter", line, chunk)
         parse_expression(rhs_text, line)
         return [Statement(lhs_text, op, "".join(rhs_text.split()), line)]
     lhs_names = [t.strip() for t in lhs_text.split("+")]
     for name in lhs_names:
-        if not _NAME_RE.match(name):
-            raise ModelSyntaxError(f"{name!r} is not a valid variable name (letters, digits, '_' "
-                                   f"and '.', starting with a letter)", line, chunk)
+        if not is_name(name):
+            raise ModelSyntaxError(f"{name!r} is not a valid variable name (ASCII letters, digits, "
+                                   f"'_' and '.', starting with a letter or '_')", line, chunk)
     if not rhs_text:
         raise ModelSyntaxError(f"'{op}' needs a right-hand side", line, chunk)
     out = []
@@ -120,24 +129,26 @@ def _parse_line(chunk: str, line: int) -> list[Statement]:
 def _parse_term(term: str, line: int, chunk: str) -> dict:
     parts = [p.strip() for p in term.split("*")]
     name = parts[-1]
-    if name == "1" and len(parts) == 1:
-        raise NotSupportedError(f"line {line}: intercepts ('~ 1') are not supported; lcsem fits "
-                                f"covariance structures only\n    {chunk}")
-    if not _NAME_RE.match(name):
+    if name == "1":
+        # every intercept form: 'x ~ 1', 'x ~ 0*1', 'f ~ a*1', 'x ~ start(2)*1'
+        raise NotSupportedError(f"line {line}: intercepts and means ('~ 1', also with a modifier such "
+                                f"as '0*1' or 'a*1') are not supported; lcsem fits covariance "
+                                f"structures only: remove the statement\n    {chunk}")
+    if not is_name(name):
         raise ModelSyntaxError(f"{name!r} is not a valid variable name", line, chunk)
     result: dict = {"rhs": name, "line": line}
     for mod in parts[:-1]:
-        if _NUMBER_RE.match(mod):
-            result["fixed"] = float(mod)
+        if _NUMBER_RE.fullmatch(mod):
+            result["fixed"] = _number(mod, line, chunk)
         elif mod == "NA":
             result["free_forced"] = True
-        elif (m := _START_RE.match(mod)) is not None:
-            if not _NUMBER_RE.match(m.group(1)):
+        elif (m := _START_RE.fullmatch(mod)) is not None:
+            if not _NUMBER_RE.fullmatch(m.group(1)):
                 raise ModelSyntaxError(f"start() needs a number, got {m.group(1)!r}", line, chunk)
-            result["start"] = float(m.group(1))
-        elif (m := _LABEL_RE.match(mod)) is not None:
+            result["start"] = _number(m.group(1), line, chunk)
+        elif (m := _LABEL_RE.fullmatch(mod)) is not None:
             result["label"] = m.group(1)
-        elif _NAME_RE.match(mod):
+        elif is_name(mod):
             result["label"] = mod
         else:
             raise ModelSyntaxError(f"cannot read the modifier {mod!r}; use a number (fixed value), "
@@ -145,6 +156,16 @@ def _parse_term(term: str, line: int, chunk: str) -> dict:
     if "fixed" in result and result.get("free_forced"):
         raise ModelSyntaxError(f"{term!r} is both fixed and free (NA)", line, chunk)
     return result
+
+
+def _number(text: str, line: int, chunk: str) -> float:
+    """A fixed or start value: finite and of moderate size, else a syntax error."""
+    try:
+        return check_number(float(text), "value")  # type: ignore[return-value]
+    except ArgumentError:
+        shown = text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text)} characters)"
+        raise ModelSyntaxError(f"the number {shown} is too large (or not finite) for a fixed or start "
+                               f"value; use a value between -1e10 and 1e10", line, chunk) from None
 
 
 def format_number(value: float) -> str:
