@@ -202,3 +202,19 @@ def test_singular_matrix_in_estimation_becomes_an_lcsem_error(hs, monkeypatch):
     monkeypatch.setattr(fit_module, "minimize", singular)
     with pytest.raises(lcsem.EstimationError, match="not identified"):
         lcsem.fit(HS_MODEL, hs, use_semopy=False)
+
+
+@pytest.mark.parametrize("case", ["hs", "mimic", "pd", "canonical", "canonical_std_lv",
+                                  "extended_std_lv", "heywood"])
+def test_identified_reference_models_raise_no_identification_warning(ref, case):
+    import warnings
+
+    c = ref[case]
+    name = c["data"]
+    data = lcsem.datasets.load_lc_survey() if name == "lc_survey" else pd.read_csv(REFERENCE / name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lcsem.IdentificationWarning)
+        warnings.simplefilter("ignore", lcsem.NonAdmissibleWarning)
+        warnings.simplefilter("ignore", lcsem.OrdinalDataWarning)
+        res = lcsem.fit(lcsem.Model.from_syntax(c["model"], std_lv=bool(c.get("std_lv", False))), data)
+    assert res.identified

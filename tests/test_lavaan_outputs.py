@@ -331,3 +331,13 @@ def test_frames_given_to_a_result_are_copied():
                                "estimates": table})
     table.loc[:, "est"] = 0.0      # the caller's frame, changed after building the result
     assert (clone.estimates["est"] != 0).any()
+
+
+def test_sample_mean_is_kept_as_the_implied_mean(ref):
+    sc = ref["sample_cov"]
+    S = pd.DataFrame(sc["cov"], index=sc["names"], columns=sc["names"])
+    means = load("hs.csv")[sc["names"]].mean()
+    res = lcsem.fit(sc["model"], sample_cov=S, sample_nobs=sc["nobs"], sample_mean=means[::-1])
+    pd.testing.assert_series_equal(res.implied_moments()["mean"], means.rename("mean"))
+    with pytest.raises(lcsem.ArgumentError, match="sample_mean"):
+        lcsem.fit(sc["model"], sample_cov=S, sample_nobs=sc["nobs"], sample_mean=[1.0, 2.0])
