@@ -226,7 +226,8 @@ def _warn_scaling(observed: tuple[str, ...], S: np.ndarray, estimator: str) -> N
     ratio = var[hi] / var[lo]
     if not ratio > VARIANCE_RATIO_LIMIT:
         return
-    k = max(int(round(np.log10(ratio) / 4)), 1)  # dividing by 10^k changes a variance by 10^2k
+    # dividing an item by 10^k divides its variance by 10^2k: k brings the two together
+    k = max(int(round(np.log10(ratio) / 2)), 1)
     note = ("; lcsem estimated on internally rescaled variables, but rescaled items give readable "
             "estimates" if estimator != "ULS" else
             "; ULS estimates depend on the variables' units, so rescale before fitting")

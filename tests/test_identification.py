@@ -144,9 +144,16 @@ def test_identified_model_has_flag_and_finite_inference(hs):
 def test_variances_differing_by_more_than_1000_warn_to_rescale(hs):
     data = hs.copy()
     data["x2"] = data["x2"] * 100.0
-    with pytest.warns(lcsem.ScalingWarning, match=r"divide x2 by 10\^1"):
+    with pytest.warns(lcsem.ScalingWarning, match=r"divide x2 by 10\^2"):
         res = lcsem.fit(HS_MODEL, data)
     assert any("rescale" in w for w in res.warnings)
+    # following the advice removes the warning
+    fixed = data.assign(x2=data["x2"] / 10 ** 2)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lcsem.ScalingWarning)
+        lcsem.fit(HS_MODEL, fixed)
 
 
 @pytest.mark.parametrize("factor", [1e-150, 1e-6, 1e8, 1e150])
