@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from .exceptions import (ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning,
                          ConvergenceWarning, DataError,
-                         EstimationError, LcsemError, LcsemWarning, MissingColumnsError,
+                         EstimationError, IdentificationWarning, LcsemError, LcsemWarning, MissingColumnsError,
                          ModelSpecificationError, ModelSyntaxError, NonAdmissibleWarning,
-                         NotSupportedError, OrdinalDataWarning, UnstableRatioWarning)
+                         NotSupportedError, OrdinalDataWarning, PlotLegibilityWarning, ScalingWarning,
+                         UnstableRatioWarning)
 
 try:
     __version__ = _version("lcsem")
@@ -32,6 +33,7 @@ from .bootstrap import BootstrapResult, bootstrap
 from .cmb import CommonMethodBiasResult, common_method_bias
 from .data import read_data
 from .effects import EffectsResult, effects
+from .predict import factor_scores
 from .fit import fit
 from .measurement import MeasurementResult, measurement
 from .modindices import modification_indices
@@ -45,7 +47,7 @@ from .spec.model import Model
 # package attribute to the module.
 _EAGER = ["Model", "lc_model", "lc_extended_model", "fit", "FitResult", "read_data", "simulate",
           "datasets", "bootstrap", "BootstrapResult", "measurement", "MeasurementResult",
-          "effects", "EffectsResult", "common_method_bias", "CommonMethodBiasResult",
+          "effects", "EffectsResult", "factor_scores", "common_method_bias", "CommonMethodBiasResult",
           "modification_indices"]
 # public name -> module that defines it; imported on first use (keeps matplotlib out of
 # ``import lcsem``)
@@ -64,6 +66,7 @@ __all__ = [
     "ArgumentError", "EstimationError", "NotSupportedError",
     "LcsemWarning", "ConvergenceWarning", "NonAdmissibleWarning", "OrdinalDataWarning",
     "BootstrapFailureWarning", "BootstrapInterruptedWarning", "UnstableRatioWarning",
+    "IdentificationWarning", "ScalingWarning", "PlotLegibilityWarning",
 ]
 
 

@@ -209,9 +209,10 @@ def common_method_bias(res_or_model: Any, data: pd.DataFrame | None = None, *, s
             raise ArgumentError("data: give data only with a model; a FitResult already holds the "
                                 "data it was fitted to")
         model, used = res_or_model.model, res_or_model.data
-        if used.empty:
-            raise ArgumentError("res_or_model: this result holds no data (it was stored with "
-                                "include_data=False); pass the model and the data instead")
+        if used is None or used.empty:
+            raise ArgumentError("res_or_model: this result holds no data (fitted from summary "
+                                "statistics, or stored with include_data=False); pass the model "
+                                "and the data instead")
     else:
         if data is None:
             raise ArgumentError("data: a DataFrame is needed when the first argument is a model "

@@ -302,9 +302,8 @@ def effects(res: Any, boot: Any = None, *, source: str | Iterable[str] | None = 
 
     est = raw(theta[None])[0]
     std_est = std(theta[None])[0]
-    from .fit import fixed_x_free
 
-    std_vcov = fixed_x_vcov(res.vcov, fixed_x_free(res.model, res.estimator))
+    std_vcov = fixed_x_vcov(res.vcov, res.model.fixed_x_for(res.estimator))
     se, std_se = delta_se(raw, theta, res.vcov), delta_se(std, theta, std_vcov)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se

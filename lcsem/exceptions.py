@@ -23,6 +23,8 @@ __all__ = [
     "BootstrapFailureWarning",
     "BootstrapInterruptedWarning",
     "UnstableRatioWarning",
+    "IdentificationWarning",
+    "ScalingWarning",
 ]
 
 
@@ -98,3 +100,14 @@ class UnstableRatioWarning(LcsemWarning):
 
 class PlotLegibilityWarning(LcsemWarning):
     """A plot cannot be drawn at the requested size with text of at least 6 points."""
+
+
+class IdentificationWarning(LcsemWarning):
+    """The model is not (locally) identified at the estimates, or its information matrix
+    cannot be inverted: the message names the parameters involved; standard errors,
+    z, p-values and confidence intervals are NaN."""
+
+
+class ScalingWarning(LcsemWarning):
+    """Observed variances differ by more than a factor of 1,000 (as lavaan warns): rescale
+    the items."""

@@ -364,9 +364,10 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
             raise ArgumentError("data: give data only with a model; a FitResult already holds the "
                                 "data it was fitted to")
         model, used, estimator = res_or_model.model, res_or_model.data, res_or_model.estimator
-        if used.shape[0] == 0:
-            raise ArgumentError("res_or_model: this result holds no data (it was saved with "
-                                "to_dict(include_data=False)), and measurement() refits the CFA to "
+        if used is None or used.shape[0] == 0:
+            raise ArgumentError("res_or_model: this result holds no data (fitted from summary "
+                                "statistics, or saved with to_dict(include_data=False)), and "
+                                "measurement() refits the CFA to "
                                 "the data; save it with include_data=True, or pass the model and the "
                                 "data: measurement(model, data)")
     else:

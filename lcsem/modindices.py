@@ -276,7 +276,8 @@ def _standardize_epc(struct: RamStructure, theta: np.ndarray, cand, epc: np.ndar
         path = cand.is_path
         out[path] = epc[path] * sd[cand.col[path]] / sd[cand.row[path]]
         cov = ~path & (cand.row != cand.col)
-        out[cov] = np.sign(epc[cov]) * np.abs(epc[cov]) / np.sqrt(res_var[cand.row[cov]] * res_var[cand.col[cov]])
+        # a negative (Heywood) residual variance enters with its absolute value, as lavaan
+        out[cov] = epc[cov] / np.sqrt(np.abs(res_var[cand.row[cov]] * res_var[cand.col[cov]]))
         for pos in np.flatnonzero(~path & (cand.row == cand.col)):
             # lavaan standardises the current value of a variance, signed by the EPC
             value = current.get(_pair_key(*candidates[pos]), 0.0)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,15 @@ from .report.render import FORMATS, format_p, render_table
 from .spec.model import Model
 from .exceptions import ArgumentError
 
-ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "std_all"]
+ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper",
+                    "std_lv", "std_all", "std_nox"]
+STANDARDIZED_COLUMNS = ["lhs", "op", "rhs", "label", "est_std", "se_std", "z_std", "pvalue_std",
+                        "ci_lower_std", "ci_upper_std"]
+RESIDUAL_KINDS = ("raw", "cor", "cor.bollen", "cor.bentler")
+# pandas values handed out as shallow copies: with pandas' copy-on-write, changing what a
+# caller receives never changes the result
+_PANDAS_FIELDS = frozenset({"estimates", "fit_indices", "r2", "sample_cov", "implied_cov", "data",
+                            "sample_mean"})
 
 
 def parameter_name(lhs: str, op: str, rhs: str) -> str:
@@ -36,7 +45,10 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class FitResult:
-    """The outcome of :func:`lcsem.fit`.
+    """The outcome of :func:`lcsem.fit`: an immutable value.
+
+    Every DataFrame, Series and array a result hands out is a copy or read-only: changing
+    what you receive never changes what the result reports later.
 
     Attributes
     ----------
@@ -45,8 +57,11 @@ class FitResult:
     estimator
         ``"ML"``, ``"GLS"`` or ``"ULS"``.
     estimates
-        One row per parameter (lavaan's convention): ``lhs op rhs label est se z pvalue
-        std_all``. Fixed parameters have NaN ``se``; ``:=`` rows carry delta-method SEs.
+        One row per parameter (lavaan's ``parameterEstimates(standardized = TRUE)``):
+        ``lhs op rhs label est se z pvalue ci_lower ci_upper std_lv std_all std_nox``.
+        Fixed parameters have NaN ``se``, ``z`` and ``pvalue`` and a CI equal to ``est``;
+        ``:=`` rows carry delta-method SEs; the CI is the normal-theory Wald interval at
+        ``level``. Standardised SEs and CIs: :meth:`standardized_solution`.
     fit_indices
         chisq, df, pvalue, cfi, tli, nfi, rmsea (with 90% CI and p-close), srmr, gfi, agfi,
         loglik, aic, bic, n_obs, n_params, baseline_chisq and baseline_df.
@@ -58,6 +73,17 @@ class FitResult:
         Reasons the solution is inadmissible (empty when it is admissible).
     warnings
         Every warning issued while fitting, as text.
+    data
+        The rows used (complete cases of the model's columns), or None for a fit from
+        summary statistics (``sample_cov``).
+    unidentified
+        Parameters involved in a failed identification check (empty when identified);
+        then every SE, z, p and CI is NaN. See :attr:`identified`.
+    level
+        Confidence level of ``ci_lower``/``ci_upper``.
+    sample_mean
+        Sample means of the observed variables (None when fitted from a covariance
+        matrix without ``sample_mean``).
     """
 
     model: Model
@@ -75,15 +101,46 @@ class FitResult:
     vcov: np.ndarray
     sample_cov: pd.DataFrame
     implied_cov: pd.DataFrame
-    data: pd.DataFrame = field(repr=False)
+    data: pd.DataFrame | None = field(repr=False)
     iterations: int = 0
-    versions: dict[str, str] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
+    unidentified: tuple[str, ...] = ()
+    level: float = 0.95
+    sample_mean: pd.Series | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "theta", _readonly(self.theta))
         object.__setattr__(self, "vcov", _readonly(self.vcov))
+        object.__setattr__(self, "versions", MappingProxyType(dict(self.versions)))
+        object.__setattr__(self, "inadmissible", tuple(self.inadmissible))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+        object.__setattr__(self, "unidentified", tuple(self.unidentified))
+        if self.sample_mean is None and self.data is not None and len(self.data):
+            object.__setattr__(self, "sample_mean", self.data.mean(axis=0).rename("mean"))
+        for name in _PANDAS_FIELDS:
+            value = object.__getattribute__(self, name)
+            if value is not None:
+                # a private deep copy: the caller's objects stay theirs
+                object.__setattr__(self, name, value.copy(deep=True))
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if name in _PANDAS_FIELDS and value is not None:
+            return value.copy(deep=False)   # copy-on-write: isolated from the stored value
+        return value
+
+    def __reduce__(self):
+        # pickle through the constructor (mapping proxies cannot be pickled)
+        values = {f.name: object.__getattribute__(self, f.name) for f in fields(self)}
+        values["versions"] = dict(values["versions"])
+        return (_rebuild, (values,))
 
     # ------------------------------------------------------------------ views
+    @property
+    def identified(self) -> bool:
+        """False when the identification check failed (see :attr:`unidentified`)."""
+        return not self.unidentified
+
     @property
     def n_dropped(self) -> int:
         """Rows dropped by listwise deletion."""
@@ -100,16 +157,72 @@ class FitResult:
         """The RAM structure of the model in the data's column order."""
         return RamStructure(self.model.rows, self.model.observed, self.model.latent)
 
+    def parameter_estimates(self, level: float | None = None) -> pd.DataFrame:
+        """lavaan's ``parameterEstimates``: :attr:`estimates` with the Wald CI at ``level``
+        (default: the fit's :attr:`level`)."""
+        from .fit import add_inference_columns, check_level
+
+        level = self.level if level is None else check_level(level)
+        table = self.estimates
+        return add_inference_columns(table, self._fixed_rows(), level)
+
+    def _fixed_rows(self) -> np.ndarray:
+        struct = self.structure
+        fx = self.model.fixed_x_for(self.estimator)
+        fixed = (struct.row_free < 0) | np.array([r.free in fx for r in struct.rows], bool)
+        n_defined = sum(r.op == ":=" for r in self.model.rows)
+        return np.concatenate([fixed, np.zeros(n_defined, bool)])
+
+    def standardized_solution(self, type: str = "std_all", level: float | None = None) -> pd.DataFrame:
+        """lavaan's ``standardizedSolution``: standardised values with delta-method SEs,
+        z, p and Wald CIs (columns ``est_std se_std z_std pvalue_std ci_lower_std
+        ci_upper_std``).
+
+        ``type`` is ``"std_all"`` (default), ``"std_lv"`` or ``"std_nox"``. As lavaan, the
+        moments of fixed.x covariates are treated as given; a standardised value that
+        does not depend on any estimated parameter (such as a variance standardised to 1)
+        has NaN SE, z and p, like a fixed parameter, and its CI is the value itself.
+        """
+        from .fit import check_level
+        from .standardized_se import standardized_solution
+
+        level = self.level if level is None else check_level(level)
+        return standardized_solution(self, type, level)
+
+    def implied_moments(self) -> dict[str, pd.DataFrame | pd.Series | None]:
+        """Model-implied moments (lavaan's ``fitted``/``lavInspect(fit, "implied")``):
+        ``{"cov": implied covariance, "mean": implied means}``. Without a mean structure
+        the implied means are the sample means (None when fitted from a covariance
+        matrix without ``sample_mean``)."""
+        mean = self.sample_mean
+        return {"cov": self.implied_cov, "mean": None if mean is None else mean.rename("mean")}
+
     def residuals(self, kind: str = "cor") -> pd.DataFrame:
-        """Residual matrix: ``"cor"`` (standardised residual correlations, as in SRMR) or ``"raw"``."""
+        """Residual covariance or correlation matrix (sample minus model-implied).
+
+        ``kind``:
+
+        * ``"raw"``: ``S - Sigma`` (lavaan's ``resid(fit, type = "raw")``);
+        * ``"cor.bollen"``: ``cor(S) - cor(Sigma)``, the difference of the observed and
+          the implied correlation matrices (lavaan's ``type = "cor"``/``"cor.bollen"``,
+          ``lavResiduals``' default);
+        * ``"cor.bentler"`` (``"cor"``, the default): ``(S - Sigma) / sqrt(s_ii s_jj)``, both
+          scaled by the observed standard deviations, the residuals SRMR averages
+          (lavaan's ``type = "cor.bentler"``).
+
+        ``S`` is the covariance with denominator N (lavaan's for ML).
+        """
         S, Sigma = self.sample_cov.to_numpy(), self.implied_cov.to_numpy()
         if kind == "raw":
             out = S - Sigma
-        elif kind == "cor":
+        elif kind in ("cor", "cor.bentler"):
             d = np.sqrt(np.diag(S))
             out = (S - Sigma) / np.outer(d, d)
+        elif kind == "cor.bollen":
+            d, e = np.sqrt(np.diag(S)), np.sqrt(np.diag(Sigma))
+            out = S / np.outer(d, d) - Sigma / np.outer(e, e)
         else:
-            raise ArgumentError(f"kind: {kind!r} is not 'cor' or 'raw'")
+            raise ArgumentError(f"kind: {kind!r} is not one of {RESIDUAL_KINDS}")
         return pd.DataFrame(out, index=self.sample_cov.index, columns=self.sample_cov.columns)
 
     def modindices(self, top: int | None = 10, *, sort: bool = True, min_mi: float | None = None,
@@ -128,12 +241,17 @@ class FitResult:
         fi = self.fit_indices
         header = [
             f"lcsem {self.versions.get('lcsem', '')} (semopy {self.versions.get('semopy', '')}) "
-            f"| estimator {self.estimator} | converged: {'yes' if self.converged else 'NO'}",
-            f"N used {self.n_obs} of {self.n_total} (dropped {self.n_dropped}, missing={self.missing!r})",
+            f"| estimator {self.estimator} | converged: {'yes' if self.converged else 'NO'}"
+            f" | identified: {'yes' if self.identified else 'NO'}",
+            (f"N used {self.n_obs} of {self.n_total} (dropped {self.n_dropped}, missing={self.missing!r})"
+             if self.data is not None else f"N = {self.n_obs} (fitted from summary statistics, no raw data)"),
             f"chi-square({int(fi['df'])}) = {fi['chisq']:.3f}, p = {fi['pvalue']:.3f}; "
             f"CFI = {fi['cfi']:.3f}; TLI = {fi['tli']:.3f}; RMSEA = {fi['rmsea']:.3f} "
             f"[{fi['rmsea_ci_lower']:.3f}, {fi['rmsea_ci_upper']:.3f}]; SRMR = {fi['srmr']:.3f}",
         ]
+        if not self.identified:
+            header.append("NOT IDENTIFIED: no standard errors, z, p-values or confidence intervals; "
+                          "parameters involved: " + ", ".join(self.unidentified))
         if self.inadmissible:
             header.append("INADMISSIBLE SOLUTION: " + "; ".join(self.inadmissible))
         counts = {"df", "n_obs", "n_params", "baseline_df"}
@@ -169,7 +287,8 @@ class FitResult:
         fi = self.fit_indices
         return (f"<lcsem.FitResult {self.estimator} N={self.n_obs} chisq({int(fi['df'])})={fi['chisq']:.3f} "
                 f"CFI={fi['cfi']:.3f} RMSEA={fi['rmsea']:.3f} SRMR={fi['srmr']:.3f}"
-                f"{'' if self.admissible else ' INADMISSIBLE'}{'' if self.converged else ' NOT CONVERGED'}>")
+                f"{'' if self.admissible else ' INADMISSIBLE'}{'' if self.converged else ' NOT CONVERGED'}"
+                f"{'' if self.identified else ' NOT IDENTIFIED'}>")
 
     def to_dict(self, include_data: bool = True) -> dict[str, Any]:
         """A JSON-serialisable dict (see :mod:`lcsem.serialize`); ``include_data=False``
@@ -184,3 +303,7 @@ class FitResult:
         from .serialize import fit_result_from_dict
 
         return fit_result_from_dict(payload)
+
+
+def _rebuild(values: dict[str, Any]) -> FitResult:
+    return FitResult(**values)

@@ -287,9 +287,12 @@ def fit_result_to_dict(res, include_data: bool = True) -> dict[str, Any]:
         "vcov": _nums(np.asarray(res.vcov).reshape(struct.k, struct.k)),
         "sample_cov": _matrix_to_dict(res.sample_cov),
         "implied_cov": _matrix_to_dict(res.implied_cov),
-        "data": _frame_to_dict(res.data) if include_data else None,
+        "data": _frame_to_dict(res.data) if include_data and res.data is not None else None,
         "iterations": int(res.iterations),
         "versions": {str(k): str(v) for k, v in res.versions.items()},
+        "unidentified": [str(x) for x in res.unidentified],
+        "level": float(res.level),
+        "sample_mean": None if res.sample_mean is None else _series_to_dict(res.sample_mean),
     }
 
 
@@ -338,7 +341,11 @@ def fit_result_from_dict(payload: Mapping[str, Any]):
             n_total=int(payload["n_total"]), missing=payload["missing"], theta=theta, vcov=vcov,
             sample_cov=_matrix_from_dict(payload["sample_cov"]),
             implied_cov=_matrix_from_dict(payload["implied_cov"]), data=data,
-            iterations=int(payload.get("iterations", 0)), versions=dict(payload.get("versions", {})))
+            iterations=int(payload.get("iterations", 0)), versions=dict(payload.get("versions", {})),
+            unidentified=tuple(str(x) for x in payload.get("unidentified", ())),
+            level=float(payload.get("level", 0.95)),
+            sample_mean=(None if payload.get("sample_mean") is None
+                         else _series_from_dict(payload["sample_mean"], "mean")))
     except KeyError as exc:
         raise ArgumentError(f"payload: the key {exc.args[0]!r} is missing; pass the unchanged output "
                             f"of to_dict()") from exc
@@ -381,7 +388,7 @@ def _check_fields_covered() -> set[str]:
 
     stored = {"model", "estimator", "estimates", "fit_indices", "r2", "converged", "inadmissible",
               "warnings", "n_obs", "n_total", "missing", "theta", "vcov", "sample_cov", "implied_cov",
-              "data", "iterations", "versions"}
+              "data", "iterations", "versions", "unidentified", "level", "sample_mean"}
     return {f.name for f in dataclasses.fields(FitResult)} - stored
 
 

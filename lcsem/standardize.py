@@ -10,19 +10,45 @@ from .spec.expressions import parse_expression
 from .spec.partable import ParRow
 
 
-def standardized_values(struct: RamStructure, theta: np.ndarray) -> np.ndarray:
-    """``std.all`` of every table row (except ``:=``): (R, n_rows).
+STANDARDIZED_KINDS = ("std_all", "std_lv", "std_nox")
+
+
+def unscaled_variables(struct: RamStructure, kind: str, exogenous_observed: tuple[str, ...] = ()
+                       ) -> tuple[int, ...]:
+    """Positions (in ``struct.names``) of the variables a standardisation leaves in raw units:
+    none for ``"std_all"``; every observed variable for ``"std_lv"`` (latent variables
+    only); the exogenous observed predictors for ``"std_nox"`` (lavaan's ``std.nox``)."""
+    if kind == "std_all":
+        return ()
+    if kind == "std_lv":
+        return tuple(range(struct.p))
+    if kind == "std_nox":
+        return tuple(struct.names.index(n) for n in exogenous_observed)
+    raise ValueError(f"unknown standardisation {kind!r}")
+
+
+def standardized_values(struct: RamStructure, theta: np.ndarray, unscaled: tuple[int, ...] = ()
+                        ) -> np.ndarray:
+    """Standardised value of every table row (except ``:=``): (R, n_rows).
 
     Loadings and paths are scaled by model-implied standard deviations; variances are
-    divided by the total variance; covariances by the square roots of the two
-    (residual) variances, as lavaan does with ``cov.std = TRUE``.
+    divided by the total variance; covariances by the square roots of the two (residual)
+    variances, as lavaan does with ``cov.std = TRUE``. A negative residual variance (a
+    Heywood case) enters a covariance as its absolute value, as in lavaan, so the
+    covariance keeps a standardised value while the solution is flagged inadmissible.
+    With ``unscaled=()`` this is lavaan's ``std.all``; variables listed in ``unscaled``
+    keep their raw units (see :func:`unscaled_variables` for ``std.lv`` and ``std.nox``).
     """
     theta = np.atleast_2d(theta)
     A, S = struct.matrices(theta)
     B = np.linalg.inv(np.eye(struct.m) - A)
     C = B @ S @ np.swapaxes(B, 1, 2)
+    keep = np.zeros(struct.m, dtype=bool)
+    keep[list(unscaled)] = True
     with np.errstate(invalid="ignore", divide="ignore"):
-        sd = np.sqrt(np.diagonal(C, axis1=1, axis2=2))
+        total = np.where(keep[None, :], 1.0, np.diagonal(C, axis1=1, axis2=2))
+        sd = np.sqrt(total)
+        res_sd = np.where(keep[None, :], 1.0, np.sqrt(np.abs(np.diagonal(S, axis1=1, axis2=2))))
         values = struct.row_values(theta)
         e = struct.row_entries
         out = np.empty_like(values)
@@ -30,10 +56,9 @@ def standardized_values(struct: RamStructure, theta: np.ndarray) -> np.ndarray:
         # A[i, j]: effect of j on i -> value * sd_j / sd_i
         out[:, path] = values[:, path] * sd[:, e.col[path]] / sd[:, e.row[path]]
         var = ~path & (e.row == e.col)
-        out[:, var] = values[:, var] / sd[:, e.row[var]] ** 2
+        out[:, var] = values[:, var] / total[:, e.row[var]]
         cov = ~path & (e.row != e.col)
-        res_var = np.diagonal(S, axis1=1, axis2=2)
-        out[:, cov] = values[:, cov] / np.sqrt(res_var[:, e.row[cov]] * res_var[:, e.col[cov]])
+        out[:, cov] = values[:, cov] / (res_sd[:, e.row[cov]] * res_sd[:, e.col[cov]])
     return out
 
 

@@ -42,15 +42,7 @@ FIT_NAMES = {"npar": "n_params", "baseline.chisq": "baseline_chisq", "baseline.d
 LOOSE = {"chisq", "baseline.chisq", "logl", "aic", "bic"}
 FIT_TIME_LIMIT = 20.0   # seconds per fit (with modindices and measurement)
 
-# cases that need another branch's fix (the coordinator unmarks them after merging)
-NEEDS = {
-    # std_lv with an endogenous latent: lavaan fixes its residual variance to 1
-    ("std_lv_sem_ML", q): "needs branch ident (std_lv with endogenous latents)"
-    for q in ("fit", "estimates", "modindices")
-}
-for _case in ("heywood_ML", "latent_and_covariate_ML"):   # a negative residual variance of x1
-    NEEDS[(_case, "modindices")] = ("needs branch ident (sepc.all of covariances with a negative "
-                                    "variance standardised with sqrt(|variance|))")
+NEEDS: dict[tuple[str, str], str] = {}   # (case, quantity) -> reason for a strict xfail
 
 
 def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:

@@ -140,9 +140,9 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     if res.estimator != "ML":
         raise NotSupportedError(f"res: the bootstrap refits with ML; this result used estimator "
                                 f"{res.estimator!r}: refit with estimator='ML'")
-    if res.data.shape[0] == 0:
-        raise ArgumentError("res: this result holds no data (it was saved with "
-                            "to_dict(include_data=False)), and the bootstrap resamples the data; save "
+    if res.data is None or res.data.shape[0] == 0:
+        raise ArgumentError("res: this result holds no data (fitted from summary statistics, or saved "
+                            "with to_dict(include_data=False)), and the bootstrap resamples the data; save "
                             "it with include_data=True, or refit with lcsem.fit(model, data)")
     n_resamples = _check_int("n_resamples", n_resamples, 1)
     if kind not in KINDS:

@@ -170,7 +170,6 @@ def structural_table(res: Any, boot: Any = None, *, level: float = 0.95, method:
 
 def _std_se(res: Any, index: pd.Index) -> pd.Series:
     """Delta-method SEs of the standardised values of the rows in ``index``."""
-    from ..fit import fixed_x_free
     from ..standardize import delta_se, fixed_x_vcov, standardized_values
 
     struct = res.structure
@@ -178,7 +177,7 @@ def _std_se(res: Any, index: pd.Index) -> pd.Series:
     if struct.k == 0:
         return pd.Series(np.nan, index=index)
     se = delta_se(lambda th: standardized_values(struct, th)[:, pos], res.theta,
-                  fixed_x_vcov(res.vcov, fixed_x_free(res.model, res.estimator)))
+                  fixed_x_vcov(res.vcov, res.model.fixed_x_for(res.estimator)))
     return pd.Series(se, index=index)
 
 

@@ -131,6 +131,13 @@ class Model:
         return frozenset(r.free for r in self.rows if r.free and not r.user and r.op == "~~"
                          and r.lhs in exo and r.rhs in exo)
 
+    def fixed_x_for(self, estimator: str) -> frozenset[int]:
+        """:attr:`fixed_x_free` under lavaan's per-estimator default for ``fixed.x``:
+        ``TRUE`` for ML (the covariates' moments are given: not counted as parameters, no
+        standard errors, held fixed in delta-method SEs), ``FALSE`` for GLS and ULS (free
+        parameters with standard errors, counted in ``n_params``): an empty set."""
+        return self.fixed_x_free if estimator == "ML" else frozenset()
+
     @property
     def n_free(self) -> int:
         """Number of free parameters."""

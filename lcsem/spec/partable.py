@@ -3,7 +3,9 @@
 The table is the hub of lcsem: one row per parameter (``lhs op rhs``), with its label,
 its free-parameter number (``free``, 0 when fixed, shared by rows with one label) and
 its fixed value or start value (``value``). Defaults follow lavaan's ``sem()``:
-first loading fixed to 1, every variance free, exogenous latent variables covary,
+first loading fixed to 1, every variance free (with ``std_lv`` every loading free and
+every latent variance fixed to 1 instead: the variance of an exogenous latent variable,
+the residual variance of an endogenous one, as lavaan's ``std.lv = TRUE``), exogenous latent variables covary,
 exogenous observed predictors covary (equivalent to lavaan's ``fixed.x`` for
 estimates, SEs and the test statistic), and residuals of pure outcomes covary.
 """
@@ -91,6 +93,11 @@ def build_partable(statements: list[Statement], std_lv: bool = False) -> list[Pa
             first_loading_seen.add(s.lhs)
             if not std_lv and s.fixed is None and not s.free_forced:
                 free, value = False, 1.0
+        if (std_lv and s.op == "~~" and s.lhs == s.rhs and s.lhs in roles.latent
+                and s.fixed is None and not s.free_forced):
+            # lavaan's std.lv: a written latent variance (even labelled) is fixed to 1
+            # unless NA* frees it or a number fixes it
+            free, value = False, 1.0
         rows.append(ParRow(s.lhs, s.op, s.rhs, s.label, int(free), value, True))
     rows.extend(_default_rows(rows, roles, std_lv))
     rows = _number_free(rows)
@@ -118,7 +125,9 @@ def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool) -> list[Pa
     for name in roles.observed:
         add(name, name)
     for name in roles.latent:
-        if std_lv and name in roles.exogenous_latent:
+        # std_lv: exogenous latent variances and endogenous latent residual variances
+        # are all fixed to 1 (lavaan's std.lv = TRUE)
+        if std_lv:
             add(name, name, 1.0, free=False)
         else:
             add(name, name)
