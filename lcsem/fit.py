@@ -181,9 +181,11 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
     theta = problem.to_original(theta_scaled)
     converged = bool(sol.converged[best])
     fmin, iterations, max_gradient = float(sol.fmin[best]), int(sol.iterations[best]), sol.max_gradient[best]
-    escaped = leave_saddle(struct, S_fit, theta, estimator) if converged else None
-    if escaped is not None:   # a stationary point that is not a minimum
-        theta, fmin, converged = escaped.theta, escaped.fmin, escaped.converged
+    # a stationary point that is not a minimum: restart on the rescaled problem, too
+    escaped = leave_saddle(problem.struct, problem.S, theta_scaled, estimator) if converged else None
+    if escaped is not None:
+        theta_scaled, fmin, converged = escaped.theta, escaped.fmin, escaped.converged
+        theta = problem.to_original(theta_scaled)
         iterations, max_gradient = iterations + escaped.iterations, escaped.max_gradient
         if not converged:
             warn("the optimiser stopped at a saddle point (the discrepancy still decreases in "
