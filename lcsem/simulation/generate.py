@@ -114,7 +114,8 @@ def simulate(model: Any, n: int, params: Mapping[str, float] | None = None, *,
     sd = np.sqrt(np.diag(sigma))
     n = int(n)
     if n_datasets is None:
-        rng = np.random.default_rng(seed)
+        # a Generator is used as it is (the bundled survey's script passes one)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(as_seed_sequence(seed))
         if generator is None:
             draws = rng.multivariate_normal(np.zeros(len(names)), sigma, size=n, method="cholesky")
         else:

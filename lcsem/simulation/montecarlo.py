@@ -24,8 +24,22 @@ from .draw import as_seed_sequence
 __all__ = ["monte_carlo_ci", "parameter_draws"]
 
 
-def parameter_draws(res: Any, n_draws: int, seed: Any = None) -> np.ndarray:
-    """``n_draws`` parameter vectors from N(θ̂, V̂) of a fitted result: (n_draws, k).
+def _used_parameters(specs, struct, defined, theta: np.ndarray) -> np.ndarray:
+    """Free parameters (sorted positions) on which some effect depends."""
+    k = theta.size
+    used = np.zeros(k, dtype=bool)
+    for point in (theta, theta * 1.1 + 0.05):
+        h = 1e-5 * np.maximum(np.abs(point), 1.0)
+        up = point[None, :] + np.diag(h)
+        down = point[None, :] - np.diag(h)
+        diff = _evaluate(specs, struct.row_values(up), defined) - _evaluate(specs, struct.row_values(down), defined)
+        used |= np.any(np.abs(np.nan_to_num(diff, nan=1.0)) > 0, axis=1)
+    return np.flatnonzero(used)
+
+
+def parameter_draws(res: Any, n_draws: int, seed: Any = None, which: np.ndarray | None = None) -> np.ndarray:
+    """``n_draws`` parameter vectors from N(θ̂, V̂) of a fitted result: (n_draws, k), or
+    of the parameters ``which`` only (their marginal distribution): (n_draws, len(which)).
 
     Exogenous observed moments (lavaan's ``fixed.x``) stay at their sample values. The
     draws use the eigen-decomposition of V̂ (as ``MASS::mvrnorm``), so a singular V̂ with
@@ -35,13 +49,16 @@ def parameter_draws(res: Any, n_draws: int, seed: Any = None) -> np.ndarray:
     if not np.all(np.isfinite(vcov)):
         raise ArgumentError("res: its covariance matrix of the estimates is not available (the information "
                             "matrix was singular); Monte Carlo intervals need it: check identification")
+    center = res.theta
+    if which is not None:
+        vcov, center = vcov[np.ix_(which, which)], center[which]
     w, U = np.linalg.eigh((vcov + vcov.T) / 2)
     if w.size and w[0] < -1e-10 * max(1.0, abs(w[-1])):
         raise ArgumentError("res: its covariance matrix of the estimates is not positive semi-definite; "
                             "Monte Carlo intervals need a proper covariance matrix")
     rng = np.random.default_rng(as_seed_sequence(seed))
     z = rng.standard_normal((int(n_draws), w.size))
-    return res.theta[None, :] + (z * np.sqrt(np.clip(w, 0, None))) @ U.T
+    return center[None, :] + (z * np.sqrt(np.clip(w, 0, None))) @ U.T
 
 
 def monte_carlo_ci(res: Any, n_draws: int = 20000, *, level: float = 0.95, seed: Any = None,
@@ -90,9 +107,21 @@ def monte_carlo_ci(res: Any, n_draws: int = 20000, *, level: float = 0.95, seed:
     root = as_seed_sequence(seed)
     struct = res.structure
     defined = DefinedParameters(res.model.rows)
-    draws = parameter_draws(res, int(n_draws), root)
     est = _evaluate(specs, struct.row_values(res.theta[None]), defined)[0]
-    values = _evaluate(specs, struct.row_values(draws), defined)
+    if standardized:
+        draws = parameter_draws(res, int(n_draws), root)
+        values = _evaluate(specs, struct.row_values(draws), defined)
+    else:
+        # only the parameters the effects depend on are drawn (their marginal distribution),
+        # and only their table rows change from the estimates
+        used = _used_parameters(specs, struct, defined, res.theta)
+        sub = parameter_draws(res, int(n_draws), root, used)
+        base = struct.row_values(res.theta[None])[0]
+        rows = np.flatnonzero(np.isin(struct.row_free, used))
+        where = np.searchsorted(used, struct.row_free[rows])
+        values_rows = np.repeat(base[None, :], int(n_draws), axis=0)
+        values_rows[:, rows] = sub[:, where]
+        values = _evaluate(specs, values_rows, defined)
     q = [(1 - level) / 2, (1 + level) / 2]
     lo, hi = np.nanquantile(values, q, axis=0)
     table = pd.DataFrame({"effect": [e.kind for e in specs], "source": [e.source for e in specs],
@@ -101,7 +130,8 @@ def monte_carlo_ci(res: Any, n_draws: int = 20000, *, level: float = 0.95, seed:
                          index=pd.Index([e.name for e in specs], name="name"))
     if standardized:
         std_est = _evaluate(specs, standardized_values(struct, res.theta[None]), defined)[0]
-        std_values = _evaluate(specs, standardized_values(struct, draws), defined)
+        std_values = np.concatenate([_evaluate(specs, standardized_values(struct, draws[i:i + 2000]), defined)
+                                     for i in range(0, draws.shape[0], 2000)])   # cache-sized chunks
         s_lo, s_hi = np.nanquantile(std_values, q, axis=0)
         table["std"] = std_est
         table["std_mc_se"] = np.nanstd(std_values, axis=0, ddof=1)

@@ -511,7 +511,7 @@ def _analytic_n(pop: Population, parameter: str, target: float, alpha: float) ->
         j = -1 - int(row["f"])
         vals, se, _ = defined_with_se(defined, struct, theta[None], V1[None])
         value, se1 = vals[0, j], se[0, j]
-    if not np.isfinite(se1) or abs(value) < 1e-12:
+    if not np.isfinite(se1) or abs(value) < 1e-5 * max(se1, 1e-12):
         raise ArgumentError(f"parameter: {parameter!r} is 0 in the population, so its power stays at alpha for "
                             f"every N; choose a non-zero effect (or set its population value with params=)")
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(target)
