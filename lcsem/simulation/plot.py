@@ -72,3 +72,67 @@ def plot_power(result: Any, parameters: Iterable[str] | str | None = None, *, te
     ax.legend(fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_dynamic_cutoffs(result: Any, level: int | None = None, *, axes=None):
+    """Histograms of SRMR, RMSEA and CFI under the true and the misspecified models, with
+    the dynamic cut-off (dashed), Hu & Bentler's fixed cut-off (dotted) and the user's
+    value (solid red).
+
+    Parameters
+    ----------
+    result
+        A :class:`lcsem.DynamicCutoffs` (from :func:`lcsem.dynamic_cutoffs`).
+    level
+        One misspecification level (1, 2, ...); default: every level, one row each.
+    axes
+        Optional array of matplotlib Axes with shape (levels, 3) (or 3 Axes for one level).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .dynamic import HU_BENTLER, INDICES, DynamicCutoffs
+
+    if not isinstance(result, DynamicCutoffs):
+        raise ArgumentError(f"result: expected the DynamicCutoffs of lcsem.dynamic_cutoffs(...), "
+                            f"got {type(result).__name__}")
+    levels = list(result.table["level"])
+    if level is not None:
+        if level not in levels:
+            raise ArgumentError(f"level: {level!r} is not one of the levels {levels}")
+        levels = [level]
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(len(levels), 3, figsize=(10, 2.6 * len(levels) + 0.6), squeeze=False)
+    else:
+        axes = np.atleast_2d(np.asarray(axes, dtype=object))
+        if axes.shape != (len(levels), 3):
+            raise ArgumentError(f"axes: expected {len(levels)} x 3 Axes, got shape {axes.shape}")
+        fig = axes[0, 0].figure
+    dist = result.distributions
+    true = dist[dist["level"] == 0]
+    for r, lev in enumerate(levels):
+        mis = dist[dist["level"] == lev]
+        row = result.table[result.table["level"] == lev].iloc[0]
+        for c, key in enumerate(INDICES):
+            ax = axes[r, c]
+            values = np.concatenate([true[key].dropna(), mis[key].dropna(), [result.fit[key]]])
+            bins = np.linspace(np.nanmin(values), np.nanmax(values), 40)
+            ax.hist(true[key].dropna(), bins=bins, alpha=0.55, color="#66C2F5", label="true model")
+            ax.hist(mis[key].dropna(), bins=bins, alpha=0.55, color="#E9798C", label=f"level {lev} misspecified")
+            if row[f"{key}_rule"] != "NONE":
+                ax.axvline(row[key], color="black", linestyle="--", linewidth=1.2,
+                           label=f"dynamic {row[key]:.3f} ({row[f'{key}_rule']})")
+            ax.axvline(HU_BENTLER[key], color="0.35", linestyle=":", linewidth=1.2, label=f"Hu & Bentler {HU_BENTLER[key]:g}")
+            ax.axvline(result.fit[key], color="#C00000", linewidth=1.8, label=f"your model {result.fit[key]:.3f}")
+            ax.set_yticks([])
+            ax.set_xlabel(key.upper())
+            if c == 0:
+                ax.set_ylabel(f"Level {lev}")
+            ax.legend(fontsize=6.5, frameon=False)
+    fig.suptitle(f"Dynamic fit-index cut-offs ({result.kind} CFA, N = {result.n}, {result.n_rep} replicates)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
