@@ -319,7 +319,11 @@ def power(model: Any, n: int | Iterable[int] = DEFAULT_N, n_rep: int = 1000, *, 
     defined = DefinedParameters(pop.model.rows)
     setup = _Setup(pop, defined, mc_draws, alpha, root.entropy, tuple(root.spawn_key), _used(defined, pop))
     merged = _run(setup, sizes, n_rep, batch_size, workers, progress)
-    return _summarise(setup, sizes, n_rep, merged, root)
+    extra = []
+    if getattr(model, "estimator", "ML") != "ML":
+        extra.append(f"the population is the {model.estimator} solution; replicates are fitted by ML (GLS/ULS "
+                     f"power waits for the single solver of the one-engine work)")
+    return _summarise(setup, sizes, n_rep, merged, root, extra)
 
 
 def _row_info(pop: Population) -> list[tuple[str, str, str, str, int, float]]:
@@ -334,7 +338,7 @@ def _row_info(pop: Population) -> list[tuple[str, str, str, str, int, float]]:
     return out
 
 
-def _summarise(setup: _Setup, sizes: list[int], n_rep: int, merged, root) -> PowerResult:
+def _summarise(setup: _Setup, sizes: list[int], n_rep: int, merged, root, extra: list[str]) -> PowerResult:
     pop = setup.pop
     z_crit = stats.norm.ppf(1 - setup.alpha / 2)
     rows, fit_rows, notes = [], [], []
@@ -384,6 +388,7 @@ def _summarise(setup: _Setup, sizes: list[int], n_rep: int, merged, root) -> Pow
     if not notes:
         notes.append("power is the share of converged replicates rejecting H0 (counts in .fit); "
                      "normal-theory ML on multivariate-normal data")
+    notes += extra
     table = pd.DataFrame(rows)
     return PowerResult(table=table, fit=pd.DataFrame(fit_rows), alpha=setup.alpha, n_rep=n_rep,
                        seed=root.entropy, notes=tuple(notes))
