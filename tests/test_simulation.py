@@ -134,3 +134,16 @@ def test_simulated_data_are_not_shared_between_calls(hs_result):
     b = lcsem.simulate(hs_result, 10, seed=1)
     assert b.iloc[0, 0] != 99.0
     assert isinstance(b, pd.DataFrame)
+
+
+def test_missing_completely_at_random(hs_result):
+    data = lcsem.simulate(hs_result, 20000, seed=8, missing=0.2)
+    assert data.isna().to_numpy().mean() == pytest.approx(0.2, abs=0.01)
+    complete = lcsem.simulate(hs_result, 20000, seed=8)
+    observed = data.notna().to_numpy()
+    np.testing.assert_array_equal(data.to_numpy()[observed], complete.to_numpy()[observed])
+    for bad in (1.0, -0.1, "some"):
+        with pytest.raises(lcsem.LcsemError, match="missing"):
+            lcsem.simulate(hs_result, 100, seed=1, missing=bad)
+    with pytest.raises(lcsem.LcsemError, match="missing"):
+        lcsem.simulate(hs_result, 100, seed=1, missing=0.1, n_datasets=3)

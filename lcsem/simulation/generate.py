@@ -65,7 +65,7 @@ def _check_nonnormal(nonnormal, p: int) -> tuple[np.ndarray, np.ndarray] | None:
 def simulate(model: Any, n: int, params: Mapping[str, float] | None = None, *,
              seed: int | np.random.Generator | np.random.SeedSequence | None = None,
              n_datasets: int | None = None, nonnormal: tuple[Any, Any] | None = None,
-             likert: int | None = None) -> pd.DataFrame | SampleBatch:
+             likert: int | None = None, missing: float | None = None) -> pd.DataFrame | SampleBatch:
     """Draw data from a model's population values or from a fitted result.
 
     Parameters
@@ -95,6 +95,9 @@ def simulate(model: Any, n: int, params: Mapping[str, float] | None = None, *,
     likert
         ``5`` or ``7`` to cut each variable (standardised) into categories ``1..likert`` at
         equally spaced thresholds on [-2.5, 2.5] (symmetric, bell-shaped responses).
+    missing
+        Share of cells to blank out completely at random (MCAR), in [0, 1). Only for a single
+        DataFrame (``n_datasets=None``): a batch of moments cannot carry missing data.
 
     Returns
     -------
@@ -107,6 +110,12 @@ def simulate(model: Any, n: int, params: Mapping[str, float] | None = None, *,
     if n_datasets is not None and (isinstance(n_datasets, bool) or not isinstance(n_datasets, numbers.Integral)
                                    or n_datasets < 1):
         raise ArgumentError(f"n_datasets: {n_datasets!r} is not a whole number ≥ 1; use None for one DataFrame")
+    if missing is not None:
+        if isinstance(missing, bool) or not isinstance(missing, numbers.Real) or not 0 <= float(missing) < 1:
+            raise ArgumentError(f"missing: {missing!r} is not a share of cells in [0, 1); use e.g. missing=0.1")
+        if n_datasets is not None:
+            raise ArgumentError("missing: a batch of sample moments (n_datasets=...) cannot carry missing values; "
+                                "draw data sets one at a time (n_datasets=None) with different seeds")
     sigma, names_ = population_sigma(model, params)
     names = list(names_)
     shape = _check_nonnormal(nonnormal, len(names))
@@ -122,6 +131,8 @@ def simulate(model: Any, n: int, params: Mapping[str, float] | None = None, *,
             draws = generator.draw(rng, (n,))
         if likert is not None:
             draws = likert_cut(draws, likert, sd)
+        if missing:
+            draws[rng.random(draws.shape) < float(missing)] = np.nan
         return pd.DataFrame(draws, columns=names)
     root = as_seed_sequence(seed)
     R = int(n_datasets)

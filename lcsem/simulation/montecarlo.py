@@ -18,8 +18,9 @@ import pandas as pd
 
 from ..effects import _build_effects, _evaluate
 from ..exceptions import ArgumentError
-from ..standardize import DefinedParameters, fixed_x_vcov, standardized_values
+from ..standardize import DefinedParameters, standardized_values
 from .draw import as_seed_sequence
+from .sampling import parameter_draws
 
 __all__ = ["monte_carlo_ci", "parameter_draws"]
 
@@ -35,30 +36,6 @@ def _used_parameters(specs, struct, defined, theta: np.ndarray) -> np.ndarray:
         diff = _evaluate(specs, struct.row_values(up), defined) - _evaluate(specs, struct.row_values(down), defined)
         used |= np.any(np.abs(np.nan_to_num(diff, nan=1.0)) > 0, axis=1)
     return np.flatnonzero(used)
-
-
-def parameter_draws(res: Any, n_draws: int, seed: Any = None, which: np.ndarray | None = None) -> np.ndarray:
-    """``n_draws`` parameter vectors from N(θ̂, V̂) of a fitted result: (n_draws, k), or
-    of the parameters ``which`` only (their marginal distribution): (n_draws, len(which)).
-
-    Exogenous observed moments (lavaan's ``fixed.x``) stay at their sample values. The
-    draws use the eigen-decomposition of V̂ (as ``MASS::mvrnorm``), so a singular V̂ with
-    non-negative eigenvalues is allowed.
-    """
-    vcov = fixed_x_vcov(np.asarray(res.vcov, dtype=float), res.model.fixed_x_free)
-    if not np.all(np.isfinite(vcov)):
-        raise ArgumentError("res: its covariance matrix of the estimates is not available (the information "
-                            "matrix was singular); Monte Carlo intervals need it: check identification")
-    center = res.theta
-    if which is not None:
-        vcov, center = vcov[np.ix_(which, which)], center[which]
-    w, U = np.linalg.eigh((vcov + vcov.T) / 2)
-    if w.size and w[0] < -1e-10 * max(1.0, abs(w[-1])):
-        raise ArgumentError("res: its covariance matrix of the estimates is not positive semi-definite; "
-                            "Monte Carlo intervals need a proper covariance matrix")
-    rng = np.random.default_rng(as_seed_sequence(seed))
-    z = rng.standard_normal((int(n_draws), w.size))
-    return center[None, :] + (z * np.sqrt(np.clip(w, 0, None))) @ U.T
 
 
 def monte_carlo_ci(res: Any, n_draws: int = 20000, *, level: float = 0.95, seed: Any = None,
