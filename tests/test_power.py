@@ -209,3 +209,19 @@ def test_power_curve_plot(canonical_power, tmp_path):
     ax = lcsem.plot_power(canonical_power, ["ind", "c"])
     assert len(ax.get_lines()) >= 3   # two curves and the target line
     ax.figure.savefig(tmp_path / "power.png")
+
+
+def test_power_on_non_normal_and_likert_rows(canonical):
+    normal = power(canonical, [150], 200, seed=4, mc_draws=0)
+    skewed = power(canonical, [150], 200, seed=4, mc_draws=0, nonnormal=(2.0, 7.0))
+    again = power(canonical, [150], 200, seed=4, mc_draws=0, nonnormal=(2.0, 7.0), batch_size=33)
+    pd.testing.assert_frame_equal(skewed.table, again.table)
+    # normal-theory chi-square over-rejects with heavy tails (kurtosis 7)
+    assert skewed.fit["chisq_reject"].iloc[0] > normal.fit["chisq_reject"].iloc[0] + 0.1
+    assert any("Vale–Maurelli" in n for n in skewed.notes)
+    lik = power(canonical, [150], 50, seed=4, mc_draws=0, likert=5)
+    assert lik.fit["n_converged"].iloc[0] >= 45
+    with pytest.raises(lcsem.LcsemError, match="likert"):
+        power(canonical, [150], 5, likert=3)
+    with pytest.raises(lcsem.LcsemError, match="nonnormal"):
+        power(canonical, [150], 5, nonnormal=(3.0, 1.0))

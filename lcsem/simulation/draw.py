@@ -17,7 +17,7 @@ from scipy import optimize
 from ..exceptions import ArgumentError
 
 __all__ = ["BLOCK", "as_seed_sequence", "block_rng", "wishart_block", "covariance_batch",
-           "fleishman_coefficients", "intermediate_correlation", "vale_maurelli", "likert_cut"]
+           "moments_batch", "fleishman_coefficients", "intermediate_correlation", "vale_maurelli", "likert_cut"]
 
 BLOCK = 50
 
@@ -64,6 +64,33 @@ def covariance_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: 
     out = [wishart_block(block_rng(root, key, b), chol, n, BLOCK) for b in range(first, last + 1)]
     stacked = np.concatenate(out)
     return stacked[start - first * BLOCK: stop - first * BLOCK]
+
+
+def moments_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: np.ndarray, n: int, start: int,
+                  stop: int, generator: "ValeMaurelli | None" = None, likert: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Sample covariances (denominator ``n``) and means of replicates ``start..stop-1`` from
+    raw rows: Vale–Maurelli rows when ``generator`` is given, else normal rows; cut into
+    Likert categories when ``likert`` is given. Whole blocks are drawn, so replicate ``r``
+    does not depend on ``start``/``stop``; memory is one block of ``BLOCK * n`` rows."""
+    chol = np.linalg.cholesky(sigma)
+    sd = np.sqrt(np.diag(sigma))
+    p = sigma.shape[0]
+    first, last = start // BLOCK, (stop - 1) // BLOCK
+    covs, means = [], []
+    for b in range(first, last + 1):
+        rng = block_rng(root, key, b)
+        lo = max(start - b * BLOCK, 0)
+        hi = min(stop - b * BLOCK, BLOCK)
+        X = generator.draw(rng, (BLOCK, n)) if generator is not None else rng.standard_normal((BLOCK, n, p)) @ chol.T
+        X = X[lo:hi]
+        if likert is not None:
+            X = likert_cut(X, likert, sd)
+        m = X.mean(axis=1)
+        Xc = X - m[:, None, :]
+        covs.append(np.swapaxes(Xc, 1, 2) @ Xc / n)
+        means.append(m)
+    return np.concatenate(covs), np.concatenate(means)
 
 
 # ---------------------------------------------------------------------------- non-normal data

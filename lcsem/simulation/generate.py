@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ArgumentError
-from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_batch, likert_cut
+from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_batch, likert_cut, moments_batch
 from .population import population_sigma
 
 __all__ = ["simulate", "SampleBatch", "LIKERT_POINTS"]
@@ -141,16 +141,5 @@ def simulate(model: Any, n: int, params: Mapping[str, float] | None = None, *,
         means = np.concatenate([block_rng(root, (1,), b).standard_normal((BLOCK, len(names)))
                                 for b in range(-(-R // BLOCK))])[:R] @ np.linalg.cholesky(sigma / n).T
         return SampleBatch(cov, means, n, tuple(names))
-    covs, means = [], []
-    chol = np.linalg.cholesky(sigma)
-    for b in range(-(-R // BLOCK)):
-        size = min(BLOCK, R - b * BLOCK)
-        rng = block_rng(root, (2,), b)
-        X = generator.draw(rng, (size, n)) if generator is not None else rng.standard_normal((size, n, len(names))) @ chol.T
-        if likert is not None:
-            X = likert_cut(X, likert, sd)
-        m = X.mean(axis=1)
-        Xc = X - m[:, None, :]
-        covs.append(np.swapaxes(Xc, 1, 2) @ Xc / n)
-        means.append(m)
-    return SampleBatch(np.concatenate(covs), np.concatenate(means), n, tuple(names))
+    cov, means = moments_batch(root, (2,), sigma, n, 0, R, generator, likert)
+    return SampleBatch(cov, means, n, tuple(names))

@@ -25,7 +25,8 @@ from scipy import stats
 from .._warnings import warn
 from ..exceptions import ArgumentError, ConvergenceWarning
 from ..standardize import DefinedParameters
-from .draw import BLOCK, as_seed_sequence, block_rng, covariance_batch
+from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_batch, moments_batch
+from .generate import LIKERT_POINTS, _check_nonnormal
 from .population import Population, population
 from .replicates import defined_with_se, fit_replicates
 
@@ -160,6 +161,8 @@ class _Setup:
     used: np.ndarray     # free parameters the ':=' definitions depend on
     used_rows: np.ndarray = None        # table rows holding one of them
     used_row_param: np.ndarray = None   # position in ``used`` of each such row's parameter
+    generator: ValeMaurelli | None = None   # non-normal rows (None: Wishart moments)
+    likert: int | None = None
 
     def __post_init__(self):
         free = self.pop.struct.row_free
@@ -175,7 +178,10 @@ def _chunk(setup: _Setup, i: int, n: int, start: int, stop: int) -> dict[str, np
     pop = setup.pop
     root = np.random.SeedSequence(setup.entropy, spawn_key=setup.spawn_key)
     with threadpool_limits(limits=1):
-        S = covariance_batch(root, (i, 0), pop.sigma, n, start, stop)
+        if setup.generator is None and setup.likert is None:
+            S = covariance_batch(root, (i, 0), pop.sigma, n, start, stop)
+        else:
+            S, _ = moments_batch(root, (i, 2), pop.sigma, n, start, stop, setup.generator, setup.likert)
         fits = fit_replicates(pop.model, pop.struct, S, pop.theta, n)
         out: dict[str, np.ndarray] = {"theta": fits.theta, "se": fits.se, "converged": fits.converged,
                                       "admissible": fits.admissible, **{f"fit_{k}": v for k, v in fits.fit.items()}}
@@ -264,7 +270,8 @@ def _progress(enabled: bool, total: int):
 
 def power(model: Any, n: int | Iterable[int] = DEFAULT_N, n_rep: int = 1000, *, alpha: float = 0.05,
           params: Mapping[str, float] | None = None, seed: Any = None, mc_draws: int = 1000,
-          n_jobs: int | None = 1, batch_size: int | None = None, progress: bool = False) -> PowerResult:
+          n_jobs: int | None = 1, batch_size: int | None = None, progress: bool = False,
+          nonnormal: tuple[Any, Any] | None = None, likert: int | None = None) -> PowerResult:
     """Monte Carlo power of every free parameter and ``:=`` effect at each sample size.
 
     Parameters
@@ -293,6 +300,12 @@ def power(model: Any, n: int | Iterable[int] = DEFAULT_N, n_rep: int = 1000, *, 
         Replicates per chunk; memory is bounded by one chunk per worker, never by ``n_rep``.
     progress
         Show a tqdm progress bar over chunks.
+    nonnormal, likert
+        Simulate raw rows instead of Wishart moments: Vale–Maurelli data with these
+        ``(skew, excess kurtosis)`` values and/or cut into ``likert`` (5 or 7) categories, as
+        in :func:`lcsem.simulate`. The replicates are still fitted by normal-theory ML (with
+        its SEs), so the power shows what that analysis achieves on such data; with Likert
+        data the estimates target the categorised variables, not ``pop``.
 
     Returns
     -------
@@ -315,11 +328,20 @@ def power(model: Any, n: int | Iterable[int] = DEFAULT_N, n_rep: int = 1000, *, 
     if pop.model.df < 0:
         raise ArgumentError(f"model: it has df = {pop.model.df} (not identified); fix parameters or add indicators")
     sizes = _sizes(n, pop.struct.k)
+    if likert is not None and likert not in LIKERT_POINTS:
+        raise ArgumentError(f"likert: {likert!r} is not supported; use 5, 7 or None (continuous)")
+    shape = _check_nonnormal(nonnormal, pop.struct.p)
+    generator = None if shape is None else ValeMaurelli(pop.sigma, *shape)
     root = as_seed_sequence(seed)
     defined = DefinedParameters(pop.model.rows)
-    setup = _Setup(pop, defined, mc_draws, alpha, root.entropy, tuple(root.spawn_key), _used(defined, pop))
+    setup = _Setup(pop, defined, mc_draws, alpha, root.entropy, tuple(root.spawn_key), _used(defined, pop),
+                   generator=generator, likert=likert)
     merged = _run(setup, sizes, n_rep, batch_size, workers, progress)
     extra = []
+    if generator is not None or likert is not None:
+        what = [f"Vale–Maurelli rows (skew, kurtosis) = {nonnormal}" if generator is not None else "normal rows",
+                f"cut into {likert} categories" if likert is not None else ""]
+        extra.append("data: " + " ".join(w for w in what if w) + "; fitted by normal-theory ML")
     if getattr(model, "estimator", "ML") != "ML":
         extra.append(f"the population is the {model.estimator} solution; replicates are fitted by ML (GLS/ULS "
                      f"power waits for the single solver of the one-engine work)")
@@ -385,7 +407,7 @@ def _summarise(setup: _Setup, sizes: list[int], n_rep: int, merged, root, extra:
                    f"{nc} converged replicates only (see .fit for the counts)")
             notes.append(msg)
             warn(msg, ConvergenceWarning, stacklevel=4)
-    if not notes:
+    if not notes and not extra:
         notes.append("power is the share of converged replicates rejecting H0 (counts in .fit); "
                      "normal-theory ML on multivariate-normal data")
     notes += extra
