@@ -225,3 +225,32 @@ def test_power_on_non_normal_and_likert_rows(canonical):
         power(canonical, [150], 5, likert=3)
     with pytest.raises(lcsem.LcsemError, match="nonnormal"):
         power(canonical, [150], 5, nonnormal=(3.0, 1.0))
+
+
+def test_checkpoint_resumes_a_run_and_refuses_other_settings(canonical, tmp_path, monkeypatch):
+    from lcsem.simulation import power_analysis
+    path = tmp_path / "power.npz"
+    full = power(canonical, [120, 160], 40, seed=5, batch_size=10, mc_draws=50)
+    real, calls = power_analysis._chunk, []
+
+    def interrupted(setup, i, n, start, stop):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append((i, start))
+        return real(setup, i, n, start, stop)
+
+    monkeypatch.setattr(power_analysis, "_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        power(canonical, [120, 160], 40, seed=5, batch_size=10, mc_draws=50, checkpoint=path)
+    assert path.exists() and len(calls) == 3
+    calls.clear()
+    monkeypatch.setattr(power_analysis, "_chunk", lambda *a: (calls.append(a[1:]), real(*a))[1])
+    resumed = power(canonical, [120, 160], 40, seed=5, batch_size=10, mc_draws=50, checkpoint=path)
+    assert len(calls) == 8 - 3                      # only the missing chunks were run
+    pd.testing.assert_frame_equal(resumed.table, full.table)
+    with pytest.raises(lcsem.LcsemError, match="other settings"):
+        power(canonical, [120, 160], 40, seed=6, batch_size=10, mc_draws=50, checkpoint=path)
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(lcsem.LcsemError, match="not an lcsem simulation checkpoint"):
+        power(canonical, [120], 10, seed=6, checkpoint=bad)

@@ -15,6 +15,7 @@ Normal-theory ML only: GLS/ULS power waits for the single solver of the one-engi
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -26,6 +27,7 @@ from .._warnings import warn
 from ..exceptions import ArgumentError, ConvergenceWarning
 from ..standardize import DefinedParameters
 from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_batch, moments_batch
+from .checkpoint import ChunkStore, fingerprint
 from .generate import LIKERT_POINTS, _check_nonnormal
 from .population import Population, population
 from .replicates import defined_with_se, fit_replicates
@@ -240,38 +242,42 @@ def _used(defined: DefinedParameters, pop: Population) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- the run
 def _run(setup: _Setup, sizes: list[int], n_rep: int, batch_size: int, workers: int,
-         progress: bool) -> list[dict[str, np.ndarray]]:
+         progress: bool, store: ChunkStore) -> list[dict[str, np.ndarray]]:
     tasks = [(i, n, s, min(s + batch_size, n_rep)) for i, n in enumerate(sizes) for s in range(0, n_rep, batch_size)]
-    if workers == 1:
-        bar = _progress(progress, len(tasks))
-        outs = []
-        for t in tasks:
-            outs.append(_chunk(setup, *t))
+    todo = [t for t in tasks if (t[0], t[2]) not in store.chunks]
+    bar = _progress(progress, len(tasks), len(tasks) - len(todo))
+    try:
+        if workers == 1:
+            results = (_chunk(setup, *t) for t in todo)
+        else:
+            from joblib import Parallel, delayed
+            results = Parallel(n_jobs=workers, return_as="generator")(delayed(_chunk)(setup, *t) for t in todo)
+        for t, out in zip(todo, results):
+            store.add(t[0], t[2], out)     # saved at once when checkpointing
             if bar is not None:
                 bar.update(1)
+    finally:
         if bar is not None:
             bar.close()
-    else:
-        from joblib import Parallel, delayed
-        outs = Parallel(n_jobs=workers)(delayed(_chunk)(setup, *t) for t in tasks)
     merged = []
     for i in range(len(sizes)):
-        parts = [o for t, o in zip(tasks, outs) if t[0] == i]
+        parts = [store.chunks[(t[0], t[2])] for t in tasks if t[0] == i]
         merged.append({key: np.concatenate([p[key] for p in parts]) for key in parts[0]})
     return merged
 
 
-def _progress(enabled: bool, total: int):
+def _progress(enabled: bool, total: int, done: int):
     if not enabled:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=total, desc="power", leave=False)
+    return tqdm(total=total, initial=done, desc="power", leave=False)
 
 
 def power(model: Any, n: int | Iterable[int] = DEFAULT_N, n_rep: int = 1000, *, alpha: float = 0.05,
           params: Mapping[str, float] | None = None, seed: Any = None, mc_draws: int = 1000,
           n_jobs: int | None = 1, batch_size: int | None = None, progress: bool = False,
-          nonnormal: tuple[Any, Any] | None = None, likert: int | None = None) -> PowerResult:
+          nonnormal: tuple[Any, Any] | None = None, likert: int | None = None,
+          checkpoint: str | os.PathLike | None = None) -> PowerResult:
     """Monte Carlo power of every free parameter and ``:=`` effect at each sample size.
 
     Parameters
@@ -306,6 +312,10 @@ def power(model: Any, n: int | Iterable[int] = DEFAULT_N, n_rep: int = 1000, *, 
         in :func:`lcsem.simulate`. The replicates are still fitted by normal-theory ML (with
         its SEs), so the power shows what that analysis achieves on such data; with Likert
         data the estimates target the categorised variables, not ``pop``.
+    checkpoint
+        A file path: every finished chunk is saved there, and a later call with the same
+        settings (model, population, seed, sizes, ``n_rep``, ``batch_size``, ...) resumes
+        from it, e.g. after Ctrl-C. The file holds plain arrays (read without pickle).
 
     Returns
     -------
@@ -336,7 +346,11 @@ def power(model: Any, n: int | Iterable[int] = DEFAULT_N, n_rep: int = 1000, *, 
     defined = DefinedParameters(pop.model.rows)
     setup = _Setup(pop, defined, mc_draws, alpha, root.entropy, tuple(root.spawn_key), _used(defined, pop),
                    generator=generator, likert=likert)
-    merged = _run(setup, sizes, n_rep, batch_size, workers, progress)
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise ArgumentError(f"checkpoint: expected a file path, got {checkpoint!r}")
+    stamp = fingerprint("power-v1", pop.model.to_syntax(), pop.sigma, pop.theta, sizes, n_rep, batch_size, alpha,
+                        mc_draws, root.entropy, tuple(root.spawn_key), nonnormal, likert)
+    merged = _run(setup, sizes, n_rep, batch_size, workers, progress, ChunkStore(checkpoint, stamp))
     extra = []
     if generator is not None or likert is not None:
         what = [f"Vale–Maurelli rows (skew, kurtosis) = {nonnormal}" if generator is not None else "normal rows",
