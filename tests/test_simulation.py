@@ -147,3 +147,17 @@ def test_missing_completely_at_random(hs_result):
             lcsem.simulate(hs_result, 100, seed=1, missing=bad)
     with pytest.raises(lcsem.LcsemError, match="missing"):
         lcsem.simulate(hs_result, 100, seed=1, missing=0.1, n_datasets=3)
+
+
+def test_fleishman_and_intermediate_correlations_match_lavaan():
+    import json
+    from pathlib import Path
+    ref = json.loads((Path(__file__).parent / "reference" / "vale_maurelli_reference.json").read_text())
+    coefs = []
+    for row in ref["fleishman"]:
+        ours = fleishman_coefficients(row["skew"], row["kurtosis"])
+        np.testing.assert_allclose(ours, row["abcd"], atol=1e-5)
+        coefs.append(ours)
+    for row in ref["intermediate"]:
+        got = intermediate_correlation(row["target"], coefs[row["first"]], coefs[row["second"]])
+        assert got == pytest.approx(row["intermediate"], abs=1e-6)
