@@ -42,3 +42,22 @@ def test_public_names():
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(lcsem.LcsemError, match=match):
         call()
+
+
+# the refs helper's grid (tests/reference/make_power.R): the canonical model's df, two groups, alpha .01
+REFS = json.loads((Path(__file__).parent / "reference" / "power_reference.json").read_text())
+POWER_ROWS = [dict(zip(REFS["rmsea_power"], values)) for values in zip(*REFS["rmsea_power"].values())]
+SIZE_ROWS = [dict(zip(REFS["rmsea_samplesize"]["table"], values))
+             for values in zip(*REFS["rmsea_samplesize"]["table"].values())]
+
+
+@pytest.mark.parametrize("row", POWER_ROWS, ids=lambda r: f"df{r['df']}-n{r['n']}-{r['rmsea0']}-{r['rmseaA']}-g{r['group']}-a{r['alpha']}")
+def test_rmsea_power_matches_the_refs_grid(row):
+    got = rmsea_power(int(row["df"]), row["n"], row["rmsea0"], row["rmseaA"], row["alpha"], groups=int(row["group"]))
+    assert got == pytest.approx(row["power"], abs=1e-4)
+
+
+@pytest.mark.parametrize("row", SIZE_ROWS, ids=lambda r: f"df{r['df']}-{r['rmsea0']}-{r['rmseaA']}-p{r['power']}")
+def test_rmsea_sample_size_matches_the_refs_grid(row):
+    n = rmsea_sample_size(int(row["df"]), row["rmsea0"], row["rmseaA"], row["power"], row["alpha"])
+    assert n == row["n"] * row["group"]

@@ -143,12 +143,13 @@ def _sizes(n, k: int) -> list[int]:
 
 
 def _n_workers(n_jobs) -> int:
-    import os
     if n_jobs is None:
         return 1
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0 or n_jobs < -1:
         raise ArgumentError(f"n_jobs: {n_jobs!r} is not 1, a number of workers, or -1 (all cores)")
-    return os.cpu_count() or 1 if n_jobs == -1 else int(n_jobs)
+    if n_jobs == -1:
+        return os.cpu_count() or 1
+    return int(n_jobs)
 
 
 # ---------------------------------------------------------------------------- one chunk
