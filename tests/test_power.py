@@ -117,7 +117,7 @@ def test_failures_are_counted_and_warned(canonical, monkeypatch):
     with pytest.warns(lcsem.ConvergenceWarning, match="converged replicates only"):
         res = power(canonical, [150], 40, seed=1, mc_draws=0)
     assert res.fit["n_converged"].iloc[0] == 20
-    assert res.table["n_converged"].eq(20).all()
+    assert res.table["n_converged"].eq(20).all() and res.table["n_tested"].eq(20).all()
     assert any("did not converge" in n for n in res.notes)
 
 

@@ -47,9 +47,9 @@ class PowerResult:
     ----------
     table
         One row per sample size and parameter: ``n lhs op rhs label name pop mean_est
-        sd_est mean_se power power_mcse power_mc power_mc_mcse n_converged``. ``power`` is
-        the share of converged replicates whose Wald test rejects H0: value = 0 at
-        ``alpha``; ``power_mc`` the share whose Monte Carlo CI excludes 0 (``:=`` rows);
+        sd_est mean_se power power_mcse power_mc power_mc_mcse n_converged n_tested``.
+        ``power`` is the share of the ``n_tested`` replicates (converged, with a finite SE)
+        whose Wald test rejects H0: value = 0 at ``alpha``; ``power_mc`` the share whose Monte Carlo CI excludes 0 (``:=`` rows);
         ``*_mcse`` their Monte Carlo standard errors.
     fit
         One row per sample size: ``n n_rep n_converged n_admissible chisq_reject`` and the
@@ -390,28 +390,30 @@ def _summarise(setup: _Setup, sizes: list[int], n_rep: int, merged, root, extra:
             x = x[conv]
             x = x[np.isfinite(x)]
             if x.size == 0:
-                return np.nan, np.nan
+                return np.nan, np.nan, 0
             p = float(np.mean(x))
-            return p, float(np.sqrt(p * (1 - p) / x.size))
+            return p, float(np.sqrt(p * (1 - p) / x.size)), int(x.size)
 
         for lhs, op, rhs, label, f, value in free_rows:
             est, se = out["theta"][:, f], out["se"][:, f]
             with np.errstate(invalid="ignore", divide="ignore"):
                 rej = np.where(np.isfinite(se), (np.abs(est / se) > z_crit).astype(float), np.nan)
-            pw, mcse = share(rej)
+            pw, mcse, used = share(rej)
             rows.append(dict(n=n, lhs=lhs, op=op, rhs=rhs, label=label, name=f"{lhs} {op} {rhs}", pop=value,
                              mean_est=_mean(est[conv]), sd_est=_sd(est[conv]), mean_se=_mean(se[conv]),
-                             power=pw, power_mcse=mcse, power_mc=np.nan, power_mc_mcse=np.nan, n_converged=nc))
+                             power=pw, power_mcse=mcse, power_mc=np.nan, power_mc_mcse=np.nan, n_converged=nc,
+                             n_tested=used))
         for d, name in enumerate(setup.defined.names):
             est, se = out["def_est"][:, d], out["def_se"][:, d]
             with np.errstate(invalid="ignore", divide="ignore"):
                 rej = np.where(np.isfinite(se), (np.abs(est / se) > z_crit).astype(float), np.nan)
-            pw, mcse = share(rej)
-            mc, mc_se = share(out["def_mc"][:, d]) if setup.mc_draws else (np.nan, np.nan)
+            pw, mcse, used = share(rej)
+            mc, mc_se, _ = share(out["def_mc"][:, d]) if setup.mc_draws else (np.nan, np.nan, 0)
             expr = [r.rhs for r in pop.model.rows if r.op == ":=" and r.lhs == name][0]
             rows.append(dict(n=n, lhs=name, op=":=", rhs=expr, label=name, name=name, pop=float(d_pop[0, d]),
                              mean_est=_mean(est[conv]), sd_est=_sd(est[conv]), mean_se=_mean(se[conv]),
-                             power=pw, power_mcse=mcse, power_mc=mc, power_mc_mcse=mc_se, n_converged=nc))
+                             power=pw, power_mcse=mcse, power_mc=mc, power_mc_mcse=mc_se, n_converged=nc,
+                             n_tested=used))
         fit = {k[4:]: v for k, v in out.items() if k.startswith("fit_")}
         fit_rows.append(dict(n=n, n_rep=n_rep, n_converged=nc, n_admissible=int(out["admissible"].sum()),
                              chisq_reject=_mean((fit["pvalue"][conv] < setup.alpha).astype(float)),
