@@ -98,6 +98,7 @@ def test_power_from_model_population_values_and_the_summary():
     res = power(lcsem.lc_model(), [80, 160], 100, seed=1, mc_draws=200)
     text = res.summary()
     assert "Power (Wald z) by N" in text and "ind" in text
+    assert "<table" in res._repr_html_() and "PowerResult" in repr(res)
     pw = res.power_of("ind")
     assert pw.loc[160] >= pw.loc[80]
     # population values of the analysis model: standardised paths into unit-variance factors

@@ -96,6 +96,7 @@ def test_result_is_seeded_batch_independent_and_summarised(case):
                                       "cfi", "cfi_rule"}
     assert cut.table["srmr_rule"].isin(["95/5", "90/10", "NONE"]).all()
     assert cut.converged[0] == 500
+    assert "<table" in cut._repr_html_() and "DynamicCutoffs" in repr(cut)
 
 
 def test_none_when_the_index_cannot_separate_the_models():

@@ -131,6 +131,14 @@ class DynamicCutoffs:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        import html
+        head = (f"<p><strong>Dynamic fit-index cut-offs</strong> ({self.kind} CFA; McNeish &amp; Wolf 2023), "
+                f"N = {self.n}, {self.n_rep} replicates per model. Your model: "
+                + ", ".join(f"{k.upper()} = {self.fit[k]:.3f}" for k in INDICES) + "</p>")
+        notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
+        return head + self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}") + notes
+
     def __repr__(self) -> str:
         return f"DynamicCutoffs(kind={self.kind!r}, levels={len(self.table)}, n={self.n}, n_rep={self.n_rep})"
 

@@ -77,10 +77,20 @@ class PowerResult:
         """A plain-text summary."""
         lines = [f"Monte Carlo power (ML, {self.n_rep} replicates per N, alpha = {self.alpha:g})",
                  self.fit.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
-        wide = self.table.pivot(index="name", columns="n", values="power")
+        wide = self.table.pivot(index="name", columns="n", values="power").reindex(
+            list(dict.fromkeys(self.table["name"])))
         lines += ["", "Power (Wald z) by N", wide.to_string(float_format=lambda v: f"{v:.3f}")]
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+        wide = self.table.pivot(index="name", columns="n", values="power").reindex(
+            list(dict.fromkeys(self.table["name"])))
+        notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
+        return (f"<p><strong>Monte Carlo power</strong> (ML, {self.n_rep} replicates per N, "
+                f"α = {self.alpha:g})</p>" + self.fit.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+                + "<p>Power (Wald z) by N</p>" + wide.to_html(float_format=lambda v: f"{v:.3f}") + notes)
 
     def __repr__(self) -> str:
         return f"PowerResult(n={list(self.fit['n'])}, n_rep={self.n_rep}, alpha={self.alpha:g})"
