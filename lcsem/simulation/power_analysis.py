@@ -480,9 +480,10 @@ def sample_size(model: Any, target: float = 0.80, parameter: str = "ind", *, tes
     A first guess comes from the population's expected information (the N at which the
     Wald test's asymptotic power is ``target``); it is then checked and refined by
     simulation: the guess is widened until it brackets the target, then bisected on
-    integers (every N uses the same seed). The answer is the smallest N tried whose
-    simulated power is at least ``target``, found to within ``tolerance`` cases (default
-    2% of N, at least 2).
+    integers (every N uses the same seed). The answer is where the bisection ends: an N
+    whose simulated power is at least ``target`` while an N at most ``tolerance`` cases
+    smaller (default 2% of N, at least 2) falls short. Simulated power carries Monte Carlo
+    error (see ``tried``), so neighbouring N can swap order; raise ``n_rep`` to narrow it.
 
     Parameters
     ----------
