@@ -56,6 +56,16 @@ _LAZY = {
     "plot_bootstrap": "lcsem.plot",
     "plot_residuals": "lcsem.plot",
     "path_layout": "lcsem.plot",
+    "rmsea_power": "lcsem.simulation.rmsea",
+    "rmsea_sample_size": "lcsem.simulation.rmsea",
+    "power": "lcsem.simulation.power_analysis",
+    "sample_size": "lcsem.simulation.power_analysis",
+    "PowerResult": "lcsem.simulation.power_analysis",
+    "plot_power": "lcsem.simulation.plot",
+    "monte_carlo_ci": "lcsem.simulation.montecarlo",
+    "dynamic_cutoffs": "lcsem.simulation.dynamic",
+    "DynamicCutoffs": "lcsem.simulation.dynamic",
+    "plot_dynamic_cutoffs": "lcsem.simulation.plot",
 }
 
 __all__ = [

@@ -1,0 +1,2 @@
+"""Simulation-based planning: data generation, power, sample size, dynamic fit cut-offs and
+Monte Carlo confidence intervals."""
