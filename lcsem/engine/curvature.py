@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .optimize import gradient, minimize
+from .optimize import _gradient_information, _weight, gradient, minimize
 from .ram import RamStructure
 
 # smallest Hessian eigenvalue, relative to the largest, that still counts as a minimum
@@ -23,10 +23,24 @@ from .ram import RamStructure
 NEGATIVE_CURVATURE_TOL = 1e-6
 
 
-def hessian(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str) -> np.ndarray:
-    """Hessian of the discrepancy at ``theta`` (k,) by central differences: (k, k)."""
+def _information_scale(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str) -> np.ndarray:
+    """Square roots of the diagonal of the Fisher / Gauss-Newton information at ``theta``:
+    each parameter's natural unit, so that steps and curvature do not depend on units."""
+    with np.errstate(all="ignore"):
+        info = _gradient_information(struct, theta[None], S[None], estimator, _weight(S[None], estimator))[1][0]
+    d = np.sqrt(np.abs(np.diag(info)))
+    fallback = 1.0 / np.maximum(1.0, np.abs(theta))        # unit steps of 1e-5 * max(1, |theta|)
+    return np.where(np.isfinite(d) & (d > 0), d, fallback)
+
+
+def hessian(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str,
+            scale: np.ndarray | None = None) -> np.ndarray:
+    """Hessian of the discrepancy at ``theta`` (k,) by central differences: (k, k). Step
+    ``i`` is ``1e-5 / scale_i`` (default ``scale``: :func:`_information_scale`)."""
     k = struct.k
-    h = 1e-5 * np.maximum(1.0, np.abs(theta))
+    if scale is None:
+        scale = _information_scale(struct, theta, S, estimator)
+    h = 1e-5 / scale
     steps = np.diag(h)
     points = np.concatenate([theta + steps, theta - steps])
     with np.errstate(all="ignore"):
@@ -41,12 +55,15 @@ def descent_direction(struct: RamStructure, theta: np.ndarray, S: np.ndarray,
     or None when ``theta`` is a (possibly flat) minimum or the check is not possible."""
     if struct.k == 0:
         return None
-    H = hessian(struct, theta, S, estimator)
+    scale = _information_scale(struct, theta, S, estimator)
+    H = hessian(struct, theta, S, estimator, scale)
     if not np.isfinite(H).all():
         return None
-    values, vectors = np.linalg.eigh(H)
+    # curvature in each parameter's information unit (scale-free); back to theta's units
+    values, vectors = np.linalg.eigh(H / np.outer(scale, scale))
     if values[0] < -NEGATIVE_CURVATURE_TOL * max(1.0, float(np.max(np.abs(values)))):
-        return vectors[:, 0]
+        direction = vectors[:, 0] / scale
+        return direction / np.linalg.norm(direction)
     return None
 
 
