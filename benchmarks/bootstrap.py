@@ -229,7 +229,7 @@ def main(argv=None) -> int:
 
     print(f"# lcsem bootstrap benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"machine: {machine()}; load average at start: {load()}")
-    from lcsem.fit import versions
+    from lcsem.estimation.estimate import versions
 
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     print()

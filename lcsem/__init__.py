@@ -13,7 +13,6 @@ Plotting functions import matplotlib only when first used.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version as _version
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import (ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning,
@@ -23,32 +22,30 @@ from .exceptions import (ArgumentError, BootstrapFailureWarning, BootstrapInterr
                          NotSupportedError, OrdinalDataWarning, PlotLegibilityWarning, ScalingWarning,
                          UnstableRatioWarning)
 
-try:
-    __version__ = _version("lcsem")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+from ._version import __version__
 
 from . import datasets
-from .bootstrap import BootstrapResult, bootstrap
-from .cmb import CommonMethodBiasResult, common_method_bias
-from .data import read_data
-from .effects import EffectsResult, effects
-from .predict import factor_scores
-from .fit import fit
-from .measurement import MeasurementResult, measurement
-from .modindices import modification_indices
-from .results import FitResult
-from .simulate import simulate
+from .resampling import BootstrapResult, bootstrap
+from .analysis.common_method import CommonMethodBiasResult, common_method_bias
+from .data.prepare import read_data
+from .analysis.mediation import EffectsResult, effects
+from .analysis.scores import factor_scores
+from .estimation.estimate import fit
+from .analysis.validity import MeasurementResult, measurement
+from .analysis.modindices import modification_indices
+from .reporting.document import report
+from .results.fit_result import FitResult
+from .simulation.generate import simulate
 from .spec.canonical import lc_extended_model, lc_model
 from .spec.model import Model
 
-# Imported eagerly: a function that shares its module's name (fit, bootstrap, effects,
-# measurement) must be bound after its module, or importing the module would rebind the
-# package attribute to the module.
+# Imported eagerly. No public function shares the name of a module or package of lcsem
+# (``lcsem.fit``, ``lcsem.bootstrap``, ``lcsem.report`` ... are functions only), so importing
+# a submodule never rebinds one of these attributes.
 _EAGER = ["Model", "lc_model", "lc_extended_model", "fit", "FitResult", "read_data", "simulate",
           "datasets", "bootstrap", "BootstrapResult", "measurement", "MeasurementResult",
           "effects", "EffectsResult", "factor_scores", "common_method_bias", "CommonMethodBiasResult",
-          "modification_indices"]
+          "modification_indices", "report"]
 # public name -> module that defines it; imported on first use (keeps matplotlib out of
 # ``import lcsem``)
 _LAZY = {

@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lcsem`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.version:
-        from . import __version__
+        from ._version import __version__
 
         print(__version__)
         return 0
@@ -66,9 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fit(args: argparse.Namespace) -> str:
-    from .data import read_data
+    from .data.prepare import read_data
     from .exceptions import ArgumentError
-    from .fit import fit
+    from .estimation.estimate import fit
 
     if not args.model.exists():
         raise ArgumentError(f"--model: {str(args.model)!r} does not exist; give a text file with the "

@@ -6,12 +6,12 @@ import json
 import time
 from pathlib import Path
 
-from .bootstrap import bootstrap
+from .resampling import bootstrap
 from .datasets import load_lc_survey
-from .effects import effects
-from .fit import fit
-from .measurement import measurement
-from .report.render import render_table
+from .analysis.mediation import effects
+from .estimation.estimate import fit
+from .analysis.validity import measurement
+from .display.render import render_table
 from .spec.canonical import lc_model
 
 FIT_STATS = ["chisq", "cfi", "tli", "rmsea", "srmr", "gfi"]

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 import lcsem
-from lcsem.bootstrap import BootstrapInterruptedWarning, BootstrapResult
-from lcsem.bootstrap import runner as runner_module
-from lcsem.bootstrap.replicates import FAILED, ReplicateSpec, evaluate
-from lcsem.bootstrap.resample import bollen_stine_transform
+from lcsem.resampling import BootstrapInterruptedWarning, BootstrapResult
+from lcsem.resampling import runner as runner_module
+from lcsem.resampling.replicates import FAILED, ReplicateSpec, evaluate
+from lcsem.resampling.resample import bollen_stine_transform
 from lcsem.exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedError
-from lcsem.measures import BOOTSTRAP_INDEX_NAMES
+from lcsem.inference.fit_measures import BOOTSTRAP_INDEX_NAMES
 
 FIT_NAMES = ["cfi", "tli", "rmsea", "srmr", "gfi"]
 
@@ -283,8 +283,8 @@ def test_replicate_statistics_use_the_fit_formulas_with_observed_predictors():
     import json
 
     from conftest import REFERENCE
-    from lcsem.bootstrap.replicates import ReplicateSpec
-    from lcsem.measures import BOOTSTRAP_INDEX_NAMES
+    from lcsem.resampling.replicates import ReplicateSpec
+    from lcsem.inference.fit_measures import BOOTSTRAP_INDEX_NAMES
 
     ref = json.loads((REFERENCE / "estimators_reference.json").read_text())["two_outcomes"]
     res = lcsem.fit(ref["model"], pd.read_csv(REFERENCE / "two_outcomes.csv"))

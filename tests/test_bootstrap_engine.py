@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from lcsem.bootstrap.engine import fit_batch, ml_discrepancy, ml_gradient_hessian
-from lcsem.bootstrap.resample import counts_from_indices, covariances_from_counts, resample_indices
+from lcsem.engine.batch import fit_batch, ml_discrepancy, ml_gradient_hessian
+from lcsem.resampling.resample import counts_from_indices, covariances_from_counts, resample_indices
 from lcsem.engine import information, minimize
 
 
@@ -115,7 +115,7 @@ def test_retry_ladder_rescues_a_heywood_start_within_its_budget(fitted, monkeypa
     """A start with negative residual variances (Sigma not PD: the fast path fails at
     once) and useless simple starts: the start with observed variances reset rescues
     every replicate, within the bounded budget, at the optimum of a healthy start."""
-    from lcsem.bootstrap import engine
+    from lcsem.engine import batch as engine
 
     res = fitted["holzinger_swineford"]
     struct = res.structure
@@ -135,7 +135,7 @@ def test_retry_ladder_rescues_a_heywood_start_within_its_budget(fitted, monkeypa
 def test_a_local_optimum_above_a_diverging_path_is_not_reported(fitted, monkeypatch):
     """A start that converges to a stationary point whose discrepancy is above the lowest
     value already reached is not the ML estimate: the replicate stays failed."""
-    from lcsem.bootstrap import engine
+    from lcsem.engine import batch as engine
 
     res = fitted["holzinger_swineford"]
     struct = res.structure
@@ -161,7 +161,7 @@ def test_a_local_optimum_above_a_diverging_path_is_not_reported(fitted, monkeypa
 def test_cholesky_verdicts_are_each_matrix_own_whatever_the_batch():
     """Positive definiteness is LAPACK's Cholesky verdict on each matrix alone, and its
     factor is the same, whichever other matrices share the batch (bit-identity)."""
-    from lcsem.bootstrap.engine import cholesky_factors
+    from lcsem.engine.batch import cholesky_factors
 
     rng = np.random.default_rng(3)
     mats = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from lcsem.bootstrap.intervals import (acceleration, bias_correction, bootstrap_pvalue,
+from lcsem.resampling.intervals import (acceleration, bias_correction, bootstrap_pvalue,
                                        confidence_interval, quantiles)
 from lcsem.exceptions import ArgumentError
 

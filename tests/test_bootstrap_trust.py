@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import lcsem
-from lcsem.bootstrap import BootstrapInterruptedWarning
-from lcsem.bootstrap import runner as runner_module
-from lcsem.bootstrap.replicates import FAILED, NOT_CONVERGED_REASON, NOT_PD_REASON, ReplicateSpec, evaluate
+from lcsem.resampling import BootstrapInterruptedWarning
+from lcsem.resampling import runner as runner_module
+from lcsem.resampling.replicates import FAILED, NOT_CONVERGED_REASON, NOT_PD_REASON, ReplicateSpec, evaluate
 from lcsem.exceptions import BootstrapFailureWarning, NonAdmissibleWarning
 
 EQUAL_LOADINGS_PD = """
@@ -154,7 +154,7 @@ def test_ctrl_c_with_two_workers_keeps_every_finished_chunk_and_says_so(fitted, 
 
 
 def test_interrupt_message_without_checkpoint_says_what_is_dropped():
-    from lcsem.bootstrap.api import _interrupted_message
+    from lcsem.resampling.api import _interrupted_message
 
     text = _interrupted_message(40, 200, 100, None)
     assert "first 40 of 200" in text and "60 more replicates finished out of order" in text

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import lcsem
-from lcsem.cmb import VIF_THRESHOLD, CommonMethodBiasResult, common_method_bias, single_factor_model
+from lcsem.analysis.common_method import VIF_THRESHOLD, CommonMethodBiasResult, common_method_bias, single_factor_model
 
 from conftest import REFERENCE, load_reference_data
 
@@ -96,7 +96,7 @@ def test_public_functions_stay_functions_after_submodule_imports():
     import subprocess
     import sys
 
-    code = ("import lcsem.measurement, lcsem.effects, lcsem.bootstrap.intervals, lcsem.fit, lcsem.cmb\n"
+    code = ("import lcsem.analysis.validity, lcsem.analysis.mediation, lcsem.resampling.intervals, lcsem.estimation.estimate, lcsem.analysis.common_method\n"
             "import lcsem, types\n"
             "names = ['fit', 'bootstrap', 'effects', 'measurement', 'common_method_bias']\n"
             "bad = [n for n in names if isinstance(getattr(lcsem, n), types.ModuleType)]\n"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import lcsem
-from lcsem.effects import bootstrap_pvalue, effects
+from lcsem.analysis.mediation import bootstrap_pvalue, effects
 from lcsem.exceptions import ArgumentError, UnstableRatioWarning
 
 from conftest import REFERENCE, load_reference_data
@@ -116,7 +116,7 @@ def test_unstable_ratio_warning_when_direct_and_indirect_cancel():
 def test_standardised_effect_is_effect_times_sd_ratio(fitted):
     res = fitted["learning_culture_survey"]
     t = effects(res).table
-    from lcsem.standardize import standardized_values  # noqa: F401
+    from lcsem.inference.standardized import standardized_values  # noqa: F401
 
     _, _, C = res.structure.implied(res.theta[None])
     sd = np.sqrt(np.diag(C[0]))

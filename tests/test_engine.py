@@ -55,7 +55,7 @@ def test_batched_minimisation_equals_one_at_a_time():
 
 
 def test_leave_one_out_covariances_match_direct_computation():
-    from lcsem.bootstrap.resample import leave_one_out_covariances
+    from lcsem.resampling.resample import leave_one_out_covariances
 
     X = np.random.default_rng(0).normal(size=(40, 5))
     X = X - X.mean(axis=0)

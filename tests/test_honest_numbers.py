@@ -13,10 +13,10 @@ import pytest
 
 import lcsem
 from conftest import REFERENCE, load_reference_data
-from lcsem.bootstrap.intervals import bootstrap_pvalue, pvalue_floor, upper_tail_pvalue
+from lcsem.resampling.intervals import bootstrap_pvalue, pvalue_floor, upper_tail_pvalue
 from lcsem.exceptions import BootstrapFailureWarning
-from lcsem.report.render import format_boot_p, format_raw
-from lcsem.report.tables import effects_table, fit_table, structural_table
+from lcsem.display.render import format_boot_p, format_raw
+from lcsem.reporting.tables import effects_table, fit_table, structural_table
 
 
 def quiet(*args, **kwargs):
@@ -98,7 +98,7 @@ def test_just_identified_model_reports_lavaan_df0_conventions():
 
 
 def test_chisq_is_never_negative():
-    from lcsem.measures import test_statistic
+    from lcsem.inference.fit_measures import test_statistic
 
     assert test_statistic(np.array([-1e-15, 0.0, 0.5]), 100, "ML").tolist() == [0.0, 0.0, 50.0]
     assert test_statistic(-1e-14, 100, "GLS") == 0.0

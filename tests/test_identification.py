@@ -120,7 +120,7 @@ def test_unidentified_model_reports_nan_inference_and_names_parameters(case, use
 
 def test_identification_check_is_a_relative_rank_test():
     from lcsem.engine.ram import RamStructure
-    from lcsem.identification import JACOBIAN_RTOL, check_jacobian
+    from lcsem.inference.identification import JACOBIAN_RTOL, check_jacobian
 
     model = lcsem.Model.from_syntax(HS_MODEL)
     struct = RamStructure(model.rows, model.observed, model.latent)
@@ -199,9 +199,7 @@ def test_latent_named_like_a_data_column_is_refused(hs, ref):
 
 
 def test_singular_matrix_in_estimation_becomes_an_lcsem_error(hs, monkeypatch):
-    import sys
-
-    fit_module = sys.modules["lcsem.fit"]
+    from lcsem.estimation import estimate as fit_module
 
     def singular(*args, **kwargs):
         raise np.linalg.LinAlgError("Singular matrix")

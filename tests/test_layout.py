@@ -11,7 +11,7 @@ import pytest
 
 import lcsem
 from lcsem.plot.layout import path_layout
-from lcsem.results import parameter_name
+from lcsem.results.fit_result import parameter_name
 
 from test_plot_support import OBSERVED_PATH_MODEL, reference_models
 

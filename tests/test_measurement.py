@@ -11,7 +11,7 @@ import pytest
 
 import lcsem
 from lcsem.exceptions import ArgumentError, NotSupportedError
-from lcsem.measurement import cfa_model, measurement
+from lcsem.analysis.validity import cfa_model, measurement
 
 from conftest import REFERENCE, load_reference_data
 
@@ -185,7 +185,7 @@ def test_bootstrap_bounds_of_htmt(boot_measurement):
 def test_bootstrap_htmt_draws_are_those_of_the_resampled_data(boot_measurement):
     """Replicate 0's HTMT recomputed by hand from the resampled rows."""
     res, boot, _ = boot_measurement
-    from lcsem.measurement import _htmt, _layout
+    from lcsem.analysis.validity import _htmt, _layout
 
     rows = res.data.to_numpy()[boot.indices[0]]
     S = np.cov(rows.T, bias=True)[None]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import lcsem
-from lcsem.modindices import MODINDEX_COLUMNS, candidate_parameters, modification_indices
+from lcsem.analysis.modindices import MODINDEX_COLUMNS, candidate_parameters, modification_indices
 from lcsem.spec.model import Model
 
 from conftest import REFERENCE

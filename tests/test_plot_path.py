@@ -20,7 +20,7 @@ from matplotlib.colors import to_rgba  # noqa: E402
 
 import lcsem  # noqa: E402
 from lcsem.plot import plot_path  # noqa: E402
-from lcsem.results import parameter_name  # noqa: E402
+from lcsem.results.fit_result import parameter_name  # noqa: E402
 
 from test_plot_support import (EXTRA_MODELS, MODEL_NAMES, StandInBootstrap, fitted,  # noqa: E402
                                fitted_extra, real_bootstrap)

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 import lcsem
-from lcsem.measures import BOOTSTRAP_INDEX_NAMES
-from lcsem.results import parameter_name
+from lcsem.inference.fit_measures import BOOTSTRAP_INDEX_NAMES
+from lcsem.results.fit_result import parameter_name
 
 REFERENCE = Path(__file__).parent / "reference"
 

@@ -10,11 +10,11 @@ import pytest
 
 import lcsem
 from lcsem.exceptions import ArgumentError
-from lcsem.effects import effects
-from lcsem.measurement import measurement
-from lcsem.report.methods import methods_paragraph
-from lcsem.report.report import latex_symbols, report
-from lcsem.report.tables import (effects_table, fit_table, format_boot_p, format_ci, format_p, htmt_table, measurement_table,
+from lcsem.analysis.mediation import effects
+from lcsem.analysis.validity import measurement
+from lcsem.reporting.methods import methods_paragraph
+from lcsem.reporting.document import latex_symbols, report
+from lcsem.reporting.tables import (effects_table, fit_table, format_boot_p, format_ci, format_p, htmt_table, measurement_table,
                                  structural_table, validity_table)
 
 from conftest import load_reference_data
@@ -154,7 +154,7 @@ def test_latex_symbols():
 
 
 def test_report_with_a_bootstrap(survey):
-    from lcsem.bootstrap import bootstrap
+    from lcsem.resampling import bootstrap
 
     boot = bootstrap(survey, 200, seed=3, progress=False)
     out = report(survey, boot=boot)

@@ -23,7 +23,7 @@ import pytest
 
 import lcsem
 from lcsem import LcsemError, Model
-from lcsem.report.report import report
+from lcsem.reporting.document import report
 from lcsem.spec.partable import ParRow
 from lcsem.spec.syntax import Statement
 

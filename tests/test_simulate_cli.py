@@ -11,7 +11,7 @@ import pytest
 import lcsem
 from lcsem.cli import main
 from lcsem.datasets.make_lc_survey import make_lc_survey
-from lcsem.simulate import population_covariance
+from lcsem.simulation.population import population_covariance
 
 
 def test_population_covariance_is_a_correlation_matrix_with_the_given_paths():

@@ -22,7 +22,8 @@ def hs_result():
 
 
 def test_lcsem_simulate_module_still_works():
-    from lcsem.simulate import population_covariance, simulate
+    from lcsem.simulation.generate import simulate
+    from lcsem.simulation.population import population_covariance
     assert simulate is lcsem.simulate
     assert population_covariance(lcsem.lc_model()).shape == (16, 16)
 

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from ..exceptions import ArgumentError
-from ..results import parameter_name
+from ..results.fit_result import parameter_name
 
 __all__ = ["Node", "Edge", "Layout", "path_layout"]
 

@@ -446,14 +446,14 @@ def _wrap_name(text: str) -> str:
 
 
 def _fixed_parameters(model: Any) -> set[str]:
-    from ..results import parameter_name
+    from ..results.fit_result import parameter_name
 
     return {parameter_name(r.lhs, r.op, r.rhs) for r in model.rows
             if r.op in ("=~", "~", "~~") and r.lhs != r.rhs and not r.free}
 
 
 def _std_values(result: Any) -> dict[str, float]:
-    from ..results import parameter_name
+    from ..results.fit_result import parameter_name
 
     est = result.estimates
     return {parameter_name(l, o, r): float(s) for l, o, r, s in
@@ -571,7 +571,7 @@ def _check_boot(boot: Any, result: Any) -> None:
 def _edge_labels(result: Any, names: list[str], what: str, boot: Any, show: str, digits: int,
                  leading_zero: bool, alpha: float, level: float, ci_method: str) -> dict[str, tuple[str, bool | None]]:
     """``{parameter name: (label text, significant or None when unknown)}`` of ``names``."""
-    from ..results import parameter_name
+    from ..results.fit_result import parameter_name
 
     est = result.estimates
     table = {parameter_name(l, o, r): (e, s, p)
@@ -746,7 +746,7 @@ def _draw_variances(ax, result, layout, what, digits, leading_zero, colors, scal
     from matplotlib.patches import Circle, FancyArrowPatch
     from matplotlib.path import Path
 
-    from ..results import parameter_name
+    from ..results.fit_result import parameter_name
 
     est = result.estimates
     values = {parameter_name(l, o, r): (s if what == "std" else e)

@@ -328,7 +328,7 @@ def dynamic_cutoffs(res: Any, n_rep: int = 500, *, seed: Any = None, batch_size:
         For ``n_rep < 1``, a just-identified model (df = 0: nothing can be misspecified),
         inadmissible standardised values or too few indicators for the levels.
     """
-    from ..results import FitResult
+    from ..results.fit_result import FitResult
 
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected a fitted lcsem.FitResult, got {type(res).__name__}")

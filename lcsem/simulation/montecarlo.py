@@ -16,9 +16,9 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from ..effects import _build_effects, _evaluate
+from ..analysis.mediation import _build_effects, _evaluate
 from ..exceptions import ArgumentError
-from ..standardize import DefinedParameters, standardized_values
+from ..inference.standardized import DefinedParameters, standardized_values
 from .draw import as_seed_sequence
 from .sampling import parameter_draws
 
@@ -69,7 +69,7 @@ def monte_carlo_ci(res: Any, n_draws: int = 20000, *, level: float = 0.95, seed:
         ci_upper``, and with ``standardized=True`` ``std, std_mc_se, std_ci_lower,
         std_ci_upper``. ``attrs`` holds ``n_draws``, ``level`` and the seed entropy.
     """
-    from ..results import FitResult
+    from ..results.fit_result import FitResult
 
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected a fitted lcsem.FitResult, got {type(res).__name__}")

@@ -109,8 +109,8 @@ def population_covariance(model: Model, params: Mapping[str, float] | None = Non
 
 def population_sigma(source: Any, params: Mapping[str, float] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Population covariance of ``source`` (see :func:`population`) and its variable names."""
-    from ..fit import as_model
-    from ..results import FitResult
+    from ..estimation.estimate import as_model
+    from ..results.fit_result import FitResult
 
     if isinstance(source, FitResult):
         if params:
@@ -133,8 +133,8 @@ def population(source: Any, params: Mapping[str, float] | None = None) -> Popula
     params
         Standardised values keyed ``"lhs op rhs"`` overriding the model's.
     """
-    from ..fit import as_model
-    from ..results import FitResult
+    from ..estimation.estimate import as_model
+    from ..results.fit_result import FitResult
 
     if isinstance(source, FitResult):
         if params:
@@ -152,7 +152,7 @@ def population(source: Any, params: Mapping[str, float] | None = None) -> Popula
 
 def true_parameters(struct: RamStructure, sigma: np.ndarray) -> tuple[np.ndarray, float]:
     """ML fit of ``struct`` to the population covariance ``sigma``: (theta, F_ML)."""
-    from ..bootstrap.engine import fit_batch
+    from ..engine.batch import fit_batch
 
     start = simple_starts(struct, sigma)
     out = fit_batch(struct, sigma[None], start[None])

@@ -25,7 +25,7 @@ from scipy import stats
 
 from .._warnings import warn
 from ..exceptions import ArgumentError, ConvergenceWarning
-from ..standardize import DefinedParameters
+from ..inference.standardized import DefinedParameters
 from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_batch, moments_batch
 from .checkpoint import ChunkStore, fingerprint
 from .generate import LIKERT_POINTS, _check_nonnormal

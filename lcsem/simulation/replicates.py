@@ -1,7 +1,7 @@
 """Fit one model to a batch of simulated covariance matrices and summarise each replicate.
 
 Every replicate is a full ML fit by the bootstrap's batched engine
-(:func:`lcsem.bootstrap.engine.fit_batch`, warm-started at the population values);
+(:func:`lcsem.engine.batch.fit_batch`, warm-started at the population values);
 standard errors come from each replicate's own expected information
 (``2/N · I(θ̂)⁻¹``, lavaan's default), and fit indices from lavaan's formulas.
 """
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bootstrap.engine import fit_batch
+from ..engine.batch import fit_batch
 from ..engine.optimize import information
 from ..engine.ram import RamStructure
-from ..measures import fit_measures
+from ..inference.fit_measures import fit_measures
 from ..spec.model import Model
-from ..standardize import DefinedParameters, standardized_values
+from ..inference.standardized import DefinedParameters, standardized_values
 
 __all__ = ["ReplicateFits", "fit_replicates", "admissible"]
 
@@ -41,7 +41,7 @@ def _exogenous(model: Model) -> tuple[int, ...]:
 
 
 def admissible(struct: RamStructure, theta: np.ndarray) -> np.ndarray:
-    """Vectorised admissibility (as :func:`lcsem.standardize.admissibility`): no negative
+    """Vectorised admissibility (as :func:`lcsem.inference.standardized.admissibility`): no negative
     or zero free variance, no standardised loading above 1 in absolute value, positive
     definite latent and residual covariance matrices."""
     R = theta.shape[0]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ArgumentError
-from ..standardize import fixed_x_vcov
+from ..inference.standardized import fixed_x_vcov
 from .draw import as_seed_sequence
 
 __all__ = ["parameter_draws"]

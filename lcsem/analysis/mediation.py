@@ -1,0 +1,419 @@
+"""Direct, indirect and total effects with delta-method SEs and bootstrap intervals.
+
+For every pair of variables joined by a chain of at least two directed structural paths
+(``~``), :func:`effects` reports each **specific indirect** effect (the product of the
+path coefficients along one chain), the **total indirect** effect (their sum), the
+**direct** effect (the path itself, when the model has it), the **total** effect and the
+**proportion mediated** (total indirect / total). Effects named by ``:=`` definitions are
+added as they are. Standard errors use the delta method with the result's covariance
+matrix and numerical Jacobians; with a :class:`lcsem.BootstrapResult`, intervals and
+p-values come from the same bootstrap draws (every effect is recomputed from each
+replicate's parameter vector), as do the intervals of the standardised effects
+(``std.all``: the effect times sd(source) / sd(outcome)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._warnings import warn
+from ..exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
+from ..display.render import FORMATS, format_boot_p, format_p, render_table
+from ..results.fit_result import parameter_name
+from ..inference.standardized import DefinedParameters, delta_se, fixed_x_vcov, standardized_values
+
+__all__ = ["effects", "EffectsResult", "CI_METHODS", "bootstrap_pvalue"]
+
+CI_METHODS = ("percentile", "bc", "bca")
+KINDS = ("indirect", "total indirect", "direct", "total", "proportion mediated", "defined")
+
+
+def bootstrap_pvalue(draws: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of ``H0: value = 0``, never 0: the one definition of
+    :func:`lcsem.resampling.intervals.bootstrap_pvalue` (``min(1, 2 (1 + k) / (B + 1))``,
+    ``k`` replicates on the far side of 0)."""
+    from ..resampling.intervals import bootstrap_pvalue as pvalue
+
+    return pvalue(draws)
+
+
+# ---------------------------------------------------------------------------- effect specs
+@dataclass(frozen=True)
+class _Effect:
+    """A table row: sum over chains of the product of path values (``num``), optionally
+    divided by another such sum (``den``), or a ``:=`` definition (``defined``)."""
+
+    kind: str
+    source: str
+    outcome: str
+    path: str
+    name: str
+    num: tuple[tuple[int, ...], ...] = ()
+    den: tuple[tuple[int, ...], ...] | None = None
+    defined: int = -1
+
+
+def _chains_value(values: np.ndarray, chains: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    total = np.zeros(values.shape[0])
+    for chain in chains:
+        total = total + np.prod(values[:, list(chain)], axis=1)
+    return total
+
+
+def _graph(struct) -> dict[str, list[tuple[str, int]]]:
+    """Outgoing structural edges: source -> [(target, table-row position)]."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for pos, r in enumerate(struct.rows):
+        if r.op == "~":
+            out.setdefault(r.rhs, []).append((r.lhs, pos))
+    return out
+
+
+def _check_acyclic(graph: dict[str, list[tuple[str, int]]]) -> None:
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt, _ in graph.get(node, []):
+            if state.get(nxt) == 1:
+                cycle = trail[trail.index(nxt):] + [node, nxt] if nxt in trail else [node, nxt]
+                raise NotSupportedError(
+                    "effects: the structural model has a feedback loop (" + " -> ".join(cycle) + "); "
+                    "chains of indirect effects are infinite in non-recursive models and are not supported")
+            if nxt not in state:
+                visit(nxt, trail + [node])
+        state[node] = 2
+
+    for node in list(graph):
+        if node not in state:
+            visit(node, [])
+
+
+def _all_chains(graph, source: str) -> dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]]:
+    """Every directed chain from ``source``: outcome -> [(nodes, row positions)]."""
+    found: dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]] = {}
+
+    def walk(node: str, nodes: tuple[str, ...], rows: tuple[int, ...]) -> None:
+        for nxt, pos in graph.get(node, []):
+            n2, r2 = nodes + (nxt,), rows + (pos,)
+            found.setdefault(nxt, []).append((n2, r2))
+            walk(nxt, n2, r2)
+
+    walk(source, (source,), ())
+    return found
+
+
+def _as_names(value: Any, argument: str, allowed: Iterable[str]) -> list[str] | None:
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else list(value)
+    allowed = list(allowed)
+    for n in names:
+        if not isinstance(n, str) or n not in allowed:
+            raise ArgumentError(f"{argument}: {n!r} is not a variable of the structural model; "
+                                f"choose among {allowed}")
+    return names
+
+
+def _build_effects(res, source, mediators, outcome, proportion: bool) -> list[_Effect]:
+    struct = res.structure
+    graph = _graph(struct)
+    _check_acyclic(graph)
+    variables = list(dict.fromkeys([v for v in struct.names if v in graph or
+                                    any(v == t for e in graph.values() for t, _ in e)]))
+    sources = _as_names(source, "source", variables)
+    outcomes = _as_names(outcome, "outcome", variables)
+    meds = _as_names(mediators, "mediators", variables)
+    out: list[_Effect] = []
+    for s in (sources or [v for v in variables if v in graph]):
+        chains = _all_chains(graph, s)
+        for o, found in chains.items():
+            if outcomes is not None and o not in outcomes:
+                continue
+            indirect = [c for c in found if len(c[1]) > 1]
+            direct = [c for c in found if len(c[1]) == 1]
+            named = sources is not None and outcomes is not None
+            if not indirect and not named:
+                continue
+            shown = [c for c in indirect if meds is None or set(c[0][1:-1]) <= set(meds)]
+            if meds is not None and not shown:
+                continue
+            tag = f"{s}->{o}"
+            for nodes, rows in shown:
+                out.append(_Effect("indirect", s, o, " -> ".join(nodes), "->".join(nodes), (rows,)))
+            all_ind = tuple(rows for _, rows in indirect)
+            if indirect:
+                out.append(_Effect("total indirect", s, o, f"{s} -> ... -> {o}", f"indirect({tag})", all_ind))
+            if direct:
+                out.append(_Effect("direct", s, o, f"{s} -> {o}", f"direct({tag})", (direct[0][1],)))
+            total = tuple(rows for _, rows in found)
+            out.append(_Effect("total", s, o, f"{s} => {o}", f"total({tag})", total))
+            if proportion and indirect and direct:
+                out.append(_Effect("proportion mediated", s, o, "total indirect / total",
+                                   f"proportion({tag})", all_ind, total))
+    defined = DefinedParameters(res.model.rows)
+    for j, (name, row) in enumerate(zip(defined.names, [r for r in res.model.rows if r.op == ":="])):
+        out.append(_Effect("defined", "", "", f"{name} := {row.rhs}", name, defined=j))
+    return out
+
+
+def _evaluate(specs: list[_Effect], values: np.ndarray, defined: DefinedParameters) -> np.ndarray:
+    """Effects (R, q) from table-row values (R, n_rows)."""
+    values = np.atleast_2d(values)
+    out = np.empty((values.shape[0], len(specs)))
+    dvals = defined.evaluate(values) if defined.names else None
+    for j, e in enumerate(specs):
+        if e.kind == "defined":
+            out[:, j] = dvals[:, e.defined]
+            continue
+        num = _chains_value(values, e.num)
+        if e.den is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                num = num / _chains_value(values, e.den)
+        out[:, j] = num
+    return out
+
+
+# ---------------------------------------------------------------------------- result
+@dataclass(frozen=True, eq=False)
+class EffectsResult:
+    """Effects table (see :func:`effects`).
+
+    Attributes
+    ----------
+    table
+        One row per effect, indexed by its statistic name (``"culture->kmsuse->perf"``,
+        ``"indirect(culture->perf)"``, ``"direct(culture->perf)"``, ``"total(culture->perf)"``,
+        ``"proportion(culture->perf)"``, or the name of a ``:=`` definition). Columns:
+        ``effect, source, outcome, path, est, se`` (delta method), ``z``, ``pvalue``,
+        ``ci_lower, ci_upper, std, std_se, std_ci_lower, std_ci_upper``. Without a
+        bootstrap the intervals are delta-method normal intervals and ``pvalue`` is the
+        z-test's; with a bootstrap both come from the bootstrap draws (``pvalue`` agrees
+        with the percentile interval), and ``boot_se`` and ``pvalue_delta`` are added.
+    ci_method
+        ``"delta"``, ``"percentile"``, ``"bc"`` or ``"bca"``.
+    level
+        Confidence level of the intervals.
+    n_boot_used
+        Bootstrap replicates used (0 without a bootstrap).
+    notes
+        Explanations (ratio instability, replicates used).
+    """
+
+    table: pd.DataFrame
+    ci_method: str = "delta"
+    level: float = 0.95
+    n_boot_used: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def indirect(self) -> pd.DataFrame:
+        """Rows of specific and total indirect effects."""
+        return self.table[self.table["effect"].isin(["indirect", "total indirect"])]
+
+    def summary(self, format: str = "text", digits: int = 3) -> str:
+        """The effects table with its notes."""
+        if format not in FORMATS:
+            raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
+        cols = ["effect", "path", "est", "se", "ci_lower", "ci_upper", "pvalue", "std"]
+        frame = self.table[cols].copy()
+        frame["pvalue"] = [format_boot_p(p, self.n_boot_used) if self.n_boot_used else format_p(p)
+                           for p in frame["pvalue"]]
+        method = "delta method" if self.ci_method == "delta" else f"bootstrap {self.ci_method}, {self.n_boot_used} replicates"
+        text = render_table(frame, format, digits=digits, index=False,
+                            caption=f"Effects ({self.level:.0%} CI: {method})")
+        if not self.notes:
+            return text
+        if format == "html":
+            import html
+
+            return text + "".join(f"<p><small>{html.escape(n)}</small></p>" for n in self.notes)
+        return text + "\n\nNotes:\n" + "\n".join(f"- {n}" for n in self.notes)
+
+    def _repr_html_(self) -> str:
+        return self.summary("html")
+
+    def __repr__(self) -> str:
+        return f"<lcsem.EffectsResult: {len(self.table)} effects, CI {self.ci_method}>"
+
+
+# ---------------------------------------------------------------------------- entry point
+def effects(res: Any, boot: Any = None, *, source: str | Iterable[str] | None = None,
+            mediators: Iterable[str] | None = None, outcome: str | Iterable[str] | None = None,
+            method: str = "percentile", level: float = 0.95, proportion: bool = True,
+            include_inadmissible: bool = True) -> EffectsResult:
+    """Direct, indirect and total effects of a fitted model.
+
+    Parameters
+    ----------
+    res
+        A fitted :class:`lcsem.FitResult` with a recursive structural part.
+    boot
+        Optional :class:`lcsem.BootstrapResult` of ``res``; intervals, p-values and SEs
+        then come from its draws.
+    source, outcome
+        Restrict to effects of these variables on those. When both are given, the pairs
+        are reported even without an indirect chain (direct and total only).
+    mediators
+        Report only the specific indirect effects whose intermediate variables are all
+        among these (the total indirect effect still sums every chain).
+    method
+        Bootstrap interval: ``"percentile"`` (default), ``"bc"`` or ``"bca"``.
+    level
+        Confidence level.
+    proportion
+        Add the proportion mediated (total indirect / total) for pairs with both a direct
+        and an indirect effect. It is an unstable ratio: an :class:`UnstableRatioWarning`
+        is issued when the total effect's interval includes 0 or the ratio lies outside
+        [0, 1] (inconsistent mediation).
+    include_inadmissible
+        Use bootstrap replicates whose solutions are inadmissible (default, as lavaan).
+
+    Returns
+    -------
+    EffectsResult
+    """
+    from ..results.fit_result import FitResult
+
+    if not isinstance(res, FitResult):
+        raise ArgumentError(f"res: expected a fitted lcsem.FitResult, got {type(res).__name__}")
+    if method not in CI_METHODS:
+        raise ArgumentError(f"method: {method!r} is not one of {CI_METHODS}")
+    if not (isinstance(level, (float, int)) and 0 < float(level) < 1):
+        raise ArgumentError(f"level: {level!r} is not a probability between 0 and 1; use e.g. 0.95")
+    specs = _build_effects(res, source, mediators, outcome, proportion)
+    if not specs:
+        raise ArgumentError("the model has no indirect effect (no chain of two or more structural paths) "
+                            "and no ':=' definition; name source= and outcome= to get direct and total effects")
+    struct = res.structure
+    defined = DefinedParameters(res.model.rows)
+    theta = res.theta
+
+    def raw(th):
+        return _evaluate(specs, struct.row_values(th), defined)
+
+    def std(th):
+        return _evaluate(specs, standardized_values(struct, th), defined)
+
+    est = raw(theta[None])[0]
+    std_est = std(theta[None])[0]
+
+    std_vcov = fixed_x_vcov(res.vcov, res.model.fixed_x_for(res.estimator))
+    se, std_se = delta_se(raw, theta, res.vcov), delta_se(std, theta, std_vcov)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    z_crit = stats.norm.ppf(0.5 + level / 2)
+    table = pd.DataFrame({
+        "effect": [e.kind for e in specs], "source": [e.source for e in specs],
+        "outcome": [e.outcome for e in specs], "path": [e.path for e in specs],
+        "est": est, "se": se, "z": z, "pvalue": 2 * stats.norm.sf(np.abs(z)),
+        "ci_lower": est - z_crit * se, "ci_upper": est + z_crit * se,
+        "std": std_est, "std_se": std_se,
+        "std_ci_lower": std_est - z_crit * std_se, "std_ci_upper": std_est + z_crit * std_se},
+        index=pd.Index([e.name for e in specs], name="name"))
+    notes: list[str] = []
+    ci_method, n_used = "delta", 0
+    if boot is not None:
+        n_used = _add_bootstrap(table, boot, res, raw, std, method, level, include_inadmissible)
+        ci_method = method
+        notes.append(f"intervals and p-values from {n_used} bootstrap replicates ({method}); "
+                     f"se is the delta-method SE, boot_se the bootstrap SD")
+    _check_ratios(table, specs, notes)
+    return EffectsResult(table=table, ci_method=ci_method, level=float(level), n_boot_used=n_used,
+                         notes=tuple(notes))
+
+
+def theta_draws(frame: pd.DataFrame, res) -> np.ndarray:
+    """Parameter vectors (R, k) from a bootstrap distribution (or jackknife) whose columns are
+    named by :func:`lcsem.results.parameter_name`."""
+    struct = res.structure
+    theta = np.full((len(frame), struct.k), np.nan)
+    for r, f in zip(struct.rows, struct.row_free):
+        if f < 0 or not np.isnan(theta[:, f]).all():
+            continue
+        name = parameter_name(r.lhs, r.op, r.rhs)
+        if name not in frame.columns and r.op == "~~":
+            name = parameter_name(r.rhs, r.op, r.lhs)
+        if name in frame.columns:
+            theta[:, f] = frame[name].to_numpy(dtype=float)
+    missing = np.isnan(theta).all(axis=0)
+    if missing.any():
+        raise ArgumentError("boot: its distribution lacks some free parameters of this result; pass the "
+                            "bootstrap of this very result")
+    return theta
+
+
+def _add_bootstrap(table, boot, res, raw, std, method, level, include_inadmissible) -> int:
+    from ..resampling.intervals import confidence_interval
+
+    if getattr(boot, "fit", None) is not None and boot.fit is not res:
+        if len(boot.fit.theta) != len(res.theta) or not np.allclose(boot.fit.theta, res.theta):
+            raise ArgumentError("boot: it is the bootstrap of another fit; run lcsem.bootstrap(res) on this result")
+    frame = boot.distribution
+    keep = np.ones(len(frame), dtype=bool)
+    status = getattr(boot, "status", None)
+    if status is not None:
+        keep &= (status.to_numpy() != "failed")
+        if not include_inadmissible:
+            keep &= (status.to_numpy() != "inadmissible")
+    thetas = theta_draws(frame, res)
+    keep &= np.isfinite(thetas).all(axis=1)
+    thetas = thetas[keep]
+    draws, sdraws = raw(thetas), std(thetas)
+    jack = sjack = None
+    if method == "bca":
+        jk = theta_draws(boot.jackknife(), res)
+        jk = jk[np.isfinite(jk).all(axis=1)]
+        jack, sjack = raw(jk), std(jk)
+    lo, hi, slo, shi, bse, bp = ([] for _ in range(6))
+    for j in range(table.shape[0]):
+        for d_all, e, jk_all, lo_l, hi_l in ((draws, table["est"].iloc[j], jack, lo, hi),
+                                             (sdraws, table["std"].iloc[j], sjack, slo, shi)):
+            d = d_all[:, j]
+            d = d[np.isfinite(d)]
+            if d.size < 2 or not np.isfinite(e):
+                lo_l.append(np.nan)
+                hi_l.append(np.nan)
+                continue
+            jkv = None
+            if jk_all is not None:
+                jkv = jk_all[:, j]
+                jkv = jkv[np.isfinite(jkv)]
+            a, b = confidence_interval(d, float(e), method=method, level=level, jackknife=jkv)
+            lo_l.append(a)
+            hi_l.append(b)
+        d = draws[:, j]
+        d = d[np.isfinite(d)]
+        bse.append(float(np.std(d, ddof=1)) if d.size > 1 else np.nan)
+        bp.append(bootstrap_pvalue(d))
+    table["pvalue_delta"] = table["pvalue"]
+    table["ci_lower"], table["ci_upper"] = lo, hi
+    table["std_ci_lower"], table["std_ci_upper"] = slo, shi
+    table["boot_se"] = bse
+    table["pvalue"] = bp
+    return int(keep.sum())
+
+
+def _check_ratios(table: pd.DataFrame, specs: list[_Effect], notes: list[str]) -> None:
+    for e in specs:
+        if e.kind != "proportion mediated":
+            continue
+        total = table.loc[f"total({e.source}->{e.outcome})"]
+        ratio = table.loc[e.name, "est"]
+        reasons = []
+        if total["ci_lower"] <= 0 <= total["ci_upper"]:
+            reasons.append("the total effect's interval includes 0")
+        if not 0 <= ratio <= 1:
+            reasons.append(f"the ratio is {ratio:.3f}, outside [0, 1] (inconsistent mediation)")
+        message = (f"proportion mediated {e.source} -> {e.outcome} is an unstable ratio"
+                   + (": " + "; ".join(reasons) if reasons else "") +
+                   "; report the indirect effect and its interval instead")
+        if reasons:
+            warn(message, UnstableRatioWarning, stacklevel=3)
+        notes.append("the proportion mediated is a ratio of estimates and is unstable in small samples "
+                     "or when the total effect is small; interpret it with care" if not reasons else message)

@@ -1,0 +1,89 @@
+"""Factor scores, as lavaan's ``lavPredict`` (``method = "regression"`` or ``"Bartlett"``).
+
+Without a mean structure lavaan centres the data at the sample means of the rows used
+(the implied means equal the sample means) and fixes latent intercepts at 0, so a latent
+variable regressed on observed covariates has the implied mean ``Gamma xbar`` (0 for a
+model without covariates); lcsem does the same: scores are the implied latent means plus
+the weighted deviations below.
+
+* Regression (Thurstone) scores: ``(y - ybar) Sigma^-1 Cov(y, eta)``, with the
+  model-implied covariance ``Sigma`` of the observed variables and ``Cov(y, eta)`` of
+  observed and latent variables (for a CFA, ``Sigma^-1 Lambda Psi``).
+* Bartlett scores: ``(y - ybar) Theta^-1 Lambda (Lambda' Theta^-1 Lambda)^-1`` with the
+  loadings ``Lambda`` and the residual covariance ``Theta`` of the indicators. They need
+  every observed variable to be an indicator (no observed covariates).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ArgumentError, DataError, NotSupportedError
+
+METHODS = ("regression", "bartlett")
+
+
+def factor_scores(res: Any, method: str = "regression") -> pd.DataFrame:
+    """Scores of every respondent (row used in the fit) on every latent variable.
+
+    Parameters
+    ----------
+    res
+        A :class:`~lcsem.FitResult` fitted to raw data.
+    method
+        ``"regression"`` (default) or ``"bartlett"`` (case-insensitive), as lavaan's
+        ``lavPredict(method = )``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per respondent used (indexed as the data), one column per latent variable.
+    """
+    from ..results.fit_result import FitResult
+
+    if not isinstance(res, FitResult):
+        raise ArgumentError(f"res: expected an lcsem.FitResult, got {type(res).__name__}")
+    key = method.lower() if isinstance(method, str) else method
+    if key not in METHODS:
+        raise ArgumentError(f"method: {method!r} is not one of {METHODS}")
+    data = res.data
+    if data is None or len(data) == 0:
+        raise DataError("res: this result holds no respondents' data (fitted from summary statistics "
+                        "or saved without data); factor scores need the data: refit with "
+                        "lcsem.fit(model, data)")
+    model = res.model
+    if not model.latent:
+        raise ArgumentError("res: the model has no latent variables to score")
+    if not res.identified:
+        raise NotSupportedError("res: the model is not identified; its factor scores are not defined")
+    struct = res.structure
+    X = data[list(model.observed)].to_numpy(dtype=float)
+    means = X.mean(axis=0)
+    centred = X - means
+    A, S = struct.matrices(np.asarray(res.theta)[None])
+    A, S = A[0], S[0]
+    p = struct.p
+    B = np.linalg.inv(np.eye(struct.m) - A)
+    # implied means B m with latent intercepts 0 and observed intercepts that reproduce
+    # the sample means
+    latent_means = B[p:, :p] @ np.linalg.solve(B[:p, :p], means)
+    if key == "regression":
+        C = B @ S @ B.T
+        weights = np.linalg.solve(C[:p, :p], C[:p, p:])
+    else:
+        if np.any(A[:p, :p]) or np.any(A[p:, :p]):
+            raise NotSupportedError("method: 'bartlett' scores need every observed variable to be an "
+                                    "indicator; this model has observed predictors; use "
+                                    "method='regression'")
+        Lambda, Theta = A[:p, p:], S[:p, :p]
+        try:
+            TiL = np.linalg.solve(Theta, Lambda)
+            weights = TiL @ np.linalg.inv(Lambda.T @ TiL)
+        except np.linalg.LinAlgError:
+            raise NotSupportedError("method: 'bartlett' scores need an invertible residual covariance "
+                                    "matrix (some residual variance is zero); use method='regression'"
+                                    ) from None
+    return pd.DataFrame(latent_means + centred @ weights, index=data.index, columns=list(model.latent))

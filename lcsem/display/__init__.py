@@ -1,0 +1,1 @@
+"""Formatting and escaping shared by summaries, reports and result tables."""

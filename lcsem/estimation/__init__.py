@@ -1,0 +1,1 @@
+"""Estimation: :func:`lcsem.fit` (prepare data → sample moments → solve → inference)."""

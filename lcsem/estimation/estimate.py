@@ -1,0 +1,370 @@
+"""``fit(model, data)``: estimate with semopy, polish, check identification, and compute
+lavaan's statistics."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._warnings import recording, warn
+from ..engine import ESTIMATORS, RamStructure, information, minimize
+from ..engine.curvature import leave_saddle
+from ..engine.semopy_backend import semopy_estimates
+from ..engine.starts import simple_starts
+from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError, IdentificationWarning,
+                         ModelSpecificationError, NonAdmissibleWarning, ScalingWarning)
+from ..inference.identification import check_information, check_jacobian, moment_jacobian, parameter_labels
+from ..inference.fit_measures import baseline_chisq, fit_measures, test_statistic
+from ..results.fit_result import ESTIMATE_COLUMNS, FitResult
+from ..spec.model import Model
+from ..engine.rescale import rescaled_problem, scale_covariance
+from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
+from ..spec.partable import ParRow
+from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
+                          standardized_values, unscaled_variables)
+
+
+def versions() -> dict[str, str]:
+    """Versions of lcsem and the libraries behind a result."""
+    out = {}
+    for name in ("lcsem", "semopy", "numpy", "pandas", "scipy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def as_model(model: Model | str) -> Model:
+    """Accept a :class:`Model` or lavaan-style text."""
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, str):
+        return Model.from_syntax(model)
+    raise ArgumentError(f"model: expected an lcsem.Model or lavaan-style text, got {type(model).__name__}")
+
+
+def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str = "ML",
+        missing: str = "listwise", level: float = 0.95, use_semopy: bool = True,
+        sample_cov: pd.DataFrame | np.ndarray | None = None, sample_nobs: int | None = None,
+        sample_mean: pd.Series | np.ndarray | None = None,
+        sample_sd: pd.Series | np.ndarray | None = None,
+        sample_names: list[str] | None = None) -> FitResult:
+    """Fit ``model`` to ``data`` (or to summary statistics) and return a :class:`FitResult`.
+
+    Parameters
+    ----------
+    model
+        An :class:`lcsem.Model` or lavaan-style model text.
+    data
+        One row per respondent; columns named as the model's observed variables. Other
+        columns are ignored. The DataFrame is not modified. Leave it out when fitting
+        from ``sample_cov``.
+    estimator
+        ``"ML"`` (default; normal-theory maximum likelihood, lavaan's defaults), ``"GLS"``
+        or ``"ULS"``.
+    missing
+        ``"listwise"`` (drop incomplete rows; the result reports N used and dropped) or
+        ``"error"``.
+    level
+        Confidence level of the Wald intervals ``ci_lower``/``ci_upper`` in
+        ``estimates`` (lavaan's ``parameterEstimates(level = )``; default 0.95).
+    use_semopy
+        Start from semopy's solution (default). lcsem then polishes it without bounds
+        by Fisher scoring, so that estimates match lavaan and Heywood cases show.
+    sample_cov
+        Summary-statistics input instead of ``data`` (lavaan's ``sample.cov``): the
+        unbiased (N - 1) covariance matrix of the observed variables, as a DataFrame
+        whose index and columns name the variables, or an array with ``sample_names``.
+        As lavaan, it is rescaled by (N - 1) / N, so the fit equals the fit from the raw
+        data. With ``sample_sd`` it is read as a correlation matrix.
+    sample_nobs
+        Number of respondents behind ``sample_cov`` (lavaan's ``sample.nobs``).
+    sample_mean
+        Means of the variables (optional; kept on the result, lavaan's ``sample.mean``).
+    sample_sd
+        Standard deviations turning a correlation matrix ``sample_cov`` into covariances.
+    sample_names
+        Variable names of an array ``sample_cov`` (in its row order).
+
+    Returns
+    -------
+    FitResult
+        Without raw data (``sample_cov``), ``res.data`` is None: analyses that resample
+        or need respondents' answers (bootstrap, factor scores) refuse such a result.
+    """
+    model = as_model(model)
+    if estimator not in ESTIMATORS:
+        raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of {', '.join(ESTIMATORS)}")
+    level = check_level(level)
+    if model.df < 0:
+        raise ModelSpecificationError(
+            f"the model has {model.n_free} free parameters but only "
+            f"{len(model.observed) * (len(model.observed) + 1) // 2} variances and covariances to fit "
+            f"(df = {model.df}); it is not identified: fix parameters or add indicators")
+    summary_args = {"sample_nobs": sample_nobs, "sample_mean": sample_mean, "sample_sd": sample_sd,
+                    "sample_names": sample_names}
+    if sample_cov is None:
+        given = [k for k, v in summary_args.items() if v is not None]
+        if given:
+            raise ArgumentError(f"{given[0]}: only used with sample_cov=; pass the covariance matrix "
+                                f"as sample_cov or leave {given[0]} out")
+        if data is None:
+            raise ArgumentError("data: give the respondents' data, or summary statistics as "
+                                "sample_cov=... with sample_nobs=...")
+    else:
+        if data is not None:
+            raise ArgumentError("data: give either data or sample_cov, not both")
+        if sample_nobs is None:
+            raise ArgumentError("sample_nobs: fitting from sample_cov needs the number of respondents "
+                                "(sample_nobs=n)")
+    # record every lcsem warning of this call on the result (per thread), and issue it
+    with recording() as caught:
+        if sample_cov is None:
+            moments = moments_from_data(data, model.observed, missing, model.latent,
+                                       covariates=model.roles.exogenous_observed)
+        else:
+            moments = moments_from_summary(model.observed, sample_cov, sample_nobs, sample_mean,
+                                           sample_sd, sample_names, model.latent)
+        try:
+            result = _estimate(model, moments, estimator, use_semopy, level)
+        except np.linalg.LinAlgError as exc:
+            raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
+                                  f"probably not identified: fix parameters or add indicators") from None
+    return replace(result, warnings=tuple(w.message for w in caught))
+
+
+def check_level(level: object) -> float:
+    """Validate a confidence level in (0, 1)."""
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) \
+            or not 0 < float(level) < 1:
+        raise ArgumentError(f"level: {level!r} is not a confidence level; use a number between 0 and 1 "
+                            f"such as 0.95")
+    return float(level)
+
+
+def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: bool,
+              level: float) -> FitResult:
+    n = moments.n_obs
+    S = moments.cov
+    S_fit = S if estimator == "ML" else S * n / (n - 1)   # lavaan: unbiased S except for ML
+    struct = RamStructure(model.rows, model.observed, model.latent)
+    _warn_scaling(model.observed, S_fit, estimator)
+    # ML and GLS are scale-free: estimate on variables scaled to unit variance (an exact
+    # reparameterisation), so that tolerances and conditioning do not depend on units
+    problem = rescaled_problem(model.rows, struct, S_fit, estimator)
+    # lavaan's simple starts in the data's units (loadings 1 suit items on one scale),
+    # carried to the rescaled problem, and the same rule on the unit-variance scale (which
+    # suits items of very different units)
+    start = problem.factor * simple_starts(struct, S_fit)
+    candidates = [start]
+    if problem.struct is not struct:
+        candidates.append(simple_starts(problem.struct, problem.S))
+    if use_semopy:
+        # semopy is given the problem in the data's units (it needs fewer iterations there)
+        from_semopy = problem.factor * struct.theta_from_rows(
+            semopy_estimates(model.rows, S_fit, model.observed, n, estimator))
+        candidates.insert(0, np.where(np.isnan(from_semopy), start, from_semopy))
+    sol = minimize(problem.struct, np.stack([problem.S] * len(candidates)), np.stack(candidates), estimator)
+    finite = np.isfinite(sol.fmin)
+    if not finite.any():
+        raise EstimationError("estimation failed from every starting point (the implied covariance "
+                              "matrix never became positive definite); check the model's identification")
+    # prefer a converged solution, then the lowest discrepancy
+    order = np.lexsort((np.where(finite, sol.fmin, np.inf), ~sol.converged))
+    best = order[0]
+    theta_scaled = sol.theta[best]
+    theta = problem.to_original(theta_scaled)
+    converged = bool(sol.converged[best])
+    fmin, iterations, max_gradient = float(sol.fmin[best]), int(sol.iterations[best]), sol.max_gradient[best]
+    # a stationary point that is not a minimum: restart on the rescaled problem, too
+    escaped = leave_saddle(problem.struct, problem.S, theta_scaled, estimator) if converged else None
+    if escaped is not None:
+        theta_scaled, fmin, converged = escaped.theta, escaped.fmin, escaped.converged
+        theta = problem.to_original(theta_scaled)
+        iterations, max_gradient = iterations + escaped.iterations, escaped.max_gradient
+        if not converged:
+            warn("the optimiser stopped at a saddle point (the discrepancy still decreases in "
+                 "some direction) and found no minimum from there: the model has no proper "
+                 "solution for these data (empirically unidentified?)", ConvergenceWarning, stacklevel=3)
+    if not converged:
+        warn(f"the optimiser did not converge (largest gradient {max_gradient:.2e} "
+             f"after {iterations} iterations); estimates are not reliable",
+             ConvergenceWarning, stacklevel=3)
+    vcov_scaled, unidentified = _vcov(problem.struct, theta_scaled, problem.S, n, estimator)
+    vcov = problem.vcov_to_original(vcov_scaled)
+    Sigma = struct.implied(theta[None])[0][0]
+    chisq = float(test_statistic(fmin, n, estimator))
+    exogenous = fixed_x_positions(model)
+    chisq0 = _baseline_chisq(struct, S_fit, n, estimator, exogenous)
+    n_params = struct.k - len(model.fixed_x_for(estimator))
+    fi = fit_measures(S_fit, Sigma, np.array(chisq), np.array(chisq0), n_obs=n, df=model.df,
+                      n_params=n_params, exogenous=exogenous, estimator=estimator)
+    fit_indices = pd.Series({k: float(v) for k, v in fi.items()}, name="value")
+    # standard errors from the rescaled problem: exact even where an extreme unit puts a
+    # variance of an estimate outside the floating-point range
+    se_free = problem.se_to_original(vcov_scaled)
+    estimates = estimates_table(model, struct, theta, vcov, level, se_free, model.fixed_x_for(estimator))
+    reasons = tuple(admissibility(struct, theta[None],
+                                  std=estimates["std_all"].to_numpy()[None, :len(struct.rows)])[0])
+    if reasons:
+        warn("inadmissible solution: " + "; ".join(reasons), NonAdmissibleWarning, stacklevel=3)
+    endogenous = tuple(n for n in struct.names if n in model.roles.endogenous)
+    r2 = pd.Series(r2_values(struct, theta[None], endogenous)[0], index=list(endogenous), name="r2")
+    cols = list(model.observed)
+    return FitResult(
+        model=model, estimator=estimator, estimates=estimates, fit_indices=fit_indices, r2=r2,
+        converged=converged, inadmissible=reasons, warnings=(), n_obs=n, n_total=moments.n_total,
+        missing=moments.missing, theta=theta, vcov=vcov,
+        sample_cov=pd.DataFrame(S, index=cols, columns=cols),
+        implied_cov=pd.DataFrame(Sigma, index=cols, columns=cols),
+        data=moments.data, iterations=iterations, versions=versions(),
+        unidentified=unidentified, level=level,
+        sample_mean=None if moments.mean is None else pd.Series(moments.mean, index=cols, name="mean"))
+
+
+#: lavaan warns when observed variances differ by more than this factor
+VARIANCE_RATIO_LIMIT = 1000.0
+
+
+def _warn_scaling(observed: tuple[str, ...], S: np.ndarray, estimator: str) -> None:
+    """lavaan's check: observed variances that differ by more than a factor of 1,000."""
+    var = np.diag(S)
+    hi, lo = int(np.argmax(var)), int(np.argmin(var))
+    ratio = var[hi] / var[lo]
+    if not ratio > VARIANCE_RATIO_LIMIT:
+        return
+    # dividing an item by 10^k divides its variance by 10^2k: k brings the two together
+    k = max(int(round(np.log10(ratio) / 2)), 1)
+    note = ("; lcsem estimated on internally rescaled variables, but rescaled items give readable "
+            "estimates" if estimator != "ULS" else
+            "; ULS estimates depend on the variables' units, so rescale before fitting")
+    warn(f"observed variances differ by a factor of {ratio:.3g} (largest: {observed[hi]} {var[hi]:.3g}, "
+         f"smallest: {observed[lo]} {var[lo]:.3g}; lavaan warns above {VARIANCE_RATIO_LIMIT:,.0f}): "
+         f"rescale the items to similar variances, e.g. divide {observed[hi]} by 10^{k} or "
+         f"multiply {observed[lo]} by 10^{k}{note}", ScalingWarning, stacklevel=4)
+
+
+def _vcov(struct: RamStructure, theta: np.ndarray, S: np.ndarray, n: int, estimator: str
+          ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Covariance of the estimates from the expected information (lavaan's default), and
+    the parameters involved when the model is not identified (then the covariance is NaN)."""
+    if struct.k == 0:
+        return np.zeros((0, 0)), ()
+    check = check_jacobian(struct, theta)
+    if not check.identified:
+        warn(check.message("the Jacobian of the implied covariances is rank deficient"),
+             IdentificationWarning, stacklevel=4)
+        return np.full((struct.k, struct.k), np.nan), check.parameters
+    if estimator == "ML":
+        info = information(struct, theta[None])[0]
+        scale = 2.0 / n
+    elif estimator == "GLS":
+        info = information(struct, theta[None], np.linalg.inv(S)[None])[0]
+        scale = 2.0 / (n - 1)
+    else:
+        # lavaan's "standard" ULS standard errors: (D'D)^-1 / (N - 1) with D the Jacobian
+        # of vech(Sigma) (identity weights); not robust to non-normality
+        D = moment_jacobian(struct, theta)
+        info = D.T @ D
+        scale = 1.0 / (n - 1)
+    check = check_information(struct, info)
+    if check.identified:
+        try:
+            vcov = scale * np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            vcov = None
+        if vcov is not None and np.isfinite(vcov).all() and (np.diag(vcov) > 0).all():
+            return vcov, ()
+    warn(check.message("the information matrix cannot be inverted numerically"),
+         IdentificationWarning, stacklevel=4)
+    return np.full((struct.k, struct.k), np.nan), check.parameters or tuple(parameter_labels(struct))
+
+
+def fixed_x_positions(model: Model) -> tuple[int, ...]:
+    """Positions (in ``model.observed``) of exogenous observed predictors, whose moments
+    lavaan's ``fixed.x`` treats as given."""
+    return tuple(model.observed.index(n) for n in model.roles.exogenous_observed)
+
+
+def _baseline_chisq(struct: RamStructure, S: np.ndarray, n: int, estimator: str,
+                    exogenous: tuple[int, ...]) -> float:
+    """Chi-square of the baseline model: independent variables, except that exogenous
+    observed predictors keep their covariances (as lavaan with ``fixed.x``)."""
+    if estimator == "ML":
+        return float(baseline_chisq(S, n, exogenous))
+    if estimator == "GLS":   # scale-invariant: fit it to unit-variance variables
+        S = scale_covariance(S, 1.0 / np.sqrt(np.diag(S)))
+    rows = [ParRow(v, "~~", v, "", i + 1, float("nan"), False) for i, v in enumerate(struct.observed)]
+    names = struct.observed
+    for a in range(len(exogenous)):
+        for b in range(a + 1, len(exogenous)):
+            rows.append(ParRow(names[exogenous[a]], "~~", names[exogenous[b]], "", len(rows) + 1,
+                               float("nan"), False))
+    base = RamStructure(rows, struct.observed, ())
+    start = np.array([S[names.index(r.lhs), names.index(r.rhs)] for r in rows])
+    sol = minimize(base, S[None], start[None], estimator)
+    return float(test_statistic(sol.fmin[0], n, estimator))
+
+
+def estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov: np.ndarray,
+                    level: float = 0.95, se_free: np.ndarray | None = None,
+                    fixed_x_ids: frozenset[int] | None = None) -> pd.DataFrame:
+    """lavaan's ``parameterEstimates(standardized = TRUE)``: est, se, z, p, Wald CI at
+    ``level`` and the ``std_lv``, ``std_all`` and ``std_nox`` solutions (lcsem's names).
+    ``se_free`` (one per free parameter) defaults to the roots of ``diag(vcov)``;
+    ``fixed_x_ids`` (default: ML's) are the covariates' moments held as given (fixed.x)."""
+    if fixed_x_ids is None:
+        fixed_x_ids = model.fixed_x_free
+    rows = [r for r in model.rows if r.op != ":="]
+    values = struct.row_values(theta[None])[0]
+    if se_free is None:
+        se_free = standard_errors(vcov)
+    se = np.where(struct.row_free >= 0, se_free[np.maximum(struct.row_free, 0)] if struct.k else np.nan, np.nan)
+    fixed_x = np.array([r.free in fixed_x_ids for r in rows], bool)
+    se[fixed_x] = np.nan  # lavaan's fixed.x: sample moments, not estimated parameters
+    fixed = (struct.row_free < 0) | fixed_x
+    exo = model.roles.exogenous_observed
+    std = {kind: standardized_values(struct, theta[None], unscaled_variables(struct, kind, exo))[0]
+           for kind in STANDARDIZED_KINDS}
+    table = pd.DataFrame({"lhs": [r.lhs for r in rows], "op": [r.op for r in rows],
+                          "rhs": [r.rhs for r in rows], "label": [r.label for r in rows],
+                          "est": values, "se": se, **std})
+    defined = DefinedParameters(model.rows)
+    if defined.names:
+        d_est = defined.evaluate(values[None])[0]
+        d_se = delta_se(lambda th: defined.evaluate(struct.row_values(th)), theta, vcov)
+        d_rows = [r for r in model.rows if r.op == ":="]
+        table = pd.concat([table, pd.DataFrame({
+            "lhs": [r.lhs for r in d_rows], "op": ":=", "rhs": [r.rhs for r in d_rows],
+            "label": [r.lhs for r in d_rows], "est": d_est, "se": d_se,
+            **{kind: defined.evaluate(v[None])[0] for kind, v in std.items()}})],
+            ignore_index=True)
+        fixed = np.concatenate([fixed, np.zeros(len(d_rows), bool)])
+    return add_inference_columns(table, fixed, level)
+
+
+def standard_errors(vcov: np.ndarray) -> np.ndarray:
+    """Square roots of the variances of the estimates; NaN where not positive."""
+    diag = np.diag(vcov) if vcov.size else np.zeros(0)
+    with np.errstate(invalid="ignore"):
+        return np.where(diag > 0, np.sqrt(np.where(diag > 0, diag, 0.0)), np.nan)
+
+
+def add_inference_columns(table: pd.DataFrame, fixed: np.ndarray, level: float) -> pd.DataFrame:
+    """z, two-sided normal p-value and the Wald CI at ``level``; fixed parameters (and
+    fixed.x moments) get no z or p and a CI of width 0 (``est``), as in lavaan; a free
+    parameter without a standard error (not identified) gets NaN everywhere."""
+    table = table.copy()
+    est, se = table["est"].to_numpy(dtype=float), table["se"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["z"] = est / se
+    table["pvalue"] = 2 * stats.norm.sf(np.abs(table["z"].to_numpy(dtype=float)))
+    crit = stats.norm.ppf(0.5 + level / 2)
+    table["ci_lower"] = np.where(fixed, est, est - crit * se)
+    table["ci_upper"] = np.where(fixed, est, est + crit * se)
+    return table[ESTIMATE_COLUMNS]

@@ -1,0 +1,1 @@
+"""Reading and writing results: lossless JSON payloads of results and models."""

@@ -1,0 +1,222 @@
+"""APA-style tables as DataFrames of formatted cells: model fit, measurement (loadings and
+reliability), discriminant validity (Fornell–Larcker and HTMT), structural paths with R²,
+and effects. Render them with :func:`lcsem.display.render.render_table`.
+
+Numbers are formatted as text following APA 7: ``p`` without a leading zero and as
+``< .001`` below .001; intervals as ``[lower, upper]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..results.fit_result import parameter_name
+from ..display.render import format_boot_p, format_p, format_raw
+
+__all__ = ["format_number", "format_raw", "format_p", "format_boot_p", "format_ci", "fit_table", "measurement_table",
+           "validity_table", "htmt_table", "structural_table", "effects_table"]
+
+
+def format_number(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` decimals; an en dash for NaN (undefined)."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def format_ci(lower: float, upper: float, digits: int = 3, raw: bool = False) -> str:
+    """``[lower, upper]``; an en dash when either bound is undefined. With ``raw``
+    (bounds in the data's units) tiny non-zero bounds are shown in scientific notation
+    (:func:`format_raw`) instead of as 0."""
+    if not (np.isfinite(lower) and np.isfinite(upper)):
+        return "–"
+    if raw:
+        return f"[{format_raw(lower, digits)}, {format_raw(upper, digits)}]"
+    return f"[{lower:.{digits}f}, {upper:.{digits}f}]"
+
+
+# ---------------------------------------------------------------------------- fit
+def fit_table(res: Any, boot: Any = None, digits: int = 3) -> pd.DataFrame:
+    """Model fit: chi-square test, CFI, TLI, RMSEA with its 90% CI and p-close, SRMR;
+    the Bollen–Stine p when ``boot`` is a Bollen–Stine bootstrap; conventional guides
+    (Hu & Bentler, 1999) beside each index."""
+    fi = res.fit_indices
+    rows = [
+        ("χ²", format_number(fi["chisq"], digits), ""),
+        ("df", str(int(fi["df"])), ""),
+        ("p", format_p(fi["pvalue"], digits), "> .05"),
+        ("CFI", format_number(fi["cfi"], digits), "≥ .95"),
+        ("TLI", format_number(fi["tli"], digits), "≥ .95"),
+        ("RMSEA [90% CI]", f"{format_number(fi['rmsea'], digits)} "
+                           f"{format_ci(fi['rmsea_ci_lower'], fi['rmsea_ci_upper'], digits)}", "≤ .06"),
+        ("RMSEA p-close", format_p(fi["rmsea_pvalue"], digits), "> .05"),
+        ("SRMR", format_number(fi["srmr"], digits), "≤ .08"),
+    ]
+    if boot is not None and getattr(boot, "kind", "") == "bollen-stine":
+        ok = boot.n_resamples - getattr(boot, "n_failed", 0)
+        rows.insert(3, (f"Bollen–Stine p ({ok} resamples)", format_boot_p(boot.pvalue, ok, digits, sides=1),
+                        "> .05"))
+    frame = pd.DataFrame(rows, columns=["Index", "Value", "Guideline"])
+    return frame.set_index("Index")
+
+
+# ---------------------------------------------------------------------------- measurement
+def measurement_table(meas: Any, digits: int = 3) -> pd.DataFrame:
+    """One row per indicator: standardised loading with its CI; alpha, composite
+    reliability (omega) and AVE on each construct's first row."""
+    rel = meas.reliability
+    records = []
+    seen: set[str] = set()
+    ci_head = f"{meas.level:.0%} CI"
+    for _, row in meas.loadings.iterrows():
+        c = row["construct"]
+        first = c not in seen
+        seen.add(c)
+        records.append({
+            "Construct": c if first else "", "Indicator": row["indicator"],
+            "λ (std.)": format_number(row["std"], digits),
+            ci_head: format_ci(row["ci_lower"], row["ci_upper"], digits),
+            "α": format_number(rel.loc[c, "alpha"], digits) if first else "",
+            "CR (ω)": format_number(rel.loc[c, "omega"], digits) if first else "",
+            "AVE": format_number(rel.loc[c, "ave"], digits) if first else ""})
+    return pd.DataFrame.from_records(records).set_index("Construct")
+
+
+def validity_table(meas: Any, digits: int = 3) -> pd.DataFrame:
+    """Fornell–Larcker: CR, AVE, MSV, ASV and the construct correlations (lower
+    triangle) with sqrt(AVE) on the diagonal."""
+    rel = meas.reliability
+    names = list(rel.index)
+    fl = meas.fornell_larcker
+    records = []
+    for i, c in enumerate(names):
+        rec = {"Construct": c, "CR (ω)": format_number(rel.loc[c, "omega"], digits),
+               "AVE": format_number(rel.loc[c, "ave"], digits),
+               "MSV": format_number(rel.loc[c, "msv"], digits),
+               "ASV": format_number(rel.loc[c, "asv"], digits)}
+        for j, other in enumerate(names):
+            rec[other] = format_number(fl.loc[c, other], digits) if j <= i else ""
+        records.append(rec)
+    return pd.DataFrame.from_records(records).set_index("Construct")
+
+
+def htmt_table(meas: Any, digits: int = 3) -> pd.DataFrame:
+    """HTMT and HTMT2 per pair of constructs, with one-sided bootstrap upper bounds and
+    whether each bound stays below .85 and .90 when a bootstrap was given."""
+    records = []
+    inf = meas.htmt_inference
+    for _, row in inf.iterrows():
+        rec = {"Pair": f"{row['construct_a']} – {row['construct_b']}",
+               "HTMT": format_number(row["htmt"], digits), "HTMT2": format_number(row["htmt2"], digits)}
+        if "htmt_upper" in inf.columns:
+            rec[f"HTMT upper {meas.level:.0%}"] = format_number(row["htmt_upper"], digits)
+            rec[f"HTMT2 upper {meas.level:.0%}"] = format_number(row["htmt2_upper"], digits)
+            rec["< .85"] = "no" if row["flag_85"] else "yes"
+            rec["< .90"] = "no" if row["flag_90"] else "yes"
+        records.append(rec)
+    return pd.DataFrame.from_records(records).set_index("Pair") if records else pd.DataFrame()
+
+
+# ---------------------------------------------------------------------------- structural
+def _boot_intervals(boot: Any, names: list[str], level: float, method: str) -> pd.DataFrame | None:
+    if boot is None:
+        return None
+    wanted = [n for n in names if n in boot.distribution.columns]
+    if not wanted:
+        return None
+    return boot.ci(level=level, method=method, stats=wanted)
+
+
+def structural_table(res: Any, boot: Any = None, *, level: float = 0.95, method: str = "percentile",
+                     digits: int = 3) -> pd.DataFrame:
+    """Structural paths (``~`` rows): unstandardised b, SE, standardised β, its CI and p,
+    and R² of each outcome. CIs and p-values are from the bootstrap when one is given
+    (``method`` interval; bootstrap p), else from the delta method (z-test)."""
+    est = res.estimates
+    paths = est[est["op"] == "~"]
+    names = [parameter_name(l, o, r) for l, o, r in zip(paths["lhs"], paths["op"], paths["rhs"])]
+    ci = _boot_intervals(boot, ["std:" + n for n in names], level, method)
+    pvals = getattr(boot, "pvalues", None) if boot is not None else None
+    n_boot = int(boot.n_resamples - getattr(boot, "n_failed", 0)) if boot is not None else 0
+    from scipy import stats
+
+    z = stats.norm.ppf(0.5 + level / 2)
+    std_se = _std_se(res, paths.index)
+    records = []
+    for (idx, row), name in zip(paths.iterrows(), names):
+        if ci is not None and "std:" + name in ci.index:
+            lo, hi = ci.loc["std:" + name, "lower"], ci.loc["std:" + name, "upper"]
+        else:
+            lo, hi = row["std_all"] - z * std_se[idx], row["std_all"] + z * std_se[idx]
+        if pvals is not None and name in pvals.index:
+            p_text = format_boot_p(pvals[name], n_boot, digits)
+        else:
+            p_text = format_p(row["pvalue"], digits)
+        records.append({"Outcome": row["lhs"], "Predictor": row["rhs"], "Label": row["label"],
+                        "b": format_raw(row["est"], digits), "SE": format_raw(row["se"], digits),
+                        "β": format_number(row["std_all"], digits),
+                        f"{level:.0%} CI (β)": format_ci(lo, hi, digits), "p": p_text,
+                        "R² (outcome)": format_number(res.r2.get(row["lhs"], np.nan), digits)})
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty:
+        return frame
+    if not frame["Label"].astype(bool).any():
+        frame = frame.drop(columns="Label")
+    return frame.set_index("Outcome")
+
+
+def _std_se(res: Any, index: pd.Index) -> pd.Series:
+    """Delta-method SEs of the standardised values of the rows in ``index``."""
+    from ..inference.standardized import delta_se, fixed_x_vcov, standardized_values
+
+    struct = res.structure
+    pos = list(index)
+    if struct.k == 0:
+        return pd.Series(np.nan, index=index)
+    se = delta_se(lambda th: standardized_values(struct, th)[:, pos], res.theta,
+                  fixed_x_vcov(res.vcov, res.model.fixed_x_for(res.estimator)))
+    return pd.Series(se, index=index)
+
+
+def effects_table(eff: Any, digits: int = 3, *, compact: bool = True) -> pd.DataFrame:
+    """Effects: kind, path, estimate, delta-method SE, interval, p and the standardised
+    effect with its interval.
+
+    With ``compact`` (default), a ``:=`` definition equal to an enumerated effect is
+    not repeated (its name is added to that effect's row), a total indirect effect made
+    of one chain is not repeated, and the proportion mediated shows no p-value.
+    """
+    t = eff.table
+    ci_head = f"{eff.level:.0%} CI"
+    alias: dict[str, list[str]] = {}
+    skip: set[str] = set()
+    if compact:
+        enumerated = t[t["effect"] != "defined"]
+        for name, row in t[t["effect"] == "defined"].iterrows():
+            same = enumerated.index[np.isclose(enumerated["est"], row["est"], rtol=0, atol=1e-10)
+                                    & (enumerated["effect"] != "proportion mediated")]
+            if len(same):
+                alias.setdefault(same[0], []).append(str(name))
+                skip.add(name)
+        for (s, o), group in enumerated.groupby(["source", "outcome"], sort=False):
+            if (group["effect"] == "indirect").sum() == 1:
+                skip.update(group.index[group["effect"] == "total indirect"])
+    records = []
+    for name, row in t.iterrows():
+        if name in skip:
+            continue
+        path = row["path"] + (f" ({', '.join(alias[name])})" if name in alias else "")
+        ratio = compact and row["effect"] == "proportion mediated"
+        unit_free = row["effect"] == "proportion mediated"     # the others are in the data's units
+        records.append({"Effect": row["effect"], "Path": path,
+                        "Estimate": format_number(row["est"], digits) if unit_free else format_raw(row["est"], digits),
+                        "SE": format_number(row["se"], digits) if unit_free else format_raw(row["se"], digits),
+                        ci_head: format_ci(row["ci_lower"], row["ci_upper"], digits, raw=not unit_free),
+                        "p": "" if ratio else (format_boot_p(row["pvalue"], eff.n_boot_used, digits)
+                                               if eff.n_boot_used else format_p(row["pvalue"], digits)),
+                        "β": "" if ratio else format_number(row["std"], digits),
+                        f"{ci_head} (β)": "" if ratio else format_ci(row["std_ci_lower"], row["std_ci_upper"], digits)})
+    return pd.DataFrame.from_records(records).set_index("Effect")

@@ -1,0 +1,223 @@
+"""``lcsem.bootstrap(fit, n_resamples, ...)``: validate, plan, run, assemble."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._warnings import warn
+from ..exceptions import ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning, NotSupportedError
+from ..inference.fit_measures import BOOTSTRAP_INDEX_NAMES
+from ..results.fit_result import FitResult
+from .replicates import STATUS_NAMES, ReplicateSpec
+from .result import KINDS, BootstrapResult
+from .resample import BLOCK, as_seed_sequence, bollen_stine_transform, resample_indices
+from .runner import Progress, Source, Store, fingerprint, jackknife_tasks, make_tasks, run_all
+
+__all__ = ["bootstrap", "BootstrapInterruptedWarning"]
+
+DEFAULT_BATCH = 250
+CHUNKS_PER_WORKER = 4
+# bumped whenever a replicate's numbers change (checkpoints of other revisions are refused)
+ENGINE_REVISION = 2
+
+
+def _interrupted_message(count: int, n_resamples: int, done: int, path: Path | None) -> str:
+    """What an interrupted run returns and what it keeps, as it happened."""
+    text = (f"bootstrap interrupted: returning the first {count} of {n_resamples} replicates "
+            f"(the same as a run with n_resamples={count} and this seed)")
+    extra = done - count
+    if path:
+        text += (f"; the checkpoint {str(path)!r} keeps all {done} finished replicates"
+                 + (f" ({extra} of them finished out of order, after the first unfinished one)" if extra else "")
+                 + ": call again with the same arguments to resume")
+    elif extra:
+        text += (f"; {extra} more replicates finished out of order (after the first unfinished one) "
+                 f"are not returned: pass checkpoint=<file> to keep every finished replicate")
+    return text
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ArgumentError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _n_workers(n_jobs) -> int:
+    if n_jobs is None:
+        return 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ArgumentError(f"n_jobs: expected a positive integer or -1 (all cores), got {n_jobs!r}")
+    n_jobs = int(n_jobs)
+    return n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+
+
+def _estimate_row(res: FitResult, spec: ReplicateSpec) -> pd.Series:
+    """Full-sample value of every column of the distribution."""
+    est = res.estimates
+    values = [float(res.fit_indices[k]) for k in BOOTSTRAP_INDEX_NAMES]
+    values += [float(est["est"].iloc[i]) for i in spec.param_pos]
+    values += [float(est["std_all"].iloc[i]) for i in spec.std_pos]
+    return pd.Series(values, index=list(spec.columns), name="estimate")
+
+
+class _Jackknife:
+    """Leave-one-out values of every column (picklable, so results can be pickled)."""
+
+    def __init__(self, spec: ReplicateSpec, Xc: np.ndarray, batch_size: int, workers: int):
+        self.spec, self.Xc, self.batch_size, self.workers = spec, Xc, batch_size, workers
+
+    def __call__(self) -> pd.DataFrame:
+        n = self.Xc.shape[0]
+        store = Store(n, len(self.spec.columns))
+        source = Source(kind="cases", n_obs=n - 1, X=self.Xc)
+        run_all(self.spec, source, jackknife_tasks(n, self.batch_size), store, n_jobs=self.workers)
+        return pd.DataFrame(store.values, columns=list(self.spec.columns))
+
+
+def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparametric", seed=None,
+              n_jobs: int | None = 1, batch_size: int | None = None, progress: bool = True,
+              checkpoint: str | os.PathLike | None = None) -> BootstrapResult:
+    """Bootstrap a fitted model: fit indices, parameters, standardised and defined values.
+
+    Every replicate is a full ML fit (batched Newton iterations with the exact Hessian,
+    warm-started at the full-sample estimate). Replicates that do not converge are retried
+    together from four other starts with a bounded budget, so a fragile model costs a
+    bounded multiple of a healthy one; those still without a finite ML solution are counted
+    as failed with their reason, and a resample whose covariance matrix is not positive
+    definite is failed at once.
+
+    Parameters
+    ----------
+    res
+        A result of :func:`lcsem.fit` (estimator ML).
+    n_resamples
+        Number of replicates (lavaan users typically run 1,000--5,000).
+    kind
+        ``"nonparametric"`` (resample cases), ``"parametric"`` (sample covariances drawn
+        from the fitted model: Wishart(N-1, Sigma-hat)/N, the exact distribution of the
+        sample covariance of N normal draws) or ``"bollen-stine"`` (resample cases of the
+        data transformed so that the model fits exactly; ``result.pvalue`` is the
+        Bollen–Stine p of the chi-square test).
+    seed
+        None, an int, a ``numpy.random.Generator`` or a ``SeedSequence``. The same seed
+        gives bit-identical replicates whatever ``n_jobs``, ``batch_size`` or joblib
+        backend (all arithmetic is replicate by replicate).
+    n_jobs
+        1 (default: in this process; fastest for up to a few thousand replicates on a
+        laptop), k > 1 worker processes, or -1 for all cores. Runs through joblib, so
+        ``with joblib.parallel_backend("dask"): ...`` carries the run to a dask cluster.
+    batch_size
+        Replicates per chunk (memory is bounded by one chunk per worker); it never changes
+        the numbers. Default: 250, smaller for models with many parameters (memory) and,
+        with workers, small enough to give each worker at least four chunks (finished
+        chunks are kept on Ctrl-C).
+    progress
+        Show a tqdm.auto progress bar when the run lasts more than a second.
+    checkpoint
+        A file path: every chunk is saved there as it finishes, and a later call with the
+        same arguments resumes from them.
+
+    Returns
+    -------
+    BootstrapResult
+
+    Warns
+    -----
+    BootstrapFailureWarning
+        When replicates failed or were inadmissible (with counts).
+    BootstrapInterruptedWarning
+        On Ctrl-C: the result holds the replicates finished before the first unfinished
+        one (a run with that ``n_resamples``); the message says how many finished in all
+        and whether the checkpoint keeps them.
+    """
+    if not isinstance(res, FitResult):
+        raise ArgumentError(f"res: expected the FitResult of lcsem.fit(...), got {type(res).__name__}")
+    if res.estimator != "ML":
+        raise NotSupportedError(f"res: the bootstrap refits with ML; this result used estimator "
+                                f"{res.estimator!r}: refit with estimator='ML'")
+    if res.data is None or res.data.shape[0] == 0:
+        raise ArgumentError("res: this result holds no data (fitted from summary statistics, or saved "
+                            "with to_dict(include_data=False)), and the bootstrap resamples the data; save "
+                            "it with include_data=True, or refit with lcsem.fit(model, data)")
+    n_resamples = _check_int("n_resamples", n_resamples, 1)
+    if kind not in KINDS:
+        raise ArgumentError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+    root = as_seed_sequence(seed)
+    workers = _n_workers(n_jobs)
+    if batch_size is None:
+        # the engine holds a few dozen (batch, k, k) arrays: keep each under ~4 MB for
+        # large models, and give every worker a chunk
+        k = max(1, len(res.theta))
+        limit = max(8, min(DEFAULT_BATCH, 500_000 // (k * k)))
+        # with workers: at least CHUNKS_PER_WORKER chunks each, so that chunks finish (and
+        # are kept on Ctrl-C) all along the run; the numbers do not depend on the size
+        per_chunk = -(-n_resamples // (workers * CHUNKS_PER_WORKER))
+        batch_size = max(1, min(limit, per_chunk if workers > 1 else limit))
+    else:
+        batch_size = _check_int("batch_size", batch_size, 1)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise ArgumentError(f"progress: expected True or False, got {progress!r}")
+    path = None
+    if checkpoint is not None:
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise ArgumentError(f"checkpoint: expected a file path, got {checkpoint!r}")
+        path = Path(checkpoint)
+        if path.is_dir():
+            raise ArgumentError(f"checkpoint: {str(path)!r} is a directory; pass a file path such as "
+                                f"{str(path / 'bootstrap.npz')!r}")
+        if not path.parent.is_dir():
+            raise ArgumentError(f"checkpoint: the folder {str(path.parent)!r} does not exist; create it "
+                                f"first or pass a path in an existing folder")
+
+    spec = ReplicateSpec(res)
+    X = res.data.to_numpy(dtype=float)
+    n = X.shape[0]
+    Xc = X - X.mean(axis=0)
+    Sigma_hat = res.implied_cov.to_numpy()
+    if kind == "parametric":
+        source = Source(kind="parametric", n_obs=n, Sigma=Sigma_hat, entropy=root.entropy,
+                        spawn_key=tuple(root.spawn_key))
+        indices = None
+    else:
+        data = bollen_stine_transform(X, Sigma_hat) if kind == "bollen-stine" else Xc
+        source = Source(kind="cases", n_obs=n, X=data)
+        indices = resample_indices(root, n_resamples, n)
+
+    # "engine": replicates of an earlier retry rule or arithmetic are not mixed into a resumed run
+    meta = {"engine": ENGINE_REVISION, "kind": kind, "n_resamples": n_resamples, "entropy": str(root.entropy),
+            "spawn_key": list(root.spawn_key), "block": BLOCK,
+            "inputs": fingerprint(X, np.asarray(res.theta), text=repr(res.model.rows))}
+    store = Store(n_resamples, len(spec.columns), path=path, meta=meta)
+    store.load()
+    todo = np.flatnonzero(~store.done)
+    tasks = make_tasks(todo, batch_size, indices)
+    bar = Progress(bool(progress), n_resamples, int(store.done.sum()), f"bootstrap ({kind})")
+    finished = run_all(spec, source, tasks, store, n_jobs=workers, progress=bar)
+
+    count = n_resamples
+    if not finished:
+        count = int(np.argmin(store.done)) if not store.done.all() else n_resamples
+        warn(_interrupted_message(count, n_resamples, int(store.done.sum()), path),
+             BootstrapInterruptedWarning, stacklevel=2)
+    values, status = store.values[:count], store.status[:count]
+    reasons = {k: v for k, v in sorted(store.reasons.items()) if k < count}
+    distribution = pd.DataFrame(values, columns=list(spec.columns))
+    status_s = pd.Series(STATUS_NAMES[status], name="status")
+    n_failed = int(np.sum(status == 2))
+    n_inad = int(np.sum(status == 1))
+    if n_failed or n_inad:
+        warn(f"bootstrap: {n_failed} of {count} replicates failed and {n_inad} were inadmissible "
+             f"(see result.status and result.failure_reasons; failed ones are excluded, "
+             f"inadmissible ones kept unless include_inadmissible=False)",
+             BootstrapFailureWarning, stacklevel=2)
+
+    entropy = root.entropy if not root.spawn_key else np.random.SeedSequence(root.entropy, spawn_key=root.spawn_key)
+    return BootstrapResult(fit=res, kind=kind, n_resamples=count, seed=entropy, distribution=distribution,
+                           estimate=_estimate_row(res, spec), status=status_s, failure_reasons=reasons,
+                           indices=None if indices is None else indices[:count], interrupted=not finished,
+                           _jackknife_runner=_Jackknife(spec, Xc, batch_size, workers))

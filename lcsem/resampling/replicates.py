@@ -1,0 +1,148 @@
+"""Turn replicate covariance matrices into rows of the bootstrap distribution.
+
+A :class:`ReplicateSpec` holds everything a worker needs (picklable, built once per run);
+:func:`evaluate` fits a batch of covariance matrices with the batched engine and
+computes every column: fit indices (with :func:`lcsem.inference.fit_measures.fit_measures`, the
+formulas of :func:`lcsem.fit`), parameters, defined parameters and standardised values
+(with :mod:`lcsem.inference.standardized`), plus each replicate's status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine.ram import RamStructure
+from ..estimation.estimate import fixed_x_positions
+from ..inference.fit_measures import BOOTSTRAP_INDEX_NAMES, fit_measures, test_statistic
+from ..results.fit_result import FitResult, parameter_name
+from ..inference.standardized import DefinedParameters, admissibility, standardized_values
+from ..engine.batch import RETRY_ITER, RETRY_STARTS, cholesky_factors, fit_batch
+
+__all__ = ["OK", "INADMISSIBLE", "FAILED", "STATUS_NAMES", "ReplicateSpec", "ChunkOutput", "evaluate"]
+
+OK, INADMISSIBLE, FAILED = 0, 1, 2
+NOT_PD_REASON = ("the resampled covariance matrix is singular or not positive definite (a variable is "
+                 "constant or collinear in this resample): not fitted")
+NOT_CONVERGED_REASON = (f"the optimiser did not converge from the full-sample estimate nor from "
+                        f"{len(RETRY_STARTS)} other starts ({', '.join(RETRY_STARTS)}; at most "
+                        f"{RETRY_ITER} Newton iterations each): no finite ML solution was found, as when "
+                        f"a near-Heywood resample's estimates diverge")
+STATUS_NAMES = np.array(["ok", "inadmissible", "failed"], dtype=object)
+
+
+@dataclass
+class ChunkOutput:
+    """Results of one chunk of replicates."""
+
+    positions: np.ndarray          # replicate numbers (int)
+    values: np.ndarray             # (R, n_columns)
+    status: np.ndarray             # (R,) int8: OK, INADMISSIBLE or FAILED
+    reasons: dict[int, tuple[str, ...]]   # replicate number -> reasons (failed / inadmissible)
+
+
+class ReplicateSpec:
+    """What is computed for each replicate, derived from a :class:`~lcsem.FitResult`."""
+
+    def __init__(self, res: FitResult):
+        model = res.model
+        self.struct = RamStructure(model.rows, model.observed, model.latent)
+        self.theta0 = np.array(res.theta, dtype=float)
+        self.defined = DefinedParameters(model.rows)
+        self.df = int(model.df)
+        self.n_params = int(res.fit_indices["n_params"])
+        self.exogenous = fixed_x_positions(model)
+        est = res.estimates
+        n_rows = len(self.struct.rows)
+        names = [parameter_name(l, o, r) for l, o, r in zip(est["lhs"], est["op"], est["rhs"])]
+        ops = est["op"].to_numpy()
+        positions = np.arange(len(est))
+        is_defined = ops == ":="
+        free = np.zeros(len(est), dtype=bool)
+        free[:n_rows] = self.struct.row_free >= 0
+        param = free | is_defined
+        std = param | np.isin(ops, ["=~", "~"])
+        self.param_pos = positions[param]          # positions in estimates (rows, then defined)
+        self.std_pos = positions[std]
+        self.n_rows = n_rows
+        self.columns = (tuple(BOOTSTRAP_INDEX_NAMES) + tuple(names[i] for i in self.param_pos)
+                        + tuple("std:" + names[i] for i in self.std_pos))
+        self.n_index = len(BOOTSTRAP_INDEX_NAMES)
+        self.n_param = len(self.param_pos)
+        # vectorised admissibility screen (exact reasons come from lcsem.inference.standardized)
+        e = self.struct.row_entries
+        self.free_var_rows = np.flatnonzero((~e.is_path) & (e.row == e.col) & (self.struct.row_free >= 0))
+        self.loading_rows = np.flatnonzero([r.op == "=~" for r in self.struct.rows])
+
+    # ------------------------------------------------------------------ values
+    def values(self, theta: np.ndarray, S: np.ndarray, Sigma: np.ndarray, fmin: np.ndarray, n_obs: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Every column for fitted replicates, and the standardised row values."""
+        R = theta.shape[0]
+        chisq = test_statistic(fmin, n_obs, "ML")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fi = fit_measures(S, Sigma, chisq, None, n_obs=n_obs, df=self.df, n_params=self.n_params,
+                              with_ci=False, exogenous=self.exogenous)
+        rows = self.struct.row_values(theta)
+        std_rows = standardized_values(self.struct, theta)
+        if self.defined.names:
+            with np.errstate(all="ignore"):
+                params = np.concatenate([rows, self.defined.evaluate(rows)], axis=1)
+                stds = np.concatenate([std_rows, self.defined.evaluate(std_rows)], axis=1)
+        else:
+            params, stds = rows, std_rows
+        out = np.empty((R, len(self.columns)))
+        out[:, :self.n_index] = np.column_stack([fi[k] for k in BOOTSTRAP_INDEX_NAMES])
+        out[:, self.n_index:self.n_index + self.n_param] = params[:, self.param_pos]
+        out[:, self.n_index + self.n_param:] = stds[:, self.std_pos]
+        return out, std_rows
+
+    def screen(self, theta: np.ndarray, std_rows: np.ndarray) -> np.ndarray:
+        """Replicates that may be inadmissible (a superset; checked exactly afterwards)."""
+        _, Smat = self.struct.matrices(theta)
+        p = self.struct.p
+        values = self.struct.row_values(theta)
+        flag = np.any(values[:, self.free_var_rows] <= 0, axis=1) if self.free_var_rows.size else \
+            np.zeros(theta.shape[0], dtype=bool)
+        if self.loading_rows.size:
+            flag |= np.any(np.abs(std_rows[:, self.loading_rows]) > 1 + 1e-8, axis=1)
+        for block in (Smat[:, p:, p:], Smat[:, :p, :p]):
+            if block.shape[-1]:
+                with np.errstate(all="ignore"):
+                    ev = np.linalg.eigvalsh(np.where(np.isfinite(block), block, 0.0))[:, 0]
+                flag |= ~(ev > 0)
+        return flag
+
+
+def evaluate(spec: ReplicateSpec, S: np.ndarray, n_obs: int, positions: np.ndarray) -> ChunkOutput:
+    """Fit every covariance matrix in ``S`` and compute its row of the distribution."""
+    R = S.shape[0]
+    values = np.full((R, len(spec.columns)), np.nan)
+    status = np.full(R, FAILED, dtype=np.int8)
+    reasons: dict[int, tuple[str, ...]] = {}
+    # hopeless replicates are failed at once, with their reason: a resampled covariance
+    # that is not positive definite (by its own Cholesky factorisation) has no ML fit
+    usable = cholesky_factors(S)[0]
+    for i in np.flatnonzero(~usable):
+        reasons[int(positions[i])] = (NOT_PD_REASON,)
+    idx = np.flatnonzero(usable)
+    if idx.size:
+        fitted = fit_batch(spec.struct, S[idx], spec.theta0)
+        ok = fitted.converged
+        for i in idx[~ok]:
+            reasons[int(positions[i])] = (NOT_CONVERGED_REASON,)
+        good = idx[ok]
+        if good.size:
+            theta = fitted.theta[ok]
+            vals, std_rows = spec.values(theta, S[good], fitted.Sigma[ok], fitted.fmin[ok], n_obs)
+            values[good] = vals
+            status[good] = OK
+            flagged = np.flatnonzero(spec.screen(theta, std_rows))
+            if flagged.size:
+                why = admissibility(spec.struct, theta[flagged], std=std_rows[flagged])
+                for j, r in zip(flagged, why):
+                    if r:
+                        status[good[j]] = INADMISSIBLE
+                        reasons[int(positions[good[j]])] = tuple(r)
+    return ChunkOutput(positions=np.asarray(positions), values=values, status=status, reasons=reasons)

@@ -1,0 +1,232 @@
+"""The bootstrap's result: the distribution of every statistic and what to do with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ArgumentError
+from ..inference.fit_measures import BOOTSTRAP_INDEX_NAMES
+from ..display.render import FORMATS, format_boot_p, render_table
+from ..results.fit_result import FitResult
+from .intervals import METHODS, bootstrap_pvalue, confidence_interval, upper_tail_pvalue
+
+__all__ = ["BootstrapResult"]
+
+KINDS = ("nonparametric", "parametric", "bollen-stine")
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """The outcome of :func:`lcsem.bootstrap`.
+
+    Attributes
+    ----------
+    fit
+        The :class:`~lcsem.FitResult` that was bootstrapped.
+    kind
+        ``"nonparametric"`` (case resampling), ``"parametric"`` (draws from the fitted
+        model) or ``"bollen-stine"`` (case resampling of data transformed to fit the model).
+    n_resamples
+        Number of replicates (those finished, if the run was interrupted).
+    seed
+        The seed entropy used: ``lcsem.bootstrap(fit, n, seed=result.seed)`` repeats the run.
+    distribution
+        One row per replicate (index 0..n_resamples-1; failed replicates are all NaN):
+        the fit indices of :data:`lcsem.inference.fit_measures.BOOTSTRAP_INDEX_NAMES`, every free and
+        defined parameter (named as :func:`lcsem.results.parameter_name`), then
+        standardised values (std.all) named ``"std:<name>"`` (free rows, fixed loadings
+        and paths, defined parameters).
+    estimate
+        The full-sample value of every column.
+    status
+        ``"ok"``, ``"inadmissible"`` or ``"failed"`` per replicate.
+    failure_reasons
+        Replicate number -> reasons, for failed and inadmissible replicates.
+    indices
+        (n_resamples, N) resampled row positions (nonparametric and Bollen–Stine), or None
+        (parametric: regenerate with the seed).
+    interrupted
+        True when the run was stopped (Ctrl-C) and this result holds the replicates done.
+    """
+
+    fit: FitResult
+    kind: str
+    n_resamples: int
+    seed: Any
+    distribution: pd.DataFrame
+    estimate: pd.Series
+    status: pd.Series
+    failure_reasons: dict
+    indices: np.ndarray | None = field(repr=False)
+    interrupted: bool = False
+    _cache: dict = field(default_factory=dict, repr=False)
+    _jackknife_runner: Any = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ counts
+    @property
+    def n_failed(self) -> int:
+        """Replicates whose fit failed (excluded from every summary)."""
+        return int((self.status == "failed").sum())
+
+    @property
+    def n_inadmissible(self) -> int:
+        """Replicates with an inadmissible solution (kept unless excluded)."""
+        return int((self.status == "inadmissible").sum())
+
+    @property
+    def failed_idx(self) -> np.ndarray:
+        """Numbers of the failed replicates."""
+        return np.flatnonzero(self.status.to_numpy() == "failed")
+
+    @property
+    def inadmissible_idx(self) -> np.ndarray:
+        """Numbers of the inadmissible replicates."""
+        return np.flatnonzero(self.status.to_numpy() == "inadmissible")
+
+    def _draws(self, include_inadmissible: bool = True) -> pd.DataFrame:
+        keep = self.status == "ok"
+        if include_inadmissible:
+            keep |= self.status == "inadmissible"
+        return self.distribution[keep.to_numpy()]
+
+    # ------------------------------------------------------------------ summaries
+    @property
+    def se(self) -> pd.Series:
+        """Bootstrap standard errors (SD of each column over usable replicates)."""
+        return self._draws().std(ddof=1).rename("se")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided bootstrap p-values of parameters and standardised values:
+        ``min(1, 2 (1 + k) / (B + 1))`` with ``k`` replicates on the far side of 0 (see
+        :func:`lcsem.resampling.intervals.bootstrap_pvalue`; never 0, floor ``2/(B + 1)``);
+        NaN for fit indices."""
+        draws = self._draws()
+        out = {c: (np.nan if c in BOOTSTRAP_INDEX_NAMES else bootstrap_pvalue(draws[c].to_numpy()))
+               for c in draws.columns}
+        return pd.Series(out, name="pvalue")
+
+    @property
+    def pvalue(self) -> float:
+        """Bollen–Stine p of the chi-square test: ``(1 + #(T* >= T)) / (B + 1)`` over the
+        ``B`` usable replicates (failed ones excluded; never 0, floor ``1/(B + 1)``); NaN
+        for other kinds."""
+        if self.kind != "bollen-stine":
+            return float("nan")
+        return upper_tail_pvalue(self._draws()["chisq"].to_numpy(), float(self.estimate["chisq"]))
+
+    def ci(self, level: float = 0.95, method: str = "percentile", stats=None,
+           include_inadmissible: bool = True, interpolation: str = "linear") -> pd.DataFrame:
+        """Confidence intervals.
+
+        Parameters
+        ----------
+        level
+            Confidence level.
+        method
+            ``"percentile"``, ``"bc"``, ``"bca"`` (jackknife acceleration, computed on
+            first use with the batched engine) or ``"normal"``.
+        stats
+            Column names (default: all columns).
+        include_inadmissible
+            Use inadmissible replicates too (default, as lavaan); failed ones never count.
+        interpolation
+            ``"linear"`` quantiles (numpy/R default) or ``"normal"`` (boot's ``norm.inter``).
+
+        Returns
+        -------
+        DataFrame indexed by statistic with columns ``estimate, lower, upper``.
+        """
+        if method not in METHODS:
+            raise ArgumentError(f"method: {method!r} is not one of {', '.join(METHODS)}")
+        names = self._stat_names(stats)
+        draws = self._draws(include_inadmissible)
+        jk = self.jackknife() if method == "bca" else None
+        rows = []
+        for name in names:
+            lo, hi = confidence_interval(draws[name].to_numpy(), float(self.estimate[name]), method=method,
+                                         level=level, interpolation=interpolation,
+                                         jackknife=None if jk is None else jk[name].to_numpy())
+            rows.append((float(self.estimate[name]), lo, hi))
+        out = pd.DataFrame(rows, index=pd.Index(names, name="statistic"), columns=["estimate", "lower", "upper"])
+        out.attrs.update(level=level, method=method)
+        return out
+
+    def _stat_names(self, stats) -> list[str]:
+        if stats is None:
+            return list(self.distribution.columns)
+        if isinstance(stats, str):
+            stats = [stats]
+        names = list(stats)
+        unknown = [s for s in names if s not in self.distribution.columns]
+        if unknown:
+            raise ArgumentError(f"stats: {unknown} are not columns of the bootstrap distribution; "
+                                f"use names such as {list(self.distribution.columns[:3])} "
+                                f"(see result.distribution.columns)")
+        return names
+
+    def jackknife(self) -> pd.DataFrame:
+        """Leave-one-out values of every column (one row per observation), computed once
+        with the batched engine; used for the BCa acceleration."""
+        if "jackknife" not in self._cache:
+            if self._jackknife_runner is None:
+                raise ArgumentError("jackknife: this result cannot compute jackknife values "
+                                    "(it was not made by lcsem.bootstrap)")
+            self._cache["jackknife"] = self._jackknife_runner()
+        return self._cache["jackknife"]
+
+    # ------------------------------------------------------------------ storage
+    def to_dict(self, include_jackknife: bool = True) -> dict[str, Any]:
+        """A JSON-serialisable dict of this result (see
+        :func:`lcsem.io.json.bootstrap_result_to_dict`); ``include_jackknife`` stores the
+        leave-one-out values so that BCa intervals work on the rebuilt result."""
+        from ..io.json import bootstrap_result_to_dict
+
+        return bootstrap_result_to_dict(self, include_jackknife=include_jackknife)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> "BootstrapResult":
+        """Rebuild (and validate) a result from :meth:`to_dict`'s output."""
+        from ..io.json import bootstrap_result_from_dict
+
+        return bootstrap_result_from_dict(payload)
+
+    # ------------------------------------------------------------------ display
+    def summary(self, format: str = "text", level: float = 0.95, method: str = "percentile",
+                digits: int = 3) -> str:
+        """Fit indices and parameters with bootstrap SEs and confidence intervals."""
+        if format not in FORMATS:
+            raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
+        table = self.ci(level=level, method=method)
+        table.insert(1, "se", self.se.reindex(table.index))
+        # shown as in every report table: '≤ floor' when no replicate fell beyond 0
+        used = self.n_resamples - self.n_failed
+        table["pvalue"] = [format_boot_p(p, used, digits) if np.isfinite(p) else np.nan
+                           for p in self.pvalues.reindex(table.index)]
+        head = (f"{self.kind} bootstrap, {self.n_resamples} replicates (seed {self.seed}): "
+                f"{self.n_failed} failed, {self.n_inadmissible} inadmissible"
+                f"{'; INTERRUPTED' if self.interrupted else ''}")
+        if self.kind == "bollen-stine":
+            head += f"; Bollen-Stine p {self._bollen_stine_text(digits)}"
+        body = render_table(table, format, digits=digits,
+                            caption=f"{int(level * 100)}% {method} intervals")
+        if format == "html":
+            return f"<div class=\"lcsem-bootstrap\"><p>{head}</p>{body}</div>"
+        return head + "\n\n" + body
+
+    def _bollen_stine_text(self, digits: int) -> str:
+        """``= .034`` or ``≤ .001`` (at the floor 1/(B + 1)), as in the report tables."""
+        text = format_boot_p(self.pvalue, self.n_resamples - self.n_failed, digits, sides=1)
+        return text if text.startswith(("≤", "<")) else f"= {text}"
+
+    def _repr_html_(self) -> str:
+        return self.summary("html")
+
+    def __repr__(self) -> str:
+        extra = f" Bollen-Stine p {self._bollen_stine_text(3)}" if self.kind == "bollen-stine" else ""
+        return (f"<lcsem.BootstrapResult {self.kind} n_resamples={self.n_resamples} failed={self.n_failed} "
+                f"inadmissible={self.n_inadmissible}{extra}{' INTERRUPTED' if self.interrupted else ''}>")

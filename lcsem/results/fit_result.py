@@ -1,0 +1,309 @@
+"""Result objects: immutable values that summarise, render and serialise themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..engine.ram import RamStructure
+from ..display.render import FORMATS, format_p, render_table
+from ..spec.model import Model
+from ..exceptions import ArgumentError
+
+ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper",
+                    "std_lv", "std_all", "std_nox"]
+STANDARDIZED_COLUMNS = ["lhs", "op", "rhs", "label", "est_std", "se_std", "z_std", "pvalue_std",
+                        "ci_lower_std", "ci_upper_std"]
+RESIDUAL_KINDS = ("raw", "cor", "cor.bollen", "cor.bentler")
+# pandas values handed out as shallow copies: with pandas' copy-on-write, changing what a
+# caller receives never changes the result
+_PANDAS_FIELDS = frozenset({"estimates", "fit_indices", "r2", "sample_cov", "implied_cov", "data",
+                            "sample_mean"})
+
+
+def parameter_name(lhs: str, op: str, rhs: str) -> str:
+    """Name of a parameter as a statistic: ``"kmsuse~culture"``, ``"visual=~x1"``; a
+    defined parameter is named by its left-hand side (``"ind"``)."""
+    return lhs if op == ":=" else f"{lhs}{op}{rhs}"
+
+
+def parameter_names(estimates: pd.DataFrame) -> list[str]:
+    """:func:`parameter_name` of every row of an estimates table."""
+    return [parameter_name(l, o, r) for l, o, r in zip(estimates["lhs"], estimates["op"], estimates["rhs"])]
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array = np.array(array, dtype=float, copy=True)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """The outcome of :func:`lcsem.fit`: an immutable value.
+
+    Every DataFrame, Series and array a result hands out is a copy or read-only: changing
+    what you receive never changes what the result reports later.
+
+    Attributes
+    ----------
+    model
+        The fitted :class:`~lcsem.Model`.
+    estimator
+        ``"ML"``, ``"GLS"`` or ``"ULS"``.
+    estimates
+        One row per parameter (lavaan's ``parameterEstimates(standardized = TRUE)``):
+        ``lhs op rhs label est se z pvalue ci_lower ci_upper std_lv std_all std_nox``.
+        Fixed parameters have NaN ``se``, ``z`` and ``pvalue`` and a CI equal to ``est``;
+        ``:=`` rows carry delta-method SEs; the CI is the normal-theory Wald interval at
+        ``level``. Standardised SEs and CIs: :meth:`standardized_solution`.
+    fit_indices
+        chisq, df, pvalue, cfi, tli, nfi, rmsea (with 90% CI and p-close), srmr, gfi, agfi,
+        loglik, aic, bic, n_obs, n_params, baseline_chisq and baseline_df.
+    r2
+        R² of every endogenous variable (indicators and structural outcomes).
+    converged
+        Whether the optimiser reached a tight optimum.
+    inadmissible
+        Reasons the solution is inadmissible (empty when it is admissible).
+    warnings
+        Every warning issued while fitting, as text.
+    data
+        The rows used (complete cases of the model's columns), or None for a fit from
+        summary statistics (``sample_cov``).
+    unidentified
+        Parameters involved in a failed identification check (empty when identified);
+        then every SE, z, p and CI is NaN. See :attr:`identified`.
+    level
+        Confidence level of ``ci_lower``/``ci_upper``.
+    sample_mean
+        Sample means of the observed variables (None when fitted from a covariance
+        matrix without ``sample_mean``).
+    """
+
+    model: Model
+    estimator: str
+    estimates: pd.DataFrame
+    fit_indices: pd.Series
+    r2: pd.Series
+    converged: bool
+    inadmissible: tuple[str, ...]
+    warnings: tuple[str, ...]
+    n_obs: int
+    n_total: int
+    missing: str
+    theta: np.ndarray
+    vcov: np.ndarray
+    sample_cov: pd.DataFrame
+    implied_cov: pd.DataFrame
+    data: pd.DataFrame | None = field(repr=False)
+    iterations: int = 0
+    versions: Mapping[str, str] = field(default_factory=dict)
+    unidentified: tuple[str, ...] = ()
+    level: float = 0.95
+    sample_mean: pd.Series | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "theta", _readonly(self.theta))
+        object.__setattr__(self, "vcov", _readonly(self.vcov))
+        object.__setattr__(self, "versions", MappingProxyType(dict(self.versions)))
+        object.__setattr__(self, "inadmissible", tuple(self.inadmissible))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+        object.__setattr__(self, "unidentified", tuple(self.unidentified))
+        if self.sample_mean is None and self.data is not None and len(self.data):
+            object.__setattr__(self, "sample_mean", self.data.mean(axis=0).rename("mean"))
+        for name in _PANDAS_FIELDS:
+            value = object.__getattribute__(self, name)
+            if value is not None:
+                # a private deep copy: the caller's objects stay theirs
+                object.__setattr__(self, name, value.copy(deep=True))
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if name in _PANDAS_FIELDS and value is not None:
+            return value.copy(deep=False)   # copy-on-write: isolated from the stored value
+        return value
+
+    def __reduce__(self):
+        # pickle through the constructor (mapping proxies cannot be pickled)
+        values = {f.name: object.__getattribute__(self, f.name) for f in fields(self)}
+        values["versions"] = dict(values["versions"])
+        return (_rebuild, (values,))
+
+    # ------------------------------------------------------------------ views
+    @property
+    def identified(self) -> bool:
+        """False when the identification check failed (see :attr:`unidentified`)."""
+        return not self.unidentified
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows dropped by listwise deletion."""
+        return self.n_total - self.n_obs
+
+    @property
+    def admissible(self) -> bool:
+        """True when no variance is negative, no standardised loading exceeds 1 and
+        the latent and residual covariance matrices are positive definite."""
+        return not self.inadmissible
+
+    @cached_property
+    def structure(self) -> RamStructure:
+        """The RAM structure of the model in the data's column order."""
+        return RamStructure(self.model.rows, self.model.observed, self.model.latent)
+
+    def parameter_estimates(self, level: float | None = None) -> pd.DataFrame:
+        """lavaan's ``parameterEstimates``: :attr:`estimates` with the Wald CI at ``level``
+        (default: the fit's :attr:`level`)."""
+        from ..estimation.estimate import add_inference_columns, check_level
+
+        level = self.level if level is None else check_level(level)
+        table = self.estimates
+        return add_inference_columns(table, self._fixed_rows(), level)
+
+    def _fixed_rows(self) -> np.ndarray:
+        struct = self.structure
+        fx = self.model.fixed_x_for(self.estimator)
+        fixed = (struct.row_free < 0) | np.array([r.free in fx for r in struct.rows], bool)
+        n_defined = sum(r.op == ":=" for r in self.model.rows)
+        return np.concatenate([fixed, np.zeros(n_defined, bool)])
+
+    def standardized_solution(self, type: str = "std_all", level: float | None = None) -> pd.DataFrame:
+        """lavaan's ``standardizedSolution``: standardised values with delta-method SEs,
+        z, p and Wald CIs (columns ``est_std se_std z_std pvalue_std ci_lower_std
+        ci_upper_std``).
+
+        ``type`` is ``"std_all"`` (default), ``"std_lv"`` or ``"std_nox"``. As lavaan, the
+        moments of fixed.x covariates are treated as given; a standardised value that
+        does not depend on any estimated parameter (such as a variance standardised to 1)
+        has NaN SE, z and p, like a fixed parameter, and its CI is the value itself.
+        """
+        from ..estimation.estimate import check_level
+        from ..inference.standardized_se import standardized_solution
+
+        level = self.level if level is None else check_level(level)
+        return standardized_solution(self, type, level)
+
+    def implied_moments(self) -> dict[str, pd.DataFrame | pd.Series | None]:
+        """Model-implied moments (lavaan's ``fitted``/``lavInspect(fit, "implied")``):
+        ``{"cov": implied covariance, "mean": implied means}``. Without a mean structure
+        the implied means are the sample means (None when fitted from a covariance
+        matrix without ``sample_mean``)."""
+        mean = self.sample_mean
+        return {"cov": self.implied_cov, "mean": None if mean is None else mean.rename("mean")}
+
+    def residuals(self, kind: str = "cor") -> pd.DataFrame:
+        """Residual covariance or correlation matrix (sample minus model-implied).
+
+        ``kind``:
+
+        * ``"raw"``: ``S - Sigma`` (lavaan's ``resid(fit, type = "raw")``);
+        * ``"cor.bollen"``: ``cor(S) - cor(Sigma)``, the difference of the observed and
+          the implied correlation matrices (lavaan's ``type = "cor"``/``"cor.bollen"``,
+          ``lavResiduals``' default);
+        * ``"cor.bentler"`` (``"cor"``, the default): ``(S - Sigma) / sqrt(s_ii s_jj)``, both
+          scaled by the observed standard deviations, the residuals SRMR averages
+          (lavaan's ``type = "cor.bentler"``).
+
+        ``S`` is the covariance with denominator N (lavaan's for ML).
+        """
+        S, Sigma = self.sample_cov.to_numpy(), self.implied_cov.to_numpy()
+        if kind == "raw":
+            out = S - Sigma
+        elif kind in ("cor", "cor.bentler"):
+            d = np.sqrt(np.diag(S))
+            out = (S - Sigma) / np.outer(d, d)
+        elif kind == "cor.bollen":
+            d, e = np.sqrt(np.diag(S)), np.sqrt(np.diag(Sigma))
+            out = S / np.outer(d, d) - Sigma / np.outer(e, e)
+        else:
+            raise ArgumentError(f"kind: {kind!r} is not one of {RESIDUAL_KINDS}")
+        return pd.DataFrame(out, index=self.sample_cov.index, columns=self.sample_cov.columns)
+
+    def modindices(self, top: int | None = 10, *, sort: bool = True, min_mi: float | None = None,
+                   op: str | list[str] | None = None) -> pd.DataFrame:
+        """Modification indices and expected parameter changes (lavaan's ``modindices``);
+        see :func:`lcsem.analysis.modindices.modification_indices`. ``top=None`` lists every row."""
+        from ..analysis.modindices import modification_indices
+
+        return modification_indices(self, top=top, sort=sort, min_mi=min_mi, op=op)
+
+    # ------------------------------------------------------------------ display
+    def summary(self, format: str = "text", digits: int = 3) -> str:
+        """A readable summary: header, fit indices, estimates and R²."""
+        if format not in FORMATS:
+            raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
+        fi = self.fit_indices
+        header = [
+            f"lcsem {self.versions.get('lcsem', '')} (semopy {self.versions.get('semopy', '')}) "
+            f"| estimator {self.estimator} | converged: {'yes' if self.converged else 'NO'}"
+            f" | identified: {'yes' if self.identified else 'NO'}",
+            (f"N used {self.n_obs} of {self.n_total} (dropped {self.n_dropped}, missing={self.missing!r})"
+             if self.data is not None else f"N = {self.n_obs} (fitted from summary statistics, no raw data)"),
+            f"chi-square({int(fi['df'])}) = {fi['chisq']:.3f}, p = {fi['pvalue']:.3f}; "
+            f"CFI = {fi['cfi']:.3f}; TLI = {fi['tli']:.3f}; RMSEA = {fi['rmsea']:.3f} "
+            f"[{fi['rmsea_ci_lower']:.3f}, {fi['rmsea_ci_upper']:.3f}]; SRMR = {fi['srmr']:.3f}",
+        ]
+        if not self.identified:
+            header.append("NOT IDENTIFIED: no standard errors, z, p-values or confidence intervals; "
+                          "parameters involved: " + ", ".join(self.unidentified))
+        if self.inadmissible:
+            header.append("INADMISSIBLE SOLUTION: " + "; ".join(self.inadmissible))
+        counts = {"df", "n_obs", "n_params", "baseline_df"}
+        fit_table = pd.DataFrame({"value": [int(v) if k in counts else v
+                                            for k, v in self.fit_indices.items()]},
+                                 index=self.fit_indices.index, dtype=object)
+        fit_table.index.name = "index"
+        est = self.estimates.copy()
+        est["pvalue"] = [format_p(p) if np.isfinite(p) else "" for p in est["pvalue"]]
+        r2 = self.r2.to_frame("r2")
+        r2.index.name = "variable"
+        parts = [render_table(fit_table, format, digits=digits, caption="Fit indices"),
+                 render_table(est, format, digits=digits, index=False, caption="Parameter estimates"),
+                 render_table(r2, format, digits=digits, caption="R-squared")]
+        if format == "html":
+            head = "".join(f"<p>{h}</p>" for h in header)
+            return f'<div class="lcsem-summary">{head}{"".join(parts)}</div>'
+        sep = "\n\n"
+        if format == "markdown":
+            return "  \n".join(header) + sep + sep.join(parts)
+        return "\n".join(header) + sep + sep.join(parts)
+
+    def _repr_html_(self) -> str:
+        return self.summary("html")
+
+    def report(self, format: str = "markdown", boot: Any = None, **options: Any) -> str:
+        """Methods paragraph and APA-style tables (see :func:`lcsem.report.report`)."""
+        from ..reporting.document import report
+
+        return report(self, boot=boot, format=format, **options)
+
+    def __repr__(self) -> str:
+        fi = self.fit_indices
+        return (f"<lcsem.FitResult {self.estimator} N={self.n_obs} chisq({int(fi['df'])})={fi['chisq']:.3f} "
+                f"CFI={fi['cfi']:.3f} RMSEA={fi['rmsea']:.3f} SRMR={fi['srmr']:.3f}"
+                f"{'' if self.admissible else ' INADMISSIBLE'}{'' if self.converged else ' NOT CONVERGED'}"
+                f"{'' if self.identified else ' NOT IDENTIFIED'}>")
+
+    def to_dict(self, include_data: bool = True) -> dict[str, Any]:
+        """A JSON-serialisable dict (see :mod:`lcsem.io.json`); ``include_data=False``
+        leaves out the respondents' data."""
+        from ..io.json import fit_result_to_dict
+
+        return fit_result_to_dict(self, include_data=include_data)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> "FitResult":
+        """Rebuild a result from :meth:`to_dict`'s output."""
+        from ..io.json import fit_result_from_dict
+
+        return fit_result_from_dict(payload)
+
+
+def _rebuild(values: dict[str, Any]) -> FitResult:
+    return FitResult(**values)
