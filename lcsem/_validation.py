@@ -17,7 +17,7 @@ import re
 from .exceptions import ArgumentError
 
 __all__ = ["NAME_PATTERN", "MAX_NAME_LENGTH", "MAX_ABS_VALUE", "is_name", "check_name",
-           "check_label", "check_number", "describe_value"]
+           "check_label", "check_number", "check_level", "describe_value"]
 
 #: A variable name or label (ASCII only; ``re.fullmatch`` so a trailing newline never matches).
 NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.]*"
@@ -92,3 +92,11 @@ def check_number(value: object, argument: str, *, allow_none: bool = True) -> fl
                             f"start values must be finite numbers between {-MAX_ABS_VALUE:g} and "
                             f"{MAX_ABS_VALUE:g} (rescale the variable if it needs larger values)")
     return number
+
+
+def check_level(level: object) -> float:
+    """Validate a confidence level in (0, 1)."""
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < float(level) < 1:
+        raise ArgumentError(f"level: {level!r} is not a confidence level; use a number between 0 and 1 "
+                            f"such as 0.95")
+    return float(level)

@@ -10,6 +10,11 @@ from typing import Sequence
 
 from ._warnings import quiet
 from .exceptions import LcsemError
+from ._version import __version__
+from .data.prepare import read_data
+from .exceptions import ArgumentError
+from .estimation.estimate import fit
+from .demo import run_demo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,8 +47,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lcsem`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.version:
-        from ._version import __version__
-
         print(__version__)
         return 0
     if args.command is None:
@@ -66,9 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fit(args: argparse.Namespace) -> str:
-    from .data.prepare import read_data
-    from .exceptions import ArgumentError
-    from .estimation.estimate import fit
 
     if not args.model.exists():
         raise ArgumentError(f"--model: {str(args.model)!r} does not exist; give a text file with the "
@@ -89,8 +89,6 @@ def _fit(args: argparse.Namespace) -> str:
 
 
 def _separator(text: str) -> str:
-    from .exceptions import ArgumentError
-
     sep = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
     if len(sep) != 1:
         raise ArgumentError(f"--sep: {text!r} is not one character; use e.g. --sep ';' or --sep tab")
@@ -100,8 +98,6 @@ def _separator(text: str) -> str:
 def _check_out(out: Path) -> None:
     """Fail before the work starts when --out cannot be written."""
     import os
-
-    from .exceptions import ArgumentError
 
     if out.exists() and not out.is_dir():
         raise ArgumentError(f"--out: {str(out)!r} is a file; give a folder (it is created if needed)")
@@ -114,8 +110,6 @@ def _check_out(out: Path) -> None:
 
 
 def _demo(args: argparse.Namespace) -> str:
-    from .demo import run_demo
-
     if args.out is not None:
         _check_out(args.out)
 

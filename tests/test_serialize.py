@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import lcsem
-from lcsem.io.json import _check_fields_covered, fit_result_from_dict, fit_result_to_dict
+from lcsem.results.payload import _check_fields_covered, fit_result_from_dict, fit_result_to_dict
 
 from conftest import load_reference_data
 
@@ -178,7 +178,7 @@ def _assert_equal_values(a, b, where="value"):
 
 
 def test_values_round_trip_losslessly():
-    from lcsem.io.json import decode_value, encode_value
+    from lcsem.results.payload import decode_value, encode_value
 
     value = {
         "floats": np.array([[1.5, np.nan], [np.inf, -np.inf]]),
@@ -203,7 +203,7 @@ def test_values_round_trip_losslessly():
 
 def test_common_method_bias_result_round_trip(fitted):
     from lcsem.analysis.common_method import common_method_bias
-    from lcsem.io.json import result_from_dict, result_to_dict
+    from lcsem.results.payload import result_from_dict, result_to_dict
 
     res = common_method_bias(fitted["learning_culture_survey"])
     back = result_from_dict(json.loads(json.dumps(result_to_dict(res), allow_nan=False)))
@@ -214,7 +214,7 @@ def test_common_method_bias_result_round_trip(fitted):
 def test_only_known_classes_are_rebuilt(fitted):
     from dataclasses import dataclass
 
-    from lcsem.io.json import decode_value, encode_value, result_from_dict, result_to_dict
+    from lcsem.results.payload import decode_value, encode_value, result_from_dict, result_to_dict
 
     @dataclass
     class Foreign:
@@ -246,7 +246,7 @@ def test_only_known_classes_are_rebuilt(fitted):
 @pytest.mark.filterwarnings("ignore::lcsem.BootstrapFailureWarning")
 def test_bootstrap_result_round_trip(fitted):
     from lcsem import resampling as bootstrap_module
-    from lcsem.io.json import bootstrap_result_from_dict, bootstrap_result_to_dict
+    from lcsem.resampling.result import bootstrap_result_from_dict, bootstrap_result_to_dict
 
     boot = bootstrap_module.bootstrap(fitted["political_democracy"], n_resamples=30, seed=3)
     back = bootstrap_result_from_dict(json.loads(json.dumps(bootstrap_result_to_dict(boot), allow_nan=False)))

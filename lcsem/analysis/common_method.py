@@ -30,6 +30,9 @@ from ..exceptions import ArgumentError
 from ..display.render import FORMATS, format_p, render_table
 from ..spec.model import Model
 from ..spec.syntax import Statement
+from ..estimation.estimate import as_model, fit
+from ..results.fit_result import FitResult
+from .validity import cfa_model
 
 __all__ = ["common_method_bias", "CommonMethodBiasResult", "VIF_THRESHOLD", "SCORE_METHODS"]
 
@@ -164,7 +167,7 @@ def single_factor_model(model: Model, name: str = "method") -> Model:
     return Model(tuple(Statement(name, "=~", v, 1) for v in items), name="single factor")
 
 
-def common_method_bias(res_or_model: Any, data: pd.DataFrame | None = None, *, scores: str = "mean",
+def common_method_bias(res_or_model: FitResult | Model | str, data: pd.DataFrame | None = None, *, scores: str = "mean",
                        vif_threshold: float = VIF_THRESHOLD) -> CommonMethodBiasResult:
     """Full-collinearity VIFs and Harman's single-factor test.
 
@@ -195,9 +198,6 @@ def common_method_bias(res_or_model: Any, data: pd.DataFrame | None = None, *, s
     constructs with their indicators, free covariances among all constructs. Only
     first-order constructs (measured by observed indicators) get VIFs.
     """
-    from ..estimation.estimate import as_model, fit
-    from ..results.fit_result import FitResult
-    from .validity import cfa_model
 
     if scores not in SCORE_METHODS:
         raise ArgumentError(f"scores: {scores!r} is not one of {SCORE_METHODS}")

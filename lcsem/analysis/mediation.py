@@ -26,6 +26,9 @@ from ..exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
 from ..display.render import FORMATS, format_boot_p, format_p, render_table
 from ..results.fit_result import parameter_name
 from ..inference.standardized import DefinedParameters, delta_se, fixed_x_vcov, standardized_values
+from ..results.fit_result import FitResult
+from ..resampling.intervals import bootstrap_pvalue as _bootstrap_pvalue, confidence_interval
+from ..resampling.result import BootstrapResult
 
 __all__ = ["effects", "EffectsResult", "CI_METHODS", "bootstrap_pvalue"]
 
@@ -37,9 +40,7 @@ def bootstrap_pvalue(draws: np.ndarray) -> float:
     """Two-sided bootstrap p-value of ``H0: value = 0``, never 0: the one definition of
     :func:`lcsem.resampling.intervals.bootstrap_pvalue` (``min(1, 2 (1 + k) / (B + 1))``,
     ``k`` replicates on the far side of 0)."""
-    from ..resampling.intervals import bootstrap_pvalue as pvalue
-
-    return pvalue(draws)
+    return _bootstrap_pvalue(draws)
 
 
 # ---------------------------------------------------------------------------- effect specs
@@ -243,7 +244,7 @@ class EffectsResult:
 
 
 # ---------------------------------------------------------------------------- entry point
-def effects(res: Any, boot: Any = None, *, source: str | Iterable[str] | None = None,
+def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str | Iterable[str] | None = None,
             mediators: Iterable[str] | None = None, outcome: str | Iterable[str] | None = None,
             method: str = "percentile", level: float = 0.95, proportion: bool = True,
             include_inadmissible: bool = True) -> EffectsResult:
@@ -278,8 +279,6 @@ def effects(res: Any, boot: Any = None, *, source: str | Iterable[str] | None = 
     -------
     EffectsResult
     """
-    from ..results.fit_result import FitResult
-
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected a fitted lcsem.FitResult, got {type(res).__name__}")
     if method not in CI_METHODS:
@@ -349,8 +348,6 @@ def theta_draws(frame: pd.DataFrame, res) -> np.ndarray:
 
 
 def _add_bootstrap(table, boot, res, raw, std, method, level, include_inadmissible) -> int:
-    from ..resampling.intervals import confidence_interval
-
     if getattr(boot, "fit", None) is not None and boot.fit is not res:
         if len(boot.fit.theta) != len(res.theta) or not np.allclose(boot.fit.theta, res.theta):
             raise ArgumentError("boot: it is the bootstrap of another fit; run lcsem.bootstrap(res) on this result")

@@ -30,7 +30,7 @@ index of 0).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -38,9 +38,7 @@ import pandas as pd
 from ..engine.ram import RamStructure, gradient_terms, gram_terms, make_entries
 from .._warnings import warn
 from ..exceptions import ArgumentError, ConvergenceWarning, EstimationError, NotSupportedError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..results.fit_result import FitResult
+from ..results.fit_result import FitResult
 
 __all__ = ["modification_indices", "candidate_parameters", "MODINDEX_COLUMNS"]
 
@@ -120,13 +118,13 @@ def _candidate_entries(struct: RamStructure, candidates: list[tuple[str, str, st
     return make_entries(is_path, row, col)
 
 
-def _current_values(res: "FitResult") -> dict[tuple[str, str, str], float]:
+def _current_values(res: FitResult) -> dict[tuple[str, str, str], float]:
     est = res.estimates
     est = est[est["op"] != ":="]
     return {_pair_key(l, o, r): float(v) for l, o, r, v in zip(est["lhs"], est["op"], est["rhs"], est["est"])}
 
 
-def modification_indices(res: "FitResult", top: int | None = None, sort: bool = True,
+def modification_indices(res: FitResult, top: int | None = None, sort: bool = True,
                          min_mi: float | None = None, op: str | Iterable[str] | None = None
                          ) -> pd.DataFrame:
     """Modification indices and expected parameter changes of a fitted model (ML).
@@ -165,8 +163,6 @@ def modification_indices(res: "FitResult", top: int | None = None, sort: bool = 
     NotSupportedError
         For GLS or ULS fits.
     """
-    from ..results.fit_result import FitResult
-
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected an lcsem.FitResult (from lcsem.fit), got {type(res).__name__}")
     if top is not None and (isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1):
@@ -203,7 +199,7 @@ def _check_ops(op) -> tuple[str, ...] | None:
     return ops
 
 
-def _compute(res: "FitResult") -> pd.DataFrame:
+def _compute(res: FitResult) -> pd.DataFrame:
     struct = res.structure
     candidates = candidate_parameters(res.model)
     if not candidates:

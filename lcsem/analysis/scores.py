@@ -16,17 +16,16 @@ the weighted deviations below.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from ..exceptions import ArgumentError, DataError, NotSupportedError
+from ..results.fit_result import FitResult
 
 METHODS = ("regression", "bartlett")
 
 
-def factor_scores(res: Any, method: str = "regression") -> pd.DataFrame:
+def factor_scores(res: FitResult, method: str = "regression") -> pd.DataFrame:
     """Scores of every respondent (row used in the fit) on every latent variable.
 
     Parameters
@@ -42,8 +41,6 @@ def factor_scores(res: Any, method: str = "regression") -> pd.DataFrame:
     pandas.DataFrame
         One row per respondent used (indexed as the data), one column per latent variable.
     """
-    from ..results.fit_result import FitResult
-
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected an lcsem.FitResult, got {type(res).__name__}")
     key = method.lower() if isinstance(method, str) else method

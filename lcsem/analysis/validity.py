@@ -48,6 +48,10 @@ from ..display.render import FORMATS, render_table
 from ..spec.model import Model
 from ..spec.syntax import Statement
 from ..inference.standardized import delta_se, standardized_values
+from ..estimation.estimate import as_model, fit
+from ..results.fit_result import FitResult
+from ..resampling.intervals import confidence_interval
+from ..resampling.result import BootstrapResult
 
 __all__ = ["measurement", "MeasurementResult", "cfa_model", "moment_scale", "CI_METHODS"]
 
@@ -324,7 +328,8 @@ def _escape(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- entry point
-def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: Any = None,
+def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None = None, *,
+                boot: BootstrapResult | None = None,
                 level: float = 0.95, method: str = "percentile") -> MeasurementResult:
     """Reliability and validity of every construct, on the CFA version of the model.
 
@@ -352,8 +357,6 @@ def measurement(res_or_model: Any, data: pd.DataFrame | None = None, *, boot: An
     -------
     MeasurementResult
     """
-    from ..estimation.estimate import as_model, fit
-    from ..results.fit_result import FitResult
 
     if not (isinstance(level, (float, int)) and 0 < float(level) < 1):
         raise ArgumentError(f"level: {level!r} is not a probability between 0 and 1; use e.g. 0.95")
@@ -558,8 +561,6 @@ def _flatten(stat: dict[str, np.ndarray], names, rows) -> dict[str, np.ndarray]:
 
 
 def _intervals(point, draws, jack, names, rows, level, method) -> pd.DataFrame:
-    from ..resampling.intervals import confidence_interval
-
     est = _flatten({k: np.asarray(v)[None] for k, v in point.items()}, names, rows)
     dr = _flatten(draws, names, rows)
     jk = _flatten(jack, names, rows) if jack is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 
 import pandas as pd
+from ..exceptions import ArgumentError
 
 __all__ = ["load_lc_survey", "load_holzinger_swineford", "load_political_democracy", "path_of"]
 
@@ -18,8 +19,6 @@ _FILES = {
 def path_of(name: str) -> str:
     """File path of a bundled data set (``"lc_survey"``, ``"holzinger_swineford"``,
     ``"political_democracy"``)."""
-    from ..exceptions import ArgumentError
-
     if name not in _FILES:
         raise ArgumentError(f"name: {name!r} is not a bundled data set; choose one of {sorted(_FILES)}")
     return str(files(__name__) / _FILES[name])

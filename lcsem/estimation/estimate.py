@@ -8,8 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .._validation import check_level
 from .._warnings import recording, warn
 from ..engine import ESTIMATORS, RamStructure, information, minimize
 from ..engine.curvature import leave_saddle
@@ -18,8 +18,9 @@ from ..engine.starts import simple_starts
 from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError, IdentificationWarning,
                          ModelSpecificationError, NonAdmissibleWarning, ScalingWarning)
 from ..inference.identification import check_information, check_jacobian, moment_jacobian, parameter_labels
+from ..inference.wald import add_inference_columns, standard_errors
 from ..inference.fit_measures import baseline_chisq, fit_measures, test_statistic
-from ..results.fit_result import ESTIMATE_COLUMNS, FitResult
+from ..results.fit_result import FitResult
 from ..spec.model import Model
 from ..engine.rescale import rescaled_problem, scale_covariance
 from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
@@ -136,15 +137,6 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None
     return replace(result, warnings=tuple(w.message for w in caught))
-
-
-def check_level(level: object) -> float:
-    """Validate a confidence level in (0, 1)."""
-    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) \
-            or not 0 < float(level) < 1:
-        raise ArgumentError(f"level: {level!r} is not a confidence level; use a number between 0 and 1 "
-                            f"such as 0.95")
-    return float(level)
 
 
 def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: bool,
@@ -346,25 +338,3 @@ def estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov:
             ignore_index=True)
         fixed = np.concatenate([fixed, np.zeros(len(d_rows), bool)])
     return add_inference_columns(table, fixed, level)
-
-
-def standard_errors(vcov: np.ndarray) -> np.ndarray:
-    """Square roots of the variances of the estimates; NaN where not positive."""
-    diag = np.diag(vcov) if vcov.size else np.zeros(0)
-    with np.errstate(invalid="ignore"):
-        return np.where(diag > 0, np.sqrt(np.where(diag > 0, diag, 0.0)), np.nan)
-
-
-def add_inference_columns(table: pd.DataFrame, fixed: np.ndarray, level: float) -> pd.DataFrame:
-    """z, two-sided normal p-value and the Wald CI at ``level``; fixed parameters (and
-    fixed.x moments) get no z or p and a CI of width 0 (``est``), as in lavaan; a free
-    parameter without a standard error (not identified) gets NaN everywhere."""
-    table = table.copy()
-    est, se = table["est"].to_numpy(dtype=float), table["se"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["z"] = est / se
-    table["pvalue"] = 2 * stats.norm.sf(np.abs(table["z"].to_numpy(dtype=float)))
-    crit = stats.norm.ppf(0.5 + level / 2)
-    table["ci_lower"] = np.where(fixed, est, est - crit * se)
-    table["ci_upper"] = np.where(fixed, est, est + crit * se)
-    return table[ESTIMATE_COLUMNS]

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..exceptions import ArgumentError
 from .style import CUTOFFS, format_number, get_style
+from ..resampling.result import BootstrapResult
 
 __all__ = ["plot_bootstrap"]
 
@@ -26,7 +27,7 @@ _TITLES = {"chisq": "χ²", "pvalue": "p (χ²)", "cfi": "CFI", "tli": "TLI", "n
            "aic": "AIC", "bic": "BIC"}
 
 
-def plot_bootstrap(boot: Any, stats: Sequence[str] | str | None = None, *, level: float = 0.95,
+def plot_bootstrap(boot: BootstrapResult, stats: Sequence[str] | str | None = None, *, level: float = 0.95,
                    method: str = "percentile", bins: int | str = "auto", cutoffs: bool = True,
                    style: str = "color", ncols: int | None = None, fig: Any = None,
                    digits: int = 3) -> Any:

@@ -31,7 +31,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from ..exceptions import ArgumentError
-from ..results.fit_result import parameter_name
+from ..results.fit_result import FitResult, parameter_name
+from ..spec.model import Model
 
 __all__ = ["Node", "Edge", "Layout", "path_layout"]
 
@@ -165,7 +166,7 @@ class Layout:
 
 
 # --------------------------------------------------------------------------- public
-def path_layout(model: Any, *, structural_only: bool = False,
+def path_layout(model: Model | FitResult | str, *, structural_only: bool = False,
                 positions: Mapping[str, tuple[float, float]] | None = None,
                 labels: Mapping[str, str] | None = None, direction: str = "LR",
                 fans: str = "side", loops: bool = False, indicator_r2: bool = True,
@@ -367,8 +368,6 @@ def _covariate_column(columns: dict[str, int], structural: list[str], latent: li
 
 # --------------------------------------------------------------------------- input
 def _as_model(model: Any):
-    from ..spec.model import Model
-
     if isinstance(model, Model):
         return model
     if isinstance(model, str):

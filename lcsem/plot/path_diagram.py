@@ -11,6 +11,8 @@ from .. import _warnings
 from ..exceptions import ArgumentError, PlotLegibilityWarning
 from .layout import Edge, Layout, Node, edge_crossings, path_layout
 from .style import format_number, get_style, stars
+from ..results.fit_result import FitResult, parameter_name
+from ..resampling.result import BootstrapResult
 
 __all__ = ["plot_path", "caption_text"]
 
@@ -29,8 +31,8 @@ _LABEL_T = {
 }
 
 
-def plot_path(result: Any, *, ax: Any = None, width: float = PAGE_WIDTH, direction: str = "auto",
-              what: str = "std", boot: Any = None, show: str = "stars", structural_only: bool = False,
+def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, direction: str = "auto",
+              what: str = "std", boot: BootstrapResult | None = None, show: str = "stars", structural_only: bool = False,
               style: str = "color", positions: Mapping[str, tuple[float, float]] | None = None,
               labels: Mapping[str, str] | Callable[[str], str] | None = None,
               abbreviate: int | None = None, wrap: int | None = 14,
@@ -446,15 +448,11 @@ def _wrap_name(text: str) -> str:
 
 
 def _fixed_parameters(model: Any) -> set[str]:
-    from ..results.fit_result import parameter_name
-
     return {parameter_name(r.lhs, r.op, r.rhs) for r in model.rows
             if r.op in ("=~", "~", "~~") and r.lhs != r.rhs and not r.free}
 
 
 def _std_values(result: Any) -> dict[str, float]:
-    from ..results.fit_result import parameter_name
-
     est = result.estimates
     return {parameter_name(l, o, r): float(s) for l, o, r, s in
             zip(est["lhs"], est["op"], est["rhs"], est["std_all"])}
@@ -571,8 +569,6 @@ def _check_boot(boot: Any, result: Any) -> None:
 def _edge_labels(result: Any, names: list[str], what: str, boot: Any, show: str, digits: int,
                  leading_zero: bool, alpha: float, level: float, ci_method: str) -> dict[str, tuple[str, bool | None]]:
     """``{parameter name: (label text, significant or None when unknown)}`` of ``names``."""
-    from ..results.fit_result import parameter_name
-
     est = result.estimates
     table = {parameter_name(l, o, r): (e, s, p)
              for l, o, r, e, s, p in zip(est["lhs"], est["op"], est["rhs"], est["est"],
@@ -745,8 +741,6 @@ def _draw_variances(ax, result, layout, what, digits, leading_zero, colors, scal
     labels."""
     from matplotlib.patches import Circle, FancyArrowPatch
     from matplotlib.path import Path
-
-    from ..results.fit_result import parameter_name
 
     est = result.estimates
     values = {parameter_name(l, o, r): (s if what == "std" else e)

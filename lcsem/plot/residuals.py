@@ -8,11 +8,12 @@ import numpy as np
 
 from ..exceptions import ArgumentError
 from .style import format_number, get_style
+from ..results.fit_result import FitResult
 
 __all__ = ["plot_residuals"]
 
 
-def plot_residuals(result: Any, *, ax: Any = None, kind: str = "cor", triangle: str = "lower",
+def plot_residuals(result: FitResult, *, ax: Any = None, kind: str = "cor", triangle: str = "lower",
                    annotate: bool | None = None, vmax: float | None = None, style: str = "color",
                    digits: int = 2, colorbar: bool = True, cmap: str | None = None,
                    blocks: bool = True, threshold: float | None = 0.10) -> Any:

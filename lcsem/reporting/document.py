@@ -13,6 +13,10 @@ from ..exceptions import ArgumentError, UnstableRatioWarning
 from .methods import methods_paragraph
 from ..display.render import FORMATS, latex_escape, render_table
 from .tables import effects_table, fit_table, htmt_table, measurement_table, structural_table, validity_table
+from ..results.fit_result import FitResult
+from ..analysis.mediation import effects as _effects
+from ..analysis.validity import measurement as _measurement
+from ..resampling.result import BootstrapResult
 
 __all__ = ["report", "Report"]
 
@@ -81,7 +85,7 @@ def _note(text: str, fmt: str) -> str:
     return textwrap.fill(f"Note. {text}", width=88)
 
 
-def report(res: Any, *, boot: Any = None, format: str = "markdown", digits: int = 3, level: float = 0.95,
+def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str = "markdown", digits: int = 3, level: float = 0.95,
            method: str = "percentile", measurement: bool = True, effects: bool = True) -> str:
     """Methods paragraph and publication tables of a fitted model.
 
@@ -108,10 +112,6 @@ def report(res: Any, *, boot: Any = None, format: str = "markdown", digits: int 
     str
         The report (a :class:`Report`, a ``str`` that notebooks render).
     """
-    from ..results.fit_result import FitResult
-
-    from ..analysis.mediation import effects as _effects
-    from ..analysis.validity import measurement as _measurement
 
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected a fitted lcsem.FitResult, got {type(res).__name__}")

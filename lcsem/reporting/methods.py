@@ -7,6 +7,11 @@ from __future__ import annotations
 import platform
 from typing import Any
 
+from ..analysis.mediation import EffectsResult
+from ..analysis.validity import MeasurementResult
+from ..resampling.result import BootstrapResult
+from ..results.fit_result import FitResult
+
 __all__ = ["methods_paragraph"]
 
 _ESTIMATORS = {
@@ -29,7 +34,8 @@ def _versions(res: Any) -> str:
     return f"{parts[0]} (Python {platform.python_version()}; " + ", ".join(parts[1:]) + ")"
 
 
-def methods_paragraph(res: Any, boot: Any = None, *, measurement: Any = None, effects: Any = None,
+def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
+                      measurement: MeasurementResult | None = None, effects: EffectsResult | None = None,
                       method: str = "percentile", level: float = 0.95) -> str:
     """The methods paragraph for ``res`` (plain text, no markup).
 

@@ -13,8 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results.fit_result import parameter_name
+from ..results.fit_result import FitResult, parameter_name
 from ..display.render import format_boot_p, format_p, format_raw
+from ..inference.standardized import delta_se, fixed_x_vcov, standardized_values
+from ..resampling.result import BootstrapResult
+from ..analysis.mediation import EffectsResult
+from ..analysis.validity import MeasurementResult
 
 __all__ = ["format_number", "format_raw", "format_p", "format_boot_p", "format_ci", "fit_table", "measurement_table",
            "validity_table", "htmt_table", "structural_table", "effects_table"]
@@ -39,7 +43,7 @@ def format_ci(lower: float, upper: float, digits: int = 3, raw: bool = False) ->
 
 
 # ---------------------------------------------------------------------------- fit
-def fit_table(res: Any, boot: Any = None, digits: int = 3) -> pd.DataFrame:
+def fit_table(res: FitResult, boot: BootstrapResult | None = None, digits: int = 3) -> pd.DataFrame:
     """Model fit: chi-square test, CFI, TLI, RMSEA with its 90% CI and p-close, SRMR;
     the Bollen–Stine p when ``boot`` is a Bollen–Stine bootstrap; conventional guides
     (Hu & Bentler, 1999) beside each index."""
@@ -64,7 +68,7 @@ def fit_table(res: Any, boot: Any = None, digits: int = 3) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- measurement
-def measurement_table(meas: Any, digits: int = 3) -> pd.DataFrame:
+def measurement_table(meas: MeasurementResult, digits: int = 3) -> pd.DataFrame:
     """One row per indicator: standardised loading with its CI; alpha, composite
     reliability (omega) and AVE on each construct's first row."""
     rel = meas.reliability
@@ -85,7 +89,7 @@ def measurement_table(meas: Any, digits: int = 3) -> pd.DataFrame:
     return pd.DataFrame.from_records(records).set_index("Construct")
 
 
-def validity_table(meas: Any, digits: int = 3) -> pd.DataFrame:
+def validity_table(meas: MeasurementResult, digits: int = 3) -> pd.DataFrame:
     """Fornell–Larcker: CR, AVE, MSV, ASV and the construct correlations (lower
     triangle) with sqrt(AVE) on the diagonal."""
     rel = meas.reliability
@@ -103,7 +107,7 @@ def validity_table(meas: Any, digits: int = 3) -> pd.DataFrame:
     return pd.DataFrame.from_records(records).set_index("Construct")
 
 
-def htmt_table(meas: Any, digits: int = 3) -> pd.DataFrame:
+def htmt_table(meas: MeasurementResult, digits: int = 3) -> pd.DataFrame:
     """HTMT and HTMT2 per pair of constructs, with one-sided bootstrap upper bounds and
     whether each bound stays below .85 and .90 when a bootstrap was given."""
     records = []
@@ -130,7 +134,7 @@ def _boot_intervals(boot: Any, names: list[str], level: float, method: str) -> p
     return boot.ci(level=level, method=method, stats=wanted)
 
 
-def structural_table(res: Any, boot: Any = None, *, level: float = 0.95, method: str = "percentile",
+def structural_table(res: FitResult, boot: BootstrapResult | None = None, *, level: float = 0.95, method: str = "percentile",
                      digits: int = 3) -> pd.DataFrame:
     """Structural paths (``~`` rows): unstandardised b, SE, standardised β, its CI and p,
     and R² of each outcome. CIs and p-values are from the bootstrap when one is given
@@ -170,8 +174,6 @@ def structural_table(res: Any, boot: Any = None, *, level: float = 0.95, method:
 
 def _std_se(res: Any, index: pd.Index) -> pd.Series:
     """Delta-method SEs of the standardised values of the rows in ``index``."""
-    from ..inference.standardized import delta_se, fixed_x_vcov, standardized_values
-
     struct = res.structure
     pos = list(index)
     if struct.k == 0:
@@ -181,7 +183,7 @@ def _std_se(res: Any, index: pd.Index) -> pd.Series:
     return pd.Series(se, index=index)
 
 
-def effects_table(eff: Any, digits: int = 3, *, compact: bool = True) -> pd.DataFrame:
+def effects_table(eff: EffectsResult, digits: int = 3, *, compact: bool = True) -> pd.DataFrame:
     """Effects: kind, path, estimate, delta-method SE, interval, p and the standardised
     effect with its interval.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,8 @@ from ..exceptions import ArgumentError
 from ..inference.fit_measures import BOOTSTRAP_INDEX_NAMES
 from ..display.render import FORMATS, format_boot_p, render_table
 from ..results.fit_result import FitResult
+from ..results.payload import result_from_dict, result_to_dict
+from .replicates import STATUS_NAMES
 from .intervals import METHODS, bootstrap_pvalue, confidence_interval, upper_tail_pvalue
 
 __all__ = ["BootstrapResult"]
@@ -182,18 +184,18 @@ class BootstrapResult:
     # ------------------------------------------------------------------ storage
     def to_dict(self, include_jackknife: bool = True) -> dict[str, Any]:
         """A JSON-serialisable dict of this result (see
-        :func:`lcsem.io.json.bootstrap_result_to_dict`); ``include_jackknife`` stores the
+        :func:`bootstrap_result_to_dict`); ``include_jackknife`` stores the
         leave-one-out values so that BCa intervals work on the rebuilt result."""
-        from ..io.json import bootstrap_result_to_dict
-
         return bootstrap_result_to_dict(self, include_jackknife=include_jackknife)
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> "BootstrapResult":
         """Rebuild (and validate) a result from :meth:`to_dict`'s output."""
-        from ..io.json import bootstrap_result_from_dict
-
         return bootstrap_result_from_dict(payload)
+
+    def _check_rebuilt(self) -> None:
+        """Refuse a result rebuilt from a payload whose parts do not fit together."""
+        check_rebuilt(self)
 
     # ------------------------------------------------------------------ display
     def summary(self, format: str = "text", level: float = 0.95, method: str = "percentile",
@@ -230,3 +232,71 @@ class BootstrapResult:
         extra = f" Bollen-Stine p {self._bollen_stine_text(3)}" if self.kind == "bollen-stine" else ""
         return (f"<lcsem.BootstrapResult {self.kind} n_resamples={self.n_resamples} failed={self.n_failed} "
                 f"inadmissible={self.n_inadmissible}{extra}{' INTERRUPTED' if self.interrupted else ''}>")
+
+
+# ---------------------------------------------------------------------- storage
+def check_rebuilt(boot: BootstrapResult) -> None:
+    """Refuse a rebuilt :class:`~lcsem.BootstrapResult` whose parts do not fit together."""
+    def bad(what: str) -> ArgumentError:
+        return ArgumentError(f"payload: {what}; the payload was edited or is corrupt: pass the "
+                             f"unchanged output of BootstrapResult.to_dict()")
+
+    if not isinstance(boot.fit, FitResult):
+        raise bad(f"'fit' is a {type(boot.fit).__name__}, not a FitResult")
+    if boot.kind not in KINDS:
+        raise bad(f"kind {boot.kind!r} is not one of {KINDS}")
+    n = boot.n_resamples
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise bad(f"n_resamples {n!r} is not a count")
+    dist = boot.distribution
+    if not isinstance(dist, pd.DataFrame) or dist.shape[0] != n:
+        raise bad(f"the distribution does not have n_resamples={n} rows")
+    if not all(isinstance(c, str) for c in dist.columns) or not all(
+            pd.api.types.is_float_dtype(dist[c]) for c in dist.columns):
+        raise bad("the distribution's columns must be named by text and hold numbers")
+    if not isinstance(boot.estimate, pd.Series) or list(boot.estimate.index) != list(dist.columns):
+        raise bad("the estimate does not name the distribution's columns")
+    status = boot.status
+    if (not isinstance(status, pd.Series) or len(status) != n
+            or not set(map(str, status)) <= set(map(str, STATUS_NAMES))):
+        raise bad(f"status must hold {n} values among {list(map(str, STATUS_NAMES))}")
+    if not isinstance(boot.failure_reasons, dict):
+        raise bad("failure_reasons must be a dict")
+    idx = boot.indices
+    if idx is not None:
+        n_obs = boot.fit.data.shape[0]
+        if (not isinstance(idx, np.ndarray) or idx.dtype.kind not in "iu" or idx.shape != (n, n_obs)
+                or (idx.size and (idx.min() < 0 or idx.max() >= n_obs))):
+            raise bad(f"indices must be an integer array of shape ({n}, {n_obs}) with row positions "
+                      f"of the stored data")
+
+
+def bootstrap_result_to_dict(boot: BootstrapResult, include_jackknife: bool = True) -> dict[str, Any]:
+    """A JSON-safe dict of a :class:`~lcsem.BootstrapResult` (with its :class:`FitResult`,
+    the distribution, replicate status and resampled row indices).
+
+    Parameters
+    ----------
+    boot
+        The bootstrap result.
+    include_jackknife
+        Compute (if not yet done) and store the leave-one-out values that BCa intervals
+        need, so that ``ci(method="bca")`` works on the rebuilt result. Without them the
+        rebuilt result gives percentile, BC and normal intervals only.
+    """
+    if not isinstance(boot, BootstrapResult):
+        raise ArgumentError(f"boot: expected an lcsem.BootstrapResult, got {type(boot).__name__}")
+    if not isinstance(include_jackknife, bool):
+        raise ArgumentError(f"include_jackknife: expected True or False, got {include_jackknife!r}")
+    if include_jackknife and getattr(boot, "_jackknife_runner", None) is not None:
+        boot.jackknife()          # fills the result's cache, which is stored below
+    return result_to_dict(boot)
+
+
+def bootstrap_result_from_dict(payload: Mapping[str, Any]) -> BootstrapResult:
+    """Rebuild a :class:`~lcsem.BootstrapResult` from :func:`bootstrap_result_to_dict`'s output."""
+    if not isinstance(payload, Mapping) or payload.get("format") != "lcsem.bootstrap.BootstrapResult":
+        found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
+        raise ArgumentError(f"payload: expected the dict written by bootstrap_result_to_dict(), got "
+                            f"format {found!r}")
+    return result_from_dict(payload)

@@ -1,5 +1,6 @@
 """Fitted results as frozen values (:class:`FitResult`); this layer computes nothing new."""
 
-from .fit_result import ESTIMATE_COLUMNS, FitResult, parameter_name, parameter_names
+from ..inference.wald import ESTIMATE_COLUMNS
+from .fit_result import FitResult, parameter_name, parameter_names
 
 __all__ = ["FitResult", "ESTIMATE_COLUMNS", "parameter_name", "parameter_names"]

@@ -13,10 +13,12 @@ import pandas as pd
 from ..engine.ram import RamStructure
 from ..display.render import FORMATS, format_p, render_table
 from ..spec.model import Model
+from .._validation import check_level
 from ..exceptions import ArgumentError
+from ..inference.standardized_se import standardized_solution
+from ..inference.wald import add_inference_columns
+from .codec import fit_result_fields, fit_result_payload
 
-ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper",
-                    "std_lv", "std_all", "std_nox"]
 STANDARDIZED_COLUMNS = ["lhs", "op", "rhs", "label", "est_std", "se_std", "z_std", "pvalue_std",
                         "ci_lower_std", "ci_upper_std"]
 RESIDUAL_KINDS = ("raw", "cor", "cor.bollen", "cor.bentler")
@@ -160,8 +162,6 @@ class FitResult:
     def parameter_estimates(self, level: float | None = None) -> pd.DataFrame:
         """lavaan's ``parameterEstimates``: :attr:`estimates` with the Wald CI at ``level``
         (default: the fit's :attr:`level`)."""
-        from ..estimation.estimate import add_inference_columns, check_level
-
         level = self.level if level is None else check_level(level)
         table = self.estimates
         return add_inference_columns(table, self._fixed_rows(), level)
@@ -183,9 +183,6 @@ class FitResult:
         does not depend on any estimated parameter (such as a variance standardised to 1)
         has NaN SE, z and p, like a fixed parameter, and its CI is the value itself.
         """
-        from ..estimation.estimate import check_level
-        from ..inference.standardized_se import standardized_solution
-
         level = self.level if level is None else check_level(level)
         return standardized_solution(self, type, level)
 
@@ -291,18 +288,14 @@ class FitResult:
                 f"{'' if self.identified else ' NOT IDENTIFIED'}>")
 
     def to_dict(self, include_data: bool = True) -> dict[str, Any]:
-        """A JSON-serialisable dict (see :mod:`lcsem.io.json`); ``include_data=False``
+        """A JSON-serialisable dict (see :mod:`lcsem.results.codec`); ``include_data=False``
         leaves out the respondents' data."""
-        from ..io.json import fit_result_to_dict
-
-        return fit_result_to_dict(self, include_data=include_data)
+        return fit_result_payload(self, include_data=include_data)
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> "FitResult":
         """Rebuild a result from :meth:`to_dict`'s output."""
-        from ..io.json import fit_result_from_dict
-
-        return fit_result_from_dict(payload)
+        return cls(**fit_result_fields(payload))
 
 
 def _rebuild(values: dict[str, Any]) -> FitResult:

@@ -67,6 +67,7 @@ from ..exceptions import ArgumentError, ConvergenceWarning, NotSupportedError
 from .draw import as_seed_sequence, covariance_batch
 from .population import standardized_covariance, true_parameters
 from .replicates import fit_replicates
+from ..results.fit_result import FitResult
 
 __all__ = ["dynamic_cutoffs", "DynamicCutoffs", "misspecification_levels"]
 
@@ -328,8 +329,6 @@ def dynamic_cutoffs(res: Any, n_rep: int = 500, *, seed: Any = None, batch_size:
         For ``n_rep < 1``, a just-identified model (df = 0: nothing can be misspecified),
         inadmissible standardised values or too few indicators for the levels.
     """
-    from ..results.fit_result import FitResult
-
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected a fitted lcsem.FitResult, got {type(res).__name__}")
     if isinstance(n_rep, bool) or not isinstance(n_rep, numbers.Integral) or n_rep < 1:

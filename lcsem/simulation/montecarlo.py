@@ -21,6 +21,7 @@ from ..exceptions import ArgumentError
 from ..inference.standardized import DefinedParameters, standardized_values
 from .draw import as_seed_sequence
 from .sampling import parameter_draws
+from ..results.fit_result import FitResult
 
 __all__ = ["monte_carlo_ci", "parameter_draws"]
 
@@ -69,8 +70,6 @@ def monte_carlo_ci(res: Any, n_draws: int = 20000, *, level: float = 0.95, seed:
         ci_upper``, and with ``standardized=True`` ``std, std_mc_se, std_ci_lower,
         std_ci_upper``. ``attrs`` holds ``n_draws``, ``level`` and the seed entropy.
     """
-    from ..results.fit_result import FitResult
-
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected a fitted lcsem.FitResult, got {type(res).__name__}")
     if isinstance(n_draws, bool) or not isinstance(n_draws, numbers.Integral) or n_draws < 2:

@@ -10,6 +10,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..exceptions import ArgumentError
+from .power_analysis import PowerResult, _select
+from .dynamic import HU_BENTLER, INDICES, DynamicCutoffs
 
 __all__ = ["plot_power", "plot_dynamic_cutoffs"]
 
@@ -36,8 +38,6 @@ def plot_power(result: Any, parameters: Iterable[str] | str | None = None, *, te
     -------
     matplotlib.axes.Axes
     """
-    from .power_analysis import PowerResult, _select
-
     if not isinstance(result, PowerResult):
         raise ArgumentError(f"result: expected the PowerResult of lcsem.power(...), got {type(result).__name__}")
     if test not in ("wald", "montecarlo"):
@@ -92,8 +92,6 @@ def plot_dynamic_cutoffs(result: Any, level: int | None = None, *, axes=None):
     -------
     matplotlib.figure.Figure
     """
-    from .dynamic import HU_BENTLER, INDICES, DynamicCutoffs
-
     if not isinstance(result, DynamicCutoffs):
         raise ArgumentError(f"result: expected the DynamicCutoffs of lcsem.dynamic_cutoffs(...), "
                             f"got {type(result).__name__}")

@@ -22,6 +22,9 @@ from ..engine.starts import simple_starts
 from ..exceptions import ArgumentError, ModelSpecificationError
 from ..spec.model import Model
 from ..spec.partable import ParRow, _key
+from ..estimation.estimate import as_model
+from ..results.fit_result import FitResult
+from ..engine.batch import fit_batch
 
 __all__ = ["Population", "population", "population_sigma", "true_parameters", "population_covariance", "standardized_covariance"]
 
@@ -109,8 +112,6 @@ def population_covariance(model: Model, params: Mapping[str, float] | None = Non
 
 def population_sigma(source: Any, params: Mapping[str, float] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Population covariance of ``source`` (see :func:`population`) and its variable names."""
-    from ..estimation.estimate import as_model
-    from ..results.fit_result import FitResult
 
     if isinstance(source, FitResult):
         if params:
@@ -133,8 +134,6 @@ def population(source: Any, params: Mapping[str, float] | None = None) -> Popula
     params
         Standardised values keyed ``"lhs op rhs"`` overriding the model's.
     """
-    from ..estimation.estimate import as_model
-    from ..results.fit_result import FitResult
 
     if isinstance(source, FitResult):
         if params:
@@ -152,8 +151,6 @@ def population(source: Any, params: Mapping[str, float] | None = None) -> Popula
 
 def true_parameters(struct: RamStructure, sigma: np.ndarray) -> tuple[np.ndarray, float]:
     """ML fit of ``struct`` to the population covariance ``sigma``: (theta, F_ML)."""
-    from ..engine.batch import fit_batch
-
     start = simple_starts(struct, sigma)
     out = fit_batch(struct, sigma[None], start[None])
     if not out.converged[0]:

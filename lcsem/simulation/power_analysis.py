@@ -31,6 +31,7 @@ from .checkpoint import ChunkStore, fingerprint
 from .generate import LIKERT_POINTS, _check_nonnormal
 from .population import Population, population
 from .replicates import defined_with_se, fit_replicates
+from ..engine.optimize import information
 
 __all__ = ["power", "sample_size", "PowerResult", "SampleSizeResult"]
 
@@ -550,8 +551,6 @@ def sample_size(model: Any, target: float = 0.80, parameter: str = "ind", *, tes
 
 def _analytic_n(pop: Population, parameter: str, target: float, alpha: float) -> int:
     """N at which the Wald test's asymptotic power reaches ``target`` (expected information)."""
-    from ..engine.optimize import information
-
     struct, theta = pop.struct, pop.theta
     info = information(struct, theta[None])[0]
     V1 = 2.0 * np.linalg.pinv(info)   # N * vcov

@@ -1,1 +1,0 @@
-"""Reading and writing results: lossless JSON payloads of results and models."""
