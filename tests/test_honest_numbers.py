@@ -15,7 +15,7 @@ import lcsem
 from conftest import REFERENCE, load_reference_data
 from lcsem.resampling.intervals import bootstrap_pvalue, pvalue_floor, upper_tail_pvalue
 from lcsem.exceptions import BootstrapFailureWarning
-from lcsem.display.render import format_boot_p, format_raw
+from lcsem.display.format import format_boot_p, format_raw
 from lcsem.reporting.tables import effects_table, fit_table, structural_table
 
 

@@ -14,7 +14,8 @@ from lcsem.analysis.mediation import effects
 from lcsem.analysis.validity import measurement
 from lcsem.reporting.methods import methods_paragraph
 from lcsem.reporting.document import latex_symbols, report
-from lcsem.reporting.tables import (effects_table, fit_table, format_boot_p, format_ci, format_p, htmt_table, measurement_table,
+from lcsem.display.format import format_boot_p, format_ci, format_p
+from lcsem.reporting.tables import (effects_table, fit_table, htmt_table, measurement_table,
                                  structural_table, validity_table)
 
 from conftest import load_reference_data

@@ -17,7 +17,6 @@ variance is absent. Each result carries a note on its weakness.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,9 @@ from scipy import stats
 
 from .._warnings import quiet
 from ..exceptions import ArgumentError
-from ..display.render import FORMATS, format_p, render_table
+from ..display.render import FORMATS, render_table
+from ..display.escape import html_escape, latex_escape
+from ..display.format import format_p
 from ..spec.model import Model
 from ..spec.syntax import Statement
 from ..estimation.estimate import as_model, fit
@@ -129,12 +130,12 @@ class CommonMethodBiasResult:
                  render_table(harman, format, digits=digits, caption="Harman's single-factor test (CFA)")]
         notes = [f"Note (VIF). {self.notes['vif']}", f"Note (Harman). {self.notes['harman']}"]
         if format == "html":
-            body = "".join(f"<p>{html.escape(x)}</p>" for x in lines + notes)
+            body = "".join(f"<p>{html_escape(x)}</p>" for x in lines + notes)
             return f'<div class="lcsem-cmb">{parts[0]}{parts[1]}{body}</div>'
         if format == "markdown":
             return "\n\n".join([parts[0], parts[1], *lines, *notes])
         if format == "latex":
-            return "\n\n".join([parts[0], parts[1], *(_latex(x) for x in lines + notes)])
+            return "\n\n".join([parts[0], parts[1], *(latex_escape(x) for x in lines + notes)])
         return "\n\n".join([parts[0], parts[1], "\n".join(lines), "\n".join(notes)])
 
     def _repr_html_(self) -> str:
@@ -148,15 +149,11 @@ class CommonMethodBiasResult:
 
 
 def _p(p: float) -> str:
+    """``= .012``, ``< .001`` or ``= n/a`` after "p"."""
     if not np.isfinite(p):
         return "= n/a"
-    return "< .001" if p < 0.001 else "= " + f"{p:.3f}".replace("0.", ".", 1)
-
-
-def _latex(text: str) -> str:
-    for a, b in (("\\", "\\textbackslash{}"), ("%", "\\%"), ("&", "\\&"), ("_", "\\_"), ("#", "\\#")):
-        text = text.replace(a, b)
-    return text
+    text = format_p(p, 3)
+    return text if text.startswith("<") else "= " + text
 
 
 def single_factor_model(model: Model, name: str = "method") -> Model:

@@ -22,8 +22,10 @@ import pandas as pd
 from scipy import stats
 
 from .._warnings import warn
+from ..display.escape import html_escape
 from ..exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
-from ..display.render import FORMATS, format_boot_p, format_p, render_table
+from ..display.render import FORMATS, render_table
+from ..display.format import format_boot_p, format_p
 from ..results.fit_result import parameter_name
 from ..inference.standardized import DefinedParameters, delta_se, fixed_x_vcov, standardized_values
 from ..results.fit_result import FitResult
@@ -231,9 +233,7 @@ class EffectsResult:
         if not self.notes:
             return text
         if format == "html":
-            import html
-
-            return text + "".join(f"<p><small>{html.escape(n)}</small></p>" for n in self.notes)
+            return text + "".join(f"<p><small>{html_escape(n)}</small></p>" for n in self.notes)
         return text + "\n\nNotes:\n" + "\n".join(f"- {n}" for n in self.notes)
 
     def _repr_html_(self) -> str:

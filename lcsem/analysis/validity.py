@@ -44,6 +44,7 @@ from ..engine.optimize import minimize
 from ..engine.ram import RamStructure
 from .._warnings import quiet, warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, ConvergenceWarning, NotSupportedError
+from ..display.escape import html_escape
 from ..display.render import FORMATS, render_table
 from ..spec.model import Model
 from ..spec.syntax import Statement
@@ -302,7 +303,7 @@ class MeasurementResult:
         notes = list(self.notes)
         if format == "html":
             return ('<div class="lcsem-measurement">' + "".join(parts)
-                    + "".join(f"<p><small>{_escape(n)}</small></p>" for n in notes) + "</div>")
+                    + "".join(f"<p><small>{html_escape(n)}</small></p>" for n in notes) + "</div>")
         sep = "\n\n"
         note_text = ("Notes:\n" + "\n".join(f"- {n}" for n in notes)) if notes else ""
         return sep.join(parts + ([note_text] if note_text else []))
@@ -319,12 +320,6 @@ def _named(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out.index.name = "construct"
     return out
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 # ---------------------------------------------------------------------------- entry point

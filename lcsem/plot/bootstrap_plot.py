@@ -7,8 +7,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..display.format import format_typographic
 from ..exceptions import ArgumentError
-from .style import CUTOFFS, format_number, get_style
+from .style import CUTOFFS, get_style
 from ..resampling.result import BootstrapResult
 
 __all__ = ["plot_bootstrap"]
@@ -155,11 +156,11 @@ def plot_bootstrap(boot: BootstrapResult, stats: Sequence[str] | str | None = No
         title = _TITLES.get(stat, ("std. " if stat.startswith("std:") else "") + base)
         if not_a_ci:
             flag = " (excl. sample)" if excludes else ""
-            ax.set_title(f"{title} = {format_number(est, digits)}; draws {format_number(lo, digits)}"
-                         f" to {format_number(hi, digits)}{flag}", fontsize=8.5)
+            ax.set_title(f"{title} = {format_typographic(est, digits)}; draws {format_typographic(lo, digits)}"
+                         f" to {format_typographic(hi, digits)}{flag}", fontsize=8.5)
         else:
-            ax.set_title(f"{title}: {format_number(est, digits)} [{format_number(lo, digits)}, "
-                         f"{format_number(hi, digits)}]", fontsize=8.5)
+            ax.set_title(f"{title}: {format_typographic(est, digits)} [{format_typographic(lo, digits)}, "
+                         f"{format_typographic(hi, digits)}]", fontsize=8.5)
         ax.set_yticks([])
         ax.spines[["top", "right", "left"]].set_visible(False)
         ax.tick_params(labelsize=8)

@@ -8,9 +8,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .. import _warnings
+from ..display.format import format_typographic
 from ..exceptions import ArgumentError, PlotLegibilityWarning
 from .layout import Edge, Layout, Node, edge_crossings, path_layout
-from .style import format_number, get_style, stars
+from .style import get_style, stars
 from ..results.fit_result import FitResult, parameter_name
 from ..resampling.result import BootstrapResult
 
@@ -307,7 +308,7 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
                        fontweight="bold" if node.role == "construct" else "normal")
         text.set_gid(f"nodelabel:{node.name}")
         if show_r2:
-            value = format_number(float(r2_values[node.name]), digits, lz_bounded)
+            value = format_typographic(float(r2_values[node.name]), digits, lz_bounded)
             t2 = ax.text(node.x, top - name_h - r2_h / 2, f"R² = {value}", ha="center",
                          va="center", fontsize=fs * _SMALL, color=colors["r2"], zorder=4)
             t2.set_gid(f"r2:{node.name}")
@@ -521,18 +522,18 @@ def caption_text(fit_indices: Any, leading_zero: bool | None = None) -> str:
 
     def f3(v: float, bounded: bool = True) -> str:
         lz = (not bounded) if leading_zero is None else leading_zero
-        return format_number(float(v), 3, lz)
+        return format_typographic(float(v), 3, lz)
 
     def ok(*keys: str) -> bool:
         return all(k in fi.index and math.isfinite(float(fi[k])) for k in keys)
 
     df = int(fi["df"])
-    head = f"χ²({df}) = {format_number(float(fi['chisq']), 2)}"
+    head = f"χ²({df}) = {format_typographic(float(fi['chisq']), 2)}"
     if df == 0:
         head = "saturated model, " + head
     elif ok("pvalue"):
         p = float(fi["pvalue"])
-        head += ", p < .001" if p < 0.001 else f", p = {format_number(p, 3, False)}"
+        head += ", p < .001" if p < 0.001 else f", p = {format_typographic(p, 3, False)}"
     parts = [head]
     for key, label in (("cfi", "CFI"), ("tli", "TLI")):
         if ok(key) and df > 0:
@@ -588,13 +589,13 @@ def _edge_labels(result: Any, names: list[str], what: str, boot: Any, show: str,
             continue
         raw, std, p = table[n]
         value = float(std if what == "std" else raw)
-        text = format_number(value, digits, leading_zero)
+        text = format_typographic(value, digits, leading_zero)
         sig: bool | None = None
         p = float(p) if p is not None else math.nan
         if show == "ci":
             if n in cis:
                 lo, hi = cis[n]
-                text += f"\n[{format_number(lo, digits, leading_zero)}, {format_number(hi, digits, leading_zero)}]"
+                text += f"\n[{format_typographic(lo, digits, leading_zero)}, {format_typographic(hi, digits, leading_zero)}]"
                 if math.isfinite(lo) and math.isfinite(hi):
                     sig = not (lo <= 0.0 <= hi)
         else:
@@ -756,7 +757,7 @@ def _draw_variances(ax, result, layout, what, digits, leading_zero, colors, scal
         away = np.array([node.x - centre[0], node.y - centre[1]])
         order = sorted(("top", "bottom", "right", "left"),
                        key=lambda d: (d != node.side, -float(np.dot(outward[d], away)) - (0.3 if outward[d][1] else 0.0)))
-        label = ax.text(0, 0, format_number(float(values.get(f"{name}~~{name}", math.nan)), digits, leading_zero),
+        label = ax.text(0, 0, format_typographic(float(values.get(f"{name}~~{name}", math.nan)), digits, leading_zero),
                         fontsize=fs * _SMALL, color=colors["text"], zorder=5)
         label.set_gid(f"variancelabel:{name}")
         extents: dict[tuple[str, str], np.ndarray] = {}

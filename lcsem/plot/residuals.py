@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ..display.format import format_typographic
 from ..exceptions import ArgumentError
-from .style import format_number, get_style
+from .style import get_style
 from ..results.fit_result import FitResult
 
 __all__ = ["plot_residuals"]
@@ -141,7 +142,7 @@ def plot_residuals(result: FitResult, *, ax: Any = None, kind: str = "cor", tria
         annotate = cell_size >= _MIN_CELL_POINTS
     if annotate:
         cells = [(i, j) for i in range(p) for j in range(p) if not np.isnan(shown[i, j])]
-        texts = [format_number(shown[i, j], digits, leading_zero=(kind != "cor")) for i, j in cells]
+        texts = [format_typographic(shown[i, j], digits, leading_zero=(kind != "cor")) for i, j in cells]
         white = [abs(shown[i, j]) > 0.6 * vmax for i, j in cells]
         bold = [bool(large[i, j]) for i, j in cells]
         if len(cells) <= _TEXT_ARTISTS_UP_TO:
@@ -164,7 +165,7 @@ def plot_residuals(result: FitResult, *, ax: Any = None, kind: str = "cor", tria
         what = "correlation" if kind == "cor" else "covariance"
         label = f"|residual {what}|" if (style == "bw" and cmap is None) else f"residual {what}"
         if large.any():
-            label += f"; outlined: |r| > {format_number(threshold, 2, False)}"
+            label += f"; outlined: |r| > {format_typographic(threshold, 2, False)}"
         cb.set_label(label, fontsize=8)
     return ax
 

@@ -6,7 +6,7 @@ import math
 
 from ..exceptions import ArgumentError
 
-__all__ = ["STYLES", "get_style", "format_number", "stars", "CUTOFFS"]
+__all__ = ["STYLES", "get_style", "stars", "CUTOFFS"]
 
 STYLES: dict[str, dict[str, object]] = {
     "color": {
@@ -37,19 +37,6 @@ def get_style(style: str) -> dict[str, object]:
         raise ArgumentError(f"style: {style!r} is not one of {sorted(STYLES)}; use 'color' or "
                             f"'bw' (black and white)")
     return STYLES[style]
-
-
-def format_number(value: float, digits: int = 2, leading_zero: bool = True) -> str:
-    """``0.49`` -> ``"0.49"`` (or ``".49"`` without the leading zero, APA style); negative
-    numbers get a typographic minus sign; NaN gives ``"–"``."""
-    if value is None or not math.isfinite(value):
-        return "–"
-    text = f"{abs(value):.{digits}f}"
-    if not leading_zero and text.startswith("0."):
-        text = text[1:]
-    if float(text) == 0:
-        return text
-    return ("−" if value < 0 else "") + text
 
 
 def stars(pvalue: float) -> str:

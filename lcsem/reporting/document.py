@@ -3,7 +3,6 @@ Markdown, LaTeX, HTML (notebook display) or plain text."""
 
 from __future__ import annotations
 
-import html as _html
 from typing import Any
 
 import pandas as pd
@@ -11,7 +10,8 @@ import pandas as pd
 from .._warnings import quiet, warn
 from ..exceptions import ArgumentError, UnstableRatioWarning
 from .methods import methods_paragraph
-from ..display.render import FORMATS, latex_escape, render_table
+from ..display.render import FORMATS, render_table
+from ..display.escape import html_escape, latex_escape
 from .tables import effects_table, fit_table, htmt_table, measurement_table, structural_table, validity_table
 from ..results.fit_result import FitResult
 from ..analysis.mediation import effects as _effects
@@ -57,13 +57,13 @@ def _heading(text: str, fmt: str) -> str:
     if fmt == "latex":
         return rf"\subsection*{{{text}}}"
     if fmt == "html":
-        return f"<h3>{_html.escape(text)}</h3>"
+        return f"<h3>{html_escape(text)}</h3>"
     return f"{text}\n{'=' * len(text)}"
 
 
 def _paragraph(text: str, fmt: str) -> str:
     if fmt == "html":
-        return f"<p>{_html.escape(text)}</p>"
+        return f"<p>{html_escape(text)}</p>"
     if fmt == "latex":
         return latex_escape(text)
     if fmt == "text":
@@ -77,7 +77,7 @@ def _note(text: str, fmt: str) -> str:
     if fmt == "markdown":
         return f"*Note.* {text}"
     if fmt == "html":
-        return f"<p><small><em>Note.</em> {_html.escape(text)}</small></p>"
+        return f"<p><small><em>Note.</em> {html_escape(text)}</small></p>"
     if fmt == "latex":
         return r"\textit{Note.} " + _paragraph(text, fmt)
     import textwrap

@@ -14,32 +14,14 @@ import numpy as np
 import pandas as pd
 
 from ..results.fit_result import FitResult, parameter_name
-from ..display.render import format_boot_p, format_p, format_raw
+from ..display.format import format_boot_p, format_ci, format_number, format_p, format_raw
 from ..inference.standardized import delta_se, fixed_x_vcov, standardized_values
 from ..resampling.result import BootstrapResult
 from ..analysis.mediation import EffectsResult
 from ..analysis.validity import MeasurementResult
 
-__all__ = ["format_number", "format_raw", "format_p", "format_boot_p", "format_ci", "fit_table", "measurement_table",
+__all__ = ["fit_table", "measurement_table",
            "validity_table", "htmt_table", "structural_table", "effects_table"]
-
-
-def format_number(value: float, digits: int = 3) -> str:
-    """``value`` with ``digits`` decimals; an en dash for NaN (undefined)."""
-    if value is None or not np.isfinite(value):
-        return "–"
-    return f"{value:.{digits}f}"
-
-
-def format_ci(lower: float, upper: float, digits: int = 3, raw: bool = False) -> str:
-    """``[lower, upper]``; an en dash when either bound is undefined. With ``raw``
-    (bounds in the data's units) tiny non-zero bounds are shown in scientific notation
-    (:func:`format_raw`) instead of as 0."""
-    if not (np.isfinite(lower) and np.isfinite(upper)):
-        return "–"
-    if raw:
-        return f"[{format_raw(lower, digits)}, {format_raw(upper, digits)}]"
-    return f"[{lower:.{digits}f}, {upper:.{digits}f}]"
 
 
 # ---------------------------------------------------------------------------- fit

@@ -10,7 +10,8 @@ import pandas as pd
 
 from ..exceptions import ArgumentError
 from ..inference.fit_measures import BOOTSTRAP_INDEX_NAMES
-from ..display.render import FORMATS, format_boot_p, render_table
+from ..display.render import FORMATS, render_table
+from ..display.format import format_boot_p
 from ..results.fit_result import FitResult
 from ..results.payload import result_from_dict, result_to_dict
 from .replicates import STATUS_NAMES

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..engine.ram import RamStructure
-from ..display.render import FORMATS, format_p, render_table
+from ..display.render import FORMATS, render_table
+from ..display.format import format_p
 from ..spec.model import Model
 from .._validation import check_level
 from ..exceptions import ArgumentError

@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from .._warnings import warn
+from ..display.escape import html_escape
 from ..exceptions import ArgumentError, ConvergenceWarning, NotSupportedError
 from .draw import as_seed_sequence, covariance_batch
 from .population import standardized_covariance, true_parameters
@@ -133,11 +134,10 @@ class DynamicCutoffs:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        import html
         head = (f"<p><strong>Dynamic fit-index cut-offs</strong> ({self.kind} CFA; McNeish &amp; Wolf 2023), "
                 f"N = {self.n}, {self.n_rep} replicates per model. Your model: "
                 + ", ".join(f"{k.upper()} = {self.fit[k]:.3f}" for k in INDICES) + "</p>")
-        notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
+        notes = "".join(f"<p><em>{html_escape(n)}</em></p>" for n in self.notes)
         return head + self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}") + notes
 
     def __repr__(self) -> str:

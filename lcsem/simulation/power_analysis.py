@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from .._warnings import warn
+from ..display.escape import html_escape
 from ..exceptions import ArgumentError, ConvergenceWarning
 from ..inference.standardized import DefinedParameters
 from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_batch, moments_batch
@@ -85,10 +86,9 @@ class PowerResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        import html
         wide = self.table.pivot(index="name", columns="n", values="power").reindex(
             list(dict.fromkeys(self.table["name"])))
-        notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
+        notes = "".join(f"<p><em>{html_escape(n)}</em></p>" for n in self.notes)
         return (f"<p><strong>Monte Carlo power</strong> (ML, {self.n_rep} replicates per N, "
                 f"α = {self.alpha:g})</p>" + self.fit.to_html(index=False, float_format=lambda v: f"{v:.3f}")
                 + "<p>Power (Wald z) by N</p>" + wide.to_html(float_format=lambda v: f"{v:.3f}") + notes)
