@@ -220,3 +220,34 @@ def test_bootstrap_of_another_fit_is_refused(survey_boot, fitted):
     _, boot = survey_boot
     with pytest.raises(ArgumentError, match="boot"):
         effects(fitted["political_democracy"], boot)
+
+
+
+# ---------------------------------------------------------------- Monte Carlo intervals
+@pytest.fixture(scope="module")
+def survey_fit():
+    model = json.loads((REFERENCE / "lavaan_reference.json").read_text())["learning_culture_survey"]["model"]
+    return lcsem.fit(model, load_reference_data("learning_culture_survey"))
+
+
+def test_monte_carlo_intervals_of_effects_agree_with_semtools(survey_fit):
+    """effects(ci="montecarlo") against semTools::monteCarloCI (20,000 draws, two seeds);
+    the tolerance is about 4 Monte Carlo SEs of a 2.5% / 97.5% quantile at 20,000 draws."""
+    ref = json.loads((REFERENCE / "power_reference.json").read_text())["monte_carlo_ci"]
+    table = effects(survey_fit, ci="montecarlo", n_draws=20000, seed=3).table
+    delta_lower = table.loc["ind", "est"] - 1.959964 * table.loc["ind", "se"]
+    assert abs(table.loc["ind", "ci_lower"] - delta_lower) > 1e-3     # not the delta interval
+    for key in ("seed1", "seed2"):
+        theirs = pd.DataFrame(ref[key]["table"]).set_index("param")
+        for col in ("ci_lower", "ci_upper"):
+            assert table.loc["ind", col] == pytest.approx(theirs.loc["ind", col.replace("_", ".")], abs=0.004)
+
+
+def test_monte_carlo_intervals_are_seeded_and_refuse_bad_arguments(survey_fit):
+    a = effects(survey_fit, ci="montecarlo", n_draws=2000, seed=5).table
+    b = effects(survey_fit, ci="montecarlo", n_draws=2000, seed=5).table
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(ArgumentError, match="ci"):
+        effects(survey_fit, ci="bootstrap")
+    with pytest.raises(ArgumentError, match="n_draws"):
+        effects(survey_fit, ci="montecarlo", n_draws=10)

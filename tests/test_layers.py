@@ -168,6 +168,28 @@ def import_cycles(modules: dict[str, Path]) -> list[list[str]]:
     return components
 
 
+def test_every_lcsem_import_names_a_module():
+    """A relative import left pointing at an old location (``from .simulation.sampling``
+    inside ``lcsem/analysis/``) names no module and would only fail when called."""
+    modules = _modules()
+    missing = []
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("lcsem")):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    origin = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    origin = node.module
+                if origin not in modules:
+                    missing.append(f"{name} line {node.lineno}: {origin}")
+            elif isinstance(node, ast.Import):
+                missing += [f"{name} line {node.lineno}: {a.name}" for a in node.names
+                            if a.name.startswith("lcsem") and a.name not in modules]
+    assert not missing, "imports of modules that do not exist:\n" + "\n".join(missing)
+
+
 def test_every_module_has_a_layer():
     for name in _modules():
         layer_of(name)

@@ -29,6 +29,7 @@ from ..display.format import format_boot_p, format_p
 from ..results.fit_result import parameter_name
 from ..inference.standardized import DefinedParameters, delta_se, fixed_x_vcov, standardized_values
 from ..results.fit_result import FitResult
+from ..simulation.sampling import parameter_draws
 from ..resampling.intervals import bootstrap_pvalue as _bootstrap_pvalue, confidence_interval
 from ..resampling.result import BootstrapResult
 
@@ -247,7 +248,8 @@ class EffectsResult:
 def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str | Iterable[str] | None = None,
             mediators: Iterable[str] | None = None, outcome: str | Iterable[str] | None = None,
             method: str = "percentile", level: float = 0.95, proportion: bool = True,
-            include_inadmissible: bool = True) -> EffectsResult:
+            include_inadmissible: bool = True, ci: str = "delta", n_draws: int = 20000,
+            seed: Any = None) -> EffectsResult:
     """Direct, indirect and total effects of a fitted model.
 
     Parameters
@@ -274,6 +276,11 @@ def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str 
         [0, 1] (inconsistent mediation).
     include_inadmissible
         Use bootstrap replicates whose solutions are inadmissible (default, as lavaan).
+    ci
+        Without ``boot``: ``"delta"`` (default; Wald intervals from delta-method SEs) or
+        ``"montecarlo"`` (Preacher & Selig, 2012; semTools' ``monteCarloCI``): percentile
+        intervals of the effects over ``n_draws`` parameter vectors drawn from
+        N(θ̂, V̂), seeded by ``seed``.
 
     Returns
     -------
@@ -285,6 +292,13 @@ def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str 
         raise ArgumentError(f"method: {method!r} is not one of {CI_METHODS}")
     if not (isinstance(level, (float, int)) and 0 < float(level) < 1):
         raise ArgumentError(f"level: {level!r} is not a probability between 0 and 1; use e.g. 0.95")
+    if ci not in ("delta", "montecarlo"):
+        raise ArgumentError(f"ci: {ci!r} is not 'delta' or 'montecarlo'")
+    if ci == "montecarlo" and boot is not None:
+        raise ArgumentError("ci: 'montecarlo' intervals replace the bootstrap's; pass boot=None or ci='delta'")
+    if ci == "montecarlo" and (isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer))
+                               or n_draws < 100):
+        raise ArgumentError(f"n_draws: {n_draws!r} is not a whole number of at least 100; use e.g. 20000")
     specs = _build_effects(res, source, mediators, outcome, proportion)
     if not specs:
         raise ArgumentError("the model has no indirect effect (no chain of two or more structural paths) "
@@ -317,6 +331,11 @@ def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str 
         index=pd.Index([e.name for e in specs], name="name"))
     notes: list[str] = []
     ci_method, n_used = "delta", 0
+    if ci == "montecarlo":
+        _add_monte_carlo(table, res, raw, std, level, int(n_draws), seed)
+        ci_method = "montecarlo"
+        notes.append(f"intervals from {int(n_draws)} Monte Carlo draws of the estimates (Preacher & "
+                     f"Selig, 2012); z and p are the delta method's")
     if boot is not None:
         n_used = _add_bootstrap(table, boot, res, raw, std, method, level, include_inadmissible)
         ci_method = method
@@ -325,6 +344,14 @@ def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str 
     _check_ratios(table, specs, notes)
     return EffectsResult(table=table, ci_method=ci_method, level=float(level), n_boot_used=n_used,
                          notes=tuple(notes))
+
+
+def _add_monte_carlo(table: pd.DataFrame, res, raw, std, level: float, n_draws: int, seed: Any) -> None:
+    """Replace the intervals by Monte Carlo percentile intervals (type-7 quantiles)."""
+    draws = parameter_draws(res, n_draws, seed)
+    q = [(1 - level) / 2, (1 + level) / 2]
+    table["ci_lower"], table["ci_upper"] = np.nanquantile(raw(draws), q, axis=0)
+    table["std_ci_lower"], table["std_ci_upper"] = np.nanquantile(std(draws), q, axis=0)
 
 
 def theta_draws(frame: pd.DataFrame, res) -> np.ndarray:

@@ -9,11 +9,10 @@ the seed and ``r`` -- never on ``n_jobs``, ``batch_size``, the joblib backend, o
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy import stats
 
+from .._random import as_seed_sequence
 from ..exceptions import ArgumentError
 
 __all__ = ["BLOCK", "as_seed_sequence", "block_seed", "resample_indices", "counts_from_indices",
@@ -21,23 +20,6 @@ __all__ = ["BLOCK", "as_seed_sequence", "block_seed", "resample_indices", "count
            "leave_one_out_covariances", "symmetric_sqrt"]
 
 BLOCK = 100
-
-
-def as_seed_sequence(seed) -> np.random.SeedSequence:
-    """Normalise ``seed`` (None, int, list of ints, Generator or SeedSequence) to a SeedSequence."""
-    if seed is None:
-        return np.random.SeedSequence()
-    if isinstance(seed, np.random.SeedSequence):
-        return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
-    if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence([int(x) for x in seed.integers(0, 2**63 - 1, size=4)])
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    if (isinstance(seed, (list, tuple)) and seed
-            and all(isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= 0 for x in seed)):
-        return np.random.SeedSequence([int(x) for x in seed])   # entropy, as in result.seed
-    raise ArgumentError(f"seed: expected None, a non-negative int (or a list of them), a numpy Generator "
-                        f"or a SeedSequence, got {seed!r}; pass e.g. seed=42")
 
 
 def block_seed(root: np.random.SeedSequence, block: int) -> np.random.SeedSequence:

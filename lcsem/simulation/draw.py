@@ -9,31 +9,16 @@ are split into chunks or workers.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy import optimize
 
+from .._random import as_seed_sequence
 from ..exceptions import ArgumentError
 
 __all__ = ["BLOCK", "as_seed_sequence", "block_rng", "wishart_block", "covariance_batch",
            "moments_batch", "fleishman_coefficients", "intermediate_correlation", "vale_maurelli", "likert_cut"]
 
 BLOCK = 50
-
-
-def as_seed_sequence(seed) -> np.random.SeedSequence:
-    """Normalise ``seed`` (None, int, list of ints, Generator or SeedSequence) to a SeedSequence."""
-    if seed is None:
-        return np.random.SeedSequence()
-    if isinstance(seed, np.random.SeedSequence):
-        return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
-    if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence([int(x) for x in seed.integers(0, 2**63 - 1, size=4)])
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise ArgumentError(f"seed: expected None, a non-negative int, a numpy Generator or a SeedSequence, "
-                        f"got {seed!r}; pass e.g. seed=42")
 
 
 def block_rng(root: np.random.SeedSequence, key: tuple[int, ...], block: int) -> np.random.Generator:

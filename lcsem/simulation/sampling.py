@@ -23,7 +23,7 @@ def parameter_draws(res: Any, n_draws: int, seed: Any = None, which: np.ndarray 
     draws use the eigen-decomposition of V̂ (as ``MASS::mvrnorm``), so a singular V̂ with
     non-negative eigenvalues is allowed.
     """
-    vcov = fixed_x_vcov(np.asarray(res.vcov, dtype=float), res.model.fixed_x_free)
+    vcov = fixed_x_vcov(np.asarray(res.vcov, dtype=float), res.model.fixed_x_for(res.estimator))
     if not np.all(np.isfinite(vcov)):
         raise ArgumentError("res: its covariance matrix of the estimates is not available (the information "
                             "matrix was singular); Monte Carlo intervals need it: check identification")
