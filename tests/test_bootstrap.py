@@ -14,7 +14,7 @@ from lcsem.resampling import runner as runner_module
 from lcsem.resampling.replicates import FAILED, ReplicateSpec, evaluate
 from lcsem.resampling.resample import bollen_stine_transform
 from lcsem.exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedError
-from lcsem.inference.fit_measures import BOOTSTRAP_INDEX_NAMES
+from lcsem.inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 
 FIT_NAMES = ["cfi", "tli", "rmsea", "srmr", "gfi"]
 
@@ -284,7 +284,7 @@ def test_replicate_statistics_use_the_fit_formulas_with_observed_predictors():
 
     from conftest import REFERENCE
     from lcsem.resampling.replicates import ReplicateSpec
-    from lcsem.inference.fit_measures import BOOTSTRAP_INDEX_NAMES
+    from lcsem.inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 
     ref = json.loads((REFERENCE / "estimators_reference.json").read_text())["two_outcomes"]
     res = lcsem.fit(ref["model"], pd.read_csv(REFERENCE / "two_outcomes.csv"))

@@ -98,7 +98,7 @@ def test_just_identified_model_reports_lavaan_df0_conventions():
 
 
 def test_chisq_is_never_negative():
-    from lcsem.inference.fit_measures import test_statistic
+    from lcsem.inference.fit_indices import test_statistic
 
     assert test_statistic(np.array([-1e-15, 0.0, 0.5]), 100, "ML").tolist() == [0.0, 0.0, 50.0]
     assert test_statistic(-1e-14, 100, "GLS") == 0.0

@@ -460,10 +460,10 @@ def _duplication(p: int) -> np.ndarray:
 
 @pytest.mark.parametrize("estimator, fixed_x", [("ML", ()), ("ML", (1, 3)), ("GLS", ()), ("ULS", ())])
 def test_gfi_is_lavaans_weighted_form(estimator, fixed_x):
-    """``lcsem.inference.fit_measures.gfi`` equals lavaan's ``1 - e'We / s'Ws`` built literally: W the
+    """``lcsem.inference.fit_indices.gfi`` equals lavaan's ``1 - e'We / s'Ws`` built literally: W the
     expected h1 information ``1/2 D'(A x A)D`` (A = Sigma^-1 for ML, S^-1 for GLS) with
     the covariate-moment rows and columns zeroed under fixed.x, or the identity (ULS)."""
-    from lcsem.inference.fit_measures import gfi
+    from lcsem.inference.fit_indices import gfi
 
     rng = np.random.default_rng(9)
     p = 5

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 import lcsem
-from lcsem.inference.fit_measures import BOOTSTRAP_INDEX_NAMES
+from lcsem.inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from lcsem.results.fit_result import parameter_name
 
 REFERENCE = Path(__file__).parent / "reference"

@@ -19,12 +19,11 @@ from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError, Id
                          ModelSpecificationError, NonAdmissibleWarning, ScalingWarning)
 from ..inference.identification import check_information, check_jacobian, moment_jacobian, parameter_labels
 from ..inference.wald import add_inference_columns, standard_errors
-from ..inference.fit_measures import baseline_chisq, fit_measures, test_statistic
+from ..inference.fit_indices import baseline_chisq, fit_measures, test_statistic
 from ..results.fit_result import FitResult
 from ..spec.model import Model
-from ..engine.rescale import rescaled_problem, scale_covariance
+from ..engine.rescale import rescaled_problem
 from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
-from ..spec.partable import ParRow
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
 
@@ -192,7 +191,7 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
     Sigma = struct.implied(theta[None])[0][0]
     chisq = float(test_statistic(fmin, n, estimator))
     exogenous = fixed_x_positions(model)
-    chisq0 = _baseline_chisq(struct, S_fit, n, estimator, exogenous)
+    chisq0 = float(baseline_chisq(S_fit, n, exogenous, estimator))
     n_params = struct.k - len(model.fixed_x_for(estimator))
     fi = fit_measures(S_fit, Sigma, np.array(chisq), np.array(chisq0), n_obs=n, df=model.df,
                       n_params=n_params, exogenous=exogenous, estimator=estimator)
@@ -281,26 +280,6 @@ def fixed_x_positions(model: Model) -> tuple[int, ...]:
     """Positions (in ``model.observed``) of exogenous observed predictors, whose moments
     lavaan's ``fixed.x`` treats as given."""
     return tuple(model.observed.index(n) for n in model.roles.exogenous_observed)
-
-
-def _baseline_chisq(struct: RamStructure, S: np.ndarray, n: int, estimator: str,
-                    exogenous: tuple[int, ...]) -> float:
-    """Chi-square of the baseline model: independent variables, except that exogenous
-    observed predictors keep their covariances (as lavaan with ``fixed.x``)."""
-    if estimator == "ML":
-        return float(baseline_chisq(S, n, exogenous))
-    if estimator == "GLS":   # scale-invariant: fit it to unit-variance variables
-        S = scale_covariance(S, 1.0 / np.sqrt(np.diag(S)))
-    rows = [ParRow(v, "~~", v, "", i + 1, float("nan"), False) for i, v in enumerate(struct.observed)]
-    names = struct.observed
-    for a in range(len(exogenous)):
-        for b in range(a + 1, len(exogenous)):
-            rows.append(ParRow(names[exogenous[a]], "~~", names[exogenous[b]], "", len(rows) + 1,
-                               float("nan"), False))
-    base = RamStructure(rows, struct.observed, ())
-    start = np.array([S[names.index(r.lhs), names.index(r.rhs)] for r in rows])
-    sol = minimize(base, S[None], start[None], estimator)
-    return float(test_statistic(sol.fmin[0], n, estimator))
 
 
 def estimates_table(model: Model, struct: RamStructure, theta: np.ndarray, vcov: np.ndarray,

@@ -2,7 +2,7 @@
 
 A :class:`ReplicateSpec` holds everything a worker needs (picklable, built once per run);
 :func:`evaluate` fits a batch of covariance matrices with the batched engine and
-computes every column: fit indices (with :func:`lcsem.inference.fit_measures.fit_measures`, the
+computes every column: fit indices (with :func:`lcsem.inference.fit_indices.fit_measures`, the
 formulas of :func:`lcsem.fit`), parameters, defined parameters and standardised values
 (with :mod:`lcsem.inference.standardized`), plus each replicate's status.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from ..engine.ram import RamStructure
 from ..estimation.estimate import fixed_x_positions
-from ..inference.fit_measures import BOOTSTRAP_INDEX_NAMES, fit_measures, test_statistic
+from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES, fit_measures, test_statistic
 from ..results.fit_result import FitResult, parameter_name
 from ..inference.standardized import DefinedParameters, admissibility, standardized_values
 from ..engine.batch import RETRY_ITER, RETRY_STARTS, cholesky_factors, fit_batch

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ArgumentError
-from ..inference.fit_measures import BOOTSTRAP_INDEX_NAMES
+from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..display.render import FORMATS, render_table
 from ..display.format import format_boot_p
 from ..results.fit_result import FitResult
@@ -39,7 +39,7 @@ class BootstrapResult:
         The seed entropy used: ``lcsem.bootstrap(fit, n, seed=result.seed)`` repeats the run.
     distribution
         One row per replicate (index 0..n_resamples-1; failed replicates are all NaN):
-        the fit indices of :data:`lcsem.inference.fit_measures.BOOTSTRAP_INDEX_NAMES`, every free and
+        the fit indices of :data:`lcsem.inference.fit_indices.BOOTSTRAP_INDEX_NAMES`, every free and
         defined parameter (named as :func:`lcsem.results.parameter_name`), then
         standardised values (std.all) named ``"std:<name>"`` (free rows, fixed loadings
         and paths, defined parameters).

@@ -16,7 +16,7 @@ from ..display.format import format_p
 from ..spec.model import Model
 from .._validation import check_level
 from ..exceptions import ArgumentError
-from ..inference.standardized_se import standardized_solution
+from ..inference.standardized import standardized_solution
 from ..inference.wald import add_inference_columns
 from .codec import fit_result_fields, fit_result_payload
 

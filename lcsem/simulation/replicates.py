@@ -15,7 +15,7 @@ import numpy as np
 from ..engine.batch import fit_batch
 from ..engine.optimize import information
 from ..engine.ram import RamStructure
-from ..inference.fit_measures import fit_measures
+from ..inference.fit_indices import fit_measures
 from ..spec.model import Model
 from ..inference.standardized import DefinedParameters, standardized_values
 
