@@ -62,7 +62,7 @@ def _naive_fit_table(boot, table_fmt: str, seconds: float, seed: int) -> str:
                if not ci.loc[name, "lower"] <= ci.loc[name, "estimate"] <= ci.loc[name, "upper"]]
     caption = (f"Naive (case-resampling) bootstrap of the fit indices: {boot.n_resamples} replicates in "
                f"{seconds:.2f} s (seed {seed}; {boot.n_failed} failed, {boot.n_inadmissible} inadmissible), "
-               f"middle 95% of the draws -- sampling variability of the misfit, not a CI of the sample value")
+               f"middle 95% of the draws: sampling variability of the misfit, not a CI of the sample value")
     note = ("Each resample adds its own misfit to the sample's (Bollen & Stine, 1992), so these draws sit on "
             "the worse-fit side of the sample values"
             + (f" and here exclude the sample value of {', '.join(outside)}" if outside else "")

@@ -187,7 +187,7 @@ def test_demo_shows_the_reference_table_and_labels_the_naive_draws():
     from lcsem.demo import run_demo
 
     out = run_demo(n_resamples=200, seed=42)
-    assert "middle 95% of the draws -- sampling variability of the misfit, not a CI of the sample value" in out
+    assert "middle 95% of the draws: sampling variability of the misfit, not a CI of the sample value" in out
     assert "percentile 95% CI" not in out
     head, table = out.split("Bollen-Stine bootstrap: each fit index against its reference distribution if "
                             "the model were true")
