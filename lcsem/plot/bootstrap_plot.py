@@ -18,9 +18,9 @@ _SHIFT_NOTE = {
     "nonparametric": ("Not confidence intervals: the draws of a naive bootstrap add each resample's misfit to the "
                       "sample's (Bollen & Stine, 1992),\nso their range is shifted away from the sample value "
                       "and excludes it here ({names}). Test fit with lcsem.bootstrap(res, kind='bollen-stine')."),
-    "bollen-stine": ("Not confidence intervals: Bollen–Stine draws are a reference distribution of each index "
-                     "under the model\n(for its p-value), so their range need not contain the sample value "
-                     "({names})."),
+    "bollen-stine": ("Not confidence intervals, and no reference for the sample value ({names}): the Bollen–Stine "
+                     "transform changes the data's generalised variance, which these indices measure as much as "
+                     "misfit."),
 }
 _REFERENCE_NOTE = ("Bollen–Stine bootstrap, {n} replicates: each panel is the distribution of the index if the "
                    "model were true, at this N and with these data's non-normality. p = probability of an index "
@@ -158,7 +158,7 @@ def plot_bootstrap(boot: Any, stats: Sequence[str] | str | None = None, *, level
         line.set_gid("ci_upper")
         line = ax.axvline(est, color=colors["estimate"], linewidth=1.8, label="sample value")
         line.set_gid("estimate")
-        if not_a_ci and excludes:
+        if not_a_ci and (excludes or kind == "bollen-stine"):
             notes.append(_TITLES[stat])
         base = stat[4:] if stat.startswith("std:") else stat
         if cutoffs and stat in CUTOFFS:
@@ -173,7 +173,8 @@ def plot_bootstrap(boot: Any, stats: Sequence[str] | str | None = None, *, level
         title = _TITLES.get(stat, ("std. " if stat.startswith("std:") else "") + base)
         if not_a_ci:
             flag = " (excl. sample)" if excludes else ""
-            ax.set_title(f"{title} = {format_number(est, digits)}; draws {format_number(lo, digits)}"
+            sep = "; " if fig.get_size_inches()[0] / ncols >= 3.0 else "\n"
+            ax.set_title(f"{title} = {format_number(est, digits)}{sep}draws {format_number(lo, digits)}"
                          f" to {format_number(hi, digits)}{flag}", fontsize=8.5)
         else:
             ax.set_title(f"{title}: {format_number(est, digits)} [{format_number(lo, digits)}, "
@@ -203,7 +204,8 @@ def plot_bootstrap(boot: Any, stats: Sequence[str] | str | None = None, *, level
     if handles:
         outside = fig.get_layout_engine() is not None
         fig.legend(handles, labels, loc="outside lower center" if outside else "lower center",
-                   ncols=len(handles), fontsize=8, frameon=False)
+                   ncols=len(handles) if len(handles) <= 4 else math.ceil(len(handles) / 2), fontsize=8,
+                   frameon=False)
     return fig
 
 
