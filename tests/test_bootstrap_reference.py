@@ -251,3 +251,12 @@ def test_plot_of_a_naive_bootstrap_keeps_the_middle_of_the_draws(fitted):
     legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
     assert "middle 95% of the draws" in legend and not any("CI" in t for t in legend)
     assert not [t for ax in fig.axes for t in ax.texts if t.get_gid() == "pvalue"]
+
+
+def test_plot_of_bollen_stine_loglik_aic_bic_says_why_there_is_no_reference(runs):
+    fig = lcsem.plot_bootstrap(runs["political_democracy"], stats=["srmr", "aic"])
+    panels = {ax.get_gid()[10:]: ax for ax in fig.axes if ax.get_gid()}
+    assert [t.get_gid() for t in panels["srmr"].texts] == ["pvalue"] and not panels["aic"].texts
+    (note,) = fig.findobj(lambda a: getattr(a, "get_gid", lambda: None)() == "reference_note+shift_note")
+    text = note.get_text().replace("\n", " ")
+    assert "no reference for the sample value (AIC)" in text and "if the model were true" in text
