@@ -52,7 +52,8 @@ COLUMN_GAP = 1.0            # minimum gap between structural nodes of adjacent c
 BLOCK_GAP = 0.45            # vertical gap between blocks in one column
 BOX_GAP = 0.25              # minimum gap between any two nodes
 SKIP_CLEARANCE = 0.45       # clearance between a skipping path and the nodes it passes
-DIRECTIONS = ("LR", "TB")
+ROW_GAP = 1.1               # gap between the rows of a wrapped layout
+DIRECTIONS = ("LR", "TB", "wrap", "fold")
 FANS = ("side", "tucked")
 
 
@@ -186,8 +187,16 @@ def path_layout(model: Any, *, structural_only: bool = False,
         ``{name: text}``: display text of nodes (any Unicode; ``"\\n"`` breaks a line),
         used to size them.
     direction
-        ``"LR"`` (predictors left, outcomes right; default) or ``"TB"`` (predictors at
-        the top, outcomes at the bottom: narrower diagrams for a page column).
+        ``"LR"`` (predictors left, outcomes right; default), ``"TB"`` (predictors at
+        the top, outcomes at the bottom: narrower diagrams for a page column) or
+        ``"wrap"``: a long chain of three or more columns wrapped into two rows (the
+        second row below the first, read left to right again or, as a snake, right to
+        left, whichever crosses fewer paths), and a single column of four or more
+        constructs (a CFA of many factors) split into two columns facing each other,
+        their indicators outside and the covariances between them. ``"fold"``: the
+        chain folded into two columns facing each other (the first columns stacked top
+        to bottom on the left, the others on the right), indicators fanned outwards:
+        narrow and tall, for models whose indicator rows are too wide for a page.
     fans
         ``"side"``: indicators of the first (last) column fanned to the left (right);
         ``"tucked"``: every construct's indicators in a row above or below it (narrower).
@@ -265,7 +274,31 @@ def path_layout(model: Any, *, structural_only: bool = False,
     columns = _columns(structural, arcs)
     _covariate_column(columns, structural, latent)
     n_cols = max(columns.values()) + 1
+    wrap = direction == "wrap"
+    folded: dict[str, tuple[int, int]] = {}
+    if direction == "fold" and n_cols >= 3:
+        # the chain folded: the first columns stacked on the left, the rest on the right,
+        # each kept in chain order (top to bottom)
+        chain = _order_in_columns(structural, columns, arcs)
+        weight = {c: sum(1 + sum(1 for o in owner.values() if o == v) for v in structural if columns[v] == c)
+                  for c in range(n_cols)}
+        cut = min(range(1, n_cols), key=lambda k: (max(sum(weight[c] for c in range(k)),
+                                                       sum(weight[c] for c in range(k, n_cols))), k))
+        folded = {v: (columns[v], chain.index(v)) for v in structural}
+        for v in structural:
+            columns[v] = 0 if columns[v] < cut else 1
+        n_cols = 2
+    if (wrap or direction == "fold") and n_cols == 1 and len(structural) >= 4:
+        # one tall column (many correlated factors): the second half becomes a second
+        # column, indicators fanned outwards, covariances in the band between them
+        first = _order_in_columns(structural, columns, arcs)
+        for v in first[(len(first) + 1) // 2:]:
+            columns[v] = 1
+        n_cols = 2
+        wrap = False
     order = _order_in_columns(structural, columns, arcs)
+    if folded:
+        order = sorted(structural, key=lambda v: (columns[v],) + folded[v])
     sides = _fan_sides(structural, columns, order, arcs, n_cols, fans == "tucked")
     _share_sides(sides, rows, owner, columns, order, n_cols)
     items = {c: [i for i, o in owner.items() if o == c] for c in list(structural) + list(sub_owner)}
@@ -322,33 +355,97 @@ def path_layout(model: Any, *, structural_only: bool = False,
         x = _place_columns(structural, columns, order, y, sides, fans_of, sizes, isizes, n_cols, stretch)
 
     placed: dict[str, tuple[float, float, str, str, int]] = {}   # name -> x, y, role, side, column
+    home: dict[str, str] = {}      # name -> the structural variable whose block it is in
     for v in structural:
         placed[v] = (x[v], y[v], "construct" if v in latent else "observed", sides[v] if fans_of[v] else "",
                      columns[v])
+        home[v] = v
         for item, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans_of[v], sizes[v], isizes,
                                              stretch.get(v, 0.0)).items():
+            home[item] = v
             if item in sub_owner:
                 fx, fy = ix - block_offset[item][0], iy - block_offset[item][1]
                 placed[item] = (fx, fy, "construct", sides[item] if items[item] else "", -1)
                 for ind, (jx, jy) in _fan_positions(fx, fy, sides[item], items[item], sizes[item],
                                                     isizes).items():
                     placed[ind] = (jx, jy, "indicator", sides[item], -1)
+                    home[ind] = v
             else:
                 placed[item] = (ix, iy, "indicator", sides[v], -1)
+    all_sizes = {v: sizes[v] if v in sizes else true_sizes[v] for v in placed}
+    route_owner = dict(owner)
+    route_owner.update(sub_owner)
+    if wrap and n_cols >= 3:
+        best = None
+        for cut in _wrap_cuts(placed, home, columns, all_sizes, n_cols):
+            for snake in (False, True):
+                moved = _wrap_rows(placed, home, columns, all_sizes, cut, snake)
+                lay = _finish(moved, all_sizes, latent, False, positions, rows, route_owner,
+                              structural_only)
+                key = (edge_crossings(lay, weighted=True), _area(lay))
+                if best is None or key < best[0]:
+                    best = (key, lay)
+        return best[1]  # type: ignore[index]
+    return _finish(placed, all_sizes, latent, transpose, positions, rows, route_owner, structural_only)
+
+
+def _area(layout: Layout) -> float:
+    xmin, ymin, xmax, ymax = layout.bounds
+    return (xmax - xmin) * (ymax - ymin)
+
+
+def _wrap_cuts(placed, home, columns, sizes, n_cols: int) -> list[int]:
+    """Columns at which a chain may wrap into a second row: those that balance the widths
+    of the two rows best (the best two)."""
+    def extent(lo: int, hi: int) -> float:
+        xs = [(p[0] - sizes[n][0] / 2, p[0] + sizes[n][0] / 2) for n, p in placed.items()
+              if lo <= columns[home[n]] < hi]
+        return max(b for _, b in xs) - min(a for a, _ in xs)
+    widths = sorted((max(extent(0, k), extent(k, n_cols)), k) for k in range(1, n_cols))
+    return [k for _, k in widths[:2]]
+
+
+def _wrap_rows(placed, home, columns, sizes, cut: int, snake: bool):
+    """Move the columns from ``cut`` on into a second row under the first: left-aligned
+    (read left to right again) or, ``snake``, mirrored and right-aligned (read right to
+    left, indicators on the left becoming indicators on the right)."""
+    second = {n for n in placed if columns[home[n]] >= cut}
+
+    def box(names):
+        b = np.array([(placed[n][0] - sizes[n][0] / 2, placed[n][1] - sizes[n][1] / 2,
+                       placed[n][0] + sizes[n][0] / 2, placed[n][1] + sizes[n][1] / 2) for n in names])
+        return b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+
+    b1 = box([n for n in placed if n not in second])
+    b2 = box(second)
+    dy = b1[1] - ROW_GAP - b2[3]
+    mirror = {"left": "right", "right": "left"}
+    out = {}
+    for n, (px, py, role, side, col) in placed.items():
+        if n in second:
+            if snake:
+                px, side = b1[2] - (px - b2[0]), mirror.get(side, side)
+            else:
+                px = px + b1[0] - b2[0]
+            py = py + dy
+        out[n] = (px, py, role, side, col)
+    return out
+
+
+def _finish(placed, sizes, latent, transpose: bool, positions, rows, route_owner, structural_only) -> Layout:
+    """Nodes from the placed centres (reflected for a top-to-bottom layout), their routes."""
     nodes: dict[str, Node] = {}
     # top to bottom: the layout reflected in the line y = -x (columns become rows, and
     # the order within a column, top to bottom, becomes left to right)
     turn = {"left": "top", "right": "bottom", "top": "left", "bottom": "right", "": ""}
     for v, (px, py, role, side, col) in placed.items():
-        w, h = sizes[v] if v in sizes else true_sizes[v]
+        w, h = sizes[v]
         if transpose:
             px, py, w, h, side = -py, -px, h, w, turn[side]
         nodes[v] = Node(v, "ellipse" if v in latent else "rect", role, px, py, w, h, side, col)
 
     if positions:
         nodes = _apply_positions(nodes, positions)
-    route_owner = dict(owner)
-    route_owner.update(sub_owner)
     edges = _route_all(rows, nodes, route_owner)
     variances = tuple(r.lhs for r in rows if r.op == "~~" and r.lhs == r.rhs and r.lhs in nodes)
     return Layout(MappingProxyType(nodes), tuple(edges), structural_only, variances)
