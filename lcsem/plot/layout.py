@@ -906,6 +906,15 @@ def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge
     xs = np.array([n.x for n in nodes.values()])
     ys = np.array([n.y for n in nodes.values()])
     centroid = np.array([xs.mean(), ys.mean()])
+    # directions in which structural arrows leave each node: covariance arcs take other ports
+    busy: dict[str, list[np.ndarray]] = {}
+    for r in rows:
+        if r.op in ("=~", "~") and r.lhs in nodes and r.rhs in nodes and r.lhs != r.rhs \
+                and "indicator" not in (nodes[r.lhs].role, nodes[r.rhs].role):
+            for u, v in ((r.lhs, r.rhs), (r.rhs, r.lhs)):
+                d = np.array([nodes[v].x - nodes[u].x, nodes[v].y - nodes[u].y])
+                if np.any(d):
+                    busy.setdefault(u, []).append(d / hypot(*d))
     seen: set[tuple[str, str, str]] = set()
     for r in rows:
         if r.op == "~~" and r.lhs == r.rhs:
@@ -925,7 +934,7 @@ def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge
             kind, src, dst = "covariance", r.lhs, r.rhs
         a, b = nodes[src], nodes[dst]
         if kind == "covariance":
-            pts = _route_covariance(a, b, nodes, owner, centroid, sides.get(frozenset((src, dst))))
+            pts = _route_covariance(a, b, nodes, owner, centroid, sides.get(frozenset((src, dst))), busy)
         elif kind == "loading" and owner.get(dst) == src and b.side in _OUTWARD:
             pts = _route_loading(a, b, nodes)
         else:
@@ -1014,8 +1023,31 @@ def _arc_sides(rows, nodes: dict[str, Node]) -> dict[frozenset[str], float]:
     return out
 
 
+def _free_port(u: np.ndarray, taken: Iterable[np.ndarray], clearance: float = 14.0) -> np.ndarray:
+    """The direction ``u`` of an arc's end, turned (by up to 28 degrees, towards the side
+    with room) when an arrow leaves the node within ``clearance`` degrees of it."""
+    taken = list(taken)
+
+    def gap(v: np.ndarray) -> float:
+        return min((np.degrees(np.arccos(np.clip(float(v @ t), -1.0, 1.0))) for t in taken), default=180.0)
+
+    if gap(u) >= clearance:
+        return u
+    best, best_gap = u, gap(u)
+    for turn in (10.0, -10.0, 18.0, -18.0, 28.0, -28.0):
+        c, s_ = np.cos(np.radians(turn)), np.sin(np.radians(turn))
+        v = np.array([c * u[0] - s_ * u[1], s_ * u[0] + c * u[1]])
+        g = gap(v)
+        if g >= clearance:
+            return v
+        if g > best_gap:
+            best, best_gap = v, g
+    return best
+
+
 def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str, str],
-                      centroid: np.ndarray, side: float | None = None) -> np.ndarray:
+                      centroid: np.ndarray, side: float | None = None,
+                      busy: Mapping[str, list[np.ndarray]] | None = None) -> np.ndarray:
     pa, pb = np.array([a.x, a.y]), np.array([b.x, b.y])
     # the direction to bulge: away from the common construct (indicator residuals), away
     # from the constructs' indicators, or away from the middle of the diagram
@@ -1046,8 +1078,10 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
         between = sum(1 for n in nodes.values() if n.name not in skip and _between(n, a, b, same_col))
         angle = np.radians(45.0 - 28.0 * min(between, 3))
         along = (pb - pa) / hypot(*(pb - pa))
-        sa = _boundary(a, np.cos(angle) * direction + np.sin(angle) * along)
-        sb = _boundary(b, np.cos(angle) * direction - np.sin(angle) * along)
+        ua = _free_port(np.cos(angle) * direction + np.sin(angle) * along, (busy or {}).get(a.name, ()))
+        ub = _free_port(np.cos(angle) * direction - np.sin(angle) * along, (busy or {}).get(b.name, ()))
+        sa = _boundary(a, ua)
+        sb = _boundary(b, ub)
         span = hypot(*(pb - pa))
         best, best_hits = None, None
         # apex depth proportional to the span first, so that nested arcs leave their

@@ -227,21 +227,27 @@ def plot_path(result: Any, *, ax: Any = None, width: float = PAGE_WIDTH, directi
     values = _edge_labels(result, extra, what, boot, show, digits, lz_values, alpha, level, ci_method)
     defined_parts = [f"{n} = {values[n][0].replace(chr(10), ' ')}" for n in extra if n in values]
     tried = []
+
+    def legible(c: tuple) -> bool:
+        return _UNIT_PT * c[0] * _SMALL >= MIN_POINTS
+
     for d, f in candidates:
+        if d == "fold" and direction == "auto" and any(legible(c) for c in tried):
+            continue      # folding trades crossings for size: only when nothing else is legible
         lay = path_layout(result.model, structural_only=structural_only, positions=positions,
                           labels=shown, direction=d, fans=f, loops=loops,
                           indicator_r2=r2 is True, label_lines=2 if show == "ci" else 1)
         frame = _frame(lay, result, caption, defined_parts, loops, lz_bounded, avail_w / (fontsize / _UNIT_PT))
         w_in, h_in = frame[1] - frame[0], frame[3] - frame[2]
         scale = min(fontsize / _UNIT_PT, avail_w / w_in, avail_h / h_in)
-        tried.append((scale, edge_crossings(lay, weighted=True), len(tried), lay, frame))
+        tried.append((scale, edge_crossings(lay, weighted=True), len(tried), lay, frame, d))
         if scale >= fontsize / _UNIT_PT * 0.999 and tried[-1][1] == 0:
             break
     # among the layouts that print legibly (or, if none does, all) and nearly as large as
     # the largest of them, the one with the fewest (weighted) crossings
     # (a folded layout, whose paths cross more, only when it is what makes the text legible)
-    pool = [c for c in tried if _UNIT_PT * c[0] * _SMALL >= MIN_POINTS] or \
-        [c for c in tried if candidates[c[2]][0] == direction or candidates[c[2]][0] in ("LR", "TB")]
+    pool = [c for c in tried if legible(c)] or \
+        [c for c in tried if c[5] == direction or c[5] in ("LR", "TB")]
     top = max(c[0] for c in pool)
     best = min((c for c in pool if c[0] >= 0.9 * top), key=lambda c: (c[1], -c[0], c[2]))
     best = (best[0], best[3], best[4])
