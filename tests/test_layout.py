@@ -298,3 +298,17 @@ def test_wrap_and_fold_split_one_tall_column_of_factors_into_two():
                    for k in range(1, 7))
     with pytest.raises(lcsem.ArgumentError, match="'fold'"):
         path_layout("y ~ x", direction="snake")
+
+
+def test_a_covariance_arc_leaves_its_node_away_from_the_node_s_arrows():
+    """Folded extended model: emp_ability's arc to learning_proc used to leave emp_ability
+    at the very point where its path to kmsuse leaves (about 4 degrees apart)."""
+    lay = path_layout(lcsem.lc_extended_model(), direction="fold")
+    emp, kms = lay.nodes["emp_ability"], lay.nodes["kmsuse"]
+    for e in lay.edges:
+        if e.kind != "covariance" or "emp_ability" not in (e.source, e.target):
+            continue
+        end = np.array(e.points[0] if e.source == "emp_ability" else e.points[2])
+        arc = (end - [emp.x, emp.y]) / np.hypot(*(end - [emp.x, emp.y]))
+        arrow = np.array([kms.x - emp.x, kms.y - emp.y]) / np.hypot(kms.x - emp.x, kms.y - emp.y)
+        assert np.degrees(np.arccos(np.clip(arc @ arrow, -1, 1))) >= 10.0, e.name

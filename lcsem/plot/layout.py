@@ -1078,23 +1078,27 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
         between = sum(1 for n in nodes.values() if n.name not in skip and _between(n, a, b, same_col))
         angle = np.radians(45.0 - 28.0 * min(between, 3))
         along = (pb - pa) / hypot(*(pb - pa))
-        ua = _free_port(np.cos(angle) * direction + np.sin(angle) * along, (busy or {}).get(a.name, ()))
-        ub = _free_port(np.cos(angle) * direction - np.sin(angle) * along, (busy or {}).get(b.name, ()))
-        sa = _boundary(a, ua)
-        sb = _boundary(b, ub)
+        va = np.cos(angle) * direction + np.sin(angle) * along
+        vb = np.cos(angle) * direction - np.sin(angle) * along
+        ua = _free_port(va, (busy or {}).get(a.name, ()))
+        ub = _free_port(vb, (busy or {}).get(b.name, ()))
+        ports = [(ua, ub)] + ([(va, vb)] if not (np.allclose(ua, va) and np.allclose(ub, vb)) else [])
         span = hypot(*(pb - pa))
         best, best_hits = None, None
         # apex depth proportional to the span first, so that nested arcs leave their
-        # nodes at nested angles and do not cross; shallower or deeper when that hits a node
-        for depth in (0.1 + 0.28 * span, 0.3 + 0.12 * span, 0.45 + 0.12 * span, 0.2 + 0.45 * span,
-                      0.9 + 0.12 * span, 1.25 + 0.12 * span, 1.65 + 0.2 * span, 2.1 + 0.2 * span):
-            ctrl = (sa + sb) / 2 + direction * 2 * depth  # apex at `depth` beyond the anchors
-            pts = np.array([sa, ctrl, sb])
-            h = _hits(pts, _arrays(nodes), skip, margin=0.05)
-            if h == 0:
-                return pts
-            if best_hits is None or h < best_hits:
-                best, best_hits = pts, h
+        # nodes at nested angles and do not cross; shallower or deeper when that hits a
+        # node; ports clear of the nodes' arrows first, the plain ports if they must
+        for ua, ub in ports:
+            sa, sb = _boundary(a, ua), _boundary(b, ub)
+            for depth in (0.1 + 0.28 * span, 0.3 + 0.12 * span, 0.45 + 0.12 * span, 0.2 + 0.45 * span,
+                          0.9 + 0.12 * span, 1.25 + 0.12 * span, 1.65 + 0.2 * span, 2.1 + 0.2 * span):
+                ctrl = (sa + sb) / 2 + direction * 2 * depth  # apex at `depth` beyond the anchors
+                pts = np.array([sa, ctrl, sb])
+                h = _hits(pts, _arrays(nodes), skip, margin=0.05)
+                if h == 0:
+                    return pts
+                if best_hits is None or h < best_hits:
+                    best, best_hits = pts, h
         return best  # type: ignore[return-value]
     d = pb - pa
     normal = np.array([d[1], -d[0]])
