@@ -299,85 +299,101 @@ def path_layout(model: Any, *, structural_only: bool = False,
     order = _order_in_columns(structural, columns, arcs)
     if folded:
         order = sorted(structural, key=lambda v: (columns[v],) + folded[v])
-    sides = _fan_sides(structural, columns, order, arcs, n_cols, fans == "tucked")
-    _share_sides(sides, rows, owner, columns, order, n_cols)
-    items = {c: [i for i, o in owner.items() if o == c] for c in list(structural) + list(sub_owner)}
-    for f, g in sub_owner.items():
-        if g in items:
-            items[g].append(f)
-            sides[f] = sides[g]
-    sizes = {v: size_of(v, "construct" if v in latent else "observed") for v in structural}
-    isizes = {i: size_of(i, "indicator") for i in owner}
-    true_sizes = dict(isizes)
-    # room between neighbouring indicators for loops, and longer loadings for labels of
-    # more than one line
-    # (as printed: width, height; swapped in a top-to-bottom layout). A loop needs room
-    # beside its indicator only where residual covariance arcs take the outward side.
-    with_arcs = {v for r in rows if r.op == "~~" and r.lhs != r.rhs for v in (r.lhs, r.rhs)}
-    label_w, label_h = LABEL_ROOM[0] * (label_lines - 1), LABEL_ROOM[1] * (label_lines - 1)
-    for i, (w, h) in isizes.items():
-        loop = LOOP_ROOM if loops and i in with_arcs else 0.0
-        rw, rh = label_w + loop, label_h + loop
-        isizes[i] = (w + rh, h + rw) if transpose else (w + rw, h + rh)
-    # a nested factor is fanned as a block: the factor and its own indicators
-    block_offset: dict[str, tuple[float, float]] = {}
-    for f in sub_owner:
-        sizes[f] = size_of(f, "construct")
-        e = _block_extent(f, sides[f], items[f], sizes[f], isizes)
-        isizes[f] = (e[2] - e[0], e[3] - e[1])
-        block_offset[f] = ((e[0] + e[2]) / 2, (e[1] + e[3]) / 2)
-    fans_of = {v: items.get(v, []) for v in structural}
+    def place(cut: int | None):
+        """Centres of every node (``cut``: the first column of a wrapped second row, whose
+        neighbouring columns fan their indicators outwards, to the row ends)."""
+        sides = _fan_sides(structural, columns, order, arcs, n_cols, fans == "tucked")
+        _share_sides(sides, rows, owner, columns, order, n_cols)
+        if cut is not None and fans != "tucked":
+            for v in structural:
+                if columns[v] == cut - 1:
+                    sides[v] = "right"
+                elif columns[v] == cut:
+                    sides[v] = "left"
+        items = {c: [i for i, o in owner.items() if o == c] for c in list(structural) + list(sub_owner)}
+        for f, g in sub_owner.items():
+            if g in items:
+                items[g].append(f)
+                sides[f] = sides[g]
+        sizes = {v: size_of(v, "construct" if v in latent else "observed") for v in structural}
+        isizes = {i: size_of(i, "indicator") for i in owner}
+        true_sizes = dict(isizes)
+        # room between neighbouring indicators for loops, and longer loadings for labels of
+        # more than one line
+        # (as printed: width, height; swapped in a top-to-bottom layout). A loop needs room
+        # beside its indicator only where residual covariance arcs take the outward side.
+        with_arcs = {v for r in rows if r.op == "~~" and r.lhs != r.rhs for v in (r.lhs, r.rhs)}
+        label_w, label_h = LABEL_ROOM[0] * (label_lines - 1), LABEL_ROOM[1] * (label_lines - 1)
+        for i, (w, h) in isizes.items():
+            loop = LOOP_ROOM if loops and i in with_arcs else 0.0
+            rw, rh = label_w + loop, label_h + loop
+            isizes[i] = (w + rh, h + rw) if transpose else (w + rw, h + rh)
+        # a nested factor is fanned as a block: the factor and its own indicators
+        block_offset: dict[str, tuple[float, float]] = {}
+        for f in sub_owner:
+            sizes[f] = size_of(f, "construct")
+            e = _block_extent(f, sides[f], items[f], sizes[f], isizes)
+            isizes[f] = (e[2] - e[0], e[3] - e[1])
+            block_offset[f] = ((e[0] + e[2]) / 2, (e[1] + e[3]) / 2)
+        fans_of = {v: items.get(v, []) for v in structural}
 
-    # vertical placement of blocks within each column (with room for a variance loop or
-    # error circle between a block and the next)
-    block_gap = BLOCK_GAP + (LOOP_ROOM if loops else 0.0)
-    y: dict[str, float] = {}
-    for c in range(n_cols):
-        members = [v for v in order if columns[v] == c]
-        ext = [_block_extent(v, sides[v], fans_of[v], sizes[v], isizes) for v in members]
-        heights = [e[3] - e[1] for e in ext]
-        total = sum(heights) + block_gap * (len(members) - 1)
-        top = total / 2
-        for v, e in zip(members, ext):
-            y[v] = top - e[3]           # block top at `top`
-            top -= (e[3] - e[1]) + block_gap
-    # move columns so that paths skipping a column miss it, level rows of indicators,
-    # then place each column as far left as its boxes allow; twice, the second time
-    # with the real horizontal positions instead of uniform ones
-    x = {v: columns[v] * 4.0 for v in structural}
-    for _ in range(2):
-        for _ in range(8):
+        # vertical placement of blocks within each column (with room for a variance loop or
+        # error circle between a block and the next)
+        block_gap = BLOCK_GAP + (LOOP_ROOM if loops else 0.0)
+        y: dict[str, float] = {}
+        for c in range(n_cols):
+            members = [v for v in order if columns[v] == c]
+            ext = [_block_extent(v, sides[v], fans_of[v], sizes[v], isizes) for v in members]
+            heights = [e[3] - e[1] for e in ext]
+            total = sum(heights) + block_gap * (len(members) - 1)
+            top = total / 2
+            for v, e in zip(members, ext):
+                y[v] = top - e[3]           # block top at `top`
+                top -= (e[3] - e[1]) + block_gap
+        # move columns so that paths skipping a column miss it, level rows of indicators,
+        # then place each column as far left as its boxes allow; twice, the second time
+        # with the real horizontal positions instead of uniform ones
+        x = {v: columns[v] * 4.0 for v in structural}
+        for _ in range(2):
+            for _ in range(8):
+                _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
+                if not _level_end_columns(structural, columns, order, y, sides, fans_of, sizes, n_cols):
+                    break
             _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-            if not _level_end_columns(structural, columns, order, y, sides, fans_of, sizes, n_cols):
-                break
-        _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-        stretch = _align_rows(structural, columns, order, y, sides, fans_of, sizes, isizes)
-        x = _place_columns(structural, columns, order, y, sides, fans_of, sizes, isizes, n_cols, stretch)
+            stretch = _align_rows(structural, columns, order, y, sides, fans_of, sizes, isizes)
+            x = _place_columns(structural, columns, order, y, sides, fans_of, sizes, isizes, n_cols, stretch)
 
-    placed: dict[str, tuple[float, float, str, str, int]] = {}   # name -> x, y, role, side, column
-    home: dict[str, str] = {}      # name -> the structural variable whose block it is in
-    for v in structural:
-        placed[v] = (x[v], y[v], "construct" if v in latent else "observed", sides[v] if fans_of[v] else "",
-                     columns[v])
-        home[v] = v
-        for item, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans_of[v], sizes[v], isizes,
-                                             stretch.get(v, 0.0)).items():
-            home[item] = v
-            if item in sub_owner:
-                fx, fy = ix - block_offset[item][0], iy - block_offset[item][1]
-                placed[item] = (fx, fy, "construct", sides[item] if items[item] else "", -1)
-                for ind, (jx, jy) in _fan_positions(fx, fy, sides[item], items[item], sizes[item],
-                                                    isizes).items():
-                    placed[ind] = (jx, jy, "indicator", sides[item], -1)
-                    home[ind] = v
-            else:
-                placed[item] = (ix, iy, "indicator", sides[v], -1)
-    all_sizes = {v: sizes[v] if v in sizes else true_sizes[v] for v in placed}
+        placed: dict[str, tuple[float, float, str, str, int]] = {}   # name -> x, y, role, side, column
+        home: dict[str, str] = {}      # name -> the structural variable whose block it is in
+        for v in structural:
+            placed[v] = (x[v], y[v], "construct" if v in latent else "observed", sides[v] if fans_of[v] else "",
+                         columns[v])
+            home[v] = v
+            for item, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans_of[v], sizes[v], isizes,
+                                                 stretch.get(v, 0.0)).items():
+                home[item] = v
+                if item in sub_owner:
+                    fx, fy = ix - block_offset[item][0], iy - block_offset[item][1]
+                    placed[item] = (fx, fy, "construct", sides[item] if items[item] else "", -1)
+                    for ind, (jx, jy) in _fan_positions(fx, fy, sides[item], items[item], sizes[item],
+                                                        isizes).items():
+                        placed[ind] = (jx, jy, "indicator", sides[item], -1)
+                        home[ind] = v
+                else:
+                    placed[item] = (ix, iy, "indicator", sides[v], -1)
+        all_sizes = {v: sizes[v] if v in sizes else true_sizes[v] for v in placed}
+        return placed, home, all_sizes
+
     route_owner = dict(owner)
     route_owner.update(sub_owner)
     if wrap and n_cols >= 3:
+        # every cut placed (cheap), the two giving the narrowest rows routed both ways
+        options = []
+        for cut in range(1, n_cols):
+            placed, home, all_sizes = place(cut)
+            options.append((_wrap_width(placed, home, columns, all_sizes, cut), cut, placed, home, all_sizes))
         best = None
-        for cut in _wrap_cuts(placed, home, columns, all_sizes, n_cols):
+        for _, cut, placed, home, all_sizes in sorted(options, key=lambda o: o[:2])[:2]:
             for snake in (False, True):
                 moved = _wrap_rows(placed, home, columns, all_sizes, cut, snake)
                 lay = _finish(moved, all_sizes, latent, False, positions, rows, route_owner,
@@ -386,6 +402,7 @@ def path_layout(model: Any, *, structural_only: bool = False,
                 if best is None or key < best[0]:
                     best = (key, lay)
         return best[1]  # type: ignore[index]
+    placed, home, all_sizes = place(None)
     return _finish(placed, all_sizes, latent, transpose, positions, rows, route_owner, structural_only)
 
 
@@ -394,15 +411,13 @@ def _area(layout: Layout) -> float:
     return (xmax - xmin) * (ymax - ymin)
 
 
-def _wrap_cuts(placed, home, columns, sizes, n_cols: int) -> list[int]:
-    """Columns at which a chain may wrap into a second row: those that balance the widths
-    of the two rows best (the best two)."""
-    def extent(lo: int, hi: int) -> float:
+def _wrap_width(placed, home, columns, sizes, cut: int) -> float:
+    """Width of the wider row when the columns from ``cut`` on wrap into a second row."""
+    def extent(first: bool) -> float:
         xs = [(p[0] - sizes[n][0] / 2, p[0] + sizes[n][0] / 2) for n, p in placed.items()
-              if lo <= columns[home[n]] < hi]
+              if (columns[home[n]] < cut) == first]
         return max(b for _, b in xs) - min(a for a, _ in xs)
-    widths = sorted((max(extent(0, k), extent(k, n_cols)), k) for k in range(1, n_cols))
-    return [k for _, k in widths[:2]]
+    return max(extent(True), extent(False))
 
 
 def _wrap_rows(placed, home, columns, sizes, cut: int, snake: bool):

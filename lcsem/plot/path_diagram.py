@@ -233,6 +233,8 @@ def plot_path(result: Any, *, ax: Any = None, width: float = PAGE_WIDTH, directi
 
     for d, f in candidates:
         if d == "fold" and direction == "auto" and any(legible(c) for c in tried):
+            # (direction="wrap", two rows, is not tried: on the gallery's long chains it
+            # crosses more and puts paths over loading labels)
             continue      # folding trades crossings for size: only when nothing else is legible
         lay = path_layout(result.model, structural_only=structural_only, positions=positions,
                           labels=shown, direction=d, fans=f, loops=loops,
