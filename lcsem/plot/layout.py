@@ -13,7 +13,12 @@ neighbours, then by swaps that remove crossings. Each construct's indicators are
 outside it: to the left in the first column, to the right in the last column, above or
 below in between (``fans="tucked"``: above or below everywhere). A first-order factor
 measured only by a higher-order factor is nested in that factor's fan, between it and
-its own indicators. ``direction="TB"`` reflects the layout so that columns become rows.
+its own indicators. ``direction="TB"`` reflects the layout so that columns become rows;
+``direction="fold"`` folds a chain of three or more columns into two columns facing each
+other (indicators outside, paths and covariances in the band between), and
+``direction="wrap"`` moves the last columns into a second row (read left to right again
+or, as a snake, right to left); both split a single tall column of four or more
+constructs (a CFA of many factors) into two facing columns.
 A path that skips a column lifts (or lowers) the variables it would cross; any route
 that would still pass through a node is bent around it. Covariances are drawn as curves
 that bulge away from the diagram (or away from the construct, for indicator residuals),
