@@ -252,3 +252,63 @@ def test_covariates_get_their_own_column():
     lay = path_layout("f =~ a1 + a2 + a3\ng =~ b1 + b2 + b3\ng ~ f + age + tenure\nf ~~ age")
     cols = {v: lay.nodes[v].column for v in ("age", "tenure", "f", "g")}
     assert cols["age"] == cols["tenure"] == 0 and cols["f"] == 1 and cols["g"] == 2
+
+
+def test_fold_stacks_a_long_chain_in_two_columns_facing_each_other():
+    model = lcsem.lc_extended_model()
+    lr = path_layout(model, direction="LR")
+    fold = path_layout(model, direction="fold")
+    n = fold.nodes
+    left, right = ("mgmt_comp", "learning_proc", "emp_ability"), ("culture", "kmsuse", "perf")
+    assert len({round(lr.nodes[v].x, 1) for v in left + right}) == 4          # LR: four columns
+    assert len({round(n[v].x, 1) for v in left}) == 1 and len({round(n[v].x, 1) for v in right}) == 1
+    assert n["mgmt_comp"].x < n["culture"].x
+    assert n["culture"].y > n["kmsuse"].y > n["perf"].y                        # chain order kept
+    assert all(n[v].side == "left" for v in left) and all(n[v].side == "right" for v in right)
+    for v in left + right:       # indicators outside the two columns
+        for i in model.indicators_of(v):
+            assert (n[i].x < n[v].x) if v in left else (n[i].x > n[v].x)
+    w = lambda lay: lay.bounds[2] - lay.bounds[0]  # noqa: E731
+    assert w(fold) < 0.7 * w(lr)
+    for e in fold.edges:          # no route through a node
+        pts = e.point(np.linspace(0.05, 0.95, 60))
+        for node in n.values():
+            if node.name not in (e.source, e.target):
+                assert not node.contains(pts[:, 0], pts[:, 1]).any(), (e.name, node.name)
+
+
+def test_wrap_puts_the_end_of_a_long_chain_in_a_second_row():
+    model = lcsem.lc_extended_model()
+    lay = path_layout(model, direction="wrap")
+    n = lay.nodes
+    top = min(n["mgmt_comp"].y, n["learning_proc"].y, n["emp_ability"].y, n["culture"].y)
+    assert max(n["kmsuse"].y, n["perf"].y) < top          # last columns below the first ones
+    lr = path_layout(model, direction="LR")
+    assert lay.bounds[2] - lay.bounds[0] < lr.bounds[2] - lr.bounds[0]
+
+
+def test_wrap_and_fold_split_one_tall_column_of_factors_into_two():
+    text = "\n".join(f"f{k} =~ a{k} + b{k} + c{k}" for k in range(1, 7))
+    for direction in ("wrap", "fold"):
+        n = path_layout(text, direction=direction).nodes
+        xs = sorted({round(n[f"f{k}"].x, 1) for k in range(1, 7)})
+        assert len(xs) == 2, direction
+        assert sum(round(n[f"f{k}"].x, 1) == xs[0] for k in range(1, 7)) == 3
+        assert all(n[f"a{k}"].x < n[f"f{k}"].x if round(n[f"f{k}"].x, 1) == xs[0] else n[f"a{k}"].x > n[f"f{k}"].x
+                   for k in range(1, 7))
+    with pytest.raises(lcsem.ArgumentError, match="'fold'"):
+        path_layout("y ~ x", direction="snake")
+
+
+def test_a_covariance_arc_leaves_its_node_away_from_the_node_s_arrows():
+    """Folded extended model: emp_ability's arc to learning_proc used to leave emp_ability
+    at the very point where its path to kmsuse leaves (about 4 degrees apart)."""
+    lay = path_layout(lcsem.lc_extended_model(), direction="fold")
+    emp, kms = lay.nodes["emp_ability"], lay.nodes["kmsuse"]
+    for e in lay.edges:
+        if e.kind != "covariance" or "emp_ability" not in (e.source, e.target):
+            continue
+        end = np.array(e.points[0] if e.source == "emp_ability" else e.points[2])
+        arc = (end - [emp.x, emp.y]) / np.hypot(*(end - [emp.x, emp.y]))
+        arrow = np.array([kms.x - emp.x, kms.y - emp.y]) / np.hypot(kms.x - emp.x, kms.y - emp.y)
+        assert np.degrees(np.arccos(np.clip(arc @ arrow, -1, 1))) >= 10.0, e.name

@@ -440,3 +440,11 @@ def test_encodings_width_sign_r2_error_circles_and_apa_default():
         if gid.startswith(("edgelabel:", "r2:")):
             assert not re.search(r"(?<![\d.])0\.\d", artist.get_text()), artist.get_text()
     assert "CFI = .99" in items["caption"].get_text()
+
+
+@pytest.mark.parametrize("direction", ["wrap", "fold"])
+def test_explicit_wrap_and_fold_layouts_are_drawn_and_named_in_the_direction_error(direction):
+    ax = plot_path(fitted("lc"), direction=direction)
+    assert ax.lcsem_layout.nodes["culture"].x < ax.lcsem_layout.nodes["perf"].x + 1e-9 or direction == "wrap"
+    with pytest.raises(lcsem.ArgumentError, match="'wrap'.*'fold'"):
+        plot_path(fitted("lc"), direction="rows")

@@ -13,7 +13,12 @@ neighbours, then by swaps that remove crossings. Each construct's indicators are
 outside it: to the left in the first column, to the right in the last column, above or
 below in between (``fans="tucked"``: above or below everywhere). A first-order factor
 measured only by a higher-order factor is nested in that factor's fan, between it and
-its own indicators. ``direction="TB"`` reflects the layout so that columns become rows.
+its own indicators. ``direction="TB"`` reflects the layout so that columns become rows;
+``direction="fold"`` folds a chain of three or more columns into two columns facing each
+other (indicators outside, paths and covariances in the band between), and
+``direction="wrap"`` moves the last columns into a second row (read left to right again
+or, as a snake, right to left); both split a single tall column of four or more
+constructs (a CFA of many factors) into two facing columns.
 A path that skips a column lifts (or lowers) the variables it would cross; any route
 that would still pass through a node is bent around it. Covariances are drawn as curves
 that bulge away from the diagram (or away from the construct, for indicator residuals),
@@ -53,7 +58,8 @@ COLUMN_GAP = 1.0            # minimum gap between structural nodes of adjacent c
 BLOCK_GAP = 0.45            # vertical gap between blocks in one column
 BOX_GAP = 0.25              # minimum gap between any two nodes
 SKIP_CLEARANCE = 0.45       # clearance between a skipping path and the nodes it passes
-DIRECTIONS = ("LR", "TB")
+ROW_GAP = 1.1               # gap between the rows of a wrapped layout
+DIRECTIONS = ("LR", "TB", "wrap", "fold")
 FANS = ("side", "tucked")
 
 
@@ -187,8 +193,16 @@ def path_layout(model: Model | FitResult | str, *, structural_only: bool = False
         ``{name: text}``: display text of nodes (any Unicode; ``"\\n"`` breaks a line),
         used to size them.
     direction
-        ``"LR"`` (predictors left, outcomes right; default) or ``"TB"`` (predictors at
-        the top, outcomes at the bottom: narrower diagrams for a page column).
+        ``"LR"`` (predictors left, outcomes right; default), ``"TB"`` (predictors at
+        the top, outcomes at the bottom: narrower diagrams for a page column) or
+        ``"wrap"``: a long chain of three or more columns wrapped into two rows (the
+        second row below the first, read left to right again or, as a snake, right to
+        left, whichever crosses fewer paths), and a single column of four or more
+        constructs (a CFA of many factors) split into two columns facing each other,
+        their indicators outside and the covariances between them. ``"fold"``: the
+        chain folded into two columns facing each other (the first columns stacked top
+        to bottom on the left, the others on the right), indicators fanned outwards:
+        narrow and tall, for models whose indicator rows are too wide for a page.
     fans
         ``"side"``: indicators of the first (last) column fanned to the left (right);
         ``"tucked"``: every construct's indicators in a row above or below it (narrower).
@@ -266,90 +280,193 @@ def path_layout(model: Model | FitResult | str, *, structural_only: bool = False
     columns = _columns(structural, arcs)
     _covariate_column(columns, structural, latent)
     n_cols = max(columns.values()) + 1
+    wrap = direction == "wrap"
+    folded: dict[str, tuple[int, int]] = {}
+    if direction == "fold" and n_cols >= 3:
+        # the chain folded: the first columns stacked on the left, the rest on the right,
+        # each kept in chain order (top to bottom)
+        chain = _order_in_columns(structural, columns, arcs)
+        weight = {c: sum(1 + sum(1 for o in owner.values() if o == v) for v in structural if columns[v] == c)
+                  for c in range(n_cols)}
+        cut = min(range(1, n_cols), key=lambda k: (max(sum(weight[c] for c in range(k)),
+                                                       sum(weight[c] for c in range(k, n_cols))), k))
+        folded = {v: (columns[v], chain.index(v)) for v in structural}
+        for v in structural:
+            columns[v] = 0 if columns[v] < cut else 1
+        n_cols = 2
+    if (wrap or direction == "fold") and n_cols == 1 and len(structural) >= 4:
+        # one tall column (many correlated factors): the second half becomes a second
+        # column, indicators fanned outwards, covariances in the band between them
+        first = _order_in_columns(structural, columns, arcs)
+        for v in first[(len(first) + 1) // 2:]:
+            columns[v] = 1
+        n_cols = 2
+        wrap = False
     order = _order_in_columns(structural, columns, arcs)
-    sides = _fan_sides(structural, columns, order, arcs, n_cols, fans == "tucked")
-    _share_sides(sides, rows, owner, columns, order, n_cols)
-    items = {c: [i for i, o in owner.items() if o == c] for c in list(structural) + list(sub_owner)}
-    for f, g in sub_owner.items():
-        if g in items:
-            items[g].append(f)
-            sides[f] = sides[g]
-    sizes = {v: size_of(v, "construct" if v in latent else "observed") for v in structural}
-    isizes = {i: size_of(i, "indicator") for i in owner}
-    true_sizes = dict(isizes)
-    # room between neighbouring indicators for loops, and longer loadings for labels of
-    # more than one line
-    # (as printed: width, height; swapped in a top-to-bottom layout). A loop needs room
-    # beside its indicator only where residual covariance arcs take the outward side.
-    with_arcs = {v for r in rows if r.op == "~~" and r.lhs != r.rhs for v in (r.lhs, r.rhs)}
-    label_w, label_h = LABEL_ROOM[0] * (label_lines - 1), LABEL_ROOM[1] * (label_lines - 1)
-    for i, (w, h) in isizes.items():
-        loop = LOOP_ROOM if loops and i in with_arcs else 0.0
-        rw, rh = label_w + loop, label_h + loop
-        isizes[i] = (w + rh, h + rw) if transpose else (w + rw, h + rh)
-    # a nested factor is fanned as a block: the factor and its own indicators
-    block_offset: dict[str, tuple[float, float]] = {}
-    for f in sub_owner:
-        sizes[f] = size_of(f, "construct")
-        e = _block_extent(f, sides[f], items[f], sizes[f], isizes)
-        isizes[f] = (e[2] - e[0], e[3] - e[1])
-        block_offset[f] = ((e[0] + e[2]) / 2, (e[1] + e[3]) / 2)
-    fans_of = {v: items.get(v, []) for v in structural}
+    if folded:
+        order = sorted(structural, key=lambda v: (columns[v],) + folded[v])
+    def place(cut: int | None):
+        """Centres of every node (``cut``: the first column of a wrapped second row, whose
+        neighbouring columns fan their indicators outwards, to the row ends)."""
+        sides = _fan_sides(structural, columns, order, arcs, n_cols, fans == "tucked")
+        _share_sides(sides, rows, owner, columns, order, n_cols)
+        if cut is not None and fans != "tucked":
+            for v in structural:
+                if columns[v] == cut - 1:
+                    sides[v] = "right"
+                elif columns[v] == cut:
+                    sides[v] = "left"
+        items = {c: [i for i, o in owner.items() if o == c] for c in list(structural) + list(sub_owner)}
+        for f, g in sub_owner.items():
+            if g in items:
+                items[g].append(f)
+                sides[f] = sides[g]
+        sizes = {v: size_of(v, "construct" if v in latent else "observed") for v in structural}
+        isizes = {i: size_of(i, "indicator") for i in owner}
+        true_sizes = dict(isizes)
+        # room between neighbouring indicators for loops, and longer loadings for labels of
+        # more than one line
+        # (as printed: width, height; swapped in a top-to-bottom layout). A loop needs room
+        # beside its indicator only where residual covariance arcs take the outward side.
+        with_arcs = {v for r in rows if r.op == "~~" and r.lhs != r.rhs for v in (r.lhs, r.rhs)}
+        label_w, label_h = LABEL_ROOM[0] * (label_lines - 1), LABEL_ROOM[1] * (label_lines - 1)
+        for i, (w, h) in isizes.items():
+            loop = LOOP_ROOM if loops and i in with_arcs else 0.0
+            rw, rh = label_w + loop, label_h + loop
+            isizes[i] = (w + rh, h + rw) if transpose else (w + rw, h + rh)
+        # a nested factor is fanned as a block: the factor and its own indicators
+        block_offset: dict[str, tuple[float, float]] = {}
+        for f in sub_owner:
+            sizes[f] = size_of(f, "construct")
+            e = _block_extent(f, sides[f], items[f], sizes[f], isizes)
+            isizes[f] = (e[2] - e[0], e[3] - e[1])
+            block_offset[f] = ((e[0] + e[2]) / 2, (e[1] + e[3]) / 2)
+        fans_of = {v: items.get(v, []) for v in structural}
 
-    # vertical placement of blocks within each column (with room for a variance loop or
-    # error circle between a block and the next)
-    block_gap = BLOCK_GAP + (LOOP_ROOM if loops else 0.0)
-    y: dict[str, float] = {}
-    for c in range(n_cols):
-        members = [v for v in order if columns[v] == c]
-        ext = [_block_extent(v, sides[v], fans_of[v], sizes[v], isizes) for v in members]
-        heights = [e[3] - e[1] for e in ext]
-        total = sum(heights) + block_gap * (len(members) - 1)
-        top = total / 2
-        for v, e in zip(members, ext):
-            y[v] = top - e[3]           # block top at `top`
-            top -= (e[3] - e[1]) + block_gap
-    # move columns so that paths skipping a column miss it, level rows of indicators,
-    # then place each column as far left as its boxes allow; twice, the second time
-    # with the real horizontal positions instead of uniform ones
-    x = {v: columns[v] * 4.0 for v in structural}
-    for _ in range(2):
-        for _ in range(8):
+        # vertical placement of blocks within each column (with room for a variance loop or
+        # error circle between a block and the next)
+        block_gap = BLOCK_GAP + (LOOP_ROOM if loops else 0.0)
+        y: dict[str, float] = {}
+        for c in range(n_cols):
+            members = [v for v in order if columns[v] == c]
+            ext = [_block_extent(v, sides[v], fans_of[v], sizes[v], isizes) for v in members]
+            heights = [e[3] - e[1] for e in ext]
+            total = sum(heights) + block_gap * (len(members) - 1)
+            top = total / 2
+            for v, e in zip(members, ext):
+                y[v] = top - e[3]           # block top at `top`
+                top -= (e[3] - e[1]) + block_gap
+        # move columns so that paths skipping a column miss it, level rows of indicators,
+        # then place each column as far left as its boxes allow; twice, the second time
+        # with the real horizontal positions instead of uniform ones
+        x = {v: columns[v] * 4.0 for v in structural}
+        for _ in range(2):
+            for _ in range(8):
+                _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
+                if not _level_end_columns(structural, columns, order, y, sides, fans_of, sizes, n_cols):
+                    break
             _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-            if not _level_end_columns(structural, columns, order, y, sides, fans_of, sizes, n_cols):
-                break
-        _clear_skipping_paths(structural, arcs, columns, x, y, sizes, sides, n_cols)
-        stretch = _align_rows(structural, columns, order, y, sides, fans_of, sizes, isizes)
-        x = _place_columns(structural, columns, order, y, sides, fans_of, sizes, isizes, n_cols, stretch)
+            stretch = _align_rows(structural, columns, order, y, sides, fans_of, sizes, isizes)
+            x = _place_columns(structural, columns, order, y, sides, fans_of, sizes, isizes, n_cols, stretch)
 
-    placed: dict[str, tuple[float, float, str, str, int]] = {}   # name -> x, y, role, side, column
-    for v in structural:
-        placed[v] = (x[v], y[v], "construct" if v in latent else "observed", sides[v] if fans_of[v] else "",
-                     columns[v])
-        for item, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans_of[v], sizes[v], isizes,
-                                             stretch.get(v, 0.0)).items():
-            if item in sub_owner:
-                fx, fy = ix - block_offset[item][0], iy - block_offset[item][1]
-                placed[item] = (fx, fy, "construct", sides[item] if items[item] else "", -1)
-                for ind, (jx, jy) in _fan_positions(fx, fy, sides[item], items[item], sizes[item],
-                                                    isizes).items():
-                    placed[ind] = (jx, jy, "indicator", sides[item], -1)
+        placed: dict[str, tuple[float, float, str, str, int]] = {}   # name -> x, y, role, side, column
+        home: dict[str, str] = {}      # name -> the structural variable whose block it is in
+        for v in structural:
+            placed[v] = (x[v], y[v], "construct" if v in latent else "observed", sides[v] if fans_of[v] else "",
+                         columns[v])
+            home[v] = v
+            for item, (ix, iy) in _fan_positions(x[v], y[v], sides[v], fans_of[v], sizes[v], isizes,
+                                                 stretch.get(v, 0.0)).items():
+                home[item] = v
+                if item in sub_owner:
+                    fx, fy = ix - block_offset[item][0], iy - block_offset[item][1]
+                    placed[item] = (fx, fy, "construct", sides[item] if items[item] else "", -1)
+                    for ind, (jx, jy) in _fan_positions(fx, fy, sides[item], items[item], sizes[item],
+                                                        isizes).items():
+                        placed[ind] = (jx, jy, "indicator", sides[item], -1)
+                        home[ind] = v
+                else:
+                    placed[item] = (ix, iy, "indicator", sides[v], -1)
+        all_sizes = {v: sizes[v] if v in sizes else true_sizes[v] for v in placed}
+        return placed, home, all_sizes
+
+    route_owner = dict(owner)
+    route_owner.update(sub_owner)
+    if wrap and n_cols >= 3:
+        # every cut placed (cheap), the two giving the narrowest rows routed both ways
+        options = []
+        for cut in range(1, n_cols):
+            placed, home, all_sizes = place(cut)
+            options.append((_wrap_width(placed, home, columns, all_sizes, cut), cut, placed, home, all_sizes))
+        best = None
+        for _, cut, placed, home, all_sizes in sorted(options, key=lambda o: o[:2])[:2]:
+            for snake in (False, True):
+                moved = _wrap_rows(placed, home, columns, all_sizes, cut, snake)
+                lay = _finish(moved, all_sizes, latent, False, positions, rows, route_owner,
+                              structural_only)
+                key = (edge_crossings(lay, weighted=True), _area(lay))
+                if best is None or key < best[0]:
+                    best = (key, lay)
+        return best[1]  # type: ignore[index]
+    placed, home, all_sizes = place(None)
+    return _finish(placed, all_sizes, latent, transpose, positions, rows, route_owner, structural_only)
+
+
+def _area(layout: Layout) -> float:
+    xmin, ymin, xmax, ymax = layout.bounds
+    return (xmax - xmin) * (ymax - ymin)
+
+
+def _wrap_width(placed, home, columns, sizes, cut: int) -> float:
+    """Width of the wider row when the columns from ``cut`` on wrap into a second row."""
+    def extent(first: bool) -> float:
+        xs = [(p[0] - sizes[n][0] / 2, p[0] + sizes[n][0] / 2) for n, p in placed.items()
+              if (columns[home[n]] < cut) == first]
+        return max(b for _, b in xs) - min(a for a, _ in xs)
+    return max(extent(True), extent(False))
+
+
+def _wrap_rows(placed, home, columns, sizes, cut: int, snake: bool):
+    """Move the columns from ``cut`` on into a second row under the first: left-aligned
+    (read left to right again) or, ``snake``, mirrored and right-aligned (read right to
+    left, indicators on the left becoming indicators on the right)."""
+    second = {n for n in placed if columns[home[n]] >= cut}
+
+    def box(names):
+        b = np.array([(placed[n][0] - sizes[n][0] / 2, placed[n][1] - sizes[n][1] / 2,
+                       placed[n][0] + sizes[n][0] / 2, placed[n][1] + sizes[n][1] / 2) for n in names])
+        return b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+
+    b1 = box([n for n in placed if n not in second])
+    b2 = box(second)
+    dy = b1[1] - ROW_GAP - b2[3]
+    mirror = {"left": "right", "right": "left"}
+    out = {}
+    for n, (px, py, role, side, col) in placed.items():
+        if n in second:
+            if snake:
+                px, side = b1[2] - (px - b2[0]), mirror.get(side, side)
             else:
-                placed[item] = (ix, iy, "indicator", sides[v], -1)
+                px = px + b1[0] - b2[0]
+            py = py + dy
+        out[n] = (px, py, role, side, col)
+    return out
+
+
+def _finish(placed, sizes, latent, transpose: bool, positions, rows, route_owner, structural_only) -> Layout:
+    """Nodes from the placed centres (reflected for a top-to-bottom layout), their routes."""
     nodes: dict[str, Node] = {}
     # top to bottom: the layout reflected in the line y = -x (columns become rows, and
     # the order within a column, top to bottom, becomes left to right)
     turn = {"left": "top", "right": "bottom", "top": "left", "bottom": "right", "": ""}
     for v, (px, py, role, side, col) in placed.items():
-        w, h = sizes[v] if v in sizes else true_sizes[v]
+        w, h = sizes[v]
         if transpose:
             px, py, w, h, side = -py, -px, h, w, turn[side]
         nodes[v] = Node(v, "ellipse" if v in latent else "rect", role, px, py, w, h, side, col)
 
     if positions:
         nodes = _apply_positions(nodes, positions)
-    route_owner = dict(owner)
-    route_owner.update(sub_owner)
     edges = _route_all(rows, nodes, route_owner)
     variances = tuple(r.lhs for r in rows if r.op == "~~" and r.lhs == r.rhs and r.lhs in nodes)
     return Layout(MappingProxyType(nodes), tuple(edges), structural_only, variances)
@@ -808,6 +925,15 @@ def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge
     xs = np.array([n.x for n in nodes.values()])
     ys = np.array([n.y for n in nodes.values()])
     centroid = np.array([xs.mean(), ys.mean()])
+    # directions in which structural arrows leave each node: covariance arcs take other ports
+    busy: dict[str, list[np.ndarray]] = {}
+    for r in rows:
+        if r.op in ("=~", "~") and r.lhs in nodes and r.rhs in nodes and r.lhs != r.rhs \
+                and "indicator" not in (nodes[r.lhs].role, nodes[r.rhs].role):
+            for u, v in ((r.lhs, r.rhs), (r.rhs, r.lhs)):
+                d = np.array([nodes[v].x - nodes[u].x, nodes[v].y - nodes[u].y])
+                if np.any(d):
+                    busy.setdefault(u, []).append(d / hypot(*d))
     seen: set[tuple[str, str, str]] = set()
     for r in rows:
         if r.op == "~~" and r.lhs == r.rhs:
@@ -827,7 +953,7 @@ def _route_all(rows, nodes: dict[str, Node], owner: dict[str, str]) -> list[Edge
             kind, src, dst = "covariance", r.lhs, r.rhs
         a, b = nodes[src], nodes[dst]
         if kind == "covariance":
-            pts = _route_covariance(a, b, nodes, owner, centroid, sides.get(frozenset((src, dst))))
+            pts = _route_covariance(a, b, nodes, owner, centroid, sides.get(frozenset((src, dst))), busy)
         elif kind == "loading" and owner.get(dst) == src and b.side in _OUTWARD:
             pts = _route_loading(a, b, nodes)
         else:
@@ -916,8 +1042,31 @@ def _arc_sides(rows, nodes: dict[str, Node]) -> dict[frozenset[str], float]:
     return out
 
 
+def _free_port(u: np.ndarray, taken: Iterable[np.ndarray], clearance: float = 14.0) -> np.ndarray:
+    """The direction ``u`` of an arc's end, turned (by up to 28 degrees, towards the side
+    with room) when an arrow leaves the node within ``clearance`` degrees of it."""
+    taken = list(taken)
+
+    def gap(v: np.ndarray) -> float:
+        return min((np.degrees(np.arccos(np.clip(float(v @ t), -1.0, 1.0))) for t in taken), default=180.0)
+
+    if gap(u) >= clearance:
+        return u
+    best, best_gap = u, gap(u)
+    for turn in (10.0, -10.0, 18.0, -18.0, 28.0, -28.0):
+        c, s_ = np.cos(np.radians(turn)), np.sin(np.radians(turn))
+        v = np.array([c * u[0] - s_ * u[1], s_ * u[0] + c * u[1]])
+        g = gap(v)
+        if g >= clearance:
+            return v
+        if g > best_gap:
+            best, best_gap = v, g
+    return best
+
+
 def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str, str],
-                      centroid: np.ndarray, side: float | None = None) -> np.ndarray:
+                      centroid: np.ndarray, side: float | None = None,
+                      busy: Mapping[str, list[np.ndarray]] | None = None) -> np.ndarray:
     pa, pb = np.array([a.x, a.y]), np.array([b.x, b.y])
     # the direction to bulge: away from the common construct (indicator residuals), away
     # from the constructs' indicators, or away from the middle of the diagram
@@ -948,21 +1097,27 @@ def _route_covariance(a: Node, b: Node, nodes: dict[str, Node], owner: dict[str,
         between = sum(1 for n in nodes.values() if n.name not in skip and _between(n, a, b, same_col))
         angle = np.radians(45.0 - 28.0 * min(between, 3))
         along = (pb - pa) / hypot(*(pb - pa))
-        sa = _boundary(a, np.cos(angle) * direction + np.sin(angle) * along)
-        sb = _boundary(b, np.cos(angle) * direction - np.sin(angle) * along)
+        va = np.cos(angle) * direction + np.sin(angle) * along
+        vb = np.cos(angle) * direction - np.sin(angle) * along
+        ua = _free_port(va, (busy or {}).get(a.name, ()))
+        ub = _free_port(vb, (busy or {}).get(b.name, ()))
+        ports = [(ua, ub)] + ([(va, vb)] if not (np.allclose(ua, va) and np.allclose(ub, vb)) else [])
         span = hypot(*(pb - pa))
         best, best_hits = None, None
         # apex depth proportional to the span first, so that nested arcs leave their
-        # nodes at nested angles and do not cross; shallower or deeper when that hits a node
-        for depth in (0.1 + 0.28 * span, 0.3 + 0.12 * span, 0.45 + 0.12 * span, 0.2 + 0.45 * span,
-                      0.9 + 0.12 * span, 1.25 + 0.12 * span, 1.65 + 0.2 * span, 2.1 + 0.2 * span):
-            ctrl = (sa + sb) / 2 + direction * 2 * depth  # apex at `depth` beyond the anchors
-            pts = np.array([sa, ctrl, sb])
-            h = _hits(pts, _arrays(nodes), skip, margin=0.05)
-            if h == 0:
-                return pts
-            if best_hits is None or h < best_hits:
-                best, best_hits = pts, h
+        # nodes at nested angles and do not cross; shallower or deeper when that hits a
+        # node; ports clear of the nodes' arrows first, the plain ports if they must
+        for ua, ub in ports:
+            sa, sb = _boundary(a, ua), _boundary(b, ub)
+            for depth in (0.1 + 0.28 * span, 0.3 + 0.12 * span, 0.45 + 0.12 * span, 0.2 + 0.45 * span,
+                          0.9 + 0.12 * span, 1.25 + 0.12 * span, 1.65 + 0.2 * span, 2.1 + 0.2 * span):
+                ctrl = (sa + sb) / 2 + direction * 2 * depth  # apex at `depth` beyond the anchors
+                pts = np.array([sa, ctrl, sb])
+                h = _hits(pts, _arrays(nodes), skip, margin=0.05)
+                if h == 0:
+                    return pts
+                if best_hits is None or h < best_hits:
+                    best, best_hits = pts, h
         return best  # type: ignore[return-value]
     d = pb - pa
     normal = np.array([d[1], -d[0]])

@@ -20,7 +20,7 @@ __all__ = ["plot_path", "caption_text"]
 _SHOW = ("stars", "ci", "none")
 _WHAT = ("std", "est")
 _NONSIG = ("auto", "grey", "dashed", "hide", "none")
-_DIRECTION = ("auto", "LR", "TB")
+_DIRECTION = ("auto", "LR", "TB", "wrap", "fold")
 _MARGIN = 0.2        # inches around the diagram
 _CAPTION = 0.2       # inches per caption line
 _CHAR = 0.068        # generous width of a caption character, inches
@@ -69,8 +69,12 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
         column). A small diagram is narrower; a large one is laid out compactly, then
         scaled down to this width. The height is at most ``width × 9/7``.
     direction
-        ``"auto"`` (the most legible of the layouts below), ``"LR"`` (predictors left,
-        outcomes right) or ``"TB"`` (predictors at the top, outcomes at the bottom).
+        ``"auto"`` (the most legible of ``"LR"``, ``"TB"`` and ``"fold"``), ``"LR"`` (predictors left,
+        outcomes right), ``"TB"`` (predictors at the top, outcomes at the bottom) or
+        ``"wrap"`` (a long chain wrapped into two rows; a tall column of many factors
+        split into two columns facing each other) or ``"fold"`` (a long chain folded
+        into two columns facing each other, indicators outside): see
+        :func:`lcsem.plot.layout.path_layout`.
     what
         ``"std"`` (standardised, std.all; default) or ``"est"`` (unstandardised).
     boot
@@ -167,7 +171,7 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
         raise ArgumentError(f"nonsig: {nonsig!r} is not one of {_NONSIG}")
     if direction not in _DIRECTION:
         raise ArgumentError(f"direction: {direction!r} is not one of {_DIRECTION}; use 'LR' (left to "
-                            f"right), 'TB' (top to bottom) or 'auto'")
+                            f"right), 'TB' (top to bottom), 'wrap' (two rows), 'fold' (two columns) or 'auto'")
     if not _is_number(width) or not math.isfinite(width) or width <= 0:
         raise ArgumentError(f"width: {width!r} must be a positive number of inches, e.g. 7.0 for a "
                             f"page or 3.5 for a column")
@@ -205,7 +209,8 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
     lz_values = lz_bounded if what == "std" else (True if apa else bool(leading_zero))
 
     shown = _display_names(result.model, labels, abbreviate, wrap)
-    candidates = [("LR", "side"), ("LR", "tucked"), ("TB", "side"), ("TB", "tucked")] if direction == "auto" else \
+    candidates = [("LR", "side"), ("LR", "tucked"), ("TB", "side"), ("TB", "tucked"),
+                  ("fold", "side")] if direction == "auto" else \
         [(direction, "side"), (direction, "tucked")]
     if positions:
         candidates = candidates[:1]
@@ -225,19 +230,29 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
     values = _edge_labels(result, extra, what, boot, show, digits, lz_values, alpha, level, ci_method)
     defined_parts = [f"{n} = {values[n][0].replace(chr(10), ' ')}" for n in extra if n in values]
     tried = []
+
+    def legible(c: tuple) -> bool:
+        return _UNIT_PT * c[0] * _SMALL >= MIN_POINTS
+
     for d, f in candidates:
+        if d == "fold" and direction == "auto" and any(legible(c) for c in tried):
+            # (direction="wrap", two rows, is not tried: on the gallery's long chains it
+            # crosses more and puts paths over loading labels)
+            continue      # folding trades crossings for size: only when nothing else is legible
         lay = path_layout(result.model, structural_only=structural_only, positions=positions,
                           labels=shown, direction=d, fans=f, loops=loops,
                           indicator_r2=r2 is True, label_lines=2 if show == "ci" else 1)
         frame = _frame(lay, result, caption, defined_parts, loops, lz_bounded, avail_w / (fontsize / _UNIT_PT))
         w_in, h_in = frame[1] - frame[0], frame[3] - frame[2]
         scale = min(fontsize / _UNIT_PT, avail_w / w_in, avail_h / h_in)
-        tried.append((scale, edge_crossings(lay, weighted=True), len(tried), lay, frame))
+        tried.append((scale, edge_crossings(lay, weighted=True), len(tried), lay, frame, d))
         if scale >= fontsize / _UNIT_PT * 0.999 and tried[-1][1] == 0:
             break
     # among the layouts that print legibly (or, if none does, all) and nearly as large as
     # the largest of them, the one with the fewest (weighted) crossings
-    pool = [c for c in tried if _UNIT_PT * c[0] * _SMALL >= MIN_POINTS] or tried
+    # (a folded layout, whose paths cross more, only when it is what makes the text legible)
+    pool = [c for c in tried if legible(c)] or \
+        [c for c in tried if c[5] == direction or c[5] in ("LR", "TB")]
     top = max(c[0] for c in pool)
     best = min((c for c in pool if c[0] >= 0.9 * top), key=lambda c: (c[1], -c[0], c[2]))
     best = (best[0], best[3], best[4])

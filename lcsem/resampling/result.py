@@ -8,18 +8,27 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ArgumentError
+from ..exceptions import ArgumentError, NotSupportedError
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..display.render import FORMATS, render_table
 from ..display.format import format_boot_p
 from ..results.fit_result import FitResult
 from ..results.payload import result_from_dict, result_to_dict
 from .replicates import STATUS_NAMES
-from .intervals import METHODS, bootstrap_pvalue, confidence_interval, upper_tail_pvalue
+from .intervals import METHODS, bootstrap_pvalue, confidence_interval, quantiles, upper_tail_pvalue
 
-__all__ = ["BootstrapResult"]
+__all__ = ["BootstrapResult", "WORSE_WHEN"]
 
 KINDS = ("nonparametric", "parametric", "bollen-stine")
+
+#: The direction in which each fit index signals worse fit (Kim & Millsap, 2014): the
+#: Bollen–Stine p of an index is the share of replicates at least this far that way.
+#: loglik, AIC and BIC are left out: they measure the data's generalised variance as much
+#: as misfit, and the Bollen–Stine transform changes that variance, so their reference
+#: draws are not comparable with the sample value.
+WORSE_WHEN: dict[str, str] = {"chisq": "higher", "pvalue": "lower", "cfi": "lower", "tli": "lower",
+                              "nfi": "lower", "rmsea": "higher", "srmr": "higher", "gfi": "lower",
+                              "agfi": "lower"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,6 +131,77 @@ class BootstrapResult:
             return float("nan")
         return upper_tail_pvalue(self._draws()["chisq"].to_numpy(), float(self.estimate["chisq"]))
 
+    def _require_bollen_stine(self, what: str) -> None:
+        if self.kind != "bollen-stine":
+            raise NotSupportedError(
+                f"{what}: this is a {self.kind} bootstrap, whose fit-index draws are not a reference "
+                f"distribution of the indices if the model were true (naive draws add each resample's "
+                f"misfit to the sample's); run lcsem.bootstrap(res, n_resamples, kind='bollen-stine', "
+                f"seed=...) and call {what} on that result")
+
+    def fit_pvalues(self, include_inadmissible: bool = True) -> pd.Series:
+        """Bollen–Stine p-value of every fit index (Kim & Millsap, 2014).
+
+        The probability, if the model were true (data transformed to fit it exactly, with
+        the sample's N and non-normality), of an index at least as bad as the sample's:
+        ``(1 + k) / (B + 1)`` with ``k`` the replicates at least this bad among the ``B``
+        usable ones (failed replicates excluded). Worse means larger for chisq, rmsea and
+        srmr and smaller for cfi, tli, nfi, gfi, agfi and the chi-square p-value (see
+        :data:`WORSE_WHEN`); ties count as at least as bad, so a sample CFI of 1 or RMSEA
+        of 0 gets p = 1. Never 0: the floor is ``1/(B + 1)``. The chisq entry is
+        :attr:`pvalue`.
+
+        Parameters
+        ----------
+        include_inadmissible
+            Count inadmissible replicates too (default, as :attr:`pvalue` and lavaan).
+
+        Returns
+        -------
+        Series indexed by fit index (the keys of :data:`WORSE_WHEN`), named ``"pvalue"``.
+
+        Raises
+        ------
+        NotSupportedError
+            For a nonparametric or parametric bootstrap: run ``kind="bollen-stine"``.
+        """
+        self._require_bollen_stine("fit_pvalues")
+        draws = self._draws(include_inadmissible)
+        return pd.Series({name: _reference_pvalue(draws[name].to_numpy(), float(self.estimate[name]), worse)
+                          for name, worse in WORSE_WHEN.items()}, name="pvalue")
+
+    def fit_reference(self, include_inadmissible: bool = True) -> pd.DataFrame:
+        """Each fit index against its Bollen–Stine reference distribution.
+
+        Columns: ``sample`` (the sample value), ``worse`` (``"higher"`` or ``"lower"``: the
+        direction of worse fit), ``mean``, ``q05`` and ``q95`` (5% and 95% quantiles of the
+        index over the replicates, i.e. if the model were true at this N with these data's
+        non-normality), ``cutoff`` (the quantile of the bad tail: q95 for chisq, rmsea and
+        srmr, q05 for the others -- a cut-off for this model, N and data in the spirit of
+        dynamic fit-index cut-offs: a correct model exceeds it 5% of the time) and
+        ``pvalue`` (:meth:`fit_pvalues`). ``attrs["n_draws"]`` is the number of replicates
+        used.
+
+        Raises
+        ------
+        NotSupportedError
+            For a nonparametric or parametric bootstrap: run ``kind="bollen-stine"``.
+        """
+        self._require_bollen_stine("fit_reference")
+        draws = self._draws(include_inadmissible)
+        p = self.fit_pvalues(include_inadmissible)
+        rows = []
+        for name, worse in WORSE_WHEN.items():
+            t = draws[name].to_numpy(dtype=float)
+            t = t[np.isfinite(t)]
+            q05, q95 = quantiles(t, [0.05, 0.95])
+            rows.append((float(self.estimate[name]), worse, float(t.mean()) if t.size else np.nan,
+                         float(q05), float(q95), float(q95 if worse == "higher" else q05), float(p[name])))
+        out = pd.DataFrame(rows, index=pd.Index(list(WORSE_WHEN), name="index"),
+                           columns=["sample", "worse", "mean", "q05", "q95", "cutoff", "pvalue"])
+        out.attrs["n_draws"] = int(np.isfinite(draws["chisq"].to_numpy(dtype=float)).sum())
+        return out
+
     def ci(self, level: float = 0.95, method: str = "percentile", stats=None,
            include_inadmissible: bool = True, interpolation: str = "linear") -> pd.DataFrame:
         """Confidence intervals.
@@ -201,7 +281,15 @@ class BootstrapResult:
     # ------------------------------------------------------------------ display
     def summary(self, format: str = "text", level: float = 0.95, method: str = "percentile",
                 digits: int = 3) -> str:
-        """Fit indices and parameters with bootstrap SEs and confidence intervals."""
+        """Fit indices and parameters with bootstrap SEs and confidence intervals.
+
+        For a Bollen–Stine bootstrap the fit indices come first, each against its
+        reference distribution if the model were true (:meth:`fit_reference`: mean, 5% and
+        95% quantiles, the bad-tail cut-off and the p-value), and the parameter table
+        follows. For a naive (nonparametric) bootstrap the fit-index rows' interval is the
+        middle of the draws, which shows the sampling variability of the misfit and is not
+        a confidence interval of the sample value; a note under the table says so.
+        """
         if format not in FORMATS:
             raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
         table = self.ci(level=level, method=method)
@@ -213,13 +301,33 @@ class BootstrapResult:
         head = (f"{self.kind} bootstrap, {self.n_resamples} replicates (seed {self.seed}): "
                 f"{self.n_failed} failed, {self.n_inadmissible} inadmissible"
                 f"{'; INTERRUPTED' if self.interrupted else ''}")
+        sections = []
+        caption = f"{int(level * 100)}% {method} intervals"
         if self.kind == "bollen-stine":
             head += f"; Bollen-Stine p {self._bollen_stine_text(digits)}"
-        body = render_table(table, format, digits=digits,
-                            caption=f"{int(level * 100)}% {method} intervals")
+            sections.append(self._reference_section(format, digits))
+            table = table.drop(index=[c for c in BOOTSTRAP_INDEX_NAMES if c in table.index])
+            caption = f"Parameters: {caption}"
+        sections.append(render_table(table, format, digits=digits, caption=caption))
+        if self.kind == "nonparametric":
+            sections.append(_NAIVE_NOTE.format(pct=f"{level * 100:g}%"))
+        elif self.kind == "parametric":
+            sections.append(_PARAMETRIC_NOTE)
         if format == "html":
+            body = "".join(s if s.lstrip().startswith("<") else f"<p>{s}</p>" for s in sections)
             return f"<div class=\"lcsem-bootstrap\"><p>{head}</p>{body}</div>"
-        return head + "\n\n" + body
+        return head + "\n\n" + "\n\n".join(sections)
+
+    def _reference_section(self, format: str, digits: int) -> str:
+        """The fit indices against their Bollen–Stine reference distributions."""
+        ref = self.fit_reference()
+        used = ref.attrs["n_draws"]
+        ref["pvalue"] = [format_boot_p(p, used, digits, sides=1) for p in ref["pvalue"]]
+        caption = (f"Fit indices against their reference distribution if the model were true "
+                   f"(Bollen-Stine, {used} replicates): p = share of replicates with an index at least "
+                   f"this bad, (1 + k)/(B + 1); cutoff = the worse-tail 5% quantile for this model, N "
+                   f"and data (Kim & Millsap, 2014)")
+        return render_table(ref, format, digits=digits, caption=caption)
 
     def _bollen_stine_text(self, digits: int) -> str:
         """``= .034`` or ``≤ .001`` (at the floor 1/(B + 1)), as in the report tables."""
@@ -233,6 +341,22 @@ class BootstrapResult:
         extra = f" Bollen-Stine p {self._bollen_stine_text(3)}" if self.kind == "bollen-stine" else ""
         return (f"<lcsem.BootstrapResult {self.kind} n_resamples={self.n_resamples} failed={self.n_failed} "
                 f"inadmissible={self.n_inadmissible}{extra}{' INTERRUPTED' if self.interrupted else ''}>")
+
+
+_NAIVE_NOTE = ("Fit-index rows (chisq to bic): the middle {pct} of the naive draws is the sampling "
+               "variability of the misfit, not a CI of the sample value: each resample adds its own "
+               "misfit to the sample's (Bollen & Stine, 1992), so it can exclude the sample value. To "
+               "judge fit, use lcsem.bootstrap(res, B, kind='bollen-stine').fit_reference().")
+_PARAMETRIC_NOTE = ("Fit-index rows (chisq to bic): draws from the fitted model with normal data, a "
+                    "reference distribution if the model were true, not a CI of the sample value.")
+
+
+def _reference_pvalue(draws: np.ndarray, observed: float, worse: str) -> float:
+    """``(1 + #(draws at least as bad as observed)) / (B + 1)``; ``worse`` is ``"higher"``
+    or ``"lower"``."""
+    if worse == "higher":
+        return upper_tail_pvalue(draws, observed)
+    return upper_tail_pvalue(-np.asarray(draws, dtype=float), -observed)
 
 
 # ---------------------------------------------------------------------- storage
