@@ -20,7 +20,7 @@ from .ram import RamStructure
 
 # smallest Hessian eigenvalue, relative to the largest, that still counts as a minimum
 # (flat directions of an unidentified model have eigenvalues ~ 0, not negative)
-NEGATIVE_CURVATURE_TOL = 1e-6
+NEGATIVE_CURVATURE_TOL = 1e-7
 
 
 def _information_scale(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str) -> np.ndarray:
@@ -36,11 +36,14 @@ def _information_scale(struct: RamStructure, theta: np.ndarray, S: np.ndarray, e
 def hessian(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str,
             scale: np.ndarray | None = None) -> np.ndarray:
     """Hessian of the discrepancy at ``theta`` (k,) by central differences: (k, k). Step
-    ``i`` is ``1e-5 / scale_i`` (default ``scale``: :func:`_information_scale`)."""
+    ``i`` is ``1e-5 min(1 / scale_i, max(1, |theta_i|))`` (default ``scale``:
+    :func:`_information_scale`)."""
     k = struct.k
     if scale is None:
         scale = _information_scale(struct, theta, S, estimator)
-    h = 1e-5 / scale
+    # a relative step in the parameter's own size, never larger than its information unit
+    # (tiny parameters of a badly scaled model) nor than 1e-5 max(1, |theta|)
+    h = 1e-5 * np.minimum(1.0 / scale, np.maximum(1.0, np.abs(theta)))
     steps = np.diag(h)
     points = np.concatenate([theta + steps, theta - steps])
     with np.errstate(all="ignore"):
