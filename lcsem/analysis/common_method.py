@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _lazy
 from .._warnings import quiet
 from ..exceptions import ArgumentError
 from ..display.render import FORMATS, render_table
@@ -232,7 +232,7 @@ def common_method_bias(res_or_model: FitResult | Model | str, data: pd.DataFrame
     harman["df"] = harman["df"].astype(int)
     chisq_diff = float(one.fit_indices["chisq"] - cfa.fit_indices["chisq"])
     df_diff = int(one.fit_indices["df"] - cfa.fit_indices["df"])
-    p_diff = float(stats.chi2.sf(chisq_diff, df_diff)) if df_diff > 0 else float("nan")
+    p_diff = float(_lazy.chi2_sf(chisq_diff, df_diff)) if df_diff > 0 else float("nan")
     items = list(one.model.observed)
     R = np.corrcoef(X[:, [list(cfa.model.observed).index(v) for v in items]], rowvar=False)
     first_share = float(np.linalg.eigvalsh(R)[-1] / len(items))

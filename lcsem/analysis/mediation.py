@@ -19,8 +19,8 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _lazy
 from .._warnings import warn
 from ..display.escape import html_escape
 from ..exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
@@ -320,11 +320,11 @@ def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str 
     se, std_se = delta_se(raw, theta, res.vcov), delta_se(std, theta, std_vcov)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
-    z_crit = stats.norm.ppf(0.5 + level / 2)
+    z_crit = _lazy.norm_ppf(0.5 + level / 2)
     table = pd.DataFrame({
         "effect": [e.kind for e in specs], "source": [e.source for e in specs],
         "outcome": [e.outcome for e in specs], "path": [e.path for e in specs],
-        "est": est, "se": se, "z": z, "pvalue": 2 * stats.norm.sf(np.abs(z)),
+        "est": est, "se": se, "z": z, "pvalue": 2 * _lazy.norm_sf(np.abs(z)),
         "ci_lower": est - z_crit * se, "ci_upper": est + z_crit * se,
         "std": std_est, "std_se": std_se,
         "std_ci_lower": std_est - z_crit * std_se, "std_ci_upper": std_est + z_crit * std_se},

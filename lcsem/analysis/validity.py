@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _lazy
 from ..resampling.resample import leave_one_out_covariances
 from ..engine.optimize import minimize
 from ..engine.ram import RamStructure
@@ -404,7 +404,7 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
     rows = [struct.rows[i] for i in layout.loading_rows]
     std_se = delta_se(lambda th: standardized_values(struct, th)[:, list(layout.loading_rows)],
                       cf.theta, cf.vcov)
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = _lazy.norm_ppf(0.5 + level / 2)
     loadings = pd.DataFrame({
         "construct": [r.lhs for r in rows], "indicator": [r.rhs for r in rows],
         "est": struct.row_values(cf.theta[None])[0, list(layout.loading_rows)],

@@ -8,8 +8,8 @@ full-sample fit; the baseline chi-square is computed in one place (:func:`baseli
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, stats
 
+from .. import _lazy
 from ..engine.optimize import minimize
 from ..engine.ram import RamStructure
 from ..engine.rescale import scale_covariance
@@ -173,7 +173,7 @@ def _fitted_baseline_chisq(S: np.ndarray, n: int, exogenous: tuple[int, ...], es
 # ---------------------------------------------------------------------- formulas
 def chisq_pvalue(chisq, df):
     """Upper-tail p-value of the chi-square test."""
-    return stats.chi2.sf(chisq, df) if df > 0 else np.full_like(np.asarray(chisq, float), np.nan)
+    return _lazy.chi2_sf(chisq, df) if df > 0 else np.full_like(np.asarray(chisq, float), np.nan)
 
 
 def independence_chisq(R: np.ndarray, n_obs: int) -> np.ndarray:
@@ -212,13 +212,13 @@ def rmsea(chisq, df, n_obs):
 
 def _ncp_for(chisq: float, df: int, prob: float) -> float:
     """Non-centrality lambda with F(chisq; df, lambda) = prob (0 when impossible)."""
-    if not np.isfinite(chisq) or stats.chi2.cdf(chisq, df) < prob:
+    if not np.isfinite(chisq) or _lazy.chi2_cdf(chisq, df) < prob:
         return 0.0
-    f = lambda lam: stats.ncx2.cdf(chisq, df, lam) - prob  # noqa: E731
+    f = lambda lam: _lazy.ncx2_cdf(chisq, df, lam) - prob  # noqa: E731
     hi = max(chisq, 1.0)
     while f(hi) > 0:
         hi *= 2.0
-    return optimize.brentq(f, 0.0, hi, xtol=1e-12, rtol=1e-12) if f(0.0) > 0 else 0.0
+    return _lazy.brentq(f, 0.0, hi, xtol=1e-12, rtol=1e-12) if f(0.0) > 0 else 0.0
 
 
 def rmsea_ci(chisq: float, df: int, n_obs: int, level: float = 0.90) -> tuple[float, float]:
@@ -238,7 +238,7 @@ def rmsea_pvalue(chisq, df, n_obs, close: float = 0.05):
     """p-value of the test of close fit (H0: RMSEA <= ``close``)."""
     if df <= 0:
         return np.nan
-    return stats.ncx2.sf(chisq, df, n_obs * df * close ** 2)
+    return _lazy.ncx2_sf(chisq, df, n_obs * df * close ** 2)
 
 
 def srmr(S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _lazy
 from ..engine.ram import RamStructure
 from ..exceptions import ArgumentError
 from ..spec.expressions import parse_expression
@@ -216,10 +216,10 @@ def standardized_solution(res: Any, kind: str = "std_all", level: float = 0.95) 
     se = np.where(constant, np.nan, se)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
-    crit = stats.norm.ppf(0.5 + level / 2)
+    crit = _lazy.norm_ppf(0.5 + level / 2)
     table = res.estimates
     return pd.DataFrame({
         "lhs": table["lhs"], "op": table["op"], "rhs": table["rhs"], "label": table["label"],
-        "est_std": est, "se_std": se, "z_std": z, "pvalue_std": 2 * stats.norm.sf(np.abs(z)),
+        "est_std": est, "se_std": se, "z_std": z, "pvalue_std": 2 * _lazy.norm_sf(np.abs(z)),
         "ci_lower_std": np.where(constant, est, est - crit * se),
         "ci_upper_std": np.where(constant, est, est + crit * se)})

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from .. import _lazy
 
 __all__ = ["ESTIMATE_COLUMNS", "standard_errors", "add_inference_columns"]
 
@@ -29,8 +30,8 @@ def add_inference_columns(table: pd.DataFrame, fixed: np.ndarray, level: float) 
     est, se = table["est"].to_numpy(dtype=float), table["se"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         table["z"] = est / se
-    table["pvalue"] = 2 * stats.norm.sf(np.abs(table["z"].to_numpy(dtype=float)))
-    crit = stats.norm.ppf(0.5 + level / 2)
+    table["pvalue"] = 2 * _lazy.norm_sf(np.abs(table["z"].to_numpy(dtype=float)))
+    crit = _lazy.norm_ppf(0.5 + level / 2)
     table["ci_lower"] = np.where(fixed, est, est - crit * se)
     table["ci_upper"] = np.where(fixed, est, est + crit * se)
     return table[ESTIMATE_COLUMNS]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import _lazy
 from ..results.fit_result import FitResult, parameter_name
 from ..display.format import format_boot_p, format_ci, format_number, format_p, format_raw
 from ..inference.standardized import delta_se, fixed_x_vcov, standardized_values
@@ -127,9 +128,7 @@ def structural_table(res: FitResult, boot: BootstrapResult | None = None, *, lev
     ci = _boot_intervals(boot, ["std:" + n for n in names], level, method)
     pvals = getattr(boot, "pvalues", None) if boot is not None else None
     n_boot = int(boot.n_resamples - getattr(boot, "n_failed", 0)) if boot is not None else 0
-    from scipy import stats
-
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = _lazy.norm_ppf(0.5 + level / 2)
     std_se = _std_se(res, paths.index)
     records = []
     for (idx, row), name in zip(paths.iterrows(), names):

@@ -10,8 +10,8 @@ the seed and ``r`` -- never on ``n_jobs``, ``batch_size``, the joblib backend, o
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
+from .. import _lazy
 from .._random import as_seed_sequence
 from ..exceptions import ArgumentError
 
@@ -107,7 +107,7 @@ def parametric_covariances(root: np.random.SeedSequence, Sigma: np.ndarray, n: i
         need = min(stop, lo + BLOCK) - lo
         rng = np.random.default_rng(block_seed(root, b))
         # always a whole block: scipy's Wishart draws of a smaller size are not a prefix
-        draws = stats.wishart(df=n - 1, scale=Sigma).rvs(size=BLOCK, random_state=rng)
+        draws = _lazy.wishart(df=n - 1, scale=Sigma).rvs(size=BLOCK, random_state=rng)
         draws = np.asarray(draws).reshape(BLOCK, *Sigma.shape)
         out.append(draws[max(start, lo) - lo:need])
     return np.concatenate(out, axis=0) / n

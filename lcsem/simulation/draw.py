@@ -10,8 +10,8 @@ are split into chunks or workers.
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
 
+from .. import _lazy
 from .._random import as_seed_sequence
 from ..exceptions import ArgumentError
 
@@ -103,7 +103,7 @@ def fleishman_coefficients(skew: float, kurtosis: float) -> tuple[float, float, 
     starts = [(1.0, 0.0, 0.0)] + [(b, c * np.sign(skew or 1.0), d) for b in (0.9, 0.6, 1.1, 0.3)
                                   for c in (0.1, 0.3, 0.5) for d in (0.0, 0.05, 0.15, -0.05)]
     for start in starts:
-        sol = optimize.least_squares(_fleishman_equations, start, args=(skew, kurtosis), xtol=1e-15,
+        sol = _lazy.least_squares(_fleishman_equations, start, args=(skew, kurtosis), xtol=1e-15,
                                      ftol=1e-15, gtol=1e-15, max_nfev=2000)
         if best is None or sol.cost < best.cost:
             best = sol

@@ -21,8 +21,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _lazy
 from .._warnings import warn
 from ..display.escape import html_escape
 from ..exceptions import ArgumentError, ConvergenceWarning
@@ -388,7 +388,7 @@ def _row_info(pop: Population) -> list[tuple[str, str, str, str, int, float]]:
 
 def _summarise(setup: _Setup, sizes: list[int], n_rep: int, merged, root, extra: list[str]) -> PowerResult:
     pop = setup.pop
-    z_crit = stats.norm.ppf(1 - setup.alpha / 2)
+    z_crit = _lazy.norm_ppf(1 - setup.alpha / 2)
     rows, fit_rows, notes = [], [], []
     free_rows = _row_info(pop)
     if setup.defined.names:
@@ -568,5 +568,5 @@ def _analytic_n(pop: Population, parameter: str, target: float, alpha: float) ->
     if not np.isfinite(se1) or abs(value) < 1e-5 * max(se1, 1e-12):
         raise ArgumentError(f"parameter: {parameter!r} is 0 in the population, so its power stays at alpha for "
                             f"every N; choose a non-zero effect (or set its population value with params=)")
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(target)
+    z = _lazy.norm_ppf(1 - alpha / 2) + _lazy.norm_ppf(target)
     return int(np.ceil((z * se1 / abs(value)) ** 2))

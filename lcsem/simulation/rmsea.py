@@ -14,15 +14,15 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from scipy import stats
 
+from .. import _lazy
 from ..exceptions import ArgumentError
 
 __all__ = ["rmsea_power", "rmsea_sample_size"]
 
 
 def _dist(df: float, ncp: float):
-    return stats.chi2(df) if ncp == 0 else stats.ncx2(df, ncp)
+    return _lazy.chi2_or_ncx2(df, ncp)
 
 
 def _check(name: str, value, low: float, high: float, closed_low: bool = False) -> float:
