@@ -239,11 +239,11 @@ def semopy_estimates(rows: tuple[ParRow, ...] | list[ParRow], S: np.ndarray, obs
         with np.errstate(all="ignore"):
             model = semopy.Model(text)
             model.fit(cov=cov, n_samples=n_obs, obj=_OBJECTIVES[estimator])
-            table = model.inspect()
+            rows_read = _estimate_rows(model)
     except Exception:  # semopy's failure modes are many; lcsem's own optimiser takes over
         return {}
     out: dict[tuple[str, str, str], float] = {}
-    for lval, op, rval, est in table[["lval", "op", "rval", "Estimate"]].itertuples(index=False):
+    for lval, op, rval, est in rows_read:
         try:
             value = float(est)
             lhs, rhs = original[lval], original[rval]
@@ -254,3 +254,45 @@ def semopy_estimates(rows: tuple[ParRow, ...] | list[ParRow], S: np.ndarray, obs
         else:
             out[(lhs, op, rhs)] = value
     return out
+
+
+#: semopy.Model's parameter matrices in the order ``Model.inspect()`` lists them, with the
+#: operator it shows (a loading ``f =~ x`` is the ``Lambda`` entry ``x ~ f``)
+_SEMOPY_MATRICES = (("beta", "~"), ("lambda", "~"), ("psi", "~~"), ("theta", "~~"))
+
+
+def _estimate_rows(model: Any) -> list[tuple[str, str, str, float]]:
+    """``(lval, op, rval, estimate)`` rows of a fitted ``semopy.Model``, in the order and
+    with the values of ``model.inspect()``'s ``lval op rval Estimate`` columns, read from
+    the parameter vector and the parameters' matrix locations (``inspect()`` also
+    computes standard errors, which lcsem does not use).
+
+    Free parameters take their value from ``model.param_vals`` (ordered as the active
+    parameters of ``model.parameters``); fixed ones their start value; fixed covariances
+    of observed exogenous variables are left out, as ``inspect()`` leaves them out.
+    """
+    if any(hasattr(model, f"mx_{m}") for m in ("gamma1", "gamma2", "d", "d1")):
+        raise EstimationError("only plain semopy.Model fits are read")  # caught by the caller
+    vals = model.param_vals
+    active = [name for name, param in model.parameters.items() if param.active]
+    position = {name: i for i, name in enumerate(active)}
+    obs_exo = set(model.vars["observed"]) & model.vars["exogenous"]
+    rows: list[tuple[str, str, str, float]] = []
+    for matrix, op in _SEMOPY_MATRICES:
+        mx = getattr(model, f"mx_{matrix}", None)
+        if mx is None:
+            continue
+        names = getattr(model, f"names_{matrix}")
+        for name, param in model.parameters.items():
+            for loc in param.locations:
+                if loc.matrix is not mx:
+                    continue
+                a, b = names[0][loc.indices[0]], names[1][loc.indices[1]]
+                if param.active:
+                    value = vals[position[name]]
+                elif matrix == "psi" and a in obs_exo and b in obs_exo:
+                    continue
+                else:
+                    value = param.start
+                rows.append((a, op, b, value))
+    return rows
