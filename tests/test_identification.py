@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -223,3 +225,16 @@ def test_identified_reference_models_raise_no_identification_warning(ref, case):
         warnings.simplefilter("ignore", lcsem.OrdinalDataWarning)
         res = lcsem.fit(lcsem.Model.from_syntax(c["model"], std_lv=bool(c.get("std_lv", False))), data)
     assert res.identified
+
+
+@pytest.mark.parametrize("factor", [1e-150, 1e150])
+def test_extreme_units_leak_no_numpy_runtime_warnings(hs, factor):
+    """Starts carried across extreme units may overflow; that is handled inside (the
+    trial point counts as not evaluable), never shown to the user as a numpy warning."""
+    data = hs.copy()
+    data["x2"] = data["x2"] * factor
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = lcsem.fit(HS_MODEL, data)
+    assert res.converged
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]

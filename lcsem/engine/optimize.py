@@ -45,9 +45,12 @@ def _weight(S: np.ndarray, estimator: str) -> np.ndarray | None:
 
 def discrepancy(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str = "ML",
                 logdet_S: np.ndarray | None = None, weight: np.ndarray | None = None) -> np.ndarray:
-    """Discrepancy for each replicate; ``inf`` where Sigma is not positive definite (ML)."""
-    Sigma, _, _ = struct.implied(theta)
-    return _discrepancy_from_sigma(Sigma, S, estimator, logdet_S, weight)
+    """Discrepancy for each replicate; ``inf`` where Sigma is not positive definite (ML) or
+    cannot be evaluated (a trial point so far out that its matrices overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        Sigma, _, _ = struct.implied(theta)
+        f = _discrepancy_from_sigma(Sigma, S, estimator, logdet_S, weight)
+    return np.where(np.isfinite(f), f, np.inf)
 
 
 def _positive_definite(Sigma: np.ndarray) -> np.ndarray:

@@ -151,15 +151,21 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
     # lavaan's simple starts in the data's units (loadings 1 suit items on one scale),
     # carried to the rescaled problem, and the same rule on the unit-variance scale (which
     # suits items of very different units)
-    start = problem.factor * simple_starts(struct, S_fit)
+    # (a start carried across extreme units may overflow: such entries fall back to the
+    # unit-variance rule)
+    unit_start = simple_starts(problem.struct, problem.S)
+    with np.errstate(over="ignore", invalid="ignore"):
+        start = problem.factor * simple_starts(struct, S_fit)
+    start = np.where(np.isfinite(start), start, unit_start)
     candidates = [start]
     if problem.struct is not struct:
-        candidates.append(simple_starts(problem.struct, problem.S))
+        candidates.append(unit_start)
     if use_semopy:
         # semopy is given the problem in the data's units (it needs fewer iterations there)
-        from_semopy = problem.factor * struct.theta_from_rows(
-            semopy_estimates(model.rows, S_fit, model.observed, n, estimator))
-        candidates.insert(0, np.where(np.isnan(from_semopy), start, from_semopy))
+        with np.errstate(over="ignore", invalid="ignore"):
+            from_semopy = problem.factor * struct.theta_from_rows(
+                semopy_estimates(model.rows, S_fit, model.observed, n, estimator))
+        candidates.insert(0, np.where(np.isfinite(from_semopy), from_semopy, start))
     sol = minimize(problem.struct, np.stack([problem.S] * len(candidates)), np.stack(candidates), estimator)
     finite = np.isfinite(sol.fmin)
     if not finite.any():
