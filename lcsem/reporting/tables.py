@@ -13,10 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import _lazy
 from ..results.fit_result import FitResult, parameter_name
 from ..display.format import format_boot_p, format_ci, format_number, format_p, format_raw
-from ..inference.standardized import delta_se, fixed_x_vcov, standardized_values
 from ..resampling.result import BootstrapResult
 from ..analysis.mediation import EffectsResult
 from ..analysis.validity import MeasurementResult
@@ -128,14 +126,13 @@ def structural_table(res: FitResult, boot: BootstrapResult | None = None, *, lev
     ci = _boot_intervals(boot, ["std:" + n for n in names], level, method)
     pvals = getattr(boot, "pvalues", None) if boot is not None else None
     n_boot = int(boot.n_resamples - getattr(boot, "n_failed", 0)) if boot is not None else 0
-    z = _lazy.norm_ppf(0.5 + level / 2)
-    std_se = _std_se(res, paths.index)
+    delta = res.standardized_solution("std_all", level=level)   # delta-method CIs of beta
     records = []
     for (idx, row), name in zip(paths.iterrows(), names):
         if ci is not None and "std:" + name in ci.index:
             lo, hi = ci.loc["std:" + name, "lower"], ci.loc["std:" + name, "upper"]
         else:
-            lo, hi = row["std_all"] - z * std_se[idx], row["std_all"] + z * std_se[idx]
+            lo, hi = delta.loc[idx, "ci_lower_std"], delta.loc[idx, "ci_upper_std"]
         if pvals is not None and name in pvals.index:
             p_text = format_boot_p(pvals[name], n_boot, digits)
         else:
@@ -151,17 +148,6 @@ def structural_table(res: FitResult, boot: BootstrapResult | None = None, *, lev
     if not frame["Label"].astype(bool).any():
         frame = frame.drop(columns="Label")
     return frame.set_index("Outcome")
-
-
-def _std_se(res: Any, index: pd.Index) -> pd.Series:
-    """Delta-method SEs of the standardised values of the rows in ``index``."""
-    struct = res.structure
-    pos = list(index)
-    if struct.k == 0:
-        return pd.Series(np.nan, index=index)
-    se = delta_se(lambda th: standardized_values(struct, th)[:, pos], res.theta,
-                  fixed_x_vcov(res.vcov, res.model.fixed_x_for(res.estimator)))
-    return pd.Series(se, index=index)
 
 
 def effects_table(eff: EffectsResult, digits: int = 3, *, compact: bool = True) -> pd.DataFrame:
