@@ -264,7 +264,7 @@ def path_layout(model: Model | FitResult | str, *, structural_only: bool = False
         rows = [r for r in rows if r.lhs in keep and r.rhs in keep]
     if not structural:  # pragma: no cover - a model always has variables
         raise ArgumentError("model: the model has no variables to draw")
-    shown = _check_labels(labels, latent + observed)
+    shown = check_labels(labels, latent + observed)
     transpose = direction == "TB"
 
     def size_of(v: str, role: str) -> tuple[float, float]:
@@ -496,7 +496,8 @@ def _as_model(model: Any):
                         f"{type(model).__name__}; pass e.g. lcsem.lc_model() or 'y ~ x'")
 
 
-def _check_labels(labels: Mapping[str, str] | None, names: list[str]) -> dict[str, str]:
+def check_labels(labels: Mapping[str, str] | None, names: list[str]) -> dict[str, str]:
+    """Validate a ``labels`` dict (known variables, non-empty strings) and copy it."""
     if labels is None:
         return {}
     if not isinstance(labels, Mapping):

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _warnings
 from ..display.format import format_typographic
 from ..exceptions import ArgumentError, PlotLegibilityWarning
-from .layout import Edge, Layout, Node, edge_crossings, path_layout
+from .layout import Edge, Layout, Node, check_labels, edge_crossings, path_layout
 from .style import get_style, stars
 from ..results.fit_result import FitResult, parameter_name
 from ..resampling.result import BootstrapResult
@@ -429,14 +429,7 @@ def _display_names(model: Any, labels: Any, abbreviate: int | None, wrap: int | 
                                     f"variable; for {n!r} it returned {text!r}")
             out[n] = text
     elif isinstance(labels, Mapping):
-        unknown = [k for k in labels if k not in names]
-        if unknown:
-            raise ArgumentError(f"labels: {unknown} {'is' if len(unknown) == 1 else 'are'} not variables of "
-                                f"the model; variables are {names}")
-        bad = [k for k, v in labels.items() if not isinstance(v, str) or not v.strip()]
-        if bad:
-            raise ArgumentError(f"labels: the labels of {bad} must be non-empty strings")
-        out = dict(labels)
+        out = check_labels(labels, names)
     else:
         raise ArgumentError(f"labels: expected a dict {{name: text}} or a function name -> text, got "
                             f"{type(labels).__name__}")
