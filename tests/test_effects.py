@@ -116,8 +116,6 @@ def test_unstable_ratio_warning_when_direct_and_indirect_cancel():
 def test_standardised_effect_is_effect_times_sd_ratio(fitted):
     res = fitted["learning_culture_survey"]
     t = effects(res).table
-    from lcsem.inference.standardized import standardized_values  # noqa: F401
-
     _, _, C = res.structure.implied(res.theta[None])
     sd = np.sqrt(np.diag(C[0]))
     names = res.structure.names

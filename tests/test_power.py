@@ -4,7 +4,6 @@ against semTools' monteCarloCI; reproducibility and refusals."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
