@@ -35,6 +35,7 @@ class ParRow:
     free: int = 0          # 1-based free-parameter number; 0 when fixed
     value: float = float("nan")  # fixed value, or start value (NaN: automatic)
     user: bool = True
+    group: int = 1         # 1-based group number (lavaan's ``group``); 0 for ``:=`` rows
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def build_partable(statements: list[Statement], std_lv: bool = False) -> list[Pa
         rows.append(ParRow(s.lhs, s.op, s.rhs, s.label, int(free), value, True))
     rows.extend(_default_rows(rows, roles, std_lv))
     rows = _number_free(rows)
-    rows.extend(ParRow(s.lhs, ":=", s.rhs, s.lhs, 0, float("nan"), True)
+    rows.extend(ParRow(s.lhs, ":=", s.rhs, s.lhs, 0, float("nan"), True, 0)
                 for s in statements if s.op == ":=")
     return rows
 
