@@ -267,3 +267,74 @@ def loglik(S: np.ndarray, Sigma: np.ndarray, n_obs: int) -> np.ndarray:
     logdet = np.linalg.slogdet(Sigma)[1]
     tr = np.einsum("...ij,...ji->...", S, np.linalg.inv(Sigma))
     return -0.5 * n_obs * (p * np.log(2 * np.pi) + logdet + tr)
+
+
+# ---------------------------------------------------------------------- groups and means
+def grouped_fit_measures(S: np.ndarray, mean: np.ndarray | None, Sigma: np.ndarray, mu: np.ndarray | None,
+                         n_obs: np.ndarray, chisq: float, *, df: int, n_params: int,
+                         exogenous: tuple[int, ...] = ()) -> dict[str, float]:
+    """Every ML fit index of a multi-group and/or mean-structure model, as lavaan computes them.
+
+    ``S``/``Sigma`` are (G, p, p) (``S`` with denominator N_g), ``mean``/``mu`` (G, p) or None
+    without a mean structure, ``n_obs`` (G,). lavaan's multi-group definitions: the baseline
+    chi-square and df are sums over groups (means saturated in the baseline); RMSEA is
+    ``sqrt(G)`` times the single-group formula with the total N (its CI too, and the test of
+    close fit uses the non-centrality ``N df 0.05^2 / G``); SRMR and GFI are the N_g-weighted
+    means of the groups' values, where with means SRMR also averages the mean residuals
+    standardised by the observed SDs and GFI weighs them by ``Sigma^-1``; AGFI counts every
+    modelled moment; the log-likelihood adds the mean term and, under fixed.x, is conditional
+    on the covariates.
+    """
+    S, Sigma = np.asarray(S, float), np.asarray(Sigma, float)
+    G, p = S.shape[0], S.shape[-1]
+    n = np.asarray(n_obs, dtype=float)
+    N = float(n.sum())
+    q = len(exogenous)
+    means = mean is not None and mu is not None
+    chisq0 = float(sum(baseline_chisq(S[g], int(n[g]), exogenous) for g in range(G)))
+    df0 = G * (p * (p - 1) // 2 - q * (q - 1) // 2)
+    srmr_g, gfi_g, ll = np.empty(G), np.empty(G), 0.0
+    x = np.zeros(p, bool)
+    x[list(exogenous)] = True
+    for g in range(G):
+        E = S[g] - Sigma[g]
+        e = (mean[g] - mu[g]) if means else np.zeros(p)
+        d = 1.0 / np.sqrt(np.diag(S[g]))
+        iu = np.triu_indices(p)
+        resid = (E * np.outer(d, d))[iu]
+        n_moments = p * (p + 1) / 2 + (p if means else 0)
+        srmr_g[g] = np.sqrt((np.sum(resid ** 2) + np.sum((e * d) ** 2)) / n_moments)
+        W = np.linalg.inv(Sigma[g])
+        S0, E0 = S[g].copy(), E.copy()
+        xbar = mean[g].copy() if means else np.zeros(p)
+        if q:   # fixed.x: the covariates' moments carry no weight
+            S0[np.ix_(x, x)] = 0.0
+            E0[np.ix_(x, x)] = 0.0
+            xbar[x] = 0.0
+            e = np.where(x, 0.0, e)
+        num = 0.5 * np.trace(W @ E0 @ W @ E0) + e @ W @ e
+        den = 0.5 * np.trace(W @ S0 @ W @ S0) + (xbar @ W @ xbar if means else 0.0)
+        gfi_g[g] = 1.0 - num / den
+        dev = (mean[g] - mu[g]) if means else np.zeros(p)
+        ll_g = float(loglik(S[g], Sigma[g], int(n[g]))) - 0.5 * n[g] * dev @ W @ dev
+        if q:
+            ll_g -= float(_marginal_loglik(S[g], int(n[g]), exogenous))
+        ll += ll_g
+    gfi_value = float(np.dot(n, gfi_g) / N)
+    n_elements = G * (p * (p + 1) // 2 + (p if means else 0))
+    root_g = np.sqrt(G)
+    lo, hi = rmsea_ci(chisq, df, int(N))
+    out = {
+        "chisq": chisq, "df": df, "pvalue": float(chisq_pvalue(chisq, df)),
+        "cfi": float(cfi(chisq, df, chisq0, df0)), "tli": float(tli(chisq, df, chisq0, df0)),
+        "nfi": float(nfi(chisq, chisq0)),
+        "rmsea": float(rmsea(chisq, df, N)) * root_g,
+        "rmsea_ci_lower": lo * root_g, "rmsea_ci_upper": hi * root_g,
+        "rmsea_pvalue": float(_lazy.ncx2_sf(chisq, df, N * df * 0.05 ** 2 / G)) if df > 0 else np.nan,
+        "srmr": float(np.dot(n, srmr_g) / N),
+        "gfi": gfi_value,
+        "agfi": float(1.0 - n_elements / df * (1.0 - gfi_value)) if df > 0 else 1.0,
+        "loglik": ll, "aic": -2 * ll + 2 * n_params, "bic": -2 * ll + n_params * np.log(N),
+        "n_obs": N, "n_params": n_params, "baseline_chisq": chisq0, "baseline_df": df0,
+    }
+    return {k: out[k] for k in FIT_INDEX_NAMES}
