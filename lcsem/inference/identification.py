@@ -74,8 +74,14 @@ def check_jacobian(struct: RamStructure, theta: np.ndarray) -> IdentificationChe
     """Rank of the (column-scaled) Jacobian of the implied moments at ``theta``."""
     if struct.k == 0:
         return IdentificationCheck(True)
-    names = parameter_labels(struct)
-    D = moment_jacobian(struct, theta)
+    return rank_check(moment_jacobian(struct, theta), parameter_labels(struct))
+
+
+def rank_check(D: np.ndarray, names: list[str]) -> IdentificationCheck:
+    """Column rank of a moment Jacobian ``D`` (moments x parameters, columns scaled to unit
+    length), naming the parameters (``names``, one per column) in its null space."""
+    if D.shape[1] == 0:
+        return IdentificationCheck(True)
     if not np.isfinite(D).all():
         return IdentificationCheck(False, tuple(names), float("nan"))
     norms = np.linalg.norm(D, axis=0)
@@ -96,11 +102,14 @@ def check_jacobian(struct: RamStructure, theta: np.ndarray) -> IdentificationChe
     return IdentificationCheck(False, _involved(vt[null].T, names), float(rel[-1]))
 
 
-def check_information(struct: RamStructure, info: np.ndarray) -> IdentificationCheck:
-    """Numerical invertibility of an information matrix (scaled to unit diagonal)."""
-    if struct.k == 0:
+def check_information(struct: RamStructure | None, info: np.ndarray, names: list[str] | None = None
+                      ) -> IdentificationCheck:
+    """Numerical invertibility of an information matrix (scaled to unit diagonal); the
+    parameters are named from ``struct`` or by ``names``."""
+    if info.shape[0] == 0:
         return IdentificationCheck(True)
-    names = parameter_labels(struct)
+    if names is None:
+        names = parameter_labels(struct)
     if not np.isfinite(info).all():
         return IdentificationCheck(False, tuple(names), float("nan"))
     d = np.diag(info)
