@@ -5,7 +5,11 @@ with ``#`` or ``!``; a line ending in ``+`` (or followed by one starting with ``
 continues. Operators: ``=~`` (measured by), ``~`` (regressed on), ``~~`` (covaries
 with), ``:=`` (defined parameter). Each right-hand term may carry one modifier:
 ``1*x`` (fixed), ``a*x`` (label), ``NA*x`` (free), ``start(0.5)*x``, ``label("a")*x``.
-Nothing in the text is ever executed; anything else is a :class:`ModelSyntaxError`
+Intercepts and means are written ``x ~ 1`` (also ``x ~ 0*1``, ``f ~ a*1``, ``y ~ 1 + x``);
+they become statements with lavaan's operator ``~1`` and an empty right-hand side.
+Per-group modifiers (multi-group models, lavaan's ``c()``): ``c(a1, a2)*x`` (labels),
+``c(1, NA)*x`` (fixed in group 1, free in group 2), ``c(a, 0.5)*x`` (mixed),
+``start(c(0.5, 0.7))*x``; one value per group. Nothing in the text is ever executed; anything else is a :class:`ModelSyntaxError`
 naming the line.
 """
 
@@ -21,6 +25,9 @@ from .expressions import parse_expression
 NAME = NAME_PATTERN
 _NUMBER_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 _START_RE = re.compile(r"start\(\s*([^)]*?)\s*\)", re.ASCII)
+_C_RE = re.compile(r"c\(\s*([^()]*?)\s*\)", re.ASCII)
+_START_C_RE = re.compile(r"start\(\s*c\(\s*([^()]*?)\s*\)\s*\)", re.ASCII)
+_QUOTED_RE = re.compile(r"['\"](" + NAME + r")['\"]", re.ASCII)
 _LABEL_RE = re.compile(r"(?:label|equal)\(\s*['\"](" + NAME + r")['\"]\s*\)", re.ASCII)
 _ARROWS = {"<->": "a covariance is written 'a ~~ b'",
            "<=>": "a covariance is written 'a ~~ b'",
@@ -34,8 +41,29 @@ _UNSUPPORTED = {"==": "equality constraints (give the parameters one shared labe
 
 
 @dataclass(frozen=True)
+class GroupModifier:
+    """The modifier of one term in one group (one value of lavaan's ``c(...)``)."""
+
+    fixed: float | None = None
+    label: str = ""
+    start: float | None = None
+    free_forced: bool = False  # ``NA``
+
+    @property
+    def empty(self) -> bool:
+        """True when this group's value sets nothing."""
+        return self.fixed is None and not self.label and self.start is None and not self.free_forced
+
+
+@dataclass(frozen=True)
 class Statement:
-    """One parsed term: ``lhs op rhs`` with its modifier."""
+    """One parsed term: ``lhs op rhs`` with its modifier.
+
+    Intercepts and means have ``op == "~1"`` and ``rhs == ""`` (lavaan's representation).
+    ``groups`` holds per-group modifiers (lavaan's ``c(...)``), one per group, or None
+    when the term has none; when it is set, the single-group fields (``fixed``, ``label``,
+    ``start``, ``free_forced``) are unused (they are folded into every group's modifier).
+    """
 
     lhs: str
     op: str
@@ -45,6 +73,31 @@ class Statement:
     label: str = ""
     start: float | None = None
     free_forced: bool = False  # ``NA*x``
+    groups: tuple[GroupModifier, ...] | None = None
+
+    @property
+    def n_values(self) -> int:
+        """Number of per-group values of ``c(...)`` (1 when the term has none)."""
+        return 1 if self.groups is None else len(self.groups)
+
+    def in_group(self, group: int) -> "Statement":
+        """This statement with the modifier of ``group`` (1-based) as its only modifier.
+
+        A term without ``c(...)`` is the same in every group; a term whose ``c(...)`` has
+        a single value uses it in every group (as lavaan). The caller checks the number of
+        values against the number of groups.
+        """
+        if self.groups is None:
+            return self
+        mod = self.groups[0] if len(self.groups) == 1 else self.groups[group - 1]
+        return Statement(self.lhs, self.op, self.rhs, self.line, mod.fixed, mod.label, mod.start,
+                         mod.free_forced)
+
+    def term_text(self) -> str:
+        """The statement as lavaan text (``lhs op modifier*rhs``), for messages."""
+        rhs = "1" if self.op == "~1" else self.rhs
+        op = "~" if self.op == "~1" else self.op
+        return f"{self.lhs} {op} {modifier_text(self)}{rhs}"
 
 
 def parse_syntax(text: str) -> list[Statement]:
@@ -122,7 +175,15 @@ def _parse_line(chunk: str, line: int) -> list[Statement]:
     for term in (t.strip() for t in rhs_text.split("+")):
         if not term:
             raise ModelSyntaxError("empty term (two '+' in a row or a trailing '+')", line, chunk)
-        out.extend(Statement(lhs, op, **_parse_term(term, line, chunk)) for lhs in lhs_names)
+        fields = _parse_term(term, line, chunk)
+        if fields["rhs"] == "":
+            if op != "~":
+                raise ModelSyntaxError(f"'1' after '{op}' has no meaning; an intercept or mean is "
+                                       f"written 'x ~ 1' (with '~')", line, chunk)
+            fields["op"] = "~1"
+        else:
+            fields["op"] = op
+        out.extend(Statement(lhs=lhs, **fields) for lhs in lhs_names)
     return out
 
 
@@ -130,32 +191,148 @@ def _parse_term(term: str, line: int, chunk: str) -> dict:
     parts = [p.strip() for p in term.split("*")]
     name = parts[-1]
     if name == "1":
-        # every intercept form: 'x ~ 1', 'x ~ 0*1', 'f ~ a*1', 'x ~ start(2)*1'
-        raise NotSupportedError(f"line {line}: intercepts and means ('~ 1', also with a modifier such "
-                                f"as '0*1' or 'a*1') are not supported; lcsem fits covariance "
-                                f"structures only: remove the statement\n    {chunk}")
-    if not is_name(name):
+        name = ""   # an intercept or mean: lavaan's 'lhs ~1'
+    elif not is_name(name):
         raise ModelSyntaxError(f"{name!r} is not a valid variable name", line, chunk)
     result: dict = {"rhs": name, "line": line}
+    per_group: list[tuple[str, list[dict]]] = []   # (modifier text, one dict per group)
     for mod in parts[:-1]:
-        if _NUMBER_RE.fullmatch(mod):
-            result["fixed"] = _number(mod, line, chunk)
-        elif mod == "NA":
-            result["free_forced"] = True
-        elif (m := _START_RE.fullmatch(mod)) is not None:
-            if not _NUMBER_RE.fullmatch(m.group(1)):
-                raise ModelSyntaxError(f"start() needs a number, got {m.group(1)!r}", line, chunk)
-            result["start"] = _number(m.group(1), line, chunk)
-        elif (m := _LABEL_RE.fullmatch(mod)) is not None:
-            result["label"] = m.group(1)
-        elif is_name(mod):
-            result["label"] = mod
+        if (m := _START_C_RE.fullmatch(mod)) is not None:
+            per_group.append((mod, [_start_value(v, mod, line, chunk) for v in _c_values(m.group(1), mod, line, chunk)]))
+        elif (m := _C_RE.fullmatch(mod)) is not None:
+            per_group.append((mod, [_c_value(v, mod, line, chunk) for v in _c_values(m.group(1), mod, line, chunk)]))
         else:
-            raise ModelSyntaxError(f"cannot read the modifier {mod!r}; use a number (fixed value), "
-                                   f"a label, NA or start(value)", line, chunk)
+            _merge(result, _scalar_modifier(mod, line, chunk), term, line, chunk)
     if "fixed" in result and result.get("free_forced"):
         raise ModelSyntaxError(f"{term!r} is both fixed and free (NA)", line, chunk)
+    if per_group:
+        counts = {len(values) for _, values in per_group}
+        if len(counts) > 1:
+            shown = ", ".join(f"{text} ({len(values)} values)" for text, values in per_group)
+            raise ModelSyntaxError(f"the c() modifiers of {term!r} give different numbers of values "
+                                   f"({shown}); give one value per group in each", line, chunk)
+        common = {k: result.pop(k) for k in ("fixed", "label", "start", "free_forced") if k in result}
+        mods = []
+        for g in range(counts.pop()):
+            fields = dict(common)
+            for _, values in per_group:
+                _merge(fields, values[g], term, line, chunk)
+            if "fixed" in fields and fields.get("free_forced"):
+                raise ModelSyntaxError(f"{term!r} is both fixed and free (NA) in group {g + 1}", line, chunk)
+            mods.append(GroupModifier(**fields))
+        result["groups"] = tuple(mods)
     return result
+
+
+def _scalar_modifier(mod: str, line: int, chunk: str) -> dict:
+    if _NUMBER_RE.fullmatch(mod):
+        return {"fixed": _number(mod, line, chunk)}
+    if mod == "NA":
+        return {"free_forced": True}
+    if (m := _START_RE.fullmatch(mod)) is not None:
+        if not _NUMBER_RE.fullmatch(m.group(1)):
+            raise ModelSyntaxError(f"start() needs a number, got {m.group(1)!r}", line, chunk)
+        return {"start": _number(m.group(1), line, chunk)}
+    if (m := _LABEL_RE.fullmatch(mod)) is not None:
+        return {"label": m.group(1)}
+    if is_name(mod):
+        return {"label": mod}
+    raise ModelSyntaxError(f"cannot read the modifier {mod!r}; use a number (fixed value), "
+                           f"a label, NA, start(value) or c(...) with one of these per group",
+                           line, chunk)
+
+
+def _c_values(body: str, mod: str, line: int, chunk: str) -> list[str]:
+    values = [v.strip() for v in body.split(",")]
+    if not body.strip() or any(not v for v in values):
+        raise ModelSyntaxError(f"the modifier {mod!r} has an empty value; write one value per group, "
+                               f"e.g. c(a1, a2) or c(1, NA)", line, chunk)
+    return values
+
+
+def _c_value(value: str, mod: str, line: int, chunk: str) -> dict:
+    if _NUMBER_RE.fullmatch(value):
+        return {"fixed": _number(value, line, chunk)}
+    if value == "NA":
+        return {"free_forced": True}
+    if (m := _QUOTED_RE.fullmatch(value)) is not None:
+        return {"label": m.group(1)}
+    if is_name(value):
+        return {"label": value}
+    raise ModelSyntaxError(f"cannot read the value {value!r} in {mod!r}; each value of c() is a "
+                           f"number (fixed), NA (free) or a label", line, chunk)
+
+
+def _start_value(value: str, mod: str, line: int, chunk: str) -> dict:
+    if value == "NA":
+        return {}
+    if _NUMBER_RE.fullmatch(value):
+        return {"start": _number(value, line, chunk)}
+    raise ModelSyntaxError(f"cannot read the value {value!r} in {mod!r}; each value of start(c()) "
+                           f"is a number or NA", line, chunk)
+
+
+def _merge(into: dict, new: dict, term: str, line: int, chunk: str) -> None:
+    for key, value in new.items():
+        if key in into and into[key] != value:
+            what = {"fixed": "fixed values", "label": "labels", "start": "start values",
+                    "free_forced": "free markers"}[key]
+            raise ModelSyntaxError(f"{term!r} has two {what} for one parameter; give each at most once",
+                                   line, chunk)
+        into[key] = value
+
+
+def modifier_text(s: Statement) -> str:
+    """The modifier of a statement as lavaan text ending in ``*`` ('' when it has none)."""
+    if s.groups is not None:
+        return "".join(f"{m}*" for m in _group_modifier_texts(s.groups))
+    if s.fixed is not None:
+        return f"{format_number(s.fixed)}*"
+    mods = []
+    if s.free_forced:
+        mods.append("NA")
+    if s.label:
+        mods.append(s.label)
+    if s.start is not None:
+        mods.append(f"start({format_number(s.start)})")
+    return "".join(f"{m}*" for m in mods)
+
+
+def _group_modifier_texts(groups: tuple[GroupModifier, ...]) -> list[str]:
+    """``c(...)`` texts that read back as ``groups`` (see :func:`check_group_modifiers`)."""
+    def value(m: GroupModifier) -> str:
+        return format_number(m.fixed) if m.fixed is not None else "NA"
+
+    has_value = [m.fixed is not None or m.free_forced for m in groups]
+    has_label = [bool(m.label) for m in groups]
+    texts = []
+    if all(v != lab for v, lab in zip(has_value, has_label)):
+        texts.append("c(" + ", ".join(value(m) if v else m.label for m, v in zip(groups, has_value)) + ")")
+    else:
+        if any(has_value):
+            texts.append("c(" + ", ".join(value(m) for m in groups) + ")")
+        if any(has_label):
+            texts.append("c(" + ", ".join(m.label for m in groups) + ")")
+    if any(m.start is not None for m in groups):
+        texts.append("start(c(" + ", ".join("NA" if m.start is None else format_number(m.start)
+                                            for m in groups) + "))")
+    return texts
+
+
+def check_group_modifiers(groups: tuple[GroupModifier, ...]) -> str:
+    """'' when ``groups`` can be written as ``c()`` text, else the reason it cannot."""
+    has_value = [m.fixed is not None or m.free_forced for m in groups]
+    has_label = [bool(m.label) for m in groups]
+    if any(m.fixed is not None and m.free_forced for m in groups):
+        return "a group's value is both fixed and free (free_forced)"
+    if all(v != lab for v, lab in zip(has_value, has_label)):
+        return ""
+    if any(has_value) and not all(has_value):
+        return ("some groups have a fixed value or NA and others have neither; give every group "
+                "a value (a number or NA)")
+    if any(has_label) and not all(has_label):
+        return "some groups have a label and others have none; give every group a label"
+    return ""
 
 
 def _number(text: str, line: int, chunk: str) -> float:
