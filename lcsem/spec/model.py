@@ -309,7 +309,7 @@ class Model:
         keep = tuple(s for s in self.statements if not (s.op == "~~" and {s.lhs, s.rhs} == {a, b}))
         if len(keep) == len(self.statements):
             raise ArgumentError(f"there is no user-specified covariance {a} ~~ {b} in the model")
-        return self._with(keep)
+        return self._with(_drop_orphan_definitions(keep))
 
     def add_control(self, control: str, outcomes: Iterable[str] | str | None = None, *,
                     description: str = "") -> "Model":
@@ -489,9 +489,12 @@ def _checked_population(population: object) -> dict[str, float]:
 
 
 def _drop_orphan_definitions(statements: tuple[Statement, ...]) -> tuple[Statement, ...]:
-    """Drop ':=' definitions whose labels no longer exist."""
+    """Drop intercepts ('~ 1') of variables no longer in the model, then ':=' definitions
+    whose labels no longer exist."""
+    used = {n for s in statements if s.op not in (":=", "~1") for n in (s.lhs, s.rhs)}
+    statements = tuple(s for s in statements if s.op != "~1" or s.lhs in used)
     kept: list[Statement] = []
-    labels = {s.label for s in statements if s.label and s.op != ":="}
+    labels = set(all_labels([s for s in statements if s.op != ":="]))
     for s in statements:
         if s.op == ":=":
             if not set(parse_expression(s.rhs).names) <= labels:
