@@ -481,3 +481,18 @@ def test_builders_drop_intercepts_of_removed_variables():
     with_path = Model.from_syntax("y ~ x\nw ~ y\ny ~ 1\nx ~ 1")
     assert [(s.lhs, s.op) for s in with_path.remove_path("y", "x").statements] == \
         [("w", "~"), ("y", "~1")]
+
+
+def test_group_modifier_records_round_trip_and_are_validated():
+    from lcsem.spec.syntax import group_modifiers_from_records, group_modifiers_to_records
+    model = Model.from_syntax("f =~ x1 + c(1, a)*x2 + NA*c(a1, a2)*x3 + start(c(0.5, NA))*x4")
+    for s in model.statements:
+        assert group_modifiers_from_records(group_modifiers_to_records(s.groups)) == s.groups
+    json.dumps([group_modifiers_to_records(s.groups) for s in model.statements])
+    for bad in ("x", [], [{"code": "__import__('os')"}], [1]):
+        with pytest.raises(ArgumentError):
+            group_modifiers_from_records(bad)
+    forged = group_modifiers_from_records([{"label": "a\nCONSTRAINT(1)"}, {"label": "b"}])
+    with pytest.raises(LcsemError):
+        Model((Statement("f", "=~", "x1", 1), Statement("f", "=~", "x2", 1, groups=forged),
+               Statement("f", "=~", "x3", 1)))

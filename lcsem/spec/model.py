@@ -13,7 +13,7 @@ from .._validation import check_label, check_name, check_number, describe_value
 from ..exceptions import ArgumentError, LcsemError, ModelSyntaxError
 from .partable import ParRow, Variables, all_labels, build_partable, has_intercepts, to_frame, variable_roles
 from .expressions import parse_expression
-from .syntax import (GroupModifier, Statement, check_group_modifiers, format_number, modifier_text,
+from .syntax import (GroupModifier, Statement, check_group_modifiers, modifier_text,
                      parse_syntax)
 
 OPERATORS = ("=~", "~", "~~", ":=", "~1")

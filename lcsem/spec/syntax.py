@@ -349,3 +349,28 @@ def format_number(value: float) -> str:
     """Shortest text that reads back as ``value``."""
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+def group_modifiers_to_records(groups: tuple[GroupModifier, ...] | None) -> list[dict] | None:
+    """Per-group modifiers as plain JSON-able dicts (for saved models); None stays None."""
+    if groups is None:
+        return None
+    return [{"fixed": m.fixed, "label": m.label, "start": m.start, "free_forced": m.free_forced}
+            for m in groups]
+
+
+def group_modifiers_from_records(records: object) -> tuple[GroupModifier, ...] | None:
+    """Inverse of :func:`group_modifiers_to_records`. Field types are checked here; the
+    values are validated by the :class:`~lcsem.Model` constructor (``check_statement``)."""
+    if records is None:
+        return None
+    if not isinstance(records, list) or not records:
+        raise ArgumentError(f"groups: expected a non-empty list of per-group modifiers, got "
+                            f"{type(records).__name__}")
+    out = []
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or set(record) - {"fixed", "label", "start", "free_forced"}:
+            raise ArgumentError(f"groups[{i}]: expected a dict with fixed, label, start and free_forced, "
+                                f"got {str(record)[:60]!r}")
+        out.append(GroupModifier(**record))
+    return tuple(out)
