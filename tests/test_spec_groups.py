@@ -345,8 +345,8 @@ def test_intercept_and_regression_in_one_statement():
     ("c(0.5, 0.7)*x2", (GroupModifier(fixed=0.5), GroupModifier(fixed=0.7))),
     ("start(c(0.5, 0.7))*x2", (GroupModifier(start=0.5), GroupModifier(start=0.7))),
     ("c('a1', \"a2\")*x2", (GroupModifier(label="a1"), GroupModifier(label="a2"))),
-    ("c(a1, a2)*start(c(0.5, NA))*x2", (GroupModifier(label="a1", start=0.5), GroupModifier(label="a2"))),
-    ("NA*c(a1, a2)*x2", (GroupModifier(label="a1", free_forced=True), GroupModifier(label="a2", free_forced=True))),
+    ("start(c(0.5, NA))*x2", (GroupModifier(start=0.5), GroupModifier())),
+    ("c(-1, 2e-1, NA)*x2", (GroupModifier(fixed=-1.0), GroupModifier(fixed=0.2), GroupModifier(free_forced=True))),
 ])
 def test_per_group_modifiers(term, groups):
     s = Model.from_syntax(f"visual =~ x1 + {term} + x3").statements[1]
@@ -365,7 +365,7 @@ def test_c_on_intercepts_and_latent_means():
     HS + "\nx1 ~ 1\nvisual ~ a*1\nx2 ~ 0*1\nx3 ~ start(2)*1\nx4 ~ NA*1",
     "visual =~ x1 + c(a1, a1)*x2 + c(1, NA)*x3\ntextual =~ x4 + c(b1, b2)*x5 + x6\n"
     "x9 ~~ c(v9, v9)*x9\nx4 ~ c(i4, i4)*1\ndl := b1 - b2",
-    "visual =~ x1 + c(1, a)*x2 + NA*c(a1, a2)*x3 + start(c(0.5, NA))*x4\nvisual ~ c(0, NA)*1",
+    "visual =~ x1 + c(1, NA)*x2 + c(a1, a2)*x3 + start(c(0.5, NA))*x4\nvisual ~ c(0, NA)*1",
     "f =~ x1 + x2 + x3\ny ~ c(0.5, 0.25, NA)*f + start(c(1, 2, 3))*x4\ny ~ c(m1, m2, m3)*1",
 ])
 def test_to_syntax_round_trip(text):
@@ -407,7 +407,10 @@ def test_constructor_validates_group_modifiers(tmp_path):
         (GroupModifier(fixed="1"), GroupModifier(fixed=1.0)),         # type: ignore[arg-type]
         (GroupModifier(free_forced="yes"), GroupModifier()),          # type: ignore[arg-type]
         (GroupModifier(fixed=1.0, free_forced=True), GroupModifier(fixed=1.0)),
-        (GroupModifier(fixed=1.0), GroupModifier()),                  # not writable as c()
+        (GroupModifier(fixed=1.0), GroupModifier()),                  # not writable as one c()
+        (GroupModifier(fixed=1.0), GroupModifier(label="b")),
+        (GroupModifier(label="a", start=1.0), GroupModifier(label="b")),
+        (GroupModifier(label="a", free_forced=True), GroupModifier(label="b", free_forced=True)),
         ("a", "b"),
         (),
     ]
@@ -441,11 +444,17 @@ BAD = [
     ("n_groups", lambda: group_table(Model.from_syntax(HS), 0), ArgumentError, r"n_groups: expected a whole number"),
     ("c() wrong count", lambda: group_table(Model.from_syntax(HS.replace("x2", "c(a, b, c)*x2")), 2),
      ModelSpecificationError, r"line 1: 'visual =~ c\(a, b, c\)\*x2' gives 3 values \(a, b, c\) but the data have 2 groups"),
-    ("c() counts differ", lambda: Model.from_syntax("f =~ x1 + c(a, b)*start(c(1, 2, 3))*x2 + x3"),
-     ModelSyntaxError, r"different numbers of values"),
+    ("c() with other modifiers", lambda: Model.from_syntax("f =~ x1 + c(a, b)*start(c(1, 2))*x2 + x3"),
+     ModelSyntaxError, r"'c\(a, b\)\*start\(c\(1, 2\)\)\*x2': a term with a per-group modifier c\(\.\.\.\) takes "
+                       r"that one modifier \(lavaan 0.6.14 silently drops the others\)"),
+    ("c() with a label", lambda: Model.from_syntax("f =~ x1 + a*c(1, NA)*x2 + x3"), ModelSyntaxError,
+     r"takes that one modifier"),
+    ("c() mixing labels and values", lambda: Model.from_syntax("f =~ x1 + c(a, NA)*x2 + x3"), ModelSyntaxError,
+     r"'c\(a, NA\)' mixes labels with numbers or NA; lavaan reads such a c\(\) as labels"),
     ("c() empty value", lambda: Model.from_syntax("f =~ x1 + c(a, )*x2 + x3"), ModelSyntaxError, r"empty value"),
-    ("c() fixed and NA", lambda: Model.from_syntax("f =~ x1 + c(1, 2)*c(NA, 2)*x2 + x3"), ModelSyntaxError,
-     r"two fixed values|both fixed and free"),
+    ("c() empty", lambda: Model.from_syntax("f =~ x1 + c()*x2 + x3"), ModelSyntaxError, r"empty value"),
+    ("start(c()) with a label", lambda: Model.from_syntax("f =~ x1 + start(c(a, 1))*x2 + x3"), ModelSyntaxError,
+     r"cannot read the value 'a' in 'start\(c\(a, 1\)\)'"),
     ("intercept on undefined name", lambda: Model.from_syntax(HS + "\nz ~ 1"), ModelSyntaxError,
      r"line 4: 'z ~ 1': 'z' is not a variable of the model"),
     ("duplicate intercept", lambda: Model.from_syntax(HS + "\nx1 ~ 1\nx1 ~ 0*1"), ModelSyntaxError,
@@ -485,7 +494,7 @@ def test_builders_drop_intercepts_of_removed_variables():
 
 def test_group_modifier_records_round_trip_and_are_validated():
     from lcsem.spec.syntax import group_modifiers_from_records, group_modifiers_to_records
-    model = Model.from_syntax("f =~ x1 + c(1, a)*x2 + NA*c(a1, a2)*x3 + start(c(0.5, NA))*x4")
+    model = Model.from_syntax("f =~ x1 + c(1, NA)*x2 + c(a1, a2)*x3 + start(c(0.5, NA))*x4")
     for s in model.statements:
         assert group_modifiers_from_records(group_modifiers_to_records(s.groups)) == s.groups
     json.dumps([group_modifiers_to_records(s.groups) for s in model.statements])

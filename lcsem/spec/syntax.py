@@ -8,8 +8,10 @@ with), ``:=`` (defined parameter). Each right-hand term may carry one modifier:
 Intercepts and means are written ``x ~ 1`` (also ``x ~ 0*1``, ``f ~ a*1``, ``y ~ 1 + x``);
 they become statements with lavaan's operator ``~1`` and an empty right-hand side.
 Per-group modifiers (multi-group models, lavaan's ``c()``): ``c(a1, a2)*x`` (labels),
-``c(1, NA)*x`` (fixed in group 1, free in group 2), ``c(a, 0.5)*x`` (mixed),
-``start(c(0.5, 0.7))*x``; one value per group. Nothing in the text is ever executed; anything else is a :class:`ModelSyntaxError`
+``c(1, NA)*x`` (fixed in group 1, free in group 2), ``start(c(0.5, 0.7))*x``; one value
+per group, and a term with a ``c()`` takes no other modifier (lavaan 0.6.14 silently drops
+the others, and reads a ``c()`` mixing labels with numbers as labels, so lcsem refuses
+both). Nothing in the text is ever executed; anything else is a :class:`ModelSyntaxError`
 naming the line.
 """
 
@@ -195,32 +197,32 @@ def _parse_term(term: str, line: int, chunk: str) -> dict:
     elif not is_name(name):
         raise ModelSyntaxError(f"{name!r} is not a valid variable name", line, chunk)
     result: dict = {"rhs": name, "line": line}
-    per_group: list[tuple[str, list[dict]]] = []   # (modifier text, one dict per group)
-    for mod in parts[:-1]:
+    modifiers = parts[:-1]
+    c_mods = [mod for mod in modifiers if _C_RE.fullmatch(mod) or _START_C_RE.fullmatch(mod)]
+    if c_mods:
+        if len(modifiers) > 1:
+            raise ModelSyntaxError(
+                f"{term!r}: a term with a per-group modifier c(...) takes that one modifier "
+                f"(lavaan 0.6.14 silently drops the others); write c(a1, a2)*x for labels, "
+                f"c(1, NA)*x for fixed/free values or start(c(0.5, 0.7))*x for start values", line, chunk)
+        mod = c_mods[0]
         if (m := _START_C_RE.fullmatch(mod)) is not None:
-            per_group.append((mod, [_start_value(v, mod, line, chunk) for v in _c_values(m.group(1), mod, line, chunk)]))
-        elif (m := _C_RE.fullmatch(mod)) is not None:
-            per_group.append((mod, [_c_value(v, mod, line, chunk) for v in _c_values(m.group(1), mod, line, chunk)]))
+            values = [_start_value(v, mod, line, chunk) for v in _c_values(m.group(1), mod, line, chunk)]
         else:
-            _merge(result, _scalar_modifier(mod, line, chunk), term, line, chunk)
+            values = [_c_value(v, mod, line, chunk)
+                      for v in _c_values(_C_RE.fullmatch(mod).group(1), mod, line, chunk)]  # type: ignore[union-attr]
+            kinds = {"label" if "label" in v else "value" for v in values}
+            if len(kinds) > 1:
+                raise ModelSyntaxError(
+                    f"{mod!r} mixes labels with numbers or NA; lavaan reads such a c() as labels "
+                    f"(c(a, NA) is the label 'a' in every group), so lcsem refuses it: give every "
+                    f"group a label, c(a1, a2), or every group a value, c(1, NA)", line, chunk)
+        result["groups"] = tuple(GroupModifier(**v) for v in values)
+        return result
+    for mod in modifiers:
+        _merge(result, _scalar_modifier(mod, line, chunk), term, line, chunk)
     if "fixed" in result and result.get("free_forced"):
         raise ModelSyntaxError(f"{term!r} is both fixed and free (NA)", line, chunk)
-    if per_group:
-        counts = {len(values) for _, values in per_group}
-        if len(counts) > 1:
-            shown = ", ".join(f"{text} ({len(values)} values)" for text, values in per_group)
-            raise ModelSyntaxError(f"the c() modifiers of {term!r} give different numbers of values "
-                                   f"({shown}); give one value per group in each", line, chunk)
-        common = {k: result.pop(k) for k in ("fixed", "label", "start", "free_forced") if k in result}
-        mods = []
-        for g in range(counts.pop()):
-            fields = dict(common)
-            for _, values in per_group:
-                _merge(fields, values[g], term, line, chunk)
-            if "fixed" in fields and fields.get("free_forced"):
-                raise ModelSyntaxError(f"{term!r} is both fixed and free (NA) in group {g + 1}", line, chunk)
-            mods.append(GroupModifier(**fields))
-        result["groups"] = tuple(mods)
     return result
 
 
@@ -299,40 +301,33 @@ def modifier_text(s: Statement) -> str:
 
 
 def _group_modifier_texts(groups: tuple[GroupModifier, ...]) -> list[str]:
-    """``c(...)`` texts that read back as ``groups`` (see :func:`check_group_modifiers`)."""
-    def value(m: GroupModifier) -> str:
-        return format_number(m.fixed) if m.fixed is not None else "NA"
-
-    has_value = [m.fixed is not None or m.free_forced for m in groups]
-    has_label = [bool(m.label) for m in groups]
-    texts = []
-    if all(v != lab for v, lab in zip(has_value, has_label)):
-        texts.append("c(" + ", ".join(value(m) if v else m.label for m, v in zip(groups, has_value)) + ")")
-    else:
-        if any(has_value):
-            texts.append("c(" + ", ".join(value(m) for m in groups) + ")")
-        if any(has_label):
-            texts.append("c(" + ", ".join(m.label for m in groups) + ")")
-    if any(m.start is not None for m in groups):
-        texts.append("start(c(" + ", ".join("NA" if m.start is None else format_number(m.start)
-                                            for m in groups) + "))")
-    return texts
+    """The ``c(...)`` text that reads back as ``groups`` (see :func:`check_group_modifiers`)."""
+    if any(m.label for m in groups):
+        return ["c(" + ", ".join(m.label for m in groups) + ")"]
+    if any(m.fixed is not None or m.free_forced for m in groups):
+        return ["c(" + ", ".join("NA" if m.fixed is None else format_number(m.fixed) for m in groups) + ")"]
+    return ["start(c(" + ", ".join("NA" if m.start is None else format_number(m.start) for m in groups) + "))"]
 
 
 def check_group_modifiers(groups: tuple[GroupModifier, ...]) -> str:
-    """'' when ``groups`` can be written as ``c()`` text, else the reason it cannot."""
-    has_value = [m.fixed is not None or m.free_forced for m in groups]
-    has_label = [bool(m.label) for m in groups]
-    if any(m.fixed is not None and m.free_forced for m in groups):
-        return "a group's value is both fixed and free (free_forced)"
-    if all(v != lab for v, lab in zip(has_value, has_label)):
+    """'' when ``groups`` is what one ``c(...)`` modifier can say, else the reason it is not.
+
+    One ``c()`` gives every group a label, or every group a value (a fixed number or NA,
+    free), or start values (``start(c(...))``, NA for none); lavaan 0.6.14 drops the
+    other modifiers of a term that has a ``c()``, so lcsem does not combine them."""
+    if all(m.label for m in groups):
+        ok = all(m.fixed is None and m.start is None and not m.free_forced for m in groups)
+    elif any(m.label for m in groups):
+        ok = False
+    elif any(m.fixed is not None or m.free_forced for m in groups):
+        ok = all((m.fixed is None) == m.free_forced and m.start is None for m in groups)
+    else:
+        ok = True
+    if ok:
         return ""
-    if any(has_value) and not all(has_value):
-        return ("some groups have a fixed value or NA and others have neither; give every group "
-                "a value (a number or NA)")
-    if any(has_label) and not all(has_label):
-        return "some groups have a label and others have none; give every group a label"
-    return ""
+    return ("each group needs the same kind of value and only one: a label in every group "
+            "(c(a1, a2)), a number or NA in every group (c(1, NA)), or start values "
+            "(start(c(0.5, NA)))")
 
 
 def _number(text: str, line: int, chunk: str) -> float:
