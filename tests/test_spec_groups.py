@@ -22,6 +22,7 @@ from lcsem import LcsemError, Model
 from lcsem.exceptions import ArgumentError, ModelSpecificationError, ModelSyntaxError, NotSupportedError
 from lcsem.spec.groups import (GROUP_EQUAL, fixed_x_free, group_table, mean_structure_needed, n_free,
                                n_moments, view_model)
+from lcsem.spec.partable import ParRow
 from lcsem.spec.syntax import GroupModifier, Statement
 
 REF = Path(__file__).resolve().parent / "reference"
@@ -505,3 +506,15 @@ def test_group_modifier_records_round_trip_and_are_validated():
     with pytest.raises(LcsemError):
         Model((Statement("f", "=~", "x1", 1), Statement("f", "=~", "x2", 1, groups=forged),
                Statement("f", "=~", "x3", 1)))
+
+
+def test_view_model_labels_unlabelled_equal_rows_without_clashing():
+    rows = (ParRow("f", "=~", "x1", "", 0, 1.0, True), ParRow("f", "=~", "x2", "", 1, float("nan"), True),
+            ParRow("f", "=~", "x3", "", 1, float("nan"), True), ParRow("x1", "~~", "x1", "_eq2", 2, float("nan"), False),
+            ParRow("x2", "~~", "x2", "", 3, float("nan"), False), ParRow("x3", "~~", "x3", "", 4, float("nan"), False),
+            ParRow("f", "~~", "f", "", 5, float("nan"), False))
+    view = view_model(rows)
+    got = view.rows
+    assert got[1].free == got[2].free and got[1].label == got[2].label == "_eq_1"
+    assert got[3].label == "_eq2" and got[3].free != got[1].free
+    assert [r.user for r in got] == [r.user for r in rows]

@@ -259,7 +259,8 @@ def view_model(rows: Sequence[ParRow]) -> Model:
     ``NA*rhs`` with their start value), in table order, so the view's ``rows`` have the
     same lhs, op, rhs, label, free status and value, in the same order; ``free`` numbers
     are renumbered 1..k within the view. Free rows that share a number but no label get
-    the label ``_eq<number>`` so they stay one parameter. ``:=`` rows are kept when every
+    the label ``_eq<number>`` (more underscores if a label of the model starts so) so they
+    stay one parameter. ``:=`` rows are kept when every
     label they use is in the view. Give the rows of one group (``r.group == g``) and,
     optionally, the ``:=`` rows.
 
@@ -276,11 +277,15 @@ def view_model(rows: Sequence[ParRow]) -> Model:
     for r in body:
         if r.free:
             counts[r.free] = counts.get(r.free, 0) + 1
+    taken = {r.label for r in rows if r.label}
+    prefix = "_eq"
+    while any(t.startswith(prefix) for t in taken):
+        prefix += "_"
     statements: list[Statement] = []
     for r in body:
         label = r.label
         if r.free and not label and counts[r.free] > 1:
-            label = f"_eq{r.free}"
+            label = f"{prefix}{r.free}"
         if r.free:
             start = r.value if r.value == r.value else None
             statements.append(Statement(r.lhs, r.op, r.rhs, 0, None, label, start, True))
@@ -312,7 +317,7 @@ class _ViewModel(Model):
             defaults = getattr(self, "_defaults", frozenset())
             full = variable_roles(list(self.statements))
             written = [s for s in self.statements
-                       if not (s.op == "~~" and (s.lhs, s.op, s.rhs) in defaults)]
+                       if not (s.op in ("~~", "~1") and (s.lhs, s.op, s.rhs) in defaults)]
             cached = replace(full, exogenous_observed=tuple(
                 n for n in variable_roles(written).exogenous_observed if n in full.observed))
             self.__dict__["_view_roles"] = cached

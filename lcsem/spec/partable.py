@@ -77,7 +77,9 @@ def variable_roles(statements: list[Statement]) -> Variables:
     # as lavaan's ov.x: a predictor the user gives a variance or covariance (``x ~~ ...``)
     # is "random", not a fixed.x covariate: its moments are free parameters and it gets no
     # automatic covariances with the covariates
+    # (likewise a predictor given an intercept, ``x ~ 1``)
     mentioned = {n for s in statements if s.op == "~~" for n in (s.lhs, s.rhs)}
+    mentioned.update(s.lhs for s in statements if s.op == "~1")
     exo_obs = [n for n in observed if n not in endogenous and n not in mentioned]
     return Variables(tuple(latent), tuple(observed), tuple(dict.fromkeys(indicators)),
                      tuple(endogenous), tuple(exo_lat), tuple(exo_obs))

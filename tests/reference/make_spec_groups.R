@@ -19,6 +19,9 @@ cases <- list(
  x4 ~ visual ', group = "school", group.equal = c("loadings", "intercepts", "regressions", "residuals")),
   fixed_x_single_means = list(model = ' visual =~ x1 + x2 + x3
  visual ~ ageyr + agemo ', meanstructure = TRUE),
+  fixed_x_user_intercept = list(model = ' visual =~ x1 + x2 + x3
+ visual ~ ageyr + agemo + sex
+ ageyr ~ 1 '),
   c_intercepts = list(model = ' visual =~ x1 + x2 + x3
  textual =~ x4 + x5 + x6
  x1 ~ c(0, NA)*1
