@@ -518,3 +518,10 @@ def test_view_model_labels_unlabelled_equal_rows_without_clashing():
     assert got[1].free == got[2].free and got[1].label == got[2].label == "_eq_1"
     assert got[3].label == "_eq2" and got[3].free != got[1].free
     assert [r.user for r in got] == [r.user for r in rows]
+
+
+def test_shared_labels_lists_labels_written_once_for_all_groups():
+    from lcsem.spec.groups import shared_labels
+    model = Model.from_syntax(GROUPS["lc_canonical_labels_shared"]["model"])
+    assert shared_labels(model) == ("a", "b", "c")
+    assert shared_labels(Model.from_syntax(GROUPS["hs_labelled"]["model"])) == ()

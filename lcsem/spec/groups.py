@@ -30,7 +30,7 @@ from .partable import ParRow, _key, all_labels, build_partable, has_intercepts, 
 from .syntax import GroupModifier, Statement
 
 __all__ = ["GROUP_EQUAL", "group_table", "mean_structure_needed", "view_model", "n_moments",
-           "n_free", "fixed_x_free", "parse_partial"]
+           "n_free", "fixed_x_free", "parse_partial", "shared_labels"]
 
 #: lavaan's ``group.equal`` classes that lcsem implements.
 GROUP_EQUAL = ("loadings", "intercepts", "means", "residuals", "residual.covariances",
@@ -66,6 +66,15 @@ def fixed_x_free(model: Model, rows: Sequence[ParRow]) -> frozenset[int]:
     """Global free numbers of the exogenous covariates' automatic moments in ``rows``
     (lavaan's ``fixed.x``: given, not counted in ``npar``), in every group."""
     return fixed_x_numbers(rows, model.roles.exogenous_observed)
+
+
+def shared_labels(model: Model) -> tuple[str, ...]:
+    """Labels written once for all groups (``a*x``, not ``c(a1, a2)*x``), in order.
+
+    In a multi-group model each is one parameter in every group; lavaan warns about them
+    when ``group.equal`` is empty ("using a single label per parameter in a multiple group
+    setting implies imposing equality constraints across all the groups")."""
+    return tuple(dict.fromkeys(s.label for s in model.statements if s.op != ":=" and s.label))
 
 
 def _check_options(n_groups: object, group_equal: object, group_partial: object
