@@ -114,10 +114,10 @@ def test_ordinal_warning_issued_once(lc):
     assert sum(issubclass(w.category, OrdinalDataWarning) for w in caught) == 1
 
 
-def _refused(data, error, *fragments, columns=HS_COLUMNS, group="school", **kwargs):
+def _refused(data, error, *fragments, columns=HS_COLUMNS, group="school", missing="listwise", **kwargs):
     before = data.copy()
     with pytest.raises(error) as info:
-        moments_by_group(data, columns, group, "listwise", **kwargs)
+        moments_by_group(data, columns, group, missing, **kwargs)
     assert isinstance(info.value, LcsemError)
     message = str(info.value)
     for fragment in fragments:
@@ -171,3 +171,17 @@ def test_a_problem_within_one_group_names_the_group(hs):
 def test_refuses_duplicated_group_columns(hs):
     data = pd.concat([hs, hs[["school"]]], axis=1)
     _refused(data, DataError, "group", "more than one column named 'school'")
+
+
+def test_categorical_group_column_in_order_of_appearance_not_of_categories(hs):
+    """lavaan: unique(as.character(x)), so a factor's level order does not matter."""
+    data = hs.assign(school=pd.Categorical(hs.school, categories=["Grant-White", "Pasteur"]))
+    assert moments_by_group(data, HS_COLUMNS, "school", "listwise").labels == ("Pasteur", "Grant-White")
+
+
+def test_missing_error_policy_names_the_group(hs):
+    data = hs.copy()
+    data.loc[data.index[data.school == "Grant-White"][0], "x2"] = np.nan
+    message = _refused(data, DataError, "group 'Grant-White' of 'school'", "missing values", "'x2': 1",
+                       missing="error")
+    assert "Pasteur" not in message

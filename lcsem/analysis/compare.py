@@ -148,9 +148,9 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
     Parameters
     ----------
     *results
-        Two or more :class:`~lcsem.FitResult` of the same data, fitted by ML, in any order:
-        they are sorted by df (least restricted first) and each is tested against the one
-        before it.
+        Two or more :class:`~lcsem.FitResult` of the same data, fitted by ML, in any order
+        (or one list of them): they are sorted by df (least restricted first) and each is
+        tested against the one before it.
     method
         ``"default"`` (or ``"standard"``): the difference of the ML chi-squares, as
         lavaan's default for ML. The scaled differences of robust estimators
