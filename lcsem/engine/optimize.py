@@ -11,6 +11,19 @@ the unweighted sum over the ``p(p+1)/2`` distinct moments, in which every varian
 every covariance counts once: ``F_ULS = sum_{i<=j} (s_ij - sigma_ij)^2
 = 1/2 tr[(S - Sigma)^2] + 1/2 sum_i (s_ii - sigma_ii)^2``. The test statistic is
 ``(N - 1) F`` for both.
+
+Multi-group models with mean structures (:class:`~lcsem.engine.structure.GroupStructure`
+with :class:`~lcsem.engine.structure.GroupStats`) use ML (for now): with weights
+``w_g = N_g / N``
+
+    F = sum_g w_g [log|Sigma_g| + tr(S_g Sigma_g^-1) + (m_g - mu_g)' Sigma_g^-1 (m_g - mu_g)
+                   - log|S_g| - p],
+
+its gradient and its expected information ``sum_g w_g [tr(W_g D_a W_g D_b) + 2 J_a' W_g J_b]``
+(``W_g = Sigma_g^-1``, ``J = d mu_g / d theta``) in the units of the one-group case, so that
+``vcov = 2 / N inv(information)`` and ``chisq = N F_min``. One solver (:func:`minimize`)
+serves both: Fisher scoring with step halving on an objective that gives the discrepancy
+and its gradient and information for any subset of the replicates.
 """
 
 from __future__ import annotations
@@ -19,7 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..exceptions import ArgumentError, NotSupportedError
 from .ram import RamStructure, gradient_terms, gram_terms
+from .structure import GroupStats, GroupStructure
 
 ESTIMATORS = ("ML", "GLS", "ULS")
 
@@ -43,10 +58,13 @@ def _weight(S: np.ndarray, estimator: str) -> np.ndarray | None:
     return None
 
 
-def discrepancy(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str = "ML",
+def discrepancy(struct: RamStructure | GroupStructure, theta: np.ndarray, S: np.ndarray | GroupStats,
+                estimator: str = "ML",
                 logdet_S: np.ndarray | None = None, weight: np.ndarray | None = None) -> np.ndarray:
     """Discrepancy for each replicate; ``inf`` where Sigma is not positive definite (ML) or
     cannot be evaluated (a trial point so far out that its matrices overflow)."""
+    if isinstance(struct, GroupStructure):
+        return discrepancy_groups(struct, theta, S, estimator)
     with np.errstate(over="ignore", invalid="ignore"):
         Sigma, _, _ = struct.implied(theta)
         f = _discrepancy_from_sigma(Sigma, S, estimator, logdet_S, weight)
@@ -86,15 +104,43 @@ def _discrepancy_from_sigma(Sigma, S, estimator, logdet_S=None, weight=None):
     return f
 
 
-def minimize(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, estimator: str = "ML",
-             max_iter: int = 500, tol: float = 1e-10, max_halvings: int = 40) -> Solution:
-    """Minimise the discrepancy for every replicate from the start ``theta0``."""
-    S = np.asarray(S, dtype=float)
-    R = S.shape[0]
-    theta = np.array(np.broadcast_to(theta0, (R, struct.k)), dtype=float)
-    logdet_S = np.linalg.slogdet(S)[1] if estimator == "ML" else None
-    weight = _weight(S, estimator)
-    fmin = discrepancy(struct, theta, S, estimator, logdet_S, weight)
+def minimize(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupStats, theta0: np.ndarray,
+             estimator: str = "ML", max_iter: int = 500, tol: float = 1e-10, max_halvings: int = 40
+             ) -> Solution:
+    """Minimise the discrepancy for every replicate from the start ``theta0``.
+
+    Parameters
+    ----------
+    struct
+        A :class:`RamStructure` (one group, covariances only) or a :class:`GroupStructure`.
+    stats
+        For a :class:`RamStructure`: the sample covariances (R, p, p). For a
+        :class:`GroupStructure`: :class:`GroupStats` with ``R`` replicates.
+    theta0
+        Start (k,) or one per replicate (R, k).
+    estimator
+        ``"ML"``, ``"GLS"`` or ``"ULS"`` (groups or means: ML only).
+    max_iter, tol, max_halvings
+        At most ``max_iter`` Fisher-scoring steps, each halved up to ``max_halvings`` times
+        until the discrepancy does not increase; a replicate stops when its step or its
+        largest gradient is below ``tol`` (relative to the size of theta for the step).
+
+    Returns
+    -------
+    Solution
+        Per replicate: theta, the discrepancy at theta, converged, iterations and the largest
+        absolute gradient at the last step.
+    """
+    objective = make_objective(struct, stats, estimator)
+    return fisher_scoring(objective, theta0, max_iter=max_iter, tol=tol, max_halvings=max_halvings)
+
+
+def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 500, tol: float = 1e-10,
+                   max_halvings: int = 40) -> Solution:
+    """The batched Fisher-scoring loop on any :class:`Objective` (see :func:`minimize`)."""
+    R, k = objective.n_replicates, objective.k
+    theta = np.array(np.broadcast_to(theta0, (R, k)), dtype=float)
+    fmin = objective.value(theta, np.arange(R))
     converged = np.zeros(R, dtype=bool)
     failed = ~np.isfinite(fmin)
     iterations = np.zeros(R, dtype=int)
@@ -104,14 +150,12 @@ def minimize(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, estimator:
         if active.size == 0:
             break
         th = theta[active]
-        Sa = S[active]
-        grad, info = _gradient_information(struct, th, Sa, estimator,
-                                           None if weight is None else weight[active])
+        grad, info = objective.gradient_information(th, active)
         try:
             step = -np.linalg.solve(info, grad[..., None])[..., 0]
         except np.linalg.LinAlgError:
             step = -np.einsum("rij,rj->ri", np.linalg.pinv(info), grad)
-        max_grad[active] = np.max(np.abs(grad), axis=1) if struct.k else 0.0
+        max_grad[active] = np.max(np.abs(grad), axis=1) if k else 0.0
         iterations[active] += 1
         f_old = fmin[active]
         alpha = np.ones(active.size)
@@ -119,9 +163,7 @@ def minimize(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, estimator:
         f_new = np.full(active.size, np.inf)
         for _h in range(max_halvings):
             trial = th[pending] + alpha[pending, None] * step[pending]
-            f_try = discrepancy(struct, trial, Sa[pending], estimator,
-                                None if logdet_S is None else logdet_S[active][pending],
-                                None if weight is None else weight[active][pending])
+            f_try = objective.value(trial, active[pending])
             ok = f_try <= f_old[pending] + 1e-12 * (1.0 + np.abs(f_old[pending]))
             f_new[pending[ok]] = f_try[ok]
             pending = pending[~ok]
@@ -143,6 +185,165 @@ def minimize(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, estimator:
     return Solution(theta, fmin, converged, iterations, max_grad)
 
 
+# ---------------------------------------------------------------------- objectives
+class Objective:
+    """A discrepancy over ``n_replicates`` data sets: its value, gradient and information
+    at parameter vectors for a subset ``idx`` of the replicates (one row of ``theta``
+    per entry of ``idx``)."""
+
+    n_replicates: int
+    k: int
+
+    def value(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:   # pragma: no cover - interface
+        raise NotImplementedError
+
+    def gradient_information(self, theta: np.ndarray, idx: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray]:     # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class CovarianceObjective(Objective):
+    """ML, GLS or ULS for one group without means (the discrepancies of the module text)."""
+
+    def __init__(self, struct: RamStructure, S: np.ndarray, estimator: str = "ML"):
+        if estimator not in ESTIMATORS:
+            raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of {', '.join(ESTIMATORS)}")
+        self.struct = struct
+        self.S = np.asarray(S, dtype=float)
+        self.estimator = estimator
+        self.n_replicates = self.S.shape[0]
+        self.k = struct.k
+        self.logdet_S = np.linalg.slogdet(self.S)[1] if estimator == "ML" else None
+        self.weight = _weight(self.S, estimator)
+
+    def value(self, theta, idx):
+        return discrepancy(self.struct, theta, self.S[idx], self.estimator,
+                           None if self.logdet_S is None else self.logdet_S[idx],
+                           None if self.weight is None else self.weight[idx])
+
+    def gradient_information(self, theta, idx):
+        return _gradient_information(self.struct, theta, self.S[idx], self.estimator,
+                                     None if self.weight is None else self.weight[idx])
+
+
+class GroupMLObjective(Objective):
+    """ML over groups with or without means: ``sum_g (N_g / N) F_g`` (module text)."""
+
+    def __init__(self, struct: GroupStructure, stats: GroupStats):
+        self.struct = struct
+        self.S, self.mean, w = _check_stats(struct, stats)
+        self.n_replicates = self.S.shape[0]
+        self.k = struct.k
+        self.logdet_S = np.linalg.slogdet(self.S)[1]                     # (R, G)
+        self.w = np.broadcast_to(w, (self.n_replicates, struct.n_groups))
+
+    def _weight(self, idx, g):
+        w = self.w[idx, g]
+        # one weight shared by every replicate (fixed group sizes): a scalar, so that one
+        # group weighs exactly 1.0 * F
+        return w[0] if w.size and np.all(w == w[0]) else w
+
+    def value(self, theta, idx):
+        theta = np.atleast_2d(theta)
+        total = None
+        with np.errstate(over="ignore", invalid="ignore"):
+            for g in range(self.struct.n_groups):
+                Sigma, mu, _, _, _ = self.struct.group_moments(theta, g)
+                d = None if mu is None else self.mean[idx, g] - mu
+                f = self._weight(idx, g) * _ml_value(Sigma, self.S[idx, g], self.logdet_S[idx, g], d)
+                total = f if total is None else total + f
+        return np.where(np.isfinite(total), total, np.inf)
+
+    def gradient_information(self, theta, idx):
+        theta = np.atleast_2d(theta)
+        grad = info = None
+        for g in range(self.struct.n_groups):
+            gs = self.struct.groups[g]
+            Sigma, mu, B, C, Bnu = self.struct.group_moments(theta, g)
+            W = np.linalg.inv(Sigma)
+            U, V, c = gs.jacobian_vectors(B, C)
+            if mu is None:
+                M = W @ (Sigma - self.S[idx, g]) @ W
+            else:
+                d = self.mean[idx, g] - mu
+                M = W @ (Sigma - self.S[idx, g] - d[:, :, None] * d[:, None, :]) @ W
+            grad_g = gradient_terms(U, V, M, c) @ gs.free_map
+            info_g = gs.free_map.T @ gram_terms(U, V, W, c) @ gs.free_map
+            if mu is not None:
+                J = self.struct.mean_jacobian(g, B, Bnu, U)                    # (R, p, k)
+                WJ = W @ J
+                grad_g = grad_g - 2.0 * np.einsum("rpk,rp->rk", WJ, d)
+                info_g = info_g + 2.0 * np.swapaxes(J, 1, 2) @ WJ
+            w = self._weight(idx, g)
+            if np.ndim(w):
+                grad_g, info_g = w[:, None] * grad_g, w[:, None, None] * info_g
+            else:
+                grad_g, info_g = w * grad_g, w * info_g
+            grad = grad_g if grad is None else grad + grad_g
+            info = info_g if info is None else info + info_g
+        return grad, info
+
+
+def make_objective(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupStats,
+                   estimator: str = "ML") -> Objective:
+    """The objective :func:`minimize` works on (see there for the arguments)."""
+    if estimator not in ESTIMATORS:
+        raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of {', '.join(ESTIMATORS)}")
+    if isinstance(struct, RamStructure):
+        if isinstance(stats, GroupStats):
+            raise ArgumentError("stats: a RamStructure takes sample covariances (R, p, p); pass a "
+                                "GroupStructure with GroupStats, or stats.cov[:, 0]")
+        return CovarianceObjective(struct, stats, estimator)
+    if not isinstance(struct, GroupStructure):
+        raise ArgumentError(f"struct: expected a RamStructure or GroupStructure, got {type(struct).__name__}")
+    if not isinstance(stats, GroupStats):
+        raise ArgumentError(f"stats: a GroupStructure takes GroupStats, got {type(stats).__name__}")
+    if estimator == "ML":
+        return GroupMLObjective(struct, stats)
+    if struct.n_groups == 1 and not struct.meanstructure:
+        S, _, _ = _check_stats(struct, stats)
+        return CovarianceObjective(struct.groups[0], S[:, 0], estimator)
+    raise NotSupportedError(f"estimator: {estimator} with several groups or a mean structure is not "
+                            f"available (ML only for now); use estimator='ML'")
+
+
+def _check_stats(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``(cov, mean, weights)`` with their shapes checked against ``struct``."""
+    S = np.asarray(stats.cov, dtype=float)
+    G, p = struct.n_groups, struct.p
+    if S.ndim != 4 or S.shape[1:] != (G, p, p):
+        raise ArgumentError(f"stats.cov: shape {S.shape}, expected (R, {G}, {p}, {p}) "
+                            f"(replicates, groups, variables, variables)")
+    mean = None
+    if struct.meanstructure:
+        if stats.mean is None:
+            raise ArgumentError("stats.mean: the model has a mean structure but no sample means were "
+                                "given; pass the group means (R, G, p)")
+        mean = np.asarray(stats.mean, dtype=float)
+        if mean.shape != (S.shape[0], G, p):
+            raise ArgumentError(f"stats.mean: shape {mean.shape}, expected ({S.shape[0]}, {G}, {p})")
+    n = np.asarray(stats.n, dtype=float)
+    if n.shape not in ((G,), (S.shape[0], G)) or not np.all(n > 0):
+        raise ArgumentError(f"stats.n: {n!r}, expected {G} positive group sizes")
+    return S, mean, stats.weights
+
+
+def _ml_value(Sigma: np.ndarray, S: np.ndarray, logdet_S: np.ndarray, d: np.ndarray | None) -> np.ndarray:
+    """One group's F_ML (with the mean term when ``d = m - mu`` is given); inf where Sigma
+    is not positive definite."""
+    p = S.shape[-1]
+    bad = ~_positive_definite(Sigma)
+    safe = np.where(bad[:, None, None], np.eye(p), Sigma)
+    logdet = np.linalg.slogdet(safe)[1]
+    with np.errstate(all="ignore"):
+        inv = np.linalg.inv(safe)
+        trace = np.einsum("rij,rji->r", S, inv)
+        f = logdet + trace - logdet_S - p
+        if d is not None:
+            f = f + np.einsum("ri,rij,rj->r", d, inv, d)
+    return np.where(bad | ~np.isfinite(f), np.inf, f)
+
+
 def _gradient_information(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str,
                           weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Gradient of the discrepancy and its Fisher / Gauss-Newton information: (R, k), (R, k, k)."""
@@ -160,15 +361,52 @@ def _gradient_information(struct: RamStructure, theta: np.ndarray, S: np.ndarray
     return grad_e @ struct.free_map, struct.free_map.T @ info_e @ struct.free_map
 
 
-def gradient(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str = "ML") -> np.ndarray:
-    """Gradient of the discrepancy at each row of ``theta`` (R, k) for ``S`` (R, p, p)."""
-    S = np.asarray(S, dtype=float)
-    return _gradient_information(struct, np.atleast_2d(theta), S, estimator, _weight(S, estimator))[0]
+def gradient(struct: RamStructure | GroupStructure, theta: np.ndarray, stats: np.ndarray | GroupStats,
+             estimator: str = "ML") -> np.ndarray:
+    """Gradient of the discrepancy at each row of ``theta`` (R, k); ``stats`` as in
+    :func:`minimize` (one replicate per row of ``theta``)."""
+    theta = np.atleast_2d(theta)
+    if isinstance(struct, RamStructure) and not isinstance(stats, GroupStats):
+        S = np.asarray(stats, dtype=float)
+        return _gradient_information(struct, theta, S, estimator, _weight(S, estimator))[0]
+    objective = make_objective(struct, stats, estimator)
+    return objective.gradient_information(theta, np.arange(objective.n_replicates))[0]
 
 
-def information(struct: RamStructure, theta: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
-    """Information ``tr(W D_a W D_b)`` at ``theta``; ``W`` defaults to Sigma^-1 (ML): (R, k, k)."""
-    Sigma, B, C = struct.implied(theta)
-    W = np.linalg.inv(Sigma) if weight is None else weight
-    U, V, c = struct.jacobian_vectors(B, C)
-    return struct.free_map.T @ gram_terms(U, V, W, c) @ struct.free_map
+def information(struct: RamStructure | GroupStructure, theta: np.ndarray,
+                stats: np.ndarray | GroupStats | None = None) -> np.ndarray:
+    """Expected information at each row of ``theta``: (R, k, k), so that
+    ``vcov = 2 / N inv(information)`` under ML.
+
+    For a :class:`RamStructure` it is ``tr(W D_a W D_b)`` and the third argument is the
+    weight ``W`` (R, p, p) (default Sigma^-1: ML; GLS passes S^-1). For a
+    :class:`GroupStructure` the third argument is the :class:`GroupStats` (their group
+    sizes weigh the groups) and the information is ML's
+    ``sum_g (N_g / N) [tr(W_g D_a W_g D_b) + 2 J_a' W_g J_b]`` (module text).
+    """
+    theta = np.atleast_2d(theta)
+    if isinstance(struct, RamStructure):
+        weight = stats
+        Sigma, B, C = struct.implied(theta)
+        W = np.linalg.inv(Sigma) if weight is None else weight
+        U, V, c = struct.jacobian_vectors(B, C)
+        return struct.free_map.T @ gram_terms(U, V, W, c) @ struct.free_map
+    if not isinstance(stats, GroupStats):
+        raise ArgumentError("stats: the information of a GroupStructure needs its GroupStats (group sizes)")
+    R, G, p = theta.shape[0], struct.n_groups, struct.p
+    n = np.asarray(stats.n, dtype=float)
+    # the expected information does not depend on the sample moments: placeholders
+    placeholder = GroupStats(np.broadcast_to(np.eye(p), (R, G, p, p)),
+                             np.zeros((R, G, p)) if struct.meanstructure else None,
+                             n if n.ndim == 1 else np.broadcast_to(n, (R, G)))
+    return GroupMLObjective(struct, placeholder).gradient_information(theta, np.arange(R))[1]
+
+
+def discrepancy_groups(struct: GroupStructure, theta: np.ndarray, stats: GroupStats,
+                       estimator: str = "ML") -> np.ndarray:
+    """The discrepancy of a :class:`GroupStructure` at each row of ``theta`` (one replicate
+    of ``stats`` per row): (R,)."""
+    objective = make_objective(struct, stats, estimator)
+    theta = np.atleast_2d(theta)
+    return objective.value(np.broadcast_to(theta, (objective.n_replicates, struct.k)),
+                           np.arange(objective.n_replicates))
