@@ -151,10 +151,7 @@ def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 5
             break
         th = theta[active]
         grad, info = objective.gradient_information(th, active)
-        try:
-            step = -np.linalg.solve(info, grad[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = -np.einsum("rij,rj->ri", np.linalg.pinv(info), grad)
+        step = objective.step(info, grad)
         max_grad[active] = np.max(np.abs(grad), axis=1) if k else 0.0
         iterations[active] += 1
         f_old = fmin[active]
@@ -200,6 +197,13 @@ class Objective:
     def gradient_information(self, theta: np.ndarray, idx: np.ndarray
                              ) -> tuple[np.ndarray, np.ndarray]:     # pragma: no cover - interface
         raise NotImplementedError
+
+    def step(self, info: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """The scoring step ``-info^-1 grad`` per replicate (pseudo-inverse when singular)."""
+        try:
+            return -np.linalg.solve(info, grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            return -np.einsum("rij,rj->ri", np.linalg.pinv(info), grad)
 
 
 class CovarianceObjective(Objective):
@@ -256,32 +260,87 @@ class GroupMLObjective(Objective):
 
     def gradient_information(self, theta, idx):
         theta = np.atleast_2d(theta)
-        grad = info = None
+        R, k = theta.shape[0], self.k
+        grad = np.zeros((R, k))
+        info = np.zeros((R, k, k))
         for g in range(self.struct.n_groups):
-            gs = self.struct.groups[g]
-            Sigma, mu, B, C, Bnu = self.struct.group_moments(theta, g)
-            W = np.linalg.inv(Sigma)
-            U, V, c = gs.jacobian_vectors(B, C)
-            if mu is None:
-                M = W @ (Sigma - self.S[idx, g]) @ W
+            grad_e, info_e = self._entry_terms(theta, idx, g)
+            plan = self.struct.plans[g]
+            if plan.injective:
+                cols = plan.param
             else:
-                d = self.mean[idx, g] - mu
-                M = W @ (Sigma - self.S[idx, g] - d[:, :, None] * d[:, None, :]) @ W
-            grad_g = gradient_terms(U, V, M, c) @ gs.free_map
-            info_g = gs.free_map.T @ gram_terms(U, V, W, c) @ gs.free_map
-            if mu is not None:
-                J = self.struct.mean_jacobian(g, B, Bnu, U)                    # (R, p, k)
-                WJ = W @ J
-                grad_g = grad_g - 2.0 * np.einsum("rpk,rp->rk", WJ, d)
-                info_g = info_g + 2.0 * np.swapaxes(J, 1, 2) @ WJ
+                grad_e = grad_e @ plan.local
+                info_e = plan.local.T @ info_e @ plan.local
+                cols = plan.cols
             w = self._weight(idx, g)
             if np.ndim(w):
-                grad_g, info_g = w[:, None] * grad_g, w[:, None, None] * info_g
-            else:
-                grad_g, info_g = w * grad_g, w * info_g
-            grad = grad_g if grad is None else grad + grad_g
-            info = info_g if info is None else info + info_g
+                grad_e, info_e = w[:, None] * grad_e, w[:, None, None] * info_e
+            elif w != 1.0:
+                grad_e, info_e = w * grad_e, w * info_e
+            grad[:, cols] += grad_e
+            info[:, cols[:, None], cols[None, :]] += info_e
         return grad, info
+
+    def _entry_terms(self, theta, idx, g):
+        """Gradient and information of group ``g``'s F_g in its free entries (covariance
+        entries, then intercepts): (R, E + I), (R, E + I, E + I)."""
+        struct, gs, plan = self.struct, self.struct.groups[g], self.struct.plans[g]
+        Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
+        W = np.linalg.inv(Sigma)
+        U, V, c = gs.jacobian_vectors(B, C)
+        S = self.S[idx, g]
+        if mu is None:
+            M = W @ (Sigma - S) @ W
+            return gradient_terms(U, V, M, c), gram_terms(U, V, W, c)
+        d = self.mean[idx, g] - mu
+        M = W @ (Sigma - S - d[:, :, None] * d[:, None, :]) @ W
+        R, E, n = theta.shape[0], plan.n_cov, plan.param.size
+        # d mu / d entry: u_e (B nu)_j for a path A[i, j], 0 for a covariance, B[obs, i]
+        # for the intercept of variable i
+        coef = np.where(plan.is_path[None, :], Bnu[:, plan.path_col], 0.0)
+        J = np.concatenate([U * coef[:, :, None], np.swapaxes(B[:, : struct.p, plan.mean_var], 1, 2)], axis=1)
+        WJ = J @ W                                                          # (R, E + I, p)
+        info = 2.0 * (WJ @ np.swapaxes(J, 1, 2))
+        info[:, :E, :E] += gram_terms(U, V, W, c)
+        grad = -2.0 * np.einsum("rep,rp->re", WJ, d)
+        grad[:, :E] += gradient_terms(U, V, M, c)
+        return grad, info
+
+    def step(self, info, grad):
+        """Block elimination: parameters private to one group couple only through the
+        parameters shared by several groups (a Schur complement on those)."""
+        struct = self.struct
+        if struct.n_groups == 1:
+            return super().step(info, grad)
+        Q = struct.shared
+        nQ = Q.size
+        x = np.empty_like(grad)
+        try:
+            with np.errstate(all="ignore"):
+                schur = info[:, Q[:, None], Q[None, :]]
+                rhs = grad[:, Q]
+                solved = []
+                for P in struct.private:
+                    if P.size == 0:
+                        continue
+                    Cg = info[:, P[:, None], Q[None, :]]
+                    Y = np.linalg.solve(info[:, P[:, None], P[None, :]],
+                                        np.concatenate([Cg, grad[:, P, None]], axis=2))
+                    if nQ:
+                        CgT = np.swapaxes(Cg, 1, 2)
+                        schur = schur - CgT @ Y[:, :, :nQ]
+                        rhs = rhs - (CgT @ Y[:, :, nQ:])[:, :, 0]
+                    solved.append((P, Y))
+                xQ = np.linalg.solve(schur, rhs[..., None])[..., 0] if nQ else np.zeros((grad.shape[0], 0))
+                x[:, Q] = xQ
+                for P, Y in solved:
+                    x[:, P] = Y[:, :, nQ] - (Y[:, :, :nQ] @ xQ[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            return super().step(info, grad)
+        ok = np.isfinite(x).all(axis=1)
+        if not ok.all():
+            x[~ok] = -super().step(info[~ok], grad[~ok])
+        return -x
 
 
 def make_objective(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupStats,

@@ -143,6 +143,14 @@ class GroupStructure:
             fmap[np.arange(int(is_free.sum())), free[is_free]] = 1.0
             self._mean_map.append(fmap)
 
+        self.plans = tuple(_GroupPlan(self, g) for g in range(self.n_groups))
+        # parameters used by more than one group (equality constraints across groups)
+        uses = np.zeros(self.k, dtype=int)
+        for plan in self.plans:
+            uses[plan.cols] += 1
+        self.shared = np.flatnonzero(uses > 1)
+        self.private = tuple(np.setdiff1d(plan.cols, self.shared) for plan in self.plans)
+
     # ------------------------------------------------------------------ moments
     def mean_vector(self, theta: np.ndarray, g: int) -> np.ndarray:
         """Intercepts ``nu_g`` of all variables (observed, then latent): (R, m)."""
@@ -235,3 +243,26 @@ class GroupStructure:
         """Number of sample moments: ``G (p(p+1)/2 [+ p])``."""
         per = self.p * (self.p + 1) // 2 + (self.p if self.meanstructure else 0)
         return self.n_groups * per
+
+
+class _GroupPlan:
+    """Index sets of one group's free entries: the covariance entries of its RAM structure
+    followed by its free intercepts, the parameters they use (``cols``, sorted) and the
+    map from entries to those parameters (``local``: one-hot, (E + I, k_g); ``injective``
+    when every entry has a parameter of its own, so the map is a gather/scatter)."""
+
+    def __init__(self, struct: GroupStructure, g: int):
+        gs = struct.groups[g]
+        mask = (gs.row_free >= 0) & ~gs.row_is_mean
+        f_cov = gs.row_free[mask]
+        f_mean = struct._mean_free[g][struct._mean_free[g] >= 0]
+        self.n_cov = f_cov.size
+        self.mean_var = struct._mean_free_var[g]
+        self.param = np.concatenate([f_cov, f_mean]).astype(int)      # global parameter per entry
+        self.cols = np.unique(self.param)
+        self.injective = self.cols.size == self.param.size
+        loc = np.searchsorted(self.cols, self.param)
+        self.local = np.zeros((self.param.size, self.cols.size))
+        self.local[np.arange(self.param.size), loc] = 1.0
+        self.path_col = np.where(gs.free_entries.is_path, gs.free_entries.col, 0)
+        self.is_path = gs.free_entries.is_path
