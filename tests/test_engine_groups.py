@@ -305,3 +305,61 @@ def test_ram_structure_keeps_intercepts_out_of_the_matrices():
     np.testing.assert_array_equal(S, S0)
     assert ram.free_map.shape == (no_means.free_map.shape[0], ram.k)
     assert ram.row_is_mean.sum() == sum(r.op == "~1" for r in rows)
+
+
+@pytest.mark.parametrize("name", ["hs_scalar", "lc_scalar", "lc_configural", "hs_fixed_intercepts",
+                                  "lc_regressions_rescov", "hs_labelled"])
+def test_exact_hessian_matches_finite_differences(name):
+    rows, observed, latent, G, means = lavaan_table(name)
+    struct = GroupStructure(rows, observed, latent, G, means)
+    stats, _ = group_moments(name, observed)
+    theta = group_starts(struct, stats)[0] + 0.05 * np.sin(np.arange(struct.k))
+    k = struct.k
+    g, H, F = GroupMLObjective(struct, stats).derivatives(theta[None], np.array([0]))
+    np.testing.assert_allclose(g, gradient(struct, theta[None], stats), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(F, information(struct, theta[None], stats), rtol=1e-10, atol=1e-12)
+    h = 1e-6
+    E = np.eye(k) * h
+    many = GroupStats(np.repeat(stats.cov, 2 * k, 0), np.repeat(stats.mean, 2 * k, 0), stats.n)
+    gg = gradient(struct, np.concatenate([theta + E, theta - E]), many)
+    numeric = (gg[:k] - gg[k:]) / (2 * h)
+    np.testing.assert_allclose(H[0], numeric, atol=1e-6 * max(1.0, np.abs(numeric).max()))
+    assert np.abs(H[0] - F[0]).max() > 1e-3          # away from the minimum they differ
+
+
+@pytest.mark.parametrize("name", ["hs_scalar", "lc_strict", "hs_labelled"])
+def test_newton_reaches_the_scoring_solution_in_fewer_iterations(name):
+    struct, stats, _, sol = fitted(name)
+    newton = minimize(struct, stats, group_starts(struct, stats), method="newton")
+    assert newton.converged[0]
+    np.testing.assert_allclose(newton.theta, sol.theta, atol=1e-7)
+    assert abs(newton.fmin[0] - sol.fmin[0]) < 1e-12
+    assert newton.iterations[0] < sol.iterations[0]
+
+
+def test_chunked_batches_give_each_replicate_the_same_numbers():
+    from lcsem.engine import optimize
+    struct, stats, _, sol = fitted("hs_metric")
+    rng = np.random.default_rng(3)
+    R = optimize.CHUNK + 5
+    covs = np.empty((R,) + stats.cov.shape[1:])
+    for g in range(struct.n_groups):
+        L = np.linalg.cholesky(stats.cov[0, g])
+        Z = rng.standard_normal((R, int(stats.n[g]), struct.p)) @ L.T
+        covs[:, g] = np.einsum("rni,rnj->rij", Z, Z) / stats.n[g]
+    means = np.repeat(stats.mean, R, 0) + 0.05 * rng.standard_normal((R,) + stats.mean.shape[1:])
+    batch = GroupStats(covs, means, stats.n)
+    for method in ("fisher", "newton"):
+        whole = minimize(struct, batch, sol.theta[0], method=method)
+        last = minimize(struct, GroupStats(covs[-3:], means[-3:], stats.n), sol.theta[0], method=method)
+        np.testing.assert_array_equal(whole.theta[-3:], last.theta)
+        assert whole.converged.all()
+
+
+def test_newton_needs_a_group_structure(hs_single):
+    model, S, n = hs_single
+    ram = RamStructure(model.rows, model.observed, model.latent)
+    with pytest.raises(NotSupportedError, match="newton"):
+        minimize(ram, S[None], simple_starts(ram, S)[None], method="newton")
+    with pytest.raises(ArgumentError, match="method"):
+        minimize(ram, S[None], simple_starts(ram, S)[None], method="bfgs")

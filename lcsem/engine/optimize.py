@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..exceptions import ArgumentError, NotSupportedError
+from .batch import cholesky_factors
 from .ram import RamStructure, gradient_terms, gram_terms
 from .structure import GroupStats, GroupStructure
 
@@ -105,8 +106,8 @@ def _discrepancy_from_sigma(Sigma, S, estimator, logdet_S=None, weight=None):
 
 
 def minimize(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupStats, theta0: np.ndarray,
-             estimator: str = "ML", max_iter: int = 500, tol: float = 1e-10, max_halvings: int = 40
-             ) -> Solution:
+             estimator: str = "ML", max_iter: int = 500, tol: float = 1e-10, max_halvings: int = 40,
+             method: str = "fisher") -> Solution:
     """Minimise the discrepancy for every replicate from the start ``theta0``.
 
     Parameters
@@ -124,6 +125,12 @@ def minimize(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupSta
         At most ``max_iter`` Fisher-scoring steps, each halved up to ``max_halvings`` times
         until the discrepancy does not increase; a replicate stops when its step or its
         largest gradient is below ``tol`` (relative to the size of theta for the step).
+    method
+        ``"fisher"`` (default): Fisher scoring (Gauss-Newton for GLS/ULS), linear convergence.
+        ``"newton"``: Newton steps with the exact Hessian where they descend, scoring steps
+        elsewhere (quadratic convergence near the minimum: fewer iterations for batches
+        started close to their solution, e.g. bootstrap replicates). ML with a
+        :class:`GroupStructure` only.
 
     Returns
     -------
@@ -131,13 +138,41 @@ def minimize(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupSta
         Per replicate: theta, the discrepancy at theta, converged, iterations and the largest
         absolute gradient at the last step.
     """
+    if method not in ("fisher", "newton"):
+        raise ArgumentError(f"method: {method!r} is not a method; use 'fisher' or 'newton'")
     objective = make_objective(struct, stats, estimator)
-    return fisher_scoring(objective, theta0, max_iter=max_iter, tol=tol, max_halvings=max_halvings)
+    newton = method == "newton"
+    if isinstance(objective, GroupMLObjective) and objective.n_replicates > CHUNK:
+        # chunks of replicates keep the working arrays in cache (each replicate's numbers
+        # do not depend on the chunk it is in)
+        theta0 = np.broadcast_to(theta0, (objective.n_replicates, struct.k))
+        parts = [minimize(struct, _stats_slice(stats, s, s + CHUNK), theta0[s:s + CHUNK],
+                          estimator, max_iter, tol, max_halvings, method)
+                 for s in range(0, objective.n_replicates, CHUNK)]
+        return Solution(*(np.concatenate([getattr(part, f) for part in parts])
+                          for f in ("theta", "fmin", "converged", "iterations", "max_gradient")))
+    if newton and not isinstance(objective, GroupMLObjective):
+        raise NotSupportedError("method: 'newton' needs ML with a GroupStructure (GroupStats); use "
+                                "method='fisher' or wrap the model in a GroupStructure")
+    return fisher_scoring(objective, theta0, max_iter=max_iter, tol=tol, max_halvings=max_halvings,
+                          newton=newton)
+
+
+#: replicates per chunk of a multi-group batch
+CHUNK = 64
+
+
+def _stats_slice(stats: GroupStats, start: int, stop: int) -> GroupStats:
+    n = np.asarray(stats.n)
+    return GroupStats(stats.cov[start:stop], None if stats.mean is None else stats.mean[start:stop],
+                      n if n.ndim == 1 else n[start:stop])
 
 
 def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 500, tol: float = 1e-10,
-                   max_halvings: int = 40) -> Solution:
-    """The batched Fisher-scoring loop on any :class:`Objective` (see :func:`minimize`)."""
+                   max_halvings: int = 40, newton: bool = False) -> Solution:
+    """The batched Fisher-scoring loop on any :class:`Objective` (see :func:`minimize`).
+    With ``newton`` (objectives with an exact Hessian), a replicate takes the Newton step
+    where it is a descent direction and the scoring step otherwise."""
     R, k = objective.n_replicates, objective.k
     theta = np.array(np.broadcast_to(theta0, (R, k)), dtype=float)
     fmin = objective.value(theta, np.arange(R))
@@ -145,13 +180,21 @@ def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 5
     failed = ~np.isfinite(fmin)
     iterations = np.zeros(R, dtype=int)
     max_grad = np.full(R, np.inf)
-    for _ in range(max_iter):
+    for it in range(max_iter):
         active = np.flatnonzero(~converged & ~failed)
         if active.size == 0:
             break
         th = theta[active]
-        grad, info = objective.gradient_information(th, active)
-        step = objective.step(info, grad)
+        # the first step is always a scoring step: far from the minimum the expected
+        # information models F better than the exact Hessian (measured on bootstrap-like
+        # replicates from a warm start: 5.0 instead of 6.6 iterations)
+        if newton and it > 0:
+            grad, step, descent = objective.direction(th, active, exact=True)
+            if not descent.all():
+                step[~descent] = objective.direction(th[~descent], active[~descent])[1]
+        else:
+            grad, step, _ = objective.direction(th, active)
+            descent = np.zeros(active.size, dtype=bool)
         max_grad[active] = np.max(np.abs(grad), axis=1) if k else 0.0
         iterations[active] += 1
         f_old = fmin[active]
@@ -174,6 +217,12 @@ def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 5
         small_step = np.max(np.abs(alpha[:, None] * step), axis=1, initial=0.0) <= tol * (1.0 + np.max(np.abs(th), axis=1, initial=0.0))
         small_grad = max_grad[active] <= tol
         done = moved & (small_step | small_grad)
+        if newton:
+            # a full Newton step of relative size s leaves an error of order s^2: a step
+            # below sqrt(tol) / 10 ends at the minimum to within tol
+            quadratic = descent & (alpha == 1.0) & (np.max(np.abs(step), axis=1, initial=0.0)
+                                                     <= 0.1 * np.sqrt(tol) * (1.0 + np.max(np.abs(th), axis=1, initial=0.0)))
+            done |= moved & quadratic
         # a replicate whose step cannot be taken at all sits at a (numerical) optimum
         # when its gradient is tiny; otherwise it has failed
         stuck = ~moved
@@ -197,6 +246,16 @@ class Objective:
     def gradient_information(self, theta: np.ndarray, idx: np.ndarray
                              ) -> tuple[np.ndarray, np.ndarray]:     # pragma: no cover - interface
         raise NotImplementedError
+
+    def direction(self, theta: np.ndarray, idx: np.ndarray, exact: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gradient, step and whether the step descends, per replicate: the scoring step
+        ``-info^-1 grad`` (``exact``: the Newton step, for objectives with a Hessian)."""
+        if exact:
+            raise NotSupportedError(f"{type(self).__name__} has no exact Hessian; use Fisher scoring")
+        grad, info = self.gradient_information(theta, idx)
+        step = self.step(info, grad)
+        return grad, step, np.ones(step.shape[0], dtype=bool)
 
     def step(self, info: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """The scoring step ``-info^-1 grad`` per replicate (pseudo-inverse when singular)."""
@@ -259,27 +318,168 @@ class GroupMLObjective(Objective):
         return np.where(np.isfinite(total), total, np.inf)
 
     def gradient_information(self, theta, idx):
+        return self._assemble(theta, idx, self._entry_terms)
+
+    def derivatives(self, theta: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gradient, exact Hessian and expected information: (R, k), (R, k, k), (R, k, k)."""
+        return self._assemble(theta, idx, self._entry_hessian)
+
+    def direction(self, theta: np.ndarray, idx: np.ndarray, exact: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gradient, step ``-H^-1 g`` (``H``: the exact Hessian with ``exact``, else the
+        expected information) and whether it is a descent direction, per replicate. ``H``
+        is never assembled in full: each group's block is split into its private parameters
+        and those shared with other groups, and the shared ones are solved for by their
+        Schur complement. Replicates whose system cannot be solved get the pseudo-inverse
+        step of the assembled information (scoring) or no step and ``False`` (Newton)."""
         theta = np.atleast_2d(theta)
+        struct = self.struct
         R, k = theta.shape[0], self.k
+        Q = struct.shared
+        nQ = Q.size
+        qpos = np.full(k, -1)
+        qpos[Q] = np.arange(nQ)
         grad = np.zeros((R, k))
-        info = np.zeros((R, k, k))
-        for g in range(self.struct.n_groups):
-            grad_e, info_e = self._entry_terms(theta, idx, g)
-            plan = self.struct.plans[g]
+        schur = np.zeros((R, nQ, nQ))
+        blocks = []
+        for g in range(struct.n_groups):
+            plan = struct.plans[g]
+            g_e, H = self._entry_hessian(theta, idx, g)[:2] if exact else self._entry_terms(theta, idx, g)
             if plan.injective:
                 cols = plan.param
             else:
-                grad_e = grad_e @ plan.local
-                info_e = plan.local.T @ info_e @ plan.local
-                cols = plan.cols
+                g_e, H, cols = g_e @ plan.local, plan.local.T @ H @ plan.local, plan.cols
             w = self._weight(idx, g)
             if np.ndim(w):
-                grad_e, info_e = w[:, None] * grad_e, w[:, None, None] * info_e
+                g_e, H = w[:, None] * g_e, w[:, None, None] * H
             elif w != 1.0:
-                grad_e, info_e = w * grad_e, w * info_e
-            grad[:, cols] += grad_e
-            info[:, cols[:, None], cols[None, :]] += info_e
-        return grad, info
+                g_e, H = w * g_e, w * H
+            grad[:, cols] += g_e
+            shared = qpos[cols] >= 0
+            pp, qq = np.flatnonzero(~shared), np.flatnonzero(shared)
+            sq = qpos[cols[qq]]
+            if nQ:
+                schur[:, sq[:, None], sq[None, :]] += H[:, qq[:, None], qq[None, :]]
+            Cg = np.zeros((R, pp.size, nQ))
+            Cg[:, :, sq] = H[:, pp[:, None], qq[None, :]]
+            blocks.append((cols[pp], H[:, pp[:, None], pp[None, :]], Cg))
+        x = np.full((R, k), np.nan)
+        with np.errstate(all="ignore"):
+            try:
+                rhs = grad[:, Q]
+                solved = []
+                # Newton steps only where the Hessian is positive definite: every private
+                # block and the Schur complement of the shared parameters
+                positive = np.ones(R, dtype=bool)
+                for P, A, Cg in blocks:
+                    if P.size == 0:
+                        continue
+                    if exact:
+                        positive &= cholesky_factors(A)[0]
+                    Y = np.linalg.solve(A, np.concatenate([Cg, grad[:, P, None]], axis=2))
+                    if nQ:
+                        CgT = np.swapaxes(Cg, 1, 2)
+                        schur = schur - CgT @ Y[:, :, :nQ]
+                        rhs = rhs - (CgT @ Y[:, :, nQ:])[:, :, 0]
+                    solved.append((P, Y))
+                if exact and nQ:
+                    positive &= cholesky_factors(schur)[0]
+                xQ = np.linalg.solve(schur, rhs[..., None])[..., 0] if nQ else np.zeros((R, 0))
+                x[:, Q] = xQ
+                for P, Y in solved:
+                    x[:, P] = Y[:, :, nQ] - (Y[:, :, :nQ] @ xQ[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                x[:] = np.nan           # singular somewhere: see below
+                positive = np.zeros(R, dtype=bool)
+            step = -x
+            descent = np.isfinite(step).all(axis=1) & (np.einsum("ri,ri->r", step, grad) < 0)
+            if exact:
+                descent &= positive
+        if not exact:
+            bad = ~np.isfinite(step).all(axis=1)
+            if bad.any():
+                _, info = self.gradient_information(theta[bad], idx[bad])
+                step[bad] = super().step(info, grad[bad])
+            return grad, step, descent
+        return grad, np.where(descent[:, None], step, 0.0), descent
+
+    def _assemble(self, theta, idx, entry_terms):
+        """Sum over groups of ``w_g`` times the group's entry-level terms mapped to theta."""
+        theta = np.atleast_2d(theta)
+        R, k = theta.shape[0], self.k
+        out = None
+        for g in range(self.struct.n_groups):
+            terms = entry_terms(theta, idx, g)
+            if out is None:
+                out = [np.zeros((R,) + (k,) * (t.ndim - 1)) for t in terms]
+            plan = self.struct.plans[g]
+            w = self._weight(idx, g)
+            for total, term in zip(out, terms):
+                if not plan.injective:
+                    term = term @ plan.local if term.ndim == 2 else plan.local.T @ term @ plan.local
+                cols = plan.param if plan.injective else plan.cols
+                if np.ndim(w):
+                    term = w.reshape((-1,) + (1,) * (term.ndim - 1)) * term
+                elif w != 1.0:
+                    term = w * term
+                if term.ndim == 2:
+                    total[:, cols] += term
+                else:
+                    total[:, cols[:, None], cols[None, :]] += term
+        return tuple(out)
+
+    def _entry_hessian(self, theta, idx, g):
+        """Gradient, exact Hessian and information of group ``g``'s F_g in its free entries.
+
+        With ``d = m - mu``, ``S* = S + d d'``, ``Sigma_a = dSigma/da``, ``mu_a = dmu/da``:
+        ``H_ab = H^cov_ab(S*) + 2 mu_a' W Sigma_b W d + 2 mu_b' W Sigma_a W d
+        - 2 mu_ab' W d + 2 mu_a' W mu_b``, where ``H^cov(S*)`` is the covariance-only
+        Hessian at ``S*`` (:func:`lcsem.engine.batch._derivatives`) and the second derivatives
+        of ``mu = B nu`` are ``d2 mu / dA_ij dA_kl = B_i B_jk (B nu)_l + B_k B_li (B nu)_j``,
+        ``d2 mu / dA_ij d nu_l = B_i B_jl``.
+        """
+        struct, plan = self.struct, self.struct.plans[g]
+        gs = struct.groups[g]
+        Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
+        W = np.linalg.inv(Sigma)
+        S = self.S[idx, g]
+        if mu is not None:
+            d = self.mean[idx, g] - mu
+            S = S + d[:, :, None] * d[:, None, :]
+        U, V, c = gs.jacobian_vectors(B, C)
+        grad_c, hess_c, fisher_c = _covariance_hessian(plan, struct.p, U, V, c, W, W @ (Sigma - S) @ W, B, C)
+        if mu is None:
+            return grad_c, hess_c, fisher_c
+        R, E, n, p = theta.shape[0], plan.n_cov, plan.param.size, struct.p
+        coef = np.where(plan.is_path[None, :], Bnu[:, plan.path_col], 0.0)
+        J = np.concatenate([U * coef[:, :, None], np.swapaxes(B[:, :p, plan.mean_var], 1, 2)], axis=1)
+        WJ = J @ W
+        JWJ = 2.0 * (WJ @ np.swapaxes(J, 1, 2))
+        grad = -2.0 * np.einsum("rep,rp->re", WJ, d)
+        grad[:, :E] += grad_c
+        fisher = JWJ.copy()
+        fisher[:, :E, :E] += fisher_c
+        hess = JWJ
+        hess[:, :E, :E] += hess_c
+        # 2 mu_a' W Sigma_b W d (b a covariance-structure entry) and its transpose
+        Wd = np.einsum("rpq,rq->rp", W, d)
+        uWd = np.einsum("rep,rp->re", U, Wd)
+        vWd = np.einsum("rep,rp->re", V, Wd)
+        T1 = 2.0 * c[None, None, :] * ((WJ @ np.swapaxes(U, 1, 2)) * vWd[:, None, :]
+                                       + (WJ @ np.swapaxes(V, 1, 2)) * uWd[:, None, :])
+        hess[:, :, :E] += T1
+        hess[:, :E, :] += np.swapaxes(T1, 1, 2)
+        # - 2 mu_ab' W d for two paths and for a path and an intercept
+        if plan.path_idx.size:
+            z = np.einsum("rpm,rp->rm", B[:, :p, :], Wd)                 # B_obs' W d
+            a, i, j = plan.path_idx, plan.path_i, plan.path_j
+            X = z[:, i][:, :, None] * B[:, j[:, None], i[None, :]] * Bnu[:, j][:, None, :]
+            hess[:, a[:, None], a[None, :]] -= 2.0 * (X + np.swapaxes(X, 1, 2))
+            if plan.mean_var.size:
+                Y = -2.0 * z[:, i][:, :, None] * B[:, j[:, None], plan.mean_var[None, :]]
+                hess[:, a[:, None], E + np.arange(plan.mean_var.size)[None, :]] += Y
+                hess[:, E + np.arange(plan.mean_var.size)[:, None], a[None, :]] += np.swapaxes(Y, 1, 2)
+        return grad, hess, fisher
 
     def _entry_terms(self, theta, idx, g):
         """Gradient and information of group ``g``'s F_g in its free entries (covariance
@@ -306,41 +506,48 @@ class GroupMLObjective(Objective):
         grad[:, :E] += gradient_terms(U, V, M, c)
         return grad, info
 
-    def step(self, info, grad):
-        """Block elimination: parameters private to one group couple only through the
-        parameters shared by several groups (a Schur complement on those)."""
-        struct = self.struct
-        if struct.n_groups == 1:
-            return super().step(info, grad)
-        Q = struct.shared
-        nQ = Q.size
-        x = np.empty_like(grad)
-        try:
-            with np.errstate(all="ignore"):
-                schur = info[:, Q[:, None], Q[None, :]]
-                rhs = grad[:, Q]
-                solved = []
-                for P in struct.private:
-                    if P.size == 0:
-                        continue
-                    Cg = info[:, P[:, None], Q[None, :]]
-                    Y = np.linalg.solve(info[:, P[:, None], P[None, :]],
-                                        np.concatenate([Cg, grad[:, P, None]], axis=2))
-                    if nQ:
-                        CgT = np.swapaxes(Cg, 1, 2)
-                        schur = schur - CgT @ Y[:, :, :nQ]
-                        rhs = rhs - (CgT @ Y[:, :, nQ:])[:, :, 0]
-                    solved.append((P, Y))
-                xQ = np.linalg.solve(schur, rhs[..., None])[..., 0] if nQ else np.zeros((grad.shape[0], 0))
-                x[:, Q] = xQ
-                for P, Y in solved:
-                    x[:, P] = Y[:, :, nQ] - (Y[:, :, :nQ] @ xQ[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            return super().step(info, grad)
-        ok = np.isfinite(x).all(axis=1)
-        if not ok.all():
-            x[~ok] = -super().step(info[~ok], grad[~ok])
-        return -x
+
+def _covariance_hessian(plan, p: int, U: np.ndarray, V: np.ndarray, c: np.ndarray, W: np.ndarray,
+                        M: np.ndarray, B: np.ndarray, C: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradient, exact Hessian and Fisher information of ``log|Sigma| + tr(S Sigma^-1)`` in
+    the covariance-structure entries (``M = W (Sigma - S) W``, ``W = Sigma^-1``).
+
+    With ``D_e = c_e (u_e v_e' + v_e u_e')``: gradient ``tr(M D_e)``; Hessian
+    ``tr(W D_a W D_b) - tr(M D_a W D_b) - tr(W D_a M D_b) + tr(M D_ab)``, where the second
+    derivative of Sigma is nonzero for two paths ``A[i, j]``, ``A[k, l]``
+    (``tr(M D_ab) = 2 [B_jk Q_li + B_li Q_jk + G_ik C_jl]``) and for a path and a
+    covariance ``S[k, l]`` (``2 c_b [B_jk G_li + B_jl G_ki]``), with ``G = B_o' M B_o``,
+    ``Q = C_o' M B_o`` (``_o``: observed rows). The same formulas as the bootstrap engine
+    (:mod:`lcsem.engine.batch`), by products of the rank-two vectors instead of gathers.
+    """
+    Ut, Vt = np.swapaxes(U, 1, 2), np.swapaxes(V, 1, 2)
+    WU, WV, MU, MV = U @ W, V @ W, U @ M, V @ M
+    w_uu, w_vv, w_uv = WU @ Ut, WV @ Vt, WU @ Vt
+    m_uu, m_vv, m_uv = MU @ Ut, MV @ Vt, MU @ Vt
+    w_vu, m_vu = np.swapaxes(w_uv, 1, 2), np.swapaxes(m_uv, 1, 2)
+    cc = 2.0 * c[:, None] * c[None, :]
+    fisher = cc * (w_vu * w_uv + w_uu * w_vv)
+    hess = fisher - cc * (w_vu * m_uv + w_vv * m_uu + w_uu * m_vv + w_uv * m_vu)
+    grad = 2.0 * c[None, :] * np.diagonal(m_uv, axis1=1, axis2=2)
+    P = plan.path_idx
+    if P.size:
+        Bo, Co = B[:, :p, :], C[:, :p, :]
+        BtM = np.swapaxes(Bo, 1, 2) @ M                  # (R, m, p)
+        G = BtM @ Bo                                      # B_o' M B_o
+        Q = np.swapaxes(BtM @ Co, 1, 2)                   # C_o' M B_o
+        i, j = plan.path_i, plan.path_j
+        I, J = i[:, None], j[:, None]
+        K, L = i[None, :], j[None, :]
+        pp = 2.0 * (B[:, J, K] * Q[:, L, I] + B[:, L, I] * Q[:, J, K] + G[:, I, K] * C[:, J, L])
+        hess[:, P[:, None], P[None, :]] += pp
+        Cv = plan.cov_idx
+        if Cv.size:
+            k, l = plan.cov_k[None, :], plan.cov_l[None, :]
+            ps = 2.0 * c[Cv][None, None, :] * (B[:, J, k] * G[:, l, I] + B[:, J, l] * G[:, k, I])
+            hess[:, P[:, None], Cv[None, :]] += ps
+            hess[:, Cv[:, None], P[None, :]] += np.swapaxes(ps, 1, 2)
+    return grad, hess, fisher
 
 
 def make_objective(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupStats,

@@ -266,3 +266,8 @@ class _GroupPlan:
         self.local[np.arange(self.param.size), loc] = 1.0
         self.path_col = np.where(gs.free_entries.is_path, gs.free_entries.col, 0)
         self.is_path = gs.free_entries.is_path
+        e = gs.free_entries
+        self.path_idx = np.flatnonzero(e.is_path)            # path entries: A[i, j]
+        self.path_i, self.path_j = e.row[self.path_idx], e.col[self.path_idx]
+        self.cov_idx = np.flatnonzero(~e.is_path)           # covariance entries: S[k, l]
+        self.cov_k, self.cov_l = e.row[self.cov_idx], e.col[self.cov_idx]
