@@ -363,3 +363,48 @@ def test_newton_needs_a_group_structure(hs_single):
         minimize(ram, S[None], simple_starts(ram, S)[None], method="newton")
     with pytest.raises(ArgumentError, match="method"):
         minimize(ram, S[None], simple_starts(ram, S)[None], method="bfgs")
+
+
+def test_curvature_checks_work_on_groups():
+    from lcsem.engine.curvature import descent_direction, hessian, leave_saddle
+    struct, stats, _, sol = fitted("hs_scalar")
+    theta = sol.theta[0]
+    # at lavaan's minimum: no direction of negative curvature, nothing to leave
+    assert descent_direction(struct, theta, stats, "ML") is None
+    assert leave_saddle(struct, stats, theta, "ML") is None
+    # a point with negative curvature: the lavaan solution with the visual factor's variance
+    # near zero (its loadings then barely matter, and F falls as the variance grows)
+    names = [None] * struct.k
+    for r, f in zip(struct.rows, struct.row_free):
+        if f >= 0 and names[f] is None:
+            names[f] = (r.lhs, r.op, r.rhs, r.group)
+    bent = theta.copy()
+    for f, key in enumerate(names):
+        if key[:3] == ("visual", "~~", "visual"):
+            bent[f] = 1e-3
+        if key[1] == "~~" and "visual" in key[:3:2] and key[0] != key[2]:
+            bent[f] = 0.0
+    H = hessian(struct, bent, stats, "ML")
+    assert np.linalg.eigvalsh(H)[0] < 0
+    direction = descent_direction(struct, bent, stats, "ML")
+    assert direction is not None and abs(np.linalg.norm(direction) - 1) < 1e-12
+    assert direction @ H @ direction < 0
+    with pytest.raises(NotSupportedError):
+        hessian(struct, theta, stats, "GLS")
+
+
+def test_identification_check_takes_a_group_structure():
+    from lcsem.inference.identification import check_jacobian, moment_jacobian, parameter_labels
+    struct, stats, _, sol = fitted("hs_metric")
+    assert check_jacobian(struct, sol.theta[0]).identified
+    assert moment_jacobian(struct, sol.theta[0]).shape == (struct.n_moments, struct.k)
+    labels = parameter_labels(struct)
+    assert "x1 ~1 [group 2]" in labels and len(set(labels)) == struct.k
+    # latent means free in both groups next to free intercepts: not identified, named
+    rows = tuple(r if not (r.op == "~1" and r.lhs == "visual") else
+                 ParRow(r.lhs, r.op, r.rhs, free=struct.k + r.group, group=r.group) for r in struct.rows)
+    loose = GroupStructure(rows, struct.observed, struct.latent, 2, True)
+    theta = np.concatenate([sol.theta[0], [0.1, 0.2]])
+    check = check_jacobian(loose, theta)
+    assert not check.identified
+    assert any("visual ~1" in name for name in check.parameters)
