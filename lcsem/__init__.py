@@ -63,6 +63,7 @@ _LAZY = {
     "dynamic_cutoffs": "lcsem.simulation.dynamic",
     "DynamicCutoffs": "lcsem.simulation.dynamic",
     "plot_dynamic_cutoffs": "lcsem.simulation.plot",
+    "compare": "lcsem.analysis.compare", "ComparisonResult": "lcsem.analysis.compare",
 }
 
 __all__ = [

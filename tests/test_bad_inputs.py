@@ -77,7 +77,6 @@ CASES = [
     ("unknown label in :=", MODEL + "\nd := a*b", _data, {}, ModelSyntaxError, r"line 4: a, b in ':=' are not labels"),
     ("duplicate statement", MODEL + "\ng ~ f", _data, {}, ModelSyntaxError, r"line 4: 'g ~ f' is specified twice \(first on line 3\)"),
     ("invalid name", "f =~ x1 + 2x + x3", _data, {}, ModelSyntaxError, r"'2x' is not a valid variable name"),
-    ("intercepts", MODEL + "\nx1 ~ 1", _data, {}, NotSupportedError, r"line 4: intercepts"),
     ("equality constraint", MODEL + "\na == b", _data, {}, NotSupportedError, r"line 4: equality constraints"),
     ("feedback loop", "y1 ~ y2\ny2 ~ y1", lambda: pd.DataFrame({"y1": [1.0, 2, 3, 4], "y2": [2.0, 1, 4, 3]}), {},
      ModelSpecificationError, r"loop"),
@@ -102,8 +101,6 @@ CASES = [
      ModelSyntaxError, r"4999 operators.*split it into several ':='"),
     ("arrow =>", MODEL + "\ng => f", _data, {}, ModelSyntaxError, r"'=>' is not lavaan syntax.*'y ~ x'"),
     ("arrow <->", MODEL + "\nx1 <-> x2", _data, {}, ModelSyntaxError, r"'<->' is not lavaan syntax.*'a ~~ b'"),
-    ("intercept 0*1", MODEL + "\nx1 ~ 0*1", _data, {}, NotSupportedError, r"line 4: intercepts"),
-    ("intercept a*1", MODEL + "\nf ~ a*1", _data, {}, NotSupportedError, r"line 4: intercepts"),
 ]
 
 

@@ -230,7 +230,7 @@ def test_checker_catches_an_upward_import_and_a_cycle(tmp_path):
     assert import_cycles(modules) == [["lcsem.results", "lcsem.spec.syntax"]]
 
 
-@pytest.mark.parametrize("name", ["fit", "bootstrap", "report", "effects", "measurement", "simulate"])
+@pytest.mark.parametrize("name", ["fit", "bootstrap", "report", "effects", "measurement", "simulate", "compare"])
 def test_public_functions_do_not_share_a_module_name(name):
     """``lcsem.<name>`` stays the function even after every submodule has been imported."""
     import importlib

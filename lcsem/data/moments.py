@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .prepare import prepare_data
+from .prepare import PreparedData, prepare_data
 from ..exceptions import ArgumentError, DataError, MissingColumnsError
 
 _SYMMETRY_RTOL = 1e-8
@@ -49,11 +49,15 @@ def moments_from_data(data: pd.DataFrame, columns: tuple[str, ...], missing: str
     """Validate ``data`` and compute its moments (complete cases, see :func:`prepare_data`,
     which also refuses a covariance matrix passed as data and latent variables named like
     data columns)."""
-    prepared = prepare_data(data, columns, missing=missing, latent=latent, covariates=covariates)
+    return moments_of(prepare_data(data, columns, missing=missing, latent=latent, covariates=covariates))
+
+
+def moments_of(prepared: PreparedData) -> SampleMoments:
+    """The moments of prepared data (the complete cases)."""
     values = prepared.values
-    return SampleMoments(prepared.covariance(), values.mean(axis=0), tuple(columns), prepared.n_used,
+    return SampleMoments(prepared.covariance(), values.mean(axis=0), prepared.columns, prepared.n_used,
                          prepared.n_total, prepared.missing,
-                         pd.DataFrame(values, index=prepared.row_labels, columns=list(columns)))
+                         pd.DataFrame(values, index=prepared.row_labels, columns=list(prepared.columns)))
 
 
 def _names_of(value: object, names: object, argument: str) -> tuple[np.ndarray, list[str]]:

@@ -49,13 +49,26 @@ class PreparedData:
 
 def prepare_data(data: pd.DataFrame, columns: tuple[str, ...], *, missing: str = "listwise",
                  min_rows: int | None = None, latent: tuple[str, ...] = (),
-                 covariates: tuple[str, ...] = ()) -> PreparedData:
+                 covariates: tuple[str, ...] = (), check_ordinal: bool = True) -> PreparedData:
     """Check ``data`` for the model's ``columns`` and return the complete cases.
 
     ``latent`` are the model's latent variables: a data column with the name of one is
     refused (as lavaan does), because the model would silently ignore the column.
     ``covariates`` (exogenous observed predictors) may be discrete: they are conditioned on.
+    ``check_ordinal=False`` leaves the warning about few-category items to the caller
+    (:func:`warn_ordinal`), which prepares several groups and warns once.
     """
+    values = model_values(data, columns, missing=missing, latent=latent)
+    return complete_cases(values, columns, data.index, missing=missing, min_rows=min_rows,
+                          covariates=covariates, check_ordinal=check_ordinal)
+
+
+def model_values(data: pd.DataFrame, columns: tuple[str, ...], *, missing: str = "listwise",
+                 latent: tuple[str, ...] = ()) -> np.ndarray:
+    """The model's ``columns`` of ``data`` as floats (NaN where missing), after the checks
+    that concern the whole data set: a DataFrame, a known ``missing`` policy, no covariance
+    matrix passed as data, no latent variable named like a column, every column present,
+    numeric, finite and not empty."""
     if not isinstance(data, pd.DataFrame):
         raise ArgumentError(f"data: expected a pandas DataFrame, got {type(data).__name__}; "
                             f"read files with lcsem.read_data(path)")
@@ -78,6 +91,15 @@ def prepare_data(data: pd.DataFrame, columns: tuple[str, ...], *, missing: str =
     if empty:
         raise DataError(f"columns {empty} contain no values at all; drop these indicators from the "
                         f"model or supply the data")
+    return values
+
+
+def complete_cases(values: np.ndarray, columns: tuple[str, ...], row_labels: pd.Index, *,
+                   missing: str = "listwise", min_rows: int | None = None,
+                   covariates: tuple[str, ...] = (), check_ordinal: bool = True) -> PreparedData:
+    """The complete rows of ``values`` (from :func:`model_values`), checked: enough rows,
+    no constant column, a non-singular covariance matrix."""
+    isnan = np.isnan(values)
     complete = ~isnan.any(axis=1)
     if not complete.all() and missing == "error":
         counts = {c: int(isnan[:, j].sum()) for j, c in enumerate(columns) if isnan[:, j].any()}
@@ -94,8 +116,9 @@ def prepare_data(data: pd.DataFrame, columns: tuple[str, ...], *, missing: str =
         raise DataError(f"columns {constant} are constant in the rows used; a constant indicator "
                         f"carries no information, drop it from the model")
     _check_singular(used, columns)
-    _warn_ordinal(used, columns, covariates)
-    return PreparedData(used, tuple(columns), data.index[complete], len(values), missing)
+    if check_ordinal:
+        warn_ordinal(used, columns, covariates, stacklevel=4)
+    return PreparedData(used, tuple(columns), row_labels[complete], len(values), missing)
 
 
 def _refuse_moment_matrix(data: pd.DataFrame) -> None:
@@ -158,7 +181,8 @@ def _check_singular(values: np.ndarray, columns: tuple[str, ...]) -> None:
                     f"drop redundant indicators")
 
 
-def _warn_ordinal(values: np.ndarray, columns: tuple[str, ...], covariates: tuple[str, ...] = ()) -> None:
+def warn_ordinal(values: np.ndarray, columns: tuple[str, ...], covariates: tuple[str, ...] = (),
+                 stacklevel: int = 3) -> None:
     """Warn about modelled variables with few integer categories. Exogenous covariates
     (a 0/1 dummy, a sector code) are exempt: the model conditions on them and assumes
     nothing about their distribution (lavaan's ``fixed.x``), so their being discrete
@@ -170,7 +194,7 @@ def _warn_ordinal(values: np.ndarray, columns: tuple[str, ...], covariates: tupl
     if ordinal:
         warn(f"columns {ordinal} have {ORDINAL_MAX_CATEGORIES} or fewer integer categories; "
              f"lcsem treats them as continuous (normal-theory ML), which biases estimates "
-             f"for so few categories", OrdinalDataWarning, stacklevel=3)
+             f"for so few categories", OrdinalDataWarning, stacklevel=stacklevel)
 
 
 def read_data(path: str | os.PathLike[str], **kwargs) -> pd.DataFrame:

@@ -6,7 +6,12 @@ other indicators: the gradient is 0 there, but the discrepancy still falls as th
 loadings grow. Reporting such a point as a converged solution would be a silent wrong
 answer (with singular information: SE 0, p 0). The check uses the Hessian of the
 discrepancy by central differences of its analytic gradient (2k gradient evaluations,
-batched), once per fit.
+batched), once per fit; for a :class:`~lcsem.engine.structure.GroupStructure` (ML) the
+exact Hessian.
+
+Every function takes the structure and its statistics as :func:`~lcsem.engine.optimize.minimize`
+does, for ONE data set: a covariance matrix (p, p) with a :class:`RamStructure`, or
+:class:`~lcsem.engine.structure.GroupStats` with one replicate with a ``GroupStructure``.
 """
 
 from __future__ import annotations
@@ -15,30 +20,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .optimize import _gradient_information, _weight, gradient, minimize
+from ..exceptions import NotSupportedError
+
+from .optimize import GroupMLObjective, _gradient_information, _weight, gradient, information, minimize
 from .ram import RamStructure
+from .structure import GroupStats, GroupStructure
 
 # smallest Hessian eigenvalue, relative to the largest, that still counts as a minimum
 # (flat directions of an unidentified model have eigenvalues ~ 0, not negative)
 NEGATIVE_CURVATURE_TOL = 1e-7
 
 
-def _information_scale(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str) -> np.ndarray:
+def _information_scale(struct: RamStructure | GroupStructure, theta: np.ndarray, S: np.ndarray | GroupStats,
+                        estimator: str) -> np.ndarray:
     """Square roots of the diagonal of the Fisher / Gauss-Newton information at ``theta``:
     each parameter's natural unit, so that steps and curvature do not depend on units."""
     with np.errstate(all="ignore"):
-        info = _gradient_information(struct, theta[None], S[None], estimator, _weight(S[None], estimator))[1][0]
+        if isinstance(struct, GroupStructure):
+            info = information(struct, theta[None], S)[0]
+        else:
+            info = _gradient_information(struct, theta[None], S[None], estimator, _weight(S[None], estimator))[1][0]
     d = np.sqrt(np.abs(np.diag(info)))
     fallback = 1.0 / np.maximum(1.0, np.abs(theta))        # unit steps of 1e-5 * max(1, |theta|)
     return np.where(np.isfinite(d) & (d > 0), d, fallback)
 
 
-def hessian(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str,
+def hessian(struct: RamStructure | GroupStructure, theta: np.ndarray, S: np.ndarray | GroupStats, estimator: str,
             scale: np.ndarray | None = None) -> np.ndarray:
     """Hessian of the discrepancy at ``theta`` (k,) by central differences: (k, k). Step
     ``i`` is ``1e-5 min(1 / scale_i, max(1, |theta_i|))`` (default ``scale``:
     :func:`_information_scale`)."""
     k = struct.k
+    if isinstance(struct, GroupStructure):
+        _check_ml(estimator)
+        with np.errstate(all="ignore"):
+            H = GroupMLObjective(struct, S).derivatives(theta[None], np.array([0]))[1][0]
+        return 0.5 * (H + H.T)
     if scale is None:
         scale = _information_scale(struct, theta, S, estimator)
     # a relative step in the parameter's own size, never larger than its information unit
@@ -52,7 +69,7 @@ def hessian(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: s
     return 0.5 * (H + H.T)
 
 
-def descent_direction(struct: RamStructure, theta: np.ndarray, S: np.ndarray,
+def descent_direction(struct: RamStructure | GroupStructure, theta: np.ndarray, S: np.ndarray | GroupStats,
                       estimator: str) -> np.ndarray | None:
     """A direction of negative curvature at the stationary point ``theta`` (unit vector),
     or None when ``theta`` is a (possibly flat) minimum or the check is not possible."""
@@ -81,7 +98,8 @@ class Escape:
     max_gradient: float
 
 
-def leave_saddle(struct: RamStructure, S: np.ndarray, theta: np.ndarray, estimator: str) -> Escape | None:
+def leave_saddle(struct: RamStructure | GroupStructure, S: np.ndarray | GroupStats, theta: np.ndarray,
+                 estimator: str) -> Escape | None:
     """None when the converged ``theta`` is a minimum. Otherwise restart the optimiser
     from both sides of the saddle along the direction of negative curvature and return
     the better end point; it counts as converged only if it is a minimum itself (when the
@@ -91,9 +109,24 @@ def leave_saddle(struct: RamStructure, S: np.ndarray, theta: np.ndarray, estimat
         return None
     scale = 0.1 * max(1.0, float(np.max(np.abs(theta))))
     starts = np.stack([theta + scale * direction, theta - scale * direction])
-    sol = minimize(struct, np.stack([S, S]), starts, estimator)
+    sol = minimize(struct, _twice(S), starts, estimator)
     fmin = np.where(np.isfinite(sol.fmin), sol.fmin, np.inf)
     best = int(np.lexsort((fmin, ~sol.converged))[0])
     converged = bool(sol.converged[best]) and descent_direction(struct, sol.theta[best], S, estimator) is None
     return Escape(sol.theta[best], float(sol.fmin[best]), converged, int(sol.iterations[best]),
                   float(sol.max_gradient[best]))
+
+
+def _twice(S: np.ndarray | GroupStats) -> np.ndarray | GroupStats:
+    """The statistics of one data set as two replicates."""
+    if isinstance(S, GroupStats):
+        return GroupStats(np.concatenate([S.cov, S.cov]),
+                          None if S.mean is None else np.concatenate([S.mean, S.mean]),
+                          S.n if np.ndim(S.n) == 1 else np.concatenate([S.n, S.n]))
+    return np.stack([S, S])
+
+
+def _check_ml(estimator: str) -> None:
+    if estimator != "ML":
+        raise NotSupportedError(f"estimator: {estimator} with a GroupStructure is not available "
+                                f"(ML only for now); use estimator='ML'")

@@ -51,8 +51,10 @@ class RescaledProblem:
 
 
 def _row_factors(struct: RamStructure, s: np.ndarray) -> np.ndarray:
+    """Each row's factor: ``s_i / s_j`` for a path, ``s_i s_j`` for a covariance, ``s_i``
+    for an intercept of variable ``i``."""
     e = struct.row_entries
-    return np.where(e.is_path, s[e.row] / s[e.col], s[e.row] * s[e.col])
+    return np.where(e.is_path, s[e.row] / s[e.col], np.where(e.is_mean, s[e.row], s[e.row] * s[e.col]))
 
 
 def _free_factors(struct: RamStructure, row_factor: np.ndarray) -> np.ndarray | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ram import RamStructure
+from .structure import GroupStats, GroupStructure
 
 
 def simple_starts(struct: RamStructure, S: np.ndarray) -> np.ndarray:
@@ -24,4 +25,78 @@ def simple_starts(struct: RamStructure, S: np.ndarray) -> np.ndarray:
         elif row.op == "~~" and row.lhs == row.rhs:
             i = struct.names.index(row.lhs)
             theta[f] = 0.5 * obs_var[i] if i < struct.p else 0.05
+    return theta
+
+
+def group_starts(struct: GroupStructure, stats: GroupStats) -> np.ndarray:
+    """lavaan's simple starts for every group, combined into one parameter vector per
+    replicate: (R, k).
+
+    Within each group the rule of :func:`simple_starts` (a parameter's first row decides),
+    plus intercepts: observed ones start at the group's sample mean, latent means at 0. A
+    parameter shared by several groups starts at the average of its groups' starts. For
+    one group without means this is :func:`simple_starts`.
+    """
+    S = np.asarray(stats.cov, dtype=float)
+    R = S.shape[0]
+    total = np.zeros((R, struct.k))
+    count = np.zeros(struct.k)
+    for g, gs in enumerate(struct.groups):
+        obs_var = np.diagonal(S[:, g], axis1=1, axis2=2)                  # (R, p)
+        seen = np.zeros(struct.k, dtype=bool)
+        for row, f, i in zip(gs.rows, gs.row_free, gs.row_entries.row):
+            if f < 0 or seen[f]:
+                continue
+            seen[f] = True
+            if np.isfinite(row.value):
+                value = row.value
+            elif row.op == "=~":
+                value = 1.0
+            elif row.op == "~~" and row.lhs == row.rhs:
+                value = 0.5 * obs_var[:, i] if i < gs.p else 0.05
+            elif row.op == "~1" and i < gs.p and stats.mean is not None:
+                value = np.asarray(stats.mean, dtype=float)[:, g, i]
+            else:
+                value = 0.0
+            total[:, f] += value
+            count[f] += 1
+    theta = total / np.maximum(count, 1)
+    if struct.meanstructure and stats.mean is not None:
+        theta = _best_mean_parameters(struct, stats, theta)
+    return theta
+
+
+def _best_mean_parameters(struct: GroupStructure, stats: GroupStats, theta: np.ndarray) -> np.ndarray:
+    """Set the parameters that only intercept rows use to their best values given the other
+    starts: the implied means are linear in them, so minimising the mean part of the ML
+    discrepancy, ``sum_g w_g (m_g - mu_g)' Sigma_g^-1 (m_g - mu_g)``, is a weighted least-squares
+    problem. (Intercepts at the sample means and latent means at 0 are that optimum for a
+    model without mean restrictions; with restrictions — equal intercepts, a fixed intercept
+    and a free latent mean — they can be far from it, and Fisher scoring from a start whose
+    means are far off may end in a poor region.)"""
+    in_mean = struct.row_free[[r.op == "~1" for r in struct.rows]]
+    in_other = struct.row_free[[r.op != "~1" for r in struct.rows]]
+    cols = np.setdiff1d(in_mean[in_mean >= 0], in_other[in_other >= 0])
+    if cols.size == 0:
+        return theta
+    base = theta.copy()
+    base[:, cols] = 0.0
+    w = np.broadcast_to(stats.weights, (theta.shape[0], struct.n_groups))
+    lhs = np.zeros((theta.shape[0], cols.size, cols.size))
+    rhs = np.zeros((theta.shape[0], cols.size))
+    with np.errstate(all="ignore"):
+        for g in range(struct.n_groups):
+            Sigma, mu0, B, C, Bnu = struct.group_moments(base, g)
+            U, _, _ = struct.groups[g].jacobian_vectors(B, C)
+            J = struct.mean_jacobian(g, B, Bnu, U)[:, :, cols]               # (R, p, q)
+            try:
+                WJ = np.linalg.solve(Sigma, J)
+            except np.linalg.LinAlgError:      # a singular implied covariance at the start
+                return theta
+            lhs += w[:, g, None, None] * (np.swapaxes(J, 1, 2) @ WJ)
+            rhs += w[:, g, None] * np.einsum("rpq,rp->rq", WJ, np.asarray(stats.mean)[:, g] - mu0)
+        best = np.einsum("rij,rj->ri", np.linalg.pinv(lhs), rhs)
+    ok = np.isfinite(best).all(axis=1)
+    theta = theta.copy()
+    theta[np.ix_(ok, cols)] = best[ok]
     return theta

@@ -3,6 +3,7 @@ lavaan's statistics."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 
@@ -16,14 +17,17 @@ from ..engine.curvature import leave_saddle
 from ..engine.semopy_backend import semopy_estimates
 from ..engine.starts import simple_starts
 from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError, IdentificationWarning,
-                         ModelSpecificationError, NonAdmissibleWarning, ScalingWarning)
+                         ModelSpecificationError, NonAdmissibleWarning, NotSupportedError, ScalingWarning)
 from ..inference.identification import check_information, check_jacobian, moment_jacobian, parameter_labels
 from ..inference.wald import add_inference_columns, standard_errors
 from ..inference.fit_indices import baseline_chisq, fit_measures, test_statistic
 from ..results.fit_result import FitResult
 from ..spec.model import Model
 from ..engine.rescale import rescaled_problem
+from ..data.groups import moments_by_group
 from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
+from ..spec.groups import group_table, mean_structure_needed
+from .grouped import fit_groups
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
 
@@ -53,7 +57,9 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         sample_cov: pd.DataFrame | np.ndarray | None = None, sample_nobs: int | None = None,
         sample_mean: pd.Series | np.ndarray | None = None,
         sample_sd: pd.Series | np.ndarray | None = None,
-        sample_names: list[str] | None = None) -> FitResult:
+        sample_names: list[str] | None = None, group: str | None = None,
+        group_equal: Sequence[str] | str = (), group_partial: Sequence[str] | str = (),
+        meanstructure: bool = False) -> FitResult:
     """Fit ``model`` to ``data`` (or to summary statistics) and return a :class:`FitResult`.
 
     Parameters
@@ -90,6 +96,22 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         Standard deviations turning a correlation matrix ``sample_cov`` into covariances.
     sample_names
         Variable names of an array ``sample_cov`` (in its row order).
+    group
+        Column of ``data`` whose values define groups (lavaan's ``group``): a multi-group
+        model with every parameter group-specific unless constrained, groups numbered in
+        order of first appearance, and a mean structure. ML only.
+    group_equal
+        Parameter classes held equal across groups (lavaan's ``group.equal``):
+        ``"loadings"``, ``"intercepts"``, ``"means"``, ``"residuals"``,
+        ``"residual.covariances"``, ``"lv.variances"``, ``"lv.covariances"``,
+        ``"regressions"``. With equal intercepts the latent means of groups 2..G are free.
+    group_partial
+        Rows released from ``group_equal`` (lavaan's ``group.partial``), written as in the
+        model text: ``"kmsuse =~ kms_breadth"``, ``"op_roi ~ 1"``.
+    meanstructure
+        Add a mean structure to a single-group model (observed intercepts free, latent
+        means 0), as lavaan's ``meanstructure = TRUE``; writing any ``~ 1`` in the model
+        switches it on.
 
     Returns
     -------
@@ -98,6 +120,15 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         or need respondents' answers (bootstrap, factor scores) refuse such a result.
     """
     model = as_model(model)
+    group_equal, group_partial = _names_list(group_equal, "group_equal"), _names_list(group_partial, "group_partial")
+    if not isinstance(meanstructure, bool):
+        raise ArgumentError(f"meanstructure: expected True or False, got {meanstructure!r}")
+    if group is not None or meanstructure or any(s.op == "~1" for s in model.statements):
+        return _fit_grouped(model, data, estimator, missing, level, group, group_equal, group_partial,
+                            meanstructure, sample_cov)
+    if group_equal or group_partial:
+        raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
+                            f"group=...; name the group column (e.g. group=\"sector\")")
     if estimator not in ESTIMATORS:
         raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of {', '.join(ESTIMATORS)}")
     level = check_level(level)
@@ -136,6 +167,79 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None
     return replace(result, warnings=tuple(w.message for w in caught))
+
+
+def _names_list(value: Sequence[str] | str, argument: str) -> tuple[str, ...]:
+    """A str or a sequence of str as a tuple (lavaan accepts both)."""
+    if isinstance(value, str):
+        return (value,)
+    if value is None:
+        return ()
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise ArgumentError(f"{argument}: expected a list of text, got {value!r}") from None
+    bad = [v for v in items if not isinstance(v, str)]
+    if bad:
+        raise ArgumentError(f"{argument}: expected text entries, got {bad[0]!r}")
+    return items
+
+
+def _fit_grouped(model: Model, data: pd.DataFrame | None, estimator: str, missing: str, level: float,
+                 group: str | None, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
+                 meanstructure: bool, sample_cov: object) -> FitResult:
+    """Multi-group and/or mean-structure fit (ML)."""
+    what = "multi-group models" if group is not None else "mean structures"
+    if estimator != "ML":
+        raise NotSupportedError(f"estimator: {estimator!r} with {what} is not supported yet; use "
+                                f"estimator=\"ML\"")
+    if sample_cov is not None or data is None:
+        raise NotSupportedError(f"sample_cov: {what} are fitted from raw data; pass data=...")
+    if (group_equal or group_partial) and group is None:
+        raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
+                            f"group=...; name the group column (e.g. group=\"sector\")")
+    level = check_level(level)
+    with recording() as caught:
+        moments = moments_by_group(data, model.observed, group, missing, model.latent,
+                                   covariates=model.roles.exogenous_observed)
+        n_groups = len(moments.groups)
+        means = mean_structure_needed(model, meanstructure, n_groups)
+        rows = group_table(model, n_groups, group_equal=group_equal, group_partial=group_partial,
+                           meanstructure=means)
+        try:
+            out = fit_groups(model, rows, moments, means, level)
+        except np.linalg.LinAlgError as exc:
+            raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
+                                  f"probably not identified: fix parameters or add indicators") from None
+    cols = list(model.observed)
+    labels = moments.labels if group is not None else ()
+    keys = list(labels) if labels else None
+
+    def frames(mats: np.ndarray) -> pd.DataFrame:
+        if keys is None:
+            return pd.DataFrame(mats[0], index=cols, columns=cols)
+        return pd.concat({k: pd.DataFrame(m, index=cols, columns=cols) for k, m in zip(keys, mats)},
+                         names=["group", "variable"])
+
+    def series(vecs: np.ndarray, index: list[str], name: str) -> pd.Series:
+        if keys is None:
+            return pd.Series(vecs[0], index=index, name=name)
+        return pd.concat({k: pd.Series(v, index=index) for k, v in zip(keys, vecs)},
+                         names=["group", "variable"]).rename(name)
+
+    parts = [g.data if group is None else g.data.assign(**{group: label})
+             for g, label in zip(moments.groups, moments.labels or ("",))]
+    frame = pd.concat(parts) if all(p is not None for p in parts) else None
+    return FitResult(
+        model=model, estimator="ML", estimates=out["estimates"], fit_indices=out["fit_indices"],
+        r2=series(out["r2"], list(out["endogenous"]), "r2"), converged=out["converged"],
+        inadmissible=out["inadmissible"], warnings=tuple(w.message for w in caught),
+        n_obs=moments.n_obs, n_total=moments.n_total, missing=moments.groups[0].missing,
+        theta=out["theta"], vcov=out["vcov"], sample_cov=frames(out["S"]), implied_cov=frames(out["Sigma"]),
+        data=frame, iterations=out["iterations"], versions=versions(), unidentified=out["unidentified"],
+        level=level, sample_mean=series(out["xbar"], cols, "mean"),
+        group=group, group_labels=labels, group_equal=group_equal, group_partial=group_partial,
+        meanstructure=means, implied_mean=series(out["mu"], cols, "mean") if means else None)
 
 
 def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: bool,

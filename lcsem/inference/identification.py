@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.ram import RamStructure
+from ..engine.structure import GroupStructure
 
 JACOBIAN_RTOL = 1e-8
 INFORMATION_RTOL = 1e-14
@@ -48,18 +49,26 @@ class IdentificationCheck:
                 f"fix one of these parameters, add indicators or drop the offending path or covariance")
 
 
-def parameter_labels(struct: RamStructure) -> list[str]:
-    """One name per free parameter: ``"lhs op rhs"`` of its first row (with its label)."""
+def parameter_labels(struct: RamStructure | GroupStructure) -> list[str]:
+    """One name per free parameter: ``"lhs op rhs"`` of its first row (with its label; with
+    several groups, the group of that row)."""
     names: list[str | None] = [None] * struct.k
+    several = getattr(struct, "n_groups", 1) > 1
     for row, f in zip(struct.rows, struct.row_free):
         if f >= 0 and names[f] is None:
-            text = f"{row.lhs} {row.op} {row.rhs}"
+            text = f"{row.lhs} {row.op} {row.rhs}".rstrip()
+            if several:
+                text = f"{text} [group {row.group}]"
             names[f] = f"{text} ({row.label})" if row.label else text
     return [n or f"parameter {i + 1}" for i, n in enumerate(names)]
 
 
-def moment_jacobian(struct: RamStructure, theta: np.ndarray) -> np.ndarray:
-    """``d vech(Sigma) / d theta`` at one ``theta``: (p(p+1)/2, k)."""
+def moment_jacobian(struct: RamStructure | GroupStructure, theta: np.ndarray) -> np.ndarray:
+    """``d vech(Sigma) / d theta`` at one ``theta``: (p(p+1)/2, k); for a
+    :class:`GroupStructure` every group's ``vech(Sigma_g)`` and ``mu_g``, stacked
+    (:meth:`GroupStructure.moment_jacobian`)."""
+    if isinstance(struct, GroupStructure):
+        return struct.moment_jacobian(theta)
     J = struct.jacobian(np.asarray(theta, float)[None])[0]
     rows, cols = np.triu_indices(struct.p)
     return J[:, rows, cols].T
@@ -70,7 +79,7 @@ def _involved(vectors: np.ndarray, names: list[str]) -> tuple[str, ...]:
     return tuple(n for n, w in zip(names, weight) if w > WEIGHT_THRESHOLD)
 
 
-def check_jacobian(struct: RamStructure, theta: np.ndarray) -> IdentificationCheck:
+def check_jacobian(struct: RamStructure | GroupStructure, theta: np.ndarray) -> IdentificationCheck:
     """Rank of the (column-scaled) Jacobian of the implied moments at ``theta``."""
     if struct.k == 0:
         return IdentificationCheck(True)
@@ -102,8 +111,8 @@ def rank_check(D: np.ndarray, names: list[str]) -> IdentificationCheck:
     return IdentificationCheck(False, _involved(vt[null].T, names), float(rel[-1]))
 
 
-def check_information(struct: RamStructure | None, info: np.ndarray, names: list[str] | None = None
-                      ) -> IdentificationCheck:
+def check_information(struct: RamStructure | GroupStructure | None, info: np.ndarray,
+                      names: list[str] | None = None) -> IdentificationCheck:
     """Numerical invertibility of an information matrix (scaled to unit diagonal); the
     parameters are named from ``struct`` or by ``names``."""
     if info.shape[0] == 0:

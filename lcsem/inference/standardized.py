@@ -196,12 +196,18 @@ def standardized_solution(res: Any, kind: str = "std_all", level: float = 0.95) 
         std = standardized_values(struct, theta, unscaled)
         return np.hstack([std, defined.evaluate(std)]) if defined.names else std
 
-    theta = np.asarray(res.theta, float)
+    return delta_table(values, res.theta, res.vcov, model.fixed_x_for(res.estimator), res.estimates, level)
+
+
+def delta_table(values, theta: np.ndarray, vcov: np.ndarray, fixed_x: frozenset[int], table: pd.DataFrame,
+                level: float) -> pd.DataFrame:
+    """Standardised values ``values(theta)`` ((R, k) -> (R, rows)) with delta-method SE, z, p
+    and Wald CI, rows named as ``table``'s; ``fixed_x`` moments are held as given."""
+    theta = np.asarray(theta, float)
     est = values(theta[None])[0]
     if theta.size:
         jac = numerical_jacobian(values, theta, _REL_STEP)
-        fixed_x = model.fixed_x_for(res.estimator)
-        vcov = fixed_x_vcov(res.vcov, fixed_x)
+        vcov = fixed_x_vcov(vcov, fixed_x)
         free = np.ones(theta.size, bool)
         free[[f - 1 for f in fixed_x]] = False
         h = _REL_STEP * np.maximum(np.abs(theta), 1.0)
@@ -217,9 +223,9 @@ def standardized_solution(res: Any, kind: str = "std_all", level: float = 0.95) 
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
     crit = _lazy.norm_ppf(0.5 + level / 2)
-    table = res.estimates
+    keys = [c for c in ("lhs", "op", "rhs", "group", "label") if c in table.columns]
     return pd.DataFrame({
-        "lhs": table["lhs"], "op": table["op"], "rhs": table["rhs"], "label": table["label"],
+        **{c: table[c] for c in keys},
         "est_std": est, "se_std": se, "z_std": z, "pvalue_std": 2 * _lazy.norm_sf(np.abs(z)),
         "ci_lower_std": np.where(constant, est, est - crit * se),
         "ci_upper_std": np.where(constant, est, est + crit * se)})

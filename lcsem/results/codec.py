@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..engine.ram import RamStructure
 from ..exceptions import ArgumentError, LcsemError
 from ..spec.model import Model
-from ..spec.syntax import Statement, parse_syntax
+from ..spec.groups import group_table
+from ..spec.syntax import Statement, group_modifiers_from_records, group_modifiers_to_records, parse_syntax
 
 __all__ = ["fit_result_payload", "fit_result_fields", "model_to_dict", "model_from_dict", "FORMAT",
            "FORMAT_VERSION", "STORED_FIELDS"]
@@ -40,7 +40,8 @@ _STATEMENT_FIELDS = ("lhs", "op", "rhs", "line", "fixed", "label", "start", "fre
 STORED_FIELDS = frozenset({"model", "estimator", "estimates", "fit_indices", "r2", "converged",
                            "inadmissible", "warnings", "n_obs", "n_total", "missing", "theta", "vcov",
                            "sample_cov", "implied_cov", "data", "iterations", "versions",
-                           "unidentified", "level", "sample_mean"})
+                           "unidentified", "level", "sample_mean", "implied_mean", "group",
+                           "group_labels", "group_equal", "group_partial", "meanstructure", "view_of"})
 
 
 # ---------------------------------------------------------------------- JSON-safe scalars
@@ -134,12 +135,32 @@ def _series_from_dict(payload: Mapping[str, Any], name: Any, index_name: Any = N
 
 
 def _matrix_to_dict(frame: pd.DataFrame) -> dict[str, Any]:
+    if isinstance(frame.index, pd.MultiIndex):    # one matrix per group
+        return {"by_group": {str(g): _matrix_to_dict(frame.xs(g, level=0))
+                             for g in frame.index.get_level_values(0).unique()}}
     return {"names": [str(c) for c in frame.columns], "values": _nums(frame.to_numpy())}
 
 
 def _matrix_from_dict(payload: Mapping[str, Any]) -> pd.DataFrame:
+    if "by_group" in payload:
+        return pd.concat({str(g): _matrix_from_dict(m) for g, m in payload["by_group"].items()},
+                         names=["group", "variable"])
     names = list(payload["names"])
     return pd.DataFrame(_array(payload["values"], (len(names), len(names))), index=names, columns=names)
+
+
+def _grouped_series_to_dict(series: pd.Series) -> dict[str, Any]:
+    if isinstance(series.index, pd.MultiIndex):
+        return {"by_group": {str(g): _series_to_dict(series.xs(g, level=0))
+                             for g in series.index.get_level_values(0).unique()}}
+    return _series_to_dict(series)
+
+
+def _grouped_series_from_dict(payload: Mapping[str, Any], name: Any, index_name: Any = None) -> pd.Series:
+    if "by_group" in payload and isinstance(payload["by_group"], Mapping):
+        return pd.concat({str(g): _series_from_dict(v, name) for g, v in payload["by_group"].items()},
+                         names=["group", "variable"]).rename(name)
+    return _series_from_dict(payload, name, index_name)
 
 
 # ---------------------------------------------------------------------- model
@@ -151,6 +172,8 @@ def model_to_dict(model) -> dict[str, Any]:
         for f in ("fixed", "start"):
             if record[f] is not None:
                 record[f] = float(record[f])
+        if s.groups is not None:
+            record["groups"] = group_modifiers_to_records(s.groups)
         statements.append(record)
     return {"syntax": model.to_syntax(), "statements": statements, "std_lv": bool(model.std_lv),
             "descriptions": dict(model.descriptions),
@@ -176,12 +199,13 @@ def model_from_dict(payload: Mapping[str, Any]):
             for i, record in enumerate(records):
                 if not isinstance(record, Mapping):
                     raise ArgumentError(f"statement {i} must be a dict, got {type(record).__name__}")
-                unknown = set(record) - set(_STATEMENT_FIELDS)
+                unknown = set(record) - set(_STATEMENT_FIELDS) - {"groups"}
                 missing = {"lhs", "op", "rhs", "line"} - set(record)
                 if unknown or missing:
                     raise ArgumentError(f"statement {i} has unknown fields {sorted(unknown)} or lacks "
                                         f"{sorted(missing)}")
-                statements.append(Statement(**record))
+                fields_ = {k: v for k, v in record.items() if k != "groups"}
+                statements.append(Statement(**fields_, groups=group_modifiers_from_records(record.get("groups"))))
             statements = tuple(statements)
         else:
             statements = tuple(parse_syntax(payload["syntax"]))
@@ -194,23 +218,26 @@ def model_from_dict(payload: Mapping[str, Any]):
 
 
 def _check_matches_model(model, payload: Mapping[str, Any], estimates: pd.DataFrame,
-                         data: pd.DataFrame | None) -> None:
+                         data: pd.DataFrame | None, table=None, group: str | None = None) -> None:
     """Refuse a payload whose tables do not describe its own model (edited names, labels
     or operators)."""
-    rows = {(r.lhs, r.op, r.rhs): r.label for r in model.rows}
+    by_group = "group" in estimates.columns
+    rows = {(r.lhs, r.op, r.rhs) + ((r.group,) if by_group else ()): r.label
+            for r in (model.rows if table is None else table)}
     for column in ("lhs", "op", "rhs", "label"):
         if column not in estimates.columns:
             raise ArgumentError(f"payload: the estimates table lacks the column {column!r}")
-    for lhs, op, rhs, label in estimates[["lhs", "op", "rhs", "label"]].itertuples(index=False):
-        key = (lhs, op, rhs)
+    groups = estimates["group"] if by_group else [None] * len(estimates)
+    for (lhs, op, rhs, label), g in zip(estimates[["lhs", "op", "rhs", "label"]].itertuples(index=False),
+                                        groups):
+        tail = (int(g) if g is not None and np.isfinite(g) else -1,) if by_group else ()
         if op == ":=":
-            key = (lhs, op, rhs)
-            expected = rows.get(key)
+            expected = rows.get((lhs, op, rhs) + ((0,) if by_group else ()))
             ok = expected is not None and label == lhs
         else:
-            expected = rows.get(key)
+            expected = rows.get((lhs, op, rhs) + tail)
             if expected is None and op == "~~":
-                expected = rows.get((rhs, op, lhs))
+                expected = rows.get((rhs, op, lhs) + tail)
             ok = expected is not None and (label if isinstance(label, str) else "") == expected
         if not ok:
             raise ArgumentError(f"payload: the estimates row {lhs!r} {op!r} {rhs!r} (label {label!r}) "
@@ -218,15 +245,24 @@ def _check_matches_model(model, payload: Mapping[str, Any], estimates: pd.DataFr
                                 f"is corrupt: pass the unchanged output of to_dict()")
     observed = list(model.observed)
     for what in ("sample_cov", "implied_cov"):
-        names = list(payload[what].get("names", [])) if isinstance(payload[what], Mapping) else None
-        if names != observed:
-            raise ArgumentError(f"payload: the {what} names {names!r} are not the model's observed "
-                                f"variables {observed}; the payload was edited or is corrupt")
+        block = payload[what]
+        blocks = list(block["by_group"].values()) if isinstance(block, Mapping) and isinstance(
+            block.get("by_group"), Mapping) else [block]
+        for one in blocks:
+            names = list(one.get("names", [])) if isinstance(one, Mapping) else None
+            if names != observed:
+                raise ArgumentError(f"payload: the {what} names {names!r} are not the model's observed "
+                                    f"variables {observed}; the payload was edited or is corrupt")
+    if group is not None:
+        observed = observed + [group]
     if data is not None and list(data.columns) != observed:
         raise ArgumentError(f"payload: the data columns {list(data.columns)} are not the model's "
                             f"observed variables {observed}; the payload was edited or is corrupt")
     names = set(model.latent) | set(observed)
-    unknown = [k for k in payload["r2"] if k not in names]
+    r2 = payload["r2"]
+    if isinstance(r2, Mapping) and isinstance(r2.get("by_group"), Mapping):
+        r2 = {k: v for one in r2["by_group"].values() for k, v in one.items()}
+    unknown = [k for k in r2 if k not in names]
     if unknown:
         raise ArgumentError(f"payload: r2 names {unknown} are not variables of the stored model")
     for what in ("inadmissible", "warnings"):
@@ -259,11 +295,12 @@ def fit_result_payload(res: Any, include_data: bool = True) -> dict[str, Any]:
     """
     if not isinstance(include_data, bool):
         raise ArgumentError(f"include_data: expected True or False, got {include_data!r}")
-    struct = res.structure
-    parameters: list[list[str] | None] = [None] * struct.k
-    for r, f in zip(struct.rows, struct.row_free):
-        if f >= 0 and parameters[f] is None:
-            parameters[f] = [r.lhs, r.op, r.rhs]
+    rows = [r for r in res.rows if r.op != ":="]
+    k = max((r.free for r in rows), default=0)
+    parameters: list[list | None] = [None] * k
+    for r in rows:
+        if r.free and parameters[r.free - 1] is None:
+            parameters[r.free - 1] = [r.lhs, r.op, r.rhs] + ([r.group] if res.grouped else [])
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -272,7 +309,7 @@ def fit_result_payload(res: Any, include_data: bool = True) -> dict[str, Any]:
         "estimator": res.estimator,
         "estimates": _frame_to_dict(res.estimates, index=False),
         "fit_indices": _series_to_dict(res.fit_indices),
-        "r2": _series_to_dict(res.r2),
+        "r2": _grouped_series_to_dict(res.r2),
         "series_names": {"fit_indices": res.fit_indices.name, "r2": res.r2.name},
         "series_index_names": {"fit_indices": res.fit_indices.index.name, "r2": res.r2.index.name},
         "converged": bool(res.converged),
@@ -283,7 +320,7 @@ def fit_result_payload(res: Any, include_data: bool = True) -> dict[str, Any]:
         "missing": res.missing,
         "parameters": parameters,
         "theta": _nums(res.theta),
-        "vcov": _nums(np.asarray(res.vcov).reshape(struct.k, struct.k)),
+        "vcov": _nums(np.asarray(res.vcov).reshape(k, k)),
         "sample_cov": _matrix_to_dict(res.sample_cov),
         "implied_cov": _matrix_to_dict(res.implied_cov),
         "data": _frame_to_dict(res.data) if include_data and res.data is not None else None,
@@ -291,7 +328,11 @@ def fit_result_payload(res: Any, include_data: bool = True) -> dict[str, Any]:
         "versions": {str(k): str(v) for k, v in res.versions.items()},
         "unidentified": [str(x) for x in res.unidentified],
         "level": float(res.level),
-        "sample_mean": None if res.sample_mean is None else _series_to_dict(res.sample_mean),
+        "sample_mean": None if res.sample_mean is None else _grouped_series_to_dict(res.sample_mean),
+        "implied_mean": None if res.implied_mean is None else _grouped_series_to_dict(res.implied_mean),
+        "grouping": {"group": res.group, "group_labels": list(res.group_labels),
+                     "group_equal": list(res.group_equal), "group_partial": list(res.group_partial),
+                     "meanstructure": bool(res.meanstructure), "view_of": res.view_of},
     }
 
 
@@ -317,22 +358,33 @@ def fit_result_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
         index_names = payload.get("series_index_names") or {}
         model = model_from_dict(payload["model"])
         observed = list(model.observed)
-        theta, vcov = _theta_in_model_order(model, payload)
+        grouping = _grouping_from_dict(payload.get("grouping"))
+        rows = (group_table(model, max(len(grouping["group_labels"]), 1),
+                            group_equal=grouping["group_equal"], group_partial=grouping["group_partial"],
+                            meanstructure=grouping["meanstructure"])
+                if grouping["group_labels"] or grouping["meanstructure"] else model.rows)
+        theta, vcov = _theta_in_model_order(model, payload, rows)
         stored_data = (_frame_from_dict(payload["data"], "data") if payload.get("data") is not None
                        else None)
         if payload["estimator"] not in ("ML", "GLS", "ULS"):
             raise ArgumentError(f"payload: estimator {payload['estimator']!r} is not ML, GLS or ULS; the "
                                 f"payload was edited or is corrupt")
         estimates = _frame_from_dict(payload["estimates"], "estimates")
-        _check_matches_model(model, payload, estimates, stored_data)
+        if "group" in estimates.columns:
+            if not np.isfinite(estimates["group"].to_numpy(dtype=float)).all():
+                raise ArgumentError("payload: the estimates' group column has missing numbers")
+            estimates["group"] = estimates["group"].astype(int)
+        _check_matches_model(model, payload, estimates, stored_data, rows, grouping["group"])
         data = (stored_data if stored_data is not None
                 else pd.DataFrame({c: pd.Series(dtype=float) for c in observed}))
+        if stored_data is None and grouping["group"] is not None:
+            data[grouping["group"]] = pd.Series(dtype=str)
         return dict(
             model=model, estimator=payload["estimator"],
             estimates=estimates,
             fit_indices=_series_from_dict(payload["fit_indices"], names.get("fit_indices", "value"),
                                           index_names.get("fit_indices")),
-            r2=_series_from_dict(payload["r2"], names.get("r2", "r2"), index_names.get("r2")),
+            r2=_grouped_series_from_dict(payload["r2"], names.get("r2", "r2"), index_names.get("r2")),
             converged=bool(payload["converged"]), inadmissible=tuple(payload["inadmissible"]),
             warnings=tuple(payload["warnings"]), n_obs=int(payload["n_obs"]),
             n_total=int(payload["n_total"]), missing=payload["missing"], theta=theta, vcov=vcov,
@@ -342,17 +394,43 @@ def fit_result_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
             unidentified=tuple(str(x) for x in payload.get("unidentified", ())),
             level=float(payload.get("level", 0.95)),
             sample_mean=(None if payload.get("sample_mean") is None
-                         else _series_from_dict(payload["sample_mean"], "mean")))
+                         else _grouped_series_from_dict(payload["sample_mean"], "mean")),
+            implied_mean=(None if payload.get("implied_mean") is None
+                          else _grouped_series_from_dict(payload["implied_mean"], "mean")),
+            group=grouping["group"], group_labels=tuple(grouping["group_labels"]),
+            group_equal=tuple(grouping["group_equal"]), group_partial=tuple(grouping["group_partial"]),
+            meanstructure=grouping["meanstructure"], view_of=grouping["view_of"])
     except KeyError as exc:
         raise ArgumentError(f"payload: the key {exc.args[0]!r} is missing; pass the unchanged output "
                             f"of to_dict()") from exc
 
 
-def _theta_in_model_order(model, payload: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _grouping_from_dict(payload: Any) -> dict[str, Any]:
+    """The multi-group / mean-structure settings of a payload, checked (text only)."""
+    out: dict[str, Any] = {"group": None, "group_labels": [], "group_equal": [], "group_partial": [],
+                           "meanstructure": False, "view_of": ""}
+    if payload is None:
+        return out
+    if not isinstance(payload, Mapping) or set(payload) - set(out):
+        raise ArgumentError("payload: 'grouping' must be the dict written by to_dict(); the payload was "
+                            "edited or is corrupt")
+    out.update(payload)
+    if out["group"] is not None and not isinstance(out["group"], str):
+        raise ArgumentError(f"payload: grouping.group must be text, got {out['group']!r}")
+    for key in ("group_labels", "group_equal", "group_partial"):
+        if not isinstance(out[key], list) or not all(isinstance(x, str) and len(x) <= 200 for x in out[key]):
+            raise ArgumentError(f"payload: grouping.{key} must be a list of short texts")
+    if not isinstance(out["meanstructure"], bool) or not isinstance(out["view_of"], str):
+        raise ArgumentError("payload: grouping.meanstructure must be true/false and view_of text")
+    return out
+
+
+def _theta_in_model_order(model, payload: Mapping[str, Any], rows=None) -> tuple[np.ndarray, np.ndarray]:
     """``theta`` and ``vcov`` reordered to the rebuilt model's free parameters (they agree
     unless the payload was written from text alone)."""
-    struct = RamStructure(model.rows, model.observed, model.latent)
-    k = struct.k
+    rows = [r for r in (model.rows if rows is None else rows) if r.op != ":="]
+    grouped = any(r.op == "~1" or r.group != 1 for r in rows)
+    k = max((r.free for r in rows), default=0)
     theta = _array(payload["theta"]).reshape(-1)
     vcov = _array(payload["vcov"])
     if theta.size != k or vcov.size != k * k:
@@ -363,14 +441,19 @@ def _theta_in_model_order(model, payload: Mapping[str, Any]) -> tuple[np.ndarray
     if not stored:
         return theta, vcov
 
-    def key(lhs, op, rhs):
-        return (min(lhs, rhs), op, max(lhs, rhs)) if op == "~~" else (lhs, op, rhs)
+    def key(lhs, op, rhs, group=1):
+        return ((min(lhs, rhs), op, max(lhs, rhs)) if op == "~~" else (lhs, op, rhs)) + (group,)
 
-    position = {key(*p): i for i, p in enumerate(stored)}
+    try:
+        position = {key(*p): i for i, p in enumerate(stored)}
+    except TypeError:
+        raise ArgumentError("payload: the stored parameters are malformed; pass the unchanged output "
+                            "of to_dict()") from None
     order = np.full(k, -1)
-    for r, f in zip(struct.rows, struct.row_free):
+    for r in rows:
+        f = r.free - 1
         if f >= 0 and order[f] < 0:
-            order[f] = position.get(key(r.lhs, r.op, r.rhs), -1)
+            order[f] = position.get(key(r.lhs, r.op, r.rhs, r.group if grouped else 1), -1)
     if (order < 0).any():
         raise ArgumentError("payload: the stored parameters do not match the stored model; the payload "
                             "was edited or is corrupt")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -15,8 +15,11 @@ from ..display.render import FORMATS, render_table
 from ..display.format import format_p
 from ..spec.model import Model
 from .._validation import check_level
-from ..exceptions import ArgumentError
+from ..exceptions import ArgumentError, NotSupportedError
+from ..inference.grouped import fixed_x_ids, grouped_standardized_solution
 from ..inference.standardized import standardized_solution
+from ..spec.groups import group_table, view_model
+from ..spec.partable import ParRow
 from ..inference.wald import add_inference_columns
 from .codec import fit_result_fields, fit_result_payload
 
@@ -26,7 +29,7 @@ RESIDUAL_KINDS = ("raw", "cor", "cor.bollen", "cor.bentler")
 # pandas values handed out as shallow copies: with pandas' copy-on-write, changing what a
 # caller receives never changes the result
 _PANDAS_FIELDS = frozenset({"estimates", "fit_indices", "r2", "sample_cov", "implied_cov", "data",
-                            "sample_mean"})
+                            "sample_mean", "implied_mean"})
 
 
 def parameter_name(lhs: str, op: str, rhs: str) -> str:
@@ -52,6 +55,11 @@ class FitResult:
 
     Every DataFrame, Series and array a result hands out is a copy or read-only: changing
     what you receive never changes what the result reports later.
+
+    Multi-group results hold ``sample_cov``, ``implied_cov``, ``sample_mean``,
+    ``implied_mean`` and ``r2`` with a (group, variable) MultiIndex; :attr:`groups`
+    gives one single-group view per group (its covariance structure, estimates and SEs
+    from the joint fit) to analyse, plot or report a group on its own.
 
     Attributes
     ----------
@@ -87,6 +95,20 @@ class FitResult:
     sample_mean
         Sample means of the observed variables (None when fitted from a covariance
         matrix without ``sample_mean``).
+    group
+        The group column of a multi-group fit (None for one group).
+    group_labels
+        The groups' labels (the group column's values as text) in lavaan's order, the
+        order of first appearance in the data; ``estimates["group"]`` numbers them 1..G.
+    group_equal, group_partial
+        lavaan's ``group.equal`` / ``group.partial`` of the fit.
+    meanstructure
+        Whether the model has a mean structure (intercepts ``~1`` rows; always for groups).
+    implied_mean
+        Model-implied means (with a mean structure).
+    view_of
+        Set on a per-group view (:attr:`groups`): which multi-group fit it comes from.
+
     """
 
     model: Model
@@ -110,6 +132,13 @@ class FitResult:
     unidentified: tuple[str, ...] = ()
     level: float = 0.95
     sample_mean: pd.Series | None = None
+    group: str | None = None
+    group_labels: tuple[str, ...] = ()
+    group_equal: tuple[str, ...] = ()
+    group_partial: tuple[str, ...] = ()
+    meanstructure: bool = False
+    implied_mean: pd.Series | None = None
+    view_of: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "theta", _readonly(self.theta))
@@ -118,7 +147,10 @@ class FitResult:
         object.__setattr__(self, "inadmissible", tuple(self.inadmissible))
         object.__setattr__(self, "warnings", tuple(self.warnings))
         object.__setattr__(self, "unidentified", tuple(self.unidentified))
-        if self.sample_mean is None and self.data is not None and len(self.data):
+        for name in ("group_labels", "group_equal", "group_partial"):
+            object.__setattr__(self, name, tuple(object.__getattribute__(self, name)))
+        if (self.sample_mean is None and self.data is not None and len(self.data)
+                and not self.group_labels):
             object.__setattr__(self, "sample_mean", self.data.mean(axis=0).rename("mean"))
         for name in _PANDAS_FIELDS:
             value = object.__getattribute__(self, name)
@@ -155,10 +187,46 @@ class FitResult:
         the latent and residual covariance matrices are positive definite."""
         return not self.inadmissible
 
+    @property
+    def n_groups(self) -> int:
+        """Number of groups (1 without ``group=``)."""
+        return max(len(self.group_labels), 1)
+
+    @property
+    def grouped(self) -> bool:
+        """True for a multi-group or mean-structure fit, whose table has ``group`` and
+        ``~1`` rows beyond the model's covariance structure."""
+        return bool(self.group_labels) or self.meanstructure
+
+    @cached_property
+    def rows(self) -> tuple[ParRow, ...]:
+        """The fitted parameter table (all groups; lavaan's ``parTable``)."""
+        if not self.grouped:
+            return self.model.rows
+        return group_table(self.model, self.n_groups, group_equal=self.group_equal,
+                           group_partial=self.group_partial, meanstructure=self.meanstructure)
+
     @cached_property
     def structure(self) -> RamStructure:
-        """The RAM structure of the model in the data's column order."""
+        """The RAM structure of the model in the data's column order (one group without
+        means; for a multi-group or mean-structure fit use a view in :attr:`groups`)."""
+        if self.grouped:
+            raise NotSupportedError(
+                "this analysis needs one group's covariance structure, but the result is a "
+                f"{'multi-group' if self.group_labels else 'mean-structure'} fit: pass one group's "
+                "view, res.groups[label] (labels: " + ", ".join(map(repr, self.group_labels or ("1",)))
+                + "), or loop over res.groups.values()")
         return RamStructure(self.model.rows, self.model.observed, self.model.latent)
+
+    @cached_property
+    def groups(self) -> Mapping[str, "FitResult"]:
+        """One single-group view per group, keyed by group label (``"1"`` for a
+        single-group mean-structure fit): the group's covariance structure with its
+        estimates, standard errors (from the joint fit), standardised values, R²,
+        sample and implied moments and data. Fit indices are the whole model's. Views
+        serve analyses, plots and reports of one group; they cannot be bootstrapped
+        (resample the multi-group fit instead)."""
+        return MappingProxyType(_group_views(self))
 
     def parameter_estimates(self, level: float | None = None) -> pd.DataFrame:
         """lavaan's ``parameterEstimates``: :attr:`estimates` with the Wald CI at ``level``
@@ -168,6 +236,11 @@ class FitResult:
         return add_inference_columns(table, self._fixed_rows(), level)
 
     def _fixed_rows(self) -> np.ndarray:
+        if self.grouped:
+            fx = fixed_x_ids(self.rows, self.model)
+            table = [r for r in self.rows if r.op != ":="]
+            fixed = np.array([(not r.free) or r.free in fx for r in table], bool)
+            return np.concatenate([fixed, np.zeros(len(self.estimates) - len(table), bool)])
         struct = self.structure
         fx = self.model.fixed_x_for(self.estimator)
         fixed = (struct.row_free < 0) | np.array([r.free in fx for r in struct.rows], bool)
@@ -185,6 +258,8 @@ class FitResult:
         has NaN SE, z and p, like a fixed parameter, and its CI is the value itself.
         """
         level = self.level if level is None else check_level(level)
+        if self.grouped:
+            return grouped_standardized_solution(self, type, level)
         return standardized_solution(self, type, level)
 
     def implied_moments(self) -> dict[str, pd.DataFrame | pd.Series | None]:
@@ -247,6 +322,14 @@ class FitResult:
             f"CFI = {fi['cfi']:.3f}; TLI = {fi['tli']:.3f}; RMSEA = {fi['rmsea']:.3f} "
             f"[{fi['rmsea_ci_lower']:.3f}, {fi['rmsea_ci_upper']:.3f}]; SRMR = {fi['srmr']:.3f}",
         ]
+        if self.group_labels:
+            sizes = self.data[self.group].astype(str).value_counts() if self.data is not None else {}
+            header.append(f"{self.n_groups} groups ({self.group}): " + ", ".join(
+                f"{g + 1} = {label} (N {int(sizes.get(label, 0))})" for g, label in enumerate(self.group_labels))
+                + (f"; equal across groups: {', '.join(self.group_equal)}" if self.group_equal else "")
+                + (f"; released: {', '.join(self.group_partial)}" if self.group_partial else ""))
+        if self.view_of:
+            header.append(f"view of {self.view_of}: fit indices are the whole model's")
         if not self.identified:
             header.append("NOT IDENTIFIED: no standard errors, z, p-values or confidence intervals; "
                           "parameters involved: " + ", ".join(self.unidentified))
@@ -301,3 +384,58 @@ class FitResult:
 
 def _rebuild(values: dict[str, Any]) -> FitResult:
     return FitResult(**values)
+
+
+# ---------------------------------------------------------------------- per-group views
+# A view is an ordinary single-group FitResult of one group's covariance structure: its
+# model reproduces the group's rows (labels, fixed values, free status), its parameter
+# vector and covariance are the joint fit's entries for those rows (so standard errors
+# and delta-method SEs account for cross-group equalities), and its moments, R² and data
+# are the group's. Every single-group analysis, plot and table then works on a group
+# unchanged; ``view_of`` marks it so that it is never refitted or resampled on its own.
+def _group_views(res: FitResult) -> dict[str, FitResult]:
+    """``{label: view}`` for every group of ``res`` (label ``"1"`` for one group)."""
+    labels = res.group_labels or ("1",)
+    return {label: _view(res, g + 1, label) for g, label in enumerate(labels)}
+
+
+def _pick(frame, label: str, multi: bool):
+    if frame is None:
+        return None
+    return frame.xs(label, level=0) if multi else frame
+
+
+def _view(res: FitResult, number: int, label: str) -> FitResult:
+    rows = [r for r in res.rows if r.group == number and r.op not in ("~1", ":=")]
+    model = view_model(rows)
+    local = model.rows
+    k_local = max((r.free for r in local), default=0)
+    index = np.zeros(k_local, int)
+    for mine, theirs in zip(local, rows):
+        if mine.free:
+            index[mine.free - 1] = theirs.free - 1
+    theta = np.asarray(res.theta)[index]
+    vcov = np.asarray(res.vcov)[np.ix_(index, index)]
+    multi = bool(res.group_labels)
+    table = res.estimates
+    if multi:
+        table = table[table["group"] == number].drop(columns="group")
+    # the joint table's rows of this group (standardised per group already), without means
+    table = table[~table["op"].isin(["~1", ":="])].reset_index(drop=True)
+    data = res.data
+    if multi and data is not None:
+        data = data[data[res.group].astype(str) == label].drop(columns=res.group)
+    r2 = _pick(res.r2, label, multi)
+    prefix = f"group {label}: "
+    return replace(
+        res, model=model, estimates=table, r2=r2.rename("r2") if r2 is not None else r2,
+        theta=theta, vcov=vcov,
+        sample_cov=_pick(res.sample_cov, label, multi), implied_cov=_pick(res.implied_cov, label, multi),
+        sample_mean=_pick(res.sample_mean, label, multi), implied_mean=_pick(res.implied_mean, label, multi),
+        data=data, n_obs=int(len(data)) if data is not None and multi else res.n_obs,
+        n_total=int(len(data)) if data is not None and multi else res.n_total,
+        inadmissible=tuple(r[len(prefix):] for r in res.inadmissible if r.startswith(prefix))
+        if multi else res.inadmissible,
+        group=None, group_labels=(), group_equal=(), group_partial=(), meanstructure=False,
+        view_of=(f"group {label!r} (number {number}) of a {res.n_groups}-group fit" if multi
+                 else "the covariance structure of a mean-structure fit"))

@@ -11,11 +11,12 @@ import pandas as pd
 
 from .._validation import check_label, check_name, check_number, describe_value
 from ..exceptions import ArgumentError, LcsemError, ModelSyntaxError
-from .partable import ParRow, Variables, build_partable, to_frame, variable_roles
+from .partable import ParRow, Variables, all_labels, build_partable, has_intercepts, to_frame, variable_roles
 from .expressions import parse_expression
-from .syntax import Statement, format_number, parse_syntax
+from .syntax import (GroupModifier, Statement, check_group_modifiers, modifier_text,
+                     parse_syntax)
 
-OPERATORS = ("=~", "~", "~~", ":=")
+OPERATORS = ("=~", "~", "~~", ":=", "~1")
 
 
 def _frozen(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
@@ -71,7 +72,10 @@ class Model:
         object.__setattr__(self, "statements", statements)
         object.__setattr__(self, "descriptions", _frozen(_checked_descriptions(self.descriptions)))
         object.__setattr__(self, "population", _frozen(_checked_population(self.population)))
-        build_partable(list(self.statements), self.std_lv)  # validate eagerly
+        # validate eagerly, every group's version of the statements (c() modifiers)
+        labels = all_labels(list(statements))
+        for group in range(1, max((st.n_values for st in statements), default=1) + 1):
+            build_partable([st.in_group(group) for st in statements], self.std_lv, labels=labels)
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -88,18 +92,34 @@ class Model:
             if s.op == ":=":
                 continue
             groups.setdefault((s.lhs, s.op), []).append(_term(s))
-        for op in ("=~", "~", "~~"):
+        for op in ("=~", "~", "~~", "~1"):
             for (lhs, o), terms in groups.items():
                 if o == op:
-                    lines.append(f"{lhs} {op} {' + '.join(terms)}")
+                    lines.append(f"{lhs} {'~' if op == '~1' else op} {' + '.join(terms)}")
         lines.extend(f"{s.lhs} := {s.rhs}" for s in self.statements if s.op == ":=")
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------ views
     @cached_property
     def rows(self) -> tuple[ParRow, ...]:
-        """The complete parameter table as :class:`ParRow` objects."""
+        """The complete parameter table (one group) as :class:`ParRow` objects.
+
+        With any ``~ 1`` in the model it holds lavaan's mean structure (observed intercepts
+        free, latent means fixed to 0 unless written). A model whose ``c(...)`` modifiers
+        give several values (one per group) has no single-group table: use
+        :func:`lcsem.spec.groups.group_table`.
+        """
         return tuple(build_partable(list(self.statements), self.std_lv))
+
+    @property
+    def meanstructure(self) -> bool:
+        """True when the model writes intercepts or means (``~ 1``), as lavaan."""
+        return has_intercepts(list(self.statements))
+
+    @property
+    def n_groups_written(self) -> int:
+        """Number of values of the model's ``c(...)`` modifiers (1 when it has none)."""
+        return max((s.n_values for s in self.statements), default=1)
 
     @property
     def partable(self) -> pd.DataFrame:
@@ -127,9 +147,7 @@ class Model:
         exogenous observed predictors. lavaan's ``fixed.x`` treats these moments as given:
         they are not counted as parameters, carry no standard error, and are held fixed in
         delta-method standard errors of standardised values and in score tests."""
-        exo = set(self.roles.exogenous_observed)
-        return frozenset(r.free for r in self.rows if r.free and not r.user and r.op == "~~"
-                         and r.lhs in exo and r.rhs in exo)
+        return fixed_x_numbers(self.rows, self.roles.exogenous_observed)
 
     def fixed_x_for(self, estimator: str) -> frozenset[int]:
         """:attr:`fixed_x_free` under lavaan's per-estimator default for ``fixed.x``:
@@ -145,9 +163,10 @@ class Model:
 
     @property
     def df(self) -> int:
-        """Degrees of freedom of the model test: p(p+1)/2 minus free parameters."""
+        """Degrees of freedom of the model test: p(p+1)/2 (plus p with a mean structure)
+        minus free parameters."""
         p = len(self.observed)
-        return p * (p + 1) // 2 - self.n_free
+        return p * (p + 1) // 2 + (p if self.meanstructure else 0) - self.n_free
 
     def indicators_of(self, construct: str) -> tuple[str, ...]:
         """Indicators measuring ``construct``."""
@@ -171,6 +190,9 @@ class Model:
 
     def __repr__(self) -> str:
         label = f" {self.name!r}" if self.name else ""
+        if self.n_groups_written > 1:
+            return (f"<lcsem.Model{label}: {len(self.latent)} constructs, {len(self.observed)} "
+                    f"observed, c() modifiers for {self.n_groups_written} groups>")
         return (f"<lcsem.Model{label}: {len(self.latent)} constructs, {len(self.observed)} observed, "
                 f"{self.n_free} free parameters, df={self.df}>")
 
@@ -180,7 +202,11 @@ class Model:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Model):
             return NotImplemented
-        return _comparable(self.rows) == _comparable(other.rows) and self.std_lv == other.std_lv
+        n = self.n_groups_written
+        if n != other.n_groups_written or self.std_lv != other.std_lv:
+            return False
+        return all(_comparable(_group_rows(self, g)) == _comparable(_group_rows(other, g))
+                   for g in range(1, n + 1))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -283,7 +309,7 @@ class Model:
         keep = tuple(s for s in self.statements if not (s.op == "~~" and {s.lhs, s.rhs} == {a, b}))
         if len(keep) == len(self.statements):
             raise ArgumentError(f"there is no user-specified covariance {a} ~~ {b} in the model")
-        return self._with(keep)
+        return self._with(_drop_orphan_definitions(keep))
 
     def add_control(self, control: str, outcomes: Iterable[str] | str | None = None, *,
                     description: str = "") -> "Model":
@@ -357,17 +383,23 @@ def _comparable(rows: tuple[ParRow, ...]) -> list[tuple]:
             for r in rows]
 
 
+def _group_rows(model: Model, group: int) -> list[ParRow]:
+    statements = list(model.statements)
+    return build_partable([s.in_group(group) for s in statements], model.std_lv,
+                          labels=all_labels(statements))
+
+
 def _term(s: Statement) -> str:
-    if s.fixed is not None:
-        return f"{format_number(s.fixed)}*{s.rhs}"
-    mods = []
-    if s.free_forced:
-        mods.append("NA")
-    if s.label:
-        mods.append(s.label)
-    if s.start is not None:
-        mods.append(f"start({format_number(s.start)})")
-    return "*".join(mods + [s.rhs])
+    return modifier_text(s) + ("1" if s.op == "~1" else s.rhs)
+
+
+def fixed_x_numbers(rows: Iterable[ParRow], exogenous_observed: Iterable[str]) -> frozenset[int]:
+    """Free-parameter numbers of the automatically added moments (variances, covariances
+    and, with a mean structure, means) of the exogenous observed covariates: the
+    parameters lavaan's ``fixed.x`` holds at their sample values."""
+    exo = set(exogenous_observed)
+    return frozenset(r.free for r in rows if r.free and not r.user and r.lhs in exo
+                     and ((r.op == "~~" and r.rhs in exo) or r.op == "~1"))
 
 
 def check_statement(s: object, where: str) -> None:
@@ -383,7 +415,7 @@ def check_statement(s: object, where: str) -> None:
     if not isinstance(s.free_forced, bool):
         raise ArgumentError(f"{where}.free_forced: expected True or False, got {describe_value(s.free_forced)}")
     if s.op == ":=":
-        if s.label or s.fixed is not None or s.start is not None or s.free_forced:
+        if s.label or s.fixed is not None or s.start is not None or s.free_forced or s.groups is not None:
             raise ArgumentError(f"{where}: a defined parameter ':=' takes no label, fixed or start value")
         try:
             parse_expression(s.rhs)
@@ -392,12 +424,44 @@ def check_statement(s: object, where: str) -> None:
         if s.rhs != "".join(s.rhs.split()):
             raise ArgumentError(f"{where}.rhs: {describe_value(s.rhs)} contains white space")
         return
-    check_name(s.rhs, f"{where}.rhs")
+    if s.op == "~1":
+        if s.rhs != "":
+            raise ArgumentError(f"{where}.rhs: an intercept ('~1') has an empty right-hand side, got "
+                                f"{describe_value(s.rhs)}")
+    else:
+        check_name(s.rhs, f"{where}.rhs")
     check_label(s.label, f"{where}.label")
     check_number(s.fixed, f"{where}.fixed")
     check_number(s.start, f"{where}.start")
     if s.fixed is not None and s.free_forced:
         raise ArgumentError(f"{where}: a parameter cannot be both fixed and free (free_forced)")
+    _check_groups(s, where)
+
+
+def _check_groups(s: Statement, where: str) -> None:
+    """Validate the per-group modifiers (``c(...)``) of one statement."""
+    if s.groups is None:
+        return
+    if not isinstance(s.groups, tuple) or not s.groups:
+        raise ArgumentError(f"{where}.groups: expected None or a non-empty tuple of GroupModifier, got "
+                            f"{describe_value(s.groups)}")
+    if s.label or s.fixed is not None or s.start is not None or s.free_forced:
+        raise ArgumentError(f"{where}: a statement with per-group modifiers (groups) keeps its label, "
+                            f"fixed, start and free_forced in each GroupModifier; leave the "
+                            f"statement's own fields empty")
+    for g, m in enumerate(s.groups, start=1):
+        at = f"{where}.groups[{g - 1}]"
+        if not isinstance(m, GroupModifier):
+            raise ArgumentError(f"{at}: expected a GroupModifier, got {type(m).__name__}")
+        check_label(m.label, f"{at}.label")
+        check_number(m.fixed, f"{at}.fixed")
+        check_number(m.start, f"{at}.start")
+        if not isinstance(m.free_forced, bool):
+            raise ArgumentError(f"{at}.free_forced: expected True or False, got "
+                                f"{describe_value(m.free_forced)}")
+    reason = check_group_modifiers(s.groups)
+    if reason:
+        raise ArgumentError(f"{where}.groups: {reason}")
 
 
 def _checked_descriptions(descriptions: object) -> dict[str, str]:
@@ -425,9 +489,12 @@ def _checked_population(population: object) -> dict[str, float]:
 
 
 def _drop_orphan_definitions(statements: tuple[Statement, ...]) -> tuple[Statement, ...]:
-    """Drop ':=' definitions whose labels no longer exist."""
+    """Drop intercepts ('~ 1') of variables no longer in the model, then ':=' definitions
+    whose labels no longer exist."""
+    used = {n for s in statements if s.op not in (":=", "~1") for n in (s.lhs, s.rhs)}
+    statements = tuple(s for s in statements if s.op != "~1" or s.lhs in used)
     kept: list[Statement] = []
-    labels = {s.label for s in statements if s.label and s.op != ":="}
+    labels = set(all_labels([s for s in statements if s.op != ":="]))
     for s in statements:
         if s.op == ":=":
             if not set(parse_expression(s.rhs).names) <= labels:

@@ -8,6 +8,10 @@ every latent variance fixed to 1 instead: the variance of an exogenous latent va
 the residual variance of an endogenous one, as lavaan's ``std.lv = TRUE``), exogenous latent variables covary,
 exogenous observed predictors covary (equivalent to lavaan's ``fixed.x`` for
 estimates, SEs and the test statistic), and residuals of pure outcomes covary.
+
+With a mean structure (any ``~ 1`` in the text, or asked for) the table also holds one
+intercept row (``lhs ~1``, ``rhs == ""``) per observed variable, free unless written, and
+one mean row per latent variable, fixed to 0 unless written (lavaan's ``sem()``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def variable_roles(statements: list[Statement]) -> Variables:
             latent.append(s.lhs)
     order: list[str] = []
     for s in statements:
-        if s.op == ":=":
+        if s.op in (":=", "~1"):
             continue
         for name in (s.lhs, s.rhs):
             if name not in order:
@@ -73,15 +77,44 @@ def variable_roles(statements: list[Statement]) -> Variables:
     # as lavaan's ov.x: a predictor the user gives a variance or covariance (``x ~~ ...``)
     # is "random", not a fixed.x covariate: its moments are free parameters and it gets no
     # automatic covariances with the covariates
+    # (likewise a predictor given an intercept, ``x ~ 1``)
     mentioned = {n for s in statements if s.op == "~~" for n in (s.lhs, s.rhs)}
+    mentioned.update(s.lhs for s in statements if s.op == "~1")
     exo_obs = [n for n in observed if n not in endogenous and n not in mentioned]
     return Variables(tuple(latent), tuple(observed), tuple(dict.fromkeys(indicators)),
                      tuple(endogenous), tuple(exo_lat), tuple(exo_obs))
 
 
-def build_partable(statements: list[Statement], std_lv: bool = False) -> list[ParRow]:
-    """Return the complete list of :class:`ParRow` for ``statements``."""
-    _check_statements(statements)
+def has_intercepts(statements: list[Statement]) -> bool:
+    """True when the statements write any intercept or mean (``~ 1``)."""
+    return any(s.op == "~1" for s in statements)
+
+
+def all_labels(statements: list[Statement]) -> frozenset[str]:
+    """Every label of the statements, in any group's ``c(...)`` modifier too."""
+    out = {s.label for s in statements if s.label}
+    out.update(m.label for s in statements for m in (s.groups or ()) if m.label)
+    return frozenset(out)
+
+
+def build_partable(statements: list[Statement], std_lv: bool = False,
+                   meanstructure: bool = False, labels: frozenset[str] = frozenset()) -> list[ParRow]:
+    """Return the complete list of :class:`ParRow` for ``statements``.
+
+    ``statements`` are those of one group (see :meth:`Statement.in_group`); a mean
+    structure is added when ``meanstructure`` is true or any statement is an intercept.
+    ``labels``: labels of the other groups, which ``:=`` definitions may use too.
+    """
+    _check_statements(statements, labels | all_labels(statements))
+    for s in statements:
+        if s.groups is not None and len(s.groups) != 1:
+            raise ModelSpecificationError(
+                f"line {s.line}: '{s.term_text()}' gives {len(s.groups)} values, one per group, but "
+                f"the model is fitted as one group; fit it with group=... ({len(s.groups)} groups) "
+                f"or write a single value")
+        if s.groups is not None:
+            statements = [t.in_group(1) for t in statements]
+            break
     roles = variable_roles(statements)
     rows: list[ParRow] = []
     first_loading_seen: set[str] = set()
@@ -101,6 +134,8 @@ def build_partable(statements: list[Statement], std_lv: bool = False) -> list[Pa
             free, value = False, 1.0
         rows.append(ParRow(s.lhs, s.op, s.rhs, s.label, int(free), value, True))
     rows.extend(_default_rows(rows, roles, std_lv))
+    if meanstructure or has_intercepts(statements):
+        rows.extend(_default_mean_rows(rows, roles))
     rows = _number_free(rows)
     rows.extend(ParRow(s.lhs, ":=", s.rhs, s.lhs, 0, float("nan"), True, 0)
                 for s in statements if s.op == ":=")
@@ -144,11 +179,31 @@ def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool) -> list[Pa
     return extra
 
 
+def _default_mean_rows(rows: list[ParRow], roles: Variables) -> list[ParRow]:
+    """lavaan's mean defaults: observed intercepts free, latent means fixed to 0."""
+    have = {r.lhs for r in rows if r.op == "~1"}
+    extra = [ParRow(n, "~1", "", "", 1, float("nan"), False) for n in roles.observed if n not in have]
+    extra += [ParRow(n, "~1", "", "", 0, 0.0, False) for n in roles.latent if n not in have]
+    return extra
+
+
 def _number_free(rows: list[ParRow]) -> list[ParRow]:
+    """Number the free rows 1..k in table order; rows with one label are one parameter.
+
+    As lavaan, a label shared by a fixed row fixes every row with that label to the first
+    fixed row's value (a label on a fixed first loading makes the other rows fixed too).
+    """
+    fixed_by_label: dict[str, float] = {}
+    for r in rows:
+        if r.label and not r.free and r.label not in fixed_by_label:
+            fixed_by_label[r.label] = r.value
     by_label: dict[str, int] = {}
     out: list[ParRow] = []
     counter = 0
     for r in rows:
+        if r.label in fixed_by_label:
+            out.append(replace(r, free=0, value=fixed_by_label[r.label]))
+            continue
         if not r.free:
             out.append(r)
             continue
@@ -162,12 +217,11 @@ def _number_free(rows: list[ParRow]) -> list[ParRow]:
     return out
 
 
-def _check_statements(statements: list[Statement]) -> None:
+def _check_statements(statements: list[Statement], labels: frozenset[str]) -> None:
     seen: dict[tuple[str, str, str], int] = {}
     latent = {s.lhs for s in statements if s.op == "=~"}
-    labels = {s.label for s in statements if s.label}
     defined: set[str] = set()
-    names = {n for s in statements if s.op != ":=" for n in (s.lhs, s.rhs)}
+    names = {n for s in statements if s.op not in (":=", "~1") for n in (s.lhs, s.rhs)}
     for s in statements:
         if s.op == ":=":
             if s.lhs in defined or s.lhs in labels or s.lhs in names:
@@ -187,9 +241,15 @@ def _check_statements(statements: list[Statement]) -> None:
         if s.op == "=~" and s.rhs in latent and _reaches(statements, s.rhs, s.lhs):
             raise ModelSpecificationError(f"line {s.line}: the factors {s.lhs!r} and {s.rhs!r} measure "
                                           f"each other; a model must not loop")
+        if s.op == "~1" and s.lhs not in names:
+            raise ModelSyntaxError(f"'{s.lhs} ~ 1': {s.lhs!r} is not a variable of the model (no "
+                                   f"loading, regression or covariance uses it); an intercept or "
+                                   f"mean needs a variable the model defines, e.g. 'f =~ {s.lhs}'",
+                                   s.line)
         key = _key(s.lhs, s.op, s.rhs)
         if key in seen:
-            raise ModelSyntaxError(f"'{s.lhs} {s.op} {s.rhs}' is specified twice (first on line "
+            shown = f"{s.lhs} ~ 1" if s.op == "~1" else f"{s.lhs} {s.op} {s.rhs}"
+            raise ModelSyntaxError(f"'{shown}' is specified twice (first on line "
                                    f"{seen[key]}); keep one", s.line)
         seen[key] = s.line
         if s.op == "~~" and s.lhs == s.rhs and s.fixed is not None and s.fixed < 0:

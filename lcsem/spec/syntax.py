@@ -5,7 +5,13 @@ with ``#`` or ``!``; a line ending in ``+`` (or followed by one starting with ``
 continues. Operators: ``=~`` (measured by), ``~`` (regressed on), ``~~`` (covaries
 with), ``:=`` (defined parameter). Each right-hand term may carry one modifier:
 ``1*x`` (fixed), ``a*x`` (label), ``NA*x`` (free), ``start(0.5)*x``, ``label("a")*x``.
-Nothing in the text is ever executed; anything else is a :class:`ModelSyntaxError`
+Intercepts and means are written ``x ~ 1`` (also ``x ~ 0*1``, ``f ~ a*1``, ``y ~ 1 + x``);
+they become statements with lavaan's operator ``~1`` and an empty right-hand side.
+Per-group modifiers (multi-group models, lavaan's ``c()``): ``c(a1, a2)*x`` (labels),
+``c(1, NA)*x`` (fixed in group 1, free in group 2), ``start(c(0.5, 0.7))*x``; one value
+per group, and a term with a ``c()`` takes no other modifier (lavaan 0.6.14 silently drops
+the others, and reads a ``c()`` mixing labels with numbers as labels, so lcsem refuses
+both). Nothing in the text is ever executed; anything else is a :class:`ModelSyntaxError`
 naming the line.
 """
 
@@ -21,6 +27,9 @@ from .expressions import parse_expression
 NAME = NAME_PATTERN
 _NUMBER_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 _START_RE = re.compile(r"start\(\s*([^)]*?)\s*\)", re.ASCII)
+_C_RE = re.compile(r"c\(\s*([^()]*?)\s*\)", re.ASCII)
+_START_C_RE = re.compile(r"start\(\s*c\(\s*([^()]*?)\s*\)\s*\)", re.ASCII)
+_QUOTED_RE = re.compile(r"['\"](" + NAME + r")['\"]", re.ASCII)
 _LABEL_RE = re.compile(r"(?:label|equal)\(\s*['\"](" + NAME + r")['\"]\s*\)", re.ASCII)
 _ARROWS = {"<->": "a covariance is written 'a ~~ b'",
            "<=>": "a covariance is written 'a ~~ b'",
@@ -34,8 +43,29 @@ _UNSUPPORTED = {"==": "equality constraints (give the parameters one shared labe
 
 
 @dataclass(frozen=True)
+class GroupModifier:
+    """The modifier of one term in one group (one value of lavaan's ``c(...)``)."""
+
+    fixed: float | None = None
+    label: str = ""
+    start: float | None = None
+    free_forced: bool = False  # ``NA``
+
+    @property
+    def empty(self) -> bool:
+        """True when this group's value sets nothing."""
+        return self.fixed is None and not self.label and self.start is None and not self.free_forced
+
+
+@dataclass(frozen=True)
 class Statement:
-    """One parsed term: ``lhs op rhs`` with its modifier."""
+    """One parsed term: ``lhs op rhs`` with its modifier.
+
+    Intercepts and means have ``op == "~1"`` and ``rhs == ""`` (lavaan's representation).
+    ``groups`` holds per-group modifiers (lavaan's ``c(...)``), one per group, or None
+    when the term has none; when it is set, the single-group fields (``fixed``, ``label``,
+    ``start``, ``free_forced``) are unused (they are folded into every group's modifier).
+    """
 
     lhs: str
     op: str
@@ -45,6 +75,31 @@ class Statement:
     label: str = ""
     start: float | None = None
     free_forced: bool = False  # ``NA*x``
+    groups: tuple[GroupModifier, ...] | None = None
+
+    @property
+    def n_values(self) -> int:
+        """Number of per-group values of ``c(...)`` (1 when the term has none)."""
+        return 1 if self.groups is None else len(self.groups)
+
+    def in_group(self, group: int) -> "Statement":
+        """This statement with the modifier of ``group`` (1-based) as its only modifier.
+
+        A term without ``c(...)`` is the same in every group; a term whose ``c(...)`` has
+        a single value uses it in every group (as lavaan). The caller checks the number of
+        values against the number of groups.
+        """
+        if self.groups is None:
+            return self
+        mod = self.groups[0] if len(self.groups) == 1 else self.groups[group - 1]
+        return Statement(self.lhs, self.op, self.rhs, self.line, mod.fixed, mod.label, mod.start,
+                         mod.free_forced)
+
+    def term_text(self) -> str:
+        """The statement as lavaan text (``lhs op modifier*rhs``), for messages."""
+        rhs = "1" if self.op == "~1" else self.rhs
+        op = "~" if self.op == "~1" else self.op
+        return f"{self.lhs} {op} {modifier_text(self)}{rhs}"
 
 
 def parse_syntax(text: str) -> list[Statement]:
@@ -122,7 +177,15 @@ def _parse_line(chunk: str, line: int) -> list[Statement]:
     for term in (t.strip() for t in rhs_text.split("+")):
         if not term:
             raise ModelSyntaxError("empty term (two '+' in a row or a trailing '+')", line, chunk)
-        out.extend(Statement(lhs, op, **_parse_term(term, line, chunk)) for lhs in lhs_names)
+        fields = _parse_term(term, line, chunk)
+        if fields["rhs"] == "":
+            if op != "~":
+                raise ModelSyntaxError(f"'1' after '{op}' has no meaning; an intercept or mean is "
+                                       f"written 'x ~ 1' (with '~')", line, chunk)
+            fields["op"] = "~1"
+        else:
+            fields["op"] = op
+        out.extend(Statement(lhs=lhs, **fields) for lhs in lhs_names)
     return out
 
 
@@ -130,32 +193,141 @@ def _parse_term(term: str, line: int, chunk: str) -> dict:
     parts = [p.strip() for p in term.split("*")]
     name = parts[-1]
     if name == "1":
-        # every intercept form: 'x ~ 1', 'x ~ 0*1', 'f ~ a*1', 'x ~ start(2)*1'
-        raise NotSupportedError(f"line {line}: intercepts and means ('~ 1', also with a modifier such "
-                                f"as '0*1' or 'a*1') are not supported; lcsem fits covariance "
-                                f"structures only: remove the statement\n    {chunk}")
-    if not is_name(name):
+        name = ""   # an intercept or mean: lavaan's 'lhs ~1'
+    elif not is_name(name):
         raise ModelSyntaxError(f"{name!r} is not a valid variable name", line, chunk)
     result: dict = {"rhs": name, "line": line}
-    for mod in parts[:-1]:
-        if _NUMBER_RE.fullmatch(mod):
-            result["fixed"] = _number(mod, line, chunk)
-        elif mod == "NA":
-            result["free_forced"] = True
-        elif (m := _START_RE.fullmatch(mod)) is not None:
-            if not _NUMBER_RE.fullmatch(m.group(1)):
-                raise ModelSyntaxError(f"start() needs a number, got {m.group(1)!r}", line, chunk)
-            result["start"] = _number(m.group(1), line, chunk)
-        elif (m := _LABEL_RE.fullmatch(mod)) is not None:
-            result["label"] = m.group(1)
-        elif is_name(mod):
-            result["label"] = mod
+    modifiers = parts[:-1]
+    c_mods = [mod for mod in modifiers if _C_RE.fullmatch(mod) or _START_C_RE.fullmatch(mod)]
+    if c_mods:
+        if len(modifiers) > 1:
+            raise ModelSyntaxError(
+                f"{term!r}: a term with a per-group modifier c(...) takes that one modifier "
+                f"(lavaan 0.6.14 silently drops the others); write c(a1, a2)*x for labels, "
+                f"c(1, NA)*x for fixed/free values or start(c(0.5, 0.7))*x for start values", line, chunk)
+        mod = c_mods[0]
+        if (m := _START_C_RE.fullmatch(mod)) is not None:
+            values = [_start_value(v, mod, line, chunk) for v in _c_values(m.group(1), mod, line, chunk)]
         else:
-            raise ModelSyntaxError(f"cannot read the modifier {mod!r}; use a number (fixed value), "
-                                   f"a label, NA or start(value)", line, chunk)
+            values = [_c_value(v, mod, line, chunk)
+                      for v in _c_values(_C_RE.fullmatch(mod).group(1), mod, line, chunk)]  # type: ignore[union-attr]
+            kinds = {"label" if "label" in v else "value" for v in values}
+            if len(kinds) > 1:
+                raise ModelSyntaxError(
+                    f"{mod!r} mixes labels with numbers or NA; lavaan reads such a c() as labels "
+                    f"(c(a, NA) is the label 'a' in every group), so lcsem refuses it: give every "
+                    f"group a label, c(a1, a2), or every group a value, c(1, NA)", line, chunk)
+        result["groups"] = tuple(GroupModifier(**v) for v in values)
+        return result
+    for mod in modifiers:
+        _merge(result, _scalar_modifier(mod, line, chunk), term, line, chunk)
     if "fixed" in result and result.get("free_forced"):
         raise ModelSyntaxError(f"{term!r} is both fixed and free (NA)", line, chunk)
     return result
+
+
+def _scalar_modifier(mod: str, line: int, chunk: str) -> dict:
+    if _NUMBER_RE.fullmatch(mod):
+        return {"fixed": _number(mod, line, chunk)}
+    if mod == "NA":
+        return {"free_forced": True}
+    if (m := _START_RE.fullmatch(mod)) is not None:
+        if not _NUMBER_RE.fullmatch(m.group(1)):
+            raise ModelSyntaxError(f"start() needs a number, got {m.group(1)!r}", line, chunk)
+        return {"start": _number(m.group(1), line, chunk)}
+    if (m := _LABEL_RE.fullmatch(mod)) is not None:
+        return {"label": m.group(1)}
+    if is_name(mod):
+        return {"label": mod}
+    raise ModelSyntaxError(f"cannot read the modifier {mod!r}; use a number (fixed value), "
+                           f"a label, NA, start(value) or c(...) with one of these per group",
+                           line, chunk)
+
+
+def _c_values(body: str, mod: str, line: int, chunk: str) -> list[str]:
+    values = [v.strip() for v in body.split(",")]
+    if not body.strip() or any(not v for v in values):
+        raise ModelSyntaxError(f"the modifier {mod!r} has an empty value; write one value per group, "
+                               f"e.g. c(a1, a2) or c(1, NA)", line, chunk)
+    return values
+
+
+def _c_value(value: str, mod: str, line: int, chunk: str) -> dict:
+    if _NUMBER_RE.fullmatch(value):
+        return {"fixed": _number(value, line, chunk)}
+    if value == "NA":
+        return {"free_forced": True}
+    if (m := _QUOTED_RE.fullmatch(value)) is not None:
+        return {"label": m.group(1)}
+    if is_name(value):
+        return {"label": value}
+    raise ModelSyntaxError(f"cannot read the value {value!r} in {mod!r}; each value of c() is a "
+                           f"number (fixed), NA (free) or a label", line, chunk)
+
+
+def _start_value(value: str, mod: str, line: int, chunk: str) -> dict:
+    if value == "NA":
+        return {}
+    if _NUMBER_RE.fullmatch(value):
+        return {"start": _number(value, line, chunk)}
+    raise ModelSyntaxError(f"cannot read the value {value!r} in {mod!r}; each value of start(c()) "
+                           f"is a number or NA", line, chunk)
+
+
+def _merge(into: dict, new: dict, term: str, line: int, chunk: str) -> None:
+    for key, value in new.items():
+        if key in into and into[key] != value:
+            what = {"fixed": "fixed values", "label": "labels", "start": "start values",
+                    "free_forced": "free markers"}[key]
+            raise ModelSyntaxError(f"{term!r} has two {what} for one parameter; give each at most once",
+                                   line, chunk)
+        into[key] = value
+
+
+def modifier_text(s: Statement) -> str:
+    """The modifier of a statement as lavaan text ending in ``*`` ('' when it has none)."""
+    if s.groups is not None:
+        return "".join(f"{m}*" for m in _group_modifier_texts(s.groups))
+    if s.fixed is not None:
+        return f"{format_number(s.fixed)}*"
+    mods = []
+    if s.free_forced:
+        mods.append("NA")
+    if s.label:
+        mods.append(s.label)
+    if s.start is not None:
+        mods.append(f"start({format_number(s.start)})")
+    return "".join(f"{m}*" for m in mods)
+
+
+def _group_modifier_texts(groups: tuple[GroupModifier, ...]) -> list[str]:
+    """The ``c(...)`` text that reads back as ``groups`` (see :func:`check_group_modifiers`)."""
+    if any(m.label for m in groups):
+        return ["c(" + ", ".join(m.label for m in groups) + ")"]
+    if any(m.fixed is not None or m.free_forced for m in groups):
+        return ["c(" + ", ".join("NA" if m.fixed is None else format_number(m.fixed) for m in groups) + ")"]
+    return ["start(c(" + ", ".join("NA" if m.start is None else format_number(m.start) for m in groups) + "))"]
+
+
+def check_group_modifiers(groups: tuple[GroupModifier, ...]) -> str:
+    """'' when ``groups`` is what one ``c(...)`` modifier can say, else the reason it is not.
+
+    One ``c()`` gives every group a label, or every group a value (a fixed number or NA,
+    free), or start values (``start(c(...))``, NA for none); lavaan 0.6.14 drops the
+    other modifiers of a term that has a ``c()``, so lcsem does not combine them."""
+    if all(m.label for m in groups):
+        ok = all(m.fixed is None and m.start is None and not m.free_forced for m in groups)
+    elif any(m.label for m in groups):
+        ok = False
+    elif any(m.fixed is not None or m.free_forced for m in groups):
+        ok = all((m.fixed is None) == m.free_forced and m.start is None for m in groups)
+    else:
+        ok = True
+    if ok:
+        return ""
+    return ("each group needs the same kind of value and only one: a label in every group "
+            "(c(a1, a2)), a number or NA in every group (c(1, NA)), or start values "
+            "(start(c(0.5, NA)))")
 
 
 def _number(text: str, line: int, chunk: str) -> float:
@@ -172,3 +344,28 @@ def format_number(value: float) -> str:
     """Shortest text that reads back as ``value``."""
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+def group_modifiers_to_records(groups: tuple[GroupModifier, ...] | None) -> list[dict] | None:
+    """Per-group modifiers as plain JSON-able dicts (for saved models); None stays None."""
+    if groups is None:
+        return None
+    return [{"fixed": m.fixed, "label": m.label, "start": m.start, "free_forced": m.free_forced}
+            for m in groups]
+
+
+def group_modifiers_from_records(records: object) -> tuple[GroupModifier, ...] | None:
+    """Inverse of :func:`group_modifiers_to_records`. Field types are checked here; the
+    values are validated by the :class:`~lcsem.Model` constructor (``check_statement``)."""
+    if records is None:
+        return None
+    if not isinstance(records, list) or not records:
+        raise ArgumentError(f"groups: expected a non-empty list of per-group modifiers, got "
+                            f"{type(records).__name__}")
+    out = []
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or set(record) - {"fixed", "label", "start", "free_forced"}:
+            raise ArgumentError(f"groups[{i}]: expected a dict with fixed, label, start and free_forced, "
+                                f"got {str(record)[:60]!r}")
+        out.append(GroupModifier(**record))
+    return tuple(out)

@@ -1,0 +1,144 @@
+"""Estimation of multi-group and mean-structure models (ML), lavaan's semantics.
+
+The fitted parameter table comes from :func:`lcsem.spec.groups.group_table` (one block of
+rows per group; ``group_equal``/``group_partial``/``c()`` equalities as shared free
+numbers), the sample statistics from :func:`lcsem.data.groups.moments_by_group` (groups
+in order of first appearance, covariances with denominator N_g), and the engine's
+:class:`~lcsem.engine.GroupStructure` maps the one parameter vector to every group's
+implied means and covariances. ``chisq = N F_min = sum_g N_g F_g``; standard errors from
+the expected information (lavaan's default).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._warnings import warn
+from ..data.groups import GroupedMoments
+from ..engine import GroupStats, GroupStructure, group_starts, information, minimize
+from ..exceptions import ConvergenceWarning, EstimationError, IdentificationWarning, NonAdmissibleWarning
+from ..inference.fit_indices import grouped_fit_measures
+from ..inference.grouped import GroupLayout, fixed_x_ids
+from ..inference.identification import IdentificationCheck, check_information, rank_check
+from ..inference.standardized import STANDARDIZED_KINDS, DefinedParameters, delta_se
+from ..inference.wald import add_inference_columns, standard_errors
+from ..spec.model import Model
+from ..spec.partable import ParRow
+
+GROUP_ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue", "ci_lower",
+                          "ci_upper", "std_lv", "std_all", "std_nox"]
+
+
+def fit_groups(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, meanstructure: bool,
+               level: float) -> dict:
+    """Estimate ``rows`` (the full multi-group table) on ``moments``; the fields of a result."""
+    G = len(moments.groups)
+    p = len(model.observed)
+    n = np.array([g.n_obs for g in moments.groups], dtype=float)
+    N = float(n.sum())
+    S = np.stack([g.cov for g in moments.groups])
+    xbar = np.stack([g.mean for g in moments.groups])
+    struct = GroupStructure(rows, model.observed, model.latent, n_groups=G, meanstructure=meanstructure)
+    stats = GroupStats(cov=S[None], mean=xbar[None] if meanstructure else None, n=n)
+    start = group_starts(struct, stats)
+    sol = minimize(struct, stats, np.atleast_2d(start), "ML")
+    if not np.isfinite(sol.fmin[0]):
+        raise EstimationError("estimation failed (the implied covariance matrix of some group never "
+                              "became positive definite); check the model's identification")
+    theta = sol.theta[0]
+    converged = bool(sol.converged[0])
+    if not converged:
+        warn(f"the optimiser did not converge (largest gradient {sol.max_gradient[0]:.2e} after "
+             f"{int(sol.iterations[0])} iterations); estimates are not reliable", ConvergenceWarning,
+             stacklevel=4)
+    layout = GroupLayout(rows, model.observed, model.latent)
+    names = _parameter_names(layout, moments.labels)
+    vcov, unidentified = _vcov(struct, stats, theta, N, names)
+    Sigma, mu = struct.implied(theta[None])
+    Sigma, mu = Sigma[0], mu[0]
+    n_moments = G * (p * (p + 1) // 2 + (p if meanstructure else 0))
+    df = n_moments - struct.k
+    fixed_x = fixed_x_ids(rows, model)
+    exogenous = tuple(model.observed.index(v) for v in model.roles.exogenous_observed)
+    chisq = float(N * max(sol.fmin[0], 0.0))
+    fi = grouped_fit_measures(S, xbar if meanstructure else None, Sigma, mu if meanstructure else None, n,
+                              chisq, df=df, n_params=struct.k - len(fixed_x), exogenous=exogenous)
+    estimates = _estimates(model, rows, layout, theta, vcov, fixed_x, level, G > 1)
+    reasons = layout.inadmissible(theta, moments.labels)
+    if reasons:
+        warn("inadmissible solution: " + "; ".join(reasons), NonAdmissibleWarning, stacklevel=4)
+    endogenous = tuple(v for v in layout.blocks[0].struct.names if v in model.roles.endogenous)
+    r2 = layout.r2(theta[None], endogenous)[0]
+    return dict(theta=theta, vcov=vcov, unidentified=unidentified, converged=converged,
+                iterations=int(sol.iterations[0]), fit_indices=pd.Series(fi, name="value", dtype=float),
+                estimates=estimates, inadmissible=reasons, r2=r2, endogenous=endogenous,
+                Sigma=Sigma, mu=mu, S=S, xbar=xbar, n=n)
+
+
+def _parameter_names(layout: GroupLayout, labels: tuple[str, ...]) -> list[str]:
+    names: list[str | None] = [None] * layout.k
+    for r, f in zip(layout.rows, layout.free):
+        if f >= 0 and names[f] is None:
+            text = f"{r.lhs} {r.op} {r.rhs}".rstrip()
+            if layout.n_groups > 1:
+                text += f" [group {labels[r.group - 1]}]"
+            names[f] = f"{text} ({r.label})" if r.label else text
+    return [n or f"parameter {i + 1}" for i, n in enumerate(names)]
+
+
+def _vcov(struct: GroupStructure, stats: GroupStats, theta: np.ndarray, N: float, names: list[str]
+          ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Expected-information covariance of the estimates (NaN with a warning when the model
+    is not identified)."""
+    k = struct.k
+    if k == 0:
+        return np.zeros((0, 0)), ()
+    check = rank_check(struct.moment_jacobian(theta), names)
+    if not check.identified:
+        warn(check.message("the Jacobian of the implied moments is rank deficient"), IdentificationWarning,
+             stacklevel=5)
+        return np.full((k, k), np.nan), check.parameters
+    info = information(struct, theta[None], stats)[0]
+    check = check_information(None, info, names)
+    if check.identified:
+        try:
+            vcov = 2.0 / N * np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            vcov = None
+        if vcov is not None and np.isfinite(vcov).all() and (np.diag(vcov) > 0).all():
+            return vcov, ()
+    if not isinstance(check, IdentificationCheck) or check.identified:
+        check = IdentificationCheck(False, tuple(names), float("nan"))
+    warn(check.message("the information matrix cannot be inverted numerically"), IdentificationWarning,
+         stacklevel=5)
+    return np.full((k, k), np.nan), check.parameters
+
+
+def _estimates(model: Model, table_rows: tuple[ParRow, ...], layout: GroupLayout, theta: np.ndarray, vcov: np.ndarray,
+               fixed_x: frozenset[int], level: float, with_group: bool) -> pd.DataFrame:
+    rows = layout.rows
+    values = layout.row_values(theta[None])[0]
+    se_free = standard_errors(vcov)
+    se = np.where(layout.free >= 0, se_free[np.maximum(layout.free, 0)] if layout.k else np.nan, np.nan)
+    is_fixed_x = np.array([r.free in fixed_x for r in rows], bool)
+    se[is_fixed_x] = np.nan
+    fixed = (layout.free < 0) | is_fixed_x
+    exo = model.roles.exogenous_observed
+    std = {kind: layout.standardized(theta[None], kind, exo)[0] for kind in STANDARDIZED_KINDS}
+    table = pd.DataFrame({"lhs": [r.lhs for r in rows], "op": [r.op for r in rows],
+                          "rhs": [r.rhs for r in rows], "group": [r.group for r in rows],
+                          "label": [r.label for r in rows], "est": values, "se": se, **std})
+    defined = DefinedParameters(table_rows)
+    if defined.names:
+        d_est = defined.evaluate(values[None])[0]
+        d_se = delta_se(lambda th: defined.evaluate(layout.row_values(th)), theta, vcov)
+        d_rows = [r for r in table_rows if r.op == ":="]
+        table = pd.concat([table, pd.DataFrame({
+            "lhs": [r.lhs for r in d_rows], "op": ":=", "rhs": [r.rhs for r in d_rows], "group": 0,
+            "label": [r.lhs for r in d_rows], "est": d_est, "se": d_se,
+            **{kind: defined.evaluate(v[None])[0] for kind, v in std.items()}})], ignore_index=True)
+        fixed = np.concatenate([fixed, np.zeros(len(d_rows), bool)])
+    out = add_inference_columns(table.drop(columns="group"), fixed, level)
+    out.insert(3, "group", table["group"].to_numpy())
+    return out if with_group else out.drop(columns="group")
