@@ -20,7 +20,7 @@ from .exceptions import (ArgumentError, BootstrapFailureWarning, BootstrapInterr
                          EstimationError, IdentificationWarning, LcsemError, LcsemWarning, MissingColumnsError,
                          ModelSpecificationError, ModelSyntaxError, NonAdmissibleWarning,
                          NotSupportedError, OrdinalDataWarning, PlotLegibilityWarning, ScalingWarning,
-                         UnstableRatioWarning)
+                         SharedLabelWarning, UnstableRatioWarning)
 
 from ._version import __version__
 
@@ -74,7 +74,7 @@ __all__ = [
     "ArgumentError", "EstimationError", "NotSupportedError",
     "LcsemWarning", "ConvergenceWarning", "NonAdmissibleWarning", "OrdinalDataWarning",
     "BootstrapFailureWarning", "BootstrapInterruptedWarning", "UnstableRatioWarning",
-    "IdentificationWarning", "ScalingWarning", "PlotLegibilityWarning",
+    "IdentificationWarning", "ScalingWarning", "PlotLegibilityWarning", "SharedLabelWarning",
 ]
 
 

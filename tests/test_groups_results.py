@@ -65,3 +65,15 @@ def test_summary_names_the_groups(grouped):
     text = grouped.summary()
     assert "2 groups (school): 1 = Pasteur (N 156), 2 = Grant-White (N 145)" in text
     assert "equal across groups: intercepts" in text
+
+
+def test_a_single_label_in_a_multi_group_model_warns_and_is_shared():
+    with pytest.warns(lcsem.SharedLabelWarning, match="a1"):
+        res = lcsem.fit("visual =~ x1 + a1*x2 + x3", HS, group="school")
+    loadings = res.estimates.query("op == '=~' and rhs == 'x2'")["est"]
+    assert loadings.nunique() == 1
+
+
+def test_more_parameters_than_moments_is_refused_before_fitting():
+    with pytest.raises(lcsem.ModelSpecificationError, match="df = -1"):
+        lcsem.fit("visual =~ x1 + x2 + x3\nvisual ~ 1", HS)

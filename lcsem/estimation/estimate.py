@@ -17,7 +17,8 @@ from ..engine.curvature import leave_saddle
 from ..engine.semopy_backend import semopy_estimates
 from ..engine.starts import simple_starts
 from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError, IdentificationWarning,
-                         ModelSpecificationError, NonAdmissibleWarning, NotSupportedError, ScalingWarning)
+                         ModelSpecificationError, NonAdmissibleWarning, NotSupportedError, ScalingWarning,
+                         SharedLabelWarning)
 from ..inference.identification import check_information, check_jacobian, moment_jacobian, parameter_labels
 from ..inference.wald import add_inference_columns, standard_errors
 from ..inference.fit_indices import baseline_chisq, fit_measures, test_statistic
@@ -26,7 +27,7 @@ from ..spec.model import Model
 from ..engine.rescale import rescaled_problem
 from ..data.groups import moments_by_group
 from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
-from ..spec.groups import group_table, mean_structure_needed
+from ..spec.groups import group_table, mean_structure_needed, shared_labels
 from .grouped import fit_groups
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
@@ -203,6 +204,12 @@ def _fit_grouped(model: Model, data: pd.DataFrame | None, estimator: str, missin
         moments = moments_by_group(data, model.observed, group, missing, model.latent,
                                    covariates=model.roles.exogenous_observed)
         n_groups = len(moments.groups)
+        shared = shared_labels(model) if n_groups > 1 else ()
+        if shared:
+            warn(f"the labels {', '.join(shared)} are written once for all {n_groups} groups, so each "
+                 f"is one parameter equal in every group (lavaan's rule); if that is not intended, give "
+                 f"one label per group, e.g. c({shared[0]}1, {shared[0]}2)*..., or remove the label",
+                 SharedLabelWarning, stacklevel=3)
         means = mean_structure_needed(model, meanstructure, n_groups)
         rows = group_table(model, n_groups, group_equal=group_equal, group_partial=group_partial,
                            meanstructure=means)

@@ -17,7 +17,8 @@ import pandas as pd
 from .._warnings import warn
 from ..data.groups import GroupedMoments
 from ..engine import GroupStats, GroupStructure, group_starts, information, minimize
-from ..exceptions import ConvergenceWarning, EstimationError, IdentificationWarning, NonAdmissibleWarning
+from ..exceptions import (ConvergenceWarning, EstimationError, IdentificationWarning, ModelSpecificationError,
+                          NonAdmissibleWarning)
 from ..inference.fit_indices import grouped_fit_measures
 from ..inference.grouped import GroupLayout, fixed_x_ids
 from ..inference.identification import IdentificationCheck, check_information, rank_check
@@ -41,27 +42,28 @@ def fit_groups(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, 
     xbar = np.stack([g.mean for g in moments.groups])
     struct = GroupStructure(rows, model.observed, model.latent, n_groups=G, meanstructure=meanstructure)
     stats = GroupStats(cov=S[None], mean=xbar[None] if meanstructure else None, n=n)
-    start = group_starts(struct, stats)
-    sol = minimize(struct, stats, np.atleast_2d(start), "ML")
-    if not np.isfinite(sol.fmin[0]):
-        raise EstimationError("estimation failed (the implied covariance matrix of some group never "
-                              "became positive definite); check the model's identification")
-    theta = sol.theta[0]
-    converged = bool(sol.converged[0])
+    n_moments = G * (p * (p + 1) // 2 + (p if meanstructure else 0))
+    if n_moments < struct.k:
+        raise ModelSpecificationError(
+            f"the model has {struct.k} free parameters but only {n_moments} sample moments to fit "
+            f"(df = {n_moments - struct.k}); it is not identified: fix parameters (e.g. latent means "
+            f"to 0, or one intercept per factor) or add equality constraints")
+    sol, best = _solve(struct, stats, np.atleast_2d(group_starts(struct, stats)), S)
+    theta = sol.theta[best]
+    converged = bool(sol.converged[best])
     if not converged:
-        warn(f"the optimiser did not converge (largest gradient {sol.max_gradient[0]:.2e} after "
-             f"{int(sol.iterations[0])} iterations); estimates are not reliable", ConvergenceWarning,
-             stacklevel=4)
+        warn(f"the optimiser did not converge (largest gradient {sol.max_gradient[best]:.2e} after "
+             f"{int(sol.iterations[best])} iterations, also from {RETRY_STARTS} other starts); estimates "
+             f"are not reliable", ConvergenceWarning, stacklevel=4)
     layout = GroupLayout(rows, model.observed, model.latent)
     names = _parameter_names(layout, moments.labels)
     vcov, unidentified = _vcov(struct, stats, theta, N, names)
     Sigma, mu = struct.implied(theta[None])
     Sigma, mu = Sigma[0], mu[0]
-    n_moments = G * (p * (p + 1) // 2 + (p if meanstructure else 0))
     df = n_moments - struct.k
     fixed_x = fixed_x_ids(rows, model)
     exogenous = tuple(model.observed.index(v) for v in model.roles.exogenous_observed)
-    chisq = float(N * max(sol.fmin[0], 0.0))
+    chisq = float(N * max(sol.fmin[best], 0.0))
     fi = grouped_fit_measures(S, xbar if meanstructure else None, Sigma, mu if meanstructure else None, n,
                               chisq, df=df, n_params=struct.k - len(fixed_x), exogenous=exogenous)
     estimates = _estimates(model, rows, layout, theta, vcov, fixed_x, level, G > 1)
@@ -71,9 +73,44 @@ def fit_groups(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, 
     endogenous = tuple(v for v in layout.blocks[0].struct.names if v in model.roles.endogenous)
     r2 = layout.r2(theta[None], endogenous)[0]
     return dict(theta=theta, vcov=vcov, unidentified=unidentified, converged=converged,
-                iterations=int(sol.iterations[0]), fit_indices=pd.Series(fi, name="value", dtype=float),
+                iterations=int(sol.iterations[best]), fit_indices=pd.Series(fi, name="value", dtype=float),
                 estimates=estimates, inadmissible=reasons, r2=r2, endogenous=endogenous,
                 Sigma=Sigma, mu=mu, S=S, xbar=xbar, n=n)
+
+
+#: latent variances of the retry starts, as multiples of the largest observed variance
+RETRY_LATENT_VARIANCES = (1.0, 10.0)
+RETRY_STARTS = len(RETRY_LATENT_VARIANCES)
+
+
+def _solve(struct: GroupStructure, stats: GroupStats, start: np.ndarray, S: np.ndarray):
+    """Minimise from lavaan's simple start; when that does not converge (a badly fitting
+    mean structure can lead Fisher scoring from a latent variance of 0.05 into a region of
+    negative variances), retry from starts with larger latent variances and keep the
+    converged solution with the lowest discrepancy. Returns the solution and its row."""
+    sol = minimize(struct, stats, start, "ML")
+    if sol.converged[0]:
+        return sol, 0
+    latent = set(struct.latent)
+    ids = sorted({r.free - 1 for r in struct.rows
+                  if r.free and r.op == "~~" and r.lhs == r.rhs and r.lhs in latent})
+    scale = float(np.max(np.diagonal(S, axis1=-2, axis2=-1)))
+    starts = [start[0]]
+    for factor in RETRY_LATENT_VARIANCES:
+        alt = start[0].copy()
+        alt[ids] = factor * scale
+        starts.append(alt)
+    many = GroupStats(cov=np.repeat(stats.cov, len(starts), axis=0),
+                      mean=None if stats.mean is None else np.repeat(stats.mean, len(starts), axis=0),
+                      n=stats.n)
+    sol = minimize(struct, many, np.stack(starts), "ML", max_iter=2000)
+    finite = np.isfinite(sol.fmin)
+    if not finite.any():
+        raise EstimationError("estimation failed from every starting point (the implied covariance "
+                              "matrix of some group never became positive definite); check the "
+                              "model's identification")
+    order = np.lexsort((np.where(finite, sol.fmin, np.inf), ~sol.converged))
+    return sol, int(order[0])
 
 
 def _parameter_names(layout: GroupLayout, labels: tuple[str, ...]) -> list[str]:
