@@ -77,3 +77,18 @@ def test_a_single_label_in_a_multi_group_model_warns_and_is_shared():
 def test_more_parameters_than_moments_is_refused_before_fitting():
     with pytest.raises(lcsem.ModelSpecificationError, match="df = -1"):
         lcsem.fit("visual =~ x1 + x2 + x3\nvisual ~ 1", HS)
+
+
+def test_engine_semopy_reports_semopys_solution_with_lcsems_statistics():
+    model = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+    own = lcsem.fit(model, HS)
+    cross = lcsem.fit(model, HS, engine="semopy")
+    assert cross.iterations == 0 and own.iterations > 0
+    # the same optimum up to semopy's tolerance, with lcsem's statistics on it
+    np.testing.assert_allclose(cross.estimates["est"], own.estimates["est"], atol=5e-3)
+    assert cross.fit_indices["chisq"] == pytest.approx(own.fit_indices["chisq"], abs=0.05)
+    assert cross.fit_indices["chisq"] >= own.fit_indices["chisq"] - 1e-9
+    with pytest.raises(lcsem.ArgumentError, match="engine"):
+        lcsem.fit(model, HS, engine="lavaan")
+    with pytest.raises(lcsem.NotSupportedError, match="engine"):
+        lcsem.fit(model, HS, engine="semopy", group="school")
