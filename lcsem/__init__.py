@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .exceptions import (ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning,
                          ConvergenceWarning, DataError,
                          EstimationError, IdentificationWarning, LcsemError, LcsemWarning, MissingColumnsError,
+                         MissingDataWarning,
                          ModelSpecificationError, ModelSyntaxError, NonAdmissibleWarning,
                          NotSupportedError, OrdinalDataWarning, PlotLegibilityWarning, ScalingWarning,
                          SharedLabelWarning, UnstableRatioWarning)
@@ -74,7 +75,7 @@ __all__ = [
     "ArgumentError", "EstimationError", "NotSupportedError",
     "LcsemWarning", "ConvergenceWarning", "NonAdmissibleWarning", "OrdinalDataWarning",
     "BootstrapFailureWarning", "BootstrapInterruptedWarning", "UnstableRatioWarning",
-    "IdentificationWarning", "ScalingWarning", "PlotLegibilityWarning", "SharedLabelWarning",
+    "IdentificationWarning", "ScalingWarning", "MissingDataWarning", "PlotLegibilityWarning", "SharedLabelWarning",
 ]
 
 

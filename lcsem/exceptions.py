@@ -25,6 +25,7 @@ __all__ = [
     "UnstableRatioWarning",
     "IdentificationWarning",
     "ScalingWarning",
+    "MissingDataWarning",
 ]
 
 
@@ -116,3 +117,8 @@ class ScalingWarning(LcsemWarning):
 class SharedLabelWarning(LcsemWarning):
     """A single label in a multi-group model makes the parameter equal in every group
     (lavaan's rule); write ``c(a1, a2)*x`` for group-specific labels."""
+
+
+class MissingDataWarning(LcsemWarning):
+    """Listwise deletion dropped a sizeable share of the rows (more than 5%): the estimates
+    use only the complete rows; ``missing="ml"`` (full-information ML) uses every value."""

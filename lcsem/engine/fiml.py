@@ -1,0 +1,235 @@
+"""Full-information ML (lavaan's ``missing = "ml"``): the casewise normal likelihood summed
+over missing-data patterns, as an :class:`~lcsem.engine.optimize.Objective`.
+
+For group ``g`` and pattern ``j`` (``n_j`` rows observing the variables ``o``; their mean
+``m_j`` and covariance ``S_j`` with denominator ``n_j``) the log-likelihood is
+
+    l_j = -n_j / 2 [p_j log 2 pi + log|Sigma_oo| + tr(Sigma_oo^-1 T_j)],
+    T_j = S_j + (m_j - mu_o)(m_j - mu_o)'.
+
+The objective is ``F = -2 l / N - (sum_j n_j p_j / N) log 2 pi`` (``l`` summed over groups
+and patterns, ``N`` all rows used), in the units of the complete-data ML discrepancy: its
+expected information (``sum_j (n_j / N) [tr(W_j D_a W_j D_b) + 2 J_a' W_j J_b]`` with
+``W_j`` the inverse of the observed block embedded in zeros, lavaan's "structured"
+expected information) gives ``vcov = 2 / N inv(info)`` and the likelihood-ratio statistic
+against the saturated model is ``N (F - F_h1)``. Per pattern the observed block of
+Sigma is inverted by embedding it in the identity (one batched inverse for all patterns).
+
+Moment-level derivatives (``G_Sigma = sum_j c_j (W_j - W_j T_j W_j)``,
+``g_mu = -2 sum_j c_j W_j d_j``, ``c_j = n_j / N``) are mapped to the parameters by the
+RAM Jacobians of :class:`~lcsem.engine.structure.GroupStructure`. The observed
+information (lavaan's default for FIML) is the Hessian of ``F``, by lavaan's
+four-point central differences of the analytic gradient. :meth:`FIMLObjective.casewise_scores`
+gives every row's gradient of its log-likelihood (the seam for MLR's sandwich).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from ..exceptions import ArgumentError
+from .optimize import Objective, Solution, fisher_scoring
+from .ram import gram_terms
+from .structure import GroupStructure
+
+__all__ = ["PatternData", "FIMLObjective", "pattern_loglik", "fit_fiml", "LOG_2PI"]
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+class PatternData(Protocol):
+    """What the objective needs of one group's data (:class:`lcsem.data.missing.MissingPatterns`)."""
+
+    observed: np.ndarray     # (J, p) bool
+    counts: np.ndarray       # (J,)
+    means: np.ndarray        # (J, p), 0 where not observed
+    covs: np.ndarray         # (J, p, p), denominator n_j, 0 where not observed
+    values: np.ndarray       # (n, p) rows, NaN where missing
+    case_pattern: np.ndarray  # (n,)
+
+
+def _pattern_blocks(Sigma: np.ndarray, mask2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For (R, p, p) ``Sigma`` and (J, p, p) observed-pair masks: the inverse of every
+    pattern's observed block embedded in zeros (R, J, p, p), its log-determinant (R, J) and
+    whether every block of a replicate is positive definite (R,)."""
+    R, p = Sigma.shape[0], Sigma.shape[-1]
+    J = mask2.shape[0]
+    blocks = np.where(mask2[None], Sigma[:, None], np.eye(p))
+    ok = np.isfinite(Sigma).all(axis=(1, 2))
+    safe = np.where(ok[:, None, None, None], blocks, np.eye(p))
+    try:
+        L = np.linalg.cholesky(safe)
+    except np.linalg.LinAlgError:
+        eig = np.linalg.eigvalsh(safe.reshape(R * J, p, p)).reshape(R, J, p)
+        good = (eig[..., 0] > 1e-13 * np.abs(eig[..., -1])).all(axis=1)
+        ok &= good
+        safe = np.where(ok[:, None, None, None], safe, np.eye(p))
+        L = np.linalg.cholesky(safe)
+    logdet = 2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
+    inv = np.linalg.inv(safe)
+    return np.where(mask2[None], inv, 0.0), logdet, ok
+
+
+def pattern_loglik(data: PatternData, mu: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
+    """Log-likelihood of one group's rows under N(mu, Sigma) (R replicates: mu (R, p),
+    Sigma (R, p, p), or one (p,), (p, p)): (R,) or a float; -inf where Sigma is not
+    positive definite on some pattern."""
+    single = np.ndim(mu) == 1
+    mu, Sigma = np.atleast_2d(mu), np.asarray(Sigma, float).reshape(-1, *np.shape(Sigma)[-2:])
+    obs = np.asarray(data.observed, bool)
+    mask2 = obs[:, :, None] & obs[:, None, :]
+    W, logdet, ok = _pattern_blocks(Sigma, mask2)
+    d = np.where(obs[None], data.means[None] - mu[:, None, :], 0.0)
+    T = data.covs[None] + d[..., :, None] * d[..., None, :]
+    f = logdet + np.einsum("rjab,rjba->rj", W, T) + obs.sum(axis=1)[None] * LOG_2PI
+    ll = -0.5 * (f @ np.asarray(data.counts, float))
+    ll = np.where(ok, ll, -np.inf)
+    return float(ll[0]) if single else ll
+
+
+class FIMLObjective(Objective):
+    """``F = -2 loglik / N`` (without the 2 pi constant) over groups and missing-data
+    patterns, for ``n_replicates`` parameter vectors on the same data (e.g. several starts).
+
+    Parameters
+    ----------
+    struct
+        The model (with a mean structure).
+    groups
+        One :class:`PatternData` per group, in the structure's group order.
+    n_replicates
+        Rows of ``theta`` the solver works on at once (all on the same data).
+    """
+
+    def __init__(self, struct: GroupStructure, groups: Sequence[PatternData], n_replicates: int = 1):
+        if not struct.meanstructure:
+            raise ArgumentError("struct: full-information ML models the means; build the GroupStructure "
+                                "with meanstructure=True")
+        if len(groups) != struct.n_groups:
+            raise ArgumentError(f"groups: {len(groups)} pattern sets for a model of {struct.n_groups} groups")
+        self.struct = struct
+        self.groups = tuple(groups)
+        self.k = struct.k
+        self.n_replicates = int(n_replicates)
+        self.n = np.array([float(np.sum(g.counts)) for g in self.groups])
+        self.N = float(self.n.sum())
+        self._obs = [np.asarray(g.observed, bool) for g in self.groups]
+        self._mask2 = [o[:, :, None] & o[:, None, :] for o in self._obs]
+        self._c = [np.asarray(g.counts, float) / self.N for g in self.groups]
+        #: sum_j n_j p_j log(2 pi) / N: F + this = -2 loglik / N
+        self.constant = float(sum(np.dot(g.counts, o.sum(axis=1)) for g, o in zip(self.groups, self._obs))
+                              * LOG_2PI / self.N)
+
+    # ------------------------------------------------------------------ moment level
+    def _group_terms(self, Sigma, mu, g, derivatives: bool):
+        W, logdet, ok = _pattern_blocks(Sigma, self._mask2[g])
+        data, obs, c = self.groups[g], self._obs[g], self._c[g]
+        d = np.where(obs[None], data.means[None] - mu[:, None, :], 0.0)          # (R, J, p)
+        T = data.covs[None] + d[..., :, None] * d[..., None, :]
+        f = (logdet + np.einsum("rjab,rjba->rj", W, T)) @ c
+        f = np.where(ok & np.isfinite(f), f, np.inf)
+        if not derivatives:
+            return f, None
+        WTW = W @ T @ W
+        G_sigma = np.einsum("j,rjab->rab", c, W - WTW)
+        g_mu = -2.0 * np.einsum("j,rjab,rjb->ra", c, W, d)
+        return f, (W, G_sigma, g_mu)
+
+    def value(self, theta, idx):
+        theta = np.atleast_2d(theta)
+        Sigma, mu = self.struct.implied(theta)
+        total = np.zeros(theta.shape[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            for g in range(self.struct.n_groups):
+                total = total + self._group_terms(Sigma[:, g], mu[:, g], g, False)[0]
+        return np.where(np.isfinite(total), total, np.inf)
+
+    def gradient_information(self, theta, idx):
+        grad, info = self._derivatives(np.atleast_2d(theta), information=True)
+        return grad, info
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        """Analytic gradient of ``F`` at each row of ``theta``: (R, k)."""
+        return self._derivatives(np.atleast_2d(theta), information=False)[0]
+
+    def _derivatives(self, theta, information: bool):
+        struct = self.struct
+        R, k = theta.shape[0], self.k
+        grad = np.zeros((R, k))
+        info = np.zeros((R, k, k)) if information else None
+        for g in range(struct.n_groups):
+            gs = struct.groups[g]
+            Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
+            _, (W, G_sigma, g_mu) = self._group_terms(Sigma, mu, g, True)
+            U, V, cc = gs.jacobian_vectors(B, C)
+            grad_e = 2.0 * cc[None, :] * np.einsum("rep,rpq,req->re", U, G_sigma, V)
+            dmu = struct.mean_jacobian(g, B, Bnu, U)                              # (R, p, k)
+            grad += grad_e @ gs.free_map + np.einsum("rpk,rp->rk", dmu, g_mu)
+            if information:
+                J = W.shape[1]
+                E, p = U.shape[1], U.shape[2]
+                Ub = np.broadcast_to(U[:, None], (R, J, E, p)).reshape(R * J, E, p)
+                Vb = np.broadcast_to(V[:, None], (R, J, E, p)).reshape(R * J, E, p)
+                gram = gram_terms(Ub, Vb, W.reshape(R * J, p, p), cc).reshape(R, J, E, E)
+                info_e = np.einsum("j,rjab->rab", self._c[g], gram)
+                Wbar = 2.0 * np.einsum("j,rjab->rab", self._c[g], W)
+                info += (gs.free_map.T @ info_e @ gs.free_map
+                         + np.swapaxes(dmu, 1, 2) @ Wbar @ dmu)
+        return grad, info
+
+    # ------------------------------------------------------------------ inference
+    def loglik(self, theta: np.ndarray) -> np.ndarray:
+        """Log-likelihood at each row of ``theta`` (R,) (``-N/2 (F + constant)``)."""
+        theta = np.atleast_2d(theta)
+        return -0.5 * self.N * (self.value(theta, np.arange(theta.shape[0])) + self.constant)
+
+    def expected_information(self, theta: np.ndarray) -> np.ndarray:
+        """Expected information of ``F`` at one ``theta`` (k,): (k, k)."""
+        return self._derivatives(np.atleast_2d(theta), information=True)[1][0]
+
+    def observed_information(self, theta: np.ndarray, h: float = 1e-6) -> np.ndarray:
+        """Hessian of ``F`` at one ``theta`` (k,): (k, k), by four-point central differences
+        of the analytic gradient (lavaan's ``lav_model_hessian``, step ``h``), symmetrised.
+        ``vcov = 2 / N inv(H)`` is the inverse of the observed information of the log-likelihood."""
+        theta = np.asarray(theta, float)
+        k = theta.size
+        steps = np.array([-2.0, -1.0, 1.0, 2.0]) * h
+        trial = theta[None, None, :] + steps[:, None, None] * np.eye(k)[None]    # (4, k, k)
+        g = self.gradient(trial.reshape(4 * k, k)).reshape(4, k, k)
+        H = (g[0] - 8.0 * g[1] + 8.0 * g[2] - g[3]) / (12.0 * h)                # row a: d grad / d theta_a
+        return 0.5 * (H + H.T)
+
+    def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Per group, every row's gradient of its own log-likelihood with respect to theta:
+        a list of (n_g, k) arrays, rows in the order of the group's ``values`` (the sum
+        over rows and groups is ``-N/2`` times the gradient of ``F``). The meat of a
+        sandwich (MLR) is ``sum_i s_i s_i'``."""
+        theta = np.atleast_2d(np.asarray(theta, float))
+        struct = self.struct
+        out = []
+        for g in range(struct.n_groups):
+            gs = struct.groups[g]
+            data = self.groups[g]
+            Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
+            W, _, _ = _pattern_blocks(Sigma, self._mask2[g])
+            Wi = W[0][np.asarray(data.case_pattern)]                               # (n, p, p)
+            x = np.where(np.isnan(data.values), 0.0, data.values - mu[0][None])
+            Wx = np.einsum("nab,nb->na", Wi, x)
+            # d l_i / d Sigma = 1/2 (W x x' W - W); d l_i / d mu = W x
+            G = 0.5 * (Wx[:, :, None] * Wx[:, None, :] - Wi)
+            U, V, cc = gs.jacobian_vectors(B, C)
+            s_e = 2.0 * cc[None, :] * np.einsum("ep,npq,eq->ne", U[0], G, V[0])
+            dmu = struct.mean_jacobian(g, B, Bnu, U)[0]
+            out.append(s_e @ gs.free_map + Wx @ dmu)
+        return out
+
+
+def fit_fiml(objective: FIMLObjective, starts: np.ndarray, max_iter: int = 500, tol: float = 1e-10
+             ) -> Solution:
+    """Fisher scoring (expected information, step halving) from each start (R, k) on the
+    same data; :class:`~lcsem.engine.optimize.Solution` per start (``fmin`` is ``F``)."""
+    starts = np.atleast_2d(np.asarray(starts, float))
+    objective.n_replicates = starts.shape[0]
+    return fisher_scoring(objective, starts, max_iter=max_iter, tol=tol)
