@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..exceptions import ArgumentError, DataError, MissingColumnsError
 from .moments import SampleMoments, moments_of
+from .missing import FIML_POLICIES, MissingPatterns, fiml_moments, warn_listwise
 from .prepare import complete_cases, model_values, prepare_data, warn_ordinal
 
 
@@ -40,6 +41,11 @@ class GroupedMoments:
         Rows used, summed over the groups.
     n_total
         Rows in the data.
+    patterns
+        With ``missing="ml"`` (full-information ML): each group's missing-data patterns
+        (:class:`~lcsem.data.missing.MissingPatterns`); each group's ``cov``/``mean`` are
+        then its EM (saturated-model) estimates and its ``data`` the rows with any
+        observed value (NaN where missing). Empty otherwise.
     """
 
     groups: tuple[SampleMoments, ...]
@@ -47,6 +53,7 @@ class GroupedMoments:
     column: str | None
     n_obs: int
     n_total: int
+    patterns: tuple[MissingPatterns, ...] = ()
 
     @property
     def n_groups(self) -> int:
@@ -122,6 +129,11 @@ def moments_by_group(data: pd.DataFrame, columns: tuple[str, ...], group: str | 
         message names the level).
     """
     columns = tuple(columns)
+    fiml = missing in FIML_POLICIES
+    if group is None and fiml:
+        values = model_values(data, columns, missing=missing, latent=latent)
+        moments, patterns = fiml_moments(values, columns, data.index)
+        return GroupedMoments((moments,), (), None, moments.n_obs, moments.n_total, (patterns,))
     if group is None:
         prepared = prepare_data(data, columns, missing=missing, latent=latent, covariates=covariates)
         moments = moments_of(prepared)
@@ -158,6 +170,12 @@ def moments_by_group(data: pd.DataFrame, columns: tuple[str, ...], group: str | 
     values = model_values(data, columns, missing=missing, latent=latent)
     codes = np.array(labels, dtype=object)
     masks = [codes == label for label in order]
+    if fiml:
+        parts = [fiml_moments(values[mask], columns, data.index[mask], where=f"group {label!r} of {group!r}: ")
+                 for label, mask in zip(order, masks)]
+        n_obs = sum(m.n_obs for m, _ in parts)
+        return GroupedMoments(tuple(m for m, _ in parts), tuple(order), group, n_obs, len(data),
+                              tuple(mp for _, mp in parts))
     complete = ~np.isnan(values).any(axis=1)
     short = [(label, int(complete[m].sum()), int(m.sum())) for label, m in zip(order, masks)
              if complete[m].sum() <= p]
@@ -178,6 +196,7 @@ def moments_by_group(data: pd.DataFrame, columns: tuple[str, ...], group: str | 
     used = np.concatenate([g.data.to_numpy() for g in groups])
     warn_ordinal(used, columns, covariates, stacklevel=4)
     n_obs = sum(g.n_obs for g in groups)
+    warn_listwise(len(data) - n_obs, len(data), stacklevel=3)
     return GroupedMoments(tuple(groups), tuple(order), group, n_obs, len(data))
 
 

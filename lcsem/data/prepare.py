@@ -18,8 +18,9 @@ import pandas as pd
 
 from .._warnings import warn
 from ..exceptions import ArgumentError, DataError, MissingColumnsError, OrdinalDataWarning
+from .missing import warn_listwise
 
-MISSING_POLICIES = ("listwise", "error")
+MISSING_POLICIES = ("listwise", "error", "ml", "fiml")
 ORDINAL_MAX_CATEGORIES = 4
 
 
@@ -59,8 +60,10 @@ def prepare_data(data: pd.DataFrame, columns: tuple[str, ...], *, missing: str =
     (:func:`warn_ordinal`), which prepares several groups and warns once.
     """
     values = model_values(data, columns, missing=missing, latent=latent)
-    return complete_cases(values, columns, data.index, missing=missing, min_rows=min_rows,
-                          covariates=covariates, check_ordinal=check_ordinal)
+    prepared = complete_cases(values, columns, data.index, missing=missing, min_rows=min_rows,
+                              covariates=covariates, check_ordinal=check_ordinal)
+    warn_listwise(prepared.n_dropped, prepared.n_total, stacklevel=3)
+    return prepared
 
 
 def model_values(data: pd.DataFrame, columns: tuple[str, ...], *, missing: str = "listwise",

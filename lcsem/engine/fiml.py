@@ -50,13 +50,17 @@ class PatternData(Protocol):
     case_pattern: np.ndarray  # (n,)
 
 
-def _pattern_blocks(Sigma: np.ndarray, mask2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pattern_blocks(Sigma: np.ndarray, mask2: np.ndarray, logdet: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """For (R, p, p) ``Sigma`` and (J, p, p) observed-pair masks: the inverse of every
     pattern's observed block embedded in zeros (R, J, p, p), its log-determinant (R, J) and
-    whether every block of a replicate is positive definite (R,)."""
+    whether every block of a replicate is positive definite (R,) (without ``logdet``: the
+    inverse only, for derivatives at points known to be admissible)."""
     R, p = Sigma.shape[0], Sigma.shape[-1]
     J = mask2.shape[0]
     blocks = np.where(mask2[None], Sigma[:, None], np.eye(p))
+    if not logdet:
+        return np.where(mask2[None], np.linalg.inv(blocks), 0.0), None, None
     ok = np.isfinite(Sigma).all(axis=(1, 2))
     safe = np.where(ok[:, None, None, None], blocks, np.eye(p))
     try:
@@ -67,9 +71,9 @@ def _pattern_blocks(Sigma: np.ndarray, mask2: np.ndarray) -> tuple[np.ndarray, n
         ok &= good
         safe = np.where(ok[:, None, None, None], safe, np.eye(p))
         L = np.linalg.cholesky(safe)
-    logdet = 2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
+    log_det = 2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
     inv = np.linalg.inv(safe)
-    return np.where(mask2[None], inv, 0.0), logdet, ok
+    return np.where(mask2[None], inv, 0.0), log_det, ok
 
 
 def pattern_loglik(data: PatternData, mu: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
@@ -124,14 +128,14 @@ class FIMLObjective(Objective):
 
     # ------------------------------------------------------------------ moment level
     def _group_terms(self, Sigma, mu, g, derivatives: bool):
-        W, logdet, ok = _pattern_blocks(Sigma, self._mask2[g])
+        W, logdet, ok = _pattern_blocks(Sigma, self._mask2[g], logdet=not derivatives)
         data, obs, c = self.groups[g], self._obs[g], self._c[g]
         d = np.where(obs[None], data.means[None] - mu[:, None, :], 0.0)          # (R, J, p)
         T = data.covs[None] + d[..., :, None] * d[..., None, :]
-        f = (logdet + np.einsum("rjab,rjba->rj", W, T)) @ c
-        f = np.where(ok & np.isfinite(f), f, np.inf)
         if not derivatives:
-            return f, None
+            f = (logdet + np.einsum("rjab,rjba->rj", W, T)) @ c
+            return np.where(ok & np.isfinite(f), f, np.inf), None
+        f = None
         WTW = W @ T @ W
         G_sigma = np.einsum("j,rjab->rab", c, W - WTW)
         g_mu = -2.0 * np.einsum("j,rjab,rjb->ra", c, W, d)
@@ -213,7 +217,7 @@ class FIMLObjective(Objective):
             gs = struct.groups[g]
             data = self.groups[g]
             Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
-            W, _, _ = _pattern_blocks(Sigma, self._mask2[g])
+            W, _, _ = _pattern_blocks(Sigma, self._mask2[g], logdet=False)
             Wi = W[0][np.asarray(data.case_pattern)]                               # (n, p, p)
             x = np.where(np.isnan(data.values), 0.0, data.values - mu[0][None])
             Wx = np.einsum("nab,nb->na", Wi, x)

@@ -60,7 +60,7 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         sample_sd: pd.Series | np.ndarray | None = None,
         sample_names: list[str] | None = None, group: str | None = None,
         group_equal: Sequence[str] | str = (), group_partial: Sequence[str] | str = (),
-        meanstructure: bool = False, engine: str = "lcsem") -> FitResult:
+        meanstructure: bool = False, engine: str = "lcsem", information: str | None = None) -> FitResult:
     """Fit ``model`` to ``data`` (or to summary statistics) and return a :class:`FitResult`.
 
     Parameters
@@ -75,8 +75,12 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         ``"ML"`` (default; normal-theory maximum likelihood, lavaan's defaults), ``"GLS"``
         or ``"ULS"``.
     missing
-        ``"listwise"`` (drop incomplete rows; the result reports N used and dropped) or
-        ``"error"``.
+        ``"listwise"`` (drop incomplete rows; the result reports N used and dropped; a
+        :class:`~lcsem.MissingDataWarning` when more than 5% of the rows are dropped),
+        ``"ml"`` (alias ``"fiml"``: full-information ML over the missing-data patterns,
+        lavaan's ``missing = "ml"``; always with a mean structure; rows missing every model
+        variable are dropped and counted; ``res.missing_patterns`` and ``res.coverage``
+        describe the patterns) or ``"error"``.
     level
         Confidence level of the Wald intervals ``ci_lower``/``ci_upper`` in
         ``estimates`` (lavaan's ``parameterEstimates(level = )``; default 0.95).
@@ -120,6 +124,11 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         means 0), as lavaan's ``meanstructure = TRUE``; writing any ``~ 1`` in the model
         switches it on.
 
+    information
+        Standard errors of a FIML fit (``missing="ml"``) from the ``"observed"`` information
+        (the Hessian of the log-likelihood; lavaan's default for FIML) or the
+        ``"expected"`` one. Complete-data fits use the expected information.
+
     Returns
     -------
     FitResult
@@ -127,17 +136,28 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         or need respondents' answers (bootstrap, factor scores) refuse such a result.
     """
     model = as_model(model)
+    if missing == "fiml":
+        missing = "ml"   # lavaan's alias
+    fiml = missing == "ml"
+    if information is not None and information not in ("observed", "expected"):
+        raise ArgumentError(f"information: {information!r} is not 'observed' or 'expected'")
+    if fiml and estimator != "ML":
+        raise NotSupportedError(f"estimator: {estimator!r} with missing='ml' is not supported; "
+                                f"full-information ML needs estimator='ML'")
     group_equal, group_partial = _names_list(group_equal, "group_equal"), _names_list(group_partial, "group_partial")
     if not isinstance(meanstructure, bool):
         raise ArgumentError(f"meanstructure: expected True or False, got {meanstructure!r}")
     if engine not in ENGINES:
         raise ArgumentError(f"engine: {engine!r} is not one of {', '.join(map(repr, ENGINES))}")
-    if group is not None or meanstructure or any(s.op == "~1" for s in model.statements):
+    if fiml or group is not None or meanstructure or any(s.op == "~1" for s in model.statements):
         if engine != "lcsem":
-            raise NotSupportedError("engine: 'semopy' is a single-group cross-check; fit multi-group "
-                                    "and mean-structure models with engine='lcsem'")
+            raise NotSupportedError("engine: 'semopy' is a single-group cross-check; fit multi-group, "
+                                    "mean-structure and FIML models with engine='lcsem'")
         return _fit_grouped(model, data, estimator, missing, level, group, group_equal, group_partial,
-                            meanstructure, sample_cov)
+                            meanstructure or fiml, sample_cov, information)
+    if information not in (None, "expected"):
+        raise NotSupportedError(f"information: {information!r} is available with missing='ml' (FIML); "
+                                f"complete-data ML uses the expected information (lavaan's default)")
     if group_equal or group_partial:
         raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
                             f"group=...; name the group column (e.g. group=\"sector\")")
@@ -225,9 +245,10 @@ def _names_list(value: Sequence[str] | str, argument: str) -> tuple[str, ...]:
 
 def _fit_grouped(model: Model, data: pd.DataFrame | None, estimator: str, missing: str, level: float,
                  group: str | None, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-                 meanstructure: bool, sample_cov: object) -> FitResult:
-    """Multi-group and/or mean-structure fit (ML)."""
-    what = "multi-group models" if group is not None else "mean structures"
+                 meanstructure: bool, sample_cov: object, information: str | None = None) -> FitResult:
+    """Multi-group and/or mean-structure fit (ML; FIML with ``missing="ml"``)."""
+    what = ("multi-group models" if group is not None else
+            "FIML fits (missing='ml')" if missing == "ml" else "mean structures")
     if estimator != "ML":
         raise NotSupportedError(f"estimator: {estimator!r} with {what} is not supported yet; use "
                                 f"estimator=\"ML\"")
@@ -251,7 +272,7 @@ def _fit_grouped(model: Model, data: pd.DataFrame | None, estimator: str, missin
         rows = group_table(model, n_groups, group_equal=group_equal, group_partial=group_partial,
                            meanstructure=means)
         try:
-            out = fit_groups(model, rows, moments, means, level)
+            out = fit_groups(model, rows, moments, means, level, information)
         except np.linalg.LinAlgError as exc:
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None

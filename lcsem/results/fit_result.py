@@ -182,6 +182,40 @@ class FitResult:
         return self.n_total - self.n_obs
 
     @property
+    def missing_patterns(self) -> pd.DataFrame | None:
+        """The missing-data patterns of a FIML fit (``missing="ml"``), most frequent first:
+        ``pattern`` (0/1 code, 1 = observed, variables in the model's order), ``count``,
+        ``n_observed`` and one True/False column per variable (lavaan's
+        ``lavInspect(fit, "patterns")`` with the counts), plus ``group`` for multi-group
+        fits; None for other fits."""
+        return self._missing_info()[0]
+
+    @property
+    def coverage(self) -> pd.DataFrame | None:
+        """The coverage matrix of a FIML fit: per pair of variables, the proportion of the
+        rows used that observe both (lavaan's ``lavInspect(fit, "coverage")``); a
+        (group, variable) MultiIndex for multi-group fits; None for other fits."""
+        return self._missing_info()[1]
+
+    def _missing_info(self) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+        if self.missing != "ml" or self.data is None or self.view_of:
+            return None, None
+        from ..data.missing import missing_patterns
+        cols = list(self.model.observed)
+        data = self.data
+        parts = ([(label, data[data[self.group].astype(str) == label]) for label in self.group_labels]
+                 if self.group_labels else [(None, data)])
+        tables, covs = {}, {}
+        for label, frame in parts:
+            mp = missing_patterns(frame[cols].to_numpy(float), tuple(cols), frame.index)
+            tables[label], covs[label] = mp.table(), mp.coverage_frame()
+        if not self.group_labels:
+            return tables[None], covs[None]
+        table = pd.concat([t.assign(group=label) for label, t in tables.items()], ignore_index=True)
+        table = table[["group"] + [c for c in table.columns if c != "group"]]
+        return table, pd.concat(covs, names=["group", "variable"])
+
+    @property
     def admissible(self) -> bool:
         """True when no variance is negative, no standardised loading exceeds 1 and
         the latent and residual covariance matrices are positive definite."""
