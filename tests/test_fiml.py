@@ -255,6 +255,13 @@ def test_observed_information_is_the_hessian(objective):
     np.testing.assert_allclose(H[:4], num, rtol=1e-3, atol=1e-4)
 
 
+def test_analytic_observed_information_equals_lavaans_numerical_hessian(objective):
+    obj, start, theta = objective
+    for point in (start, theta):
+        np.testing.assert_allclose(obj.observed_information(point), obj.numeric_observed_information(point),
+                                   rtol=1e-7, atol=1e-7)
+
+
 def test_casewise_scores_add_up_to_the_gradient(objective):
     obj, start, theta = objective
     scores = obj.casewise_scores(start)[0]
