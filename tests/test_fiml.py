@@ -312,3 +312,30 @@ def test_fiml_with_sample_cov_is_refused():
     cov = DATA["hs_mcar.csv"][[f"x{i}" for i in range(1, 10)]].dropna().cov()
     with pytest.raises(lcsem.NotSupportedError, match="raw data"):
         lcsem.fit(MODEL, sample_cov=cov, sample_nobs=135, missing="ml")
+
+
+# ---------------------------------------------------------------------- analyses on FIML fits
+MI_REF = json.loads((REF_DIR / "fiml_modindices_reference.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(MI_REF["fits"]))
+def test_modification_indices_match_lavaans_fiml_modindices(name):
+    spec = MI_REF["fits"][name]
+    res = lcsem.fit(spec["model"], DATA[spec["data"]], missing="ml", information=spec["information"])
+    lav = pd.DataFrame(spec["modindices"])
+    for obj in (res, res.groups["1"]):
+        mi = lcsem.modification_indices(obj, sort=False)
+        m = mi.merge(lav, on=["lhs", "op", "rhs"], suffixes=("", "_lav"), validate="one_to_one")
+        assert len(m) == len(lav) == len(mi)
+        np.testing.assert_allclose(m["mi"], m["mi_lav"], atol=1e-3)
+        np.testing.assert_allclose(m["epc"], m["epc_lav"], atol=1e-3)
+        np.testing.assert_allclose(m["sepc_all"], m["sepc.all"], atol=1e-3)
+
+
+@pytest.mark.parametrize("a, b", [("hs_mcar_fiml", "hs_mcar_fiml_nested"), ("lc_missing_fiml", "lc_missing_fiml_nested")])
+def test_compare_gives_lavaans_fiml_likelihood_ratio_test(fits, a, b):
+    table = REF["lrt"][a]["table"]
+    out = lcsem.compare(_get(fits, a), _get(fits, b)).table
+    assert out["chisq_diff"].iloc[1] == pytest.approx(table["Chisq diff"][1], abs=0.01)
+    assert out["pvalue"].iloc[1] == pytest.approx(table["Pr(>Chisq)"][1], abs=1e-4)
+    assert out["rmsea"].iloc[1] == pytest.approx(table["RMSEA"][1], abs=1e-4)

@@ -131,6 +131,9 @@ def modification_indices(res: FitResult, top: int | None = None, sort: bool = Tr
 
     Agrees with lavaan's ``modindices(fit)`` (expected information, ``cov.std = TRUE``):
     see :mod:`lcsem.analysis.modindices` for the formulas and the candidate parameters.
+    For a single-group FIML fit (``missing="ml"``, the result or its view) the gradient
+    and information are those of the casewise likelihood
+    (:mod:`lcsem.analysis.fiml_modindices`).
 
     Parameters
     ----------
@@ -177,7 +180,11 @@ def modification_indices(res: FitResult, top: int | None = None, sort: bool = Tr
     if not res.converged:
         warn("the model did not converge; modification indices are not reliable",
              ConvergenceWarning, stacklevel=2)
-    table = _compute(res)
+    if res.missing == "ml":
+        from .fiml_modindices import fiml_modification_table
+        table = fiml_modification_table(res)
+    else:
+        table = _compute(res)
     if sort:
         table = table.sort_values("mi", ascending=False, kind="stable")
     if min_mi is not None:

@@ -1,0 +1,106 @@
+"""Modification indices of a FIML fit (``missing="ml"``), as lavaan's ``modindices()``.
+
+lavaan frees every candidate parameter in an extended model evaluated at the estimates
+(candidates at their current value: 0, or a fixed row's value), and computes, with the
+*expected* information of that model (``modindices(information = "expected")``, its
+default whatever the fit's SEs used) and the gradient of the casewise log-likelihood,
+
+``mi = N (g/2)^2 / V`` and ``epc = -(g/2) / V``, ``V = I_cc - I_cm I_mm^-1 I_mc``
+
+(``g`` the gradient of ``F = -2 loglik / N``, ``I`` the unit information). Here the
+extended model's gradient and information come from
+:class:`~lcsem.engine.fiml.FIMLObjective`; the candidates and ``sepc_all`` are those of
+:mod:`lcsem.analysis.modindices`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..data.missing import missing_patterns
+from ..engine.fiml import FIMLObjective
+from ..engine.structure import GroupStructure
+from ..exceptions import NotSupportedError
+from ..spec.partable import ParRow
+
+__all__ = ["fiml_modification_table"]
+
+_V_TOL = np.finfo(float).eps ** (1.0 / 3.0)
+
+
+def _single_group_view(res):
+    if res.view_of:
+        return res
+    if res.group_labels:
+        raise NotSupportedError("modification indices of a multi-group FIML fit are not available yet; "
+                                "fit each group on its own (data[data[group] == level]) or use "
+                                "missing='listwise'")
+    return next(iter(res.groups.values()))
+
+
+def fiml_modification_table(res) -> pd.DataFrame:
+    """Columns ``lhs op rhs mi epc sepc_all`` of every candidate (unsorted, lavaan's order)
+    for a single-group FIML result or its view."""
+    from .modindices import (MODINDEX_COLUMNS, _candidate_entries, _current_values, _pair_key,
+                             _standardize_epc, candidate_parameters)
+
+    view = _single_group_view(res)
+    model = view.model
+    if any(r.op == "~1" for r in res.model.rows) or res.model.roles.exogenous_observed:
+        raise NotSupportedError("modification indices of FIML fits with user-written intercepts or means "
+                                "(~ 1) or exogenous covariates are not available yet")
+    candidates = candidate_parameters(model)
+    if not candidates:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("lhs", "op", "rhs") else float)
+                             for c in MODINDEX_COLUMNS})
+    cov_rows = [r for r in model.rows if r.op != ":="]
+    k = max((r.free for r in cov_rows), default=0)
+    theta = list(np.asarray(view.theta, float))
+    position = {_pair_key(*c): i for i, c in enumerate(candidates)}
+    extra = [0] * len(candidates)
+    rows: list[ParRow] = []
+    for r in cov_rows:
+        key = _pair_key(r.lhs, r.op, r.rhs)
+        if not r.free and key in position and not extra[position[key]]:
+            k += 1
+            extra[position[key]] = k
+            theta.append(float(r.value) if np.isfinite(r.value) else 0.0)
+            rows.append(ParRow(r.lhs, r.op, r.rhs, "", k))
+        else:
+            rows.append(r)
+    for i, (lhs, op, rhs) in enumerate(candidates):
+        if not extra[i]:
+            k += 1
+            extra[i] = k
+            theta.append(0.0)
+            rows.append(ParRow(lhs, op, rhs, "", k))
+    n_model = len(view.theta)
+    mean = np.asarray(view.implied_mean, float)
+    for v, value in zip(model.observed, mean):
+        k += 1
+        theta.append(float(value))
+        rows.append(ParRow(v, "~1", "", "", k))
+    struct = GroupStructure(rows, model.observed, model.latent, 1, True)
+    data = view.data[list(model.observed)].to_numpy(float)
+    objective = FIMLObjective(struct, [missing_patterns(data, tuple(model.observed))])
+    theta = np.asarray(theta)
+    grad = objective.gradient(theta[None])[0] / 2.0
+    info = objective.expected_information(theta) / 2.0
+    model_idx = np.r_[np.arange(n_model), np.arange(k - len(model.observed), k)]
+    extra_idx = np.asarray(extra) - 1
+    I22_inv = np.linalg.inv(info[np.ix_(model_idx, model_idx)])
+    I12 = info[np.ix_(extra_idx, model_idx)]
+    v = np.diag(info)[extra_idx] - np.einsum("ck,kl,cl->c", I12, I22_inv, I12)
+    g = grad[extra_idx]
+    keep = v >= _V_TOL
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mi = np.where(keep, objective.N * g ** 2 / v, np.nan)
+        epc = np.where(keep, -g / v, np.nan)
+    ram = view.structure
+    cand = _candidate_entries(ram, candidates)
+    sepc = _standardize_epc(ram, np.asarray(view.theta, float)[None], cand, epc, candidates,
+                            _current_values(view))
+    table = pd.DataFrame({"lhs": [c[0] for c in candidates], "op": [c[1] for c in candidates],
+                          "rhs": [c[2] for c in candidates], "mi": mi, "epc": epc, "sepc_all": sepc})
+    return table[keep].reset_index(drop=True)
