@@ -339,3 +339,12 @@ def test_compare_gives_lavaans_fiml_likelihood_ratio_test(fits, a, b):
     assert out["chisq_diff"].iloc[1] == pytest.approx(table["Chisq diff"][1], abs=0.01)
     assert out["pvalue"].iloc[1] == pytest.approx(table["Pr(>Chisq)"][1], abs=1e-4)
     assert out["rmsea"].iloc[1] == pytest.approx(table["RMSEA"][1], abs=1e-4)
+
+
+@pytest.mark.parametrize("method", ["regression", "bartlett"])
+def test_factor_scores_of_a_fiml_fit_match_lavpredict(fits, method):
+    res = _get(fits, "hs_mcar_fiml")
+    ours = lcsem.factor_scores(res.groups["1"], method=method)
+    lav = pd.DataFrame(MI_REF["factor_scores_hs_mcar_fiml"][method])
+    assert ours.shape == lav.shape and not ours.isna().any().any()
+    np.testing.assert_allclose(ours.to_numpy(), lav[list(ours.columns)].to_numpy(), atol=1e-4)

@@ -58,7 +58,13 @@ def factor_scores(res: FitResult, method: str = "regression") -> pd.DataFrame:
         raise NotSupportedError("res: the model is not identified; its factor scores are not defined")
     struct = res.structure
     X = data[list(model.observed)].to_numpy(dtype=float)
-    means = X.mean(axis=0)
+    fiml = res.missing == "ml"
+    if fiml and res.implied_mean is None:
+        raise NotSupportedError("res: factor scores of a FIML fit need its implied means; score a view "
+                                "of the fit, res.groups[label]")
+    # FIML (lavaan's lavPredict with missing = "ml"): the implied means, and each row scored
+    # from the variables it observes
+    means = np.asarray(res.implied_mean, float) if fiml else X.mean(axis=0)
     centred = X - means
     A, S = struct.matrices(np.asarray(res.theta)[None])
     A, S = A[0], S[0]
@@ -67,6 +73,9 @@ def factor_scores(res: FitResult, method: str = "regression") -> pd.DataFrame:
     # implied means B m with latent intercepts 0 and observed intercepts that reproduce
     # the sample means
     latent_means = B[p:, :p] @ np.linalg.solve(B[:p, :p], means)
+    if fiml:
+        return pd.DataFrame(latent_means + _pattern_scores(centred, A, S, B, p, key), index=data.index,
+                            columns=list(model.latent))
     if key == "regression":
         C = B @ S @ B.T
         weights = np.linalg.solve(C[:p, :p], C[:p, p:])
@@ -84,3 +93,29 @@ def factor_scores(res: FitResult, method: str = "regression") -> pd.DataFrame:
                                     "matrix (some residual variance is zero); use method='regression'"
                                     ) from None
     return pd.DataFrame(latent_means + centred @ weights, index=data.index, columns=list(model.latent))
+
+
+def _pattern_scores(centred: np.ndarray, A: np.ndarray, S: np.ndarray, B: np.ndarray, p: int,
+                    key: str) -> np.ndarray:
+    """Weighted deviations of rows with missing values: for each missing-data pattern the
+    weights of :func:`factor_scores` computed from the observed variables only (regression:
+    ``Sigma_oo^-1 Cov(y_o, eta)``; Bartlett: ``Theta_oo^-1 Lambda_o (Lambda_o' Theta_oo^-1
+    Lambda_o)^-1``)."""
+    observed = ~np.isnan(centred)
+    out = np.empty((centred.shape[0], B.shape[0] - p))
+    C = B @ S @ B.T
+    if key == "bartlett" and (np.any(A[:p, :p]) or np.any(A[p:, :p])):
+        raise NotSupportedError("method: 'bartlett' scores need every observed variable to be an "
+                                "indicator; this model has observed predictors; use method='regression'")
+    codes, inverse = np.unique(observed, axis=0, return_inverse=True)
+    for j, obs in enumerate(codes):
+        rows = np.flatnonzero(inverse.ravel() == j)
+        o = np.flatnonzero(obs)
+        if key == "regression":
+            weights = np.linalg.solve(C[np.ix_(o, o)], C[o, p:])
+        else:
+            Lambda, Theta = A[o, p:], S[np.ix_(o, o)]
+            TiL = np.linalg.solve(Theta, Lambda)
+            weights = TiL @ np.linalg.inv(Lambda.T @ TiL)
+        out[rows] = centred[np.ix_(rows, o)] @ weights
+    return out

@@ -2,7 +2,8 @@
 # Run from this folder: Rscript make_fiml_modindices.R   (a few seconds)
 # Writes fiml_modindices_reference.json: modindices(fit) (all rows lavaan reports) of the
 # HS-MCAR and LC-missing FIML fits with observed information (lavaan's default for FIML)
-# and of HS-MCAR with information = "expected".
+# and of HS-MCAR with information = "expected"; and lavPredict() factor scores of the
+# HS-MCAR FIML fit (regression and Bartlett).
 source("ref_common.R")
 hs_mcar <- read.csv("hs_mcar.csv"); lc_miss <- read.csv("lc_missing.csv")
 hs_model <- ' visual =~ x1 + x2 + x3
@@ -31,4 +32,9 @@ for (name in names(fits)) {
                            information = if (is.null(f$information)) "observed" else f$information,
                            modindices = conv(as.data.frame(mi)))
 }
+write_ref(out, "fiml_modindices_reference.json")
+# factor scores (lavPredict, regression and Bartlett) of the HS-MCAR FIML fit, one row per case
+out$factor_scores_hs_mcar_fiml <- list(
+  regression = conv(as.data.frame(lavPredict(fits$hs_mcar_fiml$fit, method = "regression"))),
+  bartlett = conv(as.data.frame(lavPredict(fits$hs_mcar_fiml$fit, method = "Bartlett"))))
 write_ref(out, "fiml_modindices_reference.json")
