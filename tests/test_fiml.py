@@ -348,3 +348,8 @@ def test_factor_scores_of_a_fiml_fit_match_lavpredict(fits, method):
     lav = pd.DataFrame(MI_REF["factor_scores_hs_mcar_fiml"][method])
     assert ours.shape == lav.shape and not ours.isna().any().any()
     np.testing.assert_allclose(ours.to_numpy(), lav[list(ours.columns)].to_numpy(), atol=1e-4)
+
+
+def test_bootstrap_of_a_fiml_fit_is_refused_not_run_on_the_wrong_model(fits):
+    with pytest.raises(lcsem.NotSupportedError, match="FIML"):
+        lcsem.bootstrap(_get(fits, "hs_mcar_fiml"), 10, seed=1)

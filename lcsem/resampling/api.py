@@ -140,6 +140,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     if res.estimator != "ML":
         raise NotSupportedError(f"res: the bootstrap refits with ML; this result used estimator "
                                 f"{res.estimator!r}: refit with estimator='ML'")
+    if res.missing == "ml":
+        raise NotSupportedError("res: the bootstrap of a FIML fit (missing='ml'), which refits FIML on "
+                                "every replicate, is not available yet; use the observed-information "
+                                "standard errors of the fit, or bootstrap a fit with missing='listwise'")
     if res.data is None or res.data.shape[0] == 0:
         raise ArgumentError("res: this result holds no data (fitted from summary statistics, or saved "
                             "with to_dict(include_data=False)), and the bootstrap resamples the data; save "
