@@ -353,3 +353,10 @@ def test_factor_scores_of_a_fiml_fit_match_lavpredict(fits, method):
 def test_bootstrap_of_a_fiml_fit_is_refused_not_run_on_the_wrong_model(fits):
     with pytest.raises(lcsem.NotSupportedError, match="FIML"):
         lcsem.bootstrap(_get(fits, "hs_mcar_fiml"), 10, seed=1)
+
+
+def test_methods_paragraph_names_fiml_not_listwise_deletion(fits):
+    from lcsem.reporting.methods import methods_paragraph
+    text = methods_paragraph(_get(fits, "lc_missing_fiml").groups["1"])
+    assert "full-information maximum likelihood" in text and "listwise" not in text
+    assert "2 responses without any observed answer were removed" in text

@@ -59,10 +59,20 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
                f"deletion" if dropped else "no response had missing values, so none was removed")
     if res.missing == "error":
         missing = "the data had no missing values (missing values would have stopped the analysis)"
+    cases = f"Of {res.n_total} responses, {res.n_obs} complete cases were analysed; {missing}."
+    estimator = _ESTIMATORS.get(res.estimator, res.estimator)
+    if res.missing == "ml":
+        estimator = ("full-information maximum likelihood (FIML, lavaan's missing = \"ml\": the casewise "
+                     "normal likelihood of every observed answer, assuming values are missing at random; "
+                     "standard errors from the observed information; chi-square against the saturated "
+                     "model estimated by EM)")
+        cases = (f"Of {res.n_total} responses, {res.n_obs} were analysed"
+                 + (f"; {dropped} response{'s' if dropped != 1 else ''} without any observed answer "
+                    f"{'were' if dropped != 1 else 'was'} removed." if dropped else ", every one with at least "
+                    "one observed answer."))
     sentences = [
-        f"The structural equation model was estimated in {_versions(res)} by "
-        f"{_ESTIMATORS.get(res.estimator, res.estimator)}.",
-        f"Of {res.n_total} responses, {res.n_obs} complete cases were analysed; {missing}.",
+        f"The structural equation model was estimated in {_versions(res)} by {estimator}.",
+        cases,
         f"The model has {n_constructs} latent construct{'s' if n_constructs != 1 else ''} measured by "
         f"{n_ind} indicators, {model.n_free} free parameters and {model.df} degrees of freedom; each "
         f"construct's scale was set by {'fixing its variance to 1' if model.std_lv else 'fixing its first loading to 1'}.",
