@@ -128,6 +128,8 @@ class FIMLObjective(Objective):
 
     # ------------------------------------------------------------------ moment level
     def _group_terms(self, Sigma, mu, g, derivatives: bool):
+        """Group ``g``'s share of ``F`` (R,) or, with ``derivatives``, ``(None, (W, G_sigma,
+        g_mu))``: the embedded pattern inverses and the gradient in Sigma and mu."""
         W, logdet, ok = _pattern_blocks(Sigma, self._mask2[g], logdet=not derivatives)
         data, obs, c = self.groups[g], self._obs[g], self._c[g]
         d = np.where(obs[None], data.means[None] - mu[:, None, :], 0.0)          # (R, J, p)
@@ -135,11 +137,9 @@ class FIMLObjective(Objective):
         if not derivatives:
             f = (logdet + np.einsum("rjab,rjba->rj", W, T)) @ c
             return np.where(ok & np.isfinite(f), f, np.inf), None
-        f = None
-        WTW = W @ T @ W
-        G_sigma = np.einsum("j,rjab->rab", c, W - WTW)
+        G_sigma = np.einsum("j,rjab->rab", c, W - W @ T @ W)
         g_mu = -2.0 * np.einsum("j,rjab,rjb->ra", c, W, d)
-        return f, (W, G_sigma, g_mu)
+        return None, (W, G_sigma, g_mu)
 
     def value(self, theta, idx):
         theta = np.atleast_2d(theta)
@@ -151,8 +151,8 @@ class FIMLObjective(Objective):
         return np.where(np.isfinite(total), total, np.inf)
 
     def gradient_information(self, theta, idx):
-        grad, info = self._derivatives(np.atleast_2d(theta), information=True)
-        return grad, info
+        """Gradient of ``F`` and its expected information (lavaan's structured one): (R, k), (R, k, k)."""
+        return self._derivatives(np.atleast_2d(theta), information=True)
 
     def gradient(self, theta: np.ndarray) -> np.ndarray:
         """Analytic gradient of ``F`` at each row of ``theta``: (R, k)."""
