@@ -9,14 +9,13 @@ default whatever the fit's SEs used) and the gradient of the casewise log-likeli
 
 (``g`` the gradient of ``F = -2 loglik / N``, ``I`` the unit information). Here the
 extended model's gradient and information come from
-:class:`~lcsem.engine.fiml.FIMLObjective`; the candidates and ``sepc_all`` are those of
-:mod:`lcsem.analysis.modindices`.
+:class:`~lcsem.engine.fiml.FIMLObjective`; :mod:`lcsem.analysis.modindices` supplies the
+candidates and ``sepc_all``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..data.missing import missing_patterns
 from ..engine.fiml import FIMLObjective
@@ -24,44 +23,43 @@ from ..engine.structure import GroupStructure
 from ..exceptions import NotSupportedError
 from ..spec.partable import ParRow
 
-__all__ = ["fiml_modification_table"]
+__all__ = ["fiml_view", "fiml_score_tests"]
 
 _V_TOL = np.finfo(float).eps ** (1.0 / 3.0)
 
 
-def _single_group_view(res):
+def fiml_view(res):
+    """The single-group view a FIML result's modification indices are computed on."""
     if res.view_of:
         return res
     if res.group_labels:
         raise NotSupportedError("modification indices of a multi-group FIML fit are not available yet; "
                                 "fit each group on its own (data[data[group] == level]) or use "
                                 "missing='listwise'")
-    return next(iter(res.groups.values()))
-
-
-def fiml_modification_table(res) -> pd.DataFrame:
-    """Columns ``lhs op rhs mi epc sepc_all`` of every candidate (unsorted, lavaan's order)
-    for a single-group FIML result or its view."""
-    from .modindices import (MODINDEX_COLUMNS, _candidate_entries, _current_values, _pair_key,
-                             _standardize_epc, candidate_parameters)
-
-    view = _single_group_view(res)
-    model = view.model
     if any(r.op == "~1" for r in res.model.rows) or res.model.roles.exogenous_observed:
         raise NotSupportedError("modification indices of FIML fits with user-written intercepts or means "
                                 "(~ 1) or exogenous covariates are not available yet")
-    candidates = candidate_parameters(model)
-    if not candidates:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("lhs", "op", "rhs") else float)
-                             for c in MODINDEX_COLUMNS})
+    return next(iter(res.groups.values()))
+
+
+def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
+    return (rhs, op, lhs) if op == "~~" and rhs < lhs else (lhs, op, rhs)
+
+
+def fiml_score_tests(view, candidates: list[tuple[str, str, str]]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(mi, epc, keep)`` of every candidate ``(lhs, op, rhs)`` for the single-group view
+    of a FIML fit (:func:`fiml_view`); ``keep`` is False where freeing the candidate would
+    leave the model unidentified (lavaan's ``V < eps^(1/3)``; mi and epc NaN there)."""
+    model = view.model
     cov_rows = [r for r in model.rows if r.op != ":="]
     k = max((r.free for r in cov_rows), default=0)
     theta = list(np.asarray(view.theta, float))
-    position = {_pair_key(*c): i for i, c in enumerate(candidates)}
+    position = {_key(*c): i for i, c in enumerate(candidates)}
     extra = [0] * len(candidates)
     rows: list[ParRow] = []
     for r in cov_rows:
-        key = _pair_key(r.lhs, r.op, r.rhs)
+        key = _key(r.lhs, r.op, r.rhs)
         if not r.free and key in position and not extra[position[key]]:
             k += 1
             extra[position[key]] = k
@@ -76,8 +74,7 @@ def fiml_modification_table(res) -> pd.DataFrame:
             theta.append(0.0)
             rows.append(ParRow(lhs, op, rhs, "", k))
     n_model = len(view.theta)
-    mean = np.asarray(view.implied_mean, float)
-    for v, value in zip(model.observed, mean):
+    for v, value in zip(model.observed, np.asarray(view.implied_mean, float)):
         k += 1
         theta.append(float(value))
         rows.append(ParRow(v, "~1", "", "", k))
@@ -85,7 +82,7 @@ def fiml_modification_table(res) -> pd.DataFrame:
     data = view.data[list(model.observed)].to_numpy(float)
     objective = FIMLObjective(struct, [missing_patterns(data, tuple(model.observed))])
     theta = np.asarray(theta)
-    grad = objective.gradient(theta[None])[0] / 2.0
+    grad = objective.gradient(theta[None])[0] / 2.0                 # unit scale: F / 2
     info = objective.expected_information(theta) / 2.0
     model_idx = np.r_[np.arange(n_model), np.arange(k - len(model.observed), k)]
     extra_idx = np.asarray(extra) - 1
@@ -97,10 +94,4 @@ def fiml_modification_table(res) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         mi = np.where(keep, objective.N * g ** 2 / v, np.nan)
         epc = np.where(keep, -g / v, np.nan)
-    ram = view.structure
-    cand = _candidate_entries(ram, candidates)
-    sepc = _standardize_epc(ram, np.asarray(view.theta, float)[None], cand, epc, candidates,
-                            _current_values(view))
-    table = pd.DataFrame({"lhs": [c[0] for c in candidates], "op": [c[1] for c in candidates],
-                          "rhs": [c[2] for c in candidates], "mi": mi, "epc": epc, "sepc_all": sepc})
-    return table[keep].reset_index(drop=True)
+    return mi, epc, keep

@@ -39,6 +39,7 @@ from ..engine.ram import RamStructure, gradient_terms, gram_terms, make_entries
 from .._warnings import warn
 from ..exceptions import ArgumentError, ConvergenceWarning, EstimationError, NotSupportedError
 from ..results.fit_result import FitResult
+from .fiml_modindices import fiml_score_tests, fiml_view
 
 __all__ = ["modification_indices", "candidate_parameters", "MODINDEX_COLUMNS"]
 
@@ -180,11 +181,7 @@ def modification_indices(res: FitResult, top: int | None = None, sort: bool = Tr
     if not res.converged:
         warn("the model did not converge; modification indices are not reliable",
              ConvergenceWarning, stacklevel=2)
-    if res.missing == "ml":
-        from .fiml_modindices import fiml_modification_table
-        table = fiml_modification_table(res)
-    else:
-        table = _compute(res)
+    table = _compute_fiml(res) if res.missing == "ml" else _compute(res)
     if sort:
         table = table.sort_values("mi", ascending=False, kind="stable")
     if min_mi is not None:
@@ -242,6 +239,24 @@ def _compute(res: FitResult) -> pd.DataFrame:
         mi = np.where(keep, res.n_obs * g ** 2 / v, np.nan)
         epc = np.where(keep, -g / v, np.nan)
     sepc = _standardize_epc(struct, theta, cand, epc, candidates, _current_values(res))
+    table = pd.DataFrame({"lhs": [x[0] for x in candidates], "op": [x[1] for x in candidates],
+                          "rhs": [x[2] for x in candidates], "mi": mi, "epc": epc, "sepc_all": sepc})
+    return table[keep].reset_index(drop=True)
+
+
+def _compute_fiml(res: FitResult) -> pd.DataFrame:
+    """The table of a single-group FIML fit (or its view): score tests of the casewise
+    likelihood (:mod:`lcsem.analysis.fiml_modindices`), sepc_all as for complete data."""
+    view = fiml_view(res)
+    candidates = candidate_parameters(view.model)
+    if not candidates:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("lhs", "op", "rhs") else float)
+                             for c in MODINDEX_COLUMNS})
+    mi, epc, keep = fiml_score_tests(view, candidates)
+    struct = view.structure
+    cand = _candidate_entries(struct, candidates)
+    sepc = _standardize_epc(struct, np.asarray(view.theta, float)[None], cand, epc, candidates,
+                            _current_values(view))
     table = pd.DataFrame({"lhs": [x[0] for x in candidates], "op": [x[1] for x in candidates],
                           "rhs": [x[2] for x in candidates], "mi": mi, "epc": epc, "sepc_all": sepc})
     return table[keep].reset_index(drop=True)

@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..exceptions import ArgumentError, DataError, MissingColumnsError
 from .moments import SampleMoments, moments_of
-from .missing import FIML_POLICIES, MissingPatterns, fiml_moments, warn_listwise
+from .incomplete import fiml_moments
+from .missing import FIML_POLICIES, MissingPatterns, warn_listwise
 from .prepare import complete_cases, model_values, prepare_data, warn_ordinal
 
 

@@ -28,6 +28,7 @@ from ..engine.rescale import rescaled_problem
 from ..data.groups import moments_by_group
 from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
 from ..spec.groups import group_table, mean_structure_needed, shared_labels
+from .fiml import fiml_fit
 from .grouped import fit_groups
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
@@ -272,7 +273,14 @@ def _fit_grouped(model: Model, data: pd.DataFrame | None, estimator: str, missin
         rows = group_table(model, n_groups, group_equal=group_equal, group_partial=group_partial,
                            meanstructure=means)
         try:
-            out = fit_groups(model, rows, moments, means, level, information)
+            if moments.patterns:
+                out = fiml_fit(model, rows, moments, level, information or "observed")
+            else:
+                if information not in (None, "expected"):
+                    raise NotSupportedError(f"information: {information!r} is available with missing='ml' "
+                                            f"(FIML); complete-data ML uses the expected information "
+                                            f"(lavaan's default): leave information out or pass 'expected'")
+                out = fit_groups(model, rows, moments, means, level)
         except np.linalg.LinAlgError as exc:
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None

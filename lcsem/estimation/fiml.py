@@ -31,6 +31,7 @@ from ..inference.fit_indices import cfi, grouped_fit_measures, nfi, tli
 from ..inference.grouped import GroupLayout, fixed_x_ids
 from ..inference.identification import IdentificationCheck, check_information, rank_check
 from ..spec.model import Model
+from .grouped import _estimates, _parameter_names
 from ..spec.partable import ParRow
 
 #: values of ``fit(information=...)``
@@ -42,8 +43,6 @@ RETRY_LATENT_VARIANCES = (1.0, 10.0)
 def fiml_fit(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, level: float,
              information: str = "observed") -> dict:
     """Estimate ``rows`` by FIML on the missing-data patterns of ``moments``."""
-    from .grouped import _estimates, _parameter_names   # shared table helpers
-
     if information not in INFORMATION_KINDS:
         raise ArgumentError(f"information: {information!r} is not one of "
                             f"{', '.join(map(repr, INFORMATION_KINDS))}; lavaan's default for FIML is "

@@ -32,20 +32,8 @@ GROUP_ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "group", "label", "est", "se", "z"
 
 
 def fit_groups(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, meanstructure: bool,
-               level: float, information: str | None = None) -> dict:
-    """Estimate ``rows`` (the full multi-group table) on ``moments``; the fields of a result.
-
-    With missing-data patterns in ``moments`` (``missing="ml"``) the fit is full-information
-    ML (:func:`lcsem.estimation.fiml.fiml_fit`; ``information`` "observed" by default, as
-    lavaan, or "expected"); otherwise ML on the sample moments with the expected information.
-    """
-    if moments.patterns:
-        from .fiml import fiml_fit
-        return fiml_fit(model, rows, moments, level, information or "observed")
-    if information not in (None, "expected"):
-        raise NotSupportedError(f"information: {information!r} is available with missing='ml' (FIML); "
-                                f"complete-data ML uses the expected information (lavaan's default): "
-                                f"leave information out or pass 'expected'")
+               level: float) -> dict:
+    """Estimate ``rows`` (the full multi-group table) on ``moments``; the fields of a result."""
     G = len(moments.groups)
     p = len(model.observed)
     n = np.array([g.n_obs for g in moments.groups], dtype=float)
