@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--model", type=Path, required=True, metavar="FILE",
                      help="text file with the model in lavaan syntax")
     fit.add_argument("--estimator", default="ML", choices=["ML", "GLS", "ULS"])
-    fit.add_argument("--missing", default="listwise", choices=["listwise", "error"])
+    fit.add_argument("--missing", default="listwise", choices=["listwise", "ml", "fiml", "error"])
     fit.add_argument("--sep", default=None, metavar="CHAR",
                      help="column separator of a .csv/.txt file (default: detected; e.g. ';')")
     fit.add_argument("--json", action="store_true", help="print the full result as JSON")

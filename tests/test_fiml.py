@@ -271,10 +271,13 @@ def test_casewise_scores_add_up_to_the_gradient(objective):
     np.testing.assert_allclose(obj.casewise_scores(theta)[0].sum(axis=0), 0.0, atol=1e-5)
 
 
-def test_loglik_matches_lavaans_casewise_sum(objective):
+def test_loglik_matches_lavaans_casewise_loglik(objective):
     obj, _, theta = objective
     casewise = REF["fits"]["hs_mar_fiml"]["loglik_casewise"]["1"]
+    ours = obj.casewise_loglik(theta)[0]
+    np.testing.assert_allclose(ours, casewise, atol=1e-5)
     assert obj.loglik(theta)[0] == pytest.approx(sum(casewise), abs=1e-6)
+    assert ours.sum() == pytest.approx(obj.loglik(theta)[0], abs=1e-8)
 
 
 # ---------------------------------------------------------------------- bad input
@@ -360,3 +363,14 @@ def test_methods_paragraph_names_fiml_not_listwise_deletion(fits):
     text = methods_paragraph(_get(fits, "lc_missing_fiml").groups["1"])
     assert "full-information maximum likelihood" in text and "listwise" not in text
     assert "2 responses without any observed answer were removed" in text
+
+
+def test_command_line_fits_fiml(tmp_path, capsys):
+    from lcsem.cli import main
+    model = tmp_path / "model.txt"
+    model.write_text(MODEL, encoding="utf-8")
+    assert main(["fit", str(REF_DIR / "hs_mcar.csv"), "--model", str(model), "--missing", "ml", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["missing"] == "ml" and payload["n_obs"] == 301
+    assert payload["fit_indices"]["chisq"] == pytest.approx(REF["fits"]["hs_mcar_fiml"]["fit_measures"]["chisq"],
+                                                            abs=0.01)

@@ -34,7 +34,7 @@ from .optimize import Objective, Solution, fisher_scoring
 from .ram import gram_terms
 from .structure import GroupStructure
 
-__all__ = ["PatternData", "FIMLObjective", "pattern_loglik", "fit_fiml", "LOG_2PI"]
+__all__ = ["PatternData", "FIMLObjective", "pattern_loglik", "casewise_loglik", "fit_fiml", "LOG_2PI"]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -267,6 +267,12 @@ class FIMLObjective(Objective):
         H = (g[0] - 8.0 * g[1] + 8.0 * g[2] - g[3]) / (12.0 * h)                # row a: d grad / d theta_a
         return 0.5 * (H + H.T)
 
+    def casewise_loglik(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Per group, every row's log-likelihood at one ``theta`` (k,): a list of (n_g,)
+        arrays in the order of the group's ``values``."""
+        Sigma, mu = self.struct.implied(np.atleast_2d(np.asarray(theta, float)))
+        return [casewise_loglik(data, mu[0, g], Sigma[0, g]) for g, data in enumerate(self.groups)]
+
     def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
         """Per group, every row's gradient of its own log-likelihood with respect to theta:
         a list of (n_g, k) arrays, rows in the order of the group's ``values`` (the sum
@@ -290,6 +296,17 @@ class FIMLObjective(Objective):
             dmu = struct.mean_jacobian(g, B, Bnu, U)[0]
             out.append(s_e @ gs.free_map + Wx @ dmu)
         return out
+
+
+def casewise_loglik(data: PatternData, mu: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
+    """Every row's log-likelihood under N(mu, Sigma) from its observed values (n,) (lavaan's
+    ``lavInspect(fit, "loglik.casewise")``)."""
+    obs = np.asarray(data.observed, bool)
+    W, logdet, _ = _pattern_blocks(np.asarray(Sigma, float)[None], obs[:, :, None] & obs[:, None, :])
+    pattern = np.asarray(data.case_pattern)
+    x = np.where(np.isnan(data.values), 0.0, data.values - mu)
+    quad = np.einsum("na,nab,nb->n", x, W[0][pattern], x)
+    return -0.5 * (obs.sum(axis=1)[pattern] * LOG_2PI + logdet[0][pattern] + quad)
 
 
 def fit_fiml(objective: FIMLObjective, starts: np.ndarray, max_iter: int = 500, tol: float = 1e-10
