@@ -374,3 +374,9 @@ def test_command_line_fits_fiml(tmp_path, capsys):
     assert payload["missing"] == "ml" and payload["n_obs"] == 301
     assert payload["fit_indices"]["chisq"] == pytest.approx(REF["fits"]["hs_mcar_fiml"]["fit_measures"]["chisq"],
                                                             abs=0.01)
+
+
+def test_multigroup_listwise_deletion_warns_with_the_count():
+    with pytest.warns(lcsem.MissingDataWarning, match=r"dropped 166 of 301 rows .*missing=\"ml\""):
+        res = lcsem.fit(MODEL, DATA["hs_mcar.csv"], group="school")
+    assert res.n_obs == 135
