@@ -204,6 +204,8 @@ def test_fiml_does_not_change_the_callers_data():
 def test_result_round_trips_with_its_patterns(fits):
     res = _get(fits, "hs_mcar_fiml")
     back = lcsem.FitResult.from_dict(res.to_dict())
+    assert (back.information, res.information) == ("observed", "observed")
+    assert _get(fits, "hs_mcar_fiml_expected").information == "expected"
     pd.testing.assert_frame_equal(back.missing_patterns, res.missing_patterns)
     pd.testing.assert_series_equal(back.fit_indices, res.fit_indices)
 

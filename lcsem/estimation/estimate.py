@@ -312,7 +312,8 @@ def _fit_grouped(model: Model, data: pd.DataFrame | None, estimator: str, missin
         data=frame, iterations=out["iterations"], versions=versions(), unidentified=out["unidentified"],
         level=level, sample_mean=series(out["xbar"], cols, "mean"),
         group=group, group_labels=labels, group_equal=group_equal, group_partial=group_partial,
-        meanstructure=means, implied_mean=series(out["mu"], cols, "mean") if means else None)
+        meanstructure=means, implied_mean=series(out["mu"], cols, "mean") if means else None,
+        information=out.get("information", "expected"))
 
 
 def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: bool,

@@ -97,7 +97,7 @@ def fiml_fit(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, le
     return dict(theta=theta, vcov=vcov, unidentified=unidentified, converged=converged,
                 iterations=int(sol.iterations[best]), fit_indices=pd.Series(fi, name="value", dtype=float),
                 estimates=estimates, inadmissible=reasons, r2=r2, endogenous=endogenous,
-                Sigma=Sigma, mu=mu, S=S, xbar=xbar, n=n)
+                Sigma=Sigma, mu=mu, S=S, xbar=xbar, n=n, information=information)
 
 
 def _solve(objective: FIMLObjective, struct: GroupStructure, start: np.ndarray, S: np.ndarray):

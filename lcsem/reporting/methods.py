@@ -64,8 +64,8 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
     if res.missing == "ml":
         estimator = ("full-information maximum likelihood (FIML, lavaan's missing = \"ml\": the casewise "
                      "normal likelihood of every observed answer, assuming values are missing at random; "
-                     "standard errors from the observed information; chi-square against the saturated "
-                     "model estimated by EM)")
+                     f"standard errors from the {res.information} information; chi-square against the "
+                     "saturated model estimated by EM)")
         cases = (f"Of {res.n_total} responses, {res.n_obs} were analysed"
                  + (f"; {dropped} response{'s' if dropped != 1 else ''} without any observed answer "
                     f"{'were' if dropped != 1 else 'was'} removed." if dropped else ", every one with at least "

@@ -41,7 +41,8 @@ STORED_FIELDS = frozenset({"model", "estimator", "estimates", "fit_indices", "r2
                            "inadmissible", "warnings", "n_obs", "n_total", "missing", "theta", "vcov",
                            "sample_cov", "implied_cov", "data", "iterations", "versions",
                            "unidentified", "level", "sample_mean", "implied_mean", "group",
-                           "group_labels", "group_equal", "group_partial", "meanstructure", "view_of"})
+                           "group_labels", "group_equal", "group_partial", "meanstructure", "view_of",
+                           "information"})
 
 
 # ---------------------------------------------------------------------- JSON-safe scalars
@@ -318,6 +319,7 @@ def fit_result_payload(res: Any, include_data: bool = True) -> dict[str, Any]:
         "n_obs": int(res.n_obs),
         "n_total": int(res.n_total),
         "missing": res.missing,
+        "information": res.information,
         "parameters": parameters,
         "theta": _nums(res.theta),
         "vcov": _nums(np.asarray(res.vcov).reshape(k, k)),
@@ -388,6 +390,7 @@ def fit_result_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
             converged=bool(payload["converged"]), inadmissible=tuple(payload["inadmissible"]),
             warnings=tuple(payload["warnings"]), n_obs=int(payload["n_obs"]),
             n_total=int(payload["n_total"]), missing=payload["missing"], theta=theta, vcov=vcov,
+            information=str(payload.get("information", "expected")),
             sample_cov=_matrix_from_dict(payload["sample_cov"]),
             implied_cov=_matrix_from_dict(payload["implied_cov"]), data=data,
             iterations=int(payload.get("iterations", 0)), versions=dict(payload.get("versions", {})),

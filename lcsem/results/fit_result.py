@@ -108,6 +108,10 @@ class FitResult:
         Model-implied means (with a mean structure).
     view_of
         Set on a per-group view (:attr:`groups`): which multi-group fit it comes from.
+    information
+        The information matrix behind ``vcov``: ``"expected"`` (lavaan's default for
+        complete data) or, for a FIML fit (``missing="ml"``), ``"observed"`` (default) or
+        ``"expected"`` as requested.
 
     """
 
@@ -139,6 +143,7 @@ class FitResult:
     meanstructure: bool = False
     implied_mean: pd.Series | None = None
     view_of: str = ""
+    information: str = "expected"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "theta", _readonly(self.theta))
