@@ -468,3 +468,14 @@ def test_group_sizes_may_differ_between_replicates():
     np.testing.assert_allclose(together.theta[0], sol.theta[0], atol=1e-8)
     np.testing.assert_allclose(together.theta[1], alone.theta[0], atol=1e-8)
     assert np.abs(together.theta[1] - together.theta[0]).max() > 1e-3    # the weights matter
+
+
+def test_group_stats_take_and_repeat():
+    _, stats, _, _ = fitted("hs_configural")
+    two = stats.repeat(2)
+    assert two.n_replicates == 2 and two.cov.shape[1:] == stats.cov.shape[1:]
+    np.testing.assert_array_equal(two.take([1]).mean, stats.mean)
+    per = GroupStats(two.cov, two.mean, np.array([[156.0, 145.0], [100.0, 201.0]]))
+    np.testing.assert_array_equal(per.take(slice(1, 2)).n, [[100.0, 201.0]])
+    single = GroupStats.single(stats.cov[0, 0], 156, stats.mean[0, 0])
+    assert single.cov.shape == (1, 1, 9, 9) and single.mean.shape == (1, 1, 9)

@@ -146,7 +146,7 @@ def minimize(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupSta
         # chunks of replicates keep the working arrays in cache (each replicate's numbers
         # do not depend on the chunk it is in)
         theta0 = np.broadcast_to(theta0, (objective.n_replicates, struct.k))
-        parts = [minimize(struct, _stats_slice(stats, s, s + CHUNK), theta0[s:s + CHUNK],
+        parts = [minimize(struct, stats.take(slice(s, s + CHUNK)), theta0[s:s + CHUNK],
                           estimator, max_iter, tol, max_halvings, method)
                  for s in range(0, objective.n_replicates, CHUNK)]
         return Solution(*(np.concatenate([getattr(part, f) for part in parts])
@@ -160,12 +160,6 @@ def minimize(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupSta
 
 #: replicates per chunk of a multi-group batch
 CHUNK = 64
-
-
-def _stats_slice(stats: GroupStats, start: int, stop: int) -> GroupStats:
-    n = np.asarray(stats.n)
-    return GroupStats(stats.cov[start:stop], None if stats.mean is None else stats.mean[start:stop],
-                      n if n.ndim == 1 else n[start:stop])
 
 
 def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 500, tol: float = 1e-10,
@@ -299,6 +293,33 @@ class GroupMLObjective(Objective):
         self.k = struct.k
         self.logdet_S = np.linalg.slogdet(self.S)[1]                     # (R, G)
         self.w = np.broadcast_to(w, (self.n_replicates, struct.n_groups))
+        # the moments of each replicate's last evaluated point (value() is last called at
+        # the accepted point, where the next direction() is computed): (theta, per group
+        # (Sigma, mu, B, C, B nu, Sigma^-1))
+        self._cached_theta = np.full((self.n_replicates, self.k), np.nan)
+        self._cache: list[list[np.ndarray | None]] | None = None
+
+    def _store(self, theta, idx, g, moments):
+        if self._cache is None:
+            self._cache = [[None] * 6 for _ in range(self.struct.n_groups)]
+        slots = self._cache[g]
+        for i, value in enumerate(moments):
+            if value is None:
+                continue
+            if slots[i] is None:
+                slots[i] = np.empty((self.n_replicates,) + value.shape[1:])
+            slots[i][idx] = value
+        if g == self.struct.n_groups - 1:
+            self._cached_theta[idx] = theta
+
+    def _moments(self, theta, idx, g):
+        """``(Sigma, mu, B, C, B nu, Sigma^-1)`` of group ``g``, from the cache when every
+        replicate's theta is the one last evaluated."""
+        if self._cache is not None and np.array_equal(self._cached_theta[idx], theta):
+            slots = self._cache[g]
+            return tuple(None if s is None else s[idx] for s in slots)
+        Sigma, mu, B, C, Bnu = self.struct.group_moments(theta, g)
+        return Sigma, mu, B, C, Bnu, np.linalg.inv(Sigma)
 
     def _weight(self, idx, g):
         w = self.w[idx, g]
@@ -311,9 +332,12 @@ class GroupMLObjective(Objective):
         total = None
         with np.errstate(over="ignore", invalid="ignore"):
             for g in range(self.struct.n_groups):
-                Sigma, mu, _, _, _ = self.struct.group_moments(theta, g)
+                moments = self.struct.group_moments(theta, g)
+                Sigma, mu = moments[:2]
                 d = None if mu is None else self.mean[idx, g] - mu
-                f = self._weight(idx, g) * _ml_value(Sigma, self.S[idx, g], self.logdet_S[idx, g], d)
+                f, W = _ml_value(Sigma, self.S[idx, g], self.logdet_S[idx, g], d, inverse=True)
+                self._store(theta, idx, g, moments + (W,))
+                f = self._weight(idx, g) * f
                 total = f if total is None else total + f
         return np.where(np.isfinite(total), total, np.inf)
 
@@ -440,8 +464,7 @@ class GroupMLObjective(Objective):
         """
         struct, plan = self.struct, self.struct.plans[g]
         gs = struct.groups[g]
-        Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
-        W = np.linalg.inv(Sigma)
+        Sigma, mu, B, C, Bnu, W = self._moments(theta, idx, g)
         S = self.S[idx, g]
         if mu is not None:
             d = self.mean[idx, g] - mu
@@ -485,8 +508,7 @@ class GroupMLObjective(Objective):
         """Gradient and information of group ``g``'s F_g in its free entries (covariance
         entries, then intercepts): (R, E + I), (R, E + I, E + I)."""
         struct, gs, plan = self.struct, self.struct.groups[g], self.struct.plans[g]
-        Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
-        W = np.linalg.inv(Sigma)
+        Sigma, mu, B, C, Bnu, W = self._moments(theta, idx, g)
         U, V, c = gs.jacobian_vectors(B, C)
         S = self.S[idx, g]
         if mu is None:
@@ -594,9 +616,11 @@ def _check_stats(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray,
     return S, mean, stats.weights
 
 
-def _ml_value(Sigma: np.ndarray, S: np.ndarray, logdet_S: np.ndarray, d: np.ndarray | None) -> np.ndarray:
+def _ml_value(Sigma: np.ndarray, S: np.ndarray, logdet_S: np.ndarray, d: np.ndarray | None,
+              inverse: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """One group's F_ML (with the mean term when ``d = m - mu`` is given); inf where Sigma
-    is not positive definite."""
+    is not positive definite. With ``inverse`` also Sigma^-1 (the identity where Sigma is
+    not positive definite)."""
     p = S.shape[-1]
     bad = ~_positive_definite(Sigma)
     safe = np.where(bad[:, None, None], np.eye(p), Sigma)
@@ -607,7 +631,8 @@ def _ml_value(Sigma: np.ndarray, S: np.ndarray, logdet_S: np.ndarray, d: np.ndar
         f = logdet + trace - logdet_S - p
         if d is not None:
             f = f + np.einsum("ri,rij,rj->r", d, inv, d)
-    return np.where(bad | ~np.isfinite(f), np.inf, f)
+    f = np.where(bad | ~np.isfinite(f), np.inf, f)
+    return (f, inv) if inverse else f
 
 
 def _gradient_information(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str,

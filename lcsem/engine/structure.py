@@ -56,6 +56,24 @@ class GroupStats:
         return cls(cov[:, None], mean, np.atleast_1d(np.asarray(n, float)))
 
     @property
+    def n_replicates(self) -> int:
+        """Number of replicates ``R``."""
+        return int(np.shape(self.cov)[0])
+
+    def take(self, idx: np.ndarray | slice) -> "GroupStats":
+        """The replicates ``idx`` (an index array or a slice)."""
+        n = np.asarray(self.n)
+        return GroupStats(np.asarray(self.cov)[idx], None if self.mean is None else np.asarray(self.mean)[idx],
+                          n if n.ndim == 1 else n[idx])
+
+    def repeat(self, times: int) -> "GroupStats":
+        """Every replicate ``times`` times in a row (e.g. one data set for several starts)."""
+        n = np.asarray(self.n)
+        return GroupStats(np.repeat(self.cov, times, axis=0),
+                          None if self.mean is None else np.repeat(self.mean, times, axis=0),
+                          n if n.ndim == 1 else np.repeat(n, times, axis=0))
+
+    @property
     def weights(self) -> np.ndarray:
         """``N_g / N``: (G,) or (R, G)."""
         n = np.asarray(self.n, float)
