@@ -35,7 +35,7 @@ import numpy as np
 from ..exceptions import ArgumentError, NotSupportedError
 from .batch import cholesky_factors
 from .ram import RamStructure, gradient_terms, gram_terms
-from .structure import GroupStats, GroupStructure
+from .structure import GroupStats, GroupStructure, best_mean_parameters
 
 ESTIMATORS = ("ML", "GLS", "ULS")
 
@@ -169,7 +169,7 @@ def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 5
     where it is a descent direction and the scoring step otherwise."""
     R, k = objective.n_replicates, objective.k
     theta = np.array(np.broadcast_to(theta0, (R, k)), dtype=float)
-    fmin = objective.value(theta, np.arange(R))
+    theta, fmin = objective.prepare(theta)
     converged = np.zeros(R, dtype=bool)
     failed = ~np.isfinite(fmin)
     iterations = np.zeros(R, dtype=int)
@@ -241,6 +241,10 @@ class Objective:
                              ) -> tuple[np.ndarray, np.ndarray]:     # pragma: no cover - interface
         raise NotImplementedError
 
+    def prepare(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The start of every replicate (R, k), possibly improved, and its discrepancy."""
+        return theta, self.value(theta, np.arange(self.n_replicates))
+
     def direction(self, theta: np.ndarray, idx: np.ndarray, exact: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gradient, step and whether the step descends, per replicate: the scoring step
@@ -288,6 +292,7 @@ class GroupMLObjective(Objective):
 
     def __init__(self, struct: GroupStructure, stats: GroupStats):
         self.struct = struct
+        self.stats = stats
         self.S, self.mean, w = _check_stats(struct, stats)
         self.n_replicates = self.S.shape[0]
         self.k = struct.k
@@ -320,6 +325,15 @@ class GroupMLObjective(Objective):
             return tuple(None if s is None else s[idx] for s in slots)
         Sigma, mu, B, C, Bnu = self.struct.group_moments(theta, g)
         return Sigma, mu, B, C, Bnu, np.linalg.inv(Sigma)
+
+    def prepare(self, theta):
+        """Parameters that only intercepts use start at their best values given the others
+        (:func:`~lcsem.engine.structure.best_mean_parameters`): a start whose means are far
+        off would otherwise pull the covariance part astray. They do not move Sigma, and F
+        is a convex quadratic in them, so the discrepancy cannot increase."""
+        if self.mean is not None:
+            theta = best_mean_parameters(self.struct, self.stats, theta)
+        return theta, self.value(theta, np.arange(self.n_replicates))
 
     def _weight(self, idx, g):
         w = self.w[idx, g]

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..exceptions import ArgumentError
 from .ram import RamStructure
-from .structure import GroupStats, GroupStructure
+from .structure import GroupStats, GroupStructure, best_mean_parameters
 
 
 def simple_starts(struct: RamStructure, S: np.ndarray) -> np.ndarray:
@@ -82,7 +82,7 @@ def group_starts(struct: GroupStructure, stats: GroupStats, rule: str = "simple"
             count[f] += 1
     theta = total / np.maximum(count, 1)
     if struct.meanstructure and stats.mean is not None:
-        theta = _best_mean_parameters(struct, stats, theta)
+        theta = best_mean_parameters(struct, stats, theta)
     return theta
 
 
@@ -116,39 +116,3 @@ def _marker_variances(gs: RamStructure, obs_var: np.ndarray) -> dict[str, np.nda
             out[f] = 0.5 * _variance(gs, marker, obs_var, out) / loading ** 2
             pending.remove(f)
     return out
-
-
-def _best_mean_parameters(struct: GroupStructure, stats: GroupStats, theta: np.ndarray) -> np.ndarray:
-    """Set the parameters that only intercept rows use to their best values given the other
-    starts: the implied means are linear in them, so minimising the mean part of the ML
-    discrepancy, ``sum_g w_g (m_g - mu_g)' Sigma_g^-1 (m_g - mu_g)``, is a weighted least-squares
-    problem. (Intercepts at the sample means and latent means at 0 are that optimum for a
-    model without mean restrictions; with restrictions — equal intercepts, a fixed intercept
-    and a free latent mean — they can be far from it, and Fisher scoring from a start whose
-    means are far off may end in a poor region.)"""
-    in_mean = struct.row_free[[r.op == "~1" for r in struct.rows]]
-    in_other = struct.row_free[[r.op != "~1" for r in struct.rows]]
-    cols = np.setdiff1d(in_mean[in_mean >= 0], in_other[in_other >= 0])
-    if cols.size == 0:
-        return theta
-    base = theta.copy()
-    base[:, cols] = 0.0
-    w = np.broadcast_to(stats.weights, (theta.shape[0], struct.n_groups))
-    lhs = np.zeros((theta.shape[0], cols.size, cols.size))
-    rhs = np.zeros((theta.shape[0], cols.size))
-    with np.errstate(all="ignore"):
-        for g in range(struct.n_groups):
-            Sigma, mu0, B, C, Bnu = struct.group_moments(base, g)
-            U, _, _ = struct.groups[g].jacobian_vectors(B, C)
-            J = struct.mean_jacobian(g, B, Bnu, U)[:, :, cols]               # (R, p, q)
-            try:
-                WJ = np.linalg.solve(Sigma, J)
-            except np.linalg.LinAlgError:      # a singular implied covariance at the start
-                return theta
-            lhs += w[:, g, None, None] * (np.swapaxes(J, 1, 2) @ WJ)
-            rhs += w[:, g, None] * np.einsum("rpq,rp->rq", WJ, np.asarray(stats.mean)[:, g] - mu0)
-        best = np.einsum("rij,rj->ri", np.linalg.pinv(lhs), rhs)
-    ok = np.isfinite(best).all(axis=1)
-    theta = theta.copy()
-    theta[np.ix_(ok, cols)] = best[ok]
-    return theta
