@@ -21,9 +21,13 @@ with :class:`~lcsem.engine.structure.GroupStats`) use ML (for now): with weights
 
 its gradient and its expected information ``sum_g w_g [tr(W_g D_a W_g D_b) + 2 J_a' W_g J_b]``
 (``W_g = Sigma_g^-1``, ``J = d mu_g / d theta``) in the units of the one-group case, so that
-``vcov = 2 / N inv(information)`` and ``chisq = N F_min``. One solver (:func:`minimize`)
-serves both: Fisher scoring with step halving on an objective that gives the discrepancy
-and its gradient and information for any subset of the replicates.
+``vcov = 2 / N inv(information)`` and ``chisq = N F_min`` (:mod:`lcsem.engine.group_ml`).
+One solver (:func:`minimize`, :func:`fisher_scoring`) serves both: Fisher scoring with step
+halving on an :class:`~lcsem.engine.objective.Objective` that gives the discrepancy and its
+derivatives for any subset of the replicates; with ``method="newton"`` (groups, ML) Newton
+steps with the exact Hessian where it is positive definite. Batches of a
+``GroupStructure`` run in chunks of :data:`CHUNK` replicates (each replicate's numbers do
+not depend on its chunk).
 """
 
 from __future__ import annotations
