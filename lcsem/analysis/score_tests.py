@@ -38,11 +38,12 @@ import pandas as pd
 from scipy import stats as sps
 
 from .._warnings import warn
-from ..engine import GroupStats, GroupStructure, gradient, information
+from ..engine import GroupStructure, gradient, information
 from ..exceptions import ArgumentError, ConvergenceWarning, NotSupportedError
 from ..results.fit_result import FitResult
 from ..spec.groups import fixed_x_free
 from ..spec.partable import ParRow
+from .group_stats import result_group_stats
 
 __all__ = ["score_tests", "equality_constraints", "SCORE_TEST_KINDS"]
 
@@ -180,30 +181,11 @@ def _score_information(res: FitResult, table: list[ParRow]) -> tuple[np.ndarray,
     model = res.model
     struct = GroupStructure(unconstrained, model.observed, model.latent, n_groups=res.n_groups,
                             meanstructure=res.meanstructure)
-    stats = _group_stats(res)
+    stats = result_group_stats(res, "score tests")
     n = float(np.sum(stats.n))
     score = -0.5 * gradient(struct, phi, stats)[0]
     info = 0.5 * information(struct, phi, stats)[0]     # unit information: vcov = inv(I) / N
     return score, info, n
-
-
-def _group_stats(res: FitResult) -> GroupStats:
-    cols = list(res.model.observed)
-    if not res.group_labels:
-        cov = res.sample_cov.loc[cols, cols].to_numpy()
-        mean = res.sample_mean.loc[cols].to_numpy() if res.meanstructure else None
-        return GroupStats.single(cov, float(res.n_obs), mean)
-    if res.data is None:
-        raise NotSupportedError("score tests of a multi-group result need its group sizes, but the result "
-                                "was saved without its data: save it with to_dict(include_data=True) or refit")
-    sizes = res.data[res.group].astype(str).value_counts()
-    covs, means = [], []
-    for label in res.group_labels:
-        covs.append(res.sample_cov.xs(label, level=0).loc[cols, cols].to_numpy())
-        if res.meanstructure:
-            means.append(res.sample_mean.xs(label, level=0).loc[cols].to_numpy())
-    n = np.array([float(sizes.get(label, 0)) for label in res.group_labels])
-    return GroupStats(np.stack(covs)[None], np.stack(means)[None] if res.meanstructure else None, n)
 
 
 def _ginv(a: np.ndarray) -> np.ndarray:
