@@ -327,8 +327,9 @@ def _compute_grouped(res: FitResult) -> pd.DataFrame:
     equals lavaan's conditioning on the constrained information). Per group ``g``, with
     ``D_a = dSigma_g/dtheta_a`` and ``J_a = dmu_g/dtheta_a``: unit information
     ``1/2 tr(W D_a W D_b) + J_a' W J_b`` and half-gradient
-    ``1/2 tr(W (Sigma - S - d d') W D_a) - d' W J_a`` (``d = m - mu``), weighted by ``N_g / N``; the moments
-    of exogenous covariates (lavaan's ``fixed.x``) carry no information."""
+    ``1/2 tr(W (Sigma - S - d d') W D_a) - d' W J_a`` (``d = m - mu``), weighted by
+    ``N_g / N``; the moments of exogenous covariates (lavaan's ``fixed.x``) carry no
+    information."""
     multi = bool(res.group_labels)
     table = [r for r in res.rows if r.op != ":="]
     cands = _grouped_candidates(res)
