@@ -145,12 +145,13 @@ def score_tests(res: FitResult, kind: Literal["univariate", "total", "cumulative
         x2 = float(n * score @ _ginv(info) @ score)
         return pd.DataFrame({"test": ["score"], "x2": [x2], "df": [len(pairs)],
                              "pvalue": [float(sps.chi2.sf(x2, len(pairs)))]})
-    uni = np.array([_released(score, info, R, [c], n) for c in range(len(pairs))])
+    release = _Release(score, info, R, n)
+    uni = np.array([release.statistic([c]) for c in range(len(pairs))])
     if kind == "univariate":
         order, x2, df = np.arange(len(pairs)), uni, np.ones(len(pairs), dtype=int)
     else:
         order = np.argsort(-uni, kind="stable")
-        x2 = np.array([_released(score, info, R, list(order[: r + 1]), n) for r in range(len(pairs))])
+        x2 = np.array([release.statistic(list(order[: r + 1])) for r in range(len(pairs))])
         df = np.arange(1, len(pairs) + 1)
     out = _named(table, [pairs[c] for c in order], res.group_labels, multi)
     return out.assign(x2=x2, df=df, pvalue=sps.chi2.sf(x2, df))
@@ -189,17 +190,47 @@ def _score_information(res: FitResult, table: list[ParRow]) -> tuple[np.ndarray,
 
 
 def _ginv(a: np.ndarray) -> np.ndarray:
-    """Moore-Penrose inverse with MASS::ginv's rule (singular values > tol * largest)."""
-    u, d, vt = np.linalg.svd(a)
-    keep = d > max(_GINV_TOL * d[0], 0.0) if d.size else d.astype(bool)
-    return (vt[keep].T / d[keep]) @ u[:, keep].T
+    """Moore-Penrose inverse of a symmetric matrix with MASS::ginv's rule (keep the singular
+    values, here ``|eigenvalues|``, above ``tol`` times the largest)."""
+    lam, vec = np.linalg.eigh(a)
+    size = np.abs(lam)
+    keep = size > _GINV_TOL * size.max() if size.size else size.astype(bool)
+    return (vec[:, keep] / lam[keep]) @ vec[:, keep].T
 
 
-def _released(score: np.ndarray, info: np.ndarray, R: np.ndarray, released: list[int], n: float) -> float:
-    """``N s' P s`` with ``P`` the information block of ``[[I, R1'], [R1, 0]]^+``, ``R1`` the
-    constraints not released."""
-    R1 = np.delete(R, released, axis=0)
-    k, m = info.shape[0], R1.shape[0]
-    Z = np.block([[info, R1.T], [R1, np.zeros((m, m))]])
-    P = _ginv(Z)[:k, :k]
-    return float(n * score @ P @ score)
+class _Release:
+    """``N s' P_S s`` for sets ``S`` of released constraints, ``P_S`` the information block
+    of ``[[I, R_(-S)'], [R_(-S), 0]]^+`` (lavaan's ``Z1.plus1``).
+
+    The augmented matrix with every constraint, ``Z``, is inverted once (``H``); deleting the
+    rows and columns of ``S`` from ``Z`` gives ``H_(-S,-S) - H_(-S,S) H_(S,S)^-1 H_(S,-S)``
+    as its inverse (the block-inverse identity), so each set costs a small solve. Where
+    ``Z`` or ``H_(S,S)`` is (nearly) singular the generalised inverse of the reduced matrix
+    is computed directly, as lavaan does."""
+
+    def __init__(self, score: np.ndarray, info: np.ndarray, R: np.ndarray, n: float):
+        self.score, self.info, self.R, self.n = score, info, R, n
+        k, m = info.shape[0], R.shape[0]
+        self.k = k
+        Z = np.block([[info, R.T], [R, np.zeros((m, m))]])
+        lam, vec = np.linalg.eigh(Z)
+        size = np.abs(lam)
+        self.invertible = bool(size.min() > _GINV_TOL * size.max())
+        if self.invertible:
+            H = (vec / lam) @ vec.T
+            self.base = float(score @ H[:k, :k] @ score)
+            self.h = H[k:, :k] @ score            # H_(r, 1:k) s for every constraint r
+            self.H_rr = H[k:, k:]
+
+    def statistic(self, released: list[int]) -> float:
+        if self.invertible:
+            H_SS = self.H_rr[np.ix_(released, released)]
+            lam = np.linalg.eigvalsh(H_SS)
+            if np.abs(lam).min() > 1e-8 * np.abs(lam).max():
+                h = self.h[released]
+                return float(self.n * (self.base - h @ np.linalg.solve(H_SS, h)))
+        R1 = np.delete(self.R, released, axis=0)
+        m = R1.shape[0]
+        Z = np.block([[self.info, R1.T], [R1, np.zeros((m, m))]])
+        P = _ginv(Z)[: self.k, : self.k]
+        return float(self.n * self.score @ P @ self.score)
