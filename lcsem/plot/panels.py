@@ -176,10 +176,10 @@ def plot_groups(result: FitResult, *, width: float = 7.0, ncols: int | None = No
     smallest = min(sizes) if sizes else MIN_POINTS
     if smallest < MIN_POINTS - 1e-9:
         hints = illegibility_hints(bool(options.get("structural_only", False)), width,
-                                   options.get("abbreviate"), options.get("r2", True) is True)
+                                   options.get("abbreviate"), options.get("r2", True) is True, axes=False)
         _warnings.warn(f"plot_groups: the smallest text would print at {smallest:.1f} pt, below the "
                        f"{MIN_POINTS:g} pt a journal prints legibly; try " + ", ".join(hints)
-                       + (", ncols=1 (panels stacked)" if cols > 1 else ""),
+                       + (", ncols=None (the arrangement that prints largest)" if ncols is not None else ""),
                        PlotLegibilityWarning, stacklevel=2)
     return fig
 

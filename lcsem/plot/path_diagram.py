@@ -534,12 +534,13 @@ def _warn_if_illegible(ax: Any, structural_only: bool, width: float, abbreviate:
 
 
 def illegibility_hints(structural_only: bool, width: float, abbreviate: int | None,
-                       indicator_r2: bool) -> list[str]:
-    """The options that make a too-small diagram legible, as the warning names them."""
+                       indicator_r2: bool, axes: bool = True) -> list[str]:
+    """The options that make a too-small diagram legible, as the warning names them
+    (``axes``: the function takes ``ax=``)."""
     hints = []
     if not structural_only:
         hints.append("structural_only=True")
-    hints.append(f"a larger width (now {width:g} in) or a larger ax=")
+    hints.append(f"a larger width (now {width:g} in)" + (" or a larger ax=" if axes else ""))
     if abbreviate is None:
         hints.append("abbreviate=8 (shorter names)")
     if indicator_r2:
