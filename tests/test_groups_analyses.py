@@ -440,3 +440,12 @@ def test_report_of_a_mean_structure_fit_and_bootstrap_refusal(sector, survey_mea
     assert "| Group |" not in text
     with pytest.raises(NotSupportedError, match="boot"):
         lcsem.report(sector, boot=object())
+
+
+def test_measurement_of_a_view_says_it_ignores_the_constraints(fits):
+    res = fits["hs_metric"]
+    view = lcsem.measurement(res.groups["Pasteur"])
+    assert any("without the multi-group fit's equality constraints" in n for n in view.notes)
+    joint = lcsem.measurement(res).groups["Pasteur"]
+    # equal loadings change the group's estimates: the two differ, and the joint one is semTools'
+    assert abs(view.reliability.loc["speed", "omega"] - joint.reliability.loc["speed", "omega"]) > 1e-3

@@ -408,7 +408,13 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
                                 "resampled on its own; use boot=None")
     with quiet():
         cf = fit(cmodel, used, estimator=estimator)
-    return _assess(cf, level, method, boot, res_or_model)
+    out = _assess(cf, level, method, boot, res_or_model)
+    if isinstance(res_or_model, FitResult) and res_or_model.view_of:
+        out = replace(out, notes=out.notes + (
+            f"res_or_model is a view ({res_or_model.view_of}): the CFA was fitted to this group's data "
+            "alone, without the multi-group fit's equality constraints; measurement() of the multi-group "
+            "fit keeps them",))
+    return out
 
 
 def _assess(cf: FitResult, level: float, method: str = "percentile", boot: BootstrapResult | None = None,
