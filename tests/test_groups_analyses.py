@@ -449,3 +449,30 @@ def test_measurement_of_a_view_says_it_ignores_the_constraints(fits):
     joint = lcsem.measurement(res).groups["Pasteur"]
     # equal loadings change the group's estimates: the two differ, and the joint one is semTools'
     assert abs(view.reliability.loc["speed", "omega"] - joint.reliability.loc["speed", "omega"]) > 1e-3
+
+
+def test_measurement_keeps_the_constraints_the_cfa_has_and_drops_released_paths():
+    """A released structural path has no counterpart in the CFA: it is left out of the
+    CFA's group_partial, the loadings stay equal."""
+    data = lcsem.datasets.load_lc_survey()
+    res = _quiet_fit(lcsem.lc_model(), data, group="sector", group_equal=["loadings", "regressions"],
+                     group_partial=["perf ~ kmsuse", "kmsuse =~ kms_breadth"])
+    meas = lcsem.measurement(res)
+    assert meas.cfa.group_partial == ("kmsuse =~ kms_breadth",)
+    est = meas.cfa.estimates
+    loads = est[(est["op"] == "=~")].pivot_table(index=["lhs", "rhs"], columns="group", values="est")
+    free = loads.drop(index=("kmsuse", "kms_breadth"))
+    np.testing.assert_allclose(free[1].to_numpy(), free[2].to_numpy(), atol=1e-10)
+    assert abs(loads.loc[("kmsuse", "kms_breadth"), 1] - loads.loc[("kmsuse", "kms_breadth"), 2]) > 1e-4
+
+
+def test_monte_carlo_effects_per_group(sector):
+    eff = lcsem.effects(sector, ci="montecarlo", n_draws=2000, seed=3)
+    again = lcsem.effects(sector, ci="montecarlo", n_draws=2000, seed=3)
+    pd.testing.assert_frame_equal(eff.table, again.table)
+    delta = lcsem.effects(sector)
+    ind = eff.table[(eff.table["group"] == "public") & (eff.table["effect"] == "indirect")].iloc[0]
+    ind_delta = delta.table[(delta.table["group"] == "public") & (delta.table["effect"] == "indirect")].iloc[0]
+    assert ind["est"] == ind_delta["est"] and ind["ci_lower"] != ind_delta["ci_lower"]
+    assert ind["ci_lower"] == pytest.approx(ind_delta["ci_lower"], abs=0.02)
+    assert any("delta-method intervals" in n for n in eff.notes)

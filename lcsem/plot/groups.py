@@ -8,6 +8,8 @@ values and R² from the joint fit. :func:`group_view` picks the view a plot draw
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..exceptions import ArgumentError
