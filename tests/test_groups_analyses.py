@@ -476,3 +476,15 @@ def test_monte_carlo_effects_per_group(sector):
     assert ind["est"] == ind_delta["est"] and ind["ci_lower"] != ind_delta["ci_lower"]
     assert ind["ci_lower"] == pytest.approx(ind_delta["ci_lower"], abs=0.02)
     assert any("delta-method intervals" in n for n in eff.notes)
+
+
+def test_factor_scores_keep_the_data_order_with_a_repeated_index(hs_data, fits):
+    data = hs_data.copy()
+    data.index = [i // 2 for i in range(len(data))]          # every label twice
+    res = _quiet_fit(HS, data, group="school", group_equal=["loadings"])
+    scores = lcsem.factor_scores(res)
+    reference = lcsem.factor_scores(fits["hs_metric"])
+    assert len(scores) == len(data) and scores.index.equals(res.data.index)
+    np.testing.assert_allclose(scores[["visual", "textual", "speed"]].to_numpy(),
+                               reference[["visual", "textual", "speed"]].to_numpy(), atol=1e-6)
+    assert scores["group"].tolist() == data["school"].tolist()

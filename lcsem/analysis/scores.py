@@ -86,7 +86,12 @@ def _grouped_scores(res: FitResult, key: str) -> pd.DataFrame:
             scores.insert(0, "group", label)
         frames.append(scores)
     out = pd.concat(frames)
-    return out.loc[res.data.index] if multi else out
+    if not multi:
+        return out
+    # back to the data's row order (by position: the index may repeat labels)
+    column = res.data[res.group].astype(str).to_numpy()
+    order = np.concatenate([np.flatnonzero(column == label) for label in res.groups])
+    return out.iloc[np.argsort(order, kind="stable")]
 
 
 def _scores(res: FitResult, data: pd.DataFrame, key: str, intercepts: dict[str, float] | None) -> pd.DataFrame:

@@ -121,7 +121,9 @@ def plot_path(result: FitResult, *, group: str | int | None = None, ax: Any = No
         Write the fit indices under the diagram.
     defined
         Add a line to the caption with the defined parameters (``:=``, e.g. the indirect
-        effect ``ind``), with stars or their bootstrap CI.
+        effect ``ind``), with stars or their bootstrap CI. Not for one group of a
+        multi-group fit, whose definitions may combine groups (:func:`lcsem.plot_groups`
+        shows them under its panels).
     digits, leading_zero
         Decimals of the labels. ``leading_zero=None`` (default) follows APA: no leading
         zero for numbers that cannot exceed 1 (standardised estimates, R², CFI, RMSEA,
