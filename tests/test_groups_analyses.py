@@ -488,3 +488,18 @@ def test_factor_scores_keep_the_data_order_with_a_repeated_index(hs_data, fits):
     np.testing.assert_allclose(scores[["visual", "textual", "speed"]].to_numpy(),
                                reference[["visual", "textual", "speed"]].to_numpy(), atol=1e-6)
     assert scores["group"].tolist() == data["school"].tolist()
+
+
+def test_plot_groups_puts_four_groups_in_a_grid_within_the_page(hs_data):
+    data = hs_data.dropna(subset=["grade"]).copy()
+    data["cohort"] = data["school"] + " " + data["grade"].astype(int).astype(str)
+    res = _quiet_fit(HS, data, group="cohort", group_equal=["loadings"])
+    with pytest.warns(PlotLegibilityWarning, match="plot_groups: the smallest text"):
+        fig = lcsem.plot_groups(res, width=7.0)
+    assert len(fig.axes) == 4
+    corners = {(round(ax.get_position().x0, 3), round(ax.get_position().y0, 3)) for ax in fig.axes}
+    assert len({x for x, _ in corners}) == 2 and len({y for _, y in corners}) == 2, corners
+    w, h = fig.get_size_inches()
+    assert w <= 7.0 + 1e-6 and h <= 9.0 + 1e-6
+    stacked = lcsem.plot_groups(res, width=7.0, ncols=1, structural_only=True)
+    assert len({round(ax.get_position().x0, 3) for ax in stacked.axes}) == 1
