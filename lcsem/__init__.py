@@ -51,6 +51,7 @@ _EAGER = ["Model", "lc_model", "lc_extended_model", "fit", "FitResult", "read_da
 # ``import lcsem``)
 _LAZY = {
     "plot_path": "lcsem.plot",
+    "plot_groups": "lcsem.plot",
     "plot_bootstrap": "lcsem.plot",
     "plot_residuals": "lcsem.plot",
     "path_layout": "lcsem.plot",
@@ -94,4 +95,4 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .plot import path_layout, plot_bootstrap, plot_path, plot_residuals
+    from .plot import path_layout, plot_bootstrap, plot_groups, plot_path, plot_residuals

@@ -326,11 +326,14 @@ MI_REF = json.loads((REF_DIR / "fiml_modindices_reference.json").read_text())
 @pytest.mark.parametrize("name", sorted(MI_REF["fits"]))
 def test_modification_indices_match_lavaans_fiml_modindices(name):
     spec = MI_REF["fits"][name]
-    res = lcsem.fit(spec["model"], DATA[spec["data"]], missing="ml", information=spec["information"])
+    group = spec.get("group") or None            # R's NULL is stored as {}
+    res = lcsem.fit(spec["model"], DATA[spec["data"]], missing="ml", information=spec["information"],
+                    group=group, group_equal=spec.get("group_equal") or ())
     lav = pd.DataFrame(spec["modindices"])
-    for obj in (res, res.groups["1"]):
+    keys = ["lhs", "op", "rhs"] + (["group"] if group else [])
+    for obj in (res,) if group else (res, res.groups["1"]):
         mi = lcsem.modification_indices(obj, sort=False)
-        m = mi.merge(lav, on=["lhs", "op", "rhs"], suffixes=("", "_lav"), validate="one_to_one")
+        m = mi.merge(lav, on=keys, suffixes=("", "_lav"), validate="one_to_one")
         assert len(m) == len(lav) == len(mi)
         np.testing.assert_allclose(m["mi"], m["mi_lav"], atol=1e-3)
         np.testing.assert_allclose(m["epc"], m["epc_lav"], atol=1e-3)
@@ -382,3 +385,8 @@ def test_multigroup_listwise_deletion_warns_with_the_count():
     with pytest.warns(lcsem.MissingDataWarning, match=r"dropped 166 of 301 rows .*missing=\"ml\""):
         res = lcsem.fit(MODEL, DATA["hs_mcar.csv"], group="school")
     assert res.n_obs == 135
+
+
+def test_factor_scores_of_the_joint_fiml_result_equal_its_views(fits):
+    res = _get(fits, "hs_mcar_fiml")
+    pd.testing.assert_frame_equal(lcsem.factor_scores(res), lcsem.factor_scores(res.groups["1"]))

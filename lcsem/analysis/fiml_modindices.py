@@ -9,8 +9,10 @@ default whatever the fit's SEs used) and the gradient of the casewise log-likeli
 
 (``g`` the gradient of ``F = -2 loglik / N``, ``I`` the unit information). Here the
 extended model's gradient and information come from
-:class:`~lcsem.engine.fiml.FIMLObjective`; :mod:`lcsem.analysis.modindices` supplies the
-candidates and ``sepc_all``.
+:class:`~lcsem.engine.fiml.FIMLObjective`: :func:`fiml_terms` for a whole FIML fit (one or
+several groups, equality constraints kept; :mod:`lcsem.analysis.modindices` builds the
+extended table), :func:`fiml_score_tests` for a single-group view; the candidates and
+``sepc_all`` are those of :mod:`lcsem.analysis.modindices`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ..engine.structure import GroupStructure
 from ..exceptions import NotSupportedError
 from ..spec.partable import ParRow
 
-__all__ = ["fiml_view", "fiml_score_tests"]
+__all__ = ["fiml_view", "fiml_score_tests", "fiml_terms"]
 
 _V_TOL = np.finfo(float).eps ** (1.0 / 3.0)
 
@@ -95,3 +97,16 @@ def fiml_score_tests(view, candidates: list[tuple[str, str, str]]
         mi = np.where(keep, objective.N * g ** 2 / v, np.nan)
         epc = np.where(keep, -g / v, np.nan)
     return mi, epc, keep
+
+
+def fiml_terms(res, struct: GroupStructure, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit expected information and half-gradient of the casewise likelihood of a FIML
+    result's data (per group, in the result's group order) for the extended structure
+    ``struct`` at ``theta`` (k,): ``(info (k, k), grad (k,))`` in the units of
+    :mod:`lcsem.analysis.modindices` (``F / 2``)."""
+    cols = list(struct.observed)
+    data = res.data
+    frames = ([data[data[res.group].astype(str) == label] for label in res.group_labels]
+              if res.group_labels else [data])
+    objective = FIMLObjective(struct, [missing_patterns(f[cols].to_numpy(float), tuple(cols)) for f in frames])
+    return objective.expected_information(theta) / 2.0, objective.gradient(theta[None])[0] / 2.0

@@ -30,7 +30,8 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from ..exceptions import ArgumentError
-from .optimize import Objective, Solution, fisher_scoring
+from .objective import Objective
+from .optimize import Solution, fisher_scoring
 from .ram import gram_terms
 from .structure import GroupStructure
 

@@ -2,7 +2,7 @@
 # Run from this folder: Rscript make_fiml_modindices.R   (a few seconds)
 # Writes fiml_modindices_reference.json: modindices(fit) (all rows lavaan reports) of the
 # HS-MCAR and LC-missing FIML fits with observed information (lavaan's default for FIML)
-# and of HS-MCAR with information = "expected"; and lavPredict() factor scores of the
+# of HS-MCAR with information = "expected" and by school (configural, equal loadings); and lavPredict() factor scores of the
 # HS-MCAR FIML fit (regression and Bartlett).
 source("ref_common.R")
 hs_mcar <- read.csv("hs_mcar.csv"); lc_miss <- read.csv("lc_missing.csv")
@@ -23,12 +23,18 @@ fits <- list(
   hs_mcar_fiml_expected = list(model = hs_model, data = "hs_mcar.csv", information = "expected",
                                fit = sem(hs_model, hs_mcar, missing = "ml", information = "expected")),
   lc_missing_fiml = list(model = lc_canonical, data = "lc_missing.csv",
-                         fit = suppressWarnings(sem(lc_canonical, lc_miss, missing = "ml"))))
+                         fit = suppressWarnings(sem(lc_canonical, lc_miss, missing = "ml"))),
+  hs_mcar_fiml_school = list(model = hs_model, data = "hs_mcar.csv", group = "school",
+                             fit = sem(hs_model, hs_mcar, missing = "ml", group = "school")),
+  hs_mcar_fiml_school_metric = list(model = hs_model, data = "hs_mcar.csv", group = "school",
+                                    group_equal = "loadings",
+                                    fit = sem(hs_model, hs_mcar, missing = "ml", group = "school",
+                                              group.equal = "loadings")))
 out <- list(lavaan_version = as.character(packageVersion("lavaan")), fits = list())
 for (name in names(fits)) {
   f <- fits[[name]]
   mi <- modindices(f$fit)
-  out$fits[[name]] <- list(model = f$model, data = f$data,
+  out$fits[[name]] <- list(model = f$model, data = f$data, group = f$group, group_equal = f$group_equal,
                            information = if (is.null(f$information)) "observed" else f$information,
                            modindices = conv(as.data.frame(mi)))
 }
