@@ -390,3 +390,15 @@ def test_multigroup_listwise_deletion_warns_with_the_count():
 def test_factor_scores_of_the_joint_fiml_result_equal_its_views(fits):
     res = _get(fits, "hs_mcar_fiml")
     pd.testing.assert_frame_equal(lcsem.factor_scores(res), lcsem.factor_scores(res.groups["1"]))
+
+
+def test_measurement_of_a_fiml_fit_refits_the_cfa_by_fiml_as_semtools(fits):
+    res = _get(fits, "lc_missing_fiml")
+    out = lcsem.measurement(res)
+    assert out.cfa.missing == "ml" and out.cfa.n_obs == 348
+    ref = MI_REF["reliability_lc_missing_fiml"]
+    for column, key in (("omega", "omega"), ("alpha", "alpha"), ("ave", "ave")):
+        for construct, value in ref[key].items():
+            assert out.reliability.loc[construct, column] == pytest.approx(value, abs=1e-3), (column, construct)
+    with pytest.raises(lcsem.NotSupportedError, match="FIML"):
+        lcsem.measurement(res.groups["1"])

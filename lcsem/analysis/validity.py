@@ -403,6 +403,9 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
                 "(the CFA would be refitted on each group's resamples, which this bootstrap does not "
                 "keep per group); use the delta-method intervals (boot=None)")
         return _grouped_measurement(res_or_model, cmodel, level)
+    if isinstance(res_or_model, FitResult) and res_or_model.missing == "ml":
+        raise NotSupportedError(f"res_or_model: a view ({res_or_model.view_of}) of a FIML fit (missing='ml'); "
+                                "pass the fit itself, whose CFA is refitted by FIML")
     if isinstance(res_or_model, FitResult) and res_or_model.view_of and boot is not None:
         raise NotSupportedError(f"boot: res_or_model is a view ({res_or_model.view_of}), which is never "
                                 "resampled on its own; use boot=None")
@@ -631,7 +634,8 @@ def _grouped_measurement(res: FitResult, cmodel: Model, level: float) -> Measure
     with quiet():
         cf = fit(cmodel, res.data, estimator=res.estimator, group=res.group if multi else None,
                  group_equal=res.group_equal, group_partial=_cfa_partial(res, cmodel),
-                 meanstructure=res.meanstructure)
+                 meanstructure=res.meanstructure, missing=res.missing,
+                 information=res.information if res.missing == "ml" else None)
     per_group = {label: _assess(view, level) for label, view in cf.groups.items()}
     if not multi:
         return replace(per_group["1"], cfa=cf)

@@ -1,6 +1,7 @@
 # FIML (missing = "ml") modification indices, lavaan 0.6.14 (issue 11).
 # Run from this folder: Rscript make_fiml_modindices.R   (a few seconds)
-# Writes fiml_modindices_reference.json: modindices(fit) (all rows lavaan reports) of the
+# Writes fiml_modindices_reference.json (also semTools reliability of the LC-missing FIML CFA
+# and lavPredict factor scores): modindices(fit) (all rows lavaan reports) of the
 # HS-MCAR and LC-missing FIML fits with observed information (lavaan's default for FIML)
 # of HS-MCAR with information = "expected" and by school (configural, equal loadings); and lavPredict() factor scores of the
 # HS-MCAR FIML fit (regression and Bartlett).
@@ -39,6 +40,14 @@ for (name in names(fits)) {
                            modindices = conv(as.data.frame(mi)))
 }
 write_ref(out, "fiml_modindices_reference.json")
+# semTools reliability of the LC-missing measurement model fitted by FIML (cfa, missing = "ml")
+suppressMessages(library(semTools))
+lc_cfa <- suppressWarnings(cfa(' culture =~ culture1 + culture2 + culture3 + culture4 + culture5 + culture6
+ kmsuse =~ kmsuse1 + kmsuse2 + kmsuse3 + kmsuse4
+ perf =~ perf1 + perf2 + perf3 + perf4 + perf5 ', lc_miss, missing = "ml"))
+out$reliability_lc_missing_fiml <- list(omega = as.list(compRelSEM(lc_cfa)),
+                                        alpha = as.list(compRelSEM(lc_cfa, tau.eq = TRUE)),
+                                        ave = as.list(AVE(lc_cfa)))
 # factor scores (lavPredict, regression and Bartlett) of the HS-MCAR FIML fit, one row per case
 out$factor_scores_hs_mcar_fiml <- list(
   regression = conv(as.data.frame(lavPredict(fits$hs_mcar_fiml$fit, method = "regression"))),
