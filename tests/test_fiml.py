@@ -402,3 +402,13 @@ def test_measurement_of_a_fiml_fit_refits_the_cfa_by_fiml_as_semtools(fits):
             assert out.reliability.loc[construct, column] == pytest.approx(value, abs=1e-3), (column, construct)
     with pytest.raises(lcsem.NotSupportedError, match="FIML"):
         lcsem.measurement(res.groups["1"])
+
+
+def test_effects_of_a_fiml_fit_use_its_observed_information(fits):
+    res = _get(fits, "lc_missing_fiml")
+    table = lcsem.effects(res).table
+    lav = pd.DataFrame(REF["fits"]["lc_missing_fiml"]["params"])
+    for name in ("ind", "total"):
+        row = lav[(lav["op"] == ":=") & (lav["lhs"] == name)].iloc[0]
+        assert table.loc[name, "est"] == pytest.approx(row["est"], abs=1e-4)
+        assert table.loc[name, "se"] == pytest.approx(row["se"], abs=1e-4)
