@@ -412,3 +412,16 @@ def test_effects_of_a_fiml_fit_use_its_observed_information(fits):
         row = lav[(lav["op"] == ":=") & (lav["lhs"] == name)].iloc[0]
         assert table.loc[name, "est"] == pytest.approx(row["est"], abs=1e-4)
         assert table.loc[name, "se"] == pytest.approx(row["se"], abs=1e-4)
+
+
+def test_fiml_on_complete_data_is_ml_with_means():
+    spec = REF["fits"]["hs_ml"]
+    data = pd.read_csv(REF_DIR / "hs.csv")
+    fiml = lcsem.fit(spec["model"], data, missing="ml")
+    ml = lcsem.fit(spec["model"], data, meanstructure=True)
+    assert len(fiml.missing_patterns) == 1 and fiml.missing_patterns["count"].iloc[0] == 301
+    # (AIC/BIC differ from hs_ml's by the 9 intercepts FIML adds)
+    for name in ("chisq", "df", "cfi", "tli", "rmsea", "srmr", "loglik"):
+        assert fiml.fit_indices[name] == pytest.approx(spec["fit_measures"][name.replace("loglik", "logl")],
+                                                       abs=0.01), name
+    np.testing.assert_allclose(fiml.theta, ml.theta, atol=1e-5)
