@@ -10,9 +10,10 @@ RMSEA of the difference (lavaan 0.6-13 and later; Savalei, Brace & Fouladi's RMS
 (N all respondents, G groups) and lavaan's AIC and BIC of each model.
 
 Before testing, :func:`compare` checks what lavaan only warns about or does not check:
-the same data (N, variables, sample covariances, groups), one estimator, different df, a
-more restricted model that fits no better than the less restricted one, and, for one-group
-results, that each model is nested in the one before it (Bentler & Satorra, 2010).
+the same data (N, variables, sample covariances, sample means with a mean structure, groups),
+one estimator, different df, a more restricted model that fits no better than the less
+restricted one, and, for one-group results, that each model is nested in the one before it
+(Bentler & Satorra, 2010).
 """
 
 from __future__ import annotations
@@ -408,6 +409,19 @@ def _check_same_data(results: tuple[FitResult, ...], labels: list[str]) -> None:
             if not np.allclose(a.to_numpy(), b.to_numpy(), rtol=SAME_DATA_RTOL, atol=SAME_DATA_RTOL * scale):
                 raise DataError(f"results: {name} and {label} were fitted to different data (their sample "
                                 f"covariance matrices differ); fit both models to the same data")
+        if _has_means(first) and _has_means(res) and not _same_means(first.sample_mean, res.sample_mean):
+            raise DataError(f"results: {name} and {label} were fitted to different data (their sample "
+                            f"means differ{' in some group' if _n_groups(first) > 1 else ''}); with a mean "
+                            f"structure the chi-square depends on the means: fit both models to the same data")
+
+
+def _same_means(a: pd.Series | None, b: pd.Series | None) -> bool:
+    """Whether two results' sample means agree (True when either is unknown)."""
+    if not isinstance(a, pd.Series) or not isinstance(b, pd.Series) or set(a.index) != set(b.index):
+        return True
+    b = b.loc[a.index]
+    scale = max(float(np.max(np.abs(a.to_numpy()))), 1.0)
+    return bool(np.allclose(a.to_numpy(), b.to_numpy(), rtol=SAME_DATA_RTOL, atol=SAME_DATA_RTOL * scale))
 
 
 def _check_mean_structures(results: tuple[FitResult, ...], labels: list[str]) -> None:
