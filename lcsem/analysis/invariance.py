@@ -415,7 +415,7 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
     References
     ----------
     Chen, F. F. (2007). Sensitivity of goodness of fit indexes to lack of measurement
-    invariance. *Structural Equation Modeling, 14*(3), 464–504.
+    invariance. *Structural Equation Modeling, 14*\\ (3), 464–504.
 
     Examples
     --------
