@@ -265,6 +265,10 @@ def test_canonical_model_by_sector_runs():
     inv = lcsem.invariance(lcsem.lc_model(), lcsem.datasets.load_lc_survey(), "sector")
     assert inv.levels == SEQUENCE and inv.table["df"].is_monotonic_increasing
     assert list(inv.latent_means["lhs"]) == ["culture", "kmsuse", "perf"]
+    # the canonical model's labels a, b, c hold its paths equal across sectors: the notes say so
+    assert any("a, b, c are written once for all groups" in note for note in inv.notes)
+    assert not any("written once" in note for note in lcsem.invariance(
+        HS_MODEL, pd.read_csv(REF / "hs.csv"), "school", levels=("configural",)).notes)
 
 
 def test_data_unchanged(hs):
@@ -329,3 +333,57 @@ def test_fit_options_pass_through(hs):
     assert all(f.level == 0.90 for f in inv.fits.values())
     means = lcsem.invariance(HS_MODEL, hs, "school", levels=("scalar",), level=0.90).latent_means
     assert (means["ci_upper"] - means["est"]).to_numpy() == pytest.approx(1.6449 * means["se"].to_numpy(), rel=1e-3)
+
+
+# ---- more groups and levels: tests/reference/make_invariance.R ---------------------------------
+INV = json.loads((REF / "invariance_reference.json").read_text())
+
+
+def _lavaan_sequence(name: str) -> tuple[list[dict], dict]:
+    seq = INV["sequences"][name]
+    return seq["levels"], seq["lrt"]["table"]
+
+
+def _check_against(inv, levels: list[dict], lrt: dict) -> None:
+    table = inv.table
+    assert list(table.index) == [lv["level"] for lv in levels] == list(lrt["model"])
+    for lv in levels:
+        row, expected = table.loc[lv["level"]], lv["fit_measures"]
+        for column, key in INDICES.items():
+            tol = 0.01 if column in ("chisq", "aic", "bic") else 1e-3
+            assert row[column] == pytest.approx(expected[key], abs=tol), (lv["level"], column)
+        assert list(inv.group_equal[lv["level"]]) == sorted(lv["group_equal"], key=list(
+            lcsem.analysis.invariance.GROUP_EQUAL).index)
+    np.testing.assert_allclose(table["chisq_diff"].iloc[1:], np.array(lrt["Chisq diff"][1:], float), atol=1e-3)
+    np.testing.assert_array_equal(table["df_diff"].iloc[1:], np.array(lrt["Df diff"][1:], float))
+    np.testing.assert_allclose(table["pvalue_diff"].iloc[1:], np.array(lrt["Pr(>Chisq)"][1:], float),
+                               rtol=1e-3, atol=1e-10)
+    np.testing.assert_allclose(table["rmsea_d"].iloc[1:], np.array(lrt["RMSEA"][1:], float), atol=1e-3)
+
+
+def test_four_groups_all_levels_match_lavaan(hs):
+    """HS by school x sex (4 groups): every level lcsem knows, each adding its class."""
+    levels, lrt = _lavaan_sequence("hs4")
+    data = hs.assign(school_sex=hs["school"] + " " + hs["sex"].astype(str))
+    inv = lcsem.invariance(HS_MODEL, data, "school_sex", levels=LEVELS)
+    assert inv.group_labels == tuple(levels[0]["group_labels"])
+    _check_against(inv, levels, lrt)
+    scalar = pd.DataFrame(levels[2]["latent_means"])
+    expected = scalar[scalar["group"] >= 2]
+    means = inv.latent_means
+    assert list(means["lhs"]) == list(expected["lhs"])
+    assert list(means["group"]) == [inv.group_labels[g - 1] for g in expected["group"]]
+    for mine, theirs in (("est", "est"), ("se", "se"), ("z", "z"), ("ci_lower", "ci.lower")):
+        np.testing.assert_allclose(means[mine], expected[theirs], atol=1e-3)
+    # every later level holds the latent means equal or keeps them free as lavaan does
+    final = pd.DataFrame(levels[-1]["latent_means"])
+    assert (final["est"] == 0).all()
+
+
+def test_partial_loading_released_from_metric_on(hs):
+    levels, lrt = _lavaan_sequence("hs_partial_loading")
+    inv = lcsem.invariance(HS_MODEL, hs, "school", levels=("configural", "metric", "scalar"),
+                           group_partial=["visual =~ x2"])
+    _check_against(inv, levels, lrt)
+    assert inv.group_partial == {"configural": (), "metric": ("visual =~ x2",), "scalar": ("visual =~ x2",)}
+    assert "Metric (partial)" in inv.summary() and "Configural (partial)" not in inv.summary()

@@ -23,8 +23,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
+from .. import _lazy
 from .._warnings import quiet, warn
 from ..display.escape import html_escape, latex_escape
 from ..display.format import format_p, format_value
@@ -295,7 +294,7 @@ def difference_table(df: Sequence[float], chisq: Sequence[float], aic: Sequence[
     diff = np.maximum(np.diff(chisq), 0.0)
     df_diff = np.diff(df)
     rmsea = np.sqrt(np.maximum(diff / (n_obs * df_diff) - 1.0 / n_obs, 0.0)) * np.sqrt(n_groups)
-    pvalue = stats.chi2.sf(diff, df_diff)
+    pvalue = _lazy.chi2_sf(diff, df_diff)
     nan = np.array([np.nan])
     return pd.DataFrame({
         "df": df.astype(int),

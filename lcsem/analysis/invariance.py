@@ -41,7 +41,7 @@ from ..inference.grouped import fixed_x_ids
 from ..inference.standardized import delta_table
 from ..resampling.runner import _one_blas_thread
 from ..results.fit_result import FitResult
-from ..spec.groups import GROUP_EQUAL, parse_partial
+from ..spec.groups import GROUP_EQUAL, parse_partial, shared_labels
 from ..spec.model import Model
 from .compare import ComparisonResult, compare
 
@@ -580,6 +580,11 @@ def _notes(fits: dict[str, FitResult], levels: tuple[str, ...], equal: dict[str,
         where = {t: [LEVEL_NAMES[lv].lower() for lv in levels if t in released[lv]] for t in partial}
         notes.append("Partial invariance: released from equality " +
                      "; ".join(f"{t} ({', '.join(w)})" for t, w in where.items()) + ".")
+    shared = shared_labels(first.model)
+    if shared:
+        notes.append(f"The labels {', '.join(shared)} are written once for all groups, so their parameters "
+                     f"are equal across groups at every level, configural included (lavaan's rule); "
+                     f"write c({shared[0]}1, {shared[0]}2)*... for one label per group.")
     notes.append(f"{_DAGGER} {FLAG_NOTE}")
     if means_level is not None:
         notes.append(f"Latent mean differences from {first.group_labels[0]} (whose latent means are fixed "
