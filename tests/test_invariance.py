@@ -289,9 +289,9 @@ def test_bad_levels(hs):
     args = dict(model=HS_MODEL, data=hs, group="school")
     _refused(ArgumentError, "levels", "'weak'", "'configural'", "'metric'", "'scalar'", "'strict'",
              "'lv.variances'", "'means'", levels=("configural", "weak"), **args)
-    _refused(ArgumentError, "levels", "'scalar' comes after 'metric'", "in the order",
+    _refused(ArgumentError, "levels", "'scalar' is listed before 'metric' but comes after it", "in the order",
              levels=("configural", "scalar", "metric"), **args)
-    _refused(ArgumentError, "levels", "'metric' comes twice", levels=("metric", "metric"), **args)
+    _refused(ArgumentError, "levels", "'metric' is listed twice", levels=("metric", "metric"), **args)
     _refused(ArgumentError, "levels", "no level", levels=(), **args)
     _refused(ArgumentError, "levels", "'means'", "'scalar' before", levels=("configural", "means"), **args)
     _refused(ArgumentError, "levels", levels=3, **args)
@@ -307,6 +307,7 @@ def test_level_that_adds_nothing(hs):
 def test_bad_group(hs):
     _refused(MissingColumnsError, "group", "'nope'", model=HS_MODEL, data=hs, group="nope")
     _refused(ArgumentError, "group", "None", model=HS_MODEL, data=hs, group=None)
+    _refused(ArgumentError, "data", "DataFrame", "NoneType", model=HS_MODEL, data=None, group="school")
     one = hs.assign(school="Pasteur")
     with pytest.raises(LcsemError, match="group"):
         lcsem.invariance(HS_MODEL, one, "school")

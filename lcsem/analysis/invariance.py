@@ -280,8 +280,8 @@ def _check_levels(levels: object) -> tuple[str, ...]:
     positions = [LEVELS.index(level) for level in given]
     for (a, pa), (b, pb) in zip(zip(given, positions), zip(given[1:], positions[1:])):
         if pb <= pa:
-            what = "twice" if a == b else f"after {b!r}"
-            raise ArgumentError(f"levels: {a!r} comes {what}; each level adds equality constraints to the "
+            what = f"{a!r} is listed twice" if a == b else f"{a!r} is listed before {b!r} but comes after it"
+            raise ArgumentError(f"levels: {what}; each level adds equality constraints to the "
                                 f"one before it, so list the levels once each in the order "
                                 f"{', '.join(map(repr, LEVELS))}, e.g. levels={tuple(sorted(set(given), key=LEVELS.index))!r}")
     if "means" in given and not {"scalar", "strict"} & set(given[:given.index("means")]):
@@ -429,6 +429,10 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
     if group is None or not isinstance(group, str) or not group:
         raise ArgumentError(f"group: invariance compares groups and needs the name of the column that "
                             f"holds them, got {describe_value(group)}; e.g. group='sector'")
+    if not isinstance(data, pd.DataFrame):
+        raise ArgumentError(f"data: invariance fits each level to the raw data and needs a pandas DataFrame "
+                            f"with the model's variables and the {group!r} column, got "
+                            f"{type(data).__name__}; read files with lcsem.read_data(path)")
     model = as_model(model)
     latent = set(model.latent)
     classes = {text: _partial_class(text, latent) for text in partial}
