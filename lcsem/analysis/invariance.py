@@ -373,7 +373,7 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
         equal), ``"metric"`` (+ loadings), ``"scalar"`` (+ intercepts), ``"strict"``
         (+ residual variances), ``"lv.variances"`` (+ latent (residual) variances),
         ``"lv.covariances"`` (+ latent covariances), ``"means"`` (+ latent means; needs
-        ``"scalar"`` before it). Each level holds equal what the level before it does
+        ``"scalar"`` or ``"strict"`` before it). Each level holds equal what the level before it does
         plus its own class; ``"scalar"`` and ``"strict"`` always include the measurement
         classes below them (scalar = loadings + intercepts).
     group_partial
@@ -395,7 +395,7 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
     ------
     ArgumentError
         An unknown level, levels out of order or repeated, ``'means'`` without
-        ``'scalar'``, a ``group_partial`` row that is not in the model or whose class no
+        ``'scalar'`` or ``'strict'`` before it, ``data`` that is not a DataFrame, a ``group_partial`` row that is not in the model or whose class no
         level holds equal, a fit option that invariance sets itself, a bad ``group``.
     ModelSpecificationError
         A level that adds no constraint to the level before it for this model (e.g.
