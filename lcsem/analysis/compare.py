@@ -384,6 +384,7 @@ def _has_means(res: FitResult) -> bool:
 def _check_same_data(results: tuple[FitResult, ...], labels: list[str]) -> None:
     first, name = results[0], labels[0]
     variables = sorted(first.model.observed)
+    first_cov, first_mean, first_has_means = first.sample_cov, first.sample_mean, _has_means(first)
     for res, label in zip(results[1:], labels[1:]):
         if res.n_obs != first.n_obs:
             raise DataError(f"results: {name} was fitted to {first.n_obs} respondents and {label} to "
@@ -401,14 +402,15 @@ def _check_same_data(results: tuple[FitResult, ...], labels: list[str]) -> None:
             raise DataError(f"results: {name} and {label} have different groups "
                             f"({list(_group_labels(first))} vs {list(_group_labels(res))}); fit both "
                             f"with the same group= column and data")
-        a, b = first.sample_cov, res.sample_cov
+        a, b = first_cov, res.sample_cov
         if isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame) and set(a.index) == set(b.index):
-            b = b.loc[a.index, a.columns]
+            if not (b.index.equals(a.index) and b.columns.equals(a.columns)):
+                b = b.loc[a.index, a.columns]
             scale = max(float(np.max(np.abs(a.to_numpy()))), np.finfo(float).tiny)
             if not np.allclose(a.to_numpy(), b.to_numpy(), rtol=SAME_DATA_RTOL, atol=SAME_DATA_RTOL * scale):
                 raise DataError(f"results: {name} and {label} were fitted to different data (their sample "
                                 f"covariance matrices differ); fit both models to the same data")
-        if _has_means(first) and _has_means(res) and not _same_means(first.sample_mean, res.sample_mean):
+        if first_has_means and _has_means(res) and not _same_means(first_mean, res.sample_mean):
             raise DataError(f"results: {name} and {label} were fitted to different data (their sample "
                             f"means differ{' in some group' if _n_groups(first) > 1 else ''}); with a mean "
                             f"structure the chi-square depends on the means: fit both models to the same data")
@@ -418,7 +420,8 @@ def _same_means(a: pd.Series | None, b: pd.Series | None) -> bool:
     """Whether two results' sample means agree (True when either is unknown)."""
     if not isinstance(a, pd.Series) or not isinstance(b, pd.Series) or set(a.index) != set(b.index):
         return True
-    b = b.loc[a.index]
+    if not b.index.equals(a.index):
+        b = b.loc[a.index]
     scale = max(float(np.max(np.abs(a.to_numpy()))), 1.0)
     return bool(np.allclose(a.to_numpy(), b.to_numpy(), rtol=SAME_DATA_RTOL, atol=SAME_DATA_RTOL * scale))
 
