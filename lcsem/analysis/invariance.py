@@ -39,7 +39,8 @@ from ..estimation.estimate import as_model, fit
 from ..exceptions import ArgumentError, ModelSpecificationError
 from ..inference.grouped import fixed_x_ids
 from ..inference.standardized import delta_table
-from ..resampling.runner import _one_blas_thread
+from .._threads import one_blas_thread
+from .._warnings import quiet, warn
 from ..results.fit_result import FitResult
 from ..spec.groups import GROUP_EQUAL, parse_partial, shared_labels
 from ..spec.model import Model
@@ -449,13 +450,22 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
     fits: dict[str, FitResult] = {}
     # small matrices: a second BLAS thread only contends with other processes (4x slower on
     # a loaded 2-core machine), as in the bootstrap's workers
-    with _one_blas_thread():
+    caught: dict[str, list] = {}
+    with one_blas_thread():
         for i, level in enumerate(chosen):
-            fits[level] = fit(model, data, group=group, group_equal=equal[level],
-                              group_partial=released[level], **fit_options)
+            with quiet() as caught[level]:
+                fits[level] = fit(model, data, group=group, group_equal=equal[level],
+                                  group_partial=released[level], **fit_options)
             if i == 0 and partial:      # every row named exists (the later fits check their own)
                 parse_partial(partial, [r for r in fits[level].rows if r.group == 1])
-        return _result(fits, chosen, equal, released, group)
+    # a warning every level gives (a label shared by the groups) once; the others named by level
+    everywhere = set.intersection(*(set(items) for items in caught.values()))
+    for item in dict.fromkeys(x for items in caught.values() for x in items if x in everywhere):
+        warn(item.message, item.category, stacklevel=2)
+    for level, items in caught.items():
+        for item in dict.fromkeys(x for x in items if x not in everywhere):
+            warn(f"{level} level: {item.message}", item.category, stacklevel=2)
+    return _result(fits, chosen, equal, released, group)
 
 
 def _result(fits: dict[str, FitResult], levels: tuple[str, ...], equal: dict[str, tuple[str, ...]],
