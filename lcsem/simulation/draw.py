@@ -52,11 +52,12 @@ def covariance_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: 
 
 
 def moments_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: np.ndarray, n: int, start: int,
-                  stop: int, generator: "ValeMaurelli | None" = None, likert: int | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  stop: int, generator: "ValeMaurelli | None" = None, likert: int | None = None,
+                  mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sample covariances (denominator ``n``) and means of replicates ``start..stop-1`` from
     raw rows: Vale–Maurelli rows when ``generator`` is given, else normal rows; cut into
-    Likert categories when ``likert`` is given. Whole blocks are drawn, so replicate ``r``
+    Likert categories when ``likert`` is given (after adding the population ``mean``, if
+    any, so that a shifted mean moves the categories). Whole blocks are drawn, so replicate ``r``
     does not depend on ``start``/``stop``; memory is one block of ``BLOCK * n`` rows."""
     chol = np.linalg.cholesky(sigma)
     sd = np.sqrt(np.diag(sigma))
@@ -69,6 +70,8 @@ def moments_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: np.
         hi = min(stop - b * BLOCK, BLOCK)
         X = generator.draw(rng, (BLOCK, n)) if generator is not None else rng.standard_normal((BLOCK, n, p)) @ chol.T
         X = X[lo:hi]
+        if mean is not None:
+            X = X + mean
         if likert is not None:
             X = likert_cut(X, likert, sd)
         m = X.mean(axis=1)
