@@ -15,7 +15,7 @@ from .. import _lazy
 from .._random import as_seed_sequence
 from ..exceptions import ArgumentError
 
-__all__ = ["BLOCK", "as_seed_sequence", "block_rng", "wishart_block", "covariance_batch",
+__all__ = ["BLOCK", "as_seed_sequence", "block_rng", "wishart_block", "covariance_batch", "mean_batch",
            "moments_batch", "fleishman_coefficients", "intermediate_correlation", "vale_maurelli", "likert_cut"]
 
 BLOCK = 50
@@ -49,6 +49,17 @@ def covariance_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: 
     out = [wishart_block(block_rng(root, key, b), chol, n, BLOCK) for b in range(first, last + 1)]
     stacked = np.concatenate(out)
     return stacked[start - first * BLOCK: stop - first * BLOCK]
+
+
+def mean_batch(root: np.random.SeedSequence, key: tuple[int, ...], mu: np.ndarray, sigma: np.ndarray, n: int,
+               start: int, stop: int) -> np.ndarray:
+    """Sample means of replicates ``start..stop-1`` of ``n`` normal rows: ``mu + L z`` with
+    ``L L' = sigma / n`` (independent of the Wishart covariances, as for normal data)."""
+    p = sigma.shape[0]
+    first, last = start // BLOCK, (stop - 1) // BLOCK
+    z = np.concatenate([block_rng(root, key, b).standard_normal((BLOCK, p)) for b in range(first, last + 1)])
+    z = z[start - first * BLOCK: stop - first * BLOCK]
+    return mu + z @ np.linalg.cholesky(sigma / n).T
 
 
 def moments_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: np.ndarray, n: int, start: int,
