@@ -616,6 +616,10 @@ def _select(table: pd.DataFrame, parameter: str) -> pd.DataFrame:
     if len(rows):
         return rows
     names = list(dict.fromkeys(table["name"]))
+    in_groups = [name for name in names if name.rsplit(" [", 1)[0] == " ".join(parts)]
+    if in_groups:
+        raise ArgumentError(f"parameter: {parameter!r} is a parameter of every group; name one of {in_groups} "
+                            f"(or its label)")
     raise ArgumentError(f"parameter: {parameter!r} is not a parameter of the model; use a ':=' name, a label "
                         f"or one of {names[:8]}{' ...' if len(names) > 8 else ''}")
 
