@@ -193,6 +193,9 @@ def simulate(model: Any, n: Any = None, params: Mapping[str, Any] | None = None,
     _check_common(likert, n_datasets, missing)
     sigma, names_ = population_sigma(model, params)
     names = list(names_)
+    if n_datasets is not None and n <= len(names):
+        raise ArgumentError(f"n: {n} rows per data set are not more than the {len(names)} variables, so every "
+                            f"sample covariance matrix would be singular; use n > {len(names)}")
     shape = _check_nonnormal(nonnormal, len(names))
     generator = None if shape is None else ValeMaurelli(sigma, *shape)
     sd = np.sqrt(np.diag(sigma))
@@ -234,6 +237,11 @@ def _simulate_groups(model, n, params, groups, group, group_equal, seed, n_datas
         raise ArgumentError(f"group: {group!r} is also a variable of the model; name the group column "
                             f"differently, e.g. group='{group}_'")
     sizes = sizes_per_group(n, pop.labels, pop.sizes)
+    small = [(label, int(v)) for label, v in zip(pop.labels, sizes) if v <= len(names)]
+    if small:
+        raise ArgumentError(f"n: group {small[0][0]!r} gets {small[0][1]} rows, not more than its {len(names)} "
+                            f"variables (its covariance matrix would be singular); give every group more than "
+                            f"{len(names)} rows")
     multi = not (isinstance(model, FitResult) and not model.group_labels)
     shape = _check_nonnormal(nonnormal, len(names))
     generators = [None if shape is None else ValeMaurelli(pop.sigma[g], *shape) for g in range(pop.n_groups)]
