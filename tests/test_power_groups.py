@@ -239,3 +239,17 @@ def test_bad_group_population_input():
         power(res, [300], 5, groups=2)
     with pytest.raises(ArgumentError, match="groups="):
         power(CANONICAL, [300], 5, ratio=(1, 1))
+
+
+def test_group_power_checkpoint_resumes_and_plots(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    path = tmp_path / "groups.npz"
+    kw = dict(params=PARAMS, groups=list(LABELS), seed=31, mc_draws=50, batch_size=10)
+    full = power(MODEL, [200, 300], 30, **kw)
+    first = power(MODEL, [200, 300], 30, checkpoint=path, **kw)
+    again = power(MODEL, [200, 300], 30, checkpoint=path, **kw)
+    pd.testing.assert_frame_equal(full.table, first.table)
+    pd.testing.assert_frame_equal(full.table, again.table)
+    ax = full.plot(["diff", "kmsuse ~ culture [public]"])
+    assert len(ax.get_lines()) >= 2
