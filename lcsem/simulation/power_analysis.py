@@ -74,6 +74,8 @@ class PowerResult:
         groups also ``n_<label>``, each group's size.
     alpha, n_rep, seed
         The settings (``seed`` is the SeedSequence entropy: reusing it reproduces the run).
+    estimator
+        The estimator the replicates were fitted with.
     notes
         Plain-language caveats (failures, what the power is computed over).
     """
@@ -338,10 +340,16 @@ def power(model: Any, n: Any = DEFAULT_N, n_rep: int = 1000, *, alpha: float = 0
     ----------
     model
         A fitted :class:`lcsem.FitResult` (its estimates are the population and its model
-        is refitted), or an :class:`lcsem.Model` / model text (standardised population
-        values: ``model.population``, ``params``, defaults).
+        is refitted; a multi-group or mean-structure result: each group's implied means and
+        covariances), or an :class:`lcsem.Model` / model text (standardised population
+        values: ``model.population``, ``params``, defaults; several groups with
+        ``groups=``).
     n
-        Sample sizes (each larger than the number of free parameters).
+        Sample sizes (each larger than the number of free parameters). With several
+        groups: an int is the total N, split by the groups' shares (``ratio``), so the
+        groups grow together; an entry that is a tuple (one size per group, in order) or a
+        dict ``{label: n}`` gives the group sizes, e.g. ``n=[(120, 80), (240, 160)]``.
+        Every group needs more cases than observed variables.
     n_rep
         Replicates per sample size (1,000 gives a Monte Carlo SE of at most 0.016).
     alpha
@@ -366,6 +374,22 @@ def power(model: Any, n: Any = DEFAULT_N, n_rep: int = 1000, *, alpha: float = 0
         in :func:`lcsem.simulate`. The replicates are still fitted by normal-theory ML (with
         its SEs), so the power shows what that analysis achieves on such data; with Likert
         data the estimates target the categorised variables, not ``pop``.
+    estimator
+        ``"ML"``, ``"GLS"`` or ``"ULS"`` for the replicates (default: the result's
+        estimator, ML for a model). GLS and ULS fit single-group covariance models on the
+        unbiased covariance, with the SEs and χ² of :func:`lcsem.fit` (ULS has no χ² test:
+        ``chisq_reject`` is NaN); several groups or a mean structure: ML.
+    groups
+        Several groups from a model (see :func:`lcsem.simulate`): a number of groups, a
+        list of labels, or ``{label: {"lhs op rhs": value}}`` of each group's standardised
+        values; in ``params`` a list gives one value per group (lavaan's ``c()``), and
+        ``"x ~1"`` keys set intercepts/means. Not with a fitted result (it has its groups).
+    ratio
+        Relative group sizes used to split an int N (default: a result's group sizes, equal
+        for a model), e.g. ``ratio=(3, 2)``.
+    group_equal, group_partial
+        lavaan's ``group.equal`` / ``group.partial`` for the analysis model fitted to a
+        model's groups (as in :func:`lcsem.fit`).
     checkpoint
         A file path: every finished chunk is saved there, and a later call with the same
         settings (model, population, seed, sizes, ``n_rep``, ``batch_size``, ...) resumes
@@ -461,7 +485,8 @@ def _estimator(model, estimator, pop) -> str:
 
 def _group_sizes(n: Any, pop: GroupPopulation) -> tuple[list[int], list[np.ndarray]]:
     """Totals and per-group sizes: an int entry is the total N split by the groups' shares;
-    a list/tuple (one per group) or a dict ``{label: n}`` gives the sizes themselves."""
+    an entry that is a list/tuple (one size per group) or a dict ``{label: n}`` gives the
+    sizes themselves (``n=[(120, 80), (240, 160)]``)."""
     single = (isinstance(n, numbers.Integral) and not isinstance(n, bool)) or isinstance(n, Mapping)
     entries = [n] if single else n
     try:
@@ -470,10 +495,6 @@ def _group_sizes(n: Any, pop: GroupPopulation) -> tuple[list[int], list[np.ndarr
         raise ArgumentError(f"n: expected a total sample size or a list of them, got {n!r}") from None
     if not entries:
         raise ArgumentError("n: the list of sample sizes is empty; pass e.g. n=[200, 400]")
-    if pop.n_groups > 1 and len(entries) == pop.n_groups and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in entries) and not single \
-            and isinstance(n, tuple):
-        entries = [tuple(entries)]      # n=(120, 80): one design, sizes per group
     totals, per_group = [], []
     p, k = len(pop.names), pop.struct.k
     for entry in entries:
