@@ -142,3 +142,13 @@ def test_too_small_groups_for_moments():
 def test_groups_refused_with_a_result(hs_groups):
     with pytest.raises(ArgumentError, match="own groups"):
         lcsem.simulate(hs_groups, 100, groups=2)
+
+
+def test_model_text_with_intercepts_has_a_mean_structure():
+    text = "f =~ y1 + y2 + y3\ny1 ~ 1"
+    data = lcsem.simulate(text, 500, seed=1)
+    assert list(data.columns) == ["y1", "y2", "y3"]
+    out = lcsem.power(text, [150], 30, seed=2, mc_draws=0)
+    rows = out.table[out.table["op"] == "~1"]
+    assert len(rows) == 3 and np.allclose(rows["pop"], 0.0)
+    assert "group" not in out.table.columns and out.fit["n_converged"].iloc[0] == 30

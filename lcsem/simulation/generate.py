@@ -242,7 +242,8 @@ def _simulate_groups(model, n, params, groups, group, group_equal, seed, n_datas
         raise ArgumentError(f"n: group {small[0][0]!r} gets {small[0][1]} rows, not more than its {len(names)} "
                             f"variables (its covariance matrix would be singular); give every group more than "
                             f"{len(names)} rows")
-    multi = not (isinstance(model, FitResult) and not model.group_labels)
+    # a group column for several groups (or groups= asked for); not for one group with means
+    multi = bool(model.group_labels) if isinstance(model, FitResult) else groups is not None
     shape = _check_nonnormal(nonnormal, len(names))
     generators = [None if shape is None else ValeMaurelli(pop.sigma[g], *shape) for g in range(pop.n_groups)]
     if n_datasets is None:

@@ -32,7 +32,7 @@ from ..inference.grouped import fixed_x_ids
 from ..results.fit_result import FitResult
 from ..spec.groups import group_table
 from ..spec.model import Model
-from ..spec.partable import ParRow, _key
+from ..spec.partable import ParRow, _key, has_intercepts
 from .population import DEFAULT_COVARIANCE, DEFAULT_LOADING, DEFAULT_PATH, standardized_covariance
 
 __all__ = ["GroupPopulation", "group_population", "wants_groups", "split_total", "sizes_per_group"]
@@ -94,13 +94,17 @@ class GroupPopulation:
 
 
 def wants_groups(source: Any, groups: Any) -> bool:
-    """Whether ``source``/``groups`` describe a grouped population (several groups or means)."""
+    """Whether ``source``/``groups`` describe a grouped population: several groups, or a
+    mean structure (a result fitted with one, or model text that writes ``~ 1``)."""
     if isinstance(source, FitResult):
         if groups is not None:
             raise ArgumentError("groups: a fitted result brings its own groups (its population is each group's "
                                 "implied moments); pass groups= only with a model")
         return bool(source.grouped)
-    return groups is not None
+    if groups is not None:
+        return True
+    from ..estimation.estimate import as_model
+    return has_intercepts(list(as_model(source).statements))
 
 
 # ---------------------------------------------------------------------------- group sizes
@@ -169,7 +173,7 @@ def group_population(source: Any, params: Mapping[str, Any] | None = None, group
         return _from_result(source, ratio)
     from ..estimation.estimate import as_model
     model = as_model(source)
-    labels, per_group = _group_values(groups, params)
+    labels, per_group = _group_values(1 if groups is None else groups, params)
     G = len(labels)
     rows = group_table(model, G, group_equal=group_equal, group_partial=group_partial, meanstructure=True)
     p = len(model.observed)
