@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,9 @@ from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_b
 from .groups import group_population, sizes_per_group, wants_groups
 from .population import population_sigma
 from ..results.fit_result import FitResult
+
+if TYPE_CHECKING:
+    from ..engine import GroupStats
 
 __all__ = ["simulate", "SampleBatch", "GroupSampleBatch", "LIKERT_POINTS"]
 
@@ -82,7 +85,7 @@ class GroupSampleBatch:
         g = self._index(group)
         return pd.DataFrame(self.cov[r, g], index=list(self.names), columns=list(self.names))
 
-    def stats(self):
+    def stats(self) -> "GroupStats":
         """The batch as the engine's :class:`lcsem.engine.GroupStats` (to fit a grouped model)."""
         from ..engine import GroupStats
         return GroupStats(self.cov, self.mean, self.n.astype(float))
