@@ -220,7 +220,7 @@ def test_latent_mean_difference_power():
     (dict(n=[12]), "not more than its 9 variables"),
     (dict(n=[200], ratio=(1, 2, 3)), "ratio"),
     (dict(n=[200], estimator="GLS"), "ML"),
-    (dict(n=[200, 200]), "repeats"),
+    (dict(n=[200, 200]), "same total"),
 ])
 def test_bad_group_power_input(kwargs, match):
     with pytest.raises(LcsemError, match=match):
@@ -253,3 +253,15 @@ def test_group_power_checkpoint_resumes_and_plots(tmp_path):
     pd.testing.assert_frame_equal(full.table, again.table)
     ax = full.plot(["diff", "kmsuse ~ culture [public]"])
     assert len(ax.get_lines()) >= 2
+
+
+def test_group_sizes_forms_in_power():
+    kw = dict(params=PARAMS, groups=list(LABELS), seed=3, mc_draws=0)
+    totals = power(MODEL, (200, 300), 5, **kw)          # a tuple of N: totals, as with one group
+    assert list(totals.fit["n"]) == [200, 300] and list(totals.fit["n_public"]) == [100, 150]
+    designs = power(MODEL, [(150, 50), {"private": 60, "public": 160}], 5, **kw)
+    assert list(designs.fit["n_public"]) == [150, 160] and list(designs.fit["n_private"]) == [50, 60]
+    assert list(designs.fit["n"]) == [200, 220]
+    assert "Power (Wald z) by N" in designs.summary()
+    with pytest.raises(ArgumentError, match="same total"):
+        power(MODEL, [(150, 50), (100, 100)], 5, **kw)

@@ -513,9 +513,9 @@ def _group_sizes(n: Any, pop: GroupPopulation) -> tuple[list[int], list[np.ndarr
                                 f"use N > {k} (in practice several times more)")
         totals.append(int(sizes.sum()))
         per_group.append(sizes)
-    keys = [tuple(map(int, g)) for g in per_group]
-    if len(set(keys)) != len(keys):
-        raise ArgumentError(f"n: {n!r} repeats a design; list each once")
+    if len(set(totals)) != len(totals):
+        raise ArgumentError(f"n: {n!r} gives two designs with the same total N (the results are keyed by the "
+                            f"total); list each total once, or run power() once per split")
     return totals, per_group
 
 
