@@ -29,6 +29,7 @@ from ..data.groups import moments_by_group
 from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
 from ..spec.groups import group_table, mean_structure_needed, shared_labels
 from .grouped import fit_groups
+from .robust_fit import ROBUST_ESTIMATORS, check_robust_input, robust_result
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
 
@@ -73,7 +74,12 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         from ``sample_cov``.
     estimator
         ``"ML"`` (default; normal-theory maximum likelihood, lavaan's defaults), ``"GLS"``
-        or ``"ULS"``.
+        or ``"ULS"``; robust ML for non-normal complete data (lavaan's): ``"MLM"`` (robust
+        standard errors from the expected information, Satorra-Bentler scaled chi-square),
+        ``"MLR"`` (Huber-White standard errors from the observed information, Yuan-Bentler
+        scaled chi-square), ``"MLMV"`` (scaled-and-shifted) and ``"MLMVS"``
+        (Satterthwaite mean-and-variance adjusted). Robust fits add lavaan's scaled and
+        robust indices to ``fit_indices`` (``chisq_scaled``, ``cfi_robust``, ...).
     missing
         ``"listwise"`` (drop incomplete rows; the result reports N used and dropped) or
         ``"error"``.
@@ -127,6 +133,16 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         or need respondents' answers (bootstrap, factor scores) refuse such a result.
     """
     model = as_model(model)
+    if estimator in ROBUST_ESTIMATORS:
+        # lavaan: robust ML = ML estimates with corrected standard errors and test
+        check_robust_input(model, data, estimator, missing, sample_cov)
+        base = fit(model, data, estimator="ML", missing=missing, level=level, use_semopy=use_semopy,
+                   sample_nobs=sample_nobs, sample_mean=sample_mean, sample_sd=sample_sd,
+                   sample_names=sample_names, group=group, group_equal=group_equal,
+                   group_partial=group_partial, meanstructure=meanstructure, engine=engine)
+        with recording() as caught:
+            out = robust_result(base, estimator, estimates_table)
+        return replace(out, warnings=base.warnings + tuple(w.message for w in caught))
     group_equal, group_partial = _names_list(group_equal, "group_equal"), _names_list(group_partial, "group_partial")
     if not isinstance(meanstructure, bool):
         raise ArgumentError(f"meanstructure: expected True or False, got {meanstructure!r}")
@@ -142,7 +158,8 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
                             f"group=...; name the group column (e.g. group=\"sector\")")
     if estimator not in ESTIMATORS:
-        raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of {', '.join(ESTIMATORS)}")
+        raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of "
+                            f"{', '.join(ESTIMATORS + ROBUST_ESTIMATORS)}")
     level = check_level(level)
     if model.df < 0:
         raise ModelSpecificationError(

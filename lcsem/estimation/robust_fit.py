@@ -1,0 +1,121 @@
+"""Robust ML (MLM, MLMV, MLMVS, MLR) on top of an ML fit: lavaan estimates robust models by
+plain ML and corrects the standard errors and the test afterwards, so :func:`lcsem.fit`
+fits by ML and :func:`robust_result` swaps in the robust covariance of the estimates, the
+estimates table built from it and the scaled/robust fit indices
+(:mod:`lcsem.inference.robust` has the formulas)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..engine.ram import RamStructure
+from ..engine.structure import GroupStructure
+from ..exceptions import ArgumentError, DataError, NotSupportedError
+from ..inference.grouped import GroupLayout, fixed_x_ids
+from ..inference.robust import (ROBUST_ESTIMATORS, GroupData, baseline_test, robust_test, robust_vcov,
+                                scaled_fit_measures)
+from ..results.fit_result import FitResult
+from ..spec.model import Model
+from .grouped import _estimates as grouped_estimates
+
+__all__ = ["robust_result", "check_robust_input", "group_data", "result_structure", "ROBUST_ESTIMATORS"]
+
+_COMPLETE_ONLY = ("MLM", "MLMV", "MLMVS")
+
+
+def check_robust_input(model: Model, data: pd.DataFrame | None, estimator: str, missing: str,
+                       sample_cov: object) -> None:
+    """Refuse what a robust estimator cannot do, naming the fix."""
+    if sample_cov is not None or data is None:
+        raise ArgumentError(
+            f"estimator: {estimator!r} needs the respondents' raw data (its corrections use the "
+            f"fourth moments of the data), but the model is fitted from sample_cov: pass data=..., or "
+            f"use estimator='ML' with summary statistics")
+    covariates = model.roles.exogenous_observed
+    if covariates:
+        raise NotSupportedError(
+            f"estimator: {estimator!r} with observed exogenous covariates ({', '.join(covariates)}; "
+            f"lavaan's fixed.x) is not supported yet; use estimator='ML', or model the covariates as "
+            f"single-indicator latent variables")
+    if estimator in _COMPLETE_ONLY and isinstance(data, pd.DataFrame):
+        cols = [c for c in model.observed if c in data.columns]
+        if cols:
+            counts = data[cols].isna().sum()
+            bad = counts[counts > 0]
+            if len(bad):
+                raise DataError(
+                    f"estimator: {estimator!r} needs complete data, but {', '.join(f'{c} ({int(n)})' for c, n in bad.items())} "
+                    f"{'has' if len(bad) == 1 else 'have'} missing values; use estimator='MLR' with "
+                    f"missing='ml' (FIML with robust corrections), or drop the incomplete rows yourself "
+                    f"(data.dropna(subset=[...])) if listwise deletion is intended")
+    if missing not in ("listwise", "error"):
+        if estimator in _COMPLETE_ONLY:
+            raise ArgumentError(f"missing: {missing!r} cannot go with estimator={estimator!r} (complete data "
+                                f"only); use estimator='MLR' with missing={missing!r}")
+        raise NotSupportedError(f"missing: {missing!r} with estimator={estimator!r} is not supported yet; "
+                                f"use complete data (missing='listwise')")
+
+
+def result_structure(res: FitResult) -> tuple[GroupStructure, tuple]:
+    """The :class:`GroupStructure` of a result (any number of groups) and its table rows."""
+    model = res.model
+    if res.grouped:
+        rows = res.rows
+        return GroupStructure(rows, model.observed, model.latent, n_groups=res.n_groups,
+                              meanstructure=res.meanstructure), rows
+    return GroupStructure(model.rows, model.observed, model.latent), model.rows
+
+
+def group_data(res: FitResult) -> GroupData:
+    """The complete raw data of each group of ``res`` (model's observed order)."""
+    if res.data is None:
+        raise ArgumentError("res: a robust correction needs the respondents' raw data, but this result was "
+                            "fitted from summary statistics; fit with data=...")
+    cols = list(res.model.observed)
+    frame = res.data
+    if res.group_labels:
+        keys = frame[res.group].astype(str)
+        parts = [frame.loc[keys == label, cols] for label in res.group_labels]
+    else:
+        parts = [frame[cols]]
+    return GroupData(tuple(np.asarray(p, dtype=float) for p in parts))
+
+
+def robust_result(res: FitResult, estimator: str, estimates_table: Callable[..., pd.DataFrame]) -> FitResult:
+    """``res`` (an ML fit of complete data) with ``estimator``'s robust standard errors and
+    scaled/robust fit indices (lavaan's MLM, MLMV, MLMVS, MLR). ``estimates_table`` builds a
+    one-group estimates table (:func:`lcsem.estimation.estimate.estimates_table`)."""
+    if estimator not in ROBUST_ESTIMATORS:
+        raise ArgumentError(f"estimator: {estimator!r} is not a robust estimator ({', '.join(ROBUST_ESTIMATORS)})")
+    model = res.model
+    struct, rows = result_structure(res)
+    data = group_data(res)
+    theta = np.asarray(res.theta, float)
+    vcov = np.asarray(res.vcov, float)
+    if struct.k and np.isfinite(vcov).all():
+        vcov = robust_vcov(estimator, struct, theta, data)
+    fi = res.fit_indices
+    test = robust_test(estimator, struct, theta, data)
+    base = baseline_test(estimator, model.observed, data, struct.meanstructure)
+    extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
+                                chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
+                                n_total=float(data.n.sum()), n_groups=struct.n_groups)
+    fit_indices = pd.concat([fi, pd.Series(extra, dtype=float)]).rename("value")
+    return replace(res, estimator=estimator, vcov=vcov, fit_indices=fit_indices,
+                   estimates=_estimates(res, rows, theta, vcov, estimates_table))
+
+
+def _estimates(res: FitResult, rows: tuple, theta: np.ndarray, vcov: np.ndarray,
+               estimates_table: Callable[..., pd.DataFrame]) -> pd.DataFrame:
+    """The estimates table rebuilt with the robust covariance (SE, z, p, CI, ``:=`` SEs)."""
+    model = res.model
+    if res.grouped:
+        layout = GroupLayout(rows, model.observed, model.latent)
+        return grouped_estimates(model, rows, layout, theta, vcov, fixed_x_ids(rows, model), res.level,
+                                 bool(res.group_labels))
+    struct = RamStructure(model.rows, model.observed, model.latent)
+    return estimates_table(model, struct, theta, vcov, res.level, None, model.fixed_x_for("ML"))
