@@ -1,0 +1,273 @@
+"""Robust ML on complete data (MLM, MLMV, MLMVS, MLR) against lavaan 0.6.14
+(tests/reference/make_missing_robust.R -> missing_robust_reference.json): robust SEs, scaled
+chi-squares, scaling factors, every scaled/robust fit index, std_all SEs, ``:=`` SEs, Gamma,
+and the Satorra-Bentler 2001/2010 scaled difference tests of lcsem.compare; bad input."""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lcsem
+from lcsem.exceptions import ArgumentError, DataError, NotSupportedError
+from lcsem.inference.robust import (ROBUST_INDEX_NAMES, first_order_information, gamma_matrix,
+                                    huber_white_vcov, sandwich_vcov)
+from lcsem.results.fit_result import FitResult
+
+REF_DIR = Path(__file__).parent / "reference"
+REF = json.loads((REF_DIR / "missing_robust_reference.json").read_text())
+DATA = {"hs.csv": pd.read_csv(REF_DIR / "hs.csv"), "lc_shared.csv": pd.read_csv(REF_DIR / "lc_shared.csv")}
+COMPLETE_ROBUST = [name for name, spec in REF["fits"].items()
+                   if spec["options"].get("estimator") in ("MLM", "MLMV", "MLMVS", "MLR")
+                   and "missing" not in spec["options"]]
+# chi-square-sized numbers: absolute tolerance 1e-3 as well (they agree to ~2e-5)
+TOL = 1e-3
+
+
+def lavaan_name(ours: str) -> str:
+    return {"chisq_shift_parameter": None}.get(ours, ours.replace("_", "."))
+
+
+def _fit(name):
+    spec = REF["fits"][name]
+    opts = spec["options"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lcsem.SharedLabelWarning)   # lavaan warns the same
+        return lcsem.fit(spec["model"], DATA[opts["data"]], estimator=opts["estimator"], group=opts.get("group"))
+
+
+@pytest.fixture(scope="module")
+def fits():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = _fit(name)
+        return cache[name]
+    return get
+
+
+def test_reference_covers_every_complete_data_robust_estimator():
+    estimators = {REF["fits"][n]["options"]["estimator"] for n in COMPLETE_ROBUST}
+    assert estimators == {"MLM", "MLMV", "MLMVS", "MLR"}
+    assert "lc_mlr_sector" in COMPLETE_ROBUST      # multi-group
+
+
+@pytest.mark.parametrize("name", COMPLETE_ROBUST)
+def test_scaled_and_robust_fit_indices_match_lavaan(fits, name):
+    res = fits(name)
+    spec = REF["fits"][name]
+    theirs = spec["fit_measures"]
+    fi = res.fit_indices
+    assert res.estimator == spec["options"]["estimator"]
+    checked = []
+    for ours in ROBUST_INDEX_NAMES:
+        key = lavaan_name(ours)
+        if key is None or key not in theirs:
+            continue
+        if theirs[key] is None:        # lavaan: NA (e.g. cfi.robust of MLMVS): lcsem leaves the row out
+            assert ours not in fi.index or not np.isfinite(fi[ours]), ours
+            continue
+        assert ours in fi.index, ours
+        assert fi[ours] == pytest.approx(theirs[key], abs=TOL), ours
+        checked.append(ours)
+    test = next(v for k, v in spec["test"].items() if k != "standard")
+    if "shift.parameter" in test:
+        assert fi["chisq_shift_parameter"] == pytest.approx(test["shift.parameter"], abs=TOL)
+        checked.append("chisq_shift_parameter")
+    # the standard statistic is ML's, unchanged
+    assert fi["chisq"] == pytest.approx(theirs["chisq"], abs=TOL)
+    assert {"chisq_scaled", "df_scaled", "pvalue_scaled", "chisq_scaling_factor", "cfi_scaled", "tli_scaled",
+            "rmsea_scaled", "baseline_chisq_scaled"} <= set(checked)
+    if spec["options"]["estimator"] != "MLMVS":
+        assert {"cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
+                "rmsea_ci_upper_robust"} <= set(checked)
+
+
+def _keyed(table: pd.DataFrame, column: str, grouped: bool) -> pd.Series:
+    table = table.copy()
+    table["rhs"] = table["rhs"].fillna("")
+    if "group" not in table.columns or not grouped:
+        table["group"] = 1
+    table = table[table["op"] != ":="]
+    return table.set_index(["lhs", "op", "rhs", "group"])[column]
+
+
+@pytest.mark.parametrize("name", COMPLETE_ROBUST)
+def test_robust_standard_errors_match_lavaan(fits, name):
+    res = fits(name)
+    grouped = bool(res.group_labels)
+    params = pd.DataFrame(REF["fits"][name]["params"])
+    theirs = _keyed(params[params["se"] > 0], "se", grouped)
+    ours = _keyed(res.estimates, "se", grouped)
+    ours = ours.loc[theirs.index]
+    np.testing.assert_allclose(ours.to_numpy(float), theirs.to_numpy(float), atol=TOL, rtol=0)
+    # defined effects (delta method with the robust covariance)
+    d_theirs = params[params["op"] == ":="].set_index("lhs")["se"]
+    if len(d_theirs):
+        d_ours = res.estimates[res.estimates["op"] == ":="].set_index("lhs")["se"]
+        np.testing.assert_allclose(d_ours.loc[d_theirs.index], d_theirs, atol=TOL, rtol=0)
+    # the robust SEs differ from ML's: the test would fail on plain ML
+    ml = REF["fits"]["hs_ml"]["params"]
+    if name == "hs_mlm":
+        assert not np.allclose(pd.DataFrame(ml)["se"], params["se"], atol=TOL)
+
+
+@pytest.mark.parametrize("name", ["hs_mlm", "hs_mlr", "lc_mlr", "lc_mlr_sector"])
+def test_standardized_solution_uses_the_robust_covariance(fits, name):
+    res = fits(name)
+    grouped = bool(res.group_labels)
+    theirs = pd.DataFrame(REF["fits"][name]["std_solution"])
+    theirs = _keyed(theirs[theirs["se"] > 0], "se", grouped)
+    sol = res.standardized_solution()
+    ours = _keyed(sol.rename(columns={"se_std": "se_"}).assign(se=sol["se_std"]), "se", grouped)
+    np.testing.assert_allclose(ours.loc[theirs.index].to_numpy(float), theirs.to_numpy(float), atol=TOL, rtol=0)
+
+
+def test_gamma_matches_lavaan():
+    ref = REF["fits"]["hs_mlm"]["gamma"]
+    theirs = np.asarray(ref["values"] if isinstance(ref, dict) else ref, float)
+    X = DATA["hs.csv"][[f"x{i}" for i in range(1, 10)]].to_numpy(float)
+    ours = gamma_matrix(X, meanstructure=False)
+    np.testing.assert_allclose(ours, theirs.reshape(ours.shape), atol=1e-10, rtol=1e-10)
+
+
+LRT_CASES = {
+    "hs_mlm_sb2001": ("hs_mlm", "hs_mlm_nested", "default"),
+    "hs_mlm_sb2010": ("hs_mlm", "hs_mlm_nested", "satorra.bentler.2010"),
+    "hs_mlr_sb2001": ("hs_mlr", "hs_mlr_nested", "satorra.bentler.2001"),
+    "hs_mlr_sb2010": ("hs_mlr", "hs_mlr_nested", "satorra.bentler.2010"),
+    "lc_mlm_sb2001": ("lc_mlm", "lc_mlm_nested", "default"),
+    "lc_mlm_sb2010": ("lc_mlm", "lc_mlm_nested", "satorra.bentler.2010"),
+    "lc_mlr_sb2001": ("lc_mlr", "lc_mlr_nested", "default"),
+    "lc_mlr_sb2010": ("lc_mlr", "lc_mlr_nested", "satorra.bentler.2010"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(LRT_CASES))
+def test_scaled_difference_tests_match_lavTestLRT(fits, key):
+    a, b, method = LRT_CASES[key]
+    ref = REF["lrt"][key]
+    expected_method = "satorra.bentler.2010" if "2010" in key else "satorra.bentler.2001"
+    assert expected_method in ref["method"]
+    out = lcsem.compare(fits(b), fits(a), method=method, names=[b, a])
+    table = out.table
+    assert out.method == expected_method
+    assert list(table.index) == [a, b]
+    theirs = ref["table"]
+    np.testing.assert_allclose(table["chisq"], theirs["Chisq"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(table["aic"], theirs["AIC"], atol=TOL, rtol=0)
+    assert table["chisq_diff"].iloc[1] == pytest.approx(theirs["Chisq diff"][1], abs=TOL)
+    assert table["pvalue"].iloc[1] == pytest.approx(theirs["Pr(>Chisq)"][1], abs=TOL)
+    assert int(table["df_diff"].iloc[1]) == theirs["Df diff"][1]
+    # the scaled difference is not the standard one
+    assert abs(table["chisq_diff"].iloc[1] - (table["chisq"].iloc[1] - table["chisq"].iloc[0])) > 0.1
+    text = out.summary()
+    assert "Scaled Chi-Squared Difference Test" in text and expected_method in text
+
+
+def test_sb2001_and_sb2010_differ_as_in_lavaan(fits):
+    # README quirk: HS MLR: 5.638 (2001) vs 4.678 (2010)
+    one = lcsem.compare(fits("hs_mlr"), fits("hs_mlr_nested")).table["chisq_diff"].iloc[1]
+    ten = lcsem.compare(fits("hs_mlr"), fits("hs_mlr_nested"),
+                        method="satorra.bentler.2010").table["chisq_diff"].iloc[1]
+    assert one == pytest.approx(5.638, abs=1e-3) and ten == pytest.approx(4.678, abs=1e-3)
+
+
+# ---------------------------------------------------------------------- results and reports
+def test_summary_report_and_round_trip_name_the_correction(fits):
+    res = fits("hs_mlr")
+    text = res.summary()
+    assert "MLR: Huber-White robust SEs (observed information), Yuan-Bentler scaled chi-square" in text
+    assert "scaled chi-square(24) = 87.132" in text
+    assert "robust CFI = 0.930" in text
+    back = FitResult.from_dict(res.to_dict())
+    assert back.estimator == "MLR"
+    pd.testing.assert_series_equal(back.fit_indices, res.fit_indices)
+    np.testing.assert_allclose(back.vcov, res.vcov)
+    mlm = fits("hs_mlm").summary()
+    assert "Satorra-Bentler scaled chi-square" in mlm
+
+
+def test_methods_paragraph_names_the_estimator(fits):
+    from lcsem.reporting.methods import methods_paragraph
+
+    assert "Satorra–Bentler scaled chi-square (MLM)" in methods_paragraph(fits("hs_mlm"))
+    assert "Yuan–Bentler scaled chi-square (MLR)" in methods_paragraph(fits("hs_mlr"))
+
+
+def test_ml_fit_has_no_robust_rows_and_robust_estimates_equal_ml():
+    hs = DATA["hs.csv"]
+    model = REF["fits"]["hs_ml"]["model"]
+    ml = lcsem.fit(model, hs)
+    assert not set(ROBUST_INDEX_NAMES) & set(ml.fit_indices.index)
+    mlm = lcsem.fit(model, hs, estimator="MLM")
+    np.testing.assert_allclose(mlm.estimates["est"], ml.estimates["est"], atol=1e-12)
+    pd.testing.assert_series_equal(mlm.fit_indices[ml.fit_indices.index], ml.fit_indices)
+
+
+def test_multi_group_views_carry_the_robust_estimator(fits):
+    res = fits("lc_mlr_sector")
+    assert res.n_groups == 2
+    view = res.groups["public"]
+    assert view.estimator == "MLR"
+    joint = res.estimates[res.estimates["group"] == 1]
+    joint = joint[~joint["op"].isin(["~1", ":="])]["se"].to_numpy()
+    np.testing.assert_allclose(view.estimates["se"].to_numpy(), joint)
+
+
+def test_huber_white_seam_takes_scores_and_information():
+    rng = np.random.default_rng(1)
+    scores = [rng.normal(size=(40, 3)), rng.normal(size=(60, 3))]
+    A = np.array([[2.0, 0.3, 0.0], [0.3, 1.5, 0.2], [0.0, 0.2, 1.0]])
+    B = first_order_information(scores)
+    S = np.concatenate(scores)
+    np.testing.assert_allclose(B, S.T @ S / 100)
+    Ainv = np.linalg.inv(A)
+    np.testing.assert_allclose(huber_white_vcov(A, scores), Ainv @ B @ Ainv / 100)
+    np.testing.assert_allclose(sandwich_vcov(A, B, 100), Ainv @ B @ Ainv / 100)
+
+
+# ---------------------------------------------------------------------- bad input
+HS_MODEL = REF["fits"]["hs_ml"]["model"]
+
+
+def test_mlm_with_missing_values_names_the_fix():
+    hs = DATA["hs.csv"].copy()
+    hs.loc[[3, 10], "x2"] = np.nan
+    before = hs.copy()
+    for est in ("MLM", "MLMV", "MLMVS"):
+        with pytest.raises(DataError) as info:
+            lcsem.fit(HS_MODEL, hs, estimator=est)
+        msg = str(info.value)
+        assert repr(est) in msg and "x2 (2)" in msg and "estimator='MLR'" in msg and "missing='ml'" in msg
+    pd.testing.assert_frame_equal(hs, before)
+
+
+def test_robust_from_sample_cov_is_refused():
+    hs = DATA["hs.csv"][[f"x{i}" for i in range(1, 10)]]
+    for est in ("MLM", "MLR"):
+        with pytest.raises(ArgumentError, match="raw data.*sample_cov.*data="):
+            lcsem.fit(HS_MODEL, sample_cov=hs.cov(), sample_nobs=301, estimator=est)
+
+
+def test_robust_with_observed_covariates_is_refused():
+    with pytest.raises(NotSupportedError, match="covariates.*ageyr"):
+        lcsem.fit("visual =~ x1 + x2 + x3\n visual ~ ageyr", DATA["hs.csv"], estimator="MLR")
+
+
+def test_unknown_estimator_lists_the_robust_ones():
+    with pytest.raises(ArgumentError, match="MLM, MLMV, MLMVS, MLR"):
+        lcsem.fit(HS_MODEL, DATA["hs.csv"], estimator="WLSMV")
+
+
+def test_compare_refuses_mixed_and_mlmv(fits):
+    with pytest.raises(ArgumentError, match="different estimators"):
+        lcsem.compare(fits("hs_mlm"), fits("hs_mlr_nested"))
+    with pytest.raises(NotSupportedError, match="satorra.2000.*estimator='MLM'"):
+        lcsem.compare(fits("hs_mlmv"), fits("hs_mlmv_nested"))
+    with pytest.raises(NotSupportedError, match="satorra.2000"):
+        lcsem.compare(fits("hs_mlm"), fits("hs_mlm_nested"), method="satorra.2000")
