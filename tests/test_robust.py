@@ -19,6 +19,11 @@ from lcsem.results.fit_result import FitResult
 
 REF_DIR = Path(__file__).parent / "reference"
 REF = json.loads((REF_DIR / "missing_robust_reference.json").read_text())
+# make_robust.R: mean structures, multi-group fits with equality constraints, their LRTs
+MORE = json.loads((REF_DIR / "robust_reference.json").read_text())
+for _name in MORE["fits"]:
+    assert _name not in REF["fits"]
+REF["fits"].update(MORE["fits"])
 DATA = {"hs.csv": pd.read_csv(REF_DIR / "hs.csv"), "lc_shared.csv": pd.read_csv(REF_DIR / "lc_shared.csv")}
 COMPLETE_ROBUST = [name for name, spec in REF["fits"].items()
                    if spec["options"].get("estimator") in ("MLM", "MLMV", "MLMVS", "MLR")
@@ -31,12 +36,20 @@ def lavaan_name(ours: str) -> str:
     return {"chisq_shift_parameter": None}.get(ours, ours.replace("_", "."))
 
 
+def _as_list(value):
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _fit(name):
     spec = REF["fits"][name]
     opts = spec["options"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", lcsem.SharedLabelWarning)   # lavaan warns the same
-        return lcsem.fit(spec["model"], DATA[opts["data"]], estimator=opts["estimator"], group=opts.get("group"))
+        return lcsem.fit(spec["model"], DATA[opts["data"]], estimator=opts["estimator"], group=opts.get("group"),
+                         group_equal=_as_list(opts.get("group.equal")),
+                         meanstructure=bool(opts.get("meanstructure", False)))
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +67,7 @@ def test_reference_covers_every_complete_data_robust_estimator():
     estimators = {REF["fits"][n]["options"]["estimator"] for n in COMPLETE_ROBUST}
     assert estimators == {"MLM", "MLMV", "MLMVS", "MLR"}
     assert "lc_mlr_sector" in COMPLETE_ROBUST      # multi-group
+    assert {"hs_mlm_means", "hs_mlmv_metric", "hs_mlmvs_configural", "hs_mlr_scalar"} <= set(COMPLETE_ROBUST)
 
 
 @pytest.mark.parametrize("name", COMPLETE_ROBUST)
@@ -147,10 +161,15 @@ LRT_CASES = {
 }
 
 
+for _key, _ref in MORE["lrt"].items():
+    LRT_CASES[_key] = (*_ref["table"]["model"], "satorra.bentler.2010" if "2010" in _key else "default")
+LRT_REF = {**REF["lrt"], **MORE["lrt"]}
+
+
 @pytest.mark.parametrize("key", sorted(LRT_CASES))
 def test_scaled_difference_tests_match_lavTestLRT(fits, key):
     a, b, method = LRT_CASES[key]
-    ref = REF["lrt"][key]
+    ref = LRT_REF[key]
     expected_method = "satorra.bentler.2010" if "2010" in key else "satorra.bentler.2001"
     assert expected_method in ref["method"]
     out = lcsem.compare(fits(b), fits(a), method=method, names=[b, a])
