@@ -141,7 +141,7 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
                    sample_names=sample_names, group=group, group_equal=group_equal,
                    group_partial=group_partial, meanstructure=meanstructure, engine=engine)
         with recording() as caught:
-            out = robust_result(base, estimator, estimates_table)
+            out = robust_result(base, estimator)
         return replace(out, warnings=base.warnings + tuple(w.message for w in caught))
     group_equal, group_partial = _names_list(group_equal, "group_equal"), _names_list(group_partial, "group_partial")
     if not isinstance(meanstructure, bool):

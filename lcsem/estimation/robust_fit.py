@@ -7,20 +7,17 @@ estimates table built from it and the scaled/robust fit indices
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from ..engine.ram import RamStructure
 from ..engine.structure import GroupStructure
 from ..exceptions import ArgumentError, DataError, NotSupportedError
-from ..inference.grouped import GroupLayout, fixed_x_ids
-from ..inference.robust import (ROBUST_ESTIMATORS, GroupData, baseline_test, robust_test, robust_vcov,
-                                scaled_fit_measures)
+from ..inference.robust import ROBUST_ESTIMATORS, GroupData, baseline_test, robust_analysis, scaled_fit_measures
+from ..inference.standardized import DefinedParameters, delta_se
+from ..inference.wald import add_inference_columns, standard_errors
 from ..results.fit_result import FitResult
 from ..spec.model import Model
-from .grouped import _estimates as grouped_estimates
 
 __all__ = ["robust_result", "check_robust_input", "group_data", "result_structure", "ROBUST_ESTIMATORS"]
 
@@ -85,10 +82,9 @@ def group_data(res: FitResult) -> GroupData:
     return GroupData(tuple(np.asarray(p, dtype=float) for p in parts))
 
 
-def robust_result(res: FitResult, estimator: str, estimates_table: Callable[..., pd.DataFrame]) -> FitResult:
+def robust_result(res: FitResult, estimator: str) -> FitResult:
     """``res`` (an ML fit of complete data) with ``estimator``'s robust standard errors and
-    scaled/robust fit indices (lavaan's MLM, MLMV, MLMVS, MLR). ``estimates_table`` builds a
-    one-group estimates table (:func:`lcsem.estimation.estimate.estimates_table`)."""
+    scaled/robust fit indices (lavaan's MLM, MLMV, MLMVS, MLR)."""
     if estimator not in ROBUST_ESTIMATORS:
         raise ArgumentError(f"estimator: {estimator!r} is not a robust estimator ({', '.join(ROBUST_ESTIMATORS)})")
     model = res.model
@@ -96,26 +92,38 @@ def robust_result(res: FitResult, estimator: str, estimates_table: Callable[...,
     data = group_data(res)
     theta = np.asarray(res.theta, float)
     vcov = np.asarray(res.vcov, float)
-    if struct.k and np.isfinite(vcov).all():
-        vcov = robust_vcov(estimator, struct, theta, data)
     fi = res.fit_indices
-    test = robust_test(estimator, struct, theta, data)
+    identified = struct.k and np.isfinite(vcov).all()
+    robust_vcov, test = robust_analysis(estimator, struct, theta, data, with_vcov=bool(identified))
     base = baseline_test(estimator, model.observed, data, struct.meanstructure)
+    if robust_vcov is not None:
+        vcov = robust_vcov
     extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
                                 chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
                                 n_total=float(data.n.sum()), n_groups=struct.n_groups)
     fit_indices = pd.concat([fi, pd.Series(extra, dtype=float)]).rename("value")
     return replace(res, estimator=estimator, vcov=vcov, fit_indices=fit_indices,
-                   estimates=_estimates(res, rows, theta, vcov, estimates_table))
+                   estimates=_estimates(res, struct, rows, theta, vcov))
 
 
-def _estimates(res: FitResult, rows: tuple, theta: np.ndarray, vcov: np.ndarray,
-               estimates_table: Callable[..., pd.DataFrame]) -> pd.DataFrame:
-    """The estimates table rebuilt with the robust covariance (SE, z, p, CI, ``:=`` SEs)."""
-    model = res.model
-    if res.grouped:
-        layout = GroupLayout(rows, model.observed, model.latent)
-        return grouped_estimates(model, rows, layout, theta, vcov, fixed_x_ids(rows, model), res.level,
-                                 bool(res.group_labels))
-    struct = RamStructure(model.rows, model.observed, model.latent)
-    return estimates_table(model, struct, theta, vcov, res.level, None, model.fixed_x_for("ML"))
+def _estimates(res: FitResult, struct: GroupStructure, rows: tuple, theta: np.ndarray,
+               vcov: np.ndarray) -> pd.DataFrame:
+    """``res.estimates`` with the robust standard errors: SE, z, p and CI of every free
+    parameter and the delta-method SEs of ``:=`` parameters (estimates and standardised
+    values are ML's, unchanged)."""
+    table = res.estimates.copy()
+    free = struct.row_free
+    n = free.size
+    se = table["se"].to_numpy(dtype=float).copy()
+    se_free = standard_errors(vcov)
+    se[:n] = np.where(free >= 0, se_free[np.maximum(free, 0)] if struct.k else np.nan, np.nan)
+    defined = DefinedParameters(rows)
+    if defined.names:
+        se[n:] = delta_se(lambda th: defined.evaluate(struct.row_values(th)), theta, vcov)
+    table["se"] = se
+    group = table.pop("group") if "group" in table.columns else None
+    fixed = np.concatenate([free < 0, np.zeros(len(table) - n, bool)])
+    out = add_inference_columns(table, fixed, res.level)
+    if group is not None:
+        out.insert(3, "group", group.to_numpy())
+    return out

@@ -39,6 +39,7 @@ with missing data (FIML: casewise scores of the observed-data likelihood) can re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -52,7 +53,7 @@ from .fit_indices import rmsea_ci
 __all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "gamma_matrix", "weight_matrix",
            "moment_scores", "expected_information", "observed_information", "first_order_information",
            "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "yuan_bentler_trace",
-           "robust_test", "robust_vcov", "baseline_rows", "scaled_fit_measures", "ROBUST_INDEX_NAMES"]
+           "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "scaled_fit_measures", "ROBUST_INDEX_NAMES"]
 
 #: robust ML estimators and lavaan's test each uses
 ROBUST_TESTS = {"MLM": "satorra.bentler", "MLMV": "scaled.shifted", "MLMVS": "mean.var.adjusted",
@@ -108,11 +109,16 @@ def duplication(p: int) -> np.ndarray:
 
 def weight_matrix(Sigma: np.ndarray, meanstructure: bool) -> np.ndarray:
     """Normal-theory information of the moments (per observation) at ``Sigma``:
-    ``1/2 D'(Sigma^-1 x Sigma^-1)D`` and, with means, ``Sigma^-1`` (block diagonal)."""
+    ``1/2 D'(Sigma^-1 x Sigma^-1)D`` and, with means, ``Sigma^-1`` (block diagonal).
+
+    Element ``(ij, kl)`` of ``D'(A x A)D`` is ``(A_ik A_jl + A_il A_jk) w_ij w_kl / 2`` with
+    ``w = 2`` off the diagonal and 1 on it (no p² x p² Kronecker product)."""
     p = Sigma.shape[0]
     A = np.linalg.inv(Sigma)
-    D = duplication(p)
-    Wc = 0.5 * D.T @ np.kron(A, A) @ D
+    r, c = _vech_index(p)
+    M = A[np.ix_(r, r)] * A[np.ix_(c, c)] + A[np.ix_(r, c)] * A[np.ix_(c, r)]
+    w = np.where(r == c, 1.0, 2.0)
+    Wc = M * np.outer(w, w) / 4.0
     if not meanstructure:
         return Wc
     q = Wc.shape[0]
@@ -249,18 +255,60 @@ def _pieces(struct: GroupStructure, theta: np.ndarray, data: GroupData):
     return Delta, W, scores
 
 
-def robust_vcov(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData) -> np.ndarray:
-    """Robust covariance of the estimates: MLM/MLMV/MLMVS ``robust.sem`` (expected
-    information and Gamma), MLR ``robust.huber.white`` (observed information and casewise
-    scores)."""
+def robust_analysis(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData, *,
+                    with_vcov: bool = True) -> tuple[np.ndarray | None, "RobustTest"]:
+    """The robust covariance of the estimates (None when ``with_vcov`` is False) and the
+    traces of the scaled test at ``theta``, sharing the Jacobian, weights, scores and
+    information. ``theta`` need not be a minimum (the Satorra-Bentler 2010 difference test
+    evaluates a model at a restricted model's values).
+
+    MLM/MLMV/MLMVS: ``robust.sem`` (expected information and Gamma); MLR:
+    ``robust.huber.white`` (observed information and casewise scores) and lavaan's
+    ``yuan.bentler.mplus`` trace."""
+    # small dense matrices: one BLAS thread (threads contending on a loaded machine made a
+    # 120 x 120 solve a thousand times slower here)
+    with _blas_controller().limit(limits=1):
+        return _robust_analysis(estimator, struct, theta, data, with_vcov)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """threadpoolctl's controller, built once (finding the BLAS libraries takes ~25 ms)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _robust_analysis(estimator, struct, theta, data, with_vcov):
     Delta, W, scores = _pieces(struct, theta, data)
     f = data.fractions
+    n_total = float(data.n.sum())
     if estimator == "MLR":
-        return huber_white_vcov(observed_information(struct, theta, data.stats()), scores)
+        A = observed_information(struct, theta, data.stats())
+        A_inv = np.linalg.inv(A)
+        B0 = first_order_information(scores)
+        vcov = sandwich_vcov(A, B0, n_total) if with_vcov else None
+        h1 = [_h1_trace(x, struct.meanstructure) for x in data.X]
+        trace, h0 = yuan_bentler_trace(h1, B0, A_inv)
+        # lavaan divides the h0 trace by its count of free parameters before equality
+        # constraints (every free row, shared labels counted once per row)
+        n_rows = int(np.sum(struct.row_free >= 0))
+        return vcov, RobustTest(estimator, trace, h1=float(np.sum(h1)), h0=h0, n_h1=struct.n_moments,
+                                n_params=n_rows)
     E = expected_information(Delta, W, f)
-    B = sum(fg * (Wg @ Dg).T @ gamma_matrix(x, struct.meanstructure) @ (Wg @ Dg)
-            for fg, Dg, Wg, x in zip(f, Delta, W, data.X))
-    return sandwich_vcov(E, B, float(data.n.sum()))
+    E_inv = np.linalg.inv(E)
+    Gamma = [gamma_matrix(x, struct.meanstructure) for x in data.X]
+    vcov = None
+    if with_vcov:
+        B = sum(fg * (Wg @ Dg).T @ Gg @ (Wg @ Dg) for fg, Dg, Wg, Gg in zip(f, Delta, W, Gamma))
+        vcov = sandwich_vcov(E, B, n_total)
+    trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv)
+    return vcov, RobustTest(estimator, trace, trace2)
+
+
+def robust_vcov(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData) -> np.ndarray:
+    """Robust covariance of the estimates (see :func:`robust_analysis`)."""
+    return robust_analysis(estimator, struct, theta, data)[0]
 
 
 def _h1_trace(X: np.ndarray, meanstructure: bool) -> float:
@@ -272,24 +320,9 @@ def _h1_trace(X: np.ndarray, meanstructure: bool) -> float:
     return float(np.trace(np.linalg.solve(A1, B1)))
 
 
-def robust_test(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData) -> RobustTest:
-    """The traces of ``estimator``'s scaled test at ``theta`` (need not be a minimum: the
-    Satorra-Bentler 2010 difference test evaluates a model at a restricted model's values)."""
-    Delta, W, scores = _pieces(struct, theta, data)
-    f = data.fractions
-    if estimator == "MLR":
-        A = observed_information(struct, theta, data.stats())
-        h1 = [_h1_trace(x, struct.meanstructure) for x in data.X]
-        trace, h0 = yuan_bentler_trace(h1, first_order_information(scores), np.linalg.inv(A))
-        # lavaan divides the h0 trace by its count of free parameters before equality
-        # constraints (every free row, shared labels counted once per row)
-        n_rows = int(np.sum(struct.row_free >= 0))
-        return RobustTest(estimator, trace, h1=float(np.sum(h1)), h0=h0, n_h1=struct.n_moments,
-                          n_params=n_rows)
-    E_inv = np.linalg.inv(expected_information(Delta, W, f))
-    Gamma = [gamma_matrix(x, struct.meanstructure) for x in data.X]
-    trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv)
-    return RobustTest(estimator, trace, trace2)
+def robust_test(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData) -> "RobustTest":
+    """The traces of ``estimator``'s scaled test at ``theta`` (see :func:`robust_analysis`)."""
+    return robust_analysis(estimator, struct, theta, data, with_vcov=False)[1]
 
 
 def baseline_rows(observed: Sequence[str], n_groups: int, meanstructure: bool) -> tuple[ParRow, ...]:
