@@ -38,7 +38,7 @@ with missing data (FIML: casewise scores of the observed-data likelihood) can re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
 
@@ -72,6 +72,22 @@ class GroupData:
     """Complete raw data of every group: ``X[g]`` (N_g, p) in the model's observed order."""
 
     X: tuple[np.ndarray, ...]
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def gamma(self, meanstructure: bool) -> tuple[np.ndarray, ...]:
+        """:func:`gamma_matrix` of every group (computed once)."""
+        key = ("gamma", bool(meanstructure))
+        if key not in self._cache:
+            self._cache[key] = tuple(gamma_matrix(x, meanstructure) for x in self.X)
+        return self._cache[key]
+
+    def h1_traces(self, meanstructure: bool) -> tuple[float, ...]:
+        """``tr(A1^-1 B1)`` of the saturated model per group (computed once)."""
+        key = ("h1", bool(meanstructure))
+        if key not in self._cache:
+            self._cache[key] = tuple(_h1_trace(x, g, meanstructure)
+                                     for x, g in zip(self.X, self.gamma(meanstructure)))
+        return self._cache[key]
 
     @property
     def n(self) -> np.ndarray:
@@ -190,9 +206,17 @@ def huber_white_vcov(A: np.ndarray, scores: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def satorra_bentler_traces(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray], Gamma: Sequence[np.ndarray],
-                           fractions: np.ndarray, E_inv: np.ndarray) -> tuple[float, float]:
-    """``tr(U Gamma)`` and ``tr((U Gamma)^2)`` with ``U = V - V Delta E^-1 Delta' V``, ``V =
-    diag(f_g W_g)``, ``Gamma = diag(Gamma_g / f_g)`` (lavaan's "original" method)."""
+                           fractions: np.ndarray, E_inv: np.ndarray, second: bool = True) -> tuple[float, float]:
+    """``tr(U Gamma)`` and (``second``) ``tr((U Gamma)^2)`` with ``U = V - V Delta E^-1 Delta' V``,
+    ``V = diag(f_g W_g)``, ``Gamma = diag(Gamma_g / f_g)`` (lavaan's "original" method).
+    Without ``second`` the first trace is summed per group, ``tr(W_g Gamma_g) - f_g
+    tr(E^-1 Delta_g' W_g Gamma_g W_g Delta_g)``, and the second is NaN."""
+    if not second:
+        trace = 0.0
+        for f, Dg, Wg, Gg in zip(fractions, Delta, W, Gamma):
+            WD = Wg @ Dg
+            trace += float(np.sum(Wg * Gg)) - f * float(np.sum(E_inv * (WD.T @ Gg @ WD)))
+        return trace, float("nan")
     V = _block_diag([f * Wg for f, Wg in zip(fractions, W)])
     G = _block_diag([Gg / f for f, Gg in zip(fractions, Gamma)])
     D = np.concatenate(list(Delta), axis=0)
@@ -286,7 +310,7 @@ def _robust_analysis(estimator, struct, theta, data, with_vcov):
         A_inv = np.linalg.inv(A)
         B0 = first_order_information(scores)
         vcov = sandwich_vcov(A, B0, n_total) if with_vcov else None
-        h1 = [_h1_trace(x, struct.meanstructure) for x in data.X]
+        h1 = data.h1_traces(struct.meanstructure)
         trace, h0 = yuan_bentler_trace(h1, B0, A_inv)
         # lavaan divides the h0 trace by its count of free parameters before equality
         # constraints (every free row, shared labels counted once per row)
@@ -295,12 +319,12 @@ def _robust_analysis(estimator, struct, theta, data, with_vcov):
                                 n_params=n_rows)
     E = expected_information(Delta, W, f)
     E_inv = np.linalg.inv(E)
-    Gamma = [gamma_matrix(x, struct.meanstructure) for x in data.X]
+    Gamma = data.gamma(struct.meanstructure)
     vcov = None
     if with_vcov:
         B = sum(fg * (Wg @ Dg).T @ Gg @ (Wg @ Dg) for fg, Dg, Wg, Gg in zip(f, Delta, W, Gamma))
         vcov = sandwich_vcov(E, B, n_total)
-    trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv)
+    trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv, second=estimator in ("MLMV", "MLMVS"))
     return vcov, RobustTest(estimator, trace, trace2)
 
 
@@ -309,13 +333,13 @@ def robust_vcov(estimator: str, struct: GroupStructure, theta: np.ndarray, data:
     return robust_analysis(estimator, struct, theta, data)[0]
 
 
-def _h1_trace(X: np.ndarray, meanstructure: bool) -> float:
-    """``tr(A1^-1 B1)`` of the saturated model at the sample moments of one group."""
+def _h1_trace(X: np.ndarray, Gamma: np.ndarray, meanstructure: bool) -> float:
+    """``tr(A1^-1 B1)`` of the saturated model at the sample moments of one group. Its
+    casewise moment scores are ``W_S (d_i - dbar)`` (``d_i`` as in :func:`gamma_matrix`, ``W_S``
+    the weight at ``S``), so ``B1 = W_S Gamma W_S``, ``A1 = W_S`` and the trace is
+    ``tr(W_S Gamma)``."""
     S = np.cov(X, rowvar=False, bias=True).reshape(X.shape[1], X.shape[1])
-    m = moment_scores(X, S, X.mean(axis=0), meanstructure)
-    B1 = m.T @ m / X.shape[0]
-    A1 = weight_matrix(S, meanstructure)
-    return float(np.trace(np.linalg.solve(A1, B1)))
+    return float(np.sum(weight_matrix(S, meanstructure) * Gamma))
 
 
 def robust_test(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData) -> "RobustTest":
