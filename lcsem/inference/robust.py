@@ -51,7 +51,8 @@ from ..spec.partable import ParRow
 __all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "gamma_matrix", "weight_matrix",
            "moment_scores", "expected_information", "observed_information", "first_order_information",
            "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "yuan_bentler_trace",
-           "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "scaled_fit_measures", "ROBUST_INDEX_NAMES"]
+           "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "baseline_test", "scaled_statistic",
+           "scaled_fit_measures", "ROBUST_INDEX_NAMES"]
 
 #: robust ML estimators and lavaan's test each uses
 ROBUST_TESTS = {"MLM": "satorra.bentler", "MLMV": "scaled.shifted", "MLMVS": "mean.var.adjusted",
