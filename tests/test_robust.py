@@ -161,8 +161,10 @@ LRT_CASES = {
 }
 
 
+LRT_CASES["hs_mlmv_default"] = ("hs_mlmv", "hs_mlmv_nested", "default")
 for _key, _ref in MORE["lrt"].items():
-    LRT_CASES[_key] = (*_ref["table"]["model"], "satorra.bentler.2010" if "2010" in _key else "default")
+    LRT_CASES[_key] = (*_ref["table"]["model"], "satorra.bentler.2010" if "2010" in _key else
+                       "satorra.2000" if _key == "hs_mlm_metric_s2000" else "default")
 LRT_REF = {**REF["lrt"], **MORE["lrt"]}
 
 
@@ -170,7 +172,8 @@ LRT_REF = {**REF["lrt"], **MORE["lrt"]}
 def test_scaled_difference_tests_match_lavTestLRT(fits, key):
     a, b, method = LRT_CASES[key]
     ref = LRT_REF[key]
-    expected_method = "satorra.bentler.2010" if "2010" in key else "satorra.bentler.2001"
+    expected_method = ("satorra.bentler.2010" if "2010" in key else
+                       "satorra.2000" if "s2000" in key or "mlmv" in key else "satorra.bentler.2001")
     assert expected_method in ref["method"]
     out = lcsem.compare(fits(b), fits(a), method=method, names=[b, a])
     table = out.table
@@ -283,10 +286,24 @@ def test_unknown_estimator_lists_the_robust_ones():
         lcsem.fit(HS_MODEL, DATA["hs.csv"], estimator="WLSMV")
 
 
-def test_compare_refuses_mixed_and_mlmv(fits):
+def test_compare_refuses_what_it_does_not_do(fits):
     with pytest.raises(ArgumentError, match="different estimators"):
         lcsem.compare(fits("hs_mlm"), fits("hs_mlr_nested"))
-    with pytest.raises(NotSupportedError, match="satorra.2000.*estimator='MLM'"):
-        lcsem.compare(fits("hs_mlmv"), fits("hs_mlmv_nested"))
-    with pytest.raises(NotSupportedError, match="satorra.2000"):
-        lcsem.compare(fits("hs_mlm"), fits("hs_mlm_nested"), method="satorra.2000")
+    with pytest.raises(NotSupportedError, match="satorra.2000.*MLM, MLMV and MLMVS.*satorra.bentler.2001"):
+        lcsem.compare(fits("hs_mlr"), fits("hs_mlr_nested"), method="satorra.2000")
+    with pytest.raises(ArgumentError, match="Satorra-Bentler scaling factors.*satorra.2000"):
+        lcsem.compare(fits("hs_mlmv"), fits("hs_mlmv_nested"), method="satorra.bentler.2001")
+    hs = DATA["hs.csv"]
+    gls = [lcsem.fit(REF["fits"][n]["model"], hs, estimator="GLS") for n in ("hs_ml", "hs_ml_nested")]
+    with pytest.raises(NotSupportedError, match="'GLS'.*refit with estimator='ML'"):
+        lcsem.compare(*gls)
+
+
+def test_satorra_2000_is_scaled_and_shifted(fits):
+    out = lcsem.compare(fits("hs_mlmv"), fits("hs_mlmv_nested"))
+    table = out.table
+    assert out.method == "satorra.2000"
+    assert np.isfinite(table["shift_parameter"].iloc[1]) and np.isfinite(table["scaling_factor"].iloc[1])
+    a, b = 1 / table["scaling_factor"].iloc[1], table["shift_parameter"].iloc[1]
+    standard = table["chisq"].iloc[1] - table["chisq"].iloc[0]
+    assert table["chisq_diff"].iloc[1] == pytest.approx(a * standard + b, rel=1e-12)

@@ -32,7 +32,7 @@ from ..estimation.estimate import fit
 from ..exceptions import (ArgumentError, ConvergenceWarning, DataError, EstimationError, LcsemError,
                           ModelSpecificationError, NotSupportedError, ScaledTestWarning)
 from ..estimation.robust_fit import group_data, result_structure
-from ..inference.robust import robust_test
+from ..inference.robust import robust_test, satorra_2000_difference
 from ..results.fit_result import FitResult
 
 __all__ = ["compare", "ComparisonResult", "difference_table", "nesting_fit", "NESTING_CRIT",
@@ -50,7 +50,7 @@ SAME_DATA_RTOL = 1e-8
 METHODS = ("default", "standard")
 SCALED_METHODS = ("satorra.bentler.2001", "satorra.bentler.2010", "satorra.2000")
 #: robust estimators whose scaled difference tests compare() computes
-SCALED_ESTIMATORS = ("MLM", "MLR")
+SCALED_ESTIMATORS = ("MLM", "MLR", "MLMV", "MLMVS")
 #: lavaan's note under a scaled difference test
 SCALED_NOTE = ("The chisq column holds the standard (unscaled) statistics, as lavaan's; the difference test "
                "is the scaled one, a function of the standard statistics and the scaling factors.")
@@ -106,7 +106,7 @@ class ComparisonResult:
         table = object.__getattribute__(self, "table")
         shown = pd.DataFrame(index=table.index)
         shown.index.name = "model"
-        for column in COLUMNS + (["scaling_factor"] if "scaling_factor" in table.columns else []):
+        for column in COLUMNS + [c for c in ("scaling_factor", "shift_parameter") if c in table.columns]:
             values = table[column].to_numpy()
             if column in ("df", "df_diff"):
                 shown[column] = ["" if not np.isfinite(v) else str(int(v)) for v in values]
@@ -370,25 +370,30 @@ def _check_method(method: str, results: tuple[FitResult, ...]) -> None:
     if estimator not in ("ML",) + SCALED_ESTIMATORS:
         raise NotSupportedError(
             f"results: estimator {estimator!r}: lcsem.compare tests ML results and the scaled differences "
-            f"of MLM/MLR results (Satorra-Bentler 2001/2010); "
-            + ("lavaan's satorra.2000 test of MLMV/MLMVS results is not implemented: refit with "
-               "estimator='MLM' or 'MLR'" if estimator in ("MLMV", "MLMVS") else
-               "other estimators are not supported: refit with estimator='ML' (or 'MLM'/'MLR')"))
+            f"of robust results (MLM/MLR: Satorra-Bentler 2001/2010; MLMV/MLMVS: Satorra 2000); other "
+            f"estimators are not supported: refit with estimator='ML' (or 'MLM'/'MLR')")
     if method not in METHODS + SCALED_METHODS:
         raise ArgumentError(f"method: {method!r} is not a difference test lcsem knows; use one of "
-                            f"{', '.join(map(repr, METHODS + SCALED_METHODS[:2]))}")
+                            f"{', '.join(map(repr, METHODS + SCALED_METHODS))}")
     if method in SCALED_METHODS and estimator == "ML":
         raise ArgumentError(f"method: {method!r} is a scaled difference test for robust (MLM/MLR) results; "
                             f"these results are ML, whose difference test is the standard one: use "
                             f"method='default', or refit with estimator='MLM' or 'MLR'")
-    if method == "satorra.2000":
-        raise NotSupportedError("method: 'satorra.2000' is not implemented; use 'satorra.bentler.2001' "
-                                "(default) or 'satorra.bentler.2010'")
+    if method == "satorra.2000" and estimator == "MLR":
+        raise NotSupportedError("method: 'satorra.2000' is implemented for MLM, MLMV and MLMVS results "
+                                "(expected information); for MLR use 'satorra.bentler.2001' (default) or "
+                                "'satorra.bentler.2010'")
+    if method in SCALED_METHODS[:2] and estimator in ("MLMV", "MLMVS"):
+        raise ArgumentError(f"method: {method!r} needs Satorra-Bentler scaling factors (MLM/MLR); "
+                            f"{estimator} results are compared by lavaan's default, 'satorra.2000' "
+                            f"(method='default')")
 
 
 def _resolve_method(method: str, estimator: str) -> str:
     """lavaan's default: the standard difference for ML, Satorra-Bentler 2001 for MLM/MLR."""
     if method == "default":
+        if estimator in ("MLMV", "MLMVS"):
+            return "satorra.2000"
         return "satorra.bentler.2001" if estimator in SCALED_ESTIMATORS else "standard"
     return method
 
@@ -399,19 +404,25 @@ def _scaled_table(table: pd.DataFrame, results: tuple[FitResult, ...], labels: S
     ``scaling_factor``) in place of the standard ones; ``rmsea`` NaN as lavaan."""
     table = table.copy()
     n = len(results)
-    diff, cds, pvals = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    diff, cds, pvals, shifts = (np.full(n, np.nan) for _ in range(4))
     for i in range(n - 1):
         free, restricted = results[i], results[i + 1]
         T1, r1 = float(free.fit_indices["chisq"]), float(free.fit_indices["df"])
         T0, r0 = float(restricted.fit_indices["chisq"]), float(restricted.fit_indices["df"])
         c0 = float(restricted.fit_indices["chisq_scaling_factor"])
-        if r1 == 0:                                  # saturated model (lavaan)
+        if method == "satorra.2000":
+            c1 = float("nan")
+        elif r1 == 0:                                  # saturated model (lavaan)
             c1 = 1.0
         elif method == "satorra.bentler.2010":
             c1 = _scaling_at(free, restricted)
         else:
             c1 = float(free.fit_indices["chisq_scaling_factor"])
         m = r0 - r1
+        if method == "satorra.2000":
+            out = _satorra_2000(free, restricted, T0 - T1, int(m))
+            diff[i + 1], pvals[i + 1], cds[i + 1], shifts[i + 1] = out["stat"], out["pvalue"], 1 / out["a"], out["b"]
+            continue
         cd = (r0 * c0 - r1 * c1) / m
         if not cd > 0:
             warn(f"compare: the scaling factor of the difference between {labels[i]} and {labels[i + 1]} is "
@@ -426,7 +437,17 @@ def _scaled_table(table: pd.DataFrame, results: tuple[FitResult, ...], labels: S
     table["pvalue"] = pvals
     table["rmsea"] = np.nan
     table["scaling_factor"] = cds
+    if method == "satorra.2000":
+        table["shift_parameter"] = shifts
     return table
+
+
+def _satorra_2000(free: FitResult, restricted: FitResult, chisq_diff: float, df_diff: int) -> dict:
+    """lavaan's satorra.2000 scaled-and-shifted difference of two robust results."""
+    s_free, _ = result_structure(free)
+    s_restricted, _ = result_structure(restricted)
+    return satorra_2000_difference(s_free, np.asarray(free.theta, float), s_restricted,
+                                   np.asarray(restricted.theta, float), group_data(free), chisq_diff, df_diff)
 
 
 def _scaling_at(free: FitResult, restricted: FitResult) -> float:

@@ -52,7 +52,7 @@ __all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "gamm
            "moment_scores", "expected_information", "observed_information", "first_order_information",
            "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "yuan_bentler_trace",
            "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "baseline_test", "scaled_statistic",
-           "scaled_fit_measures", "ROBUST_INDEX_NAMES"]
+           "scaled_fit_measures", "satorra_2000_difference", "ROBUST_INDEX_NAMES"]
 
 #: robust ML estimators and lavaan's test each uses
 ROBUST_TESTS = {"MLM": "satorra.bentler", "MLMV": "scaled.shifted", "MLMVS": "mean.var.adjusted",
@@ -511,3 +511,41 @@ def scaled_fit_measures(model_test: RobustTest, base_test: RobustTest, *, chisq:
         out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = _rmsea_interval(m["stat"], df, N, G, c)
         out["rmsea_pvalue_robust"] = _rmsea_close(m["stat"], df, N, G, c)
     return out
+
+
+# ---------------------------------------------------------------------- nested models
+def satorra_2000_difference(free: GroupStructure, free_theta: np.ndarray, restricted: GroupStructure,
+                            restricted_theta: np.ndarray, data: GroupData, chisq_diff: float,
+                            df_diff: int) -> dict[str, float]:
+    """lavaan's ``satorra.2000`` scaled-and-shifted difference test (``lavTestLRT``'s default
+    for MLMV/MLMVS; ``A.method = "delta"``, ``H1 = TRUE``).
+
+    With ``Delta1``/``Delta0`` the moment Jacobians of the less restricted and the restricted
+    model at their estimates, ``H = Delta1^+ Delta0`` and ``A`` a basis of the orthogonal
+    complement of ``H``'s columns (the restrictions, ``A H = 0``); ``P`` the expected
+    information of the less restricted model, ``M = P^-1 A'(A P^-1 A')^+ A P^-1``,
+    ``U = V Delta1 M Delta1' V`` (``V = diag(W_g)``), ``Gamma = diag(f_g Gamma_g)``:
+    ``a = sqrt(df / tr((U Gamma)^2))``, ``b = df - a tr(U Gamma)``, statistic
+    ``a (T0 - T1) + b`` on ``df`` degrees of freedom."""
+    with _blas_controller().limit(limits=1):
+        Delta1, W, _ = _pieces(free, free_theta, data)
+        J0 = restricted.moment_jacobian(np.asarray(restricted_theta, float))
+        f = data.fractions
+        D1 = np.concatenate(Delta1, axis=0)
+        H = np.linalg.pinv(D1) @ J0
+        Q, R = np.linalg.qr(H, mode="complete")
+        rank = int(np.linalg.matrix_rank(H))
+        A = Q[:, rank:].T
+        P_inv = np.linalg.inv(expected_information(Delta1, W, f))
+        APA = A @ P_inv @ A.T
+        M = P_inv @ A.T @ np.linalg.pinv(APA) @ A @ P_inv
+        V = _block_diag(list(W))
+        G = _block_diag([fg * Gg for fg, Gg in zip(f, data.gamma(free.meanstructure))])
+        VD = V @ D1
+        UG = VD @ M @ VD.T @ G
+        trace, trace2 = float(np.trace(UG)), float(np.sum(UG * UG.T))
+    a = np.sqrt(df_diff / trace2)
+    b = df_diff - a * trace
+    stat = chisq_diff * a + b
+    return dict(stat=float(stat), df=float(df_diff), pvalue=_chisq_sf(stat, df_diff), a=float(a), b=float(b),
+                trace=trace, trace2=trace2)

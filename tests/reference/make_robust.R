@@ -55,7 +55,11 @@ out$lrt <- list(
   hs_mlr_scalar_sb2001 = lrt("hs_mlr_metric", "hs_mlr_scalar"),
   hs_mlr_scalar_sb2010 = lrt("hs_mlr_metric", "hs_mlr_scalar", method = "satorra.bentler.2010"),
   lc_mlm_metric_sb2001 = lrt("lc_mlm_configural", "lc_mlm_metric"),
-  lc_mlm_metric_sb2010 = lrt("lc_mlm_configural", "lc_mlm_metric", method = "satorra.bentler.2010"))
+  lc_mlm_metric_sb2010 = lrt("lc_mlm_configural", "lc_mlm_metric", method = "satorra.bentler.2010"),
+  # MLMV/MLMVS: lavaan's default satorra.2000 (scaled and shifted); MLM with it on request
+  hs_mlmv_metric_s2000 = lrt("hs_mlmv_configural", "hs_mlmv_metric"),
+  hs_mlmvs_metric_s2000 = lrt("hs_mlmvs_configural", "hs_mlmvs_metric"),
+  hs_mlm_metric_s2000 = lrt("hs_mlm_configural", "hs_mlm_metric", method = "satorra.2000"))
 
 tt <- proc.time() - t_script
 out$script_seconds <- unname(tt["elapsed"])
