@@ -307,3 +307,11 @@ def test_satorra_2000_is_scaled_and_shifted(fits):
     a, b = 1 / table["scaling_factor"].iloc[1], table["shift_parameter"].iloc[1]
     standard = table["chisq"].iloc[1] - table["chisq"].iloc[0]
     assert table["chisq_diff"].iloc[1] == pytest.approx(a * standard + b, rel=1e-12)
+
+
+def test_warnings_of_a_robust_fit_point_at_the_caller():
+    model = "culture =~ culture1 + culture2 + culture3\nkmsuse =~ kmsuse1 + kmsuse2 + kmsuse3\nkmsuse ~ a*culture"
+    with pytest.warns(lcsem.SharedLabelWarning) as record:
+        res = lcsem.fit(model, DATA["lc_shared.csv"], group="sector", estimator="MLR")
+    assert all(w.filename == __file__ for w in record)
+    assert any("written once" in w for w in res.warnings)

@@ -133,16 +133,11 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         or need respondents' answers (bootstrap, factor scores) refuse such a result.
     """
     model = as_model(model)
+    robust = None
     if estimator in ROBUST_ESTIMATORS:
         # lavaan: robust ML = ML estimates with corrected standard errors and test
         check_robust_input(model, data, estimator, missing, sample_cov)
-        base = fit(model, data, estimator="ML", missing=missing, level=level, use_semopy=use_semopy,
-                   sample_nobs=sample_nobs, sample_mean=sample_mean, sample_sd=sample_sd,
-                   sample_names=sample_names, group=group, group_equal=group_equal,
-                   group_partial=group_partial, meanstructure=meanstructure, engine=engine)
-        with recording() as caught:
-            out = robust_result(base, estimator)
-        return replace(out, warnings=base.warnings + tuple(w.message for w in caught))
+        robust, estimator = estimator, "ML"
     group_equal, group_partial = _names_list(group_equal, "group_equal"), _names_list(group_partial, "group_partial")
     if not isinstance(meanstructure, bool):
         raise ArgumentError(f"meanstructure: expected True or False, got {meanstructure!r}")
@@ -152,8 +147,8 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         if engine != "lcsem":
             raise NotSupportedError("engine: 'semopy' is a single-group cross-check; fit multi-group "
                                     "and mean-structure models with engine='lcsem'")
-        return _fit_grouped(model, data, estimator, missing, level, group, group_equal, group_partial,
-                            meanstructure, sample_cov)
+        return _robust(_fit_grouped(model, data, estimator, missing, level, group, group_equal, group_partial,
+                                    meanstructure, sample_cov), robust)
     if group_equal or group_partial:
         raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
                             f"group=...; name the group column (e.g. group=\"sector\")")
@@ -195,7 +190,16 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         except np.linalg.LinAlgError as exc:
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None
-    return replace(result, warnings=tuple(w.message for w in caught))
+    return _robust(replace(result, warnings=tuple(w.message for w in caught)), robust)
+
+
+def _robust(res: FitResult, estimator: str | None) -> FitResult:
+    """``res`` with ``estimator``'s robust corrections (unchanged when None)."""
+    if estimator is None:
+        return res
+    with recording() as caught:
+        out = robust_result(res, estimator)
+    return replace(out, warnings=res.warnings + tuple(w.message for w in caught))
 
 
 #: values of ``fit(engine=...)``

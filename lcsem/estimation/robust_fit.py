@@ -27,7 +27,7 @@ _COMPLETE_ONLY = ("MLM", "MLMV", "MLMVS")
 def check_robust_input(model: Model, data: pd.DataFrame | None, estimator: str, missing: str,
                        sample_cov: object) -> None:
     """Refuse what a robust estimator cannot do, naming the fix."""
-    if sample_cov is not None or data is None:
+    if sample_cov is not None:
         raise ArgumentError(
             f"estimator: {estimator!r} needs the respondents' raw data (its corrections use the "
             f"fourth moments of the data), but the model is fitted from sample_cov: pass data=..., or "
