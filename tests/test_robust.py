@@ -67,7 +67,8 @@ def test_reference_covers_every_complete_data_robust_estimator():
     estimators = {REF["fits"][n]["options"]["estimator"] for n in COMPLETE_ROBUST}
     assert estimators == {"MLM", "MLMV", "MLMVS", "MLR"}
     assert "lc_mlr_sector" in COMPLETE_ROBUST      # multi-group
-    assert {"hs_mlm_means", "hs_mlmv_metric", "hs_mlmvs_configural", "hs_mlr_scalar"} <= set(COMPLETE_ROBUST)
+    assert {"hs_mlm_means", "hs_mlmv_metric", "hs_mlmvs_configural", "hs_mlr_scalar", "hs_mimic_mlm",
+            "hs_mimic_mlr_school"} <= set(COMPLETE_ROBUST)
 
 
 @pytest.mark.parametrize("name", COMPLETE_ROBUST)
@@ -130,7 +131,8 @@ def test_robust_standard_errors_match_lavaan(fits, name):
         assert not np.allclose(pd.DataFrame(ml)["se"], params["se"], atol=TOL)
 
 
-@pytest.mark.parametrize("name", ["hs_mlm", "hs_mlr", "lc_mlr", "lc_mlr_sector"])
+@pytest.mark.parametrize("name", ["hs_mlm", "hs_mlr", "lc_mlr", "lc_mlr_sector", "hs_mimic_mlm",
+                                  "hs_mimic_mlr_school"])
 def test_standardized_solution_uses_the_robust_covariance(fits, name):
     res = fits(name)
     grouped = bool(res.group_labels)
@@ -276,9 +278,13 @@ def test_robust_from_sample_cov_is_refused():
             lcsem.fit(HS_MODEL, sample_cov=hs.cov(), sample_nobs=301, estimator=est)
 
 
-def test_robust_with_observed_covariates_is_refused():
-    with pytest.raises(NotSupportedError, match="covariates.*ageyr"):
-        lcsem.fit("visual =~ x1 + x2 + x3\n visual ~ ageyr", DATA["hs.csv"], estimator="MLR")
+def test_observed_covariates_follow_fixed_x(fits):
+    # lavaan's fixed.x: the covariates' moments are given (no SE), Gamma residualised on them
+    res = fits("hs_mimic_mlr")
+    est = res.estimates
+    cov_rows = est[(est["op"] == "~~") & est["lhs"].isin(["ageyr", "sex"])]
+    assert len(cov_rows) == 3 and cov_rows["se"].isna().all()
+    assert res.fit_indices["n_params"] == REF["fits"]["hs_mimic_mlr"]["fit_measures"]["npar"]
 
 
 def test_unknown_estimator_lists_the_robust_ones():

@@ -31,7 +31,7 @@ from ..display.render import FORMATS, render_table
 from ..estimation.estimate import fit
 from ..exceptions import (ArgumentError, ConvergenceWarning, DataError, EstimationError, LcsemError,
                           ModelSpecificationError, NotSupportedError, ScaledTestWarning)
-from ..estimation.robust_fit import group_data, result_structure
+from ..estimation.robust_fit import fixed_parameters, group_data, result_structure
 from ..inference.robust import robust_test, satorra_2000_difference
 from ..results.fit_result import FitResult
 
@@ -447,7 +447,8 @@ def _satorra_2000(free: FitResult, restricted: FitResult, chisq_diff: float, df_
     s_free, _ = result_structure(free)
     s_restricted, _ = result_structure(restricted)
     return satorra_2000_difference(s_free, np.asarray(free.theta, float), s_restricted,
-                                   np.asarray(restricted.theta, float), group_data(free), chisq_diff, df_diff)
+                                   np.asarray(restricted.theta, float), group_data(free), chisq_diff, df_diff,
+                                   fixed_parameters(free), fixed_parameters(restricted))
 
 
 def _scaling_at(free: FitResult, restricted: FitResult) -> float:
@@ -463,7 +464,7 @@ def _scaling_at(free: FitResult, restricted: FitResult) -> float:
               for l, o, r, g, v in zip(est["lhs"], est["op"], est["rhs"], groups, est["est"])}
     theta = struct.theta_from_rows(values)
     theta = np.where(np.isfinite(theta), theta, 0.0)
-    test = robust_test(free.estimator, struct, theta, group_data(free))
+    test = robust_test(free.estimator, struct, theta, group_data(free), fixed=fixed_parameters(free))
     return test.trace / float(free.fit_indices["df"])
 
 

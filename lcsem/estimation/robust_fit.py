@@ -14,12 +14,14 @@ import pandas as pd
 from ..engine.structure import GroupStructure
 from ..exceptions import ArgumentError, DataError, NotSupportedError
 from ..inference.robust import ROBUST_ESTIMATORS, GroupData, baseline_test, robust_analysis, scaled_fit_measures
+from ..inference.grouped import fixed_x_ids
 from ..inference.standardized import DefinedParameters, delta_se
 from ..inference.wald import add_inference_columns, standard_errors
 from ..results.fit_result import FitResult
 from ..spec.model import Model
 
-__all__ = ["robust_result", "check_robust_input", "group_data", "result_structure", "ROBUST_ESTIMATORS"]
+__all__ = ["robust_result", "check_robust_input", "group_data", "fixed_parameters", "result_structure",
+           "ROBUST_ESTIMATORS"]
 
 _COMPLETE_ONLY = ("MLM", "MLMV", "MLMVS")
 
@@ -32,12 +34,6 @@ def check_robust_input(model: Model, data: pd.DataFrame | None, estimator: str, 
             f"estimator: {estimator!r} needs the respondents' raw data (its corrections use the "
             f"fourth moments of the data), but the model is fitted from sample_cov: pass data=..., or "
             f"use estimator='ML' with summary statistics")
-    covariates = model.roles.exogenous_observed
-    if covariates:
-        raise NotSupportedError(
-            f"estimator: {estimator!r} with observed exogenous covariates ({', '.join(covariates)}; "
-            f"lavaan's fixed.x) is not supported yet; use estimator='ML', or model the covariates as "
-            f"single-indicator latent variables")
     if estimator in _COMPLETE_ONLY and isinstance(data, pd.DataFrame):
         cols = [c for c in model.observed if c in data.columns]
         if cols:
@@ -79,7 +75,15 @@ def group_data(res: FitResult) -> GroupData:
         parts = [frame.loc[keys == label, cols] for label in res.group_labels]
     else:
         parts = [frame[cols]]
-    return GroupData(tuple(np.asarray(p, dtype=float) for p in parts))
+    x_idx = tuple(res.model.observed.index(v) for v in res.model.roles.exogenous_observed)
+    return GroupData(tuple(np.asarray(p, dtype=float) for p in parts), x_idx)
+
+
+def fixed_parameters(res: FitResult) -> tuple[int, ...]:
+    """0-based parameters that lavaan's fixed.x holds at their sample values (the
+    covariates' variances and covariances)."""
+    ids = fixed_x_ids(res.rows, res.model) if res.grouped else res.model.fixed_x_free
+    return tuple(sorted(i - 1 for i in ids))
 
 
 def robust_result(res: FitResult, estimator: str) -> FitResult:
@@ -94,7 +98,8 @@ def robust_result(res: FitResult, estimator: str) -> FitResult:
     vcov = np.asarray(res.vcov, float)
     fi = res.fit_indices
     identified = struct.k and np.isfinite(vcov).all()
-    robust_vcov, test = robust_analysis(estimator, struct, theta, data, with_vcov=bool(identified))
+    robust_vcov, test = robust_analysis(estimator, struct, theta, data, with_vcov=bool(identified),
+                                        fixed=fixed_parameters(res))
     base = baseline_test(estimator, model.observed, data, struct.meanstructure)
     if robust_vcov is not None:
         vcov = robust_vcov

@@ -48,7 +48,7 @@ from ..engine.curvature import hessian
 from ..engine.structure import GroupStats, GroupStructure
 from ..spec.partable import ParRow
 
-__all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "gamma_matrix", "weight_matrix",
+__all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "gamma_matrix", "x_moment_mask", "weight_matrix",
            "moment_scores", "expected_information", "observed_information", "first_order_information",
            "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "yuan_bentler_trace",
            "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "baseline_test", "scaled_statistic",
@@ -73,13 +73,14 @@ class GroupData:
     """Complete raw data of every group: ``X[g]`` (N_g, p) in the model's observed order."""
 
     X: tuple[np.ndarray, ...]
+    x_idx: tuple[int, ...] = ()      # columns of exogenous observed covariates under fixed.x
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def gamma(self, meanstructure: bool) -> tuple[np.ndarray, ...]:
         """:func:`gamma_matrix` of every group (computed once)."""
         key = ("gamma", bool(meanstructure))
         if key not in self._cache:
-            self._cache[key] = tuple(gamma_matrix(x, meanstructure) for x in self.X)
+            self._cache[key] = tuple(gamma_matrix(x, meanstructure, self.x_idx) for x in self.X)
         return self._cache[key]
 
     def h1_traces(self, meanstructure: bool) -> tuple[float, ...]:
@@ -143,18 +144,41 @@ def weight_matrix(Sigma: np.ndarray, meanstructure: bool) -> np.ndarray:
     return W
 
 
-def gamma_matrix(X: np.ndarray, meanstructure: bool) -> np.ndarray:
+def gamma_matrix(X: np.ndarray, meanstructure: bool, x_idx: Sequence[int] = ()) -> np.ndarray:
     """lavaan's ADF Gamma (``NACOV``) of one group from complete raw data ``X`` (N, p):
     the covariance (denominator N) over cases of ``vech((x_i - xbar)(x_i - xbar)')`` and,
-    with a mean structure, ``x_i``; moments in the engine's order (vech, then means)."""
+    with a mean structure, ``x_i``; moments in the engine's order (vech, then means).
+
+    With fixed.x covariates (columns ``x_idx``) lavaan's version: the same moments of the
+    data minus those of the data with every other column replaced by its least-squares
+    prediction from the covariates (so the covariates' own moments have no variance)."""
     X = np.asarray(X, float)
-    Z = X - X.mean(axis=0)
     rows, cols = _vech_index(X.shape[1])
-    d = Z[:, rows] * Z[:, cols]
-    if meanstructure:
-        d = np.concatenate([d, X], axis=1)
+
+    def moments(Y: np.ndarray) -> np.ndarray:
+        Z = Y - Y.mean(axis=0)
+        d = Z[:, rows] * Z[:, cols]
+        return np.concatenate([d, Y], axis=1) if meanstructure else d
+
+    d = moments(X)
+    if len(x_idx):
+        x_idx = list(x_idx)
+        C = np.column_stack([np.ones(X.shape[0]), X[:, x_idx]])
+        fitted = C @ np.linalg.lstsq(C, X, rcond=None)[0]
+        fitted[:, x_idx] = X[:, x_idx]
+        d = d - moments(fitted)
     d = d - d.mean(axis=0)
     return d.T @ d / X.shape[0]
+
+
+def x_moment_mask(p: int, x_idx: Sequence[int], meanstructure: bool) -> np.ndarray:
+    """True for the moments of fixed.x covariates alone (their variances, covariances and
+    means), in the engine's moment order."""
+    rows, cols = _vech_index(p)
+    is_x = np.zeros(p, bool)
+    is_x[list(x_idx)] = True
+    mask = is_x[rows] & is_x[cols]
+    return np.concatenate([mask, is_x]) if meanstructure else mask
 
 
 def moment_scores(X: np.ndarray, Sigma: np.ndarray, mu: np.ndarray, meanstructure: bool) -> np.ndarray:
@@ -267,10 +291,13 @@ def _moments(struct: GroupStructure, theta: np.ndarray, data: GroupData):
     return Sigma, mu
 
 
-def _pieces(struct: GroupStructure, theta: np.ndarray, data: GroupData):
-    """Delta_g, W_g (structured) and the per-case parameter scores per group."""
+def _pieces(struct: GroupStructure, theta: np.ndarray, data: GroupData, keep: np.ndarray | None = None):
+    """Delta_g (columns ``keep``: the parameters not held fixed), W_g (structured) and the
+    per-case parameter scores per group."""
     Sigma, mu = _moments(struct, theta, data)
     J = struct.moment_jacobian(np.asarray(theta, float))
+    if keep is not None:
+        J = J[:, keep]
     Delta = [J[s] for s in _group_blocks(struct)]
     W = [weight_matrix(Sigma[g], struct.meanstructure) for g in range(struct.n_groups)]
     scores = [moment_scores(data.X[g], Sigma[g], mu[g], struct.meanstructure) @ Delta[g]
@@ -279,7 +306,7 @@ def _pieces(struct: GroupStructure, theta: np.ndarray, data: GroupData):
 
 
 def robust_analysis(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData, *,
-                    with_vcov: bool = True) -> tuple[np.ndarray | None, "RobustTest"]:
+                    with_vcov: bool = True, fixed: Sequence[int] = ()) -> tuple[np.ndarray | None, "RobustTest"]:
     """The robust covariance of the estimates (None when ``with_vcov`` is False) and the
     traces of the scaled test at ``theta``, sharing the Jacobian, weights, scores and
     information. ``theta`` need not be a minimum (the Satorra-Bentler 2010 difference test
@@ -287,11 +314,14 @@ def robust_analysis(estimator: str, struct: GroupStructure, theta: np.ndarray, d
 
     MLM/MLMV/MLMVS: ``robust.sem`` (expected information and Gamma); MLR:
     ``robust.huber.white`` (observed information and casewise scores) and lavaan's
-    ``yuan.bentler.mplus`` trace."""
+    ``yuan.bentler.mplus`` trace.
+
+    ``fixed``: 0-based parameters held at their values (lavaan's fixed.x moments of
+    covariates): not differentiated; their rows and columns of the covariance are 0."""
     # small dense matrices: one BLAS thread (threads contending on a loaded machine made a
     # 120 x 120 solve a thousand times slower here)
     with _blas_controller().limit(limits=1):
-        return _robust_analysis(estimator, struct, theta, data, with_vcov)
+        return _robust_analysis(estimator, struct, theta, data, with_vcov, fixed)
 
 
 @lru_cache(maxsize=1)
@@ -302,31 +332,44 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def _robust_analysis(estimator, struct, theta, data, with_vcov):
-    Delta, W, scores = _pieces(struct, theta, data)
+def _robust_analysis(estimator, struct, theta, data, with_vcov, fixed=()):
+    keep = np.setdiff1d(np.arange(struct.k), np.asarray(list(fixed), int))
+    Delta, W, scores = _pieces(struct, theta, data, keep if len(fixed) else None)
     f = data.fractions
     n_total = float(data.n.sum())
     if estimator == "MLR":
-        A = observed_information(struct, theta, data.stats())
+        A = observed_information(struct, theta, data.stats())[np.ix_(keep, keep)]
         A_inv = np.linalg.inv(A)
         B0 = first_order_information(scores)
-        vcov = sandwich_vcov(A, B0, n_total) if with_vcov else None
+        vcov = _embed(sandwich_vcov(A, B0, n_total), keep, struct.k) if with_vcov else None
         h1 = data.h1_traces(struct.meanstructure)
         trace, h0 = yuan_bentler_trace(h1, B0, A_inv)
         # lavaan divides the h0 trace by its count of free parameters before equality
-        # constraints (every free row, shared labels counted once per row)
-        n_rows = int(np.sum(struct.row_free >= 0))
-        return vcov, RobustTest(estimator, trace, h1=float(np.sum(h1)), h0=h0, n_h1=struct.n_moments,
-                                n_params=n_rows)
+        # constraints (every free row, shared labels counted once per row), the h1 trace by
+        # the moments not of fixed.x covariates alone
+        fixed_set = set(int(i) for i in fixed)
+        n_rows = int(sum(1 for r in struct.row_free if r >= 0 and int(r) not in fixed_set))
+        n_h1 = struct.n_moments - struct.n_groups * int(
+            x_moment_mask(struct.p, data.x_idx, struct.meanstructure).sum())
+        return vcov, RobustTest(estimator, trace, h1=float(np.sum(h1)), h0=h0, n_h1=n_h1, n_params=n_rows)
     E = expected_information(Delta, W, f)
     E_inv = np.linalg.inv(E)
     Gamma = data.gamma(struct.meanstructure)
     vcov = None
     if with_vcov:
         B = sum(fg * (Wg @ Dg).T @ Gg @ (Wg @ Dg) for fg, Dg, Wg, Gg in zip(f, Delta, W, Gamma))
-        vcov = sandwich_vcov(E, B, n_total)
+        vcov = _embed(sandwich_vcov(E, B, n_total), keep, struct.k)
     trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv, second=estimator in ("MLMV", "MLMVS"))
     return vcov, RobustTest(estimator, trace, trace2)
+
+
+def _embed(V: np.ndarray, keep: np.ndarray, k: int) -> np.ndarray:
+    """``V`` of the parameters ``keep`` as a (k, k) matrix, 0 for the fixed ones."""
+    if keep.size == k:
+        return V
+    out = np.zeros((k, k))
+    out[np.ix_(keep, keep)] = V
+    return out
 
 
 def robust_vcov(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData) -> np.ndarray:
@@ -343,35 +386,52 @@ def _h1_trace(X: np.ndarray, Gamma: np.ndarray, meanstructure: bool) -> float:
     return float(np.sum(weight_matrix(S, meanstructure) * Gamma))
 
 
-def robust_test(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData) -> "RobustTest":
+def robust_test(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData,
+                fixed: Sequence[int] = ()) -> "RobustTest":
     """The traces of ``estimator``'s scaled test at ``theta`` (see :func:`robust_analysis`)."""
-    return robust_analysis(estimator, struct, theta, data, with_vcov=False)[1]
+    return robust_analysis(estimator, struct, theta, data, with_vcov=False, fixed=fixed)[1]
 
 
-def baseline_rows(observed: Sequence[str], n_groups: int, meanstructure: bool) -> tuple[ParRow, ...]:
+def baseline_rows(observed: Sequence[str], n_groups: int, meanstructure: bool,
+                  x_moments: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                  x_idx: Sequence[int] = ()) -> tuple[ParRow, ...]:
     """lavaan's independence model: per group every variance (and, with means, every
-    intercept) free."""
+    intercept) free; with fixed.x covariates (positions ``x_idx``) their variances,
+    covariances (and means) fixed at the group's sample values ``x_moments[g] = (cov, mean)``."""
     rows, k = [], 0
+    xs = list(x_idx)
     for g in range(1, n_groups + 1):
-        for v in observed:
-            k += 1
-            rows.append(ParRow(v, "~~", v, "", k, float("nan"), False, g))
-        if meanstructure:
-            for v in observed:
+        for i, v in enumerate(observed):
+            if i in xs:
+                cov = x_moments[g - 1][0]
+                for j in xs[xs.index(i):]:
+                    rows.append(ParRow(v, "~~", observed[j], "", 0, float(cov[i, j]), False, g))
+            else:
                 k += 1
-                rows.append(ParRow(v, "~1", "", "", k, float("nan"), False, g))
+                rows.append(ParRow(v, "~~", v, "", k, float("nan"), False, g))
+        if meanstructure:
+            for i, v in enumerate(observed):
+                if i in xs:
+                    rows.append(ParRow(v, "~1", "", "", 0, float(x_moments[g - 1][1][i]), False, g))
+                else:
+                    k += 1
+                    rows.append(ParRow(v, "~1", "", "", k, float("nan"), False, g))
     return tuple(rows)
 
 
 def baseline_test(estimator: str, observed: Sequence[str], data: GroupData, meanstructure: bool) -> RobustTest:
-    """:func:`robust_test` of the independence model at its estimates (sample variances and means)."""
-    struct = GroupStructure(baseline_rows(observed, len(data.X), meanstructure), tuple(observed), (),
-                            n_groups=len(data.X), meanstructure=meanstructure)
+    """:func:`robust_test` of the independence model at its estimates (sample variances and
+    means; fixed.x covariates keep their sample moments, as lavaan's baseline)."""
+    xs = list(data.x_idx)
+    x_moments = [(np.cov(x, rowvar=False, bias=True).reshape(x.shape[1], x.shape[1]), x.mean(axis=0))
+                 for x in data.X]
+    struct = GroupStructure(baseline_rows(observed, len(data.X), meanstructure, x_moments, xs), tuple(observed),
+                            (), n_groups=len(data.X), meanstructure=meanstructure)
     theta = []
     for x in data.X:
-        theta.extend(x.var(axis=0))
+        theta.extend(np.delete(x.var(axis=0), xs))
         if meanstructure:
-            theta.extend(x.mean(axis=0))
+            theta.extend(np.delete(x.mean(axis=0), xs))
     return robust_test(estimator, struct, np.asarray(theta), data)
 
 
@@ -516,7 +576,8 @@ def scaled_fit_measures(model_test: RobustTest, base_test: RobustTest, *, chisq:
 # ---------------------------------------------------------------------- nested models
 def satorra_2000_difference(free: GroupStructure, free_theta: np.ndarray, restricted: GroupStructure,
                             restricted_theta: np.ndarray, data: GroupData, chisq_diff: float,
-                            df_diff: int) -> dict[str, float]:
+                            df_diff: int, fixed_free: Sequence[int] = (),
+                            fixed_restricted: Sequence[int] = ()) -> dict[str, float]:
     """lavaan's ``satorra.2000`` scaled-and-shifted difference test (``lavTestLRT``'s default
     for MLMV/MLMVS; ``A.method = "delta"``, ``H1 = TRUE``).
 
@@ -526,10 +587,13 @@ def satorra_2000_difference(free: GroupStructure, free_theta: np.ndarray, restri
     information of the less restricted model, ``M = P^-1 A'(A P^-1 A')^+ A P^-1``,
     ``U = V Delta1 M Delta1' V`` (``V = diag(W_g)``), ``Gamma = diag(f_g Gamma_g)``:
     ``a = sqrt(df / tr((U Gamma)^2))``, ``b = df - a tr(U Gamma)``, statistic
-    ``a (T0 - T1) + b`` on ``df`` degrees of freedom."""
+    ``a (T0 - T1) + b`` on ``df`` degrees of freedom. ``fixed_*``: fixed.x parameters of
+    each model (not differentiated)."""
     with _blas_controller().limit(limits=1):
-        Delta1, W, _ = _pieces(free, free_theta, data)
-        J0 = restricted.moment_jacobian(np.asarray(restricted_theta, float))
+        keep1 = np.setdiff1d(np.arange(free.k), np.asarray(list(fixed_free), int))
+        keep0 = np.setdiff1d(np.arange(restricted.k), np.asarray(list(fixed_restricted), int))
+        Delta1, W, _ = _pieces(free, free_theta, data, keep1)
+        J0 = restricted.moment_jacobian(np.asarray(restricted_theta, float))[:, keep0]
         f = data.fractions
         D1 = np.concatenate(Delta1, axis=0)
         H = np.linalg.pinv(D1) @ J0

@@ -46,6 +46,24 @@ run("hs_mlr_scalar", hs_model, "hs", estimator = "MLR", group = "school",
 run("lc_mlm_configural", lc_cfa, "lc", estimator = "MLM", group = "sector")
 run("lc_mlm_metric", lc_cfa, "lc", estimator = "MLM", group = "sector", group.equal = "loadings")
 
+## observed exogenous covariates (fixed.x = TRUE, lavaan's default): a MIMIC model
+hs_mimic <- ' visual =~ x1 + x2 + x3
+ textual =~ x4 + x5 + x6
+ visual ~ ageyr + sex
+ textual ~ ageyr '
+for (e in c("MLM", "MLR", "MLMV")) {
+  run(paste0("hs_mimic_", tolower(e)), hs_mimic, "hs", estimator = e)
+}
+run("hs_mimic_mlr_school", hs_mimic, "hs", estimator = "MLR", group = "school")
+# nested in hs_mimic: no age effect on textual (df + 1)
+hs_mimic_nested <- ' visual =~ x1 + x2 + x3
+ textual =~ x4 + x5 + x6
+ visual ~ ageyr + sex
+ textual ~ 0*ageyr '
+for (e in c("MLM", "MLR", "MLMV")) {
+  run(paste0("hs_mimic_", tolower(e), "_nested"), hs_mimic_nested, "hs", estimator = e)
+}
+
 lrt <- function(a, b, ...) lrt_table(fits[[a]], fits[[b]], model.names = c(a, b), ...)
 out$lrt <- list(
   hs_mlm_metric_sb2001 = lrt("hs_mlm_configural", "hs_mlm_metric"),
@@ -59,7 +77,11 @@ out$lrt <- list(
   # MLMV/MLMVS: lavaan's default satorra.2000 (scaled and shifted); MLM with it on request
   hs_mlmv_metric_s2000 = lrt("hs_mlmv_configural", "hs_mlmv_metric"),
   hs_mlmvs_metric_s2000 = lrt("hs_mlmvs_configural", "hs_mlmvs_metric"),
-  hs_mlm_metric_s2000 = lrt("hs_mlm_configural", "hs_mlm_metric", method = "satorra.2000"))
+  hs_mlm_metric_s2000 = lrt("hs_mlm_configural", "hs_mlm_metric", method = "satorra.2000"),
+  # with fixed.x covariates
+  hs_mimic_mlm_sb2001 = lrt("hs_mimic_mlm", "hs_mimic_mlm_nested"),
+  hs_mimic_mlr_sb2010 = lrt("hs_mimic_mlr", "hs_mimic_mlr_nested", method = "satorra.bentler.2010"),
+  hs_mimic_mlmv_s2000 = lrt("hs_mimic_mlmv", "hs_mimic_mlmv_nested"))
 
 tt <- proc.time() - t_script
 out$script_seconds <- unname(tt["elapsed"])
