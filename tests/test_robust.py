@@ -85,6 +85,7 @@ def test_scaled_and_robust_fit_indices_match_lavaan(fits, name):
             continue
         if theirs[key] is None:        # lavaan: NA (e.g. cfi.robust of MLMVS): lcsem leaves the row out
             assert ours not in fi.index or not np.isfinite(fi[ours]), ours
+            checked.append(ours)
             continue
         assert ours in fi.index, ours
         assert fi[ours] == pytest.approx(theirs[key], abs=TOL), ours
@@ -321,3 +322,31 @@ def test_warnings_of_a_robust_fit_point_at_the_caller():
         res = lcsem.fit(model, DATA["lc_shared.csv"], group="sector", estimator="MLR")
     assert all(w.filename == __file__ for w in record)
     assert any("written once" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize("estimator", ["MLM", "MLR", "MLMV"])
+def test_saturated_model_follows_lavaan(estimator):
+    # make_robust.R: hs_<est>_saturated (df = 0)
+    res = lcsem.fit("visual =~ x1 + x2 + x3", DATA["hs.csv"], estimator=estimator)
+    fi = res.fit_indices
+    assert fi["df"] == 0 and fi["chisq_scaled"] == pytest.approx(0, abs=1e-8) and fi["df_scaled"] == 0
+    shifted = estimator == "MLMV"     # lavaan: plain formulas then (no shift parameter at df = 0)
+    for name in ("pvalue_scaled", "chisq_scaling_factor", "rmsea_pvalue_scaled", "rmsea_pvalue_robust") + (
+            () if shifted else ("cfi_robust", "tli_robust", "rmsea_scaled", "rmsea_ci_lower_scaled")):
+        assert np.isnan(fi[name]), name
+    if shifted:
+        assert fi["cfi_robust"] == 1 and fi["tli_robust"] == 1 and fi["rmsea_scaled"] == 0
+        assert fi["rmsea_ci_lower_scaled"] == 0 and fi["rmsea_ci_upper_scaled"] == 0
+    assert fi["cfi_scaled"] == 1 and fi["tli_scaled"] == 1
+    assert fi["rmsea_robust"] == 0 and fi["rmsea_ci_lower_robust"] == 0 and fi["rmsea_ci_upper_robust"] == 0
+    theirs = MORE["fits"][f"hs_{estimator.lower()}_saturated"]["fit_measures"]
+    assert fi["baseline_chisq_scaling_factor"] == pytest.approx(theirs["baseline.chisq.scaling.factor"], abs=TOL)
+    assert (theirs["cfi.robust"] is None) == (not shifted)
+    assert np.isfinite(res.estimates["se"].iloc[1:]).all()
+
+
+def test_unidentified_model_gives_nan_with_a_named_warning():
+    with pytest.warns(lcsem.exceptions.ScaledTestWarning, match="cannot be inverted"), \
+            pytest.warns(lcsem.IdentificationWarning):
+        res = lcsem.fit("f =~ x1 + x2\n g =~ x3 + x4\n f ~~ 0*g", DATA["hs.csv"], estimator="MLM")
+    assert np.isnan(res.fit_indices["chisq_scaled"]) and res.estimates["se"].isna().all()

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from ..engine.structure import GroupStructure
-from ..exceptions import ArgumentError, DataError, NotSupportedError
-from ..inference.robust import ROBUST_ESTIMATORS, GroupData, baseline_test, robust_analysis, scaled_fit_measures
+from .._warnings import warn
+from ..exceptions import ArgumentError, DataError, NotSupportedError, ScaledTestWarning
+from ..inference.robust import (ROBUST_ESTIMATORS, GroupData, RobustTest, baseline_test, robust_analysis,
+                                scaled_fit_measures)
 from ..inference.grouped import fixed_x_ids
 from ..inference.standardized import DefinedParameters, delta_se
 from ..inference.wald import add_inference_columns, standard_errors
@@ -98,8 +100,15 @@ def robust_result(res: FitResult, estimator: str) -> FitResult:
     vcov = np.asarray(res.vcov, float)
     fi = res.fit_indices
     identified = struct.k and np.isfinite(vcov).all()
-    robust_vcov, test = robust_analysis(estimator, struct, theta, data, with_vcov=bool(identified),
-                                        fixed=fixed_parameters(res))
+    try:
+        robust_vcov, test = robust_analysis(estimator, struct, theta, data, with_vcov=bool(identified),
+                                            fixed=fixed_parameters(res))
+    except np.linalg.LinAlgError:
+        # lavaan: "could not invert information matrix needed for robust test statistic"
+        warn(f"{estimator}: the information matrix cannot be inverted, so the robust standard errors and "
+             f"the scaled test are not available (NaN); the model is probably not identified: fix "
+             f"parameters or add indicators", ScaledTestWarning, stacklevel=4)
+        robust_vcov, test = np.full((struct.k, struct.k), np.nan), RobustTest(estimator, float("nan"))
     base = baseline_test(estimator, model.observed, data, struct.meanstructure)
     if robust_vcov is not None:
         vcov = robust_vcov

@@ -440,8 +440,10 @@ def scaled_statistic(test: RobustTest, chisq: float, df: float) -> dict[str, flo
     """lavaan's scaled statistic of ``test``: ``stat``, ``df``, ``pvalue``, ``scaling_factor``
     and (MLMV) ``shift``; NaN when df = 0 (lavaan)."""
     nan = float("nan")
-    if not df > 0 or not np.isfinite(test.trace):
-        return dict(stat=nan, df=nan if not df > 0 else df, pvalue=nan, scaling_factor=nan, shift=nan)
+    if not df > 0:        # lavaan: the standard statistic, no p-value or scaling factor
+        return dict(stat=float(chisq), df=float(df), pvalue=nan, scaling_factor=nan, shift=nan)
+    if not np.isfinite(test.trace):
+        return dict(stat=nan, df=df, pvalue=nan, scaling_factor=nan, shift=nan)
     kind = ROBUST_TESTS[test.estimator]
     if kind == "scaled.shifted":
         a = np.sqrt(df / test.trace2)
@@ -462,12 +464,16 @@ def scaled_statistic(test: RobustTest, chisq: float, df: float) -> dict[str, flo
 
 def _c_hat(kind: str, scaled: dict[str, float], df: float) -> float:
     """lavaan's ``c.hat`` of the robust CFI/TLI (Brosseau-Liard & Savalei, 2014)."""
+    if not df > 0:
+        return float("nan")
     if kind == "scaled.shifted":
         return scaled["scaling_factor"] * (df - scaled["shift"]) / df
     return scaled["scaling_factor"]
 
 
 def _cfi(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
+    if not np.isfinite([x2, df, x20, df0, c, c0]).all():       # lavaan: NA in, NA out
+        return float("nan")
     t1 = max(x2 - c * df, 0.0)
     t2 = max(x2 - c * df, x20 - c0 * df0, 0.0)
     if np.isclose(t1, 0.0, rtol=0, atol=1.5e-8) and np.isclose(t2, 0.0, rtol=0, atol=1.5e-8):
@@ -476,6 +482,8 @@ def _cfi(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
 
 
 def _tli(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
+    if not np.isfinite([x2, df, x20, df0, c, c0]).all():
+        return float("nan")
     t1 = (x2 - c * df) * df0
     t2 = (x20 - c0 * df0) * df
     if df > 0 and abs(t2) > 0:
@@ -486,8 +494,12 @@ def _tli(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
 
 
 def _rmsea(x2, df, n, G, c=1.0) -> float:
+    if not np.isfinite([x2, df]).all():
+        return float("nan")
     if not df > 0:
         return 0.0
+    if not np.isfinite(c):
+        return float("nan")
     return float(np.sqrt(max(x2 / n / df - c / n, 0.0)) * np.sqrt(G))
 
 
@@ -499,10 +511,12 @@ def _rmsea_interval(x2, df, n, G, c=1.0, level: float = 0.90) -> tuple[float, fl
     times faster."""
     from scipy.special import chdtr, chndtrinc
 
-    if not (np.isfinite(x2) and np.isfinite(df)):
+    if not np.isfinite([x2, df]).all():
         return float("nan"), float("nan")
     if df < 1:
         return 0.0, 0.0
+    if not np.isfinite(c):
+        return float("nan"), float("nan")
     central = float(chdtr(df, x2))
     upper_p, lower_p = 1 - (1 - level) / 2, (1 - level) / 2
     lam_lo = float(chndtrinc(x2, df, upper_p)) if central >= upper_p else 0.0
@@ -549,14 +563,15 @@ def scaled_fit_measures(model_test: RobustTest, base_test: RobustTest, *, chisq:
     }
     if kind == "scaled.shifted":
         out["chisq_shift_parameter"] = m["shift"]
-    if kind == "yuan.bentler.mplus":
-        out["scaling_factor_h1"] = model_test.h1 / model_test.n_h1
-        out["scaling_factor_h0"] = model_test.h0 / model_test.n_params if model_test.n_params else float("nan")
+    if kind == "yuan.bentler.mplus":      # lavaan: not computed when df = 0
+        out["scaling_factor_h1"] = model_test.h1 / model_test.n_h1 if df > 0 else float("nan")
+        out["scaling_factor_h0"] = (model_test.h0 / model_test.n_params if df > 0 and model_test.n_params
+                                    else float("nan"))
     # RMSEA of the scaled test
     if kind == "scaled.shifted":
         x2s, dfs = m["stat"], df
     else:
-        x2s, dfs = chisq, (model_test.trace if np.isfinite(model_test.trace) and model_test.trace != 0
+        x2s, dfs = chisq, (model_test.trace if df > 0 and np.isfinite(model_test.trace) and model_test.trace != 0
                            else float("nan"))
     out["rmsea_scaled"] = _rmsea(x2s, dfs, N, G) if np.isfinite(dfs) else float("nan")
     out["rmsea_ci_lower_scaled"], out["rmsea_ci_upper_scaled"] = _rmsea_interval(x2s, dfs, N, G)
@@ -564,6 +579,8 @@ def scaled_fit_measures(model_test: RobustTest, base_test: RobustTest, *, chisq:
     if kind != "mean.var.adjusted":
         c_model = _c_hat(kind, m, df)
         c_base = _c_hat(kind, b, df0)
+        if kind == "scaled.shifted" and not df > 0:
+            c_model = c_base = 1.0      # lavaan 0.6.14: no shift when df = 0, so the plain formulas
         out["cfi_robust"] = _cfi(chisq, df, chisq0, df0, c_model, c_base)
         out["tli_robust"] = _tli(chisq, df, chisq0, df0, c_model, c_base)
         out["rmsea_robust"] = _rmsea(chisq, df, N, G, c_model)

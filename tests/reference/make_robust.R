@@ -46,6 +46,10 @@ run("hs_mlr_scalar", hs_model, "hs", estimator = "MLR", group = "school",
 run("lc_mlm_configural", lc_cfa, "lc", estimator = "MLM", group = "sector")
 run("lc_mlm_metric", lc_cfa, "lc", estimator = "MLM", group = "sector", group.equal = "loadings")
 
+## a saturated model (df = 0): lavaan's NA / 0 / 1 conventions of the scaled and robust indices
+for (e in c("MLM", "MLR", "MLMV")) {
+  run(paste0("hs_", tolower(e), "_saturated"), "visual =~ x1 + x2 + x3", "hs", estimator = e)
+}
 ## observed exogenous covariates (fixed.x = TRUE, lavaan's default): a MIMIC model
 hs_mimic <- ' visual =~ x1 + x2 + x3
  textual =~ x4 + x5 + x6
