@@ -50,6 +50,7 @@ _EAGER = ["Model", "lc_model", "lc_extended_model", "fit", "FitResult", "read_da
 # ``import lcsem``)
 _LAZY = {
     "plot_path": "lcsem.plot",
+    "plot_groups": "lcsem.plot",
     "plot_bootstrap": "lcsem.plot",
     "plot_residuals": "lcsem.plot",
     "path_layout": "lcsem.plot",
@@ -64,6 +65,7 @@ _LAZY = {
     "DynamicCutoffs": "lcsem.simulation.dynamic",
     "plot_dynamic_cutoffs": "lcsem.simulation.plot",
     "compare": "lcsem.analysis.compare", "ComparisonResult": "lcsem.analysis.compare",
+    "invariance": "lcsem.analysis.invariance", "InvarianceResult": "lcsem.analysis.invariance",
 }
 
 __all__ = [
@@ -93,4 +95,4 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .plot import path_layout, plot_bootstrap, plot_path, plot_residuals
+    from .plot import path_layout, plot_bootstrap, plot_groups, plot_path, plot_residuals

@@ -39,11 +39,11 @@ with missing data (FIML: casewise scores of the observed-data likelihood) can re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
+from .._threads import one_blas_thread
 from ..engine.curvature import hessian
 from ..engine.structure import GroupStats, GroupStructure
 from ..spec.partable import ParRow
@@ -320,16 +320,8 @@ def robust_analysis(estimator: str, struct: GroupStructure, theta: np.ndarray, d
     covariates): not differentiated; their rows and columns of the covariance are 0."""
     # small dense matrices: one BLAS thread (threads contending on a loaded machine made a
     # 120 x 120 solve a thousand times slower here)
-    with _blas_controller().limit(limits=1):
+    with one_blas_thread():
         return _robust_analysis(estimator, struct, theta, data, with_vcov, fixed)
-
-
-@lru_cache(maxsize=1)
-def _blas_controller():
-    """threadpoolctl's controller, built once (finding the BLAS libraries takes ~25 ms)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def _robust_analysis(estimator, struct, theta, data, with_vcov, fixed=()):
@@ -606,7 +598,7 @@ def satorra_2000_difference(free: GroupStructure, free_theta: np.ndarray, restri
     ``a = sqrt(df / tr((U Gamma)^2))``, ``b = df - a tr(U Gamma)``, statistic
     ``a (T0 - T1) + b`` on ``df`` degrees of freedom. ``fixed_*``: fixed.x parameters of
     each model (not differentiated)."""
-    with _blas_controller().limit(limits=1):
+    with one_blas_thread():
         keep1 = np.setdiff1d(np.arange(free.k), np.asarray(list(fixed_free), int))
         keep0 = np.setdiff1d(np.arange(restricted.k), np.asarray(list(fixed_restricted), int))
         Delta1, W, _ = _pieces(free, free_theta, data, keep1)
