@@ -432,7 +432,7 @@ def _scaled_table(table: pd.DataFrame, results: tuple[FitResult, ...], labels: S
             cd = float("nan")
         diff[i + 1] = (T0 - T1) / cd
         cds[i + 1] = cd
-        pvals[i + 1] = stats.chi2.sf(diff[i + 1], m) if np.isfinite(cd) else np.nan
+        pvals[i + 1] = _lazy.chi2_sf(diff[i + 1], m) if np.isfinite(cd) else np.nan
     table["chisq_diff"] = diff
     table["pvalue"] = pvals
     table["rmsea"] = np.nan
