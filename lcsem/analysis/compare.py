@@ -73,7 +73,9 @@ class ComparisonResult:
         ``"standard"``: the difference of the normal-theory ML chi-squares;
         ``"satorra.bentler.2001"`` / ``"satorra.bentler.2010"``: the scaled difference of
         robust (MLM/MLR) results (``table["scaling_factor"]`` is the difference's scaling
-        factor ``cd``; ``rmsea`` is NaN, as lavaan gives none).
+        factor ``cd``; ``rmsea`` is NaN, as lavaan gives none); ``"satorra.2000"``: the
+        scaled-and-shifted difference (MLMV/MLMVS by default; ``scaling_factor`` = 1/a and
+        ``shift_parameter`` = b).
     results
         The fitted results, in the table's order.
     nesting_chisq
@@ -171,7 +173,10 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
         (``"satorra.bentler.2001"``). ``"satorra.bentler.2010"``: Satorra & Bentler's
         (2010) strictly positive version, where ``c1`` is the less restricted model's
         scaling factor evaluated at the restricted model's estimates (lavaan's ``M10``).
-        ``"standard"`` with robust results: the unscaled difference.
+        ``"standard"`` with robust results: the unscaled difference. For MLMV/MLMVS
+        (and MLM on request) ``"satorra.2000"``: Satorra's (2000) scaled-and-shifted
+        difference from Gamma and the less restricted model's information (lavaan's
+        ``A.method = "delta"``).
     names
         Model names for the table, one per result in the order given (default
         ``"model 1"``, ``"model 2"``, ...; lavaan uses the argument names).
