@@ -25,6 +25,7 @@ __all__ = [
     "UnstableRatioWarning",
     "IdentificationWarning",
     "ScalingWarning",
+    "ScaledTestWarning",
 ]
 
 
@@ -116,3 +117,9 @@ class ScalingWarning(LcsemWarning):
 class SharedLabelWarning(LcsemWarning):
     """A single label in a multi-group model makes the parameter equal in every group
     (lavaan's rule); write ``c(a1, a2)*x`` for group-specific labels."""
+
+
+class ScaledTestWarning(LcsemWarning):
+    """A scaled (robust) test statistic is undefined here, e.g. a Satorra-Bentler (2001)
+    difference test whose scaling factor is not positive: the statistic is NaN; the message
+    names the alternative."""

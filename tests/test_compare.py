@@ -193,13 +193,13 @@ def test_refuses_different_estimators_and_non_ml(ref, fits):
     gls_three = lcsem.fit(ref["models"]["hs_three"]["model"], hs, estimator="GLS")
     gls_one = lcsem.fit(ref["models"]["hs_one"]["model"], hs, estimator="GLS")
     _refused(ArgumentError, "different estimators", "GLS, ML", results=[gls_three, fits["hs_one"]])
-    _refused(NotSupportedError, "'GLS'", "ML results only", "Satorra-Bentler", "issue 11",
+    _refused(NotSupportedError, "'GLS'", "ML results", "Satorra-Bentler", "refit with estimator='ML'",
              results=[gls_three, gls_one])
 
 
 def test_refuses_methods_it_does_not_have(fits):
     pair = [fits["hs_three"], fits["hs_one"]]
-    _refused(ArgumentError, "method", "'satorra.bentler.2001'", "MLM/MLR", "issue 11", results=pair,
+    _refused(ArgumentError, "method", "'satorra.bentler.2001'", "MLM/MLR", "method='default'", results=pair,
              method="satorra.bentler.2001")
     _refused(ArgumentError, "method", "'lrt'", "'default'", results=pair, method="lrt")
 

@@ -31,6 +31,7 @@ from ..data.groups import moments_by_group
 from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
 from ..spec.groups import group_table, mean_structure_needed, shared_labels
 from .grouped import fit_groups
+from .robust_fit import ROBUST_ESTIMATORS, check_robust_input, robust_result
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
 
@@ -80,7 +81,12 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         from ``sample_cov``.
     estimator
         ``"ML"`` (default; normal-theory maximum likelihood, lavaan's defaults), ``"GLS"``
-        or ``"ULS"``.
+        or ``"ULS"``; robust ML for non-normal complete data (lavaan's): ``"MLM"`` (robust
+        standard errors from the expected information, Satorra-Bentler scaled chi-square),
+        ``"MLR"`` (Huber-White standard errors from the observed information, Yuan-Bentler
+        scaled chi-square), ``"MLMV"`` (scaled-and-shifted) and ``"MLMVS"``
+        (Satterthwaite mean-and-variance adjusted). Robust fits add lavaan's scaled and
+        robust indices to ``fit_indices`` (``chisq_scaled``, ``cfi_robust``, ...).
     missing
         ``"listwise"`` (drop incomplete rows; the result reports N used and dropped) or
         ``"error"``.
@@ -134,6 +140,11 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         or need respondents' answers (bootstrap, factor scores) refuse such a result.
     """
     model = as_model(model)
+    robust = None
+    if estimator in ROBUST_ESTIMATORS:
+        # lavaan: robust ML = ML estimates with corrected standard errors and test
+        check_robust_input(model, data, estimator, missing, sample_cov)
+        robust, estimator = estimator, "ML"
     group_equal, group_partial = _names_list(group_equal, "group_equal"), _names_list(group_partial, "group_partial")
     if not isinstance(meanstructure, bool):
         raise ArgumentError(f"meanstructure: expected True or False, got {meanstructure!r}")
@@ -144,13 +155,14 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
             raise NotSupportedError("engine: 'semopy' is a single-group cross-check; fit multi-group "
                                     "and mean-structure models with engine='lcsem'")
         with one_blas_thread():
-            return _fit_grouped(model, data, estimator, missing, level, group, group_equal, group_partial,
-                                meanstructure, sample_cov)
+            return _robust(_fit_grouped(model, data, estimator, missing, level, group, group_equal,
+                                        group_partial, meanstructure, sample_cov), robust)
     if group_equal or group_partial:
         raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
                             f"group=...; name the group column (e.g. group=\"sector\")")
     if estimator not in ESTIMATORS:
-        raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of {', '.join(ESTIMATORS)}")
+        raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of "
+                            f"{', '.join(ESTIMATORS + ROBUST_ESTIMATORS)}")
     level = check_level(level)
     if model.df < 0:
         raise ModelSpecificationError(
@@ -187,7 +199,16 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         except np.linalg.LinAlgError as exc:
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None
-    return replace(result, warnings=tuple(w.message for w in caught))
+    return _robust(replace(result, warnings=tuple(w.message for w in caught)), robust)
+
+
+def _robust(res: FitResult, estimator: str | None) -> FitResult:
+    """``res`` with ``estimator``'s robust corrections (unchanged when None)."""
+    if estimator is None:
+        return res
+    with recording() as caught, one_blas_thread():
+        out = robust_result(res, estimator)
+    return replace(out, warnings=res.warnings + tuple(w.message for w in caught))
 
 
 #: values of ``fit(engine=...)``

@@ -20,6 +20,12 @@ _ESTIMATORS = {
           "the expected information, as lavaan's defaults)",
     "GLS": "generalised least squares (GLS)",
     "ULS": "unweighted least squares (ULS) with normal-theory robust standard errors",
+    "MLM": "maximum likelihood with robust standard errors and the Satorra–Bentler scaled chi-square (MLM)",
+    "MLMV": "maximum likelihood with robust standard errors and the scaled-and-shifted chi-square (MLMV)",
+    "MLMVS": "maximum likelihood with robust standard errors and the Satterthwaite mean-and-variance "
+             "adjusted chi-square (MLMVS)",
+    "MLR": "maximum likelihood with Huber–White robust standard errors and the Yuan–Bentler scaled "
+           "chi-square (MLR)",
 }
 _KINDS = {"nonparametric": "nonparametric (case-resampling)", "parametric": "parametric",
           "bollen-stine": "Bollen–Stine (model-based)"}
