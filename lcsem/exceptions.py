@@ -26,6 +26,7 @@ __all__ = [
     "IdentificationWarning",
     "ScalingWarning",
     "MissingDataWarning",
+    "ScaledTestWarning",
 ]
 
 
@@ -122,3 +123,9 @@ class SharedLabelWarning(LcsemWarning):
 class MissingDataWarning(LcsemWarning):
     """Listwise deletion dropped a sizeable share of the rows (more than 5%): the estimates
     use only the complete rows; ``missing="ml"`` (full-information ML) uses every value."""
+
+
+class ScaledTestWarning(LcsemWarning):
+    """A scaled (robust) test statistic is undefined here, e.g. a Satorra-Bentler (2001)
+    difference test whose scaling factor is not positive: the statistic is NaN; the message
+    names the alternative."""

@@ -10,9 +10,10 @@ RMSEA of the difference (lavaan 0.6-13 and later; Savalei, Brace & Fouladi's RMS
 (N all respondents, G groups) and lavaan's AIC and BIC of each model.
 
 Before testing, :func:`compare` checks what lavaan only warns about or does not check:
-the same data (N, variables, sample covariances, groups), one estimator, different df, a
-more restricted model that fits no better than the less restricted one, and, for one-group
-results, that each model is nested in the one before it (Bentler & Satorra, 2010).
+the same data (N, variables, sample covariances, sample means with a mean structure, groups),
+one estimator, different df, a more restricted model that fits no better than the less
+restricted one, and, for one-group results, that each model is nested in the one before it
+(Bentler & Satorra, 2010).
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
+from .. import _lazy
 from .._warnings import quiet, warn
 from ..display.escape import html_escape, latex_escape
 from ..display.format import format_p, format_value
 from ..display.render import FORMATS, render_table
 from ..estimation.estimate import fit
 from ..exceptions import (ArgumentError, ConvergenceWarning, DataError, EstimationError, LcsemError,
-                          ModelSpecificationError, NotSupportedError)
+                          ModelSpecificationError, NotSupportedError, ScaledTestWarning)
+from ..estimation.robust_fit import fixed_parameters, group_data, result_structure
+from ..inference.robust import robust_test, satorra_2000_difference
 from ..results.fit_result import FitResult
 
 __all__ = ["compare", "ComparisonResult", "difference_table", "nesting_fit", "NESTING_CRIT",
@@ -47,6 +49,11 @@ SAME_DATA_RTOL = 1e-8
 
 METHODS = ("default", "standard")
 SCALED_METHODS = ("satorra.bentler.2001", "satorra.bentler.2010", "satorra.2000")
+#: robust estimators whose scaled difference tests compare() computes
+SCALED_ESTIMATORS = ("MLM", "MLR", "MLMV", "MLMVS")
+#: lavaan's note under a scaled difference test
+SCALED_NOTE = ("The chisq column holds the standard (unscaled) statistics, as lavaan's; the difference test "
+               "is the scaled one, a function of the standard statistics and the scaling factors.")
 COLUMNS = ["df", "aic", "bic", "chisq", "chisq_diff", "rmsea", "df_diff", "pvalue"]
 HEADING = "Chi-Squared Difference Test"
 
@@ -63,7 +70,12 @@ class ComparisonResult:
         ``chisq_diff rmsea df_diff pvalue`` of the test against the row above (NaN in the
         first row). ``rmsea`` is the RMSEA of the difference (lavaan's ``RMSEA`` column).
     method
-        ``"standard"``: the difference of the normal-theory ML chi-squares.
+        ``"standard"``: the difference of the normal-theory ML chi-squares;
+        ``"satorra.bentler.2001"`` / ``"satorra.bentler.2010"``: the scaled difference of
+        robust (MLM/MLR) results (``table["scaling_factor"]`` is the difference's scaling
+        factor ``cd``; ``rmsea`` is NaN, as lavaan gives none); ``"satorra.2000"``: the
+        scaled-and-shifted difference (MLMV/MLMVS by default; ``scaling_factor`` = 1/a and
+        ``shift_parameter`` = b).
     results
         The fitted results, in the table's order.
     nesting_chisq
@@ -96,7 +108,7 @@ class ComparisonResult:
         table = object.__getattribute__(self, "table")
         shown = pd.DataFrame(index=table.index)
         shown.index.name = "model"
-        for column in COLUMNS:
+        for column in COLUMNS + [c for c in ("scaling_factor", "shift_parameter") if c in table.columns]:
             values = table[column].to_numpy()
             if column in ("df", "df_diff"):
                 shown[column] = ["" if not np.isfinite(v) else str(int(v)) for v in values]
@@ -111,7 +123,9 @@ class ComparisonResult:
         ``"latex"`` or ``"html"``)."""
         if format not in FORMATS:
             raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
-        table = render_table(self._display_table(digits), format, digits=digits, caption=HEADING)
+        heading = (HEADING if self.method == "standard" else
+                   f"Scaled Chi-Squared Difference Test (method = {self.method})")
+        table = render_table(self._display_table(digits), format, digits=digits, caption=heading)
         notes = [f"Note. {n}" for n in self.notes]
         if format == "html":
             body = "".join(f"<p>{html_escape(n)}</p>" for n in notes)
@@ -152,10 +166,17 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
         (or one list of them): they are sorted by df (least restricted first) and each is
         tested against the one before it.
     method
-        ``"default"`` (or ``"standard"``): the difference of the ML chi-squares, as
-        lavaan's default for ML. The scaled differences of robust estimators
-        (``"satorra.bentler.2001"``, ``"satorra.bentler.2010"``) need MLM/MLR results and
-        come with them (issue 11).
+        ``"default"``: lavaan's default for the results' estimator: the difference of the
+        ML chi-squares for ML (also ``"standard"``); for MLM and MLR the Satorra-Bentler
+        (2001) scaled difference ``(T0 - T1) / cd`` with ``cd = (df0 c0 - df1 c1) /
+        (df0 - df1)`` from the standard statistics ``T`` and scaling factors ``c``
+        (``"satorra.bentler.2001"``). ``"satorra.bentler.2010"``: Satorra & Bentler's
+        (2010) strictly positive version, where ``c1`` is the less restricted model's
+        scaling factor evaluated at the restricted model's estimates (lavaan's ``M10``).
+        ``"standard"`` with robust results: the unscaled difference. For MLMV/MLMVS
+        (and MLM on request) ``"satorra.2000"``: Satorra's (2000) scaled-and-shifted
+        difference from Gamma and the less restricted model's information (lavaan's
+        ``A.method = "delta"``).
     names
         Model names for the table, one per result in the order given (default
         ``"model 1"``, ``"model 2"``, ...; lavaan uses the argument names).
@@ -173,8 +194,8 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
         Fewer than two results, something that is not a FitResult, bad ``names`` or
         ``method``.
     NotSupportedError
-        Results not estimated by ML (robust and least-squares differences are not
-        implemented yet).
+        Results estimated by GLS/ULS, or MLMV/MLMVS (lavaan's ``satorra.2000`` test is not
+        implemented).
     DataError
         The results are not fitted to the same data (N, observed variables, sample
         covariances or groups differ).
@@ -277,7 +298,11 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
     table = difference_table(df, chisq, [float(r.fit_indices["aic"]) for r in ordered],
                              [float(r.fit_indices["bic"]) for r in ordered], ordered[0].n_obs, n_groups,
                              ordered_labels)
-    return ComparisonResult(table, "standard", ordered, tuple(nesting), tuple(notes))
+    resolved = _resolve_method(method, ordered[0].estimator)
+    if resolved != "standard":
+        table = _scaled_table(table, ordered, ordered_labels, resolved)
+        notes.append(SCALED_NOTE)
+    return ComparisonResult(table, resolved, ordered, tuple(nesting), tuple(notes))
 
 
 def difference_table(df: Sequence[float], chisq: Sequence[float], aic: Sequence[float],
@@ -294,7 +319,7 @@ def difference_table(df: Sequence[float], chisq: Sequence[float], aic: Sequence[
     diff = np.maximum(np.diff(chisq), 0.0)
     df_diff = np.diff(df)
     rmsea = np.sqrt(np.maximum(diff / (n_obs * df_diff) - 1.0 / n_obs, 0.0)) * np.sqrt(n_groups)
-    pvalue = stats.chi2.sf(diff, df_diff)
+    pvalue = _lazy.chi2_sf(diff, df_diff)
     nan = np.array([np.nan])
     return pd.DataFrame({
         "df": df.astype(int),
@@ -347,18 +372,105 @@ def _check_method(method: str, results: tuple[FitResult, ...]) -> None:
                             f"difference test compares models fitted by one estimator: refit them all "
                             f"with the same estimator=")
     estimator = estimators[0]
-    if estimator != "ML":
+    if estimator not in ("ML",) + SCALED_ESTIMATORS:
         raise NotSupportedError(
-            f"results: estimator {estimator!r}: lcsem.compare tests ML results only for now; scaled "
-            f"difference tests for robust estimators (Satorra-Bentler 2001/2010 for MLM/MLR) come with "
-            f"issue 11 and other estimators are not supported yet: refit with estimator='ML'")
-    if method in SCALED_METHODS:
-        raise ArgumentError(f"method: {method!r} is a scaled difference test for robust (MLM/MLR) results "
-                            f"(issue 11); these results are ML, whose difference test is the standard "
-                            f"one: use method='default'")
-    if method not in METHODS:
+            f"results: estimator {estimator!r}: lcsem.compare tests ML results and the scaled differences "
+            f"of robust results (MLM/MLR: Satorra-Bentler 2001/2010; MLMV/MLMVS: Satorra 2000); other "
+            f"estimators are not supported: refit with estimator='ML' (or 'MLM'/'MLR')")
+    if method not in METHODS + SCALED_METHODS:
         raise ArgumentError(f"method: {method!r} is not a difference test lcsem knows; use one of "
-                            f"{', '.join(map(repr, METHODS))}")
+                            f"{', '.join(map(repr, METHODS + SCALED_METHODS))}")
+    if method in SCALED_METHODS and estimator == "ML":
+        raise ArgumentError(f"method: {method!r} is a scaled difference test for robust (MLM/MLR) results; "
+                            f"these results are ML, whose difference test is the standard one: use "
+                            f"method='default', or refit with estimator='MLM' or 'MLR'")
+    if method == "satorra.2000" and estimator == "MLR":
+        raise NotSupportedError("method: 'satorra.2000' is implemented for MLM, MLMV and MLMVS results "
+                                "(expected information); for MLR use 'satorra.bentler.2001' (default) or "
+                                "'satorra.bentler.2010'")
+    if method in SCALED_METHODS[:2] and estimator in ("MLMV", "MLMVS"):
+        raise ArgumentError(f"method: {method!r} needs Satorra-Bentler scaling factors (MLM/MLR); "
+                            f"{estimator} results are compared by lavaan's default, 'satorra.2000' "
+                            f"(method='default')")
+
+
+def _resolve_method(method: str, estimator: str) -> str:
+    """lavaan's default: the standard difference for ML, Satorra-Bentler 2001 for MLM/MLR."""
+    if method == "default":
+        if estimator in ("MLMV", "MLMVS"):
+            return "satorra.2000"
+        return "satorra.bentler.2001" if estimator in SCALED_ESTIMATORS else "standard"
+    return method
+
+
+def _scaled_table(table: pd.DataFrame, results: tuple[FitResult, ...], labels: Sequence[str],
+                  method: str) -> pd.DataFrame:
+    """The table with lavaan's scaled differences (``chisq_diff``, ``pvalue``,
+    ``scaling_factor``) in place of the standard ones; ``rmsea`` NaN as lavaan."""
+    table = table.copy()
+    n = len(results)
+    diff, cds, pvals, shifts = (np.full(n, np.nan) for _ in range(4))
+    for i in range(n - 1):
+        free, restricted = results[i], results[i + 1]
+        T1, r1 = float(free.fit_indices["chisq"]), float(free.fit_indices["df"])
+        T0, r0 = float(restricted.fit_indices["chisq"]), float(restricted.fit_indices["df"])
+        c0 = float(restricted.fit_indices["chisq_scaling_factor"])
+        if method == "satorra.2000":
+            c1 = float("nan")
+        elif r1 == 0:                                  # saturated model (lavaan)
+            c1 = 1.0
+        elif method == "satorra.bentler.2010":
+            c1 = _scaling_at(free, restricted)
+        else:
+            c1 = float(free.fit_indices["chisq_scaling_factor"])
+        m = r0 - r1
+        if method == "satorra.2000":
+            out = _satorra_2000(free, restricted, T0 - T1, int(m))
+            diff[i + 1], pvals[i + 1], cds[i + 1], shifts[i + 1] = out["stat"], out["pvalue"], 1 / out["a"], out["b"]
+            continue
+        cd = (r0 * c0 - r1 * c1) / m
+        if not cd > 0:
+            warn(f"compare: the scaling factor of the difference between {labels[i]} and {labels[i + 1]} is "
+                 f"{cd:.4g} (not positive), so the {method} test is undefined (NaN); use "
+                 f"method='satorra.bentler.2010', whose scaling factor is positive",
+                 ScaledTestWarning, stacklevel=4)
+            cd = float("nan")
+        diff[i + 1] = (T0 - T1) / cd
+        cds[i + 1] = cd
+        pvals[i + 1] = _lazy.chi2_sf(diff[i + 1], m) if np.isfinite(cd) else np.nan
+    table["chisq_diff"] = diff
+    table["pvalue"] = pvals
+    table["rmsea"] = np.nan
+    table["scaling_factor"] = cds
+    if method == "satorra.2000":
+        table["shift_parameter"] = shifts
+    return table
+
+
+def _satorra_2000(free: FitResult, restricted: FitResult, chisq_diff: float, df_diff: int) -> dict:
+    """lavaan's satorra.2000 scaled-and-shifted difference of two robust results."""
+    s_free, _ = result_structure(free)
+    s_restricted, _ = result_structure(restricted)
+    return satorra_2000_difference(s_free, np.asarray(free.theta, float), s_restricted,
+                                   np.asarray(restricted.theta, float), group_data(free), chisq_diff, df_diff,
+                                   fixed_parameters(free), fixed_parameters(restricted))
+
+
+def _scaling_at(free: FitResult, restricted: FitResult) -> float:
+    """The less restricted model's scaling factor at the restricted model's estimates
+    (lavaan's ``M10`` of the Satorra-Bentler 2010 test): every parameter of ``free`` takes
+    the value of the same row (lhs, op, rhs, group) in ``restricted``, 0 where that row is
+    absent (a path the restricted model leaves out)."""
+    struct, _ = result_structure(free)
+    est = restricted.estimates
+    est = est[est["op"] != ":="]
+    groups = est["group"].to_numpy(int) if "group" in est.columns else np.ones(len(est), int)
+    values = {(l, o, r, int(g)): float(v)
+              for l, o, r, g, v in zip(est["lhs"], est["op"], est["rhs"], groups, est["est"])}
+    theta = struct.theta_from_rows(values)
+    theta = np.where(np.isfinite(theta), theta, 0.0)
+    test = robust_test(free.estimator, struct, theta, group_data(free), fixed=fixed_parameters(free))
+    return test.trace / float(free.fit_indices["df"])
 
 
 def _group_labels(res: FitResult) -> tuple[str, ...]:
@@ -384,6 +496,7 @@ def _has_means(res: FitResult) -> bool:
 def _check_same_data(results: tuple[FitResult, ...], labels: list[str]) -> None:
     first, name = results[0], labels[0]
     variables = sorted(first.model.observed)
+    first_cov, first_mean, first_has_means = first.sample_cov, first.sample_mean, _has_means(first)
     for res, label in zip(results[1:], labels[1:]):
         if res.n_obs != first.n_obs:
             raise DataError(f"results: {name} was fitted to {first.n_obs} respondents and {label} to "
@@ -401,13 +514,28 @@ def _check_same_data(results: tuple[FitResult, ...], labels: list[str]) -> None:
             raise DataError(f"results: {name} and {label} have different groups "
                             f"({list(_group_labels(first))} vs {list(_group_labels(res))}); fit both "
                             f"with the same group= column and data")
-        a, b = first.sample_cov, res.sample_cov
+        a, b = first_cov, res.sample_cov
         if isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame) and set(a.index) == set(b.index):
-            b = b.loc[a.index, a.columns]
+            if not (b.index.equals(a.index) and b.columns.equals(a.columns)):
+                b = b.loc[a.index, a.columns]
             scale = max(float(np.max(np.abs(a.to_numpy()))), np.finfo(float).tiny)
             if not np.allclose(a.to_numpy(), b.to_numpy(), rtol=SAME_DATA_RTOL, atol=SAME_DATA_RTOL * scale):
                 raise DataError(f"results: {name} and {label} were fitted to different data (their sample "
                                 f"covariance matrices differ); fit both models to the same data")
+        if first_has_means and _has_means(res) and not _same_means(first_mean, res.sample_mean):
+            raise DataError(f"results: {name} and {label} were fitted to different data (their sample "
+                            f"means differ{' in some group' if _n_groups(first) > 1 else ''}); with a mean "
+                            f"structure the chi-square depends on the means: fit both models to the same data")
+
+
+def _same_means(a: pd.Series | None, b: pd.Series | None) -> bool:
+    """Whether two results' sample means agree (True when either is unknown)."""
+    if not isinstance(a, pd.Series) or not isinstance(b, pd.Series) or set(a.index) != set(b.index):
+        return True
+    if not b.index.equals(a.index):
+        b = b.loc[a.index]
+    scale = max(float(np.max(np.abs(a.to_numpy()))), 1.0)
+    return bool(np.allclose(a.to_numpy(), b.to_numpy(), rtol=SAME_DATA_RTOL, atol=SAME_DATA_RTOL * scale))
 
 
 def _check_mean_structures(results: tuple[FitResult, ...], labels: list[str]) -> None:

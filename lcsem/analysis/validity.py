@@ -116,8 +116,8 @@ def cfa_model(model: Model, n_groups: int = 1) -> Model:
 def moment_scale(estimator: str, n_obs) -> np.ndarray | float:
     """Factor from the N-denominator covariance to the one each estimator fits and
     reports, as lavaan: 1 for ML, N/(N - 1) (the unbiased covariance) for GLS and ULS.
-    semTools' reliability denominators use that same covariance."""
-    if estimator == "ML":
+    semTools' reliability denominators use that same covariance (robust ML: ML's)."""
+    if estimator in ("ML", "MLM", "MLMV", "MLMVS", "MLR"):
         return 1.0
     n = np.asarray(n_obs, dtype=float)
     return n / (n - 1.0)

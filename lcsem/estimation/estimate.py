@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import pandas as pd
 
+from .._threads import one_blas_thread
 from .._validation import check_level
 from .._warnings import recording, warn
 from ..engine import ESTIMATORS, RamStructure, discrepancy, information, minimize
@@ -30,19 +32,25 @@ from ..data.moments import SampleMoments, moments_from_data, moments_from_summar
 from ..spec.groups import group_table, mean_structure_needed, shared_labels
 from .fiml import fiml_fit
 from .grouped import fit_groups
+from .robust_fit import ROBUST_ESTIMATORS, check_robust_input, robust_result
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
 
 
-def versions() -> dict[str, str]:
-    """Versions of lcsem and the libraries behind a result."""
-    out = {}
+@lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    out = []
     for name in ("lcsem", "semopy", "numpy", "pandas", "scipy"):
         try:
-            out[name] = version(name)
+            out.append((name, version(name)))
         except PackageNotFoundError:
-            out[name] = "unknown"
-    return out
+            out.append((name, "unknown"))
+    return tuple(out)
+
+
+def versions() -> dict[str, str]:
+    """Versions of lcsem and the libraries behind a result (read once per process)."""
+    return dict(_installed_versions())
 
 
 def as_model(model: Model | str) -> Model:
@@ -74,7 +82,12 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         from ``sample_cov``.
     estimator
         ``"ML"`` (default; normal-theory maximum likelihood, lavaan's defaults), ``"GLS"``
-        or ``"ULS"``.
+        or ``"ULS"``; robust ML for non-normal complete data (lavaan's): ``"MLM"`` (robust
+        standard errors from the expected information, Satorra-Bentler scaled chi-square),
+        ``"MLR"`` (Huber-White standard errors from the observed information, Yuan-Bentler
+        scaled chi-square), ``"MLMV"`` (scaled-and-shifted) and ``"MLMVS"``
+        (Satterthwaite mean-and-variance adjusted). Robust fits add lavaan's scaled and
+        robust indices to ``fit_indices`` (``chisq_scaled``, ``cfi_robust``, ...).
     missing
         ``"listwise"`` (drop incomplete rows; the result reports N used and dropped; a
         :class:`~lcsem.MissingDataWarning` when more than 5% of the rows are dropped),
@@ -143,8 +156,14 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
     if information is not None and information not in ("observed", "expected"):
         raise ArgumentError(f"information: {information!r} is not 'observed' or 'expected'")
     if fiml and estimator != "ML":
-        raise NotSupportedError(f"estimator: {estimator!r} with missing='ml' is not supported; "
-                                f"full-information ML needs estimator='ML'")
+        raise NotSupportedError(f"estimator: {estimator!r} with missing='ml' is not supported yet; "
+                                f"full-information ML uses estimator='ML' (robust corrections of FIML, "
+                                f"lavaan's MLR with missing='ml', are not built yet)")
+    robust = None
+    if estimator in ROBUST_ESTIMATORS:
+        # lavaan: robust ML = ML estimates with corrected standard errors and test
+        check_robust_input(model, data, estimator, missing, sample_cov)
+        robust, estimator = estimator, "ML"
     group_equal, group_partial = _names_list(group_equal, "group_equal"), _names_list(group_partial, "group_partial")
     if not isinstance(meanstructure, bool):
         raise ArgumentError(f"meanstructure: expected True or False, got {meanstructure!r}")
@@ -154,8 +173,9 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         if engine != "lcsem":
             raise NotSupportedError("engine: 'semopy' is a single-group cross-check; fit multi-group, "
                                     "mean-structure and FIML models with engine='lcsem'")
-        return _fit_grouped(model, data, estimator, missing, level, group, group_equal, group_partial,
-                            meanstructure or fiml, sample_cov, information)
+        with one_blas_thread():
+            return _robust(_fit_grouped(model, data, estimator, missing, level, group, group_equal,
+                                        group_partial, meanstructure or fiml, sample_cov, information), robust)
     if information not in (None, "expected"):
         raise NotSupportedError(f"information: {information!r} is available with missing='ml' (FIML); "
                                 f"complete-data ML uses the expected information (lavaan's default)")
@@ -163,7 +183,8 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
                             f"group=...; name the group column (e.g. group=\"sector\")")
     if estimator not in ESTIMATORS:
-        raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of {', '.join(ESTIMATORS)}")
+        raise ArgumentError(f"estimator: {estimator!r} is not supported; use one of "
+                            f"{', '.join(ESTIMATORS + ROBUST_ESTIMATORS)}")
     level = check_level(level)
     if model.df < 0:
         raise ModelSpecificationError(
@@ -195,11 +216,21 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
             moments = moments_from_summary(model.observed, sample_cov, sample_nobs, sample_mean,
                                            sample_sd, sample_names, model.latent)
         try:
-            result = _estimate(model, moments, estimator, use_semopy, level, engine)
+            with one_blas_thread():
+                result = _estimate(model, moments, estimator, use_semopy, level, engine)
         except np.linalg.LinAlgError as exc:
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None
-    return replace(result, warnings=tuple(w.message for w in caught))
+    return _robust(replace(result, warnings=tuple(w.message for w in caught)), robust)
+
+
+def _robust(res: FitResult, estimator: str | None) -> FitResult:
+    """``res`` with ``estimator``'s robust corrections (unchanged when None)."""
+    if estimator is None:
+        return res
+    with recording() as caught, one_blas_thread():
+        out = robust_result(res, estimator)
+    return replace(out, warnings=res.warnings + tuple(w.message for w in caught))
 
 
 #: values of ``fit(engine=...)``

@@ -20,6 +20,12 @@ _ESTIMATORS = {
           "the expected information, as lavaan's defaults)",
     "GLS": "generalised least squares (GLS)",
     "ULS": "unweighted least squares (ULS) with normal-theory robust standard errors",
+    "MLM": "maximum likelihood with robust standard errors and the Satorra–Bentler scaled chi-square (MLM)",
+    "MLMV": "maximum likelihood with robust standard errors and the scaled-and-shifted chi-square (MLMV)",
+    "MLMVS": "maximum likelihood with robust standard errors and the Satterthwaite mean-and-variance "
+             "adjusted chi-square (MLMVS)",
+    "MLR": "maximum likelihood with Huber–White robust standard errors and the Yuan–Bentler scaled "
+           "chi-square (MLR)",
 }
 _KINDS = {"nonparametric": "nonparametric (case-resampling)", "parametric": "parametric",
           "bollen-stine": "Bollen–Stine (model-based)"}
@@ -71,9 +77,10 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
                  + (f"; {dropped} response{'s' if dropped != 1 else ''} without any observed answer "
                     f"{'were' if dropped != 1 else 'was'} removed." if dropped else ", every one with at least "
                     "one observed answer."))
-    n_free, df = model.n_free, model.df
     if res.grouped:     # the fitted table's counts (all groups, intercepts, equalities)
         n_free, df = int(res.fit_indices["n_params"]), int(res.fit_indices["df"])
+    else:
+        n_free, df = model.n_free, model.df
     sentences = [
         f"The structural equation model was estimated in {_versions(res)} by {estimator}.",
         cases,

@@ -368,9 +368,9 @@ def fit_result_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
         theta, vcov = _theta_in_model_order(model, payload, rows)
         stored_data = (_frame_from_dict(payload["data"], "data") if payload.get("data") is not None
                        else None)
-        if payload["estimator"] not in ("ML", "GLS", "ULS"):
-            raise ArgumentError(f"payload: estimator {payload['estimator']!r} is not ML, GLS or ULS; the "
-                                f"payload was edited or is corrupt")
+        if payload["estimator"] not in ("ML", "GLS", "ULS", "MLM", "MLMV", "MLMVS", "MLR"):
+            raise ArgumentError(f"payload: estimator {payload['estimator']!r} is not ML, GLS, ULS, MLM, "
+                                f"MLMV, MLMVS or MLR; the payload was edited or is corrupt")
         estimates = _frame_from_dict(payload["estimates"], "estimates")
         if "group" in estimates.columns:
             if not np.isfinite(estimates["group"].to_numpy(dtype=float)).all():

@@ -368,6 +368,8 @@ class FitResult:
             f"CFI = {fi['cfi']:.3f}; TLI = {fi['tli']:.3f}; RMSEA = {fi['rmsea']:.3f} "
             f"[{fi['rmsea_ci_lower']:.3f}, {fi['rmsea_ci_upper']:.3f}]; SRMR = {fi['srmr']:.3f}",
         ]
+        if "chisq_scaled" in fi.index:
+            header.append(_robust_line(self.estimator, fi))
         if self.group_labels:
             sizes = self.data[self.group].astype(str).value_counts() if self.data is not None else {}
             header.append(f"{self.n_groups} groups ({self.group}): " + ", ".join(
@@ -439,6 +441,30 @@ def _rebuild(values: dict[str, Any]) -> FitResult:
 # and delta-method SEs account for cross-group equalities), and its moments, R² and data
 # are the group's. Every single-group analysis, plot and table then works on a group
 # unchanged; ``view_of`` marks it so that it is never refitted or resampled on its own.
+#: the correction each robust estimator applies (summary header)
+_ROBUST_CORRECTIONS = {
+    "MLM": "robust SEs (expected information), Satorra-Bentler scaled chi-square",
+    "MLMV": "robust SEs (expected information), scaled-and-shifted chi-square",
+    "MLMVS": "robust SEs (expected information), Satterthwaite mean-and-variance adjusted chi-square",
+    "MLR": "Huber-White robust SEs (observed information), Yuan-Bentler scaled chi-square",
+}
+
+
+def _robust_line(estimator: str, fi: pd.Series) -> str:
+    """The summary line of a robust fit: its correction and the scaled test and indices."""
+    def num(key: str) -> str:
+        return f"{fi[key]:.3f}" if key in fi.index and np.isfinite(fi[key]) else "NA"
+
+    df = fi["df_scaled"]
+    df_text = str(int(df)) if np.isfinite(df) and float(df).is_integer() else f"{df:.3f}"
+    line = (f"{estimator}: {_ROBUST_CORRECTIONS.get(estimator, 'robust correction')}; scaled chi-square({df_text}) = "
+            f"{num('chisq_scaled')}, p = {num('pvalue_scaled')}, scaling factor {num('chisq_scaling_factor')}")
+    if "cfi_robust" in fi.index:
+        line += (f"; robust CFI = {num('cfi_robust')}, TLI = {num('tli_robust')}, RMSEA = {num('rmsea_robust')} "
+                 f"[{num('rmsea_ci_lower_robust')}, {num('rmsea_ci_upper_robust')}]")
+    return line
+
+
 def _group_views(res: FitResult) -> dict[str, FitResult]:
     """``{label: view}`` for every group of ``res`` (label ``"1"`` for one group)."""
     labels = res.group_labels or ("1",)

@@ -154,7 +154,8 @@ class Model:
         ``TRUE`` for ML (the covariates' moments are given: not counted as parameters, no
         standard errors, held fixed in delta-method SEs), ``FALSE`` for GLS and ULS (free
         parameters with standard errors, counted in ``n_params``): an empty set."""
-        return self.fixed_x_free if estimator == "ML" else frozenset()
+        robust_ml = ("MLM", "MLMV", "MLMVS", "MLR")   # ML estimates, as lavaan's fixed.x = TRUE
+        return self.fixed_x_free if estimator == "ML" or estimator in robust_ml else frozenset()
 
     @property
     def n_free(self) -> int:

@@ -1,0 +1,143 @@
+"""Robust ML (MLM, MLMV, MLMVS, MLR) on top of an ML fit: lavaan estimates robust models by
+plain ML and corrects the standard errors and the test afterwards, so :func:`lcsem.fit`
+fits by ML and :func:`robust_result` swaps in the robust covariance of the estimates, the
+estimates table built from it and the scaled/robust fit indices
+(:mod:`lcsem.inference.robust` has the formulas)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from ..engine.structure import GroupStructure
+from .._warnings import warn
+from ..exceptions import ArgumentError, DataError, NotSupportedError, ScaledTestWarning
+from ..inference.robust import (ROBUST_ESTIMATORS, GroupData, RobustTest, baseline_test, robust_analysis,
+                                scaled_fit_measures)
+from ..inference.grouped import fixed_x_ids
+from ..inference.standardized import DefinedParameters, delta_se
+from ..inference.wald import add_inference_columns, standard_errors
+from ..results.fit_result import FitResult
+from ..spec.model import Model
+
+__all__ = ["robust_result", "check_robust_input", "group_data", "fixed_parameters", "result_structure",
+           "ROBUST_ESTIMATORS"]
+
+_COMPLETE_ONLY = ("MLM", "MLMV", "MLMVS")
+
+
+def check_robust_input(model: Model, data: pd.DataFrame | None, estimator: str, missing: str,
+                       sample_cov: object) -> None:
+    """Refuse what a robust estimator cannot do, naming the fix."""
+    if sample_cov is not None:
+        raise ArgumentError(
+            f"estimator: {estimator!r} needs the respondents' raw data (its corrections use the "
+            f"fourth moments of the data), but the model is fitted from sample_cov: pass data=..., or "
+            f"use estimator='ML' with summary statistics")
+    if estimator in _COMPLETE_ONLY and isinstance(data, pd.DataFrame):
+        cols = [c for c in model.observed if c in data.columns]
+        if cols:
+            counts = data[cols].isna().sum()
+            bad = counts[counts > 0]
+            if len(bad):
+                raise DataError(
+                    f"estimator: {estimator!r} needs complete data, but {', '.join(f'{c} ({int(n)})' for c, n in bad.items())} "
+                    f"{'has' if len(bad) == 1 else 'have'} missing values; use estimator='MLR' with "
+                    f"missing='ml' (FIML with robust corrections), or drop the incomplete rows yourself "
+                    f"(data.dropna(subset=[...])) if listwise deletion is intended")
+    if missing not in ("listwise", "error"):
+        if estimator in _COMPLETE_ONLY:
+            raise ArgumentError(f"missing: {missing!r} cannot go with estimator={estimator!r} (complete data "
+                                f"only); use estimator='MLR' with missing={missing!r}")
+        raise NotSupportedError(f"missing: {missing!r} with estimator={estimator!r} is not supported yet; "
+                                f"use complete data (missing='listwise')")
+
+
+def result_structure(res: FitResult) -> tuple[GroupStructure, tuple]:
+    """The :class:`GroupStructure` of a result (any number of groups) and its table rows."""
+    model = res.model
+    if res.grouped:
+        rows = res.rows
+        return GroupStructure(rows, model.observed, model.latent, n_groups=res.n_groups,
+                              meanstructure=res.meanstructure), rows
+    return GroupStructure(model.rows, model.observed, model.latent), model.rows
+
+
+def group_data(res: FitResult) -> GroupData:
+    """The complete raw data of each group of ``res`` (model's observed order)."""
+    if res.data is None:
+        raise ArgumentError("res: a robust correction needs the respondents' raw data, but this result was "
+                            "fitted from summary statistics; fit with data=...")
+    cols = list(res.model.observed)
+    frame = res.data
+    if res.group_labels:
+        keys = frame[res.group].astype(str)
+        parts = [frame.loc[keys == label, cols] for label in res.group_labels]
+    else:
+        parts = [frame[cols]]
+    x_idx = tuple(res.model.observed.index(v) for v in res.model.roles.exogenous_observed)
+    return GroupData(tuple(np.asarray(p, dtype=float) for p in parts), x_idx)
+
+
+def fixed_parameters(res: FitResult) -> tuple[int, ...]:
+    """0-based parameters that lavaan's fixed.x holds at their sample values (the
+    covariates' variances and covariances)."""
+    ids = fixed_x_ids(res.rows, res.model) if res.grouped else res.model.fixed_x_free
+    return tuple(sorted(i - 1 for i in ids))
+
+
+def robust_result(res: FitResult, estimator: str) -> FitResult:
+    """``res`` (an ML fit of complete data) with ``estimator``'s robust standard errors and
+    scaled/robust fit indices (lavaan's MLM, MLMV, MLMVS, MLR)."""
+    if estimator not in ROBUST_ESTIMATORS:
+        raise ArgumentError(f"estimator: {estimator!r} is not a robust estimator ({', '.join(ROBUST_ESTIMATORS)})")
+    model = res.model
+    struct, rows = result_structure(res)
+    data = group_data(res)
+    theta = np.asarray(res.theta, float)
+    vcov = np.asarray(res.vcov, float)
+    fi = res.fit_indices
+    identified = struct.k and np.isfinite(vcov).all()
+    try:
+        robust_vcov, test = robust_analysis(estimator, struct, theta, data, with_vcov=bool(identified),
+                                            fixed=fixed_parameters(res))
+    except np.linalg.LinAlgError:
+        # lavaan: "could not invert information matrix needed for robust test statistic"
+        warn(f"{estimator}: the information matrix cannot be inverted, so the robust standard errors and "
+             f"the scaled test are not available (NaN); the model is probably not identified: fix "
+             f"parameters or add indicators", ScaledTestWarning, stacklevel=4)
+        robust_vcov, test = np.full((struct.k, struct.k), np.nan), RobustTest(estimator, float("nan"))
+    base = baseline_test(estimator, model.observed, data, struct.meanstructure)
+    if robust_vcov is not None:
+        vcov = robust_vcov
+    extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
+                                chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
+                                n_total=float(data.n.sum()), n_groups=struct.n_groups)
+    fit_indices = pd.concat([fi, pd.Series(extra, dtype=float)]).rename("value")
+    return replace(res, estimator=estimator, vcov=vcov, fit_indices=fit_indices,
+                   estimates=_estimates(res, struct, rows, theta, vcov))
+
+
+def _estimates(res: FitResult, struct: GroupStructure, rows: tuple, theta: np.ndarray,
+               vcov: np.ndarray) -> pd.DataFrame:
+    """``res.estimates`` with the robust standard errors: SE, z, p and CI of every free
+    parameter and the delta-method SEs of ``:=`` parameters (estimates and standardised
+    values are ML's, unchanged)."""
+    table = res.estimates.copy()
+    free = struct.row_free
+    n = free.size
+    se = table["se"].to_numpy(dtype=float).copy()
+    se_free = standard_errors(vcov)
+    se[:n] = np.where(free >= 0, se_free[np.maximum(free, 0)] if struct.k else np.nan, np.nan)
+    defined = DefinedParameters(rows)
+    if defined.names:
+        se[n:] = delta_se(lambda th: defined.evaluate(struct.row_values(th)), theta, vcov)
+    table["se"] = se
+    group = table.pop("group") if "group" in table.columns else None
+    fixed = np.concatenate([free < 0, np.zeros(len(table) - n, bool)])
+    out = add_inference_columns(table, fixed, res.level)
+    if group is not None:
+        out.insert(3, "group", group.to_numpy())
+    return out
