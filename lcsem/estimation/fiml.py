@@ -25,13 +25,12 @@ from ..data.groups import GroupedMoments
 from ..data.missing import MissingPatterns, pattern_inverse
 from ..engine import GroupStats, GroupStructure, group_starts
 from ..engine.fiml import FIMLObjective, fit_fiml, pattern_loglik
-from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError, IdentificationWarning,
+from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError,
                           ModelSpecificationError, NonAdmissibleWarning, NotSupportedError)
 from ..inference.fit_indices import cfi, grouped_fit_measures, nfi, tli
 from ..inference.grouped import GroupLayout, fixed_x_ids
-from ..inference.identification import IdentificationCheck, check_information, rank_check
 from ..spec.model import Model
-from .grouped import _estimates, _parameter_names
+from .grouped import _estimates, _parameter_names, information_vcov
 from ..spec.partable import ParRow
 
 #: values of ``fit(information=...)``
@@ -77,7 +76,10 @@ def fiml_fit(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, le
              stacklevel=5)
     layout = GroupLayout(rows, model.observed, model.latent)
     names = _parameter_names(layout, moments.labels)
-    vcov, unidentified = _vcov(objective, struct, theta, N, names, information)
+    vcov, unidentified = information_vcov(
+        struct, theta, N, names, lambda: (objective.observed_information(theta) if information == "observed"
+                                          else objective.expected_information(theta)),
+        what=f"{information} information", stacklevel=6)
     Sigma, mu = struct.implied(theta[None])
     Sigma, mu = Sigma[0], mu[0]
     df = n_moments - struct.k
@@ -123,35 +125,6 @@ def _solve(objective: FIMLObjective, struct: GroupStructure, start: np.ndarray, 
                               "model's identification")
     order = np.lexsort((np.where(finite, sol.fmin, np.inf), ~sol.converged))
     return sol, int(order[0])
-
-
-def _vcov(objective: FIMLObjective, struct: GroupStructure, theta: np.ndarray, N: float, names: list[str],
-          information: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """``2 / N inv(H)`` with ``H`` the observed (Hessian of F) or expected information;
-    NaN with an :class:`IdentificationWarning` when the model is not identified."""
-    k = struct.k
-    if k == 0:
-        return np.zeros((0, 0)), ()
-    check = rank_check(struct.moment_jacobian(theta), names)
-    if not check.identified:
-        warn(check.message("the Jacobian of the implied moments is rank deficient"), IdentificationWarning,
-             stacklevel=6)
-        return np.full((k, k), np.nan), check.parameters
-    info = (objective.observed_information(theta) if information == "observed"
-            else objective.expected_information(theta))
-    check = check_information(None, info, names)
-    if check.identified:
-        try:
-            vcov = 2.0 / N * np.linalg.inv(info)
-        except np.linalg.LinAlgError:
-            vcov = None
-        if vcov is not None and np.isfinite(vcov).all() and (np.diag(vcov) > 0).all():
-            return 0.5 * (vcov + vcov.T), ()
-    if not isinstance(check, IdentificationCheck) or check.identified:
-        check = IdentificationCheck(False, tuple(names), float("nan"))
-    warn(check.message(f"the {information} information matrix cannot be inverted numerically"),
-         IdentificationWarning, stacklevel=6)
-    return np.full((k, k), np.nan), check.parameters
 
 
 def independence_moments(patterns: MissingPatterns) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,8 @@ the expected information (lavaan's default).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -57,7 +59,8 @@ def fit_groups(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, 
              ConvergenceWarning, stacklevel=4)
     layout = GroupLayout(rows, model.observed, model.latent)
     names = _parameter_names(layout, moments.labels)
-    vcov, unidentified = _vcov(struct, stats, theta, N, names)
+    vcov, unidentified = information_vcov(struct, theta, N, names,
+                                          lambda: information(struct, theta[None], stats)[0], stacklevel=5)
     Sigma, mu = struct.implied(theta[None])
     Sigma, mu = Sigma[0], mu[0]
     df = n_moments - struct.k
@@ -147,19 +150,21 @@ def _parameter_names(layout: GroupLayout, labels: tuple[str, ...]) -> list[str]:
     return [n or f"parameter {i + 1}" for i, n in enumerate(names)]
 
 
-def _vcov(struct: GroupStructure, stats: GroupStats, theta: np.ndarray, N: float, names: list[str]
-          ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Expected-information covariance of the estimates (NaN with a warning when the model
-    is not identified)."""
+def information_vcov(struct: GroupStructure, theta: np.ndarray, N: float, names: list[str],
+                     information: Callable[[], np.ndarray], what: str = "information",
+                     stacklevel: int = 6) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``2 / N inv(I)`` with ``I = information()`` (called only when the moment Jacobian has
+    full rank); NaN with an :class:`IdentificationWarning` naming the parameters when the
+    model is not identified or ``I`` cannot be inverted."""
     k = struct.k
     if k == 0:
         return np.zeros((0, 0)), ()
     check = rank_check(struct.moment_jacobian(theta), names)
     if not check.identified:
         warn(check.message("the Jacobian of the implied moments is rank deficient"), IdentificationWarning,
-             stacklevel=5)
+             stacklevel=stacklevel)
         return np.full((k, k), np.nan), check.parameters
-    info = information(struct, theta[None], stats)[0]
+    info = information()
     check = check_information(None, info, names)
     if check.identified:
         try:
@@ -167,11 +172,11 @@ def _vcov(struct: GroupStructure, stats: GroupStats, theta: np.ndarray, N: float
         except np.linalg.LinAlgError:
             vcov = None
         if vcov is not None and np.isfinite(vcov).all() and (np.diag(vcov) > 0).all():
-            return vcov, ()
+            return 0.5 * (vcov + vcov.T), ()
     if not isinstance(check, IdentificationCheck) or check.identified:
         check = IdentificationCheck(False, tuple(names), float("nan"))
-    warn(check.message("the information matrix cannot be inverted numerically"), IdentificationWarning,
-         stacklevel=5)
+    warn(check.message(f"the {what} matrix cannot be inverted numerically"), IdentificationWarning,
+         stacklevel=stacklevel)
     return np.full((k, k), np.nan), check.parameters
 
 

@@ -692,7 +692,6 @@ def sample_size(model: Any, target: float = 0.80, parameter: str = "ind", *, tes
     alpha = _prob("alpha", alpha, "alpha=0.05")
     pop = _population(model, params, groups, ratio, group_equal, group_partial)
     estimator = _estimator(model, estimator, pop)
-    k = pop.struct.k
     guess = _analytic_n(pop, parameter, target, alpha)
     if test == "montecarlo" and parameter not in DefinedParameters(_table_rows(pop)).names:
         raise ArgumentError(f"test: the Monte Carlo CI test applies to ':=' effects; {parameter!r} is not one "
