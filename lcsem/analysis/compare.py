@@ -27,7 +27,7 @@ from .. import _lazy
 from .._warnings import quiet, warn
 from ..display.escape import html_escape, latex_escape
 from ..display.format import format_p, format_value
-from ..display.render import FORMATS, render_table
+from ..display.render import FORMATS, SummaryRendering, render_table
 from ..estimation.estimate import fit
 from ..exceptions import (ArgumentError, ConvergenceWarning, DataError, EstimationError, LcsemError,
                           ModelSpecificationError, NotSupportedError, ScaledTestWarning)
@@ -59,7 +59,7 @@ HEADING = "Chi-Squared Difference Test"
 
 
 @dataclass(frozen=True, eq=False)
-class ComparisonResult:
+class ComparisonResult(SummaryRendering):
     """Outcome of :func:`compare`: lavaan's ``lavTestLRT`` table.
 
     Attributes
@@ -133,20 +133,6 @@ class ComparisonResult:
         if format == "latex":
             return "\n\n".join([table, *(latex_escape(n) for n in notes)])
         return "\n\n".join([table, *notes])
-
-    def to_markdown(self, digits: int = 3) -> str:
-        """The table as Markdown."""
-        return self.summary("markdown", digits)
-
-    def to_latex(self, digits: int = 3) -> str:
-        """The table as a LaTeX ``table``."""
-        return self.summary("latex", digits)
-
-    def _repr_html_(self) -> str:
-        return self.summary("html")
-
-    def __str__(self) -> str:
-        return self.summary("text")
 
     def __repr__(self) -> str:
         table = object.__getattribute__(self, "table")

@@ -33,7 +33,7 @@ import pandas as pd
 from .._validation import describe_value
 from ..display.escape import html_escape, latex_escape
 from ..display.format import format_number, format_p, format_typographic
-from ..display.render import FORMATS, render_table
+from ..display.render import FORMATS, SummaryRendering, render_table
 from ..engine.ram import RamStructure
 from ..estimation.estimate import as_model, fit
 from ..exceptions import ArgumentError, ModelSpecificationError
@@ -87,7 +87,7 @@ _DAGGER = "†"
 
 
 @dataclass(frozen=True, eq=False)
-class InvarianceResult:
+class InvarianceResult(SummaryRendering):
     """Outcome of :func:`invariance`.
 
     Attributes
@@ -228,24 +228,6 @@ class InvarianceResult:
         if format == "latex":
             return "\n\n".join([*parts, *(_latex_symbols(latex_escape(n)) for n in notes)])
         return "\n\n".join([*parts, *notes])
-
-    def to_markdown(self, digits: int = 3) -> str:
-        """The invariance table as Markdown."""
-        return self.summary("markdown", digits)
-
-    def to_latex(self, digits: int = 3) -> str:
-        """The invariance table as a LaTeX ``table``."""
-        return self.summary("latex", digits)
-
-    def to_html(self, digits: int = 3) -> str:
-        """The invariance table as HTML."""
-        return self.summary("html", digits)
-
-    def _repr_html_(self) -> str:
-        return self.summary("html")
-
-    def __str__(self) -> str:
-        return self.summary("text")
 
     def __repr__(self) -> str:
         table = object.__getattribute__(self, "table")

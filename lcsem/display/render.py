@@ -70,3 +70,29 @@ def render_table(frame: pd.DataFrame, fmt: str = "text", *, digits: int = 3, ind
         rows = "".join("<tr>" + "".join(f"<td>{html_escape(c)}</td>" for c in r) + "</tr>" for r in body)
         return f'<table class="lcsem">{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
     raise ArgumentError(f"format: {fmt!r} is not one of {FORMATS}")
+
+
+class SummaryRendering:
+    """Mix-in for results with ``summary(format, digits)``: Markdown, LaTeX and HTML
+    renderings, the notebook display and ``str()`` all come from it."""
+
+    def summary(self, format: str = "text", digits: int = 3) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_markdown(self, digits: int = 3) -> str:
+        """The summary as Markdown."""
+        return self.summary("markdown", digits)
+
+    def to_latex(self, digits: int = 3) -> str:
+        """The summary as LaTeX."""
+        return self.summary("latex", digits)
+
+    def to_html(self, digits: int = 3) -> str:
+        """The summary as HTML."""
+        return self.summary("html", digits)
+
+    def _repr_html_(self) -> str:
+        return self.summary("html")
+
+    def __str__(self) -> str:
+        return self.summary("text")
