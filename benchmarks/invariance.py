@@ -28,11 +28,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 import lcsem
+
+# the canonical model's labels a, b, c hold its paths equal across sectors (lavaan's rule)
+warnings.simplefilter("ignore", lcsem.SharedLabelWarning)
 
 LEVELS = ("configural", "metric", "scalar", "strict")
 R_SCRIPT = r"""
