@@ -134,17 +134,28 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
               checkpoint: str | os.PathLike | None = None) -> BootstrapResult:
     """Bootstrap a fitted model: fit indices, parameters, standardised and defined values.
 
-    Every replicate is a full ML fit (batched Newton iterations with the exact Hessian,
-    warm-started at the full-sample estimate). Replicates that do not converge are retried
-    together from four other starts with a bounded budget, so a fragile model costs a
-    bounded multiple of a healthy one; those still without a finite ML solution are counted
-    as failed with their reason, and a resample whose covariance matrix is not positive
-    definite is failed at once.
+    Every replicate is a full fit with the result's estimator, warm-started at the
+    full-sample estimate: ML by batched Newton iterations with the exact Hessian (GLS and
+    ULS by the engine's batched Gauss-Newton solver on the unbiased covariance, as lavaan).
+    ML replicates that do not converge are retried together from other starts with a
+    bounded budget, so a fragile model costs a bounded multiple of a healthy one; those
+    still without a finite solution are counted as failed with their reason, and a resample
+    whose covariance matrix is not positive definite is failed at once.
+
+    Multi-group and mean-structure fits (ML) resample cases within each group, so every
+    replicate keeps the group sizes (lavaan's ``bootstrapLavaan``); a replicate is a vector
+    of case counts per group, from which each group's mean vector and covariance matrix
+    are computed and the whole model is refitted (:mod:`lcsem.resampling.groups`). Each
+    group's parameters are columns named ``"<parameter>@<group label>"``
+    (:meth:`BootstrapResult.column`); Bollen–Stine transforms each group's data to its
+    implied mean and covariance; BCa's jackknife leaves each case out of its own group.
+    Per-group views (``res.groups[label]``) cannot be bootstrapped on their own.
 
     Parameters
     ----------
     res
-        A result of :func:`lcsem.fit` (estimator ML).
+        A result of :func:`lcsem.fit` (estimator ML, GLS or ULS; multi-group and
+        mean-structure fits: ML).
     n_resamples
         Number of replicates (lavaan users typically run 1,000--5,000).
     kind
@@ -193,9 +204,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             f"(its estimates come from the joint fit); bootstrap the multi-group fit itself, "
             f"lcsem.bootstrap(res_multigroup, ...): cases are resampled within every group and each "
             f"group's parameters are columns named '<parameter>@<group label>'")
-    if res.estimator != "ML":
-        raise NotSupportedError(f"res: the bootstrap refits with ML; this result used estimator "
-                                f"{res.estimator!r}: refit with estimator='ML'")
+    if res.estimator not in ("ML", "GLS", "ULS") or (res.grouped and res.estimator != "ML"):
+        raise NotSupportedError(f"res: the bootstrap refits with ML, GLS or ULS (multi-group and mean-"
+                                f"structure fits: ML); this result used estimator {res.estimator!r}: refit "
+                                f"with estimator='ML'")
     if res.data is None or res.data.shape[0] == 0:
         raise ArgumentError("res: this result holds no data (fitted from summary statistics, or saved "
                             "with to_dict(include_data=False)), and the bootstrap resamples the data; save "
@@ -248,7 +260,9 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
                             spawn_key=tuple(root.spawn_key))
             indices = None
         else:
-            data = bollen_stine_transform(X, Sigma_hat) if kind == "bollen-stine" else Xc
+            # GLS and ULS fit the unbiased covariance: the transformed data's is Sigma-hat
+            target = Sigma_hat if res.estimator == "ML" else Sigma_hat * (n - 1) / n
+            data = bollen_stine_transform(X, target) if kind == "bollen-stine" else Xc
             source = Source(kind="cases", n_obs=n, X=data)
             indices = resample_indices(root, n_resamples, n)
         text = repr(res.model.rows)
