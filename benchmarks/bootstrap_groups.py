@@ -10,8 +10,9 @@ The model is the two-group survey model of ``tests/reference/groups_reference.js
 (``lc_configural``: the canonical learning-culture model by ``sector``, 15 indicators,
 N = 175 + 175, 96 free parameters with means), bootstrapped by resampling cases within
 groups. lcsem times are medians of ``--repeat`` runs after a warm-up (imports, first BLAS
-calls, and with ``n_jobs=2`` the start of the loky worker processes), wall and CPU seconds
-of this process (worker CPU is not counted in "CPU s"). lavaan's
+calls, and with ``n_jobs=2`` the start of the loky worker processes), wall seconds and CPU
+seconds of this process and its worker processes (psutil). On a loaded machine the wall
+time exceeds CPU / cores; "CPU s" is what the run costs. lavaan's
 ``bootstrapLavaan(fit, R, FUN = c(coef, fitMeasures(chisq, cfi, rmsea, srmr)))`` (the
 reference's statistic) is timed with Rscript on ``--lavaan-n`` replicates (one BLAS thread)
 and scaled to 1,000. The single-group line (HS, 1,000 replicates) checks that the
@@ -62,13 +63,30 @@ def load() -> str:
         return "n/a"
 
 
+def _cpu_all() -> float:
+    """CPU seconds of this process and its (loky worker) child processes so far."""
+    try:
+        import psutil
+    except ImportError:
+        return time.process_time()
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
 def timed(fn, repeat: int) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (this process and its workers)."""
     walls, cpus = [], []
     for _ in range(repeat):
-        c0, w0 = time.process_time(), time.perf_counter()
+        c0, w0 = _cpu_all(), time.perf_counter()
         fn()
         walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
+        cpus.append(_cpu_all() - c0)
     return statistics.median(walls), statistics.median(cpus)
 
 
@@ -131,19 +149,20 @@ def main() -> None:
     wall, cpu = timed(lambda: boot(res, 1000, seed=1, kind="bollen-stine"), args.repeat)
     rows.append(("two groups, Bollen-Stine, 1,000 replicates, n_jobs=1", wall, cpu))
     b = boot(res, 1000, seed=1)
-    w0, c0 = time.perf_counter(), time.process_time()
+    w0, c0 = time.perf_counter(), _cpu_all()
     b.ci(method="bca")
     rows.append((f"two groups, BCa incl. jackknife ({res.n_obs} leave-one-out fits)",
-                 time.perf_counter() - w0, time.process_time() - c0))
+                 time.perf_counter() - w0, _cpu_all() - c0))
     boot(hs, 200, seed=0)
     wall_hs, cpu_hs = timed(lambda: boot(hs, 1000, seed=1), args.repeat)
     rows.append(("single group (HS), 1,000 replicates, n_jobs=1", wall_hs, cpu_hs))
-    table = pd.DataFrame(rows, columns=["what", "wall s", "CPU s (this process)"])
+    table = pd.DataFrame(rows, columns=["what", "wall s", "CPU s (all processes)"])
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
     best = min(wall1, wall2)
-    print(f"\ntarget: 1,000 two-group replicates <= 1 s on 2 cores: {best:.3f} s "
-          f"({'met' if best <= 1 else 'NOT met'})")
+    print(f"\ntarget: 1,000 two-group replicates <= 1 s on 2 cores: {best:.3f} s wall "
+          f"({'met' if best <= 1 else 'NOT met'} at load {load()}); CPU cost {cpu1:.3f} s in one "
+          f"process, {cpu2:.3f} s over two workers (wall on 2 idle cores ~ {cpu2 / 2:.3f} s)")
     r = ref["bootstrap_lc_configural"]
     per_ref = r["seconds"] / r["R"] * 1000
     print(f"lavaan reference run (tests/reference/make_groups.R, R = {r['R']}): {per_ref:.1f} s per 1,000 "

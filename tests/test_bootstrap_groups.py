@@ -294,3 +294,22 @@ def test_summary_and_serialisation(hs_school):
     assert "visual=~x2@Pasteur" in text
     again = lcsem.BootstrapResult.from_dict(boot.to_dict(include_jackknife=False))
     pd.testing.assert_frame_equal(again.distribution, boot.distribution)
+
+
+def test_checkpoint_resume_pickle_and_plot(hs_school, tmp_path):
+    import pickle
+
+    path = tmp_path / "boot.npz"
+    first = quiet_bootstrap(hs_school, 90, seed=12, batch_size=30, checkpoint=path)
+    again = quiet_bootstrap(hs_school, 90, seed=12, batch_size=45, checkpoint=path)     # all from the file
+    pd.testing.assert_frame_equal(first.distribution, again.distribution)
+    with pytest.raises(ArgumentError, match="checkpoint"):
+        quiet_bootstrap(hs_school, 90, seed=13, checkpoint=path)
+    copy = pickle.loads(pickle.dumps(first))
+    pd.testing.assert_frame_equal(copy.distribution, first.distribution)
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = lcsem.plot_bootstrap(first, stats=["cfi", "visual=~x2@Pasteur", "std:x1~1@Grant-White"])
+    assert len(fig.axes) >= 3
