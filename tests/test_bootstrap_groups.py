@@ -313,3 +313,23 @@ def test_checkpoint_resume_pickle_and_plot(hs_school, tmp_path):
     matplotlib.use("Agg")
     fig = lcsem.plot_bootstrap(first, stats=["cfi", "visual=~x2@Pasteur", "std:x1~1@Grant-White"])
     assert len(fig.axes) >= 3
+
+
+def test_failed_replicates_are_nan_and_reported(hs_school):
+    from lcsem.engine import GroupStats
+    from lcsem.resampling.groups import FAILED, GroupedReplicateSpec, evaluate_groups
+
+    spec = GroupedReplicateSpec(hs_school)
+    Sigma, mu = spec.struct.implied(spec.theta0[None])
+    cov = np.repeat(Sigma, 3, axis=0)
+    mean = np.repeat(mu, 3, axis=0)
+    cov[1, 1, 0, :] = cov[1, 1, :, 0] = 0.0          # a constant variable in group 2 of replicate 1
+    n = np.array([156.0, 145.0])
+    out = evaluate_groups(spec, GroupStats(cov, mean, n), np.array([10, 11, 12]))
+    assert out.status[1] == FAILED and np.isnan(out.values[1]).all()
+    assert "singular" in out.reasons[11][0] and 10 not in out.reasons
+    # the model-implied moments are fitted exactly: chi-square 0, the estimate returned
+    assert np.allclose(out.values[[0, 2], 0], 0.0, atol=1e-8)
+    np.testing.assert_allclose(out.values[0, len(BOOTSTRAP_INDEX_NAMES):][:5],
+                               quiet_bootstrap(hs_school, 1, seed=0).estimate.iloc[len(BOOTSTRAP_INDEX_NAMES):][:5],
+                               rtol=1e-6)
