@@ -89,5 +89,18 @@ def main() -> None:
               f"mean iterations {out.iterations.mean():.2f}")
 
 
+def lavaan_context() -> None:
+    """lavaan's bootstrapLavaan of the same model, as recorded by make_groups.R (another run,
+    and more work per replicate: resampling and four fit measures besides the refit)."""
+    import json
+    ref = json.loads((ROOT / "tests" / "reference" / "groups_reference.json").read_text())
+    boot = ref.get("bootstrap_lc_configural")
+    if boot:
+        print(f"context: lavaan bootstrapLavaan({boot['fit']}, R={boot['R']}) in make_groups.R took "
+              f"{boot['seconds']:.1f} s wall, {boot['cpu_seconds']:.1f} s CPU: "
+              f"{1e3 * boot['cpu_seconds'] / boot['R']:.1f} ms CPU per replicate")
+
+
 if __name__ == "__main__":
     main()
+    lavaan_context()

@@ -99,6 +99,16 @@ ENTRIES = (
 )
 
 
+# multi-group diagrams: lcsem.plot_groups, one panel per group (measured in
+# tests/test_groups_analyses.py)
+GROUP_ENTRIES = (
+    Entry("sector_groups", "Learning-culture model by sector (bundled survey), structural part",
+          {"structural_only": True}),
+    Entry("sector_groups_full", "Learning-culture model by sector (bundled survey), with indicators"),
+    Entry("hs_groups", "Holzinger–Swineford by school, loadings equal across schools"),
+)
+
+
 def _simulated(model_text: str, seed: int, loading: float = 0.7, path: float = 0.3):
     model = lcsem.Model.from_syntax(model_text)
     population = {f"{r.lhs} {r.op} {r.rhs}": (loading if r.op == "=~" else path)
@@ -126,6 +136,24 @@ def fitted(name: str):
                  "long_names": (LONG_NAMES_MODEL, 5)}
         model, data = _simulated(*texts[name])
         return lcsem.fit(model, data, use_semopy=False)
+
+
+@lru_cache(maxsize=None)
+def fitted_groups(name: str):
+    """The fitted multi-group result of group gallery model ``name`` (cached)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if name in ("sector_groups", "sector_groups_full"):
+            return lcsem.fit(lcsem.lc_model(), lcsem.datasets.load_lc_survey(), group="sector", use_semopy=False)
+        if name == "hs_groups":
+            return lcsem.fit(HS_MODEL, lcsem.datasets.load_holzinger_swineford(), group="school",
+                             group_equal=["loadings"], use_semopy=False)
+    raise KeyError(name)
+
+
+def draw_groups(entry: Entry, width: float) -> Any:
+    """Draw group gallery ``entry`` at ``width`` inches; returns the Figure."""
+    return lcsem.plot_groups(fitted_groups(entry.name), width=width, **entry.options)
 
 
 @lru_cache(maxsize=None)
@@ -198,6 +226,13 @@ def main(argv: list[str] | None = None) -> None:
             ax = draw(entry, width)
             ax.figure.savefig(args.out / image_name(entry.name, width), dpi=args.dpi)
             plt.close(ax.figure)
+    for entry in GROUP_ENTRIES:
+        if only and entry.name not in only:
+            continue
+        for width in WIDTHS:
+            fig = draw_groups(entry, width)
+            fig.savefig(args.out / image_name(entry.name, width), dpi=args.dpi)
+            plt.close(fig)
     if args.guide:
         guide_images(Path(__file__).parent / "images", args.dpi)
 

@@ -20,7 +20,7 @@ from .exceptions import (ArgumentError, BootstrapFailureWarning, BootstrapInterr
                          EstimationError, IdentificationWarning, LcsemError, LcsemWarning, MissingColumnsError,
                          ModelSpecificationError, ModelSyntaxError, NonAdmissibleWarning,
                          NotSupportedError, OrdinalDataWarning, PlotLegibilityWarning, ScalingWarning,
-                         UnstableRatioWarning)
+                         SharedLabelWarning, UnstableRatioWarning)
 
 from ._version import __version__
 
@@ -50,6 +50,7 @@ _EAGER = ["Model", "lc_model", "lc_extended_model", "fit", "FitResult", "read_da
 # ``import lcsem``)
 _LAZY = {
     "plot_path": "lcsem.plot",
+    "plot_groups": "lcsem.plot",
     "plot_bootstrap": "lcsem.plot",
     "plot_residuals": "lcsem.plot",
     "path_layout": "lcsem.plot",
@@ -74,7 +75,7 @@ __all__ = [
     "ArgumentError", "EstimationError", "NotSupportedError",
     "LcsemWarning", "ConvergenceWarning", "NonAdmissibleWarning", "OrdinalDataWarning",
     "BootstrapFailureWarning", "BootstrapInterruptedWarning", "UnstableRatioWarning",
-    "IdentificationWarning", "ScalingWarning", "PlotLegibilityWarning",
+    "IdentificationWarning", "ScalingWarning", "PlotLegibilityWarning", "SharedLabelWarning",
 ]
 
 
@@ -93,4 +94,4 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .plot import path_layout, plot_bootstrap, plot_path, plot_residuals
+    from .plot import path_layout, plot_bootstrap, plot_groups, plot_path, plot_residuals

@@ -111,3 +111,8 @@ class IdentificationWarning(LcsemWarning):
 class ScalingWarning(LcsemWarning):
     """Observed variances differ by more than a factor of 1,000 (as lavaan warns): rescale
     the items."""
+
+
+class SharedLabelWarning(LcsemWarning):
+    """A single label in a multi-group model makes the parameter equal in every group
+    (lavaan's rule); write ``c(a1, a2)*x`` for group-specific labels."""

@@ -283,12 +283,12 @@ logging.getLogger("lcsem.semopy").addHandler(Keep())
 logging.getLogger("lcsem.semopy").setLevel(logging.DEBUG)
 import lcsem
 d = lcsem.datasets.load_holzinger_swineford()
-res = lcsem.fit("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9", d)
+res = lcsem.fit("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9", d, engine="semopy")
 assert res.converged
 assert records, "semopy logged nothing: the test cannot see the bug"
 assert logging.getLogger().handlers == [], logging.getLogger().handlers
 logging.basicConfig(level=logging.INFO, format="APP %(name)s %(message)s")
-lcsem.fit(lcsem.Model.from_syntax("f =~ a*x1 + a*x2 + a*x3", std_lv=True), d)
+lcsem.fit("visual =~ x1 + x2 + x3", d, engine="semopy")
 """
     done = _run(code)
     assert done.returncode == 0, done.stderr

@@ -65,3 +65,30 @@ def test_summary_names_the_groups(grouped):
     text = grouped.summary()
     assert "2 groups (school): 1 = Pasteur (N 156), 2 = Grant-White (N 145)" in text
     assert "equal across groups: intercepts" in text
+
+
+def test_a_single_label_in_a_multi_group_model_warns_and_is_shared():
+    with pytest.warns(lcsem.SharedLabelWarning, match="a1"):
+        res = lcsem.fit("visual =~ x1 + a1*x2 + x3", HS, group="school")
+    loadings = res.estimates.query("op == '=~' and rhs == 'x2'")["est"]
+    assert loadings.nunique() == 1
+
+
+def test_more_parameters_than_moments_is_refused_before_fitting():
+    with pytest.raises(lcsem.ModelSpecificationError, match="df = -1"):
+        lcsem.fit("visual =~ x1 + x2 + x3\nvisual ~ 1", HS)
+
+
+def test_engine_semopy_reports_semopys_solution_with_lcsems_statistics():
+    model = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+    own = lcsem.fit(model, HS)
+    cross = lcsem.fit(model, HS, engine="semopy")
+    assert cross.iterations == 0 and own.iterations > 0
+    # the same optimum up to semopy's tolerance, with lcsem's statistics on it
+    np.testing.assert_allclose(cross.estimates["est"], own.estimates["est"], atol=5e-3)
+    assert cross.fit_indices["chisq"] == pytest.approx(own.fit_indices["chisq"], abs=0.05)
+    assert cross.fit_indices["chisq"] >= own.fit_indices["chisq"] - 1e-9
+    with pytest.raises(lcsem.ArgumentError, match="engine"):
+        lcsem.fit(model, HS, engine="lavaan")
+    with pytest.raises(lcsem.NotSupportedError, match="engine"):
+        lcsem.fit(model, HS, engine="semopy", group="school")

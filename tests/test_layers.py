@@ -45,6 +45,8 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
         "FitResult.report() is lcsem.report(res)",
     ("lcsem.results.fit_result", "lcsem.analysis.modindices"):
         "FitResult.modindices() is lcsem.modification_indices(res)",
+    ("lcsem.results.fit_result", "lcsem.analysis.score_tests"):
+        "FitResult.score_tests() is lcsem.analysis.score_tests.score_tests(res)",
     ("lcsem.simulation.power_analysis", "lcsem.simulation.plot"):
         "PowerResult.plot() is lcsem.plot_power(result) (matplotlib only when called)",
     ("lcsem.simulation.dynamic", "lcsem.simulation.plot"):

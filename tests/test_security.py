@@ -313,7 +313,7 @@ def test_every_text_given_to_semopy_matches_a_strict_whitelist(monkeypatch, data
               lcsem.Model.from_syntax("f =~ x1 + x2 + x3 + x4", std_lv=True)]
     for model in models:
         frame = odd if "START" in str(model) else data
-        res = lcsem.fit(model, frame)
+        res = lcsem.fit(model, frame, engine="semopy")
         assert res.converged
         lcsem.measurement(res)
     lcsem.bootstrap(res, 3, seed=1, progress=False)

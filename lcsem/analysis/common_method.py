@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import _lazy
 from .._warnings import quiet
-from ..exceptions import ArgumentError
+from ..exceptions import ArgumentError, NotSupportedError
 from ..display.render import FORMATS, render_table
 from ..display.escape import html_escape, latex_escape
 from ..display.format import format_p
@@ -189,6 +189,12 @@ def common_method_bias(res_or_model: FitResult | Model | str, data: pd.DataFrame
     -------
     CommonMethodBiasResult
 
+    Raises
+    ------
+    NotSupportedError
+        For a multi-group result (screen each group's view, ``res.groups[label]``). A
+        single-group mean-structure result is screened on its covariance structure.
+
     Notes
     -----
     The measurement model is the CFA version of the model (:func:`lcsem.analysis.validity.cfa_model`):
@@ -205,7 +211,17 @@ def common_method_bias(res_or_model: FitResult | Model | str, data: pd.DataFrame
         if data is not None:
             raise ArgumentError("data: give data only with a model; a FitResult already holds the "
                                 "data it was fitted to")
+        if res_or_model.group_labels:
+            raise NotSupportedError(
+                "res_or_model: common_method_bias() screens one sample: its chi-square difference, "
+                "first-factor share and VIFs are single numbers of one set of respondents, so a "
+                f"{res_or_model.n_groups}-group fit has no one answer; screen each group (its data, "
+                "models fitted to it alone): {label: lcsem.common_method_bias(view) for label, view in "
+                "res.groups.items()}, or pass the model and the pooled data: "
+                "lcsem.common_method_bias(model, data)")
         model, used = res_or_model.model, res_or_model.data
+        if res_or_model.grouped:    # one group with means: its covariance structure
+            model = res_or_model.groups["1"].model
         if used is None or used.empty:
             raise ArgumentError("res_or_model: this result holds no data (fitted from summary "
                                 "statistics, or stored with include_data=False); pass the model "

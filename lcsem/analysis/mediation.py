@@ -15,7 +15,7 @@ replicate's parameter vector), as do the intervals of the standardised effects
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -207,6 +207,10 @@ class EffectsResult:
         Bootstrap replicates used (0 without a bootstrap).
     notes
         Explanations (ratio instability, replicates used).
+    groups
+        For a multi-group result: ``{label: EffectsResult}`` of each group (its view's
+        effects); the group's rows in :attr:`table` carry its label in the ``group``
+        column, and the ``:=`` definitions of the whole model have ``group == ""``.
     """
 
     table: pd.DataFrame
@@ -214,6 +218,7 @@ class EffectsResult:
     level: float = 0.95
     n_boot_used: int = 0
     notes: tuple[str, ...] = field(default=())
+    groups: Mapping[str, "EffectsResult"] = field(default_factory=dict, repr=False)
 
     @property
     def indirect(self) -> pd.DataFrame:
@@ -225,6 +230,8 @@ class EffectsResult:
         if format not in FORMATS:
             raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
         cols = ["effect", "path", "est", "se", "ci_lower", "ci_upper", "pvalue", "std"]
+        if "group" in self.table.columns:
+            cols = ["group"] + cols
         frame = self.table[cols].copy()
         frame["pvalue"] = [format_boot_p(p, self.n_boot_used) if self.n_boot_used else format_p(p)
                            for p in frame["pvalue"]]
@@ -285,6 +292,11 @@ def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str 
     Returns
     -------
     EffectsResult
+        For a multi-group result, every group's effects (computed on its view,
+        ``res.groups[label]``, with the joint fit's estimates and covariance) with a
+        ``group`` column, then the ``:=`` definitions of the whole model (``group == ""``,
+        from the joint table). A single-group mean-structure result gives the effects of
+        its covariance structure (intercepts are not effects) and its definitions.
     """
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected a fitted lcsem.FitResult, got {type(res).__name__}")
@@ -299,6 +311,9 @@ def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str 
     if ci == "montecarlo" and (isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer))
                                or n_draws < 100):
         raise ArgumentError(f"n_draws: {n_draws!r} is not a whole number of at least 100; use e.g. 20000")
+    if res.grouped:
+        return _grouped_effects(res, boot, source=source, mediators=mediators, outcome=outcome, method=method,
+                                level=level, proportion=proportion, ci=ci, n_draws=n_draws, seed=seed)
     specs = _build_effects(res, source, mediators, outcome, proportion)
     if not specs:
         raise ArgumentError("the model has no indirect effect (no chain of two or more structural paths) "
@@ -441,3 +456,72 @@ def _check_ratios(table: pd.DataFrame, specs: list[_Effect], notes: list[str]) -
             warn(message, UnstableRatioWarning, stacklevel=3)
         notes.append("the proportion mediated is a ratio of estimates and is unstable in small samples "
                      "or when the total effect is small; interpret it with care" if not reasons else message)
+
+
+# ---------------------------------------------------------------------------- groups
+def _grouped_effects(res: FitResult, boot: BootstrapResult | None, *, level: float, ci: str,
+                     **options: Any) -> EffectsResult:
+    """Effects of a multi-group or mean-structure fit: each group's from its view, then the
+    whole model's ``:=`` definitions from the joint table."""
+    if boot is not None:
+        raise NotSupportedError(
+            "boot: effects of a multi-group or mean-structure fit cannot use a bootstrap yet (its "
+            "replicates hold the parameters of every group, which the effects of one group's view do "
+            "not map); use the delta method (boot=None) or ci='montecarlo'")
+    multi = bool(res.group_labels)
+    per_group: dict[str, EffectsResult] = {}
+    missing: list[str] = []
+    for label, view in res.groups.items():
+        try:
+            per_group[label] = effects(view, level=level, ci=ci, **options)
+        except ArgumentError as exc:
+            if "no indirect effect" not in str(exc):
+                raise
+            missing.append(label)
+    defined = _defined_rows(res, level)
+    if not per_group and defined.empty:
+        raise ArgumentError("the model has no indirect effect (no chain of two or more structural paths) "
+                            "and no ':=' definition; name source= and outcome= to get direct and total effects")
+    frames, notes = [], []
+    for label, eff in per_group.items():
+        frame = eff.table.copy()
+        if multi:
+            frame.insert(0, "group", label)
+            notes += [f"group {label}: {n}" for n in eff.notes]
+        else:
+            notes += list(eff.notes)
+        frames.append(frame)
+    if not defined.empty:
+        if multi:
+            defined.insert(0, "group", "")
+        frames.append(defined)
+        if ci == "montecarlo":
+            notes.append("the ':=' definitions have delta-method intervals (Monte Carlo draws are per group)")
+    table = pd.concat(frames) if frames else defined
+    if multi:
+        notes.insert(0, f"effects per group ({res.group}: {', '.join(res.group_labels)}), each from the "
+                        f"group's estimates in the joint fit; ':=' definitions (group '') are the whole model's")
+    return EffectsResult(table=table, ci_method="montecarlo" if ci == "montecarlo" else "delta",
+                         level=float(level), n_boot_used=0, notes=tuple(dict.fromkeys(notes)),
+                         groups=per_group if multi else {})
+
+
+def _defined_rows(res: FitResult, level: float) -> pd.DataFrame:
+    """The ``:=`` rows of a grouped fit as effects rows: estimate, SE, z, p and the Wald
+    interval at ``level`` from the joint table, standardised values with their
+    delta-method SEs and intervals from :meth:`FitResult.standardized_solution`."""
+    est = res.parameter_estimates(level)
+    mask = (est["op"] == ":=").to_numpy()
+    if not mask.any():
+        return pd.DataFrame()
+    std = res.standardized_solution("std_all", level=level)
+    e, s = est[mask], std[mask]
+    return pd.DataFrame({
+        "effect": "defined", "source": "", "outcome": "",
+        "path": [f"{l} := {r}" for l, r in zip(e["lhs"], e["rhs"])],
+        "est": e["est"].to_numpy(float), "se": e["se"].to_numpy(float), "z": e["z"].to_numpy(float),
+        "pvalue": e["pvalue"].to_numpy(float), "ci_lower": e["ci_lower"].to_numpy(float),
+        "ci_upper": e["ci_upper"].to_numpy(float), "std": s["est_std"].to_numpy(float),
+        "std_se": s["se_std"].to_numpy(float), "std_ci_lower": s["ci_lower_std"].to_numpy(float),
+        "std_ci_upper": s["ci_upper_std"].to_numpy(float)},
+        index=pd.Index(list(e["lhs"]), name="name"))

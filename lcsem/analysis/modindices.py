@@ -26,24 +26,37 @@ moments among them carry no information and the score test does not condition on
 (co)variances; lcsem estimates those (co)variances
 as free parameters, so, unlike lavaan, it does not list them (lavaan lists them with an
 index of 0).
+
+Multi-group and mean-structure fits (lavaan's ``modindices`` of such fits): the candidates
+are every fixed row of the whole table (markers, fixed intercepts, latent means, in table
+order), then each group's new rows as above; a ``group`` column (1..G, as in
+``estimates``) tells the groups apart. The information adds the mean part ``J' W J``, the
+gradient the mean term, and the fitted parameters keep their equality constraints (the
+score test conditions on the constrained model, as lavaan's ``inverted.information``).
+``sepc_all`` of an intercept is the EPC over the variable's implied standard deviation.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
+from ..engine import GroupStructure
 from ..engine.ram import RamStructure, gradient_terms, gram_terms, make_entries
 from .._warnings import warn
 from ..exceptions import ArgumentError, ConvergenceWarning, EstimationError, NotSupportedError
 from ..results.fit_result import FitResult
+from ..spec.groups import fixed_x_free, view_model
+from ..spec.partable import ParRow
+from .group_stats import result_group_stats
 
 __all__ = ["modification_indices", "candidate_parameters", "MODINDEX_COLUMNS"]
 
 MODINDEX_COLUMNS = ["lhs", "op", "rhs", "mi", "epc", "sepc_all"]
-_OPS = ("=~", "~", "~~")
+_OPS = ("=~", "~", "~~", "~1")
 _V_TOL = np.finfo(float).eps ** (1.0 / 3.0)   # lavaan's threshold on diag(V)
 
 
@@ -140,17 +153,20 @@ def modification_indices(res: FitResult, top: int | None = None, sort: bool = Tr
         Keep only the ``top`` rows (after sorting); ``None`` keeps every row.
     sort
         Sort by decreasing modification index (default). Otherwise rows keep lavaan's
-        order: fixed rows of the table first, then loadings, covariances, regressions.
+        order: fixed rows of the table first, then loadings, covariances, regressions
+        (group by group in a multi-group fit).
     min_mi
         Keep only rows whose index exceeds ``min_mi`` (e.g. 3.84, the 5% critical value
         of chi-square with one degree of freedom).
     op
-        Keep only these operators (``"=~"``, ``"~"``, ``"~~"``).
+        Keep only these operators (``"=~"``, ``"~"``, ``"~~"``, ``"~1"``).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``lhs op rhs mi epc sepc_all``: the modification index (expected drop in
+        Columns ``lhs op rhs mi epc sepc_all`` (``lhs op rhs group mi epc sepc_all`` for a
+        multi-group fit; ``~1`` rows for fixed intercepts and means of a mean-structure
+        fit): the modification index (expected drop in
         chi-square when the parameter is freed), the expected parameter change and the
         EPC in the completely standardised metric. Read them together: a large index
         with a trivial ``sepc_all`` is rarely worth freeing, and every freed parameter
@@ -200,6 +216,8 @@ def _check_ops(op) -> tuple[str, ...] | None:
 
 
 def _compute(res: FitResult) -> pd.DataFrame:
+    if res.grouped:
+        return _compute_grouped(res)
     struct = res.structure
     candidates = candidate_parameters(res.model)
     if not candidates:
@@ -282,3 +300,117 @@ def _standardize_epc(struct: RamStructure, theta: np.ndarray, cand, epc: np.ndar
             else:
                 out[pos] = np.sign(epc[pos]) * abs(value) / Cm[cand.row[pos], cand.row[pos]]
     return out
+
+
+# ---------------------------------------------------------------------- multi-group / means
+def _grouped_candidates(res: FitResult) -> list[tuple[int, ParRow]]:
+    """lavaan's candidates of a multi-group / mean-structure fit, in lavaan's order: every
+    fixed row of the table (all groups, table order, fixed intercepts and latent means
+    included), then per group the new rows of :func:`candidate_parameters`. Returns
+    ``(position in the table's non-':=' rows or -1, row)``."""
+    table = [r for r in res.rows if r.op != ":="]
+    out: list[tuple[int, ParRow]] = [(pos, r) for pos, r in enumerate(table) if not r.free]
+    for g in range(1, res.n_groups + 1):
+        rows = [r for r in table if r.group == g and r.op != "~1"]
+        in_table = {_pair_key(r.lhs, r.op, r.rhs) for r in rows}
+        for lhs, op, rhs in candidate_parameters(view_model(rows)):
+            if _pair_key(lhs, op, rhs) not in in_table:
+                out.append((-1, ParRow(lhs, op, rhs, free=0, value=0.0, user=False, group=g)))
+    return out
+
+
+def _compute_grouped(res: FitResult) -> pd.DataFrame:
+    """Modification indices of a multi-group and/or mean-structure fit.
+
+    The extended table frees every candidate (fixed rows at their values, new rows at 0)
+    next to the fitted parameters (their equality constraints kept as shared numbers, which
+    equals lavaan's conditioning on the constrained information). Per group ``g``, with
+    ``D_a = dSigma_g/dtheta_a`` and ``J_a = dmu_g/dtheta_a``: unit information
+    ``1/2 tr(W D_a W D_b) + J_a' W J_b`` and half-gradient
+    ``1/2 tr(W (Sigma - S - d d') W D_a) - d' W J_a`` (``d = m - mu``), weighted by
+    ``N_g / N``; the moments of exogenous covariates (lavaan's ``fixed.x``) carry no
+    information."""
+    multi = bool(res.group_labels)
+    table = [r for r in res.rows if r.op != ":="]
+    cands = _grouped_candidates(res)
+    theta = np.asarray(res.theta, dtype=float)
+    k = theta.size
+    freed = {pos: k + 1 + c for c, (pos, _) in enumerate(cands) if pos >= 0}
+    ext = [replace(r, free=freed[pos]) if pos in freed else r for pos, r in enumerate(table)]
+    ext += [replace(r, free=k + 1 + c) for c, (pos, r) in enumerate(cands) if pos < 0]
+    values = np.array([r.value if np.isfinite(r.value) else 0.0 for _, r in cands])
+    theta_ext = np.concatenate([theta, values])[None]
+    model = res.model
+    struct = GroupStructure(ext, model.observed, model.latent, n_groups=res.n_groups,
+                            meanstructure=res.meanstructure)
+    stats = result_group_stats(res, "modification indices")
+    weights = stats.weights
+    x_idx = [model.observed.index(v) for v in model.roles.exogenous_observed]
+    K = struct.k
+    info = np.zeros((K, K))
+    grad = np.zeros(K)
+    for g in range(res.n_groups):
+        gs = struct.groups[g]
+        Sigma, mu, B, C, Bnu = struct.group_moments(theta_ext, g)
+        W = np.linalg.inv(Sigma[0])
+        D = gs.jacobian(theta_ext)[0]                         # (K, p, p)
+        D_info = D.copy()
+        if x_idx:   # fixed.x: the covariates' moments carry no information (not so the gradient)
+            D_info[np.ix_(np.arange(K), x_idx, x_idx)] = 0.0
+        WD = np.einsum("pq,kqr->kpr", W, D_info)
+        info_g = 0.5 * np.einsum("apq,bqp->ab", WD, WD)
+        resid = Sigma[0] - stats.cov[0, g]
+        if res.meanstructure:
+            d = stats.mean[0, g] - mu[0]
+            resid = resid - np.outer(d, d)      # the mean term d' Sigma^-1 d also moves with Sigma
+        grad_g = 0.5 * np.einsum("pq,kqp->k", W @ resid @ W, D)
+        if res.meanstructure:
+            U, _, _ = gs.jacobian_vectors(B, C)
+            J = struct.mean_jacobian(g, B, Bnu, U)[0]          # (p, K)
+            grad_g = grad_g - d @ W @ J
+            J[x_idx, :] = 0.0
+            info_g = info_g + J.T @ W @ J
+        info += weights[g] * info_g
+        grad += weights[g] * grad_g
+    fixed_x = {f - 1 for f in fixed_x_free(model, res.rows)}   # not conditioned on (lavaan's fixed.x)
+    cond = np.array([f for f in range(k) if f not in fixed_x], dtype=int)
+    cand = np.arange(k, K)
+    I22 = info[np.ix_(cond, cond)]
+    I12 = info[np.ix_(cand, cond)]
+    try:
+        I22_inv = np.linalg.inv(I22)
+    except np.linalg.LinAlgError as exc:
+        raise EstimationError("could not compute modification indices: the information matrix is "
+                              "singular (the model may not be identified)") from exc
+    v = np.diag(info[np.ix_(cand, cand)]) - np.einsum("ck,kl,cl->c", I12, I22_inv, I12)
+    gc = grad[cand]
+    keep = v >= _V_TOL
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mi = np.where(keep, res.n_obs * gc ** 2 / v, np.nan)
+        epc = np.where(keep, -gc / v, np.nan)
+    rows = [r for _, r in cands]
+    sepc = np.full(len(rows), np.nan)
+    estimates = res.estimates
+    for g in range(res.n_groups):
+        gs = struct.groups[g]
+        means = [c for c, r in enumerate(rows) if r.group == g + 1 and r.op == "~1"]
+        if means:   # std.all of an intercept: divided by the variable's implied SD
+            C = gs.implied(theta_ext)[2][0]
+            sd = np.sqrt(np.clip(np.diag(C), 0, None))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sepc[means] = epc[means] / sd[[gs.names.index(rows[c].lhs) for c in means]]
+        idx = [c for c, r in enumerate(rows) if r.group == g + 1 and r.op != "~1"]
+        if not idx:
+            continue
+        names = [(rows[c].lhs, rows[c].op, rows[c].rhs) for c in idx]
+        est = estimates[estimates["group"] == g + 1] if multi else estimates
+        est = est[est["op"] != ":="]
+        current = {_pair_key(l, o, r): float(e) for l, o, r, e in zip(est["lhs"], est["op"], est["rhs"],
+                                                                       est["est"])}
+        sepc[idx] = _standardize_epc(gs, theta_ext, _candidate_entries(gs, names), epc[idx], names, current)
+    frame = {"lhs": [r.lhs for r in rows], "op": [r.op for r in rows], "rhs": [r.rhs for r in rows]}
+    if multi:
+        frame["group"] = [r.group for r in rows]
+    table_out = pd.DataFrame({**frame, "mi": mi, "epc": epc, "sepc_all": sepc})
+    return table_out[keep].reset_index(drop=True)
+

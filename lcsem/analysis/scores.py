@@ -12,6 +12,13 @@ the weighted deviations below.
 * Bartlett scores: ``(y - ybar) Theta^-1 Lambda (Lambda' Theta^-1 Lambda)^-1`` with the
   loadings ``Lambda`` and the residual covariance ``Theta`` of the indicators. They need
   every observed variable to be an indicator (no observed covariates).
+
+With a mean structure (``meanstructure=True``, any ``~ 1``, and every multi-group fit)
+the scores are centred at the model-implied means instead, as lavaan's ``lavPredict``:
+``E(eta) + (y - mu) W`` with the implied means ``mu`` of the observed and ``E(eta)`` of
+the latent variables (intercepts, latent means and, for latent regressions, their
+implied consequences). A multi-group fit is scored per group, with each group's
+parameters; the result has a ``group`` column.
 """
 
 from __future__ import annotations
@@ -39,7 +46,9 @@ def factor_scores(res: FitResult, method: str = "regression") -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per respondent used (indexed as the data), one column per latent variable.
+        One row per respondent used (indexed as the data), one column per latent variable;
+        for a multi-group result a first column ``group`` (the respondent's group label)
+        and each row scored with its group's parameters and implied means.
     """
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected an lcsem.FitResult, got {type(res).__name__}")
@@ -56,17 +65,56 @@ def factor_scores(res: FitResult, method: str = "regression") -> pd.DataFrame:
         raise ArgumentError("res: the model has no latent variables to score")
     if not res.identified:
         raise NotSupportedError("res: the model is not identified; its factor scores are not defined")
+    if res.grouped:
+        return _grouped_scores(res, key)
+    return _scores(res, data, key, None)
+
+
+def _grouped_scores(res: FitResult, key: str) -> pd.DataFrame:
+    """Scores of a multi-group or mean-structure fit: each group's rows with its view's
+    parameters, centred at the group's implied means (from the joint table's ``~1`` rows)."""
+    est = res.estimates
+    multi = bool(res.group_labels)
+    frames = []
+    for number, (label, view) in enumerate(res.groups.items(), start=1):
+        rows = est[est["op"] == "~1"]
+        if multi:
+            rows = rows[rows["group"] == number]
+        intercepts = dict(zip(rows["lhs"], rows["est"].astype(float)))
+        scores = _scores(view, view.data, key, intercepts)
+        if multi:
+            scores.insert(0, "group", label)
+        frames.append(scores)
+    out = pd.concat(frames)
+    if not multi:
+        return out
+    # back to the data's row order (by position: the index may repeat labels)
+    column = res.data[res.group].astype(str).to_numpy()
+    order = np.concatenate([np.flatnonzero(column == label) for label in res.groups])
+    return out.iloc[np.argsort(order, kind="stable")]
+
+
+def _scores(res: FitResult, data: pd.DataFrame, key: str, intercepts: dict[str, float] | None) -> pd.DataFrame:
+    """Scores of the rows of ``data`` from the single-group (or view) result ``res``;
+    ``intercepts`` (the ``~1`` estimates) give the implied means, else the sample means
+    of ``data`` are the observed means (no mean structure)."""
+    model = res.model
     struct = res.structure
     X = data[list(model.observed)].to_numpy(dtype=float)
-    means = X.mean(axis=0)
-    centred = X - means
     A, S = struct.matrices(np.asarray(res.theta)[None])
     A, S = A[0], S[0]
     p = struct.p
     B = np.linalg.inv(np.eye(struct.m) - A)
-    # implied means B m with latent intercepts 0 and observed intercepts that reproduce
-    # the sample means
-    latent_means = B[p:, :p] @ np.linalg.solve(B[:p, :p], means)
+    if intercepts is None:
+        # implied means B m with latent intercepts 0 and observed intercepts that reproduce
+        # the sample means
+        means = X.mean(axis=0)
+        latent_means = B[p:, :p] @ np.linalg.solve(B[:p, :p], means)
+    else:
+        # implied means of every variable: B m with the fitted intercepts m
+        implied = B @ np.array([intercepts.get(v, 0.0) for v in struct.names])
+        means, latent_means = implied[:p], implied[p:]
+    centred = X - means
     if key == "regression":
         C = B @ S @ B.T
         weights = np.linalg.solve(C[:p, :p], C[:p, p:])

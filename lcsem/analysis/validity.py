@@ -32,8 +32,8 @@ statistics and one-sided upper bounds of HTMT/HTMT2, flagged against .85 and .90
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,9 @@ from ..engine.optimize import minimize
 from ..engine.ram import RamStructure
 from .._warnings import quiet, warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, ConvergenceWarning, NotSupportedError
-from ..display.escape import html_escape
+from ..display.escape import html_escape, latex_escape
 from ..display.render import FORMATS, render_table
+from ..spec.groups import group_table, parse_partial
 from ..spec.model import Model
 from ..spec.syntax import Statement
 from ..inference.standardized import delta_se, standardized_values
@@ -66,7 +67,7 @@ HTMT_NOTE = ("HTMT: arithmetic means of absolute item correlations (Henseler et 
 
 
 # ---------------------------------------------------------------------------- the CFA
-def cfa_model(model: Model) -> Model:
+def cfa_model(model: Model, n_groups: int = 1) -> Model:
     """The CFA version of ``model``: its ``=~`` statements and the covariances among
     indicators, with free covariances among all constructs instead of the structural part.
 
@@ -78,6 +79,9 @@ def cfa_model(model: Model) -> Model:
     (co)variances are dropped; if a fixed residual variance identified it (no fixed
     loading), its variance is fixed to 1 instead — a choice of scale that leaves the fit
     and every standardised statistic unchanged.
+
+    ``n_groups``: the number of groups the model is fitted to (a model with per-group
+    modifiers ``c(...)`` has a parameter table only for that many groups).
     """
     if not isinstance(model, Model):
         raise ArgumentError(f"model: expected an lcsem.Model, got {type(model).__name__}")
@@ -87,7 +91,8 @@ def cfa_model(model: Model) -> Model:
     latent = set(model.latent)
     observed_ind = set(model.roles.indicators) - latent
     regressed = {s.lhs for s in model.statements if s.op == "~"} & latent
-    scaled_by_loading = {r.lhs for r in model.rows if r.op == "=~" and r.free == 0 and r.value != 0}
+    rows = model.rows if n_groups == 1 else [r for r in group_table(model, n_groups) if r.group == 1]
+    scaled_by_loading = {r.lhs for r in rows if r.op == "=~" and r.free == 0 and r.value != 0}
     keep: list[Statement] = []
     rescaled: list[Statement] = []
     for s in model.statements:
@@ -255,9 +260,11 @@ class MeasurementResult:
         ``"alpha:culture"``, ``"omega:culture"``, ``"ave:culture"``, ``"std:culture=~culture1"``,
         ``"htmt:culture~kmsuse"``, ``"htmt2:..."``.
     cfa
-        The fitted CFA (:class:`lcsem.FitResult`).
+        The fitted CFA (:class:`lcsem.FitResult`; multi-group for a multi-group result).
     notes
         Explanations (denominators, undefined values, bootstrap replicates used).
+    groups
+        For a multi-group result: ``{label: MeasurementResult}`` of each group.
     """
 
     reliability: pd.DataFrame
@@ -275,6 +282,7 @@ class MeasurementResult:
     ci_method: str = "delta"
     n_boot_used: int = 0
     notes: tuple[str, ...] = ()
+    groups: Mapping[str, "MeasurementResult"] = field(default_factory=dict, repr=False)
 
     @property
     def converged(self) -> bool:
@@ -286,6 +294,8 @@ class MeasurementResult:
         """Reliability, loadings, Fornell–Larcker and HTMT tables with notes."""
         if format not in FORMATS:
             raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
+        if self.groups:
+            return _group_summaries(self, format, digits)
         rel = self.reliability.copy()
         rel.index.name = "construct"
         parts = [
@@ -312,6 +322,10 @@ class MeasurementResult:
         return self.summary("html")
 
     def __repr__(self) -> str:
+        if self.groups:
+            first = next(iter(self.groups.values()))
+            return (f"<lcsem.MeasurementResult: {len(first.reliability)} constructs in {len(self.groups)} "
+                    f"groups>\n" + self.reliability.round(3).to_string())
         return f"<lcsem.MeasurementResult: {len(self.reliability)} constructs>\n" + \
             self.reliability.round(3).to_string()
 
@@ -351,6 +365,14 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
     Returns
     -------
     MeasurementResult
+        For a multi-group result, the CFA is fitted to every group at once with the fit's
+        ``group_equal`` / ``group_partial`` (those of its rows that the CFA has) and every
+        statistic is computed per group from that group's view of the CFA: row tables
+        (``reliability``, ``loadings``, ``htmt_inference``) gain a ``group`` column,
+        matrices (``correlations``, ``fornell_larcker``, ``htmt``, ``htmt2``) and the
+        Series a (group, construct) MultiIndex, and :attr:`MeasurementResult.groups` holds
+        each group's result. A single-group mean-structure result gives the statistics of
+        its covariance structure.
     """
 
     if not (isinstance(level, (float, int)) and 0 < float(level) < 1):
@@ -373,9 +395,32 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
             raise ArgumentError("data: a DataFrame is needed when the first argument is a model "
                                 "(or pass a fitted lcsem.FitResult)")
         model, used, estimator = as_model(res_or_model), data, "ML"
-    cmodel = cfa_model(model)
+    cmodel = cfa_model(model, res_or_model.n_groups if isinstance(res_or_model, FitResult) else 1)
+    if isinstance(res_or_model, FitResult) and res_or_model.grouped:
+        if boot is not None:
+            raise NotSupportedError(
+                "boot: measurement() of a multi-group or mean-structure fit cannot use a bootstrap yet "
+                "(the CFA would be refitted on each group's resamples, which this bootstrap does not "
+                "keep per group); use the delta-method intervals (boot=None)")
+        return _grouped_measurement(res_or_model, cmodel, level)
+    if isinstance(res_or_model, FitResult) and res_or_model.view_of and boot is not None:
+        raise NotSupportedError(f"boot: res_or_model is a view ({res_or_model.view_of}), which is never "
+                                "resampled on its own; use boot=None")
     with quiet():
         cf = fit(cmodel, used, estimator=estimator)
+    out = _assess(cf, level, method, boot, res_or_model)
+    if isinstance(res_or_model, FitResult) and res_or_model.view_of:
+        out = replace(out, notes=out.notes + (
+            f"res_or_model is a view ({res_or_model.view_of}): the CFA was fitted to this group's data "
+            "alone, without the multi-group fit's equality constraints; measurement() of the multi-group "
+            "fit keeps them",))
+    return out
+
+
+def _assess(cf: FitResult, level: float, method: str = "percentile", boot: BootstrapResult | None = None,
+            res_or_model: Any = None) -> MeasurementResult:
+    """Every statistic of :func:`measurement` from the fitted CFA ``cf`` (one group, or
+    one group's view of a multi-group CFA)."""
     struct = cf.structure
     layout = _layout(struct)
     S = cf.sample_cov.loc[list(struct.observed), list(struct.observed)].to_numpy()[None]
@@ -386,12 +431,12 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
     if not cf.converged:
         warn(f"the measurement CFA did not converge (after {cf.iterations} iterations); its loadings, "
              f"reliability and validity statistics are not reliable: check the identification of "
-             f"every construct", ConvergenceWarning, stacklevel=2)
+             f"every construct", ConvergenceWarning, stacklevel=3)
         notes.append("the CFA did NOT converge: every statistic here is unreliable")
     if cf.vcov.size and not np.isfinite(cf.vcov).any():
         warn("the measurement CFA's information matrix is singular (the CFA may not be identified); "
              "standard errors and delta-method intervals of the loadings are not available",
-             ConvergenceWarning, stacklevel=2)
+             ConvergenceWarning, stacklevel=3)
     single = [c for c in names if len(layout.items[c]) < 2]
     for c in single:
         notes.append(f"{c} has a single indicator: alpha, omega, AVE and HTMT are undefined (NaN)")
@@ -434,7 +479,7 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
         if n_used < boot.n_resamples:
             warn(f"the measurement CFA did not converge on {boot.n_resamples - n_used} of "
                  f"{boot.n_resamples} bootstrap resamples; intervals use the {n_used} that did",
-                 BootstrapFailureWarning, stacklevel=2)
+                 BootstrapFailureWarning, stacklevel=3)
 
     reliability = pd.DataFrame({
         "n_items": [len(layout.items[c]) for c in names],
@@ -576,3 +621,76 @@ def _intervals(point, draws, jack, names, rows, level, method) -> pd.DataFrame:
         records[key] = (e, lo, hi, up, float(np.std(d, ddof=1)))
     return pd.DataFrame.from_dict(records, orient="index",
                                   columns=["estimate", "lower", "upper", "upper_one_sided", "se"])
+
+
+# ---------------------------------------------------------------------------- groups
+def _grouped_measurement(res: FitResult, cmodel: Model, level: float) -> MeasurementResult:
+    """:func:`measurement` of a multi-group or mean-structure fit: one CFA fitted to all
+    groups with the fit's equality constraints, statistics per group from its views."""
+    multi = bool(res.group_labels)
+    with quiet():
+        cf = fit(cmodel, res.data, estimator=res.estimator, group=res.group if multi else None,
+                 group_equal=res.group_equal, group_partial=_cfa_partial(res, cmodel),
+                 meanstructure=res.meanstructure)
+    per_group = {label: _assess(view, level) for label, view in cf.groups.items()}
+    if not multi:
+        return replace(per_group["1"], cfa=cf)
+    labels = list(per_group)
+
+    def rows(name: str) -> pd.DataFrame:
+        frames = []
+        for label, m in per_group.items():
+            frame = getattr(m, name).copy()
+            frame.insert(0, "group", label)
+            frames.append(frame)
+        return pd.concat(frames)
+
+    def stacked(name: str) -> Any:
+        out = pd.concat({label: getattr(m, name) for label, m in per_group.items()})
+        out.index = out.index.set_names(["group", "construct"])
+        return out
+
+    first = per_group[labels[0]]
+    notes = list(first.notes[:3]) + [
+        f"statistics per group ({res.group}: {', '.join(labels)}) from a CFA fitted to all groups at once"
+        + (f" with {', '.join(res.group_equal)} equal across groups" if res.group_equal else "")]
+    for label, m in per_group.items():
+        notes += [f"group {label}: {n}" for n in m.notes[3:]]
+    return MeasurementResult(
+        reliability=rows("reliability"), omega_implied=stacked("omega_implied"), loadings=rows("loadings"),
+        correlations=stacked("correlations"), fornell_larcker=stacked("fornell_larcker"),
+        fornell_larcker_passed=stacked("fornell_larcker_passed"), htmt=stacked("htmt"), htmt2=stacked("htmt2"),
+        htmt_inference=rows("htmt_inference"), cfa=cf, intervals=None, level=float(level), ci_method="delta",
+        n_boot_used=0, notes=tuple(notes), groups=per_group)
+
+
+def _cfa_partial(res: FitResult, cmodel: Model) -> tuple[str, ...]:
+    """The fit's ``group_partial`` entries that name rows of the CFA (released structural
+    paths have no counterpart in it)."""
+    if not res.group_partial:
+        return ()
+    rows = group_table(cmodel, res.n_groups, meanstructure=True)
+    kept = []
+    for text in res.group_partial:
+        try:
+            parse_partial([text], rows)
+        except ArgumentError:
+            continue
+        kept.append(text)
+    return tuple(kept)
+
+
+def _group_summaries(meas: MeasurementResult, format: str, digits: int) -> str:
+    """The summary of a multi-group result: each group's, under its label."""
+    parts = []
+    for label, m in meas.groups.items():
+        head = f"Group {label}"
+        if format == "html":
+            parts.append(f"<h4>{html_escape(head)}</h4>" + m.summary(format, digits))
+        elif format == "markdown":
+            parts.append(f"#### {head}\n\n" + m.summary(format, digits))
+        elif format == "latex":
+            parts.append(f"\\paragraph{{{latex_escape(head)}}}\n\n" + m.summary(format, digits))
+        else:
+            parts.append(f"{head}\n{'-' * len(head)}\n" + m.summary(format, digits))
+    return "\n\n".join(parts) if format != "html" else '<div class="lcsem-measurement-groups">' + "".join(parts) + "</div>"

@@ -120,9 +120,7 @@ def leave_saddle(struct: RamStructure | GroupStructure, S: np.ndarray | GroupSta
 def _twice(S: np.ndarray | GroupStats) -> np.ndarray | GroupStats:
     """The statistics of one data set as two replicates."""
     if isinstance(S, GroupStats):
-        return GroupStats(np.concatenate([S.cov, S.cov]),
-                          None if S.mean is None else np.concatenate([S.mean, S.mean]),
-                          S.n if np.ndim(S.n) == 1 else np.concatenate([S.n, S.n]))
+        return S.repeat(2)
     return np.stack([S, S])
 
 

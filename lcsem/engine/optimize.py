@@ -21,9 +21,13 @@ with :class:`~lcsem.engine.structure.GroupStats`) use ML (for now): with weights
 
 its gradient and its expected information ``sum_g w_g [tr(W_g D_a W_g D_b) + 2 J_a' W_g J_b]``
 (``W_g = Sigma_g^-1``, ``J = d mu_g / d theta``) in the units of the one-group case, so that
-``vcov = 2 / N inv(information)`` and ``chisq = N F_min``. One solver (:func:`minimize`)
-serves both: Fisher scoring with step halving on an objective that gives the discrepancy
-and its gradient and information for any subset of the replicates.
+``vcov = 2 / N inv(information)`` and ``chisq = N F_min`` (:mod:`lcsem.engine.group_ml`).
+One solver (:func:`minimize`, :func:`fisher_scoring`) serves both: Fisher scoring with step
+halving on an :class:`~lcsem.engine.objective.Objective` that gives the discrepancy and its
+derivatives for any subset of the replicates; with ``method="newton"`` (groups, ML) Newton
+steps with the exact Hessian where it is positive definite. Batches of a
+``GroupStructure`` run in chunks of :data:`CHUNK` replicates (each replicate's numbers do
+not depend on its chunk).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..exceptions import ArgumentError, NotSupportedError
-from .batch import cholesky_factors
+from .group_ml import GroupMLObjective, check_group_stats
+from .objective import Objective, positive_definite as _positive_definite
 from .ram import RamStructure, gradient_terms, gram_terms
 from .structure import GroupStats, GroupStructure
 
@@ -70,18 +75,6 @@ def discrepancy(struct: RamStructure | GroupStructure, theta: np.ndarray, S: np.
         Sigma, _, _ = struct.implied(theta)
         f = _discrepancy_from_sigma(Sigma, S, estimator, logdet_S, weight)
     return np.where(np.isfinite(f), f, np.inf)
-
-
-def _positive_definite(Sigma: np.ndarray) -> np.ndarray:
-    """Per replicate: is Sigma positive definite? (a determinant's sign is not enough:
-    two negative eigenvalues give a positive determinant)."""
-    finite = np.isfinite(Sigma).all(axis=(1, 2))
-    out = np.zeros(Sigma.shape[0], dtype=bool)
-    if finite.any():
-        eig = np.linalg.eigvalsh(Sigma[finite])
-        # numerically singular (condition number beyond 1e13) counts as not positive definite
-        out[finite] = eig[:, 0] > 1e-13 * np.abs(eig[:, -1])
-    return out
 
 
 def _discrepancy_from_sigma(Sigma, S, estimator, logdet_S=None, weight=None):
@@ -146,7 +139,7 @@ def minimize(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupSta
         # chunks of replicates keep the working arrays in cache (each replicate's numbers
         # do not depend on the chunk it is in)
         theta0 = np.broadcast_to(theta0, (objective.n_replicates, struct.k))
-        parts = [minimize(struct, _stats_slice(stats, s, s + CHUNK), theta0[s:s + CHUNK],
+        parts = [minimize(struct, stats.take(slice(s, s + CHUNK)), theta0[s:s + CHUNK],
                           estimator, max_iter, tol, max_halvings, method)
                  for s in range(0, objective.n_replicates, CHUNK)]
         return Solution(*(np.concatenate([getattr(part, f) for part in parts])
@@ -162,12 +155,6 @@ def minimize(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupSta
 CHUNK = 64
 
 
-def _stats_slice(stats: GroupStats, start: int, stop: int) -> GroupStats:
-    n = np.asarray(stats.n)
-    return GroupStats(stats.cov[start:stop], None if stats.mean is None else stats.mean[start:stop],
-                      n if n.ndim == 1 else n[start:stop])
-
-
 def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 500, tol: float = 1e-10,
                    max_halvings: int = 40, newton: bool = False) -> Solution:
     """The batched Fisher-scoring loop on any :class:`Objective` (see :func:`minimize`).
@@ -175,7 +162,7 @@ def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 5
     where it is a descent direction and the scoring step otherwise."""
     R, k = objective.n_replicates, objective.k
     theta = np.array(np.broadcast_to(theta0, (R, k)), dtype=float)
-    fmin = objective.value(theta, np.arange(R))
+    theta, fmin = objective.prepare(theta)
     converged = np.zeros(R, dtype=bool)
     failed = ~np.isfinite(fmin)
     iterations = np.zeros(R, dtype=int)
@@ -232,39 +219,6 @@ def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 5
 
 
 # ---------------------------------------------------------------------- objectives
-class Objective:
-    """A discrepancy over ``n_replicates`` data sets: its value, gradient and information
-    at parameter vectors for a subset ``idx`` of the replicates (one row of ``theta``
-    per entry of ``idx``)."""
-
-    n_replicates: int
-    k: int
-
-    def value(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:   # pragma: no cover - interface
-        raise NotImplementedError
-
-    def gradient_information(self, theta: np.ndarray, idx: np.ndarray
-                             ) -> tuple[np.ndarray, np.ndarray]:     # pragma: no cover - interface
-        raise NotImplementedError
-
-    def direction(self, theta: np.ndarray, idx: np.ndarray, exact: bool = False
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gradient, step and whether the step descends, per replicate: the scoring step
-        ``-info^-1 grad`` (``exact``: the Newton step, for objectives with a Hessian)."""
-        if exact:
-            raise NotSupportedError(f"{type(self).__name__} has no exact Hessian; use Fisher scoring")
-        grad, info = self.gradient_information(theta, idx)
-        step = self.step(info, grad)
-        return grad, step, np.ones(step.shape[0], dtype=bool)
-
-    def step(self, info: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """The scoring step ``-info^-1 grad`` per replicate (pseudo-inverse when singular)."""
-        try:
-            return -np.linalg.solve(info, grad[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            return -np.einsum("rij,rj->ri", np.linalg.pinv(info), grad)
-
-
 class CovarianceObjective(Objective):
     """ML, GLS or ULS for one group without means (the discrepancies of the module text)."""
 
@@ -289,267 +243,6 @@ class CovarianceObjective(Objective):
                                      None if self.weight is None else self.weight[idx])
 
 
-class GroupMLObjective(Objective):
-    """ML over groups with or without means: ``sum_g (N_g / N) F_g`` (module text)."""
-
-    def __init__(self, struct: GroupStructure, stats: GroupStats):
-        self.struct = struct
-        self.S, self.mean, w = _check_stats(struct, stats)
-        self.n_replicates = self.S.shape[0]
-        self.k = struct.k
-        self.logdet_S = np.linalg.slogdet(self.S)[1]                     # (R, G)
-        self.w = np.broadcast_to(w, (self.n_replicates, struct.n_groups))
-
-    def _weight(self, idx, g):
-        w = self.w[idx, g]
-        # one weight shared by every replicate (fixed group sizes): a scalar, so that one
-        # group weighs exactly 1.0 * F
-        return w[0] if w.size and np.all(w == w[0]) else w
-
-    def value(self, theta, idx):
-        theta = np.atleast_2d(theta)
-        total = None
-        with np.errstate(over="ignore", invalid="ignore"):
-            for g in range(self.struct.n_groups):
-                Sigma, mu, _, _, _ = self.struct.group_moments(theta, g)
-                d = None if mu is None else self.mean[idx, g] - mu
-                f = self._weight(idx, g) * _ml_value(Sigma, self.S[idx, g], self.logdet_S[idx, g], d)
-                total = f if total is None else total + f
-        return np.where(np.isfinite(total), total, np.inf)
-
-    def gradient_information(self, theta, idx):
-        return self._assemble(theta, idx, self._entry_terms)
-
-    def derivatives(self, theta: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gradient, exact Hessian and expected information: (R, k), (R, k, k), (R, k, k)."""
-        return self._assemble(theta, idx, self._entry_hessian)
-
-    def direction(self, theta: np.ndarray, idx: np.ndarray, exact: bool = False
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gradient, step ``-H^-1 g`` (``H``: the exact Hessian with ``exact``, else the
-        expected information) and whether it is a descent direction, per replicate. ``H``
-        is never assembled in full: each group's block is split into its private parameters
-        and those shared with other groups, and the shared ones are solved for by their
-        Schur complement. Replicates whose system cannot be solved get the pseudo-inverse
-        step of the assembled information (scoring) or no step and ``False`` (Newton)."""
-        theta = np.atleast_2d(theta)
-        struct = self.struct
-        R, k = theta.shape[0], self.k
-        Q = struct.shared
-        nQ = Q.size
-        qpos = np.full(k, -1)
-        qpos[Q] = np.arange(nQ)
-        grad = np.zeros((R, k))
-        schur = np.zeros((R, nQ, nQ))
-        blocks = []
-        for g in range(struct.n_groups):
-            plan = struct.plans[g]
-            g_e, H = self._entry_hessian(theta, idx, g)[:2] if exact else self._entry_terms(theta, idx, g)
-            if plan.injective:
-                cols = plan.param
-            else:
-                g_e, H, cols = g_e @ plan.local, plan.local.T @ H @ plan.local, plan.cols
-            w = self._weight(idx, g)
-            if np.ndim(w):
-                g_e, H = w[:, None] * g_e, w[:, None, None] * H
-            elif w != 1.0:
-                g_e, H = w * g_e, w * H
-            grad[:, cols] += g_e
-            shared = qpos[cols] >= 0
-            pp, qq = np.flatnonzero(~shared), np.flatnonzero(shared)
-            sq = qpos[cols[qq]]
-            if nQ:
-                schur[:, sq[:, None], sq[None, :]] += H[:, qq[:, None], qq[None, :]]
-            Cg = np.zeros((R, pp.size, nQ))
-            Cg[:, :, sq] = H[:, pp[:, None], qq[None, :]]
-            blocks.append((cols[pp], H[:, pp[:, None], pp[None, :]], Cg))
-        x = np.full((R, k), np.nan)
-        with np.errstate(all="ignore"):
-            try:
-                rhs = grad[:, Q]
-                solved = []
-                # Newton steps only where the Hessian is positive definite: every private
-                # block and the Schur complement of the shared parameters
-                positive = np.ones(R, dtype=bool)
-                for P, A, Cg in blocks:
-                    if P.size == 0:
-                        continue
-                    if exact:
-                        positive &= cholesky_factors(A)[0]
-                    Y = np.linalg.solve(A, np.concatenate([Cg, grad[:, P, None]], axis=2))
-                    if nQ:
-                        CgT = np.swapaxes(Cg, 1, 2)
-                        schur = schur - CgT @ Y[:, :, :nQ]
-                        rhs = rhs - (CgT @ Y[:, :, nQ:])[:, :, 0]
-                    solved.append((P, Y))
-                if exact and nQ:
-                    positive &= cholesky_factors(schur)[0]
-                xQ = np.linalg.solve(schur, rhs[..., None])[..., 0] if nQ else np.zeros((R, 0))
-                x[:, Q] = xQ
-                for P, Y in solved:
-                    x[:, P] = Y[:, :, nQ] - (Y[:, :, :nQ] @ xQ[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                x[:] = np.nan           # singular somewhere: see below
-                positive = np.zeros(R, dtype=bool)
-            step = -x
-            descent = np.isfinite(step).all(axis=1) & (np.einsum("ri,ri->r", step, grad) < 0)
-            if exact:
-                descent &= positive
-        if not exact:
-            bad = ~np.isfinite(step).all(axis=1)
-            if bad.any():
-                _, info = self.gradient_information(theta[bad], idx[bad])
-                step[bad] = super().step(info, grad[bad])
-            return grad, step, descent
-        return grad, np.where(descent[:, None], step, 0.0), descent
-
-    def _assemble(self, theta, idx, entry_terms):
-        """Sum over groups of ``w_g`` times the group's entry-level terms mapped to theta."""
-        theta = np.atleast_2d(theta)
-        R, k = theta.shape[0], self.k
-        out = None
-        for g in range(self.struct.n_groups):
-            terms = entry_terms(theta, idx, g)
-            if out is None:
-                out = [np.zeros((R,) + (k,) * (t.ndim - 1)) for t in terms]
-            plan = self.struct.plans[g]
-            w = self._weight(idx, g)
-            for total, term in zip(out, terms):
-                if not plan.injective:
-                    term = term @ plan.local if term.ndim == 2 else plan.local.T @ term @ plan.local
-                cols = plan.param if plan.injective else plan.cols
-                if np.ndim(w):
-                    term = w.reshape((-1,) + (1,) * (term.ndim - 1)) * term
-                elif w != 1.0:
-                    term = w * term
-                if term.ndim == 2:
-                    total[:, cols] += term
-                else:
-                    total[:, cols[:, None], cols[None, :]] += term
-        return tuple(out)
-
-    def _entry_hessian(self, theta, idx, g):
-        """Gradient, exact Hessian and information of group ``g``'s F_g in its free entries.
-
-        With ``d = m - mu``, ``S* = S + d d'``, ``Sigma_a = dSigma/da``, ``mu_a = dmu/da``:
-        ``H_ab = H^cov_ab(S*) + 2 mu_a' W Sigma_b W d + 2 mu_b' W Sigma_a W d
-        - 2 mu_ab' W d + 2 mu_a' W mu_b``, where ``H^cov(S*)`` is the covariance-only
-        Hessian at ``S*`` (:func:`lcsem.engine.batch._derivatives`) and the second derivatives
-        of ``mu = B nu`` are ``d2 mu / dA_ij dA_kl = B_i B_jk (B nu)_l + B_k B_li (B nu)_j``,
-        ``d2 mu / dA_ij d nu_l = B_i B_jl``.
-        """
-        struct, plan = self.struct, self.struct.plans[g]
-        gs = struct.groups[g]
-        Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
-        W = np.linalg.inv(Sigma)
-        S = self.S[idx, g]
-        if mu is not None:
-            d = self.mean[idx, g] - mu
-            S = S + d[:, :, None] * d[:, None, :]
-        U, V, c = gs.jacobian_vectors(B, C)
-        grad_c, hess_c, fisher_c = _covariance_hessian(plan, struct.p, U, V, c, W, W @ (Sigma - S) @ W, B, C)
-        if mu is None:
-            return grad_c, hess_c, fisher_c
-        R, E, n, p = theta.shape[0], plan.n_cov, plan.param.size, struct.p
-        coef = np.where(plan.is_path[None, :], Bnu[:, plan.path_col], 0.0)
-        J = np.concatenate([U * coef[:, :, None], np.swapaxes(B[:, :p, plan.mean_var], 1, 2)], axis=1)
-        WJ = J @ W
-        JWJ = 2.0 * (WJ @ np.swapaxes(J, 1, 2))
-        grad = -2.0 * np.einsum("rep,rp->re", WJ, d)
-        grad[:, :E] += grad_c
-        fisher = JWJ.copy()
-        fisher[:, :E, :E] += fisher_c
-        hess = JWJ
-        hess[:, :E, :E] += hess_c
-        # 2 mu_a' W Sigma_b W d (b a covariance-structure entry) and its transpose
-        Wd = np.einsum("rpq,rq->rp", W, d)
-        uWd = np.einsum("rep,rp->re", U, Wd)
-        vWd = np.einsum("rep,rp->re", V, Wd)
-        T1 = 2.0 * c[None, None, :] * ((WJ @ np.swapaxes(U, 1, 2)) * vWd[:, None, :]
-                                       + (WJ @ np.swapaxes(V, 1, 2)) * uWd[:, None, :])
-        hess[:, :, :E] += T1
-        hess[:, :E, :] += np.swapaxes(T1, 1, 2)
-        # - 2 mu_ab' W d for two paths and for a path and an intercept
-        if plan.path_idx.size:
-            z = np.einsum("rpm,rp->rm", B[:, :p, :], Wd)                 # B_obs' W d
-            a, i, j = plan.path_idx, plan.path_i, plan.path_j
-            X = z[:, i][:, :, None] * B[:, j[:, None], i[None, :]] * Bnu[:, j][:, None, :]
-            hess[:, a[:, None], a[None, :]] -= 2.0 * (X + np.swapaxes(X, 1, 2))
-            if plan.mean_var.size:
-                Y = -2.0 * z[:, i][:, :, None] * B[:, j[:, None], plan.mean_var[None, :]]
-                hess[:, a[:, None], E + np.arange(plan.mean_var.size)[None, :]] += Y
-                hess[:, E + np.arange(plan.mean_var.size)[:, None], a[None, :]] += np.swapaxes(Y, 1, 2)
-        return grad, hess, fisher
-
-    def _entry_terms(self, theta, idx, g):
-        """Gradient and information of group ``g``'s F_g in its free entries (covariance
-        entries, then intercepts): (R, E + I), (R, E + I, E + I)."""
-        struct, gs, plan = self.struct, self.struct.groups[g], self.struct.plans[g]
-        Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
-        W = np.linalg.inv(Sigma)
-        U, V, c = gs.jacobian_vectors(B, C)
-        S = self.S[idx, g]
-        if mu is None:
-            M = W @ (Sigma - S) @ W
-            return gradient_terms(U, V, M, c), gram_terms(U, V, W, c)
-        d = self.mean[idx, g] - mu
-        M = W @ (Sigma - S - d[:, :, None] * d[:, None, :]) @ W
-        R, E, n = theta.shape[0], plan.n_cov, plan.param.size
-        # d mu / d entry: u_e (B nu)_j for a path A[i, j], 0 for a covariance, B[obs, i]
-        # for the intercept of variable i
-        coef = np.where(plan.is_path[None, :], Bnu[:, plan.path_col], 0.0)
-        J = np.concatenate([U * coef[:, :, None], np.swapaxes(B[:, : struct.p, plan.mean_var], 1, 2)], axis=1)
-        WJ = J @ W                                                          # (R, E + I, p)
-        info = 2.0 * (WJ @ np.swapaxes(J, 1, 2))
-        info[:, :E, :E] += gram_terms(U, V, W, c)
-        grad = -2.0 * np.einsum("rep,rp->re", WJ, d)
-        grad[:, :E] += gradient_terms(U, V, M, c)
-        return grad, info
-
-
-def _covariance_hessian(plan, p: int, U: np.ndarray, V: np.ndarray, c: np.ndarray, W: np.ndarray,
-                        M: np.ndarray, B: np.ndarray, C: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradient, exact Hessian and Fisher information of ``log|Sigma| + tr(S Sigma^-1)`` in
-    the covariance-structure entries (``M = W (Sigma - S) W``, ``W = Sigma^-1``).
-
-    With ``D_e = c_e (u_e v_e' + v_e u_e')``: gradient ``tr(M D_e)``; Hessian
-    ``tr(W D_a W D_b) - tr(M D_a W D_b) - tr(W D_a M D_b) + tr(M D_ab)``, where the second
-    derivative of Sigma is nonzero for two paths ``A[i, j]``, ``A[k, l]``
-    (``tr(M D_ab) = 2 [B_jk Q_li + B_li Q_jk + G_ik C_jl]``) and for a path and a
-    covariance ``S[k, l]`` (``2 c_b [B_jk G_li + B_jl G_ki]``), with ``G = B_o' M B_o``,
-    ``Q = C_o' M B_o`` (``_o``: observed rows). The same formulas as the bootstrap engine
-    (:mod:`lcsem.engine.batch`), by products of the rank-two vectors instead of gathers.
-    """
-    Ut, Vt = np.swapaxes(U, 1, 2), np.swapaxes(V, 1, 2)
-    WU, WV, MU, MV = U @ W, V @ W, U @ M, V @ M
-    w_uu, w_vv, w_uv = WU @ Ut, WV @ Vt, WU @ Vt
-    m_uu, m_vv, m_uv = MU @ Ut, MV @ Vt, MU @ Vt
-    w_vu, m_vu = np.swapaxes(w_uv, 1, 2), np.swapaxes(m_uv, 1, 2)
-    cc = 2.0 * c[:, None] * c[None, :]
-    fisher = cc * (w_vu * w_uv + w_uu * w_vv)
-    hess = fisher - cc * (w_vu * m_uv + w_vv * m_uu + w_uu * m_vv + w_uv * m_vu)
-    grad = 2.0 * c[None, :] * np.diagonal(m_uv, axis1=1, axis2=2)
-    P = plan.path_idx
-    if P.size:
-        Bo, Co = B[:, :p, :], C[:, :p, :]
-        BtM = np.swapaxes(Bo, 1, 2) @ M                  # (R, m, p)
-        G = BtM @ Bo                                      # B_o' M B_o
-        Q = np.swapaxes(BtM @ Co, 1, 2)                   # C_o' M B_o
-        i, j = plan.path_i, plan.path_j
-        I, J = i[:, None], j[:, None]
-        K, L = i[None, :], j[None, :]
-        pp = 2.0 * (B[:, J, K] * Q[:, L, I] + B[:, L, I] * Q[:, J, K] + G[:, I, K] * C[:, J, L])
-        hess[:, P[:, None], P[None, :]] += pp
-        Cv = plan.cov_idx
-        if Cv.size:
-            k, l = plan.cov_k[None, :], plan.cov_l[None, :]
-            ps = 2.0 * c[Cv][None, None, :] * (B[:, J, k] * G[:, l, I] + B[:, J, l] * G[:, k, I])
-            hess[:, P[:, None], Cv[None, :]] += ps
-            hess[:, Cv[:, None], P[None, :]] += np.swapaxes(ps, 1, 2)
-    return grad, hess, fisher
-
-
 def make_objective(struct: RamStructure | GroupStructure, stats: np.ndarray | GroupStats,
                    estimator: str = "ML") -> Objective:
     """The objective :func:`minimize` works on (see there for the arguments)."""
@@ -567,47 +260,10 @@ def make_objective(struct: RamStructure | GroupStructure, stats: np.ndarray | Gr
     if estimator == "ML":
         return GroupMLObjective(struct, stats)
     if struct.n_groups == 1 and not struct.meanstructure:
-        S, _, _ = _check_stats(struct, stats)
+        S, _, _ = check_group_stats(struct, stats)
         return CovarianceObjective(struct.groups[0], S[:, 0], estimator)
     raise NotSupportedError(f"estimator: {estimator} with several groups or a mean structure is not "
                             f"available (ML only for now); use estimator='ML'")
-
-
-def _check_stats(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """``(cov, mean, weights)`` with their shapes checked against ``struct``."""
-    S = np.asarray(stats.cov, dtype=float)
-    G, p = struct.n_groups, struct.p
-    if S.ndim != 4 or S.shape[1:] != (G, p, p):
-        raise ArgumentError(f"stats.cov: shape {S.shape}, expected (R, {G}, {p}, {p}) "
-                            f"(replicates, groups, variables, variables)")
-    mean = None
-    if struct.meanstructure:
-        if stats.mean is None:
-            raise ArgumentError("stats.mean: the model has a mean structure but no sample means were "
-                                "given; pass the group means (R, G, p)")
-        mean = np.asarray(stats.mean, dtype=float)
-        if mean.shape != (S.shape[0], G, p):
-            raise ArgumentError(f"stats.mean: shape {mean.shape}, expected ({S.shape[0]}, {G}, {p})")
-    n = np.asarray(stats.n, dtype=float)
-    if n.shape not in ((G,), (S.shape[0], G)) or not np.all(n > 0):
-        raise ArgumentError(f"stats.n: {n!r}, expected {G} positive group sizes")
-    return S, mean, stats.weights
-
-
-def _ml_value(Sigma: np.ndarray, S: np.ndarray, logdet_S: np.ndarray, d: np.ndarray | None) -> np.ndarray:
-    """One group's F_ML (with the mean term when ``d = m - mu`` is given); inf where Sigma
-    is not positive definite."""
-    p = S.shape[-1]
-    bad = ~_positive_definite(Sigma)
-    safe = np.where(bad[:, None, None], np.eye(p), Sigma)
-    logdet = np.linalg.slogdet(safe)[1]
-    with np.errstate(all="ignore"):
-        inv = np.linalg.inv(safe)
-        trace = np.einsum("rij,rji->r", S, inv)
-        f = logdet + trace - logdet_S - p
-        if d is not None:
-            f = f + np.einsum("ri,rij,rj->r", d, inv, d)
-    return np.where(bad | ~np.isfinite(f), np.inf, f)
 
 
 def _gradient_information(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str,

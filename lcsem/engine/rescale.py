@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .ram import RamStructure
+from .structure import GroupStats, GroupStructure
 from ..spec.partable import ParRow
 
 
@@ -30,8 +31,8 @@ class RescaledProblem:
     """The (possibly) rescaled structure, covariance and per-parameter factors."""
 
     rows: tuple[ParRow, ...]
-    struct: RamStructure
-    S: np.ndarray
+    struct: RamStructure | GroupStructure
+    S: np.ndarray | GroupStats
     factor: np.ndarray   # (k,): theta_scaled = factor * theta
 
     def to_original(self, theta_scaled: np.ndarray) -> np.ndarray:
@@ -69,9 +70,12 @@ def _free_factors(struct: RamStructure, row_factor: np.ndarray) -> np.ndarray | 
     return factor
 
 
-def rescaled_problem(rows: tuple[ParRow, ...], struct: RamStructure, S: np.ndarray,
-                     estimator: str) -> RescaledProblem:
-    """The estimation problem on unit-variance observed variables (see the module text)."""
+def rescaled_problem(rows: tuple[ParRow, ...], struct: RamStructure | GroupStructure,
+                     S: np.ndarray | GroupStats, estimator: str) -> RescaledProblem:
+    """The estimation problem on unit-variance observed variables (see the module text).
+    With a :class:`GroupStructure` see :func:`rescaled_group_problem` (``rows`` unused)."""
+    if isinstance(struct, GroupStructure):
+        return rescaled_group_problem(struct, S, estimator)
     rows = tuple(r for r in rows if r.op != ":=")
     identity = RescaledProblem(rows, struct, S, np.ones(struct.k))
     if estimator == "ULS":
@@ -90,3 +94,36 @@ def rescaled_problem(rows: tuple[ParRow, ...], struct: RamStructure, S: np.ndarr
 def scale_covariance(S: np.ndarray, s: np.ndarray) -> np.ndarray:
     """``diag(s) S diag(s)`` computed as ``(s_i S_ij) s_j`` (no overflow of ``s_i s_j``)."""
     return (S * s[:, None]) * s[None, :]
+
+
+def rescaled_group_problem(struct: GroupStructure, stats: GroupStats, estimator: str = "ML"
+                           ) -> RescaledProblem:
+    """The multi-group problem on rescaled observed variables: ONE ``D`` for all groups,
+    from the pooled variances ``sum_g (N_g / N) s_g,ii`` (of the first replicate), so that a
+    parameter shared by groups keeps one factor; intercepts scale by ``s_i``, the sample
+    means by ``D``. ``RescaledProblem.struct`` is then a :class:`GroupStructure` and
+    ``RescaledProblem.S`` its :class:`GroupStats`."""
+    identity = RescaledProblem(struct.rows, struct, stats, np.ones(struct.k))
+    if estimator == "ULS":
+        return identity
+    cov = np.asarray(stats.cov, dtype=float)
+    w = np.asarray(stats.weights, dtype=float)
+    w = w if w.ndim == 1 else w[0]
+    pooled = np.einsum("g,gi->i", w, np.diagonal(cov[0], axis1=1, axis2=2))
+    if not np.all(np.isfinite(pooled) & (pooled > 0)):
+        return identity
+    s_obs = 1.0 / np.sqrt(pooled)
+    s = np.concatenate([s_obs, np.ones(struct.m - struct.p)])
+    row_factor = np.empty(len(struct.rows))
+    for gs, positions in zip(struct.groups, struct.group_positions):
+        row_factor[positions] = _row_factors(gs, s)
+    factor = _free_factors(struct, row_factor)
+    if factor is None:
+        return identity
+    scaled_rows = tuple(replace(r, value=r.value * f) if np.isfinite(r.value) else r
+                        for r, f in zip(struct.rows, row_factor))
+    scaled = GroupStructure(scaled_rows, struct.observed, struct.latent, struct.n_groups, struct.meanstructure)
+    scaled_stats = GroupStats(scale_covariance(cov, s_obs),
+                              None if stats.mean is None else np.asarray(stats.mean, float) * s_obs,
+                              stats.n)
+    return RescaledProblem(scaled_rows, scaled, scaled_stats, factor)

@@ -56,6 +56,24 @@ class GroupStats:
         return cls(cov[:, None], mean, np.atleast_1d(np.asarray(n, float)))
 
     @property
+    def n_replicates(self) -> int:
+        """Number of replicates ``R``."""
+        return int(np.shape(self.cov)[0])
+
+    def take(self, idx: np.ndarray | slice) -> "GroupStats":
+        """The replicates ``idx`` (an index array or a slice)."""
+        n = np.asarray(self.n)
+        return GroupStats(np.asarray(self.cov)[idx], None if self.mean is None else np.asarray(self.mean)[idx],
+                          n if n.ndim == 1 else n[idx])
+
+    def repeat(self, times: int) -> "GroupStats":
+        """Every replicate ``times`` times in a row (e.g. one data set for several starts)."""
+        n = np.asarray(self.n)
+        return GroupStats(np.repeat(self.cov, times, axis=0),
+                          None if self.mean is None else np.repeat(self.mean, times, axis=0),
+                          n if n.ndim == 1 else np.repeat(n, times, axis=0))
+
+    @property
     def weights(self) -> np.ndarray:
         """``N_g / N``: (G,) or (R, G)."""
         n = np.asarray(self.n, float)
@@ -271,3 +289,46 @@ class _GroupPlan:
         self.path_i, self.path_j = e.row[self.path_idx], e.col[self.path_idx]
         self.cov_idx = np.flatnonzero(~e.is_path)           # covariance entries: S[k, l]
         self.cov_k, self.cov_l = e.row[self.cov_idx], e.col[self.cov_idx]
+
+
+def best_mean_parameters(struct: GroupStructure, stats: GroupStats, theta: np.ndarray) -> np.ndarray:
+    """``theta`` (R, k) with the parameters that only intercept rows use set to their best
+    values given the others: the implied means are linear in them and the covariances do not
+    depend on them, so minimising the ML discrepancy over them, i.e. its mean part
+    ``sum_g w_g (m_g - mu_g)' Sigma_g^-1 (m_g - mu_g)``, is a weighted least-squares problem
+    (the discrepancy cannot increase). Intercepts at the sample means and latent means at 0
+    are that optimum for a model without mean restrictions; with restrictions (equal
+    intercepts, a fixed intercept and a free latent mean) they can be far from it, and
+    Fisher scoring from a start whose means are far off may end in a poor region."""
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    if not struct.meanstructure or stats.mean is None:
+        return theta
+    in_mean = struct.row_free[[r.op == "~1" for r in struct.rows]]
+    in_other = struct.row_free[[r.op != "~1" for r in struct.rows]]
+    cols = np.setdiff1d(in_mean[in_mean >= 0], in_other[in_other >= 0])
+    if cols.size == 0:
+        return theta
+    base = theta.copy()
+    base[:, cols] = 0.0
+    w = np.broadcast_to(stats.weights, (theta.shape[0], struct.n_groups))
+    lhs = np.zeros((theta.shape[0], cols.size, cols.size))
+    rhs = np.zeros((theta.shape[0], cols.size))
+    with np.errstate(all="ignore"):
+        for g in range(struct.n_groups):
+            Sigma, mu0, B, _, _ = struct.group_moments(base, g)
+            # d mu / d nu for the intercept-only parameters: B[obs, i] (no path involved)
+            J = B[:, : struct.p, struct._mean_free_var[g]] @ struct._mean_map[g][:, cols]   # (R, p, q)
+            try:
+                WJ = np.linalg.solve(Sigma, J)
+            except np.linalg.LinAlgError:      # a singular implied covariance at the start
+                return theta
+            lhs += w[:, g, None, None] * (np.swapaxes(J, 1, 2) @ WJ)
+            rhs += w[:, g, None] * np.einsum("rpq,rp->rq", WJ, np.asarray(stats.mean)[:, g] - mu0)
+        try:
+            best = np.linalg.solve(lhs, rhs[..., None])[..., 0]
+        except np.linalg.LinAlgError:       # intercepts not identified from the means
+            best = np.einsum("rij,rj->ri", np.linalg.pinv(lhs), rhs)
+    ok = np.isfinite(best).all(axis=1)
+    theta = np.array(theta, dtype=float)
+    theta[np.ix_(ok, cols)] = best[ok]
+    return theta

@@ -12,12 +12,13 @@ import pandas as pd
 
 from .._validation import check_level
 from .._warnings import recording, warn
-from ..engine import ESTIMATORS, RamStructure, information, minimize
+from ..engine import ESTIMATORS, RamStructure, discrepancy, information, minimize
 from ..engine.curvature import leave_saddle
 from ..engine.semopy_backend import semopy_estimates
 from ..engine.starts import simple_starts
 from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError, IdentificationWarning,
-                         ModelSpecificationError, NonAdmissibleWarning, NotSupportedError, ScalingWarning)
+                         ModelSpecificationError, NonAdmissibleWarning, NotSupportedError, ScalingWarning,
+                         SharedLabelWarning)
 from ..inference.identification import check_information, check_jacobian, moment_jacobian, parameter_labels
 from ..inference.wald import add_inference_columns, standard_errors
 from ..inference.fit_indices import baseline_chisq, fit_measures, test_statistic
@@ -26,7 +27,7 @@ from ..spec.model import Model
 from ..engine.rescale import rescaled_problem
 from ..data.groups import moments_by_group
 from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
-from ..spec.groups import group_table, mean_structure_needed
+from ..spec.groups import group_table, mean_structure_needed, shared_labels
 from .grouped import fit_groups
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
@@ -59,7 +60,7 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         sample_sd: pd.Series | np.ndarray | None = None,
         sample_names: list[str] | None = None, group: str | None = None,
         group_equal: Sequence[str] | str = (), group_partial: Sequence[str] | str = (),
-        meanstructure: bool = False) -> FitResult:
+        meanstructure: bool = False, engine: str = "lcsem") -> FitResult:
     """Fit ``model`` to ``data`` (or to summary statistics) and return a :class:`FitResult`.
 
     Parameters
@@ -80,8 +81,10 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         Confidence level of the Wald intervals ``ci_lower``/``ci_upper`` in
         ``estimates`` (lavaan's ``parameterEstimates(level = )``; default 0.95).
     use_semopy
-        Start from semopy's solution (default). lcsem then polishes it without bounds
-        by Fisher scoring, so that estimates match lavaan and Heywood cases show.
+        When lcsem's own starts (lavaan's simple starts, in the data's units and on
+        unit-variance variables) do not converge, start once more from semopy's solution
+        (default True). lcsem then polishes it without bounds by Fisher scoring, so that
+        estimates match lavaan and Heywood cases show.
     sample_cov
         Summary-statistics input instead of ``data`` (lavaan's ``sample.cov``): the
         unbiased (N - 1) covariance matrix of the observed variables, as a DataFrame
@@ -108,6 +111,10 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
     group_partial
         Rows released from ``group_equal`` (lavaan's ``group.partial``), written as in the
         model text: ``"kmsuse =~ kms_breadth"``, ``"op_roi ~ 1"``.
+    engine
+        ``"lcsem"`` (default): lcsem's optimiser. ``"semopy"``: a cross-check that reports
+        semopy's own solution (no polishing; semopy bounds variances at 0) with lcsem's
+        standard errors, fit indices and standardised values; single-group ML/GLS/ULS.
     meanstructure
         Add a mean structure to a single-group model (observed intercepts free, latent
         means 0), as lavaan's ``meanstructure = TRUE``; writing any ``~ 1`` in the model
@@ -123,7 +130,12 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
     group_equal, group_partial = _names_list(group_equal, "group_equal"), _names_list(group_partial, "group_partial")
     if not isinstance(meanstructure, bool):
         raise ArgumentError(f"meanstructure: expected True or False, got {meanstructure!r}")
+    if engine not in ENGINES:
+        raise ArgumentError(f"engine: {engine!r} is not one of {', '.join(map(repr, ENGINES))}")
     if group is not None or meanstructure or any(s.op == "~1" for s in model.statements):
+        if engine != "lcsem":
+            raise NotSupportedError("engine: 'semopy' is a single-group cross-check; fit multi-group "
+                                    "and mean-structure models with engine='lcsem'")
         return _fit_grouped(model, data, estimator, missing, level, group, group_equal, group_partial,
                             meanstructure, sample_cov)
     if group_equal or group_partial:
@@ -162,11 +174,37 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
             moments = moments_from_summary(model.observed, sample_cov, sample_nobs, sample_mean,
                                            sample_sd, sample_names, model.latent)
         try:
-            result = _estimate(model, moments, estimator, use_semopy, level)
+            result = _estimate(model, moments, estimator, use_semopy, level, engine)
         except np.linalg.LinAlgError as exc:
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None
     return replace(result, warnings=tuple(w.message for w in caught))
+
+
+#: values of ``fit(engine=...)``
+ENGINES = ("lcsem", "semopy")
+
+
+def _semopy_solution(model, moments, estimator, level, struct, problem, S_fit) -> FitResult:
+    """``engine="semopy"``: semopy's own estimates with lcsem's statistics."""
+    n = moments.n_obs
+    theta = struct.theta_from_rows(semopy_estimates(model.rows, S_fit, model.observed, n, estimator))
+    if not np.isfinite(theta).all():
+        raise EstimationError("engine: semopy did not return a solution for every parameter; fit with "
+                              "engine='lcsem'")
+    theta_scaled = problem.factor * theta
+    fmin = float(discrepancy(problem.struct, theta_scaled[None], problem.S[None], estimator)[0])
+    return _finish(model, moments, estimator, level, struct, problem, S_fit, theta, theta_scaled,
+                   converged=bool(np.isfinite(fmin)), fmin=fmin, iterations=0)
+
+
+def _best(sol) -> int | None:
+    """The converged solution with the lowest discrepancy (else the lowest), None when no
+    start gave a finite discrepancy."""
+    finite = np.isfinite(sol.fmin)
+    if not finite.any():
+        return None
+    return int(np.lexsort((np.where(finite, sol.fmin, np.inf), ~sol.converged))[0])
 
 
 def _names_list(value: Sequence[str] | str, argument: str) -> tuple[str, ...]:
@@ -203,6 +241,12 @@ def _fit_grouped(model: Model, data: pd.DataFrame | None, estimator: str, missin
         moments = moments_by_group(data, model.observed, group, missing, model.latent,
                                    covariates=model.roles.exogenous_observed)
         n_groups = len(moments.groups)
+        shared = shared_labels(model) if n_groups > 1 else ()
+        if shared:
+            warn(f"the labels {', '.join(shared)} are written once for all {n_groups} groups, so each "
+                 f"is one parameter equal in every group (lavaan's rule); if that is not intended, give "
+                 f"one label per group, e.g. c({shared[0]}1, {shared[0]}2)*..., or remove the label",
+                 SharedLabelWarning, stacklevel=3)
         means = mean_structure_needed(model, meanstructure, n_groups)
         rows = group_table(model, n_groups, group_equal=group_equal, group_partial=group_partial,
                            meanstructure=means)
@@ -243,7 +287,7 @@ def _fit_grouped(model: Model, data: pd.DataFrame | None, estimator: str, missin
 
 
 def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: bool,
-              level: float) -> FitResult:
+              level: float, engine: str = "lcsem") -> FitResult:
     n = moments.n_obs
     S = moments.cov
     S_fit = S if estimator == "ML" else S * n / (n - 1)   # lavaan: unbiased S except for ML
@@ -261,23 +305,26 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
     with np.errstate(over="ignore", invalid="ignore"):
         start = problem.factor * simple_starts(struct, S_fit)
     start = np.where(np.isfinite(start), start, unit_start)
+    if engine == "semopy":
+        return _semopy_solution(model, moments, estimator, level, struct, problem, S_fit)
     candidates = [start]
     if problem.struct is not struct:
         candidates.append(unit_start)
-    if use_semopy:
-        # semopy is given the problem in the data's units (it needs fewer iterations there)
+    sol = minimize(problem.struct, np.stack([problem.S] * len(candidates)), np.stack(candidates), estimator)
+    best = _best(sol)
+    if use_semopy and (best is None or not sol.converged[best]):
+        # semopy's solution (fitted in the data's units, where it needs fewer iterations)
+        # as one more start, only when lcsem's own starts did not converge
         with np.errstate(over="ignore", invalid="ignore"):
             from_semopy = problem.factor * struct.theta_from_rows(
                 semopy_estimates(model.rows, S_fit, model.observed, n, estimator))
         candidates.insert(0, np.where(np.isfinite(from_semopy), from_semopy, start))
-    sol = minimize(problem.struct, np.stack([problem.S] * len(candidates)), np.stack(candidates), estimator)
-    finite = np.isfinite(sol.fmin)
-    if not finite.any():
+        sol = minimize(problem.struct, np.stack([problem.S] * len(candidates)), np.stack(candidates),
+                       estimator)
+        best = _best(sol)
+    if best is None:
         raise EstimationError("estimation failed from every starting point (the implied covariance "
                               "matrix never became positive definite); check the model's identification")
-    # prefer a converged solution, then the lowest discrepancy
-    order = np.lexsort((np.where(finite, sol.fmin, np.inf), ~sol.converged))
-    best = order[0]
     theta_scaled = sol.theta[best]
     theta = problem.to_original(theta_scaled)
     converged = bool(sol.converged[best])
@@ -296,6 +343,16 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
         warn(f"the optimiser did not converge (largest gradient {max_gradient:.2e} "
              f"after {iterations} iterations); estimates are not reliable",
              ConvergenceWarning, stacklevel=3)
+    return _finish(model, moments, estimator, level, struct, problem, S_fit, theta, theta_scaled,
+                   converged=converged, fmin=fmin, iterations=iterations)
+
+
+def _finish(model: Model, moments: SampleMoments, estimator: str, level: float, struct: RamStructure,
+            problem, S_fit: np.ndarray, theta: np.ndarray, theta_scaled: np.ndarray, *, converged: bool,
+            fmin: float, iterations: int) -> FitResult:
+    """Standard errors, fit indices, standardised values and the result at a solution."""
+    n = moments.n_obs
+    S = moments.cov
     vcov_scaled, unidentified = _vcov(problem.struct, theta_scaled, problem.S, n, estimator)
     vcov = problem.vcov_to_original(vcov_scaled)
     Sigma = struct.implied(theta[None])[0][0]

@@ -17,7 +17,10 @@ import pandas as pd
 from .._warnings import warn
 from ..data.groups import GroupedMoments
 from ..engine import GroupStats, GroupStructure, group_starts, information, minimize
-from ..exceptions import ConvergenceWarning, EstimationError, IdentificationWarning, NonAdmissibleWarning
+from ..engine.curvature import leave_saddle
+from ..engine.rescale import rescaled_group_problem
+from ..exceptions import (ConvergenceWarning, EstimationError, IdentificationWarning, ModelSpecificationError,
+                          NonAdmissibleWarning)
 from ..inference.fit_indices import grouped_fit_measures
 from ..inference.grouped import GroupLayout, fixed_x_ids
 from ..inference.identification import IdentificationCheck, check_information, rank_check
@@ -41,27 +44,26 @@ def fit_groups(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, 
     xbar = np.stack([g.mean for g in moments.groups])
     struct = GroupStructure(rows, model.observed, model.latent, n_groups=G, meanstructure=meanstructure)
     stats = GroupStats(cov=S[None], mean=xbar[None] if meanstructure else None, n=n)
-    start = group_starts(struct, stats)
-    sol = minimize(struct, stats, np.atleast_2d(start), "ML")
-    if not np.isfinite(sol.fmin[0]):
-        raise EstimationError("estimation failed (the implied covariance matrix of some group never "
-                              "became positive definite); check the model's identification")
-    theta = sol.theta[0]
-    converged = bool(sol.converged[0])
+    n_moments = G * (p * (p + 1) // 2 + (p if meanstructure else 0))
+    if n_moments < struct.k:
+        raise ModelSpecificationError(
+            f"the model has {struct.k} free parameters but only {n_moments} sample moments to fit "
+            f"(df = {n_moments - struct.k}); it is not identified: fix parameters (e.g. latent means "
+            f"to 0, or one intercept per factor) or add equality constraints")
+    theta, fmin, converged, iterations, max_gradient = _solve(struct, stats)
     if not converged:
-        warn(f"the optimiser did not converge (largest gradient {sol.max_gradient[0]:.2e} after "
-             f"{int(sol.iterations[0])} iterations); estimates are not reliable", ConvergenceWarning,
-             stacklevel=4)
+        warn(f"the optimiser did not converge (largest gradient {max_gradient:.2e} after {iterations} "
+             f"iterations, from {2 + RETRY_STARTS} starts); estimates are not reliable",
+             ConvergenceWarning, stacklevel=4)
     layout = GroupLayout(rows, model.observed, model.latent)
     names = _parameter_names(layout, moments.labels)
     vcov, unidentified = _vcov(struct, stats, theta, N, names)
     Sigma, mu = struct.implied(theta[None])
     Sigma, mu = Sigma[0], mu[0]
-    n_moments = G * (p * (p + 1) // 2 + (p if meanstructure else 0))
     df = n_moments - struct.k
     fixed_x = fixed_x_ids(rows, model)
     exogenous = tuple(model.observed.index(v) for v in model.roles.exogenous_observed)
-    chisq = float(N * max(sol.fmin[0], 0.0))
+    chisq = float(N * max(fmin, 0.0))
     fi = grouped_fit_measures(S, xbar if meanstructure else None, Sigma, mu if meanstructure else None, n,
                               chisq, df=df, n_params=struct.k - len(fixed_x), exogenous=exogenous)
     estimates = _estimates(model, rows, layout, theta, vcov, fixed_x, level, G > 1)
@@ -71,9 +73,67 @@ def fit_groups(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, 
     endogenous = tuple(v for v in layout.blocks[0].struct.names if v in model.roles.endogenous)
     r2 = layout.r2(theta[None], endogenous)[0]
     return dict(theta=theta, vcov=vcov, unidentified=unidentified, converged=converged,
-                iterations=int(sol.iterations[0]), fit_indices=pd.Series(fi, name="value", dtype=float),
+                iterations=iterations, fit_indices=pd.Series(fi, name="value", dtype=float),
                 estimates=estimates, inadmissible=reasons, r2=r2, endogenous=endogenous,
                 Sigma=Sigma, mu=mu, S=S, xbar=xbar, n=n)
+
+
+#: latent variances of the retry starts (on unit-variance observed variables)
+RETRY_LATENT_VARIANCES = (1.0, 10.0, 30.0)
+RETRY_STARTS = len(RETRY_LATENT_VARIANCES)
+
+
+def _solve(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, float, bool, int, float]:
+    """Minimise on the rescaled problem (one pooled unit-variance scaling for all groups)
+    from lavaan's simple start and from the marker rule's start, by Newton's method with
+    scoring where the Hessian is not positive definite; when neither converges (a badly
+    fitting mean structure can lead the optimiser from a latent variance of 0.05 into a
+    region of negative variances), retry from starts with larger latent variances. A
+    converged saddle point is left along its direction of negative curvature.
+
+    Returns ``(theta, fmin, converged, iterations, max_gradient)`` in the data's units."""
+    problem = rescaled_group_problem(struct, stats)
+    scaled, scaled_stats = problem.struct, problem.S
+    with np.errstate(over="ignore", invalid="ignore"):
+        simple = problem.factor * group_starts(struct, stats)[0]
+    marker = group_starts(scaled, scaled_stats, "marker")[0]
+    starts = [np.where(np.isfinite(simple), simple, marker), marker]
+    sol = minimize(scaled, scaled_stats.repeat(len(starts)), np.stack(starts), "ML", method="newton")
+    best = _best(sol)
+    if best is None or not sol.converged[best]:
+        latent = set(struct.latent)
+        ids = sorted({r.free - 1 for r in struct.rows
+                      if r.free and r.op == "~~" and r.lhs == r.rhs and r.lhs in latent})
+        for factor in RETRY_LATENT_VARIANCES:     # unit-variance problem: observed variances ~1
+            alt = starts[0].copy()
+            alt[ids] = factor
+            starts.append(alt)
+        sol = minimize(scaled, scaled_stats.repeat(len(starts)), np.stack(starts), "ML", method="newton",
+                       max_iter=2000)
+        best = _best(sol)
+    if best is None:
+        raise EstimationError("estimation failed from every starting point (the implied covariance "
+                              "matrix of some group never became positive definite); check the "
+                              "model's identification")
+    theta, fmin, converged = sol.theta[best], float(sol.fmin[best]), bool(sol.converged[best])
+    iterations, max_gradient = int(sol.iterations[best]), float(sol.max_gradient[best])
+    escaped = leave_saddle(scaled, scaled_stats, theta, "ML") if converged else None
+    if escaped is not None:
+        theta, fmin, converged = escaped.theta, float(escaped.fmin), bool(escaped.converged)
+        iterations, max_gradient = iterations + int(escaped.iterations), float(escaped.max_gradient)
+        if not converged:
+            warn("the optimiser stopped at a saddle point (the discrepancy still decreases in some "
+                 "direction) and found no minimum from there: the model has no proper solution for "
+                 "these data (empirically unidentified?)", ConvergenceWarning, stacklevel=5)
+    return problem.to_original(theta), fmin, converged, iterations, max_gradient
+
+
+def _best(sol) -> int | None:
+    """The converged solution with the lowest discrepancy (else the lowest finite one)."""
+    finite = np.isfinite(sol.fmin)
+    if not finite.any():
+        return None
+    return int(np.lexsort((np.where(finite, sol.fmin, np.inf), ~sol.converged))[0])
 
 
 def _parameter_names(layout: GroupLayout, labels: tuple[str, ...]) -> list[str]:

@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import _warnings
 from ..display.format import format_typographic
-from ..exceptions import ArgumentError, PlotLegibilityWarning
+from ..exceptions import ArgumentError, NotSupportedError, PlotLegibilityWarning
+from .groups import group_note, group_view
 from .layout import Edge, Layout, Node, check_labels, edge_crossings, path_layout
 from .style import get_style, stars
 from ..results.fit_result import FitResult, parameter_name
@@ -32,7 +33,7 @@ _LABEL_T = {
 }
 
 
-def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, direction: str = "auto",
+def plot_path(result: FitResult, *, group: str | int | None = None, ax: Any = None, width: float = PAGE_WIDTH, direction: str = "auto",
               what: str = "std", boot: BootstrapResult | None = None, show: str = "stars", structural_only: bool = False,
               style: str = "color", positions: Mapping[str, tuple[float, float]] | None = None,
               labels: Mapping[str, str] | Callable[[str], str] | None = None,
@@ -60,7 +61,14 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
     Parameters
     ----------
     result
-        A :class:`lcsem.FitResult`.
+        A :class:`lcsem.FitResult`. A mean-structure result is drawn from its covariance
+        structure (intercepts are not drawn).
+    group
+        The group to draw of a multi-group result: its label (``str``, one of
+        ``result.group_labels``) or its number (``int``, 1-based, lavaan's order); required
+        for a multi-group result. The panel shows that group's estimates, standardised
+        values and R² (from the joint fit); the caption gives the group's N and the whole
+        model's fit. :func:`lcsem.plot_groups` draws every group in one figure.
     ax
         Axes to draw on; a new figure at most ``width`` inches wide is made when omitted.
         The diagram (fonts and lines included) is scaled to fit the axes.
@@ -113,7 +121,9 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
         Write the fit indices under the diagram.
     defined
         Add a line to the caption with the defined parameters (``:=``, e.g. the indirect
-        effect ``ind``), with stars or their bootstrap CI.
+        effect ``ind``), with stars or their bootstrap CI. Not for one group of a
+        multi-group fit, whose definitions may combine groups (:func:`lcsem.plot_groups`
+        shows them under its panels).
     digits, leading_zero
         Decimals of the labels. ``leading_zero=None`` (default) follows APA: no leading
         zero for numbers that cannot exceed 1 (standardised estimates, R², CFI, RMSEA,
@@ -162,6 +172,9 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
     >>> ax.figure.savefig("model.pdf")                             # doctest: +SKIP
     """
     _check_result(result)
+    source = result
+    result, group_label, _ = group_view(source, group, "plot_path")
+    multi = bool(getattr(source, "group_labels", ()))
     if what not in _WHAT:
         raise ArgumentError(f"what: {what!r} is not one of {_WHAT}; use 'std' for standardised "
                             f"or 'est' for unstandardised estimates")
@@ -187,6 +200,9 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
     colors = get_style(style)
     if show == "ci" and boot is None:
         raise ArgumentError("show: 'ci' needs bootstrap draws; pass boot=lcsem.bootstrap(result)")
+    if boot is not None and getattr(source, "grouped", False):
+        raise NotSupportedError("boot: bootstrap intervals in diagrams of multi-group or mean-structure "
+                                "fits are not available yet; draw estimates with stars (show='stars')")
     if boot is not None:
         _check_boot(boot, result)
     if not _is_int(digits) or not 0 <= digits <= 6:
@@ -226,8 +242,11 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
         avail_w, avail_h = bb.width * fw, bb.height * fh
     else:
         avail_w, avail_h = float(width), float(width) * _PAGE_RATIO
-    extra = [r.lhs for r in result.model.rows if r.op == ":="] if defined else []
-    values = _edge_labels(result, extra, what, boot, show, digits, lz_values, alpha, level, ci_method)
+    # defined parameters (':=') of the fitted table: a mean-structure view has none of its
+    # own, and those of a multi-group fit may combine groups (plot_groups shows them)
+    extra = [r.lhs for r in getattr(source, "rows", source.model.rows) if r.op == ":="] if defined and not multi else []
+    values = _edge_labels(source, extra, what, boot, show, digits, lz_values, alpha, level, ci_method)
+    note = group_note(source, group_label, result) if caption else ""
     defined_parts = [f"{n} = {values[n][0].replace(chr(10), ' ')}" for n in extra if n in values]
     tried = []
 
@@ -242,7 +261,8 @@ def plot_path(result: FitResult, *, ax: Any = None, width: float = PAGE_WIDTH, d
         lay = path_layout(result.model, structural_only=structural_only, positions=positions,
                           labels=shown, direction=d, fans=f, loops=loops,
                           indicator_r2=r2 is True, label_lines=2 if show == "ci" else 1)
-        frame = _frame(lay, result, caption, defined_parts, loops, lz_bounded, avail_w / (fontsize / _UNIT_PT))
+        frame = _frame(lay, result, caption, defined_parts, loops, lz_bounded, avail_w / (fontsize / _UNIT_PT),
+                       note)
         w_in, h_in = frame[1] - frame[0], frame[3] - frame[2]
         scale = min(fontsize / _UNIT_PT, avail_w / w_in, avail_h / h_in)
         tried.append((scale, edge_crossings(lay, weighted=True), len(tried), lay, frame, d))
@@ -468,7 +488,7 @@ def _std_values(result: Any) -> dict[str, float]:
 
 
 def _frame(layout: Layout, result: Any, caption: bool, defined: list[str], loops: bool, leading_zero: bool,
-           target: float) -> tuple[float, float, float, float, str, float]:
+           target: float, note: str = "") -> tuple[float, float, float, float, str, float]:
     """Limits (layout inches) of the drawing with margins, loops and caption, the caption
     text (wrapped to the wider of the diagram and ``target``) and its height."""
     xmin, ymin, xmax, ymax = layout.bounds
@@ -479,6 +499,8 @@ def _frame(layout: Layout, result: Any, caption: bool, defined: list[str], loops
         parts = caption_text(result.fit_indices, None if leading_zero is False else leading_zero).split("; ")
         room = max(xmax - xmin, min(target, 1.6 * (xmax - xmin))) - 2 * _MARGIN
         lines = _wrap_parts(parts, room)
+        if note:
+            lines = _wrap_parts(note.split("; "), room) + lines
         if defined:
             lines += _wrap_parts(defined, room)
         cap_text = "\n".join(lines)
@@ -507,17 +529,25 @@ def _warn_if_illegible(ax: Any, structural_only: bool, width: float, abbreviate:
     smallest = min(sizes) if sizes else MIN_POINTS
     if smallest >= MIN_POINTS - 1e-9:
         return
+    hints = illegibility_hints(structural_only, width, abbreviate, indicator_r2)
+    _warnings.warn(f"plot_path: the smallest text would print at {smallest:.1f} pt, below the "
+                   f"{MIN_POINTS:g} pt a journal prints legibly; try " + ", ".join(hints),
+                   PlotLegibilityWarning, stacklevel=3)
+
+
+def illegibility_hints(structural_only: bool, width: float, abbreviate: int | None,
+                       indicator_r2: bool, axes: bool = True) -> list[str]:
+    """The options that make a too-small diagram legible, as the warning names them
+    (``axes``: the function takes ``ax=``)."""
     hints = []
     if not structural_only:
         hints.append("structural_only=True")
-    hints.append(f"a larger width (now {width:g} in) or a larger ax=")
+    hints.append(f"a larger width (now {width:g} in)" + (" or a larger ax=" if axes else ""))
     if abbreviate is None:
         hints.append("abbreviate=8 (shorter names)")
     if indicator_r2:
         hints.append("r2='constructs' (smaller indicators)")
-    _warnings.warn(f"plot_path: the smallest text would print at {smallest:.1f} pt, below the "
-                   f"{MIN_POINTS:g} pt a journal prints legibly; try " + ", ".join(hints),
-                   PlotLegibilityWarning, stacklevel=3)
+    return hints
 
 
 def caption_text(fit_indices: Any, leading_zero: bool | None = None) -> str:

@@ -8,13 +8,14 @@ import numpy as np
 
 from ..display.format import format_typographic
 from ..exceptions import ArgumentError
+from .groups import group_view
 from .style import get_style
 from ..results.fit_result import FitResult
 
 __all__ = ["plot_residuals"]
 
 
-def plot_residuals(result: FitResult, *, ax: Any = None, kind: str = "cor", triangle: str = "lower",
+def plot_residuals(result: FitResult, *, group: str | int | None = None, ax: Any = None, kind: str = "cor", triangle: str = "lower",
                    annotate: bool | None = None, vmax: float | None = None, style: str = "color",
                    digits: int = 2, colorbar: bool = True, cmap: str | None = None,
                    blocks: bool = True, threshold: float | None = 0.10) -> Any:
@@ -29,6 +30,9 @@ def plot_residuals(result: FitResult, *, ax: Any = None, kind: str = "cor", tria
     ----------
     result
         A :class:`lcsem.FitResult`.
+    group
+        The group of a multi-group result to draw: its label (``str``) or 1-based number
+        (``int``); required for a multi-group result (one heatmap per group).
     ax
         Axes to draw on (a new figure when omitted).
     kind
@@ -65,6 +69,10 @@ def plot_residuals(result: FitResult, *, ax: Any = None, kind: str = "cor", tria
     """
     if not hasattr(result, "residuals"):
         raise ArgumentError(f"result: expected an lcsem.FitResult, got {type(result).__name__}")
+    if isinstance(result, FitResult):
+        result = group_view(result, group, "plot_residuals")[0]
+    elif group is not None:
+        raise ArgumentError("group: only a fitted lcsem.FitResult has groups")
     if kind not in ("cor", "raw"):
         raise ArgumentError(f"kind: {kind!r} is not 'cor' or 'raw'")
     if triangle not in ("lower", "full"):

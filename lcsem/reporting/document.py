@@ -8,11 +8,12 @@ from typing import Any
 import pandas as pd
 
 from .._warnings import quiet, warn
-from ..exceptions import ArgumentError, UnstableRatioWarning
+from ..exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
 from .methods import methods_paragraph
 from ..display.render import FORMATS, render_table
 from ..display.escape import html_escape, latex_escape
-from .tables import effects_table, fit_table, htmt_table, measurement_table, structural_table, validity_table
+from .tables import (effects_table, fit_table, group_effects_table, group_structural_table, htmt_table,
+                     means_table, measurement_table, structural_table, validity_table)
 from ..results.fit_result import FitResult
 from ..analysis.mediation import effects as _effects
 from ..analysis.validity import measurement as _measurement
@@ -119,6 +120,10 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
         raise ArgumentError(f"format: {format!r} is not one of {FORMATS}")
     if not isinstance(digits, int) or digits < 0:
         raise ArgumentError(f"digits: {digits!r} is not a non-negative integer")
+    multi = bool(res.group_labels)
+    if boot is not None and res.grouped:
+        raise NotSupportedError("boot: reports of multi-group or mean-structure fits with bootstrap intervals "
+                                "are not available yet; report(res) gives delta-method intervals")
     meas = eff = None
     eff_notes: list[str] = []
     if measurement and res.model.latent:
@@ -154,9 +159,15 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
 
     parts.append(_heading("Results", format))
     fi = res.fit_indices
+    sizes = ("" if not multi else " (" + "; ".join(f"{label}: {view.n_obs}" for label, view in res.groups.items())
+             + "); χ² is the sum over the groups")
     table(fit_table(res, boot, digits), "Model fit",
-          f"N = {res.n_obs}. χ² = {fi['chisq']:.{digits}f}, df = {int(fi['df'])}. Guidelines after Hu and Bentler (1999).")
-    if meas is not None:
+          f"N = {res.n_obs}{sizes}. χ² = {fi['chisq']:.{digits}f}, df = {int(fi['df'])}. Guidelines after Hu and Bentler (1999).")
+    if meas is not None and multi:
+        for label, m in meas.groups.items():
+            where = f" ({res.group} = {label}, N = {res.groups[label].n_obs})"
+            _measurement_tables(table, m, digits, level, ci_kind, where)
+    elif meas is not None:
         table(measurement_table(meas, digits), "Measurement model: standardised loadings and reliability",
               f"λ: standardised loading ({ci_kind} {level:.0%} CI); α: Cronbach's alpha; CR (ω): composite "
               "reliability with the observed variance of the sum score (semTools' compRelSEM default); "
@@ -172,11 +183,21 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
                   "HTMT: arithmetic means of absolute item correlations; HTMT2: geometric means."
                   + (f" Upper: one-sided {level:.0%} bootstrap bound; '< .85'/'< .90': the bound stays "
                      "below the threshold (discriminant validity supported)." if meas.n_boot_used else ""))
-    st = structural_table(res, boot, level=level, method=method, digits=digits)
+    st = (group_structural_table(res, level=level, digits=digits) if multi
+          else structural_table(res, boot, level=level, method=method, digits=digits))
     if not st.empty:
         table(st, "Structural paths",
               f"b: unstandardised; β: standardised (std.all) with its {ci_kind} {level:.0%} CI; "
-              + (f"p: two-sided bootstrap p-value, {BOOT_P_RULE}." if boot is not None else "p: z-test."))
+              + (f"p: two-sided bootstrap p-value, {BOOT_P_RULE}." if boot is not None else "p: z-test.")
+              + (" Each group's estimates from the joint fit." if multi else ""))
+    if res.grouped:
+        mt = means_table(res, digits=digits)
+        if not mt.empty:
+            table(mt, "Intercepts and latent means",
+                  "b: unstandardised intercept (observed variables) or mean (latent variables); p: z-test; "
+                  "fixed: not estimated (latent means fixed at 0 identify the mean structure)"
+                  + ("; equal across groups: one parameter shared by the groups (group_equal or a shared label)."
+                     if multi else "."))
     if eff is not None:
         note = (f"Estimate with delta-method SE; {ci_kind} {level:.0%} CIs"
                 + (f" from {eff.n_boot_used} replicates; p: two-sided bootstrap p-value, {BOOT_P_RULE}."
@@ -185,7 +206,10 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
             note += " " + " ".join(eff_notes)
         elif any(eff.table["effect"] == "proportion mediated"):
             note += " The proportion mediated is an unstable ratio; interpret it with care."
-        table(effects_table(eff, digits), "Direct, indirect and total effects", note)
+        if multi:
+            note += " Each group's effects use its own estimates; 'all groups': the ':=' definitions of the whole model."
+        table(group_effects_table(eff, digits) if multi else effects_table(eff, digits),
+              "Direct, indirect and total effects", note)
     if format == "html":
         out = '<div class="lcsem-report">' + "".join(parts) + "</div>"
     else:
@@ -202,3 +226,20 @@ def _measurement_boot(boot: Any) -> Any:
     if boot is None or getattr(boot, "indices", None) is None or getattr(boot, "kind", "") != "nonparametric":
         return None
     return boot
+
+
+def _measurement_tables(table: Any, meas: Any, digits: int, level: float, ci_kind: str, where: str) -> None:
+    """The loadings/reliability, Fornell–Larcker and HTMT tables of one group."""
+    table(measurement_table(meas, digits), f"Measurement model: standardised loadings and reliability{where}",
+          f"λ: standardised loading ({ci_kind} {level:.0%} CI); α: Cronbach's alpha; CR (ω): composite "
+          "reliability with the observed variance of the sum score (semTools' compRelSEM default); "
+          "AVE: average variance extracted. Estimated on the multi-group CFA of the measurement part."
+          + ("".join(" " + x for x in meas.notes if "single indicator" in x or "cross-loading" in x)))
+    table(validity_table(meas, digits), f"Discriminant validity (Fornell–Larcker){where}",
+          "Diagonal: square root of AVE; below it: construct correlations of the CFA. "
+          "MSV/ASV: maximum/average squared correlation with the other constructs. "
+          "Passed for: " + (", ".join(c for c, ok in meas.fornell_larcker_passed.items() if ok) or "none") + ".")
+    ht = htmt_table(meas, digits)
+    if not ht.empty:
+        table(ht, f"Heterotrait–monotrait ratios{where}",
+              "HTMT: arithmetic means of absolute item correlations; HTMT2: geometric means.")

@@ -11,6 +11,7 @@ from ..analysis.mediation import EffectsResult
 from ..analysis.validity import MeasurementResult
 from ..resampling.result import BootstrapResult
 from ..results.fit_result import FitResult
+from ..spec.groups import shared_labels
 
 __all__ = ["methods_paragraph"]
 
@@ -59,13 +60,19 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
                f"deletion" if dropped else "no response had missing values, so none was removed")
     if res.missing == "error":
         missing = "the data had no missing values (missing values would have stopped the analysis)"
+    n_free, df = model.n_free, model.df
+    if res.grouped:     # the fitted table's counts (all groups, intercepts, equalities)
+        n_free, df = int(res.fit_indices["n_params"]), int(res.fit_indices["df"])
     sentences = [
         f"The structural equation model was estimated in {_versions(res)} by "
         f"{_ESTIMATORS.get(res.estimator, res.estimator)}.",
         f"Of {res.n_total} responses, {res.n_obs} complete cases were analysed; {missing}.",
+        *_group_sentences(res),
         f"The model has {n_constructs} latent construct{'s' if n_constructs != 1 else ''} measured by "
-        f"{n_ind} indicators, {model.n_free} free parameters and {model.df} degrees of freedom; each "
-        f"construct's scale was set by {'fixing its variance to 1' if model.std_lv else 'fixing its first loading to 1'}.",
+        f"{n_ind} indicators, {n_free} free parameters and {df} degrees of freedom"
+        f"{' (all groups together)' if res.group_labels else ''}; each "
+        f"construct's scale was set by {'fixing its variance to 1' if model.std_lv else 'fixing its first loading to 1'}"
+        f"{' in every group' if res.group_labels else ''}.",
         "Model fit was judged by the chi-square test, CFI and TLI (≥ .95), RMSEA with its 90% "
         "confidence interval (≤ .06) and SRMR (≤ .08) (Hu & Bentler, 1999).",
     ]
@@ -74,9 +81,13 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
     if res.inadmissible:
         sentences.append("The solution is inadmissible (" + "; ".join(res.inadmissible) + ").")
     if measurement is not None:
+        where = ("the confirmatory factor analysis of the measurement part (all constructs freely "
+                 "correlated)")
+        if res.group_labels:
+            where = ("a multi-group confirmatory factor analysis of the measurement part (all constructs "
+                     "freely correlated; the same equality constraints across groups), in each group")
         sentences.append(
-            "Measurement quality was assessed on the confirmatory factor analysis of the measurement "
-            "part (all constructs freely correlated): standardised loadings, Cronbach's alpha, "
+            f"Measurement quality was assessed on {where}: standardised loadings, Cronbach's alpha, "
             "composite reliability (omega, with the observed variance of the sum score in the "
             "denominator, as semTools' compRelSEM), average variance extracted (AVE), the "
             "Fornell–Larcker criterion and the heterotrait–monotrait ratio of correlations (HTMT, "
@@ -87,7 +98,8 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
                 f"the .85 and .90 thresholds (the CFA was refitted on {measurement.n_boot_used} of the "
                 f"bootstrap resamples).")
     if effects is not None:
-        sentences.append("Indirect effects are products of the structural paths along each chain; "
+        sentences.append("Indirect effects are products of the structural paths along each chain"
+                         f"{' (in each group, with its own estimates)' if res.group_labels else ''}; "
                          "their standard errors use the delta method.")
     if boot is not None:
         n_fail = int(getattr(boot, "n_failed", 0))
@@ -104,3 +116,48 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
     else:
         sentences.append(f"Confidence intervals ({level:.0%}) are delta-method normal intervals.")
     return " ".join(sentences)
+
+
+_EQUAL_NAMES = {"loadings": "factor loadings", "intercepts": "intercepts", "means": "latent means",
+                "residuals": "residual variances", "residual.covariances": "residual covariances",
+                "lv.variances": "latent variances", "lv.covariances": "latent covariances",
+                "regressions": "regression paths", "thresholds": "thresholds"}
+
+
+def _listing(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _group_sentences(res: FitResult) -> list[str]:
+    """The grouping (variable, groups and their N, equality constraints) and the mean
+    structure of a multi-group or mean-structure fit."""
+    if not res.grouped:
+        return []
+    out = []
+    if res.group_labels:
+        sizes = "; ".join(f"{label}, N = {view.n_obs}" for label, view in res.groups.items())
+        text = (f"A multi-group model was fitted to the {res.n_groups} groups of {res.group!r} ({sizes}) "
+                f"simultaneously")
+        if res.group_equal:
+            text += (f", with the {_listing([_EQUAL_NAMES.get(g, g) for g in res.group_equal])} constrained to "
+                     f"be equal across groups")
+            if res.group_partial:
+                text += f" except {_listing(list(res.group_partial))} (partial invariance)"
+        else:
+            text += ", every parameter free to differ across groups (configural model)"
+        out.append(text + "; the chi-square statistic is the sum of the groups' contributions.")
+        shared = shared_labels(res.model)
+        if shared:
+            out.append(f"Parameters labelled alike for all groups ({_listing(list(shared))}) were held equal "
+                       f"across groups, as in lavaan.")
+    latent = set(res.model.latent)
+    latent_free = any(r.op == "~1" and r.lhs in latent and r.free for r in res.rows)
+    means = "estimated" if latent_free else "fixed at 0"
+    if res.group_labels and latent_free:
+        first_fixed = all(not r.free for r in res.rows if r.op == "~1" and r.lhs in latent and r.group == 1)
+        means = "fixed at 0 in the first group and estimated in the others" if first_fixed else "estimated"
+    out.append("The model has a mean structure: intercepts of the observed variables"
+               + (f" and means of the latent variables ({means})" if latent else "") + " were part of the model.")
+    return out

@@ -19,7 +19,7 @@ from ..resampling.result import BootstrapResult
 from ..analysis.mediation import EffectsResult
 from ..analysis.validity import MeasurementResult
 
-__all__ = ["fit_table", "measurement_table",
+__all__ = ["fit_table", "measurement_table", "means_table", "group_structural_table", "group_effects_table",
            "validity_table", "htmt_table", "structural_table", "effects_table"]
 
 
@@ -189,3 +189,76 @@ def effects_table(eff: EffectsResult, digits: int = 3, *, compact: bool = True) 
                         "β": "" if ratio else format_number(row["std"], digits),
                         f"{ci_head} (β)": "" if ratio else format_ci(row["std_ci_lower"], row["std_ci_upper"], digits)})
     return pd.DataFrame.from_records(records).set_index("Effect")
+
+
+# ---------------------------------------------------------------------------- groups and means
+def _group_column(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Stack per-group tables (each indexed by its first column) under a ``Group`` index
+    that names each group on its first row only."""
+    out = []
+    for label, frame in frames.items():
+        if frame.empty:
+            continue
+        flat = frame.reset_index()
+        flat.insert(0, "Group", [label] + [""] * (len(flat) - 1))
+        out.append(flat)
+    if not out:
+        return pd.DataFrame()
+    return pd.concat(out, ignore_index=True).set_index("Group")
+
+
+def group_structural_table(res: FitResult, *, level: float = 0.95, digits: int = 3) -> pd.DataFrame:
+    """Structural paths of every group of a multi-group fit (each from its view,
+    :func:`structural_table`), stacked under a ``Group`` column."""
+    return _group_column({label: structural_table(view, level=level, digits=digits)
+                          for label, view in res.groups.items()})
+
+
+def group_effects_table(eff: EffectsResult, digits: int = 3) -> pd.DataFrame:
+    """Effects of a multi-group result: each group's (:func:`effects_table` of
+    ``eff.groups[label]``), then the whole model's ``:=`` definitions (group "all")."""
+    frames = {label: effects_table(e, digits) for label, e in eff.groups.items()}
+    defined = eff.table[eff.table["group"] == ""] if "group" in eff.table.columns else eff.table.iloc[:0]
+    if len(defined):
+        whole = EffectsResult(table=defined.drop(columns="group"), ci_method=eff.ci_method, level=eff.level,
+                              n_boot_used=eff.n_boot_used)
+        frames["all groups"] = effects_table(whole, digits, compact=False)
+    return _group_column(frames)
+
+
+def means_table(res: FitResult, *, digits: int = 3) -> pd.DataFrame:
+    """Intercepts of the observed variables and means of the latent variables (``~1``
+    rows): b, SE, p, and the label of parameters held equal across groups; for a
+    multi-group fit the groups side by side in blocks (``Group`` column). Fixed values
+    (latent means fixed at 0) are shown with ``fixed`` in the p column."""
+    est = res.estimates
+    rows = est[est["op"] == "~1"]
+    if rows.empty:
+        return pd.DataFrame()
+    latent = set(res.model.latent)
+    shared = _shared_free(res)
+    frames = {}
+    numbers = rows["group"] if "group" in rows.columns else pd.Series(1, index=rows.index)
+    labels = res.group_labels or ("",)
+    for g, label in enumerate(labels, start=1):
+        records = []
+        for idx, row in rows[numbers == g].iterrows():
+            fixed = not np.isfinite(row["se"])
+            records.append({"Variable": row["lhs"],
+                            "Parameter": "mean" if row["lhs"] in latent else "intercept",
+                            "b": format_raw(row["est"], digits), "SE": "" if fixed else format_raw(row["se"], digits),
+                            "p": "fixed" if fixed else format_p(row["pvalue"], digits),
+                            "Equal across groups": "yes" if (g, row["lhs"]) in shared else ""})
+        frames[label] = pd.DataFrame.from_records(records).set_index("Variable")
+    if not res.group_labels:
+        return frames[""].drop(columns="Equal across groups")
+    return _group_column(frames)
+
+
+def _shared_free(res: FitResult) -> set[tuple[int, str]]:
+    """(group, variable) of the ``~1`` parameters that are one free parameter in several groups."""
+    counts: dict[int, int] = {}
+    for r in res.rows:
+        if r.op == "~1" and r.free:
+            counts[r.free] = counts.get(r.free, 0) + 1
+    return {(r.group, r.lhs) for r in res.rows if r.op == "~1" and r.free and counts[r.free] > 1}

@@ -306,6 +306,13 @@ class FitResult:
 
         return modification_indices(self, top=top, sort=sort, min_mi=min_mi, op=op)
 
+    def score_tests(self, kind: str = "univariate") -> pd.DataFrame:
+        """Score tests for releasing equality constraints (lavaan's ``lavTestScore``);
+        ``kind`` "univariate", "total" or "cumulative"; see :func:`lcsem.analysis.score_tests.score_tests`."""
+        from ..analysis.score_tests import score_tests
+
+        return score_tests(self, kind)  # type: ignore[arg-type]
+
     # ------------------------------------------------------------------ display
     def summary(self, format: str = "text", digits: int = 3) -> str:
         """A readable summary: header, fit indices, estimates and R²."""

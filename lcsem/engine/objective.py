@@ -1,0 +1,63 @@
+"""The interface the batched solver (:func:`lcsem.engine.optimize.fisher_scoring`) works on.
+
+An objective is a discrepancy over ``R`` data sets (replicates). The solver asks it, for a
+subset ``idx`` of the replicates and one parameter vector per entry of ``idx``, for the
+discrepancy (:meth:`Objective.value`), its gradient and information
+(:meth:`Objective.gradient_information`) and a step (:meth:`Objective.direction`: scoring,
+or Newton where the objective has an exact Hessian).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..exceptions import NotSupportedError
+
+
+def positive_definite(Sigma: np.ndarray) -> np.ndarray:
+    """Per replicate: is Sigma positive definite? (a determinant's sign is not enough:
+    two negative eigenvalues give a positive determinant)."""
+    finite = np.isfinite(Sigma).all(axis=(1, 2))
+    out = np.zeros(Sigma.shape[0], dtype=bool)
+    if finite.any():
+        eig = np.linalg.eigvalsh(Sigma[finite])
+        # numerically singular (condition number beyond 1e13) counts as not positive definite
+        out[finite] = eig[:, 0] > 1e-13 * np.abs(eig[:, -1])
+    return out
+
+
+class Objective:
+    """A discrepancy over ``n_replicates`` data sets: its value, gradient and information
+    at parameter vectors for a subset ``idx`` of the replicates (one row of ``theta``
+    per entry of ``idx``)."""
+
+    n_replicates: int
+    k: int
+
+    def value(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:   # pragma: no cover - interface
+        raise NotImplementedError
+
+    def gradient_information(self, theta: np.ndarray, idx: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray]:     # pragma: no cover - interface
+        raise NotImplementedError
+
+    def prepare(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The start of every replicate (R, k), possibly improved, and its discrepancy."""
+        return theta, self.value(theta, np.arange(self.n_replicates))
+
+    def direction(self, theta: np.ndarray, idx: np.ndarray, exact: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gradient, step and whether the step descends, per replicate: the scoring step
+        ``-info^-1 grad`` (``exact``: the Newton step, for objectives with a Hessian)."""
+        if exact:
+            raise NotSupportedError(f"{type(self).__name__} has no exact Hessian; use Fisher scoring")
+        grad, info = self.gradient_information(theta, idx)
+        step = self.step(info, grad)
+        return grad, step, np.ones(step.shape[0], dtype=bool)
+
+    def step(self, info: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """The scoring step ``-info^-1 grad`` per replicate (pseudo-inverse when singular)."""
+        try:
+            return -np.linalg.solve(info, grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            return -np.einsum("rij,rj->ri", np.linalg.pinv(info), grad)
