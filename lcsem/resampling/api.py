@@ -163,7 +163,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         from the fitted model: Wishart(N-1, Sigma-hat)/N, the exact distribution of the
         sample covariance of N normal draws) or ``"bollen-stine"`` (resample cases of the
         data transformed so that the model fits exactly; ``result.pvalue`` is the
-        Bollen–Stine p of the chi-square test).
+        Bollen–Stine p of the chi-square test). With groups or means everything is per
+        group: cases are resampled within groups; parametric draws add the sample mean
+        N(mu_g, Sigma_g / N_g), independent of the covariance; Bollen–Stine transforms each
+        group to ``mu_g + (x - xbar_g) S_g^(-1/2) Sigma_g^(1/2)``.
     seed
         None, an int, a ``numpy.random.Generator`` or a ``SeedSequence``. The same seed
         gives bit-identical replicates whatever ``n_jobs``, ``batch_size`` or joblib
