@@ -13,11 +13,18 @@ before and after each):
   Wald and Monte Carlo CI tests), with ``n_jobs=1`` and ``n_jobs=2``;
 * ``dynamic_cutoffs`` of the Holzinger–Swineford three-factor CFA (500 replicates per
   model: 1,500 refits);
-* ``monte_carlo_ci`` of the canonical model, 20,000 draws.
+* ``monte_carlo_ci`` of the canonical model, 20,000 draws;
+* a two-group power grid (the two-sector latent path model of
+  ``tests/reference/make_power_groups.R``, a sector difference ``diff := a1 - a2``): total
+  N = 200, 300, 400, 500, 600 split 3:2, 1,000 replicates each (5,000 multi-group refits
+  with means), Wald tests and the 1,000-draw Monte Carlo CI of the ``:=`` effects;
+* the canonical power grid refitted by GLS and by ULS (Wald tests only).
 
 R in the same run (when ``Rscript`` with lavaan is present): the lavaan loop
 (``simulateData`` + ``sem``, as ``tests/reference/make_power.R``) timed on ``--r-reps``
-replicates at N = 300 and scaled to 5,000; semTools ``monteCarloCI`` at 20,000 draws; and
+replicates at N = 300 and scaled to 5,000; the two-group loop (as
+``tests/reference/make_power_groups.R``) on ``--r-reps`` replicates at N = 240 + 160, scaled
+to 5,000; semTools ``monteCarloCI`` at 20,000 draws; and
 the ``dynamic`` package's ``cfaHB`` (run from its source, see
 ``tests/reference/make_dynamic.R``) on ``--r-dynamic-reps`` replicates, scaled to 500 when
 ``--dynamic-src`` points at the package's R files.
@@ -99,6 +106,17 @@ cat(toJSON(list(loop = unname(t["elapsed"]), loop_cpu = unname(t["user.self"] + 
                 mc = unname(t2["elapsed"])), auto_unbox = TRUE), "\\n")
 """
 
+R_GROUPS = """
+suppressMessages(library(lavaan)); library(jsonlite)
+ref <- fromJSON("power_groups_reference.json")
+pop <- ref$groups$population_model; m <- ref$groups$model
+set.seed(1)
+t <- system.time(for (i in 1:{reps}) {{ d <- simulateData(pop, sample.nobs = c(240, 160))
+  f <- suppressWarnings(sem(m, data = d, group = "group")); parameterEstimates(f); fitMeasures(f) }})
+cat(toJSON(list(loop = unname(t["elapsed"]), loop_cpu = unname(t["user.self"] + t["sys.self"])),
+           auto_unbox = TRUE), "\n")
+"""
+
 R_DYNAMIC = """
 suppressMessages({{library(lavaan); library(dplyr); library(purrr); library(tidyr); library(jsonlite)}})
 src <- "{src}"
@@ -146,6 +164,23 @@ def main() -> None:
         record("power grid, Wald only (mc_draws=0)", lambda: lcsem.power(res, grid, 1000, seed=1, mc_draws=0))
         w_dyn, _ = record("dynamic_cutoffs HS CFA, 500 reps x 3 models", lambda: lcsem.dynamic_cutoffs(hs, seed=1))
         w_mc, _ = record("monte_carlo_ci 20,000 draws", lambda: lcsem.monte_carlo_ci(res, 20000, seed=1))
+        group_ref = json.loads((REF / "power_groups_reference.json").read_text())["groups"]
+        loadings = group_ref["population"]["loadings"]
+        factor = {"c": "culture", "k": "kmsuse", "p": "perf"}
+        params = {**{f"{factor[v[0]]} =~ {v}": x for v, x in loadings.items()},
+                  "kmsuse ~ culture": group_ref["population"]["a"], "perf ~ kmsuse": 0.4, "perf ~ culture": 0.2}
+        totals = [200, 300, 400, 500, 600]
+
+        def group_grid(**kw):
+            return lcsem.power(group_ref["model"], totals, 1000, params=params, groups=group_ref["labels"],
+                               ratio=(3, 2), seed=1, **kw)
+        w_groups, _ = record("two-group power grid 5 N x 1,000 reps (n_jobs=1)", group_grid)
+        w_groups2, _ = record("two-group power grid 5 N x 1,000 reps (n_jobs=2)", lambda: group_grid(n_jobs=2))
+        record("two-group power grid, Wald only (mc_draws=0)", lambda: group_grid(mc_draws=0))
+        record("GLS power grid 5 N x 1,000 reps (mc_draws=0)",
+               lambda: lcsem.power(res, grid, 1000, seed=1, mc_draws=0, estimator="GLS"))
+        record("ULS power grid 5 N x 1,000 reps (mc_draws=0)",
+               lambda: lcsem.power(res, grid, 1000, seed=1, mc_draws=0, estimator="ULS"))
     lines.append("")
     lines.append("| task | wall s | CPU s | load before | load after |")
     lines.append("| --- | ---: | ---: | --- | --- |")
@@ -158,6 +193,12 @@ def main() -> None:
                      f"-> {loop_5000:.0f} s per 5,000 (scaled); lcsem power grid {w_power:.2f} s: "
                      f"{loop_5000 / w_power:.0f}x faster (n_jobs=1), {loop_5000 / w_power2:.0f}x (n_jobs=2)")
         lines.append(f"semTools monteCarloCI 20,000 draws: {r['mc']:.3f} s; lcsem {w_mc:.3f} s")
+        rg = rscript(R_GROUPS.format(reps=args.r_reps))
+        groups_5000 = rg["loop"] / args.r_reps * 5000
+        lines.append(f"R two-group lavaan loop (simulateData + sem(group=), N = 240 + 160): {rg['loop']:.1f} s for "
+                     f"{args.r_reps} reps -> {groups_5000:.0f} s per 5,000 (scaled); lcsem two-group grid "
+                     f"{w_groups:.2f} s: {groups_5000 / w_groups:.0f}x faster (n_jobs=1), "
+                     f"{groups_5000 / w_groups2:.0f}x (n_jobs=2)")
         if args.dynamic_src:
             d = rscript(R_DYNAMIC.format(src=args.dynamic_src, model=HS.replace("\n", "\\n"), reps=args.r_dynamic_reps))
             d500 = d["dynamic"] / args.r_dynamic_reps * 500

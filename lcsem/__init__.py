@@ -65,6 +65,7 @@ _LAZY = {
     "DynamicCutoffs": "lcsem.simulation.dynamic",
     "plot_dynamic_cutoffs": "lcsem.simulation.plot",
     "compare": "lcsem.analysis.compare", "ComparisonResult": "lcsem.analysis.compare",
+    "invariance": "lcsem.analysis.invariance", "InvarianceResult": "lcsem.analysis.invariance",
 }
 
 __all__ = [

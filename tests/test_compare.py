@@ -258,3 +258,54 @@ def test_no_warning_escapes_a_nested_comparison(fits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         lcsem.compare(fits["hs_three"], fits["hs_one"])
+
+
+# ---- multi-group results, end to end: lcsem.fit(group=...) then lcsem.compare -------------------
+_GROUPS = json.loads((REF / "groups_reference.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def group_fits():
+    data = {key: pd.read_csv(REF / name) for key, name in _GROUPS["data"].items()}
+    files = {name: key for key, name in _GROUPS["data"].items()}
+    out = {}
+    for block in _GROUPS["lrt"].values():
+        for name in block["table"]["model"]:
+            if name in out:
+                continue
+            entry = _GROUPS["fits"][name]
+            options = entry["options"]
+            equal = options.get("group.equal", [])
+            partial = options.get("group.partial", [])
+            out[name] = lcsem.fit(entry["model"], data[files[options["data"]]], group=options["group"],
+                                  group_equal=[equal] if isinstance(equal, str) else equal,
+                                  group_partial=[partial] if isinstance(partial, str) else partial)
+    return out
+
+
+@pytest.mark.parametrize("name", list(_GROUPS["lrt"]))
+def test_compare_multigroup_results_matches_lavTestLRT(group_fits, name):
+    """lcsem.compare itself on two-group fits (not only its table arithmetic): lavaan's order,
+    Δχ², Δdf, p, RMSEA of the difference with N = ntotal and sqrt(G), AIC, BIC."""
+    table = _GROUPS["lrt"][name]["table"]
+    given = list(reversed(table["model"]))          # any order: compare sorts by df
+    res = lcsem.compare(*[group_fits[n] for n in given], names=given)
+    _assert_matches(res.table, _lavaan_table(table))
+    assert res.names == tuple(table["model"])
+    assert any("Nesting was not checked" in note for note in res.notes)
+
+
+def test_compare_refuses_multigroup_results_of_different_means(group_fits):
+    """Same covariances, different means: with a mean structure the chi-squares are not comparable."""
+    hs = pd.read_csv(REF / "hs.csv")
+    shifted = hs.assign(x1=hs["x1"] + np.where(hs["school"] == "Pasteur", 0.5, 0.0))
+    metric = lcsem.fit(_GROUPS["fits"]["hs_metric"]["model"], shifted, group="school",
+                       group_equal=["loadings", "intercepts"])
+    _refused(DataError, "different data", "sample means differ in some group",
+             results=[group_fits["hs_configural"], metric])
+
+
+def test_compare_refuses_a_multigroup_and_a_one_group_result(group_fits):
+    hs = pd.read_csv(REF / "hs.csv")
+    single = lcsem.fit(_GROUPS["fits"]["hs_configural"]["model"], hs, meanstructure=True)
+    _refused(DataError, "different groups", results=[group_fits["hs_configural"], single])

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lcsem"
 #: layer or of lower layers, never of a higher one. The most specific prefix wins.
 LAYERS: dict[str, int] = {
     "lcsem.exceptions": 0, "lcsem._validation": 0, "lcsem._warnings": 0, "lcsem._version": 0,
-    "lcsem._random": 0, "lcsem._lazy": 0,
+    "lcsem._random": 0, "lcsem._lazy": 0, "lcsem._threads": 0,
     "lcsem.display": 0,
     "lcsem.spec": 1,
     "lcsem.data": 2, "lcsem.datasets": 2,

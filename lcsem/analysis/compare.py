@@ -10,9 +10,10 @@ RMSEA of the difference (lavaan 0.6-13 and later; Savalei, Brace & Fouladi's RMS
 (N all respondents, G groups) and lavaan's AIC and BIC of each model.
 
 Before testing, :func:`compare` checks what lavaan only warns about or does not check:
-the same data (N, variables, sample covariances, groups), one estimator, different df, a
-more restricted model that fits no better than the less restricted one, and, for one-group
-results, that each model is nested in the one before it (Bentler & Satorra, 2010).
+the same data (N, variables, sample covariances, sample means with a mean structure, groups),
+one estimator, different df, a more restricted model that fits no better than the less
+restricted one, and, for one-group results, that each model is nested in the one before it
+(Bentler & Satorra, 2010).
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
+from .. import _lazy
 from .._warnings import quiet, warn
 from ..display.escape import html_escape, latex_escape
 from ..display.format import format_p, format_value
@@ -294,7 +294,7 @@ def difference_table(df: Sequence[float], chisq: Sequence[float], aic: Sequence[
     diff = np.maximum(np.diff(chisq), 0.0)
     df_diff = np.diff(df)
     rmsea = np.sqrt(np.maximum(diff / (n_obs * df_diff) - 1.0 / n_obs, 0.0)) * np.sqrt(n_groups)
-    pvalue = stats.chi2.sf(diff, df_diff)
+    pvalue = _lazy.chi2_sf(diff, df_diff)
     nan = np.array([np.nan])
     return pd.DataFrame({
         "df": df.astype(int),
@@ -384,6 +384,7 @@ def _has_means(res: FitResult) -> bool:
 def _check_same_data(results: tuple[FitResult, ...], labels: list[str]) -> None:
     first, name = results[0], labels[0]
     variables = sorted(first.model.observed)
+    first_cov, first_mean, first_has_means = first.sample_cov, first.sample_mean, _has_means(first)
     for res, label in zip(results[1:], labels[1:]):
         if res.n_obs != first.n_obs:
             raise DataError(f"results: {name} was fitted to {first.n_obs} respondents and {label} to "
@@ -401,13 +402,28 @@ def _check_same_data(results: tuple[FitResult, ...], labels: list[str]) -> None:
             raise DataError(f"results: {name} and {label} have different groups "
                             f"({list(_group_labels(first))} vs {list(_group_labels(res))}); fit both "
                             f"with the same group= column and data")
-        a, b = first.sample_cov, res.sample_cov
+        a, b = first_cov, res.sample_cov
         if isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame) and set(a.index) == set(b.index):
-            b = b.loc[a.index, a.columns]
+            if not (b.index.equals(a.index) and b.columns.equals(a.columns)):
+                b = b.loc[a.index, a.columns]
             scale = max(float(np.max(np.abs(a.to_numpy()))), np.finfo(float).tiny)
             if not np.allclose(a.to_numpy(), b.to_numpy(), rtol=SAME_DATA_RTOL, atol=SAME_DATA_RTOL * scale):
                 raise DataError(f"results: {name} and {label} were fitted to different data (their sample "
                                 f"covariance matrices differ); fit both models to the same data")
+        if first_has_means and _has_means(res) and not _same_means(first_mean, res.sample_mean):
+            raise DataError(f"results: {name} and {label} were fitted to different data (their sample "
+                            f"means differ{' in some group' if _n_groups(first) > 1 else ''}); with a mean "
+                            f"structure the chi-square depends on the means: fit both models to the same data")
+
+
+def _same_means(a: pd.Series | None, b: pd.Series | None) -> bool:
+    """Whether two results' sample means agree (True when either is unknown)."""
+    if not isinstance(a, pd.Series) or not isinstance(b, pd.Series) or set(a.index) != set(b.index):
+        return True
+    if not b.index.equals(a.index):
+        b = b.loc[a.index]
+    scale = max(float(np.max(np.abs(a.to_numpy()))), 1.0)
+    return bool(np.allclose(a.to_numpy(), b.to_numpy(), rtol=SAME_DATA_RTOL, atol=SAME_DATA_RTOL * scale))
 
 
 def _check_mean_structures(results: tuple[FitResult, ...], labels: list[str]) -> None:

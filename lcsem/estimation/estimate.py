@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import pandas as pd
 
+from .._threads import one_blas_thread
 from .._validation import check_level
 from .._warnings import recording, warn
 from ..engine import ESTIMATORS, RamStructure, discrepancy, information, minimize
@@ -33,15 +35,20 @@ from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, adm
                           standardized_values, unscaled_variables)
 
 
-def versions() -> dict[str, str]:
-    """Versions of lcsem and the libraries behind a result."""
-    out = {}
+@lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    out = []
     for name in ("lcsem", "semopy", "numpy", "pandas", "scipy"):
         try:
-            out[name] = version(name)
+            out.append((name, version(name)))
         except PackageNotFoundError:
-            out[name] = "unknown"
-    return out
+            out.append((name, "unknown"))
+    return tuple(out)
+
+
+def versions() -> dict[str, str]:
+    """Versions of lcsem and the libraries behind a result (read once per process)."""
+    return dict(_installed_versions())
 
 
 def as_model(model: Model | str) -> Model:
@@ -136,8 +143,9 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         if engine != "lcsem":
             raise NotSupportedError("engine: 'semopy' is a single-group cross-check; fit multi-group "
                                     "and mean-structure models with engine='lcsem'")
-        return _fit_grouped(model, data, estimator, missing, level, group, group_equal, group_partial,
-                            meanstructure, sample_cov)
+        with one_blas_thread():
+            return _fit_grouped(model, data, estimator, missing, level, group, group_equal, group_partial,
+                                meanstructure, sample_cov)
     if group_equal or group_partial:
         raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
                             f"group=...; name the group column (e.g. group=\"sector\")")
@@ -174,7 +182,8 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
             moments = moments_from_summary(model.observed, sample_cov, sample_nobs, sample_mean,
                                            sample_sd, sample_names, model.latent)
         try:
-            result = _estimate(model, moments, estimator, use_semopy, level, engine)
+            with one_blas_thread():
+                result = _estimate(model, moments, estimator, use_semopy, level, engine)
         except np.linalg.LinAlgError as exc:
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None

@@ -60,9 +60,10 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
                f"deletion" if dropped else "no response had missing values, so none was removed")
     if res.missing == "error":
         missing = "the data had no missing values (missing values would have stopped the analysis)"
-    n_free, df = model.n_free, model.df
     if res.grouped:     # the fitted table's counts (all groups, intercepts, equalities)
         n_free, df = int(res.fit_indices["n_params"]), int(res.fit_indices["df"])
+    else:
+        n_free, df = model.n_free, model.df
     sentences = [
         f"The structural equation model was estimated in {_versions(res)} by "
         f"{_ESTIMATORS.get(res.estimator, res.estimator)}.",

@@ -15,7 +15,7 @@ from .. import _lazy
 from .._random import as_seed_sequence
 from ..exceptions import ArgumentError
 
-__all__ = ["BLOCK", "as_seed_sequence", "block_rng", "wishart_block", "covariance_batch",
+__all__ = ["BLOCK", "as_seed_sequence", "block_rng", "wishart_block", "covariance_batch", "mean_batch",
            "moments_batch", "fleishman_coefficients", "intermediate_correlation", "vale_maurelli", "likert_cut"]
 
 BLOCK = 50
@@ -51,12 +51,24 @@ def covariance_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: 
     return stacked[start - first * BLOCK: stop - first * BLOCK]
 
 
+def mean_batch(root: np.random.SeedSequence, key: tuple[int, ...], mu: np.ndarray, sigma: np.ndarray, n: int,
+               start: int, stop: int) -> np.ndarray:
+    """Sample means of replicates ``start..stop-1`` of ``n`` normal rows: ``mu + L z`` with
+    ``L L' = sigma / n`` (independent of the Wishart covariances, as for normal data)."""
+    p = sigma.shape[0]
+    first, last = start // BLOCK, (stop - 1) // BLOCK
+    z = np.concatenate([block_rng(root, key, b).standard_normal((BLOCK, p)) for b in range(first, last + 1)])
+    z = z[start - first * BLOCK: stop - first * BLOCK]
+    return mu + z @ np.linalg.cholesky(sigma / n).T
+
+
 def moments_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: np.ndarray, n: int, start: int,
-                  stop: int, generator: "ValeMaurelli | None" = None, likert: int | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  stop: int, generator: "ValeMaurelli | None" = None, likert: int | None = None,
+                  mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sample covariances (denominator ``n``) and means of replicates ``start..stop-1`` from
     raw rows: Vale–Maurelli rows when ``generator`` is given, else normal rows; cut into
-    Likert categories when ``likert`` is given. Whole blocks are drawn, so replicate ``r``
+    Likert categories when ``likert`` is given (after adding the population ``mean``, if
+    any, so that a shifted mean moves the categories). Whole blocks are drawn, so replicate ``r``
     does not depend on ``start``/``stop``; memory is one block of ``BLOCK * n`` rows."""
     chol = np.linalg.cholesky(sigma)
     sd = np.sqrt(np.diag(sigma))
@@ -69,6 +81,8 @@ def moments_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: np.
         hi = min(stop - b * BLOCK, BLOCK)
         X = generator.draw(rng, (BLOCK, n)) if generator is not None else rng.standard_normal((BLOCK, n, p)) @ chol.T
         X = X[lo:hi]
+        if mean is not None:
+            X = X + mean
         if likert is not None:
             X = likert_cut(X, likert, sd)
         m = X.mean(axis=1)

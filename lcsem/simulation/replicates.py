@@ -1,9 +1,13 @@
 """Fit one model to a batch of simulated covariance matrices and summarise each replicate.
 
-Every replicate is a full ML fit by the bootstrap's batched engine
-(:func:`lcsem.engine.batch.fit_batch`, warm-started at the population values);
-standard errors come from each replicate's own expected information
-(``2/N · I(θ̂)⁻¹``, lavaan's default), and fit indices from lavaan's formulas.
+Every replicate is a full fit warm-started at the population values: ML by the bootstrap's
+batched engine (:func:`lcsem.engine.batch.fit_batch`), GLS and ULS by the engine's one
+solver (:func:`lcsem.engine.minimize`) on the unbiased covariance ``S N / (N - 1)``, as
+:func:`lcsem.fit` and lavaan. Standard errors are those :func:`lcsem.fit` reports: ML
+``2/N · I(θ̂)⁻¹`` (expected information), GLS ``2/(N-1) · I_GLS(θ̂)⁻¹`` (weight ``S⁻¹``),
+ULS ``(Δ'Δ)⁻¹/(N-1)`` (lavaan's "standard" ULS SEs); χ² is ``N F`` (ML) or
+``(N - 1) F`` (GLS, ULS; ULS has no χ² p-value, as lavaan), and the fit indices follow
+lavaan's formulas for the estimator.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.batch import fit_batch
-from ..engine.optimize import information
+from ..engine.optimize import information, minimize
 from ..engine.ram import RamStructure
-from ..inference.fit_indices import fit_measures
+from ..spec.partable import ParRow
+from ..inference.fit_indices import fit_measures, test_statistic
 from ..spec.model import Model
 from ..inference.standardized import DefinedParameters, standardized_values
 
@@ -67,8 +72,11 @@ def admissible(struct: RamStructure, theta: np.ndarray) -> np.ndarray:
 
 
 def fit_replicates(model: Model, struct: RamStructure, S: np.ndarray, theta0: np.ndarray, n: int,
-                   *, with_se: bool = True) -> ReplicateFits:
-    """Fit ``struct`` to every covariance matrix in ``S`` (N-denominator, ``n`` cases)."""
+                   *, with_se: bool = True, estimator: str = "ML") -> ReplicateFits:
+    """Fit ``struct`` to every covariance matrix in ``S`` (N-denominator, ``n`` cases) with
+    ``estimator`` (``"ML"``, ``"GLS"`` or ``"ULS"``; module text)."""
+    if estimator != "ML":
+        return _fit_least_squares(model, struct, S, theta0, n, estimator, with_se)
     out = fit_batch(struct, S, theta0)
     theta, conv = out.theta, out.converged
     R, k = theta.shape
@@ -118,3 +126,65 @@ def defined_with_se(defined: DefinedParameters, struct: RamStructure, theta: np.
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.einsum("rdk,rkl,rdl->rd", J, vcov, J))
     return values, se, J
+
+
+def _fit_least_squares(model: Model, struct: RamStructure, S: np.ndarray, theta0: np.ndarray, n: int,
+                       estimator: str, with_se: bool) -> ReplicateFits:
+    """GLS / ULS replicates (module text)."""
+    S_fit = S * (n / (n - 1.0))
+    R, k = S.shape[0], struct.k
+    sol = minimize(struct, S_fit, np.broadcast_to(theta0, (R, k)), estimator)
+    theta = sol.theta
+    conv = sol.converged & np.isfinite(sol.fmin)
+    vcov = np.full((R, k, k), np.nan)
+    if with_se and conv.any():
+        idx = np.flatnonzero(conv)
+        if estimator == "GLS":
+            info = information(struct, theta[idx], np.linalg.inv(S_fit[idx]))
+            scale = 2.0 / (n - 1)
+        else:
+            rows, cols = np.triu_indices(struct.p)
+            D = struct.jacobian(theta[idx])[:, :, rows, cols]           # (R, k, p(p+1)/2)
+            info = D @ np.swapaxes(D, 1, 2)
+            scale = 1.0 / (n - 1)
+        for j, r in enumerate(idx):
+            try:
+                vcov[r] = scale * np.linalg.inv(info[j])
+            except np.linalg.LinAlgError:
+                pass
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diagonal(vcov, axis1=1, axis2=2))
+    Sigma = struct.implied(theta)[0]
+    chisq = np.where(conv, test_statistic(sol.fmin, n, estimator), np.nan)
+    exo = _exogenous(model)
+    chisq0 = least_squares_baseline(S_fit, n, exo, estimator)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fm = fit_measures(S_fit, Sigma, chisq, chisq0, n_obs=n, df=model.df, n_params=k, with_ci=False,
+                          exogenous=exo, estimator=estimator)
+    fit = {key: np.where(conv, np.asarray(fm[key], dtype=float), np.nan) for key in FIT_KEYS}
+    adm = np.zeros(R, dtype=bool)
+    if conv.any():
+        adm[conv] = admissible(struct, theta[conv])
+    return ReplicateFits(theta, se, vcov, conv, adm, fit)
+
+
+def least_squares_baseline(S: np.ndarray, n: int, exogenous: tuple[int, ...], estimator: str) -> np.ndarray:
+    """The GLS/ULS baseline chi-square of every replicate at once: the independence model
+    (exogenous covariates keep their covariances) fitted with ``estimator``, GLS on
+    unit-variance variables (as :func:`lcsem.inference.fit_indices.baseline_chisq`)."""
+    S = np.asarray(S, float)
+    if estimator == "GLS":
+        d = 1.0 / np.sqrt(np.diagonal(S, axis1=1, axis2=2))
+        S = S * d[:, :, None] * d[:, None, :]
+    p = S.shape[-1]
+    names = tuple(f"v{i}" for i in range(p))
+    rows = [ParRow(v, "~~", v, "", i + 1, float("nan"), False) for i, v in enumerate(names)]
+    for a in range(len(exogenous)):
+        for b in range(a + 1, len(exogenous)):
+            rows.append(ParRow(names[exogenous[a]], "~~", names[exogenous[b]], "", len(rows) + 1,
+                               float("nan"), False))
+    base = RamStructure(rows, names, ())
+    ij = np.array([(names.index(r.lhs), names.index(r.rhs)) for r in rows])
+    start = S[:, ij[:, 0], ij[:, 1]]
+    sol = minimize(base, S, start, estimator)
+    return np.asarray(test_statistic(sol.fmin, n, estimator), float)
