@@ -13,7 +13,7 @@ from lcsem.resampling import BootstrapInterruptedWarning, BootstrapResult
 from lcsem.resampling import runner as runner_module
 from lcsem.resampling.replicates import FAILED, ReplicateSpec, evaluate
 from lcsem.resampling.resample import bollen_stine_transform
-from lcsem.exceptions import ArgumentError, BootstrapFailureWarning, NotSupportedError
+from lcsem.exceptions import ArgumentError, BootstrapFailureWarning
 from lcsem.inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 
 FIT_NAMES = ["cfi", "tli", "rmsea", "srmr", "gfi"]
@@ -259,12 +259,10 @@ def test_bad_arguments_name_themselves(fitted, kwargs, word):
         lcsem.bootstrap(fitted["holzinger_swineford"], **args)
 
 
-def test_only_ml_fits_and_fit_results(fitted):
+def test_only_fit_results(fitted):
+    # (GLS and ULS fits are bootstrapped too: tests/test_bootstrap_estimators.py)
     with pytest.raises(ArgumentError, match="res"):
         lcsem.bootstrap(fitted["holzinger_swineford"].estimates, 10)
-    uls = lcsem.fit(fitted["holzinger_swineford"].model, fitted["holzinger_swineford"].data, estimator="ULS")
-    with pytest.raises(NotSupportedError, match="estimator"):
-        lcsem.bootstrap(uls, 10)
 
 
 def test_summary_and_repr(fitted):

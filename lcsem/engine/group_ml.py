@@ -14,7 +14,7 @@ import numpy as np
 
 from ..exceptions import ArgumentError
 from .batch import cholesky_factors
-from .objective import Objective, positive_definite
+from .objective import Objective
 from .ram import gradient_terms, gram_terms
 from .structure import GroupStats, GroupStructure, best_mean_parameters
 
@@ -343,16 +343,27 @@ def _ml_value(Sigma: np.ndarray, S: np.ndarray, logdet_S: np.ndarray, d: np.ndar
               inverse: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """One group's F_ML (with the mean term when ``d = m - mu`` is given); inf where Sigma
     is not positive definite. With ``inverse`` also Sigma^-1 (the identity where Sigma is
-    not positive definite)."""
+    not positive definite).
+
+    One Cholesky factorisation ``Sigma = L L'`` per replicate gives all three: whether
+    Sigma is positive definite (each matrix judged by its own factorisation; numerically
+    singular ones, squared pivot ratio below 1e-13, count as not), ``log|Sigma| = 2 sum
+    log L_ii`` and ``Sigma^-1 = L^-T L^-1`` (an eigenvalue test, a determinant and an
+    inverse cost three factorisations)."""
     p = S.shape[-1]
-    bad = ~positive_definite(Sigma)
-    safe = np.where(bad[:, None, None], np.eye(p), Sigma)
-    logdet = np.linalg.slogdet(safe)[1]
+    finite = np.isfinite(Sigma).all(axis=(1, 2))
+    ok, L = cholesky_factors(np.where(finite[:, None, None], Sigma, np.eye(p)))
+    ok &= finite
+    diag = np.diagonal(L, axis1=1, axis2=2)
     with np.errstate(all="ignore"):
-        inv = np.linalg.inv(safe)
+        ok &= diag.min(axis=1, initial=np.inf) ** 2 > 1e-13 * diag.max(axis=1, initial=0.0) ** 2
+        L = np.where(ok[:, None, None], L, np.eye(p))
+        logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        L_inv = np.linalg.inv(L)
+        inv = np.swapaxes(L_inv, 1, 2) @ L_inv
         trace = np.einsum("rij,rji->r", S, inv)
         f = logdet + trace - logdet_S - p
         if d is not None:
             f = f + np.einsum("ri,rij,rj->r", d, inv, d)
-    f = np.where(bad | ~np.isfinite(f), np.inf, f)
+    f = np.where(~ok | ~np.isfinite(f), np.inf, f)
     return (f, inv) if inverse else f

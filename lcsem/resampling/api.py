@@ -13,9 +13,11 @@ from .._warnings import warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning, NotSupportedError
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
+from .groups import GroupedReplicateSpec, GroupSource
 from .replicates import STATUS_NAMES, ReplicateSpec
 from .result import KINDS, BootstrapResult
-from .resample import BLOCK, as_seed_sequence, bollen_stine_transform, resample_indices
+from .resample import (BLOCK, as_seed_sequence, bollen_stine_transform, group_resample_indices,
+                       resample_indices, symmetric_sqrt)
 from .runner import Progress, Source, Store, fingerprint, jackknife_tasks, make_tasks, run_all
 
 __all__ = ["bootstrap", "BootstrapInterruptedWarning"]
@@ -56,7 +58,7 @@ def _n_workers(n_jobs) -> int:
     return n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
 
 
-def _estimate_row(res: FitResult, spec: ReplicateSpec) -> pd.Series:
+def _estimate_row(res: FitResult, spec: ReplicateSpec | GroupedReplicateSpec) -> pd.Series:
     """Full-sample value of every column of the distribution."""
     est = res.estimates
     values = [float(res.fit_indices[k]) for k in BOOTSTRAP_INDEX_NAMES]
@@ -66,17 +68,65 @@ def _estimate_row(res: FitResult, spec: ReplicateSpec) -> pd.Series:
 
 
 class _Jackknife:
-    """Leave-one-out values of every column (picklable, so results can be pickled)."""
+    """Leave-one-out values of every column (picklable, so results can be pickled). For a
+    multi-group fit (``source`` given) each case is left out of its own group."""
 
-    def __init__(self, spec: ReplicateSpec, Xc: np.ndarray, batch_size: int, workers: int):
+    def __init__(self, spec: ReplicateSpec | GroupedReplicateSpec, Xc: np.ndarray, batch_size: int,
+                 workers: int, source: GroupSource | None = None):
         self.spec, self.Xc, self.batch_size, self.workers = spec, Xc, batch_size, workers
+        self.source = source
 
     def __call__(self) -> pd.DataFrame:
         n = self.Xc.shape[0]
         store = Store(n, len(self.spec.columns))
-        source = Source(kind="cases", n_obs=n - 1, X=self.Xc)
+        source = self.source if self.source is not None else Source(kind="cases", n_obs=n - 1, X=self.Xc)
         run_all(self.spec, source, jackknife_tasks(n, self.batch_size), store, n_jobs=self.workers)
         return pd.DataFrame(store.values, columns=list(self.spec.columns))
+
+
+def _group_data(res: FitResult) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:
+    """The stored data as an array, each group's row positions and each row's group."""
+    X = res.data[list(res.model.observed)].to_numpy(dtype=float)
+    if res.group_labels:
+        column = res.data[res.group].astype(str).to_numpy()
+        positions = tuple(np.flatnonzero(column == label) for label in res.group_labels)
+    else:
+        positions = (np.arange(X.shape[0]),)
+    group_of = np.empty(X.shape[0], dtype=np.int64)
+    for g, pos in enumerate(positions):
+        group_of[pos] = g
+    return X, positions, group_of
+
+
+def _grouped_sources(res: FitResult, spec: GroupedReplicateSpec, kind: str, root: np.random.SeedSequence
+                     ) -> tuple[GroupSource, GroupSource, np.ndarray]:
+    """The replicates' source, the jackknife's source and the data (multi-group / means)."""
+    X, positions, group_of = _group_data(res)
+    G, p = len(positions), X.shape[1]
+    n = np.array([pos.size for pos in positions], dtype=float)
+    xbar = np.stack([X[pos].mean(axis=0) for pos in positions])
+    Xc = np.empty_like(X)
+    for g, pos in enumerate(positions):
+        Xc[pos] = X[pos] - xbar[g]
+    Sigma, mu = spec.struct.implied(spec.theta0[None])
+    Sigma = Sigma[0]
+    centre = mu[0] if spec.meanstructure else xbar
+    common = dict(n=n, positions=positions, group_of=group_of)
+    jack = GroupSource(kind="cases", centre=xbar, X=Xc, **common)
+    if kind == "parametric":
+        source = GroupSource(kind="parametric", centre=centre, Sigma=Sigma, entropy=root.entropy,
+                             spawn_key=tuple(root.spawn_key), **common)
+    elif kind == "bollen-stine":
+        # per group: z = mu_g + (x - xbar_g) S_g^(-1/2) Sigma_g^(1/2), whose mean and
+        # covariance (denominator N_g) are the implied ones
+        Z = np.empty_like(X)
+        for g, pos in enumerate(positions):
+            S_g = Xc[pos].T @ Xc[pos] / n[g]
+            Z[pos] = Xc[pos] @ symmetric_sqrt(S_g, inverse=True) @ symmetric_sqrt(Sigma[g])
+        source = GroupSource(kind="cases", centre=centre, X=Z, **common)
+    else:
+        source = GroupSource(kind="cases", centre=xbar, X=Xc, **common)
+    return source, jack, X
 
 
 def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparametric", seed=None,
@@ -84,17 +134,28 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
               checkpoint: str | os.PathLike | None = None) -> BootstrapResult:
     """Bootstrap a fitted model: fit indices, parameters, standardised and defined values.
 
-    Every replicate is a full ML fit (batched Newton iterations with the exact Hessian,
-    warm-started at the full-sample estimate). Replicates that do not converge are retried
-    together from four other starts with a bounded budget, so a fragile model costs a
-    bounded multiple of a healthy one; those still without a finite ML solution are counted
-    as failed with their reason, and a resample whose covariance matrix is not positive
-    definite is failed at once.
+    Every replicate is a full fit with the result's estimator, warm-started at the
+    full-sample estimate: ML by batched Newton iterations with the exact Hessian (GLS and
+    ULS by the engine's batched Gauss-Newton solver on the unbiased covariance, as lavaan).
+    ML replicates that do not converge are retried together from other starts with a
+    bounded budget, so a fragile model costs a bounded multiple of a healthy one; those
+    still without a finite solution are counted as failed with their reason, and a resample
+    whose covariance matrix is not positive definite is failed at once.
+
+    Multi-group and mean-structure fits (ML) resample cases within each group, so every
+    replicate keeps the group sizes (lavaan's ``bootstrapLavaan``); a replicate is a vector
+    of case counts per group, from which each group's mean vector and covariance matrix
+    are computed and the whole model is refitted (:mod:`lcsem.resampling.groups`). Each
+    group's parameters are columns named ``"<parameter>@<group label>"``
+    (:meth:`BootstrapResult.column`); Bollen–Stine transforms each group's data to its
+    implied mean and covariance; BCa's jackknife leaves each case out of its own group.
+    Per-group views (``res.groups[label]``) cannot be bootstrapped on their own.
 
     Parameters
     ----------
     res
-        A result of :func:`lcsem.fit` (estimator ML).
+        A result of :func:`lcsem.fit` (estimator ML, GLS or ULS; multi-group and
+        mean-structure fits: ML).
     n_resamples
         Number of replicates (lavaan users typically run 1,000--5,000).
     kind
@@ -102,7 +163,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         from the fitted model: Wishart(N-1, Sigma-hat)/N, the exact distribution of the
         sample covariance of N normal draws) or ``"bollen-stine"`` (resample cases of the
         data transformed so that the model fits exactly; ``result.pvalue`` is the
-        Bollen–Stine p of the chi-square test).
+        Bollen–Stine p of the chi-square test). With groups or means everything is per
+        group: cases are resampled within groups; parametric draws add the sample mean
+        N(mu_g, Sigma_g / N_g), independent of the covariance; Bollen–Stine transforms each
+        group to ``mu_g + (x - xbar_g) S_g^(-1/2) Sigma_g^(1/2)``.
     seed
         None, an int, a ``numpy.random.Generator`` or a ``SeedSequence``. The same seed
         gives bit-identical replicates whatever ``n_jobs``, ``batch_size`` or joblib
@@ -137,9 +201,16 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     """
     if not isinstance(res, FitResult):
         raise ArgumentError(f"res: expected the FitResult of lcsem.fit(...), got {type(res).__name__}")
-    if res.estimator != "ML":
-        raise NotSupportedError(f"res: the bootstrap refits with ML; this result used estimator "
-                                f"{res.estimator!r}: refit with estimator='ML'")
+    if res.view_of:
+        raise NotSupportedError(
+            f"res: this is a per-group view ({res.view_of}), which cannot be resampled on its own "
+            f"(its estimates come from the joint fit); bootstrap the multi-group fit itself, "
+            f"lcsem.bootstrap(res_multigroup, ...): cases are resampled within every group and each "
+            f"group's parameters are columns named '<parameter>@<group label>'")
+    if res.estimator not in ("ML", "GLS", "ULS") or (res.grouped and res.estimator != "ML"):
+        raise NotSupportedError(f"res: the bootstrap refits with ML, GLS or ULS (multi-group and mean-"
+                                f"structure fits: ML); this result used estimator {res.estimator!r}: refit "
+                                f"with estimator='ML'")
     if res.missing == "ml":
         raise NotSupportedError("res: the bootstrap of a FIML fit (missing='ml'), which refits FIML on "
                                 "every replicate, is not available yet; use the observed-information "
@@ -178,24 +249,35 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             raise ArgumentError(f"checkpoint: the folder {str(path.parent)!r} does not exist; create it "
                                 f"first or pass a path in an existing folder")
 
-    spec = ReplicateSpec(res)
-    X = res.data.to_numpy(dtype=float)
-    n = X.shape[0]
-    Xc = X - X.mean(axis=0)
-    Sigma_hat = res.implied_cov.to_numpy()
-    if kind == "parametric":
-        source = Source(kind="parametric", n_obs=n, Sigma=Sigma_hat, entropy=root.entropy,
-                        spawn_key=tuple(root.spawn_key))
-        indices = None
+    if res.grouped:
+        spec = GroupedReplicateSpec(res)
+        source, jack_source, X = _grouped_sources(res, spec, kind, root)
+        Xc = jack_source.X
+        indices = None if kind == "parametric" else group_resample_indices(root, n_resamples, source.positions)
+        text = repr(res.rows) + repr(res.group_labels)
     else:
-        data = bollen_stine_transform(X, Sigma_hat) if kind == "bollen-stine" else Xc
-        source = Source(kind="cases", n_obs=n, X=data)
-        indices = resample_indices(root, n_resamples, n)
+        spec = ReplicateSpec(res)
+        jack_source = None
+        X = res.data.to_numpy(dtype=float)
+        n = X.shape[0]
+        Xc = X - X.mean(axis=0)
+        Sigma_hat = res.implied_cov.to_numpy()
+        if kind == "parametric":
+            source = Source(kind="parametric", n_obs=n, Sigma=Sigma_hat, entropy=root.entropy,
+                            spawn_key=tuple(root.spawn_key))
+            indices = None
+        else:
+            # GLS and ULS fit the unbiased covariance: the transformed data's is Sigma-hat
+            target = Sigma_hat if res.estimator == "ML" else Sigma_hat * (n - 1) / n
+            data = bollen_stine_transform(X, target) if kind == "bollen-stine" else Xc
+            source = Source(kind="cases", n_obs=n, X=data)
+            indices = resample_indices(root, n_resamples, n)
+        text = repr(res.model.rows)
 
     # "engine": replicates of an earlier retry rule or arithmetic are not mixed into a resumed run
     meta = {"engine": ENGINE_REVISION, "kind": kind, "n_resamples": n_resamples, "entropy": str(root.entropy),
             "spawn_key": list(root.spawn_key), "block": BLOCK,
-            "inputs": fingerprint(X, np.asarray(res.theta), text=repr(res.model.rows))}
+            "inputs": fingerprint(X, np.asarray(res.theta), text=text)}
     store = Store(n_resamples, len(spec.columns), path=path, meta=meta)
     store.load()
     todo = np.flatnonzero(~store.done)
@@ -224,4 +306,4 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     return BootstrapResult(fit=res, kind=kind, n_resamples=count, seed=entropy, distribution=distribution,
                            estimate=_estimate_row(res, spec), status=status_s, failure_reasons=reasons,
                            indices=None if indices is None else indices[:count], interrupted=not finished,
-                           _jackknife_runner=_Jackknife(spec, Xc, batch_size, workers))
+                           _jackknife_runner=_Jackknife(spec, Xc, batch_size, workers, jack_source))

@@ -19,6 +19,7 @@ from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES, fit_measures, test_st
 from ..results.fit_result import FitResult, parameter_name
 from ..inference.standardized import DefinedParameters, admissibility, standardized_values
 from ..engine.batch import RETRY_ITER, RETRY_STARTS, cholesky_factors, fit_batch
+from .least_squares import fit_least_squares
 
 __all__ = ["OK", "INADMISSIBLE", "FAILED", "STATUS_NAMES", "ReplicateSpec", "ChunkOutput", "evaluate"]
 
@@ -29,6 +30,7 @@ NOT_CONVERGED_REASON = (f"the optimiser did not converge from the full-sample es
                         f"{len(RETRY_STARTS)} other starts ({', '.join(RETRY_STARTS)}; at most "
                         f"{RETRY_ITER} Newton iterations each): no finite ML solution was found, as when "
                         f"a near-Heywood resample's estimates diverge")
+LS_MAX_ITER = 200
 STATUS_NAMES = np.array(["ok", "inadmissible", "failed"], dtype=object)
 
 
@@ -48,11 +50,13 @@ class ReplicateSpec:
     def __init__(self, res: FitResult):
         model = res.model
         self.struct = RamStructure(model.rows, model.observed, model.latent)
+        self.estimator = res.estimator
         self.theta0 = np.array(res.theta, dtype=float)
         self.defined = DefinedParameters(model.rows)
         self.df = int(model.df)
         self.n_params = int(res.fit_indices["n_params"])
         self.exogenous = fixed_x_positions(model)
+        self._baseline_basis = baseline_basis(self.struct.p, self.exogenous)
         est = res.estimates
         n_rows = len(self.struct.rows)
         names = [parameter_name(l, o, r) for l, o, r in zip(est["lhs"], est["op"], est["rhs"])]
@@ -80,10 +84,12 @@ class ReplicateSpec:
                ) -> tuple[np.ndarray, np.ndarray]:
         """Every column for fitted replicates, and the standardised row values."""
         R = theta.shape[0]
-        chisq = test_statistic(fmin, n_obs, "ML")
+        chisq = test_statistic(fmin, n_obs, self.estimator)
+        chisq0 = None if self.estimator == "ML" else baseline_chisq_batch(S, n_obs, self._baseline_basis,
+                                                                           self.estimator)
         with np.errstate(divide="ignore", invalid="ignore"):
-            fi = fit_measures(S, Sigma, chisq, None, n_obs=n_obs, df=self.df, n_params=self.n_params,
-                              with_ci=False, exogenous=self.exogenous)
+            fi = fit_measures(S, Sigma, chisq, chisq0, n_obs=n_obs, df=self.df, n_params=self.n_params,
+                              with_ci=False, exogenous=self.exogenous, estimator=self.estimator)
         rows = self.struct.row_values(theta)
         std_rows = standardized_values(self.struct, theta)
         if self.defined.names:
@@ -115,9 +121,62 @@ class ReplicateSpec:
         return flag
 
 
+def baseline_basis(p: int, exogenous: tuple[int, ...]) -> np.ndarray:
+    """The baseline model's covariance structure as a basis (q, p, p): every variance and
+    the covariances among the exogenous observed predictors (lavaan's baseline)."""
+    basis = []
+    for i in range(p):
+        E = np.zeros((p, p))
+        E[i, i] = 1.0
+        basis.append(E)
+    for a, i in enumerate(exogenous):
+        for j in exogenous[a + 1:]:
+            E = np.zeros((p, p))
+            E[i, j] = E[j, i] = 1.0
+            basis.append(E)
+    return np.array(basis)
+
+
+def baseline_chisq_batch(S: np.ndarray, n_obs: int, basis: np.ndarray, estimator: str) -> np.ndarray:
+    """GLS or ULS baseline chi-square of every replicate (``S`` (R, p, p), unbiased), in
+    closed form: the baseline covariance is linear in its parameters, so its GLS estimate
+    solves the normal equations ``sum_b tr(W E_a W E_b) t_b = tr(W E_a)`` (``W = S^-1``;
+    lcsem.fit reaches the same minimum iteratively) and its ULS estimate copies the
+    modelled entries of ``S``. ``(N - 1) F`` as the models' statistic."""
+    if estimator == "ULS":
+        free = basis.sum(axis=0) > 0
+        iu = np.triu_indices(S.shape[-1])
+        resid = np.where(free, 0.0, S)[:, iu[0], iu[1]]
+        F = np.sum(np.ascontiguousarray(resid) ** 2, axis=1)
+    else:
+        W = np.linalg.inv(S)
+        WE = np.einsum("rij,ajk->raik", W, basis)                       # (R, q, p, p)
+        gram = np.einsum("raij,rbji->rab", WE, WE)
+        rhs = np.einsum("raii->ra", WE)
+        t = np.linalg.solve(gram, rhs[..., None])[..., 0]
+        Sigma0 = np.einsum("ra,aij->rij", t, basis)
+        D = np.eye(S.shape[-1]) - W @ Sigma0
+        F = 0.5 * np.einsum("rij,rji->r", D, D)
+    return (n_obs - 1) * F
+
+
+def _fit_other(spec: ReplicateSpec, S: np.ndarray):
+    """GLS / ULS refits from the full-sample estimate (the engine's solver loop with Newton
+    steps, :mod:`lcsem.resampling.least_squares`): theta, F, Sigma and convergence per
+    replicate."""
+    sol = fit_least_squares(spec.struct, S, spec.theta0[None], spec.estimator, max_iter=LS_MAX_ITER)
+    Sigma = spec.struct.implied(sol.theta)[0]
+    ok = sol.converged & np.isfinite(sol.fmin)
+    return sol.theta, sol.fmin, Sigma, ok
+
+
 def evaluate(spec: ReplicateSpec, S: np.ndarray, n_obs: int, positions: np.ndarray) -> ChunkOutput:
-    """Fit every covariance matrix in ``S`` and compute its row of the distribution."""
+    """Fit every covariance matrix in ``S`` (denominator ``n_obs``) and compute its row of
+    the distribution. GLS and ULS fit the unbiased covariance (denominator ``n_obs - 1``),
+    as lavaan."""
     R = S.shape[0]
+    if spec.estimator != "ML":
+        S = S * (n_obs / (n_obs - 1.0))
     values = np.full((R, len(spec.columns)), np.nan)
     status = np.full(R, FAILED, dtype=np.int8)
     reasons: dict[int, tuple[str, ...]] = {}
@@ -128,14 +187,21 @@ def evaluate(spec: ReplicateSpec, S: np.ndarray, n_obs: int, positions: np.ndarr
         reasons[int(positions[i])] = (NOT_PD_REASON,)
     idx = np.flatnonzero(usable)
     if idx.size:
-        fitted = fit_batch(spec.struct, S[idx], spec.theta0)
-        ok = fitted.converged
+        if spec.estimator == "ML":
+            fitted = fit_batch(spec.struct, S[idx], spec.theta0)
+            theta_all, fmin_all, Sigma_all, ok = fitted.theta, fitted.fmin, fitted.Sigma, fitted.converged
+            why_failed = NOT_CONVERGED_REASON
+        else:
+            theta_all, fmin_all, Sigma_all, ok = _fit_other(spec, S[idx])
+            why_failed = (f"the {spec.estimator} optimiser did not converge from the full-sample estimate "
+                          f"within {LS_MAX_ITER} iterations: no finite {spec.estimator} solution was found, "
+                          f"as when a near-Heywood resample's estimates diverge")
         for i in idx[~ok]:
-            reasons[int(positions[i])] = (NOT_CONVERGED_REASON,)
+            reasons[int(positions[i])] = (why_failed,)
         good = idx[ok]
         if good.size:
-            theta = fitted.theta[ok]
-            vals, std_rows = spec.values(theta, S[good], fitted.Sigma[ok], fitted.fmin[ok], n_obs)
+            theta = theta_all[ok]
+            vals, std_rows = spec.values(theta, S[good], Sigma_all[ok], fmin_all[ok], n_obs)
             values[good] = vals
             status[good] = OK
             flagged = np.flatnonzero(spec.screen(theta, std_rows))

@@ -5,6 +5,12 @@ from ``SeedSequence(entropy, spawn_key=(b,))``, so replicate ``r``'s draws depen
 the seed and ``r`` -- never on ``n_jobs``, ``batch_size``, the joblib backend, or even
 ``n_resamples`` (the first 1,000 replicates of a 2,000-replicate run are those of a
 1,000-replicate run with the same seed).
+
+Multi-group fits resample cases within each group (group sizes fixed, as lavaan's
+``bootstrapLavaan``): group ``g`` (0-based) of block ``b`` draws from
+``SeedSequence(entropy, spawn_key=(b, g))``, so a replicate's draws in a group depend only
+on the seed, the replicate's number and the group's number. A single-group fit (with or
+without a mean structure) keeps the key ``(b,)``: the same seed resamples the same cases.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ from .. import _lazy
 from .._random import as_seed_sequence
 from ..exceptions import ArgumentError
 
-__all__ = ["BLOCK", "as_seed_sequence", "block_seed", "resample_indices", "counts_from_indices",
-           "covariances_from_counts", "bollen_stine_transform", "parametric_covariances",
+__all__ = ["BLOCK", "as_seed_sequence", "block_seed", "resample_indices", "group_resample_indices",
+           "counts_from_indices", "covariances_from_counts", "moments_from_counts", "bollen_stine_transform", "parametric_covariances",
            "leave_one_out_covariances", "symmetric_sqrt"]
 
 BLOCK = 100
@@ -34,6 +40,31 @@ def resample_indices(root: np.random.SeedSequence, n_resamples: int, n: int) -> 
         count = min(BLOCK, n_resamples - start)
         rng = np.random.default_rng(block_seed(root, b))
         out[start:start + count] = rng.integers(0, n, size=(count, n))
+    return out
+
+
+def group_resample_indices(root: np.random.SeedSequence, n_resamples: int,
+                           positions: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Row positions of every replicate of a case bootstrap within groups: (n_resamples, N).
+
+    ``positions[g]`` holds the rows (of the stored data) of group ``g``; each replicate
+    draws ``len(positions[g])`` of them with replacement from group ``g`` alone, and its
+    columns are laid out group after group (columns ``sum(n_1..n_g-1)`` onwards are group
+    ``g``'s draws), so every replicate keeps the group sizes. One group: exactly
+    :func:`resample_indices` mapped through ``positions[0]``.
+    """
+    sizes = [int(pos.size) for pos in positions]
+    N = int(sum(sizes))
+    out = np.empty((n_resamples, N), dtype=np.int64 if N > 2**31 - 1 else np.int32)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    for b, start in enumerate(range(0, n_resamples, BLOCK)):
+        count = min(BLOCK, n_resamples - start)
+        for g, pos in enumerate(positions):
+            key = (b,) if len(positions) == 1 else (b, g)
+            rng = np.random.default_rng(np.random.SeedSequence(root.entropy,
+                                                               spawn_key=tuple(root.spawn_key) + key))
+            draws = rng.integers(0, sizes[g], size=(count, sizes[g]))
+            out[start:start + count, offsets[g]:offsets[g + 1]] = np.asarray(pos)[draws]
     return out
 
 
@@ -66,6 +97,13 @@ def covariances_from_counts(X: np.ndarray, counts: np.ndarray) -> np.ndarray:
     depend on how many replicates share its chunk. Costs O(R n (p + q)) flops with
     ``q = p (p + 1) / 2`` unique cross-products, without copying the data.
     """
+    return moments_from_counts(X, counts)[1]
+
+
+def moments_from_counts(X: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Means (R, p) and covariance matrices (R, p, p; denominator = replicate size) of the
+    data weighted by ``counts`` (R, n); see :func:`covariances_from_counts`. The means are
+    those of ``X`` (add back the centre when ``X`` was centred)."""
     n, p = X.shape
     iu, ju = np.triu_indices(p)
     columns = np.concatenate([X, X[:, iu] * X[:, ju]], axis=1)      # (n, p + q)
@@ -76,7 +114,7 @@ def covariances_from_counts(X: np.ndarray, counts: np.ndarray) -> np.ndarray:
     S = np.empty((counts.shape[0], p, p))
     S[:, iu, ju] = vech
     S[:, ju, iu] = vech
-    return S
+    return means, S
 
 
 def symmetric_sqrt(A: np.ndarray, inverse: bool = False) -> np.ndarray:

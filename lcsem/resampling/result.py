@@ -51,7 +51,11 @@ class BootstrapResult:
         the fit indices of :data:`lcsem.inference.fit_indices.BOOTSTRAP_INDEX_NAMES`, every free and
         defined parameter (named as :func:`lcsem.results.parameter_name`), then
         standardised values (std.all) named ``"std:<name>"`` (free rows, fixed loadings
-        and paths, defined parameters).
+        and paths, defined parameters). In a multi-group fit each group's rows are
+        columns of their own, named ``"<name>@<group label>"`` (``"visual=~x2@Pasteur"``,
+        ``"x1~1@Pasteur"``, ``"std:visual=~x2@Pasteur"``; :meth:`column` builds the
+        name); defined (``:=``) parameters keep their name. Rows held equal across groups
+        have identical draws.
     estimate
         The full-sample value of every column.
     status
@@ -60,7 +64,9 @@ class BootstrapResult:
         Replicate number -> reasons, for failed and inadmissible replicates.
     indices
         (n_resamples, N) resampled row positions (nonparametric and Bollen–Stine), or None
-        (parametric: regenerate with the seed).
+        (parametric: regenerate with the seed). Multi-group fits resample within groups:
+        each row holds group 1's draws (rows of ``fit.data`` in group 1), then group 2's,
+        ..., so group sizes are those of the data.
     interrupted
         True when the run was stopped (Ctrl-C) and this result holds the replicates done.
     """
@@ -247,10 +253,68 @@ class BootstrapResult:
         names = list(stats)
         unknown = [s for s in names if s not in self.distribution.columns]
         if unknown:
+            qualified = [c for s in unknown for c in self.distribution.columns
+                         if isinstance(s, str) and (c.startswith(s + "@") or c.startswith(f"std:{s}@"))]
+            if qualified:
+                raise ArgumentError(
+                    f"stats: {unknown} name a parameter of every group of a multi-group fit; name one "
+                    f"group's with '@<group label>', e.g. {qualified[:len(self.fit.group_labels)]} "
+                    f"(or result.column(lhs, op, rhs, group=...))")
             raise ArgumentError(f"stats: {unknown} are not columns of the bootstrap distribution; "
                                 f"use names such as {list(self.distribution.columns[:3])} "
                                 f"(see result.distribution.columns)")
         return names
+
+    def column(self, lhs: str, op: str, rhs: str = "", group: str | int | None = None,
+               std: bool = False) -> str:
+        """The distribution's column of a parameter-table row.
+
+        Columns are named ``lhs op rhs`` without spaces (``"visual=~x2"``, intercepts
+        ``"x1~1"``, defined parameters by their name); in a multi-group fit every row's name
+        ends in ``"@<group label>"`` (``"visual=~x2@Pasteur"``); standardised values start
+        with ``"std:"``.
+
+        Parameters
+        ----------
+        lhs, op, rhs
+            The row (``rhs=""`` for intercepts ``~1`` and for ``:=`` rows).
+        group
+            The group's label (as in ``fit.group_labels``) or its number 1..G; required for
+            the rows of a multi-group fit, not allowed otherwise.
+        std
+            The standardised (std.all) value's column instead of the parameter's.
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        ArgumentError
+            When the column does not exist (a fixed parameter, a row not in the model, a
+            missing or unknown group).
+        """
+        labels = tuple(self.fit.group_labels)
+        name = lhs if op == ":=" else f"{lhs}{op}{rhs}"
+        if op != ":=" and labels:
+            if group is None:
+                raise ArgumentError(f"group: {name!r} is a row of every group of this {len(labels)}-group "
+                                    f"fit; pass group= one of {list(labels)} (or 1..{len(labels)})")
+            if isinstance(group, (int, np.integer)) and not isinstance(group, bool):
+                if not 1 <= group <= len(labels):
+                    raise ArgumentError(f"group: {group!r} is not a group number; use 1..{len(labels)}")
+                group = labels[group - 1]
+            if str(group) not in labels:
+                raise ArgumentError(f"group: {group!r} is not a group of this fit; use one of {list(labels)}")
+            name = f"{name}@{group}"
+        elif group is not None and op != ":=":
+            raise ArgumentError(f"group: {group!r} given, but this is a single-group fit; leave group out")
+        if std:
+            name = "std:" + name
+        if name not in self.distribution.columns:
+            raise ArgumentError(f"lhs/op/rhs: {name!r} is not a column of the bootstrap distribution (fixed "
+                                f"parameters have none); see result.distribution.columns")
+        return name
 
     def jackknife(self) -> pd.DataFrame:
         """Leave-one-out values of every column (one row per observation), computed once

@@ -21,6 +21,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..exceptions import ArgumentError
+from .groups import GroupedReplicateSpec, GroupSource, evaluate_groups, group_moments
 from .replicates import FAILED, ChunkOutput, ReplicateSpec, evaluate
 from .resample import (counts_from_indices, covariances_from_counts, leave_one_out_covariances,
                        parametric_covariances)
@@ -61,9 +62,13 @@ def _one_blas_thread():
     return _CONTROLLER.limit(limits=1)
 
 
-def run_task(spec: ReplicateSpec, source: Source, task: Task) -> ChunkOutput:
+def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSource, task: Task
+             ) -> ChunkOutput:
     """Make and evaluate one chunk of replicates (runs in a worker)."""
     with _one_blas_thread():
+        if isinstance(source, GroupSource):
+            stats = group_moments(source, task.positions, task.indices, task.leave_out)
+            return evaluate_groups(spec, stats, task.positions)
         if source.kind == "parametric":
             root = np.random.SeedSequence(source.entropy, spawn_key=source.spawn_key)
             S = parametric_covariances(root, source.Sigma, source.n_obs, int(task.positions[0]),
@@ -184,7 +189,7 @@ class Progress:
             self.bar.close()
 
 
-def run_all(spec: ReplicateSpec, source: Source, tasks: list[Task], store: Store, *, n_jobs: int,
+def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSource, tasks: list[Task], store: Store, *, n_jobs: int,
             progress: Progress | None = None) -> bool:
     """Run ``tasks`` into ``store``; return False if interrupted (Ctrl-C).
 
