@@ -1,0 +1,100 @@
+"""Robust ML with missing data (``estimator="MLR", missing="ml"``) against lavaan 0.6.14
+(tests/reference/make_missing_robust.R -> missing_robust_reference.json): Huber-White
+standard errors from the observed information and the casewise scores, the Yuan-Bentler
+(Mplus) scaled test with the EM saturated model, the scaled fit indices and lcsem.compare's
+scaled difference tests."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lcsem
+from lcsem.exceptions import ScaledTestWarning
+
+REF_DIR = Path(__file__).parent / "reference"
+REF = json.loads((REF_DIR / "missing_robust_reference.json").read_text())
+FITS = ("hs_mcar_mlr_fiml", "hs_mar_mlr_fiml", "lc_missing_mlr_fiml")
+NESTED = tuple(f"{name}_nested" for name in FITS)
+
+
+@lru_cache(maxsize=None)
+def fitted(name: str) -> lcsem.FitResult:
+    spec = REF["fits"][name]
+    data = pd.read_csv(REF_DIR / spec["options"]["data"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScaledTestWarning)
+        return lcsem.fit(spec["model"], data, estimator="MLR", missing="ml")
+
+
+def _lavaan_params(name: str) -> pd.DataFrame:
+    table = pd.DataFrame(REF["fits"][name]["params"])
+    return table[table["op"] != ":="]
+
+
+@pytest.mark.parametrize("name", FITS + NESTED)
+def test_huber_white_standard_errors_match_lavaan(name):
+    res = fitted(name)
+    assert res.estimator == "MLR"
+    ref = _lavaan_params(name)
+    merged = res.estimates.merge(ref, on=["lhs", "op", "rhs"], suffixes=("", "_lavaan"))
+    assert len(merged) == len(ref)
+    free = merged[merged["se_lavaan"] > 0]
+    np.testing.assert_allclose(free["est"], free["est_lavaan"], atol=1e-3)
+    np.testing.assert_allclose(free["se"], free["se_lavaan"], atol=1e-3)
+    np.testing.assert_allclose(free["z"], free["z_lavaan"], atol=1e-2)
+
+
+def test_robust_standard_errors_differ_from_fiml_ones():
+    # the sandwich is not the observed-information SE: the test above cannot pass by accident
+    spec = REF["fits"]["hs_mcar_mlr_fiml"]
+    plain = lcsem.fit(spec["model"], pd.read_csv(REF_DIR / spec["options"]["data"]), missing="ml")
+    diff = np.abs(plain.estimates["se"].to_numpy() - fitted("hs_mcar_mlr_fiml").estimates["se"].to_numpy())
+    assert np.nanmax(diff) > 0.01
+
+
+SCALED = ("chisq_scaled", "df_scaled", "pvalue_scaled", "chisq_scaling_factor", "scaling_factor_h1",
+          "scaling_factor_h0", "baseline_chisq_scaled", "baseline_chisq_scaling_factor", "cfi_scaled",
+          "tli_scaled", "rmsea_scaled", "rmsea_ci_lower_scaled", "rmsea_ci_upper_scaled",
+          "rmsea_pvalue_scaled")
+
+
+@pytest.mark.parametrize("name", FITS + NESTED)
+def test_yuan_bentler_scaled_test_and_scaled_indices_match_lavaan(name):
+    fi = fitted(name).fit_indices
+    ref = REF["fits"][name]["fit_measures"]
+    for key in SCALED:
+        want = ref[key.replace("_", ".")]
+        tol = 1e-3 * max(1.0, abs(want)) if key.startswith(("chisq", "baseline_chisq")) else 1e-3
+        assert abs(fi[key] - want) <= tol, (key, fi[key], want)
+    test = REF["fits"][name]["test"]["yuan.bentler.mplus"]
+    assert fi["chisq_scaling_factor"] == pytest.approx(test["scaling.factor"], abs=1e-5)
+
+
+def test_scaled_statistic_is_not_the_fiml_statistic():
+    fi = fitted("hs_mcar_mlr_fiml").fit_indices
+    assert abs(fi["chisq_scaled"] - fi["chisq"]) > 1.0
+
+
+def test_robust_indices_without_lavaans_fiml_correction_are_flagged():
+    spec = REF["fits"]["hs_mcar_mlr_fiml"]
+    with pytest.warns(ScaledTestWarning, match="cfi_robust"):
+        res = lcsem.fit(spec["model"], pd.read_csv(REF_DIR / spec["options"]["data"]), estimator="MLR",
+                        missing="ml")
+    assert np.isnan(res.fit_indices[["cfi_robust", "tli_robust", "rmsea_robust"]]).all()
+
+
+def test_data_are_unchanged():
+    spec = REF["fits"]["hs_mar_mlr_fiml"]
+    data = pd.read_csv(REF_DIR / spec["options"]["data"])
+    before = data.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScaledTestWarning)
+        lcsem.fit(spec["model"], data, estimator="MLR", missing="fiml")
+    pd.testing.assert_frame_equal(data, before)
