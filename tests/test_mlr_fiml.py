@@ -98,3 +98,25 @@ def test_data_are_unchanged():
         warnings.simplefilter("ignore", ScaledTestWarning)
         lcsem.fit(spec["model"], data, estimator="MLR", missing="fiml")
     pd.testing.assert_frame_equal(data, before)
+
+
+LRT = ("hs_mcar_mlr_fiml_sb2001", "hs_mcar_mlr_fiml_sb2010", "hs_mar_mlr_fiml_sb2001",
+       "lc_missing_mlr_fiml_sb2001", "lc_missing_mlr_fiml_sb2010")
+
+
+@pytest.mark.parametrize("key", LRT)
+def test_scaled_difference_tests_match_lavtestlrt(key):
+    table = REF["lrt"][key]["table"]
+    results = [fitted(name) for name in table["model"]]
+    method = "satorra.bentler.2010" if key.endswith("2010") else "default"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScaledTestWarning)
+        out = lcsem.compare(*results, method=method)
+    assert out.method == ("satorra.bentler.2010" if key.endswith("2010") else "satorra.bentler.2001")
+    row = out.table.iloc[1]
+    assert row["chisq_diff"] == pytest.approx(table["Chisq diff"][1], abs=1e-3)
+    assert row["df_diff"] == table["Df diff"][1]
+    assert row["pvalue"] == pytest.approx(table["Pr(>Chisq)"][1], abs=1e-4)
+    np.testing.assert_allclose(out.table["chisq"], table["Chisq"], atol=1e-2)
+    # the scaled difference is not the plain one
+    assert abs(row["chisq_diff"] - (table["Chisq"][1] - table["Chisq"][0])) > 1e-2
