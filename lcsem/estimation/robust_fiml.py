@@ -14,7 +14,10 @@ lavaan 0.6.14's semantics (``se = "robust.huber.white"``, ``test = "yuan.bentler
   ``h1.information`` names; the trace is invariant to how the saturated model is
   parameterised, so it is built as a RAM model of free (co)variances and means.
 * The baseline (independence) model's test the same way at its FIML estimates, so that the
-  scaled and robust CFI/TLI/RMSEA follow :func:`lcsem.inference.robust.scaled_fit_measures`.
+  scaled CFI/TLI/RMSEA follow :func:`lcsem.inference.robust.scaled_fit_measures`.
+* The robust CFI/TLI/RMSEA are lavaan's FIML-corrected ones (Savalei & Zhang's FIML-C,
+  version V3, ``lav_fit_fiml_corrected``; see :func:`fiml_corrected`), not the
+  complete-data formulas with the Yuan-Bentler scaling factor.
 """
 
 from __future__ import annotations
@@ -29,17 +32,18 @@ from ..data.missing import MissingPatterns, em_moments, missing_patterns
 from ..engine.fiml import FIMLObjective
 from ..engine.structure import GroupStructure
 from ..exceptions import ArgumentError, ScaledTestWarning
-from ..inference.robust import (RobustTest, baseline_rows, first_order_information, sandwich_vcov,
-                                scaled_fit_measures, yuan_bentler_trace)
+from ..inference.robust import (RobustTest, _cfi, _rmsea, _rmsea_close, _rmsea_interval, _tli, baseline_rows,
+                                first_order_information, sandwich_vcov, scaled_fit_measures, weight_matrix,
+                                yuan_bentler_trace)
 from ..results.fit_result import FitResult
 from ..spec.partable import ParRow
 from .robust_fit import _estimates, result_structure
 
 #: robust indices that lavaan computes by its FIML correction with missing data
-_FIML_CORRECTED = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
-                   "rmsea_pvalue_robust")
+FIML_CORRECTED = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+                  "rmsea_pvalue_robust")
 
-__all__ = ["fiml_patterns", "h1_moments", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result"]
+__all__ = ["fiml_patterns", "h1_moments", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result", "fiml_corrected", "FIML_CORRECTED"]
 
 
 def fiml_patterns(res: FitResult) -> tuple[MissingPatterns, ...]:
@@ -164,14 +168,116 @@ def fiml_robust_result(res: FitResult) -> FitResult:
     extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
                                 chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
                                 n_total=n_total, n_groups=struct.n_groups)
-    # lavaan's robust CFI/TLI/RMSEA with missing data are Savalei & Zhang's FIML-corrected
-    # indices (lav_fit_fiml_corrected), not the complete-data formulas: not built here
-    for name in _FIML_CORRECTED:
-        extra[name] = float("nan")
-    warn("MLR with missing='ml': the robust CFI, TLI and RMSEA (cfi_robust, tli_robust, rmsea_robust) "
-         "need lavaan's FIML-corrected indices, which lcsem does not compute yet: they are NaN; report "
-         "the scaled indices (cfi_scaled, tli_scaled, rmsea_scaled) or fit the complete cases",
-         ScaledTestWarning, stacklevel=4)
+    extra.update(_fiml_robust_indices(struct, theta, patterns, h1, n_total))
     fit_indices = pd.concat([fi, pd.Series(extra, dtype=float)]).rename("value")
     return replace(res, estimator="MLR", vcov=vcov, fit_indices=fit_indices,
                    estimates=_estimates(res, struct, rows, theta, vcov))
+
+
+# ---------------------------------------------------------------------- FIML-corrected robust indices
+def _h1_information(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The saturated model's observed information ``A1`` and first-order information ``B1``
+    (per observation) at ``(mu, Sigma)``, moments in the engine's order (vech, then means)."""
+    struct = _saturated_structure(patterns.columns)
+    iu = np.triu_indices(Sigma.shape[0])
+    A1, B1, _ = _information_pair(FIMLObjective(struct, (patterns,)), np.concatenate([Sigma[iu], mu]))
+    return A1, B1
+
+
+def _ml_discrepancy(Sigma: np.ndarray, mu: np.ndarray, S: np.ndarray, m: np.ndarray) -> float:
+    """Complete-data ML discrepancy with means, ``log|Sigma| - log|S| + tr(S Sigma^-1) - p +
+    (m - mu)' Sigma^-1 (m - mu)``."""
+    inv = np.linalg.inv(Sigma)
+    d = m - mu
+    return float(np.linalg.slogdet(Sigma)[1] - np.linalg.slogdet(S)[1] + np.sum(S * inv) - S.shape[0]
+                 + d @ inv @ d)
+
+
+def _correction_trace(struct: GroupStructure, theta: np.ndarray, Wm: list, Wc: list, Gamma: list,
+                      f: np.ndarray) -> float:
+    """``tr(U Wm^-1 Wc Wm^-1 U Gamma)`` of lavaan's FIML-C(V3) with ``U = Wm - Wm D E^-1 D' Wm``,
+    ``E = D' Wm D`` (lavaan's observed information of type "h1", unstructured), all block
+    diagonal over groups (``Wm``, ``Wc`` weighted by ``f_g``, ``Wm^-1`` by ``1 / f_g``)."""
+    D = struct.moment_jacobian(np.asarray(theta, float))
+    Wm_all = _bdiag([fg * w for fg, w in zip(f, Wm)])
+    Wmi_all = _bdiag([np.linalg.inv(w) / fg for fg, w in zip(f, Wm)])
+    Wc_all = _bdiag([fg * w for fg, w in zip(f, Wc)])
+    G_all = _bdiag(Gamma)
+    WD = Wm_all @ D
+    E_inv = np.linalg.inv(D.T @ WD)
+    U = Wm_all - WD @ E_inv @ WD.T
+    M = U @ Wmi_all @ Wc_all @ Wmi_all @ U @ G_all
+    return float(np.trace(M))
+
+
+def _bdiag(blocks: list) -> np.ndarray:
+    n = sum(b.shape[0] for b in blocks)
+    out = np.zeros((n, n))
+    i = 0
+    for b in blocks:
+        out[i:i + b.shape[0], i:i + b.shape[0]] = b
+        i += b.shape[0]
+    return out
+
+
+def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
+                   h1: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """lavaan 0.6.14's FIML-corrected (Savalei & Zhang's FIML-C, version V3) ingredients of the
+    robust CFI/TLI/RMSEA with missing data (``lav_fit_fiml_corrected``): ``XX3`` the model's
+    complete-data ML chi-square against the EM moments at the FIML estimates, ``c_hat3`` its
+    scaling ``tr(U Wm^-1 Wc Wm^-1 U Gamma) / df`` with ``Wm``/``Jm`` the saturated model's
+    observed/first-order information of the incomplete data, ``Wc`` the complete-data
+    information at the EM moments and ``Gamma = Wm^-1 Jm Wm^-1``; the same for the
+    independence model at its FIML estimates (``*_null``)."""
+    n = np.array([float(mp.n_obs) for mp in patterns])
+    f = n / n.sum()
+    Wm, Wc, Gamma = [], [], []
+    for fg, mp, (S, m) in zip(f, patterns, h1):
+        A1, B1 = _h1_information(mp, S, m)
+        A1_inv = np.linalg.inv(A1)
+        Wm.append(A1)
+        Wc.append(weight_matrix(S, True))
+        Gamma.append(A1_inv @ B1 @ A1_inv / fg)
+    Sigma, mu = struct.implied(np.asarray(theta, float)[None])
+    XX3 = float(sum(ng * _ml_discrepancy(Sigma[0, g], mu[0, g], S, m) for g, (ng, (S, m)) in enumerate(zip(n, h1))))
+    df3 = float(struct.n_moments - struct.k)
+    k3 = _correction_trace(struct, theta, Wm, Wc, Gamma, f)
+    # the independence model at its FIML estimates
+    observed = patterns[0].columns
+    G = len(patterns)
+    base = GroupStructure(baseline_rows(observed, G, True), tuple(observed), (), n_groups=G, meanstructure=True)
+    theta0, XX3_null = [], 0.0
+    for ng, mp, (S, m) in zip(n, patterns, h1):
+        mean = np.nanmean(mp.values, axis=0)
+        var = np.nanmean((mp.values - mean) ** 2, axis=0)
+        theta0.extend(var)
+        theta0.extend(mean)
+        XX3_null += ng * _ml_discrepancy(np.diag(var), mean, S, m)
+    df3_null = float(base.n_moments - base.k)
+    k0 = _correction_trace(base, np.asarray(theta0), Wm, Wc, Gamma, f)
+    c3 = k3 / df3 if df3 > 0 else float("nan")
+    return dict(XX3=XX3, df3=df3, c_hat3=c3, XX3_scaled=XX3 / c3 if df3 > 0 else float("nan"),
+                XX3_null=float(XX3_null), df3_null=df3_null, c_hat3_null=k0 / df3_null)
+
+
+def _fiml_robust_indices(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
+                         h1: list[tuple[np.ndarray, np.ndarray]], n_total: float) -> dict[str, float]:
+    """The robust CFI/TLI/RMSEA (+ CI, p of close fit) of a FIML fit from
+    :func:`fiml_corrected`, with lavaan's formulas (``lav_fit_cfi_lavobject``,
+    ``lav_fit_rmsea_lavobject``); NaN with a :class:`ScaledTestWarning` when a matrix of the
+    correction cannot be inverted."""
+    try:
+        c = fiml_corrected(struct, theta, patterns, h1)
+    except np.linalg.LinAlgError:
+        warn("MLR with missing='ml': the FIML-corrected robust CFI, TLI and RMSEA cannot be computed (a "
+             "saturated-model information matrix is singular); they are NaN: report the scaled indices "
+             "(cfi_scaled, tli_scaled, rmsea_scaled)", ScaledTestWarning, stacklevel=5)
+        return {name: float("nan") for name in FIML_CORRECTED}
+    G = struct.n_groups
+    out = {"cfi_robust": _cfi(c["XX3"], c["df3"], c["XX3_null"], c["df3_null"], c["c_hat3"], c["c_hat3_null"]),
+           "tli_robust": _tli(c["XX3"], c["df3"], c["XX3_null"], c["df3_null"], c["c_hat3"], c["c_hat3_null"]),
+           "rmsea_robust": _rmsea(c["XX3"], c["df3"], n_total, G, c["c_hat3"])}
+    out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = _rmsea_interval(
+        c["XX3_scaled"], c["df3"], n_total, G, c["c_hat3"])
+    out["rmsea_pvalue_robust"] = _rmsea_close(c["XX3_scaled"], c["df3"], n_total, G, c["c_hat3"])
+    return out
