@@ -134,3 +134,42 @@ def test_scaled_difference_tests_match_lavtestlrt(key):
     np.testing.assert_allclose(out.table["chisq"], table["Chisq"], atol=1e-2)
     # the scaled difference is not the plain one
     assert abs(row["chisq_diff"] - (table["Chisq"][1] - table["Chisq"][0])) > 1e-2
+
+
+# ---------------------------------------------------------------------- by group (make_mlr_fiml.R)
+GROUP_REF = json.loads((REF_DIR / "mlr_fiml_reference.json").read_text())
+
+
+@lru_cache(maxsize=None)
+def fitted_by_school(name: str) -> lcsem.FitResult:
+    spec = GROUP_REF["fits"][name]
+    equal = spec["options"].get("group.equal")
+    return lcsem.fit(spec["model"], pd.read_csv(REF_DIR / spec["options"]["data"]), estimator="MLR",
+                     missing="ml", group="school", group_equal=[equal] if equal else None)
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_REF["fits"]))
+def test_multi_group_mlr_fiml_matches_lavaan(name):
+    res = fitted_by_school(name)
+    assert not res.warnings
+    ref = GROUP_REF["fits"][name]
+    table = pd.DataFrame(ref["params"])
+    table = table[table["se"] > 0]
+    merged = res.estimates.merge(table, on=["lhs", "op", "rhs", "group"], suffixes=("", "_lavaan"))
+    assert len(merged) == len(table)
+    np.testing.assert_allclose(merged["se"], merged["se_lavaan"], atol=1e-3)
+    fm = ref["fit_measures"]
+    for key in SCALED + ROBUST:
+        want = fm[key.replace("_", ".")]
+        tol = 1e-3 * max(1.0, abs(want)) if key.startswith(("chisq", "baseline_chisq")) else 1e-3
+        assert abs(res.fit_indices[key] - want) <= tol, (key, res.fit_indices[key], want)
+
+
+@pytest.mark.parametrize("key", sorted(GROUP_REF["lrt"]))
+def test_multi_group_scaled_difference_tests_match_lavaan(key):
+    table = GROUP_REF["lrt"][key]["table"]
+    out = lcsem.compare(*[fitted_by_school(name) for name in table["model"]],
+                        method="satorra.bentler.2010" if key.endswith("2010") else "default")
+    row = out.table.iloc[1]
+    assert row["chisq_diff"] == pytest.approx(table["Chisq diff"][1], abs=1e-3)
+    assert row["pvalue"] == pytest.approx(table["Pr(>Chisq)"][1], abs=1e-4)
