@@ -173,3 +173,25 @@ def test_multi_group_scaled_difference_tests_match_lavaan(key):
     row = out.table.iloc[1]
     assert row["chisq_diff"] == pytest.approx(table["Chisq diff"][1], abs=1e-3)
     assert row["pvalue"] == pytest.approx(table["Pr(>Chisq)"][1], abs=1e-4)
+
+
+# ---------------------------------------------------------------------- options, reporting
+def test_expected_information_with_mlr_fiml_is_refused():
+    spec = REF["fits"]["hs_mcar_mlr_fiml"]
+    with pytest.raises(lcsem.NotSupportedError, match="information.*observed"):
+        lcsem.fit(spec["model"], pd.read_csv(REF_DIR / spec["options"]["data"]), estimator="MLR",
+                  missing="ml", information="expected")
+
+
+@pytest.mark.parametrize("estimator", ["MLM", "MLMV", "GLS"])
+def test_other_estimators_with_fiml_are_refused(estimator):
+    spec = REF["fits"]["hs_mcar_mlr_fiml"]
+    with pytest.raises(lcsem.LcsemError, match=estimator):
+        lcsem.fit(spec["model"], pd.read_csv(REF_DIR / spec["options"]["data"]), estimator=estimator,
+                  missing="ml")
+
+
+def test_methods_paragraph_names_the_correction():
+    from lcsem.reporting.methods import methods_paragraph
+    text = methods_paragraph(fitted("hs_mcar_mlr_fiml"))
+    assert "full-information" in text and "Huber–White" in text and "Yuan–Bentler" in text

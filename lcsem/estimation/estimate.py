@@ -88,7 +88,11 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         ``"MLR"`` (Huber-White standard errors from the observed information, Yuan-Bentler
         scaled chi-square), ``"MLMV"`` (scaled-and-shifted) and ``"MLMVS"``
         (Satterthwaite mean-and-variance adjusted). Robust fits add lavaan's scaled and
-        robust indices to ``fit_indices`` (``chisq_scaled``, ``cfi_robust``, ...).
+        robust indices to ``fit_indices`` (``chisq_scaled``, ``cfi_robust``, ...). With
+        ``missing="ml"`` only ``"MLR"`` (lavaan's): FIML estimates, Huber-White standard
+        errors from the observed information and the casewise scores, the Yuan-Bentler
+        scaled chi-square against the EM saturated model and lavaan's FIML-corrected
+        robust CFI/TLI/RMSEA.
     missing
         ``"listwise"`` (drop incomplete rows; the result reports N used and dropped; a
         :class:`~lcsem.MissingDataWarning` when more than 5% of the rows are dropped),
@@ -160,6 +164,10 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         raise NotSupportedError(f"estimator: {estimator!r} with missing='ml' is not supported; "
                                 f"full-information ML uses estimator='ML', or 'MLR' for robust standard "
                                 f"errors and the Yuan-Bentler scaled test (lavaan's MLR with missing='ml')")
+    if fiml and estimator == "MLR" and information not in (None, "observed"):
+        raise NotSupportedError(f"information: {information!r} with estimator='MLR' and missing='ml' is not "
+                                f"supported; MLR's Huber-White standard errors with missing data use the "
+                                f"observed information (lavaan's default): leave information out")
     robust = None
     if estimator in ROBUST_ESTIMATORS:
         # lavaan: robust ML = ML estimates with corrected standard errors and test
