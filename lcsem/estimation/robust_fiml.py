@@ -43,7 +43,7 @@ from .robust_fit import _estimates, result_structure
 FIML_CORRECTED = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
                   "rmsea_pvalue_robust")
 
-__all__ = ["fiml_patterns", "h1_moments", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result", "fiml_corrected", "FIML_CORRECTED"]
+__all__ = ["fiml_patterns", "h1_moments", "h1_information", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result", "fiml_corrected", "FIML_CORRECTED"]
 
 
 def fiml_patterns(res: FitResult) -> tuple[MissingPatterns, ...]:
@@ -84,16 +84,6 @@ def _information_pair(objective: FIMLObjective, theta: np.ndarray) -> tuple[np.n
     return A, first_order_information(scores), scores
 
 
-def _h1_trace(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray) -> float:
-    """``tr(A1^-1 B1)`` of one group's saturated model at ``(mu, Sigma)`` from its casewise
-    (observed-data) likelihood."""
-    struct = _saturated_structure(patterns.columns)
-    iu = np.triu_indices(Sigma.shape[0])
-    theta = np.concatenate([Sigma[iu], mu])
-    A1, B1, _ = _information_pair(FIMLObjective(struct, (patterns,)), theta)
-    return float(np.sum(np.linalg.solve(A1, B1).diagonal()))
-
-
 def h1_moments(patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each group's EM (saturated) moments ``(Sigma, mu)``."""
     out = []
@@ -103,8 +93,23 @@ def h1_moments(patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, 
     return out
 
 
+def h1_information(patterns: tuple[MissingPatterns, ...], h1: list[tuple[np.ndarray, np.ndarray]]
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per group the saturated model's observed information ``A1`` and first-order
+    information ``B1`` (per observation) of the incomplete data at ``h1[g] = (Sigma, mu)``,
+    moments in the engine's order (vech of Sigma row by row, then the means)."""
+    out = []
+    for mp, (Sigma, mu) in zip(patterns, h1):
+        struct = _saturated_structure(mp.columns)
+        iu = np.triu_indices(Sigma.shape[0])
+        A1, B1, _ = _information_pair(FIMLObjective(struct, (mp,)), np.concatenate([Sigma[iu], mu]))
+        out.append((A1, B1))
+    return out
+
+
 def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...], *,
                          h1: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                         h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None,
                          with_vcov: bool = True) -> tuple[np.ndarray | None, RobustTest]:
     """Huber-White covariance of the FIML estimates (None without ``with_vcov``) and the
     Yuan-Bentler (Mplus) traces at ``theta``.
@@ -112,15 +117,17 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
     ``h1``: per group the ``(Sigma, mu)`` at which the saturated model's information is
     evaluated; by default the EM estimates (:func:`h1_moments`). lavaan's Mplus trace uses the
     saturated model's own estimates whatever ``h1.information`` says (at the model-implied
-    moments the baseline model's saturated information need not be positive definite)."""
+    moments the baseline model's saturated information need not be positive definite).
+    ``h1_info``: the saturated model's ``(A1, B1)`` per group (:func:`h1_information`), when
+    already computed."""
     theta = np.asarray(theta, float)
     objective = FIMLObjective(struct, patterns)
     A, B0, _ = _information_pair(objective, theta)
     A_inv = np.linalg.inv(A)
     vcov = sandwich_vcov(A, B0, objective.N) if with_vcov else None
-    if h1 is None:
-        h1 = h1_moments(patterns)
-    traces = [_h1_trace(mp, S, m) for mp, (S, m) in zip(patterns, h1)]
+    if h1_info is None:
+        h1_info = h1_information(patterns, h1 if h1 is not None else h1_moments(patterns))
+    traces = [float(np.trace(np.linalg.solve(A1, B1))) for A1, B1 in h1_info]
     trace, h0 = yuan_bentler_trace(traces, B0, A_inv)
     n_rows = int(sum(1 for r in struct.row_free if r >= 0))
     return vcov, RobustTest("MLR", trace, h1=float(np.sum(traces)), h0=h0, n_h1=struct.n_moments,
@@ -128,7 +135,7 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
 
 
 def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
-                       h1: list[tuple[np.ndarray, np.ndarray]] | None = None) -> RobustTest:
+                       h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None) -> RobustTest:
     """The Yuan-Bentler traces of lavaan's independence model fitted by FIML (each variable's
     available-case mean and ML variance)."""
     observed = patterns[0].columns
@@ -141,7 +148,7 @@ def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
         var = np.nanmean((mp.values - mean) ** 2, axis=0)
         theta.extend(var)
         theta.extend(mean)
-    return fiml_robust_analysis(struct, np.asarray(theta), patterns, h1=h1, with_vcov=False)[1]
+    return fiml_robust_analysis(struct, np.asarray(theta), patterns, h1_info=h1_info, with_vcov=False)[1]
 
 
 def fiml_robust_result(res: FitResult) -> FitResult:
@@ -155,33 +162,29 @@ def fiml_robust_result(res: FitResult) -> FitResult:
     identified = struct.k and np.isfinite(vcov).all()
     h1 = h1_moments(patterns)
     try:
-        robust_vcov, test = fiml_robust_analysis(struct, theta, patterns, h1=h1, with_vcov=bool(identified))
+        h1_info = h1_information(patterns, h1)
+        robust_vcov, test = fiml_robust_analysis(struct, theta, patterns, h1_info=h1_info,
+                                                 with_vcov=bool(identified))
     except np.linalg.LinAlgError:
         warn("MLR: the information matrix cannot be inverted, so the robust standard errors and the scaled "
              "test are not available (NaN); the model is probably not identified: fix parameters or add "
              "indicators", ScaledTestWarning, stacklevel=4)
-        robust_vcov, test = np.full((struct.k, struct.k), np.nan), RobustTest("MLR", float("nan"))
-    base = fiml_baseline_test(patterns, h1)
+        robust_vcov, test, h1_info = np.full((struct.k, struct.k), np.nan), RobustTest("MLR", float("nan")), None
+    base = (fiml_baseline_test(patterns, h1_info) if h1_info is not None
+            else RobustTest("MLR", float("nan")))
     if robust_vcov is not None:
         vcov = robust_vcov
     n_total = float(sum(mp.n_obs for mp in patterns))
     extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
                                 chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
                                 n_total=n_total, n_groups=struct.n_groups)
-    extra.update(_fiml_robust_indices(struct, theta, patterns, h1, n_total))
+    extra.update(_fiml_robust_indices(struct, theta, patterns, h1, h1_info, n_total))
     fit_indices = pd.concat([fi, pd.Series(extra, dtype=float)]).rename("value")
     return replace(res, estimator="MLR", vcov=vcov, fit_indices=fit_indices,
                    estimates=_estimates(res, struct, rows, theta, vcov))
 
 
 # ---------------------------------------------------------------------- FIML-corrected robust indices
-def _h1_information(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The saturated model's observed information ``A1`` and first-order information ``B1``
-    (per observation) at ``(mu, Sigma)``, moments in the engine's order (vech, then means)."""
-    struct = _saturated_structure(patterns.columns)
-    iu = np.triu_indices(Sigma.shape[0])
-    A1, B1, _ = _information_pair(FIMLObjective(struct, (patterns,)), np.concatenate([Sigma[iu], mu]))
-    return A1, B1
 
 
 def _ml_discrepancy(Sigma: np.ndarray, mu: np.ndarray, S: np.ndarray, m: np.ndarray) -> float:
@@ -221,7 +224,8 @@ def _bdiag(blocks: list) -> np.ndarray:
 
 
 def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
-                   h1: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+                   h1: list[tuple[np.ndarray, np.ndarray]],
+                   h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, float]:
     """lavaan 0.6.14's FIML-corrected (Savalei & Zhang's FIML-C, version V3) ingredients of the
     robust CFI/TLI/RMSEA with missing data (``lav_fit_fiml_corrected``): ``XX3`` the model's
     complete-data ML chi-square against the EM moments at the FIML estimates, ``c_hat3`` its
@@ -231,9 +235,10 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
     independence model at its FIML estimates (``*_null``)."""
     n = np.array([float(mp.n_obs) for mp in patterns])
     f = n / n.sum()
+    if h1_info is None:
+        h1_info = h1_information(patterns, h1)
     Wm, Wc, Gamma = [], [], []
-    for fg, mp, (S, m) in zip(f, patterns, h1):
-        A1, B1 = _h1_information(mp, S, m)
+    for fg, (A1, B1), (S, m) in zip(f, h1_info, h1):
         A1_inv = np.linalg.inv(A1)
         Wm.append(A1)
         Wc.append(weight_matrix(S, True))
@@ -261,13 +266,16 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
 
 
 def _fiml_robust_indices(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
-                         h1: list[tuple[np.ndarray, np.ndarray]], n_total: float) -> dict[str, float]:
+                         h1: list[tuple[np.ndarray, np.ndarray]],
+                         h1_info: list[tuple[np.ndarray, np.ndarray]] | None, n_total: float) -> dict[str, float]:
     """The robust CFI/TLI/RMSEA (+ CI, p of close fit) of a FIML fit from
     :func:`fiml_corrected`, with lavaan's formulas (``lav_fit_cfi_lavobject``,
     ``lav_fit_rmsea_lavobject``); NaN with a :class:`ScaledTestWarning` when a matrix of the
     correction cannot be inverted."""
     try:
-        c = fiml_corrected(struct, theta, patterns, h1)
+        if h1_info is None:
+            raise np.linalg.LinAlgError("the saturated model's information is not available")
+        c = fiml_corrected(struct, theta, patterns, h1, h1_info)
     except np.linalg.LinAlgError:
         warn("MLR with missing='ml': the FIML-corrected robust CFI, TLI and RMSEA cannot be computed (a "
              "saturated-model information matrix is singular); they are NaN: report the scaled indices "
