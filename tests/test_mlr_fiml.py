@@ -195,3 +195,12 @@ def test_methods_paragraph_names_the_correction():
     from lcsem.reporting.methods import methods_paragraph
     text = methods_paragraph(fitted("hs_mcar_mlr_fiml"))
     assert "full-information" in text and "Huber–White" in text and "Yuan–Bentler" in text
+
+
+def test_mlr_fiml_result_round_trips_through_its_dictionary():
+    from lcsem.results.payload import fit_result_from_dict, fit_result_to_dict
+    res = fitted("hs_mcar_mlr_fiml")
+    back = fit_result_from_dict(json.loads(json.dumps(fit_result_to_dict(res))))
+    assert back.estimator == "MLR" and back.missing == "ml"
+    pd.testing.assert_series_equal(back.fit_indices, res.fit_indices, check_exact=False, rtol=1e-12)
+    np.testing.assert_allclose(back.estimates["se"], res.estimates["se"], rtol=1e-12)
