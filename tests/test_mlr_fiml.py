@@ -204,3 +204,17 @@ def test_mlr_fiml_result_round_trips_through_its_dictionary():
     assert back.estimator == "MLR" and back.missing == "ml"
     pd.testing.assert_series_equal(back.fit_indices, res.fit_indices, check_exact=False, rtol=1e-12)
     np.testing.assert_allclose(back.estimates["se"], res.estimates["se"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("file", ["hs_mcar.csv", "lc_missing.csv"])
+def test_closed_form_saturated_information_equals_the_objectives_hessian(file):
+    from lcsem.data.missing import em_moments, missing_patterns
+    from lcsem.engine.fiml import FIMLObjective
+    from lcsem.estimation.robust_fiml import _saturated_structure, saturated_observed_information
+    data = pd.read_csv(REF_DIR / file)
+    cols = [c for c in data.columns if c.rstrip("0123456789") in ("x", "culture", "kmsuse", "perf")]
+    mp = missing_patterns(data[cols].to_numpy(float), tuple(cols))
+    mean, cov, _ = em_moments(mp)
+    theta = np.concatenate([cov[np.triu_indices(len(cols))], mean])
+    hessian = FIMLObjective(_saturated_structure(tuple(cols)), (mp,)).observed_information(theta)
+    np.testing.assert_allclose(saturated_observed_information(mp, cov, mean), 0.5 * hessian, atol=1e-10)

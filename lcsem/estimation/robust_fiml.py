@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._warnings import warn
-from ..data.missing import MissingPatterns, em_moments, missing_patterns
+from ..data.missing import MissingPatterns, em_moments, missing_patterns, pattern_inverse
 from ..engine.fiml import FIMLObjective
 from ..engine.structure import GroupStructure
 from ..exceptions import ArgumentError, ScaledTestWarning
@@ -43,7 +43,7 @@ from .robust_fit import _estimates, result_structure
 FIML_CORRECTED = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
                   "rmsea_pvalue_robust")
 
-__all__ = ["fiml_patterns", "h1_moments", "h1_information", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result", "fiml_corrected", "FIML_CORRECTED"]
+__all__ = ["fiml_patterns", "h1_moments", "h1_information", "saturated_observed_information", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result", "fiml_corrected", "FIML_CORRECTED"]
 
 
 def fiml_patterns(res: FitResult) -> tuple[MissingPatterns, ...]:
@@ -102,9 +102,49 @@ def h1_information(patterns: tuple[MissingPatterns, ...], h1: list[tuple[np.ndar
     for mp, (Sigma, mu) in zip(patterns, h1):
         struct = _saturated_structure(mp.columns)
         iu = np.triu_indices(Sigma.shape[0])
-        A1, B1, _ = _information_pair(FIMLObjective(struct, (mp,)), np.concatenate([Sigma[iu], mu]))
-        out.append((A1, B1))
+        scores = FIMLObjective(struct, (mp,)).casewise_scores(np.concatenate([Sigma[iu], mu]))
+        out.append((saturated_observed_information(mp, Sigma, mu), first_order_information(scores)))
     return out
+
+
+def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Observed information per observation (half the Hessian of ``F = -2 loglik / N``) of one
+    group's saturated model at ``(mu, Sigma)`` in the moments (vech of Sigma row by row, then
+    mu), in closed form: the saturated model's moments are its parameters, so the Hessian
+    has no curvature term (the same matrix as ``FIMLObjective.observed_information`` on the
+    saturated RAM model, without its finite differences).
+
+    Per pattern (``c_j = n_j / N``, ``W`` the inverse of the observed block embedded in zeros,
+    ``d = m_j - mu`` on the observed variables, ``M = W (S_j + d d') W``) and ``E_a`` the
+    symmetric unit matrix of the pair ``a``: ``-tr(W E_a W E_b) + tr(E_a W E_b M) + tr(E_a M E_b W)``
+    between covariances, ``2 (W E_b W d)`` between a mean and a covariance, ``2 W`` between means."""
+    obs = np.asarray(patterns.observed, bool)
+    p = Sigma.shape[0]
+    W = pattern_inverse(np.asarray(Sigma, float), obs[:, :, None] & obs[:, None, :])       # (J, p, p)
+    c = np.asarray(patterns.counts, float) / float(patterns.n_obs)
+    d = np.where(obs, patterns.means - mu, 0.0)
+    M = W @ (patterns.covs + d[:, :, None] * d[:, None, :]) @ W
+    i, k = np.triu_indices(p)
+    half = np.where(i == k, 0.5, 1.0)             # E_a has one unit entry on the diagonal, two off it
+
+    def trace_pair(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """``tr(E_a X E_b Y)`` for every pattern and pair of covariance directions (with both
+        unit entries of every E counted; ``half`` corrects the diagonal ones)."""
+        return (X[:, k[:, None], i[None, :]] * Y[:, k[None, :], i[:, None]]
+                + X[:, k[:, None], k[None, :]] * Y[:, i[None, :], i[:, None]]
+                + X[:, i[:, None], i[None, :]] * Y[:, k[None, :], k[:, None]]
+                + X[:, i[:, None], k[None, :]] * Y[:, i[None, :], k[:, None]])
+
+    H_cov = np.einsum("j,jab->ab", c, -trace_pair(W, W) + trace_pair(W, M) + trace_pair(M, W)) * np.outer(half, half)
+    Wd = np.einsum("jab,jb->ja", W, d)
+    cross = 2.0 * np.einsum("j,jpb->pb", c, W[:, :, i] * Wd[:, None, k] + W[:, :, k] * Wd[:, None, i]) * half[None]
+    q = i.size
+    H = np.zeros((q + p, q + p))
+    H[:q, :q] = H_cov
+    H[q:, :q] = cross
+    H[:q, q:] = cross.T
+    H[q:, q:] = 2.0 * np.einsum("j,jab->ab", c, W)
+    return 0.5 * H
 
 
 def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...], *,
