@@ -306,7 +306,6 @@ def test_variable_missing_for_a_whole_group_is_named():
     ({"missing": "ml", "information": "hessian"}, lcsem.ArgumentError),
     ({"information": "observed"}, lcsem.NotSupportedError),
     ({"missing": "ml", "estimator": "GLS"}, lcsem.NotSupportedError),
-    ({"missing": "ml", "estimator": "MLR"}, lcsem.NotSupportedError),
     ({"missing": "fiml", "estimator": "MLM"}, lcsem.NotSupportedError),
     ({"missing": "pairwise"}, lcsem.ArgumentError),
 ])

@@ -455,7 +455,11 @@ def _scaling_at(free: FitResult, restricted: FitResult) -> float:
               for l, o, r, g, v in zip(est["lhs"], est["op"], est["rhs"], groups, est["est"])}
     theta = struct.theta_from_rows(values)
     theta = np.where(np.isfinite(theta), theta, 0.0)
-    test = robust_test(free.estimator, struct, theta, group_data(free), fixed=fixed_parameters(free))
+    if free.missing == "ml":        # MLR with FIML: the casewise (observed-data) traces
+        from ..estimation.robust_fiml import fiml_patterns, fiml_robust_analysis
+        test = fiml_robust_analysis(struct, theta, fiml_patterns(free), with_vcov=False)[1]
+    else:
+        test = robust_test(free.estimator, struct, theta, group_data(free), fixed=fixed_parameters(free))
     return test.trace / float(free.fit_indices["df"])
 
 

@@ -32,6 +32,7 @@ from ..data.moments import SampleMoments, moments_from_data, moments_from_summar
 from ..spec.groups import group_table, mean_structure_needed, shared_labels
 from .fiml import fiml_fit
 from .grouped import fit_groups
+from .robust_fiml import fiml_robust_result
 from .robust_fit import ROBUST_ESTIMATORS, check_robust_input, robust_result
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
@@ -87,7 +88,11 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         ``"MLR"`` (Huber-White standard errors from the observed information, Yuan-Bentler
         scaled chi-square), ``"MLMV"`` (scaled-and-shifted) and ``"MLMVS"``
         (Satterthwaite mean-and-variance adjusted). Robust fits add lavaan's scaled and
-        robust indices to ``fit_indices`` (``chisq_scaled``, ``cfi_robust``, ...).
+        robust indices to ``fit_indices`` (``chisq_scaled``, ``cfi_robust``, ...). With
+        ``missing="ml"`` only ``"MLR"`` (lavaan's): FIML estimates, Huber-White standard
+        errors from the observed information and the casewise scores, the Yuan-Bentler
+        scaled chi-square against the EM saturated model and lavaan's FIML-corrected
+        robust CFI/TLI/RMSEA.
     missing
         ``"listwise"`` (drop incomplete rows; the result reports N used and dropped; a
         :class:`~lcsem.MissingDataWarning` when more than 5% of the rows are dropped),
@@ -155,10 +160,14 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
     fiml = missing == "ml"
     if information is not None and information not in ("observed", "expected"):
         raise ArgumentError(f"information: {information!r} is not 'observed' or 'expected'")
-    if fiml and estimator != "ML":
-        raise NotSupportedError(f"estimator: {estimator!r} with missing='ml' is not supported yet; "
-                                f"full-information ML uses estimator='ML' (robust corrections of FIML, "
-                                f"lavaan's MLR with missing='ml', are not built yet)")
+    if fiml and estimator not in ("ML", "MLR"):
+        raise NotSupportedError(f"estimator: {estimator!r} with missing='ml' is not supported; "
+                                f"full-information ML uses estimator='ML', or 'MLR' for robust standard "
+                                f"errors and the Yuan-Bentler scaled test (lavaan's MLR with missing='ml')")
+    if fiml and estimator == "MLR" and information not in (None, "observed"):
+        raise NotSupportedError(f"information: {information!r} with estimator='MLR' and missing='ml' is not "
+                                f"supported; MLR's Huber-White standard errors with missing data use the "
+                                f"observed information (lavaan's default): leave information out")
     robust = None
     if estimator in ROBUST_ESTIMATORS:
         # lavaan: robust ML = ML estimates with corrected standard errors and test
@@ -229,7 +238,7 @@ def _robust(res: FitResult, estimator: str | None) -> FitResult:
     if estimator is None:
         return res
     with recording() as caught, one_blas_thread():
-        out = robust_result(res, estimator)
+        out = fiml_robust_result(res) if res.missing == "ml" else robust_result(res, estimator)
     return replace(out, warnings=res.warnings + tuple(w.message for w in caught))
 
 

@@ -48,6 +48,8 @@ def check_robust_input(model: Model, data: pd.DataFrame | None, estimator: str, 
                     f"missing='ml' (FIML with robust corrections), or drop the incomplete rows yourself "
                     f"(data.dropna(subset=[...])) if listwise deletion is intended")
     if missing not in ("listwise", "error"):
+        if estimator == "MLR" and missing in ("ml", "fiml"):
+            return
         if estimator in _COMPLETE_ONLY:
             raise ArgumentError(f"missing: {missing!r} cannot go with estimator={estimator!r} (complete data "
                                 f"only); use estimator='MLR' with missing={missing!r}")

@@ -71,8 +71,12 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
     if res.missing == "ml":
         estimator = ("full-information maximum likelihood (FIML, lavaan's missing = \"ml\": the casewise "
                      "normal likelihood of every observed answer, assuming values are missing at random; "
-                     f"standard errors from the {res.information} information; chi-square against the "
-                     "saturated model estimated by EM)")
+                     + (f"standard errors from the {res.information} information; chi-square against the "
+                        "saturated model estimated by EM)" if res.estimator != "MLR" else
+                        "Huber–White robust standard errors from the observed information and the casewise "
+                        "scores; the chi-square against the saturated model estimated by EM with the "
+                        "Yuan–Bentler scaling (lavaan's MLR), robust CFI, TLI and RMSEA corrected for "
+                        "missing data (FIML-C))"))
         cases = (f"Of {res.n_total} responses, {res.n_obs} were analysed"
                  + (f"; {dropped} response{'s' if dropped != 1 else ''} without any observed answer "
                     f"{'were' if dropped != 1 else 'was'} removed." if dropped else ", every one with at least "

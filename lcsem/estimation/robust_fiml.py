@@ -1,0 +1,331 @@
+"""Robust ML with missing data (lavaan's ``estimator = "MLR", missing = "ml"``): the FIML
+estimates with Huber-White standard errors and the Yuan-Bentler (Mplus variant) scaled test.
+
+lavaan 0.6.14's semantics (``se = "robust.huber.white"``, ``test = "yuan.bentler.mplus"``,
+``information = "observed"``, ``h1.information = "structured"``):
+
+* ``A``: the observed information of the FIML log-likelihood per observation (half the
+  Hessian of :class:`~lcsem.engine.fiml.FIMLObjective`'s ``F``); ``s_i``: every row's
+  gradient of its own observed-data log-likelihood; ``vcov = A^-1 B0 A^-1 / N`` with
+  ``B0 = (1/N) sum_i s_i s_i'`` (:func:`lcsem.inference.robust.huber_white_vcov`).
+* ``tr(U Gamma) = sum_g tr(A1_g^-1 B1_g) - tr(B0 A^-1)`` with ``A1_g``/``B1_g`` the observed
+  and first-order information of the saturated model of group ``g`` (free means and
+  covariances) from its casewise likelihood, evaluated at the moments lavaan's
+  ``h1.information`` names; the trace is invariant to how the saturated model is
+  parameterised, so it is built as a RAM model of free (co)variances and means.
+* The baseline (independence) model's test the same way at its FIML estimates, so that the
+  scaled CFI/TLI/RMSEA follow :func:`lcsem.inference.robust.scaled_fit_measures`.
+* The robust CFI/TLI/RMSEA are lavaan's FIML-corrected ones (Savalei & Zhang's FIML-C,
+  version V3, ``lav_fit_fiml_corrected``; see :func:`fiml_corrected`), not the
+  complete-data formulas with the Yuan-Bentler scaling factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .._warnings import warn
+from ..data.missing import MissingPatterns, em_moments, missing_patterns, pattern_inverse
+from ..engine.fiml import FIMLObjective
+from ..engine.structure import GroupStructure
+from ..exceptions import ArgumentError, ScaledTestWarning
+from ..inference.robust import (RobustTest, _cfi, _rmsea, _rmsea_close, _rmsea_interval, _tli, baseline_rows,
+                                first_order_information, sandwich_vcov, scaled_fit_measures, weight_matrix,
+                                yuan_bentler_trace)
+from ..results.fit_result import FitResult
+from ..spec.partable import ParRow
+from .robust_fit import _estimates, result_structure
+
+#: robust indices that lavaan computes by its FIML correction with missing data
+FIML_CORRECTED = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+                  "rmsea_pvalue_robust")
+
+__all__ = ["fiml_patterns", "h1_moments", "h1_information", "saturated_observed_information", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result", "fiml_corrected", "FIML_CORRECTED"]
+
+
+def fiml_patterns(res: FitResult) -> tuple[MissingPatterns, ...]:
+    """The missing-data patterns of every group of a FIML result, rebuilt from its data."""
+    if res.data is None:
+        raise ArgumentError("res: a robust correction needs the respondents' raw data, but this result "
+                            "has none; fit with data=...")
+    cols = list(res.model.observed)
+    frame = res.data
+    if res.group_labels:
+        keys = frame[res.group].astype(str)
+        parts = [frame.loc[keys == label] for label in res.group_labels]
+    else:
+        parts = [frame]
+    return tuple(missing_patterns(p[cols].to_numpy(float), tuple(cols), p.index) for p in parts)
+
+
+def _saturated_structure(observed: tuple[str, ...]) -> GroupStructure:
+    """One group's saturated model: every variance, covariance and mean free (theta: the
+    upper triangle of Sigma row by row, then mu)."""
+    rows, k = [], 0
+    p = len(observed)
+    for i in range(p):
+        for j in range(i, p):
+            k += 1
+            rows.append(ParRow(observed[i], "~~", observed[j], "", k, float("nan"), False, 1))
+    for v in observed:
+        k += 1
+        rows.append(ParRow(v, "~1", "", "", k, float("nan"), False, 1))
+    return GroupStructure(tuple(rows), tuple(observed), (), n_groups=1, meanstructure=True)
+
+
+def _information_pair(objective: FIMLObjective, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """Observed information per observation ``A`` (half the Hessian of ``F``), first-order
+    information ``B0`` and the casewise scores at ``theta``."""
+    A = 0.5 * objective.observed_information(theta)
+    scores = objective.casewise_scores(theta)
+    return A, first_order_information(scores), scores
+
+
+def h1_moments(patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each group's EM (saturated) moments ``(Sigma, mu)``."""
+    out = []
+    for mp in patterns:
+        mean, cov, _ = em_moments(mp)
+        out.append((cov, mean))
+    return out
+
+
+def h1_information(patterns: tuple[MissingPatterns, ...], h1: list[tuple[np.ndarray, np.ndarray]]
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per group the saturated model's observed information ``A1`` and first-order
+    information ``B1`` (per observation) of the incomplete data at ``h1[g] = (Sigma, mu)``,
+    moments in the engine's order (vech of Sigma row by row, then the means)."""
+    out = []
+    for mp, (Sigma, mu) in zip(patterns, h1):
+        struct = _saturated_structure(mp.columns)
+        iu = np.triu_indices(Sigma.shape[0])
+        scores = FIMLObjective(struct, (mp,)).casewise_scores(np.concatenate([Sigma[iu], mu]))
+        out.append((saturated_observed_information(mp, Sigma, mu), first_order_information(scores)))
+    return out
+
+
+def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Observed information per observation (half the Hessian of ``F = -2 loglik / N``) of one
+    group's saturated model at ``(mu, Sigma)`` in the moments (vech of Sigma row by row, then
+    mu), in closed form: the saturated model's moments are its parameters, so the Hessian
+    has no curvature term (the same matrix as ``FIMLObjective.observed_information`` on the
+    saturated RAM model, without its finite differences).
+
+    Per pattern (``c_j = n_j / N``, ``W`` the inverse of the observed block embedded in zeros,
+    ``d = m_j - mu`` on the observed variables, ``M = W (S_j + d d') W``) and ``E_a`` the
+    symmetric unit matrix of the pair ``a``: ``-tr(W E_a W E_b) + tr(E_a W E_b M) + tr(E_a M E_b W)``
+    between covariances, ``2 (W E_b W d)`` between a mean and a covariance, ``2 W`` between means."""
+    obs = np.asarray(patterns.observed, bool)
+    p = Sigma.shape[0]
+    W = pattern_inverse(np.asarray(Sigma, float), obs[:, :, None] & obs[:, None, :])       # (J, p, p)
+    c = np.asarray(patterns.counts, float) / float(patterns.n_obs)
+    d = np.where(obs, patterns.means - mu, 0.0)
+    M = W @ (patterns.covs + d[:, :, None] * d[:, None, :]) @ W
+    i, k = np.triu_indices(p)
+    half = np.where(i == k, 0.5, 1.0)             # E_a has one unit entry on the diagonal, two off it
+
+    def trace_pair(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """``tr(E_a X E_b Y)`` for every pattern and pair of covariance directions (with both
+        unit entries of every E counted; ``half`` corrects the diagonal ones)."""
+        return (X[:, k[:, None], i[None, :]] * Y[:, k[None, :], i[:, None]]
+                + X[:, k[:, None], k[None, :]] * Y[:, i[None, :], i[:, None]]
+                + X[:, i[:, None], i[None, :]] * Y[:, k[None, :], k[:, None]]
+                + X[:, i[:, None], k[None, :]] * Y[:, i[None, :], k[:, None]])
+
+    H_cov = np.einsum("j,jab->ab", c, -trace_pair(W, W) + trace_pair(W, M) + trace_pair(M, W)) * np.outer(half, half)
+    Wd = np.einsum("jab,jb->ja", W, d)
+    cross = 2.0 * np.einsum("j,jpb->pb", c, W[:, :, i] * Wd[:, None, k] + W[:, :, k] * Wd[:, None, i]) * half[None]
+    q = i.size
+    H = np.zeros((q + p, q + p))
+    H[:q, :q] = H_cov
+    H[q:, :q] = cross
+    H[:q, q:] = cross.T
+    H[q:, q:] = 2.0 * np.einsum("j,jab->ab", c, W)
+    return 0.5 * H
+
+
+def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...], *,
+                         h1: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                         h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                         with_vcov: bool = True) -> tuple[np.ndarray | None, RobustTest]:
+    """Huber-White covariance of the FIML estimates (None without ``with_vcov``) and the
+    Yuan-Bentler (Mplus) traces at ``theta``.
+
+    ``h1``: per group the ``(Sigma, mu)`` at which the saturated model's information is
+    evaluated; by default the EM estimates (:func:`h1_moments`). lavaan's Mplus trace uses the
+    saturated model's own estimates whatever ``h1.information`` says (at the model-implied
+    moments the baseline model's saturated information need not be positive definite).
+    ``h1_info``: the saturated model's ``(A1, B1)`` per group (:func:`h1_information`), when
+    already computed."""
+    theta = np.asarray(theta, float)
+    objective = FIMLObjective(struct, patterns)
+    A, B0, _ = _information_pair(objective, theta)
+    A_inv = np.linalg.inv(A)
+    vcov = sandwich_vcov(A, B0, objective.N) if with_vcov else None
+    if h1_info is None:
+        h1_info = h1_information(patterns, h1 if h1 is not None else h1_moments(patterns))
+    traces = [float(np.trace(np.linalg.solve(A1, B1))) for A1, B1 in h1_info]
+    trace, h0 = yuan_bentler_trace(traces, B0, A_inv)
+    n_rows = int(sum(1 for r in struct.row_free if r >= 0))
+    return vcov, RobustTest("MLR", trace, h1=float(np.sum(traces)), h0=h0, n_h1=struct.n_moments,
+                            n_params=n_rows)
+
+
+def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
+                       h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None) -> RobustTest:
+    """The Yuan-Bentler traces of lavaan's independence model fitted by FIML (each variable's
+    available-case mean and ML variance)."""
+    observed = patterns[0].columns
+    G = len(patterns)
+    struct = GroupStructure(baseline_rows(observed, G, True), tuple(observed), (), n_groups=G,
+                            meanstructure=True)
+    theta = []
+    for mp in patterns:
+        mean = np.nanmean(mp.values, axis=0)
+        var = np.nanmean((mp.values - mean) ** 2, axis=0)
+        theta.extend(var)
+        theta.extend(mean)
+    return fiml_robust_analysis(struct, np.asarray(theta), patterns, h1_info=h1_info, with_vcov=False)[1]
+
+
+def fiml_robust_result(res: FitResult) -> FitResult:
+    """``res`` (a FIML fit) with lavaan's MLR corrections: Huber-White standard errors and the
+    Yuan-Bentler scaled test with the scaled and robust fit indices."""
+    struct, rows = result_structure(res)
+    patterns = fiml_patterns(res)
+    theta = np.asarray(res.theta, float)
+    vcov = np.asarray(res.vcov, float)
+    fi = res.fit_indices
+    identified = struct.k and np.isfinite(vcov).all()
+    h1 = h1_moments(patterns)
+    try:
+        h1_info = h1_information(patterns, h1)
+        robust_vcov, test = fiml_robust_analysis(struct, theta, patterns, h1_info=h1_info,
+                                                 with_vcov=bool(identified))
+    except np.linalg.LinAlgError:
+        warn("MLR: the information matrix cannot be inverted, so the robust standard errors and the scaled "
+             "test are not available (NaN); the model is probably not identified: fix parameters or add "
+             "indicators", ScaledTestWarning, stacklevel=4)
+        robust_vcov, test, h1_info = np.full((struct.k, struct.k), np.nan), RobustTest("MLR", float("nan")), None
+    base = (fiml_baseline_test(patterns, h1_info) if h1_info is not None
+            else RobustTest("MLR", float("nan")))
+    if robust_vcov is not None:
+        vcov = robust_vcov
+    n_total = float(sum(mp.n_obs for mp in patterns))
+    extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
+                                chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
+                                n_total=n_total, n_groups=struct.n_groups)
+    extra.update(_fiml_robust_indices(struct, theta, patterns, h1, h1_info, n_total))
+    fit_indices = pd.concat([fi, pd.Series(extra, dtype=float)]).rename("value")
+    return replace(res, estimator="MLR", vcov=vcov, fit_indices=fit_indices,
+                   estimates=_estimates(res, struct, rows, theta, vcov))
+
+
+# ---------------------------------------------------------------------- FIML-corrected robust indices
+
+
+def _ml_discrepancy(Sigma: np.ndarray, mu: np.ndarray, S: np.ndarray, m: np.ndarray) -> float:
+    """Complete-data ML discrepancy with means, ``log|Sigma| - log|S| + tr(S Sigma^-1) - p +
+    (m - mu)' Sigma^-1 (m - mu)``."""
+    inv = np.linalg.inv(Sigma)
+    d = m - mu
+    return float(np.linalg.slogdet(Sigma)[1] - np.linalg.slogdet(S)[1] + np.sum(S * inv) - S.shape[0]
+                 + d @ inv @ d)
+
+
+def _correction_trace(struct: GroupStructure, theta: np.ndarray, Wm: list, Wc: list, Gamma: list,
+                      f: np.ndarray) -> float:
+    """``tr(U Wm^-1 Wc Wm^-1 U Gamma)`` of lavaan's FIML-C(V3) with ``U = Wm - Wm D E^-1 D' Wm``,
+    ``E = D' Wm D`` (lavaan's observed information of type "h1", unstructured), all block
+    diagonal over groups (``Wm``, ``Wc`` weighted by ``f_g``, ``Wm^-1`` by ``1 / f_g``)."""
+    D = struct.moment_jacobian(np.asarray(theta, float))
+    Wm_all = _bdiag([fg * w for fg, w in zip(f, Wm)])
+    Wmi_all = _bdiag([np.linalg.inv(w) / fg for fg, w in zip(f, Wm)])
+    Wc_all = _bdiag([fg * w for fg, w in zip(f, Wc)])
+    G_all = _bdiag(Gamma)
+    WD = Wm_all @ D
+    E_inv = np.linalg.inv(D.T @ WD)
+    U = Wm_all - WD @ E_inv @ WD.T
+    M = U @ Wmi_all @ Wc_all @ Wmi_all @ U @ G_all
+    return float(np.trace(M))
+
+
+def _bdiag(blocks: list) -> np.ndarray:
+    n = sum(b.shape[0] for b in blocks)
+    out = np.zeros((n, n))
+    i = 0
+    for b in blocks:
+        out[i:i + b.shape[0], i:i + b.shape[0]] = b
+        i += b.shape[0]
+    return out
+
+
+def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
+                   h1: list[tuple[np.ndarray, np.ndarray]],
+                   h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, float]:
+    """lavaan 0.6.14's FIML-corrected (Savalei & Zhang's FIML-C, version V3) ingredients of the
+    robust CFI/TLI/RMSEA with missing data (``lav_fit_fiml_corrected``): ``XX3`` the model's
+    complete-data ML chi-square against the EM moments at the FIML estimates, ``c_hat3`` its
+    scaling ``tr(U Wm^-1 Wc Wm^-1 U Gamma) / df`` with ``Wm``/``Jm`` the saturated model's
+    observed/first-order information of the incomplete data, ``Wc`` the complete-data
+    information at the EM moments and ``Gamma = Wm^-1 Jm Wm^-1``; the same for the
+    independence model at its FIML estimates (``*_null``)."""
+    n = np.array([float(mp.n_obs) for mp in patterns])
+    f = n / n.sum()
+    if h1_info is None:
+        h1_info = h1_information(patterns, h1)
+    Wm, Wc, Gamma = [], [], []
+    for fg, (A1, B1), (S, m) in zip(f, h1_info, h1):
+        A1_inv = np.linalg.inv(A1)
+        Wm.append(A1)
+        Wc.append(weight_matrix(S, True))
+        Gamma.append(A1_inv @ B1 @ A1_inv / fg)
+    Sigma, mu = struct.implied(np.asarray(theta, float)[None])
+    XX3 = float(sum(ng * _ml_discrepancy(Sigma[0, g], mu[0, g], S, m) for g, (ng, (S, m)) in enumerate(zip(n, h1))))
+    df3 = float(struct.n_moments - struct.k)
+    k3 = _correction_trace(struct, theta, Wm, Wc, Gamma, f)
+    # the independence model at its FIML estimates
+    observed = patterns[0].columns
+    G = len(patterns)
+    base = GroupStructure(baseline_rows(observed, G, True), tuple(observed), (), n_groups=G, meanstructure=True)
+    theta0, XX3_null = [], 0.0
+    for ng, mp, (S, m) in zip(n, patterns, h1):
+        mean = np.nanmean(mp.values, axis=0)
+        var = np.nanmean((mp.values - mean) ** 2, axis=0)
+        theta0.extend(var)
+        theta0.extend(mean)
+        XX3_null += ng * _ml_discrepancy(np.diag(var), mean, S, m)
+    df3_null = float(base.n_moments - base.k)
+    k0 = _correction_trace(base, np.asarray(theta0), Wm, Wc, Gamma, f)
+    c3 = k3 / df3 if df3 > 0 else float("nan")
+    return dict(XX3=XX3, df3=df3, c_hat3=c3, XX3_scaled=XX3 / c3 if df3 > 0 else float("nan"),
+                XX3_null=float(XX3_null), df3_null=df3_null, c_hat3_null=k0 / df3_null)
+
+
+def _fiml_robust_indices(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
+                         h1: list[tuple[np.ndarray, np.ndarray]],
+                         h1_info: list[tuple[np.ndarray, np.ndarray]] | None, n_total: float) -> dict[str, float]:
+    """The robust CFI/TLI/RMSEA (+ CI, p of close fit) of a FIML fit from
+    :func:`fiml_corrected`, with lavaan's formulas (``lav_fit_cfi_lavobject``,
+    ``lav_fit_rmsea_lavobject``); NaN with a :class:`ScaledTestWarning` when a matrix of the
+    correction cannot be inverted."""
+    try:
+        if h1_info is None:
+            raise np.linalg.LinAlgError("the saturated model's information is not available")
+        c = fiml_corrected(struct, theta, patterns, h1, h1_info)
+    except np.linalg.LinAlgError:
+        warn("MLR with missing='ml': the FIML-corrected robust CFI, TLI and RMSEA cannot be computed (a "
+             "saturated-model information matrix is singular); they are NaN: report the scaled indices "
+             "(cfi_scaled, tli_scaled, rmsea_scaled)", ScaledTestWarning, stacklevel=5)
+        return {name: float("nan") for name in FIML_CORRECTED}
+    G = struct.n_groups
+    out = {"cfi_robust": _cfi(c["XX3"], c["df3"], c["XX3_null"], c["df3_null"], c["c_hat3"], c["c_hat3_null"]),
+           "tli_robust": _tli(c["XX3"], c["df3"], c["XX3_null"], c["df3_null"], c["c_hat3"], c["c_hat3_null"]),
+           "rmsea_robust": _rmsea(c["XX3"], c["df3"], n_total, G, c["c_hat3"])}
+    out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = _rmsea_interval(
+        c["XX3_scaled"], c["df3"], n_total, G, c["c_hat3"])
+    out["rmsea_pvalue_robust"] = _rmsea_close(c["XX3_scaled"], c["df3"], n_total, G, c["c_hat3"])
+    return out
