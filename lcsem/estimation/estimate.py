@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import pandas as pd
@@ -19,39 +17,21 @@ from ..engine.curvature import leave_saddle
 from ..engine.semopy_backend import semopy_estimates
 from ..engine.starts import simple_starts
 from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError, IdentificationWarning,
-                         ModelSpecificationError, NonAdmissibleWarning, NotSupportedError, ScalingWarning,
-                         SharedLabelWarning)
+                         ModelSpecificationError, NonAdmissibleWarning, NotSupportedError, ScalingWarning)
 from ..inference.identification import check_information, check_jacobian, moment_jacobian, parameter_labels
 from ..inference.wald import add_inference_columns, standard_errors
 from ..inference.fit_indices import baseline_chisq, fit_measures, test_statistic
 from ..results.fit_result import FitResult
 from ..spec.model import Model
 from ..engine.rescale import rescaled_problem
-from ..data.groups import moments_by_group
 from ..data.moments import SampleMoments, moments_from_data, moments_from_summary
-from ..spec.groups import group_table, mean_structure_needed, shared_labels
-from .fiml import fiml_fit
-from .grouped import fit_groups
+from .grouped import best_start
+from .grouped_result import fit_grouped_result
+from .provenance import versions
 from .robust_fiml import fiml_robust_result
 from .robust_fit import ROBUST_ESTIMATORS, check_robust_input, robust_result
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
-
-
-@lru_cache(maxsize=1)
-def _installed_versions() -> tuple[tuple[str, str], ...]:
-    out = []
-    for name in ("lcsem", "semopy", "numpy", "pandas", "scipy"):
-        try:
-            out.append((name, version(name)))
-        except PackageNotFoundError:
-            out.append((name, "unknown"))
-    return tuple(out)
-
-
-def versions() -> dict[str, str]:
-    """Versions of lcsem and the libraries behind a result (read once per process)."""
-    return dict(_installed_versions())
 
 
 def as_model(model: Model | str) -> Model:
@@ -183,7 +163,7 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
             raise NotSupportedError("engine: 'semopy' is a single-group cross-check; fit multi-group, "
                                     "mean-structure and FIML models with engine='lcsem'")
         with one_blas_thread():
-            return _robust(_fit_grouped(model, data, estimator, missing, level, group, group_equal,
+            return _robust(fit_grouped_result(model, data, estimator, missing, level, group, group_equal,
                                         group_partial, meanstructure or fiml, sample_cov, information), robust)
     if information not in (None, "expected"):
         raise NotSupportedError(f"information: {information!r} is available with missing='ml' (FIML); "
@@ -259,15 +239,6 @@ def _semopy_solution(model, moments, estimator, level, struct, problem, S_fit) -
                    converged=bool(np.isfinite(fmin)), fmin=fmin, iterations=0)
 
 
-def _best(sol) -> int | None:
-    """The converged solution with the lowest discrepancy (else the lowest), None when no
-    start gave a finite discrepancy."""
-    finite = np.isfinite(sol.fmin)
-    if not finite.any():
-        return None
-    return int(np.lexsort((np.where(finite, sol.fmin, np.inf), ~sol.converged))[0])
-
-
 def _names_list(value: Sequence[str] | str, argument: str) -> tuple[str, ...]:
     """A str or a sequence of str as a tuple (lavaan accepts both)."""
     if isinstance(value, str):
@@ -282,78 +253,6 @@ def _names_list(value: Sequence[str] | str, argument: str) -> tuple[str, ...]:
     if bad:
         raise ArgumentError(f"{argument}: expected text entries, got {bad[0]!r}")
     return items
-
-
-def _fit_grouped(model: Model, data: pd.DataFrame | None, estimator: str, missing: str, level: float,
-                 group: str | None, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-                 meanstructure: bool, sample_cov: object, information: str | None = None) -> FitResult:
-    """Multi-group and/or mean-structure fit (ML; FIML with ``missing="ml"``)."""
-    what = ("multi-group models" if group is not None else
-            "FIML fits (missing='ml')" if missing == "ml" else "mean structures")
-    if estimator != "ML":
-        raise NotSupportedError(f"estimator: {estimator!r} with {what} is not supported yet; use "
-                                f"estimator=\"ML\"")
-    if sample_cov is not None or data is None:
-        raise NotSupportedError(f"sample_cov: {what} are fitted from raw data; pass data=...")
-    if (group_equal or group_partial) and group is None:
-        raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
-                            f"group=...; name the group column (e.g. group=\"sector\")")
-    level = check_level(level)
-    with recording() as caught:
-        moments = moments_by_group(data, model.observed, group, missing, model.latent,
-                                   covariates=model.roles.exogenous_observed)
-        n_groups = len(moments.groups)
-        shared = shared_labels(model) if n_groups > 1 else ()
-        if shared:
-            warn(f"the labels {', '.join(shared)} are written once for all {n_groups} groups, so each "
-                 f"is one parameter equal in every group (lavaan's rule); if that is not intended, give "
-                 f"one label per group, e.g. c({shared[0]}1, {shared[0]}2)*..., or remove the label",
-                 SharedLabelWarning, stacklevel=3)
-        means = mean_structure_needed(model, meanstructure, n_groups)
-        rows = group_table(model, n_groups, group_equal=group_equal, group_partial=group_partial,
-                           meanstructure=means)
-        try:
-            if moments.patterns:
-                out = fiml_fit(model, rows, moments, level, information or "observed")
-            else:
-                if information not in (None, "expected"):
-                    raise NotSupportedError(f"information: {information!r} is available with missing='ml' "
-                                            f"(FIML); complete-data ML uses the expected information "
-                                            f"(lavaan's default): leave information out or pass 'expected'")
-                out = fit_groups(model, rows, moments, means, level)
-        except np.linalg.LinAlgError as exc:
-            raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
-                                  f"probably not identified: fix parameters or add indicators") from None
-    cols = list(model.observed)
-    labels = moments.labels if group is not None else ()
-    keys = list(labels) if labels else None
-
-    def frames(mats: np.ndarray) -> pd.DataFrame:
-        if keys is None:
-            return pd.DataFrame(mats[0], index=cols, columns=cols)
-        return pd.concat({k: pd.DataFrame(m, index=cols, columns=cols) for k, m in zip(keys, mats)},
-                         names=["group", "variable"])
-
-    def series(vecs: np.ndarray, index: list[str], name: str) -> pd.Series:
-        if keys is None:
-            return pd.Series(vecs[0], index=index, name=name)
-        return pd.concat({k: pd.Series(v, index=index) for k, v in zip(keys, vecs)},
-                         names=["group", "variable"]).rename(name)
-
-    parts = [g.data if group is None else g.data.assign(**{group: label})
-             for g, label in zip(moments.groups, moments.labels or ("",))]
-    frame = pd.concat(parts) if all(p is not None for p in parts) else None
-    return FitResult(
-        model=model, estimator="ML", estimates=out["estimates"], fit_indices=out["fit_indices"],
-        r2=series(out["r2"], list(out["endogenous"]), "r2"), converged=out["converged"],
-        inadmissible=out["inadmissible"], warnings=tuple(w.message for w in caught),
-        n_obs=moments.n_obs, n_total=moments.n_total, missing=moments.groups[0].missing,
-        theta=out["theta"], vcov=out["vcov"], sample_cov=frames(out["S"]), implied_cov=frames(out["Sigma"]),
-        data=frame, iterations=out["iterations"], versions=versions(), unidentified=out["unidentified"],
-        level=level, sample_mean=series(out["xbar"], cols, "mean"),
-        group=group, group_labels=labels, group_equal=group_equal, group_partial=group_partial,
-        meanstructure=means, implied_mean=series(out["mu"], cols, "mean") if means else None,
-        information=out.get("information", "expected"))
 
 
 def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: bool,
@@ -381,7 +280,7 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
     if problem.struct is not struct:
         candidates.append(unit_start)
     sol = minimize(problem.struct, np.stack([problem.S] * len(candidates)), np.stack(candidates), estimator)
-    best = _best(sol)
+    best = best_start(sol)
     if use_semopy and (best is None or not sol.converged[best]):
         # semopy's solution (fitted in the data's units, where it needs fewer iterations)
         # as one more start, only when lcsem's own starts did not converge
@@ -391,7 +290,7 @@ def _estimate(model: Model, moments: SampleMoments, estimator: str, use_semopy: 
         candidates.insert(0, np.where(np.isfinite(from_semopy), from_semopy, start))
         sol = minimize(problem.struct, np.stack([problem.S] * len(candidates)), np.stack(candidates),
                        estimator)
-        best = _best(sol)
+        best = best_start(sol)
     if best is None:
         raise EstimationError("estimation failed from every starting point (the implied covariance "
                               "matrix never became positive definite); check the model's identification")

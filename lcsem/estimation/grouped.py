@@ -102,7 +102,7 @@ def _solve(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, float
     marker = group_starts(scaled, scaled_stats, "marker")[0]
     starts = [np.where(np.isfinite(simple), simple, marker), marker]
     sol = minimize(scaled, scaled_stats.repeat(len(starts)), np.stack(starts), "ML", method="newton")
-    best = _best(sol)
+    best = best_start(sol)
     if best is None or not sol.converged[best]:
         latent = set(struct.latent)
         ids = sorted({r.free - 1 for r in struct.rows
@@ -113,7 +113,7 @@ def _solve(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, float
             starts.append(alt)
         sol = minimize(scaled, scaled_stats.repeat(len(starts)), np.stack(starts), "ML", method="newton",
                        max_iter=2000)
-        best = _best(sol)
+        best = best_start(sol)
     if best is None:
         raise EstimationError("estimation failed from every starting point (the implied covariance "
                               "matrix of some group never became positive definite); check the "
@@ -131,7 +131,7 @@ def _solve(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, float
     return problem.to_original(theta), fmin, converged, iterations, max_gradient
 
 
-def _best(sol) -> int | None:
+def best_start(sol) -> int | None:
     """The converged solution with the lowest discrepancy (else the lowest finite one)."""
     finite = np.isfinite(sol.fmin)
     if not finite.any():
