@@ -13,6 +13,7 @@ from .._warnings import warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning, NotSupportedError
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
+from .fiml import FIMLSource
 from .groups import GroupedReplicateSpec, GroupSource
 from .replicates import STATUS_NAMES, ReplicateSpec
 from .result import KINDS, BootstrapResult
@@ -211,10 +212,11 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         raise NotSupportedError(f"res: the bootstrap refits with ML, GLS or ULS (multi-group and mean-"
                                 f"structure fits: ML); this result used estimator {res.estimator!r}: refit "
                                 f"with estimator='ML'")
-    if res.missing == "ml":
-        raise NotSupportedError("res: the bootstrap of a FIML fit (missing='ml'), which refits FIML on "
-                                "every replicate, is not available yet; use the observed-information "
-                                "standard errors of the fit, or bootstrap a fit with missing='listwise'")
+    if res.missing == "ml" and kind != "nonparametric":
+        raise NotSupportedError(f"kind: {kind!r} is not available for a FIML fit (missing='ml') yet "
+                                f"(lavaan's Bollen-Stine with missing data transforms every missing-data "
+                                f"pattern with the EM moments); use kind='nonparametric', which resamples "
+                                f"cases with their missing values and refits FIML on every replicate")
     if res.data is None or res.data.shape[0] == 0:
         raise ArgumentError("res: this result holds no data (fitted from summary statistics, or saved "
                             "with to_dict(include_data=False)), and the bootstrap resamples the data; save "
@@ -249,7 +251,15 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             raise ArgumentError(f"checkpoint: the folder {str(path.parent)!r} does not exist; create it "
                                 f"first or pass a path in an existing folder")
 
-    if res.grouped:
+    if res.missing == "ml":
+        spec = GroupedReplicateSpec(res)
+        X, positions, group_of = _group_data(res)
+        source = FIMLSource(X=X, positions=positions, group_of=group_of, columns=tuple(res.model.observed))
+        jack_source = source
+        Xc = X
+        indices = group_resample_indices(root, n_resamples, positions)
+        text = repr(res.rows) + repr(res.group_labels) + "fiml"
+    elif res.grouped:
         spec = GroupedReplicateSpec(res)
         source, jack_source, X = _grouped_sources(res, spec, kind, root)
         Xc = jack_source.X
