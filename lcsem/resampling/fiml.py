@@ -31,8 +31,9 @@ from ..exceptions import LcsemError
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from .groups import GroupedReplicateSpec
 from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput
+from .resample import symmetric_sqrt
 
-__all__ = ["FIMLSource", "evaluate_fiml"]
+__all__ = ["FIMLSource", "evaluate_fiml", "bollen_stine_missing"]
 
 NOT_CONVERGED_REASON = ("FIML did not converge from the full-sample estimate nor from lavaan's simple "
                         "starting values on the resample's EM moments: no finite solution was found")
@@ -49,6 +50,27 @@ class FIMLSource:
     positions: tuple
     group_of: np.ndarray
     columns: tuple
+
+
+def bollen_stine_missing(X: np.ndarray, columns: tuple, Sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """One group's Bollen–Stine data with missing values: per missing-data pattern with
+    observed variables ``o``, ``z_o = mu_o + (x_o - m_o) S_oo^(-1/2) Sigma_oo^(1/2)`` with
+    ``m``, ``S`` the group's EM (h1) moments and ``mu``, ``Sigma`` the implied ones
+    (symmetric roots); missing values stay missing, rows missing everything stay as they are.
+    With complete data this is the listwise transform."""
+    X = np.asarray(X, float)
+    obs = ~np.isnan(X)
+    used = obs.any(axis=1)
+    m, S, _ = em_moments(missing_patterns(X, columns))
+    Z = np.array(X, copy=True)
+    keys, inverse = np.unique(obs[used], axis=0, return_inverse=True)
+    rows_used = np.flatnonzero(used)
+    for j, o in enumerate(keys):
+        rows = rows_used[np.ravel(inverse) == j]
+        o = np.flatnonzero(o)
+        A = symmetric_sqrt(S[np.ix_(o, o)], inverse=True) @ symmetric_sqrt(Sigma[np.ix_(o, o)])
+        Z[np.ix_(rows, o)] = mu[o] + (X[np.ix_(rows, o)] - m[o]) @ A
+    return Z
 
 
 def _replicate_rows(source: FIMLSource, indices: np.ndarray | None, leave_out: int | None) -> list[np.ndarray]:
