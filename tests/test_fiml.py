@@ -359,9 +359,10 @@ def test_factor_scores_of_a_fiml_fit_match_lavpredict(fits, method):
     np.testing.assert_allclose(ours.to_numpy(), lav[list(ours.columns)].to_numpy(), atol=1e-4)
 
 
-def test_bootstrap_of_a_fiml_fit_is_refused_not_run_on_the_wrong_model(fits):
+def test_parametric_bootstrap_of_a_fiml_fit_is_refused_not_run_on_the_wrong_model(fits):
+    # the case and Bollen-Stine bootstraps of FIML fits: tests/test_bootstrap_fiml.py
     with pytest.raises(lcsem.NotSupportedError, match="FIML"):
-        lcsem.bootstrap(_get(fits, "hs_mcar_fiml"), 10, seed=1)
+        lcsem.bootstrap(_get(fits, "hs_mcar_fiml"), 10, kind="parametric", seed=1)
 
 
 def test_methods_paragraph_names_fiml_not_listwise_deletion(fits):

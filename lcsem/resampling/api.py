@@ -13,6 +13,7 @@ from .._warnings import warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning, NotSupportedError
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
+from .fiml import FIMLSource, bollen_stine_missing
 from .groups import GroupedReplicateSpec, GroupSource
 from .replicates import STATUS_NAMES, ReplicateSpec
 from .result import KINDS, BootstrapResult
@@ -151,6 +152,17 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     implied mean and covariance; BCa's jackknife leaves each case out of its own group.
     Per-group views (``res.groups[label]``) cannot be bootstrapped on their own.
 
+    FIML fits (``missing="ml"``) resample cases with their missing values (within groups,
+    drawn as for multi-group fits: the same seed gives the same resamples); every replicate
+    is turned into missing-data patterns and refitted by FIML from the full-sample
+    estimate, one replicate after the other (:mod:`lcsem.resampling.fiml`); fit indices
+    are lavaan's FIML ones (χ² against the replicate's EM saturated model, CFI/TLI against
+    the FIML baseline). A resample that cannot be fitted (e.g. a pair of variables never
+    observed together in it) is counted as failed with its reason. Bollen–Stine transforms
+    every missing-data pattern's observed values to
+    ``mu_o + (x_o - m_o) S_oo^(-1/2) Sigma_oo^(1/2)`` (``m``, ``S``: the EM moments);
+    ``kind="parametric"`` is refused for FIML fits.
+
     Parameters
     ----------
     res
@@ -211,10 +223,11 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         raise NotSupportedError(f"res: the bootstrap refits with ML, GLS or ULS (multi-group and mean-"
                                 f"structure fits: ML); this result used estimator {res.estimator!r}: refit "
                                 f"with estimator='ML'")
-    if res.missing == "ml":
-        raise NotSupportedError("res: the bootstrap of a FIML fit (missing='ml'), which refits FIML on "
-                                "every replicate, is not available yet; use the observed-information "
-                                "standard errors of the fit, or bootstrap a fit with missing='listwise'")
+    if res.missing == "ml" and kind == "parametric":
+        raise NotSupportedError("kind: 'parametric' is not available for a FIML fit (missing='ml') (it "
+                                "would need a model of the missingness); use kind='nonparametric' (cases "
+                                "resampled with their missing values, FIML refitted on every replicate) or "
+                                "kind='bollen-stine'")
     if res.data is None or res.data.shape[0] == 0:
         raise ArgumentError("res: this result holds no data (fitted from summary statistics, or saved "
                             "with to_dict(include_data=False)), and the bootstrap resamples the data; save "
@@ -249,7 +262,24 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             raise ArgumentError(f"checkpoint: the folder {str(path.parent)!r} does not exist; create it "
                                 f"first or pass a path in an existing folder")
 
-    if res.grouped:
+    if res.missing == "ml":
+        spec = GroupedReplicateSpec(res)
+        X, positions, group_of = _group_data(res)
+        columns = tuple(res.model.observed)
+        jack_source = FIMLSource(X=X, positions=positions, group_of=group_of, columns=columns)
+        source = jack_source
+        if kind == "bollen-stine":
+            # per group and missing-data pattern: mu_o + (x_o - m_o) S_oo^(-1/2) Sigma_oo^(1/2),
+            # with the EM moments m, S (lavaan's transform of incomplete data)
+            Sigma, mu = spec.struct.implied(spec.theta0[None])
+            Z = np.empty_like(X)
+            for g, pos in enumerate(positions):
+                Z[pos] = bollen_stine_missing(X[pos], columns, Sigma[0, g], mu[0, g])
+            source = FIMLSource(X=Z, positions=positions, group_of=group_of, columns=columns)
+        Xc = X
+        indices = group_resample_indices(root, n_resamples, positions)
+        text = repr(res.rows) + repr(res.group_labels) + "fiml"
+    elif res.grouped:
         spec = GroupedReplicateSpec(res)
         source, jack_source, X = _grouped_sources(res, spec, kind, root)
         Xc = jack_source.X
