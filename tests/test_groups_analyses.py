@@ -250,8 +250,8 @@ def test_effects_of_a_mean_structure_fit_equal_those_without_means(survey_means)
                                b.table[["est", "se", "std", "std_se"]].to_numpy(), atol=1e-5)
 
 
-def test_effects_refuse_a_bootstrap_of_a_grouped_fit(sector):
-    with pytest.raises(NotSupportedError, match="boot: .*multi-group.*boot=None"):
+def test_effects_refuse_an_object_that_is_not_a_bootstrap(sector):
+    with pytest.raises(ArgumentError, match="boot: expected the lcsem.BootstrapResult"):
         lcsem.effects(sector, boot=object())
 
 

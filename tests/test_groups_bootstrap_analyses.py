@@ -1,0 +1,156 @@
+"""Analyses that take a bootstrap, on multi-group and mean-structure fits: effects,
+invariance's latent means, report tables and path diagrams. Every interval is checked
+against the same statistic computed by hand from the bootstrap's columns
+(``"<name>@<group label>"`` per group; ``:=`` rows by their plain name)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lcsem
+from lcsem.exceptions import ArgumentError, BootstrapFailureWarning
+from lcsem.resampling.intervals import confidence_interval
+
+SECTOR_MODEL = """
+culture =~ lc_continuous + lc_inquiry + lc_team + lc_embedded + lc_empower + lc_connect + lc_leader
+kmsuse =~ kms_frequency + kms_breadth + kms_reliance + kms_contribution
+perf =~ op_roi + op_productivity + op_innovation + op_ideas + op_responsiveness
+kmsuse ~ c(a1, a2)*culture
+perf ~ c(b1, b2)*kmsuse + c(c1, c2)*culture
+ind1 := a1*b1
+ind2 := a2*b2
+diff := a1*b1 - a2*b2
+"""
+N_BOOT = 150
+
+
+def _quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return function(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sector():
+    return _quiet(lcsem.fit, SECTOR_MODEL, lcsem.datasets.load_lc_survey(), group="sector")
+
+
+@pytest.fixture(scope="module")
+def sector_boot(sector):
+    return _quiet(lcsem.bootstrap, sector, N_BOOT, seed=2026, progress=False)
+
+
+def _usable(boot) -> pd.DataFrame:
+    return boot.distribution[(boot.status != "failed").to_numpy()]
+
+
+def _percentile(values: np.ndarray, level: float = 0.95) -> np.ndarray:
+    values = values[np.isfinite(values)]
+    return np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+
+
+# ---------------------------------------------------------------------------- effects
+def test_group_effects_intervals_are_those_of_the_groups_columns(sector, sector_boot):
+    eff = _quiet(lcsem.effects, sector, boot=sector_boot)
+    draws = _usable(sector_boot)
+    assert eff.ci_method == "percentile" and eff.n_boot_used == N_BOOT - sector_boot.n_failed
+    for label in sector.group_labels:
+        rows = eff.table[eff.table["group"] == label]
+        a = draws[sector_boot.column("kmsuse", "~", "culture", group=label)].to_numpy()
+        b = draws[sector_boot.column("perf", "~", "kmsuse", group=label)].to_numpy()
+        c = draws[sector_boot.column("perf", "~", "culture", group=label)].to_numpy()
+        for name, values in (("culture->kmsuse->perf", a * b), ("direct(culture->perf)", c),
+                             ("total(culture->perf)", c + a * b),
+                             ("proportion(culture->perf)", a * b / (c + a * b))):
+            row = rows.loc[name]
+            np.testing.assert_allclose([row["ci_lower"], row["ci_upper"]], _percentile(values), rtol=1e-12)
+            np.testing.assert_allclose(row["boot_se"], np.std(values, ddof=1), rtol=1e-12)
+        # the direct effect is one column: the bootstrap's own interval of that column
+        own = sector_boot.ci(stats=[sector_boot.column("perf", "~", "culture", group=label)])
+        np.testing.assert_allclose(rows.loc["direct(culture->perf)", ["ci_lower", "ci_upper"]].to_numpy(float),
+                                   own[["lower", "upper"]].to_numpy()[0], rtol=1e-12)
+        # standardised: the product of the group's std columns
+        sa = draws["std:" + sector_boot.column("kmsuse", "~", "culture", group=label)].to_numpy()
+        sb = draws["std:" + sector_boot.column("perf", "~", "kmsuse", group=label)].to_numpy()
+        np.testing.assert_allclose(rows.loc["culture->kmsuse->perf", ["std_ci_lower", "std_ci_upper"]]
+                                   .to_numpy(float), _percentile(sa * sb), rtol=1e-9)
+    # the two groups' intervals differ (group-specific labels), so no group borrowed another's
+    first, second = (eff.table[eff.table["group"] == g].loc["culture->kmsuse->perf", "ci_lower"]
+                     for g in sector.group_labels)
+    assert first != second
+
+
+def test_defined_rows_use_their_own_columns(sector, sector_boot):
+    eff = _quiet(lcsem.effects, sector, boot=sector_boot)
+    defined = eff.table[eff.table["effect"] == "defined"]
+    assert list(defined.index) == ["ind1", "ind2", "diff"]
+    assert (defined["group"] == "").all()
+    ci = sector_boot.ci(stats=["ind1", "ind2", "diff"])
+    np.testing.assert_allclose(defined[["ci_lower", "ci_upper"]].to_numpy(float),
+                               ci[["lower", "upper"]].to_numpy(), rtol=1e-12)
+    draws = _usable(sector_boot)
+    np.testing.assert_allclose(defined["boot_se"].to_numpy(float), draws[["ind1", "ind2", "diff"]].std(ddof=1),
+                               rtol=1e-12)
+    # ind1 is group 1's indirect effect: same draws, same interval
+    g1 = eff.table[eff.table["group"] == sector.group_labels[0]].loc["culture->kmsuse->perf"]
+    np.testing.assert_allclose([g1["ci_lower"], g1["ci_upper"]], defined.loc["ind1", ["ci_lower", "ci_upper"]]
+                               .to_numpy(float), rtol=1e-9)
+    assert "pvalue_delta" in defined.columns
+
+
+@pytest.mark.parametrize("method", ["bc", "bca"])
+def test_group_effects_other_interval_methods(sector, sector_boot, method):
+    eff = _quiet(lcsem.effects, sector, boot=sector_boot, method=method)
+    assert eff.ci_method == method
+    label = sector.group_labels[1]
+    col = sector_boot.column("perf", "~", "culture", group=label)
+    own = sector_boot.ci(stats=[col, "ind2"], method=method)
+    row = eff.table[eff.table["group"] == label].loc["direct(culture->perf)"]
+    np.testing.assert_allclose([row["ci_lower"], row["ci_upper"]], own.loc[col, ["lower", "upper"]].to_numpy(float),
+                               rtol=1e-9)
+    np.testing.assert_allclose(eff.table.loc["ind2", ["ci_lower", "ci_upper"]].to_numpy(float),
+                               own.loc["ind2", ["lower", "upper"]].to_numpy(float), rtol=1e-9)
+    if method == "bca":
+        indirect = eff.table[eff.table["group"] == label].loc["culture->kmsuse->perf"]
+        jk = sector_boot.jackknife()
+        a = jk[sector_boot.column("kmsuse", "~", "culture", group=label)].to_numpy()
+        b = jk[sector_boot.column("perf", "~", "kmsuse", group=label)].to_numpy()
+        draws = _usable(sector_boot)
+        d = (draws[sector_boot.column("kmsuse", "~", "culture", group=label)]
+             * draws[sector_boot.column("perf", "~", "kmsuse", group=label)]).to_numpy()
+        np.testing.assert_allclose([indirect["ci_lower"], indirect["ci_upper"]],
+                                   confidence_interval(d, indirect["est"], method="bca", jackknife=a * b), rtol=1e-9)
+
+
+def test_group_effects_with_a_seed_are_reproducible(sector, sector_boot):
+    again = _quiet(lcsem.bootstrap, sector, N_BOOT, seed=2026, progress=False)
+    a = _quiet(lcsem.effects, sector, boot=sector_boot).table
+    b = _quiet(lcsem.effects, sector, boot=again).table
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_effects_of_a_mean_structure_fit_with_its_bootstrap():
+    data = lcsem.datasets.load_lc_survey()
+    res = _quiet(lcsem.fit, lcsem.lc_model(), data, meanstructure=True)
+    boot = _quiet(lcsem.bootstrap, res, 100, seed=7, progress=False)
+    eff = _quiet(lcsem.effects, res, boot=boot)
+    draws = _usable(boot)
+    values = (draws["kmsuse~culture"] * draws["perf~kmsuse"]).to_numpy()
+    np.testing.assert_allclose(eff.table.loc["culture->kmsuse->perf", ["ci_lower", "ci_upper"]].to_numpy(float),
+                               _percentile(values), rtol=1e-12)
+    np.testing.assert_allclose(eff.table.loc["ind", ["ci_lower", "ci_upper"]].to_numpy(float),
+                               boot.ci(stats=["ind"])[["lower", "upper"]].to_numpy()[0], rtol=1e-12)
+
+
+def test_effects_refuse_a_foreign_bootstrap(sector, sector_boot):
+    with pytest.raises(ArgumentError, match="boot: expected the lcsem.BootstrapResult"):
+        lcsem.effects(sector, boot=object())
+    other = _quiet(lcsem.fit, SECTOR_MODEL, lcsem.datasets.load_lc_survey().iloc[:-20], group="sector")
+    with pytest.raises(ArgumentError, match="boot: it is the bootstrap of another fit"):
+        lcsem.effects(other, boot=sector_boot)
+    with pytest.raises(ArgumentError, match="ci: 'montecarlo'"):
+        lcsem.effects(sector, boot=sector_boot, ci="montecarlo")
