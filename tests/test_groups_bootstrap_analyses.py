@@ -154,3 +154,52 @@ def test_effects_refuse_a_foreign_bootstrap(sector, sector_boot):
         lcsem.effects(other, boot=sector_boot)
     with pytest.raises(ArgumentError, match="ci: 'montecarlo'"):
         lcsem.effects(sector, boot=sector_boot, ci="montecarlo")
+
+
+# ---------------------------------------------------------------------------- invariance
+@pytest.fixture(scope="module")
+def invariance_boot():
+    return _quiet(lcsem.invariance, lcsem.lc_model(), lcsem.datasets.load_lc_survey(), group="sector",
+                  levels=("configural", "metric", "scalar"), n_boot=120, seed=11)
+
+
+def test_invariance_latent_means_get_bootstrap_intervals_from_their_columns(invariance_boot):
+    inv = invariance_boot
+    boot = inv.bootstrap
+    assert boot is not None and boot.fit is inv.fits["scalar"] and boot.n_resamples == 120
+    means = inv.latent_means
+    draws = _usable(boot)
+    assert len(means) == 3
+    for _, row in means.iterrows():
+        column = f"{row['lhs']}~1@{row['group']}"
+        assert column == boot.column(row["lhs"], "~1", "", group=row["group"])
+        values = draws[column].to_numpy()
+        np.testing.assert_allclose([row["boot_ci_lower"], row["boot_ci_upper"]], _percentile(values), rtol=1e-12)
+        np.testing.assert_allclose(row["boot_se"], np.std(values, ddof=1), rtol=1e-12)
+        # the bootstrap's full-sample value is the table's estimate
+        np.testing.assert_allclose(boot.estimate[column], row["est"], rtol=1e-10)
+    assert "Bootstrap 95% CI" in inv.summary("markdown")
+    assert any("Bootstrap intervals of the latent mean differences" in n for n in inv.notes)
+
+
+def test_invariance_bootstrap_is_reproducible_and_optional(invariance_boot):
+    again = _quiet(lcsem.invariance, lcsem.lc_model(), lcsem.datasets.load_lc_survey(), group="sector",
+                   levels=("configural", "metric", "scalar"), n_boot=120, seed=11)
+    pd.testing.assert_frame_equal(again.latent_means, invariance_boot.latent_means)
+    plain = _quiet(lcsem.invariance, lcsem.lc_model(), lcsem.datasets.load_lc_survey(), group="sector",
+                   levels=("configural", "metric", "scalar"))
+    assert plain.bootstrap is None and "boot_ci_lower" not in plain.latent_means.columns
+    assert "Bootstrap" not in plain.summary()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"n_boot": 0}, "n_boot: expected a whole number"),
+    ({"n_boot": 10.5}, "n_boot: expected a whole number"),
+    ({"n_boot": True}, "n_boot: expected a whole number"),
+    ({"seed": 3}, "seed: .*n_boot is not given"),
+    ({"n_boot": 50, "levels": ("configural", "metric")}, "n_boot: .*no.*free latent means|n_boot: .*none of the levels"),
+])
+def test_invariance_bootstrap_bad_input(options, message):
+    options = {"levels": ("configural", "metric", "scalar"), **options}
+    with pytest.raises(ArgumentError, match=message):
+        _quiet(lcsem.invariance, lcsem.lc_model(), lcsem.datasets.load_lc_survey(), group="sector", **options)
