@@ -438,7 +438,7 @@ def test_report_of_a_mean_structure_fit_and_bootstrap_refusal(sector, survey_mea
     text = lcsem.report(survey_means[0])
     assert "mean structure" in text and "Intercepts and latent means" in text
     assert "| Group |" not in text
-    with pytest.raises(NotSupportedError, match="boot"):
+    with pytest.raises(ArgumentError, match="boot: expected the lcsem.BootstrapResult"):
         lcsem.report(sector, boot=object())
 
 

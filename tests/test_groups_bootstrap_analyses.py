@@ -203,3 +203,60 @@ def test_invariance_bootstrap_bad_input(options, message):
     options = {"levels": ("configural", "metric", "scalar"), **options}
     with pytest.raises(ArgumentError, match=message):
         _quiet(lcsem.invariance, lcsem.lc_model(), lcsem.datasets.load_lc_survey(), group="sector", **options)
+
+
+# ---------------------------------------------------------------------------- report
+def _ci_text(lower: float, upper: float) -> str:
+    from lcsem.display.format import format_ci
+    return format_ci(lower, upper, 3)
+
+
+def test_report_tables_of_each_group_use_its_bootstrap_columns(sector, sector_boot):
+    from lcsem.reporting.tables import group_structural_table, means_table
+    paths = group_structural_table(sector, sector_boot)
+    labels = sector.group_labels
+    # rows: group 1's three paths, then group 2's
+    assert len(paths) == 6
+    flat = paths.reset_index()
+    for g, label in enumerate(labels):
+        block = flat.iloc[3 * g:3 * g + 3]
+        for _, row in block.iterrows():
+            column = "std:" + sector_boot.column(row["Outcome"], "~", row["Predictor"], group=label)
+            ci = sector_boot.ci(stats=[column])
+            assert row["95% CI (β)"] == _ci_text(ci["lower"].iloc[0], ci["upper"].iloc[0])
+    means = means_table(sector, sector_boot).reset_index()
+    for g, label in enumerate(labels):
+        block = means.iloc[19 * g:19 * g + 19]
+        row = block[block["Variable"] == "op_roi"].iloc[0]
+        ci = sector_boot.ci(stats=[sector_boot.column("op_roi", "~1", "", group=label)])
+        from lcsem.display.format import format_ci
+        assert row["95% CI"] == format_ci(ci["lower"].iloc[0], ci["upper"].iloc[0], 3, raw=True)
+        assert block[block["Variable"] == "culture"]["p"].iloc[0] == "fixed"
+
+
+def test_report_of_a_grouped_fit_with_its_bootstrap(sector, sector_boot):
+    text = _quiet(lcsem.report, sector, boot=sector_boot)
+    assert "bootstrap percentile 95% CI" in text
+    eff = _quiet(lcsem.effects, sector, boot=sector_boot)
+    g2 = eff.table[eff.table["group"] == sector.group_labels[1]].loc["culture->kmsuse->perf"]
+    assert _ci_text(g2["ci_lower"], g2["ci_upper"]) in text
+    # measurement tables stay delta-method (measurement() bootstraps one group's CFA only)
+    assert "standardised loading (delta-method" in text
+    assert text == _quiet(lcsem.report, sector, boot=sector_boot)
+
+
+def test_report_of_a_mean_structure_fit_with_its_bootstrap():
+    data = lcsem.datasets.load_lc_survey()
+    res = _quiet(lcsem.fit, lcsem.lc_model(), data, meanstructure=True)
+    boot = _quiet(lcsem.bootstrap, res, 60, seed=3, progress=False)
+    text = _quiet(lcsem.report, res, boot=boot)
+    ci = boot.ci(stats=["op_roi~1", "std:kmsuse~culture"])
+    from lcsem.display.format import format_ci
+    assert format_ci(ci.loc["op_roi~1", "lower"], ci.loc["op_roi~1", "upper"], 3, raw=True) in text
+    assert _ci_text(ci.loc["std:kmsuse~culture", "lower"], ci.loc["std:kmsuse~culture", "upper"]) in text
+
+
+def test_report_refuses_the_bootstrap_of_another_fit(sector, sector_boot):
+    other = _quiet(lcsem.fit, lcsem.lc_model(), lcsem.datasets.load_lc_survey(), group="sector")
+    with pytest.raises(ArgumentError, match="boot: it is the bootstrap of another fit"):
+        lcsem.report(other, boot=sector_boot)

@@ -460,7 +460,7 @@ def _check_ratios(table: pd.DataFrame, specs: list[_Effect], notes: list[str]) -
 
 
 # ---------------------------------------------------------------------------- groups
-def _group_bootstrap(boot: BootstrapResult, res: FitResult, label: str, view: FitResult) -> BootstrapResult:
+def group_bootstrap(boot: BootstrapResult, res: FitResult, label: str, view: FitResult) -> BootstrapResult:
     """The bootstrap of one group's view: the columns of ``boot`` that belong to group
     ``label`` (``"<name>@<label>"``, ``"std:<name>@<label>"``) under their plain names, the
     same replicates and status, and the jackknife renamed the same way (computed lazily)."""
@@ -479,7 +479,7 @@ def _group_bootstrap(boot: BootstrapResult, res: FitResult, label: str, view: Fi
                    _cache={}, _jackknife_runner=lambda: own(boot.jackknife()))
 
 
-def _check_bootstrap_of(boot: Any, res: FitResult) -> None:
+def check_bootstrap_of(boot: Any, res: FitResult) -> None:
     if not isinstance(boot, BootstrapResult):
         raise ArgumentError(f"boot: expected the lcsem.BootstrapResult of this fit (lcsem.bootstrap(res)), "
                             f"got {type(boot).__name__}")
@@ -496,14 +496,14 @@ def _grouped_effects(res: FitResult, boot: BootstrapResult | None, *, level: flo
     effects are recomputed from that group's parameter columns of every replicate
     (``"<name>@<label>"``), and the definitions from their own columns."""
     if boot is not None:
-        _check_bootstrap_of(boot, res)
+        check_bootstrap_of(boot, res)
     method = options["method"]
     include_inadmissible = options.pop("include_inadmissible", True)
     multi = bool(res.group_labels)
     per_group: dict[str, EffectsResult] = {}
     missing: list[str] = []
     for label, view in res.groups.items():
-        view_boot = None if boot is None else _group_bootstrap(boot, res, label, view)
+        view_boot = None if boot is None else group_bootstrap(boot, res, label, view)
         try:
             per_group[label] = effects(view, view_boot, level=level, ci=ci,
                                        include_inadmissible=include_inadmissible, **options)
