@@ -375,9 +375,9 @@ def test_plot_groups_bad_input(sector, survey_means):
         lcsem.plot_groups(sector, ax=object())
     with pytest.raises(ArgumentError, match="group: not an option of plot_groups"):
         lcsem.plot_groups(sector, group=1)
-    with pytest.raises(NotSupportedError, match="boot"):
+    with pytest.raises(ArgumentError, match="boot: expected the lcsem.BootstrapResult"):
         lcsem.plot_groups(sector, boot=object())
-    with pytest.raises(NotSupportedError, match="boot"):
+    with pytest.raises(ArgumentError, match="boot: expected the lcsem.BootstrapResult"):
         lcsem.plot_path(sector, group=1, boot=object(), show="ci")
     with pytest.raises(ArgumentError, match="what"):
         lcsem.plot_groups(sector, what="beta")

@@ -260,3 +260,63 @@ def test_report_refuses_the_bootstrap_of_another_fit(sector, sector_boot):
     other = _quiet(lcsem.fit, lcsem.lc_model(), lcsem.datasets.load_lc_survey(), group="sector")
     with pytest.raises(ArgumentError, match="boot: it is the bootstrap of another fit"):
         lcsem.report(other, boot=sector_boot)
+
+
+# ---------------------------------------------------------------------------- diagrams
+def _edge_texts(ax) -> dict[str, str]:
+    return {t.get_gid()[len("edgelabel:"):]: t.get_text() for t in ax.texts
+            if t.get_gid() and t.get_gid().startswith("edgelabel:")}
+
+
+def _expected_label(boot, column: str, digits: int = 2) -> str:
+    from lcsem.display.format import format_typographic
+    ci = boot.ci(stats=[column])
+    est, lo, hi = (float(ci[c].iloc[0]) for c in ("estimate", "lower", "upper"))
+    return (f"{format_typographic(est, digits, False)}\n"
+            f"[{format_typographic(lo, digits, False)}, {format_typographic(hi, digits, False)}]")
+
+
+@pytest.fixture()
+def _agg():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    yield
+    plt.close("all")
+
+
+def test_plot_path_of_one_group_shows_its_bootstrap_intervals(sector, sector_boot, _agg):
+    for label in sector.group_labels:
+        ax = _quiet(lcsem.plot_path, sector, group=label, boot=sector_boot, show="ci", structural_only=True)
+        texts = _edge_texts(ax)
+        assert set(texts) == {"kmsuse~culture", "perf~kmsuse", "perf~culture"}
+        for name, text in texts.items():
+            lhs, rhs = name.split("~")
+            assert text == _expected_label(sector_boot, "std:" + sector_boot.column(lhs, "~", rhs, group=label))
+    # unstandardised: the group's raw columns
+    ax = _quiet(lcsem.plot_path, sector, group=2, boot=sector_boot, show="ci", what="est", structural_only=True)
+    from lcsem.display.format import format_typographic
+    ci = sector_boot.ci(stats=[sector_boot.column("perf", "~", "culture", group=2)])
+    assert _edge_texts(ax)["perf~culture"].endswith(
+        f"[{format_typographic(float(ci['lower'].iloc[0]), 2, True)}, "
+        f"{format_typographic(float(ci['upper'].iloc[0]), 2, True)}]")
+
+
+def test_plot_groups_panels_and_caption_use_the_bootstrap(sector, sector_boot, _agg):
+    fig = _quiet(lcsem.plot_groups, sector, boot=sector_boot, show="ci", structural_only=True)
+    for label, ax in zip(sector.group_labels, fig.axes):
+        assert ax.get_gid() == f"panel:{label}"
+        assert _edge_texts(ax)["kmsuse~culture"] == _expected_label(
+            sector_boot, "std:" + sector_boot.column("kmsuse", "~", "culture", group=label))
+    caption = next(t.get_text() for t in fig.texts if t.get_gid() == "caption")
+    assert "ind1 = " + _expected_label(sector_boot, "std:ind1").replace("\n", " ") in caption
+
+
+def test_diagrams_refuse_bad_bootstrap_arguments(sector, sector_boot, _agg):
+    other = _quiet(lcsem.fit, lcsem.lc_model(), lcsem.datasets.load_lc_survey(), group="sector")
+    with pytest.raises(ArgumentError, match="boot: it is the bootstrap of another fit"):
+        lcsem.plot_path(other, group=1, boot=sector_boot, show="ci")
+    with pytest.raises(ArgumentError, match="boot: it is the bootstrap of another fit"):
+        lcsem.plot_groups(other, boot=sector_boot, show="ci")
+    with pytest.raises(ArgumentError, match="show: 'ci' needs bootstrap draws"):
+        lcsem.plot_groups(sector, show="ci")
