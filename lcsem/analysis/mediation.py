@@ -480,6 +480,8 @@ def group_bootstrap(boot: BootstrapResult, res: FitResult, label: str, view: Fit
 
 
 def check_bootstrap_of(boot: Any, res: FitResult) -> None:
+    """Raise :class:`ArgumentError` unless ``boot`` is a :class:`BootstrapResult` of ``res``
+    (the same fit object, or a fit with the same estimates and groups)."""
     if not isinstance(boot, BootstrapResult):
         raise ArgumentError(f"boot: expected the lcsem.BootstrapResult of this fit (lcsem.bootstrap(res)), "
                             f"got {type(boot).__name__}")
