@@ -41,6 +41,9 @@ from ..inference.grouped import fixed_x_ids
 from ..inference.standardized import delta_table
 from .._threads import one_blas_thread
 from .._warnings import quiet, warn
+from ..resampling.api import bootstrap as run_bootstrap
+from ..resampling.intervals import confidence_interval
+from ..resampling.result import BootstrapResult
 from ..results.fit_result import FitResult
 from ..spec.groups import GROUP_EQUAL, parse_partial, shared_labels
 from ..spec.model import Model
@@ -110,7 +113,9 @@ class InvarianceResult(SummaryRendering):
         variable in group 1, the reference group) with delta-method ``se_std z_std
         pvalue_std ci_lower_std ci_upper_std``. For an endogenous latent variable the
         difference is in its intercept (lavaan's ``~1`` row). Empty when no level has free
-        latent means.
+        latent means. With ``n_boot=`` it also has ``boot_se``, ``boot_ci_lower`` and
+        ``boot_ci_upper``: the bootstrap SD and percentile interval of each difference,
+        from the columns ``"<latent>~1@<group label>"`` of :attr:`bootstrap`.
     latent_means_level
         The level the latent means come from: ``"scalar"`` when fitted, else the most
         constrained fitted level with equal intercepts and free latent means; ``None`` when
@@ -122,6 +127,9 @@ class InvarianceResult(SummaryRendering):
         ``group_equal`` classes of each level; the rows released at each level.
     notes
         What the table shows and how.
+    bootstrap
+        With ``n_boot=``: the :class:`~lcsem.BootstrapResult` of
+        :attr:`latent_means_level`'s fit (``None`` otherwise).
     """
 
     table: pd.DataFrame
@@ -135,6 +143,7 @@ class InvarianceResult(SummaryRendering):
     group_equal: Mapping[str, tuple[str, ...]] = field(repr=False)
     group_partial: Mapping[str, tuple[str, ...]] = field(repr=False)
     notes: tuple[str, ...] = ()
+    bootstrap: BootstrapResult | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "table", self.table.copy(deep=True))
@@ -195,8 +204,17 @@ class InvarianceResult(SummaryRendering):
                          "Difference": format_typographic(r["est"], digits),
                          "SE": format_typographic(r["se"], digits),
                          "z": format_typographic(r["z"], 2), "p": format_p(r["pvalue"], digits),
-                         "95% CI": ci, "Standardised": format_typographic(r["est_std"], digits)})
+                         "95% CI": ci, **self._display_boot_ci(r, digits),
+                         "Standardised": format_typographic(r["est_std"], digits)})
         return pd.DataFrame(rows).set_index("Latent variable")
+
+    def _display_boot_ci(self, row: pd.Series, digits: int) -> dict[str, str]:
+        if object.__getattribute__(self, "bootstrap") is None:
+            return {}
+        lo, hi = row["boot_ci_lower"], row["boot_ci_upper"]
+        shown = (f"[{format_typographic(lo, digits)}, {format_typographic(hi, digits)}]"
+                 if np.isfinite(lo) and np.isfinite(hi) else "–")
+        return {"Bootstrap 95% CI": shown}
 
     def _notes(self) -> list[str]:
         return list(object.__getattribute__(self, "notes"))
@@ -336,7 +354,8 @@ def _check_options(fit_options: dict[str, Any]) -> None:
 # ---- the analysis ------------------------------------------------------------------------
 def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
                levels: Sequence[str] = ("configural", "metric", "scalar", "strict"),
-               group_partial: Sequence[str] | str = (), **fit_options: Any) -> InvarianceResult:
+               group_partial: Sequence[str] | str = (), n_boot: int | None = None, seed: Any = None,
+               **fit_options: Any) -> InvarianceResult:
     """Test measurement invariance across groups: a sequence of multi-group fits.
 
     Each level is fitted with lavaan's ``group.equal`` and tested against the level before
@@ -367,6 +386,16 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
         Passed to :func:`lcsem.fit` for every level (``estimator`` must be ML for the
         difference tests; ``group``, ``group_equal``, ``group_partial`` and summary-
         statistic input are not fit options here).
+    n_boot
+        Bootstrap replicates for the latent mean differences (default ``None``: none).
+        The fit the latent means come from (:attr:`InvarianceResult.latent_means_level`)
+        is bootstrapped with :func:`lcsem.bootstrap` (case resampling within groups), and
+        ``latent_means`` gains ``boot_se``, ``boot_ci_lower`` and ``boot_ci_upper``
+        (percentile intervals at the fit's ``level``); the bootstrap is kept in
+        ``.bootstrap`` for other intervals (``.bootstrap.ci(method="bca", ...)``). Only
+        that one level is bootstrapped: the other levels' fits have no free latent means.
+    seed
+        Seed of that bootstrap (``n_boot`` with the same seed repeats it bit for bit).
 
     Returns
     -------
@@ -408,6 +437,13 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
     """
     chosen = _check_levels(levels)
     partial = _check_partial(group_partial)
+    if n_boot is not None and (isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer))
+                               or n_boot < 2):
+        raise ArgumentError(f"n_boot: expected a whole number of bootstrap replicates of at least 2, got "
+                            f"{describe_value(n_boot)}; use e.g. n_boot=1000 (or leave it out for none)")
+    if n_boot is None and seed is not None:
+        raise ArgumentError("seed: it seeds the bootstrap of the latent means, but n_boot is not given; "
+                            "pass n_boot= (e.g. 1000) or leave seed out")
     _check_options(fit_options)
     if group is None or not isinstance(group, str) or not group:
         raise ArgumentError(f"group: invariance compares groups and needs the name of the column that "
@@ -447,11 +483,12 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
     for level, items in caught.items():
         for item in dict.fromkeys(x for x in items if x not in everywhere):
             warn(f"{level} level: {item.message}", item.category, stacklevel=2)
-    return _result(fits, chosen, equal, released, group)
+    return _result(fits, chosen, equal, released, group, n_boot, seed)
 
 
 def _result(fits: dict[str, FitResult], levels: tuple[str, ...], equal: dict[str, tuple[str, ...]],
-            released: dict[str, tuple[str, ...]], group: str) -> InvarianceResult:
+            released: dict[str, tuple[str, ...]], group: str, n_boot: int | None = None,
+            seed: Any = None) -> InvarianceResult:
     first = fits[levels[0]]
     labels = tuple(first.group_labels)
     if len(labels) < 2:     # fit refuses one group; kept as a guard for the table below
@@ -468,8 +505,37 @@ def _result(fits: dict[str, FitResult], levels: tuple[str, ...], equal: dict[str
     means_level = _means_level(levels, equal)
     means = _latent_means(fits[means_level]) if means_level is not None else _empty_means()
     notes = _notes(fits, levels, equal, released, means_level, group)
+    boot = None
+    if n_boot is not None:
+        if means_level is None or means.empty:
+            raise ArgumentError(f"n_boot: the bootstrap is of the latent mean differences, but none of the levels "
+                                f"{list(levels)} has free latent means; add 'scalar' to levels or leave n_boot out")
+        boot = run_bootstrap(fits[means_level], int(n_boot), seed=seed, progress=False)
+        means = _add_mean_bootstrap(means, boot)
+        notes.append(f"Bootstrap intervals of the latent mean differences: {boot.n_resamples - boot.n_failed} "
+                     f"usable replicates of the {LEVEL_NAMES[means_level].lower()} model (case resampling within "
+                     f"groups; {boot.n_failed} failed), {fits[means_level].level:.0%} percentile.")
     return InvarianceResult(table, fits, means, means_level, comparison, levels, group, labels,
-                            equal, released, tuple(notes))
+                            equal, released, tuple(notes), boot)
+
+
+def _add_mean_bootstrap(means: pd.DataFrame, boot: BootstrapResult) -> pd.DataFrame:
+    """``boot_se``, ``boot_ci_lower``, ``boot_ci_upper`` of every latent mean difference from
+    its bootstrap column ``"<latent>~1@<group label>"`` (percentile, the fit's level;
+    failed replicates dropped, inadmissible ones kept as lavaan)."""
+    draws = boot.distribution[(boot.status != "failed").to_numpy()]
+    level = float(boot.fit.level)
+    se, lo, hi = [], [], []
+    for _, row in means.iterrows():
+        d = draws[boot.column(str(row["lhs"]), "~1", "", group=str(row["group"]))].to_numpy(float)
+        d = d[np.isfinite(d)]
+        se.append(float(np.std(d, ddof=1)) if d.size > 1 else np.nan)
+        a, b = confidence_interval(d, float(row["est"]), method="percentile", level=level)
+        lo.append(a)
+        hi.append(b)
+    out = means.copy()
+    out["boot_se"], out["boot_ci_lower"], out["boot_ci_upper"] = se, lo, hi
+    return out
 
 
 def _table(fits: dict[str, FitResult], levels: tuple[str, ...], comparison: ComparisonResult | None

@@ -14,7 +14,7 @@ replicate's parameter vector), as do the intervals of the standardised effects
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -313,7 +313,8 @@ def effects(res: FitResult, boot: BootstrapResult | None = None, *, source: str 
         raise ArgumentError(f"n_draws: {n_draws!r} is not a whole number of at least 100; use e.g. 20000")
     if res.grouped:
         return _grouped_effects(res, boot, source=source, mediators=mediators, outcome=outcome, method=method,
-                                level=level, proportion=proportion, ci=ci, n_draws=n_draws, seed=seed)
+                                level=level, proportion=proportion, include_inadmissible=include_inadmissible,
+                                ci=ci, n_draws=n_draws, seed=seed)
     specs = _build_effects(res, source, mediators, outcome, proportion)
     if not specs:
         raise ArgumentError("the model has no indirect effect (no chain of two or more structural paths) "
@@ -459,21 +460,55 @@ def _check_ratios(table: pd.DataFrame, specs: list[_Effect], notes: list[str]) -
 
 
 # ---------------------------------------------------------------------------- groups
+def group_bootstrap(boot: BootstrapResult, res: FitResult, label: str, view: FitResult) -> BootstrapResult:
+    """The bootstrap of one group's view: the columns of ``boot`` that belong to group
+    ``label`` (``"<name>@<label>"``, ``"std:<name>@<label>"``) under their plain names, the
+    same replicates and status, and the jackknife renamed the same way (computed lazily)."""
+    if not res.group_labels:      # one group with means: the columns are plain already
+        return replace(boot, fit=view, _cache={}, _jackknife_runner=boot.jackknife)
+    suffix = "@" + label
+
+    def own(frame: pd.DataFrame) -> pd.DataFrame:
+        cols = [c for c in frame.columns if str(c).endswith(suffix)]
+        return frame[cols].rename(columns={c: c[:-len(suffix)] for c in cols})
+
+    estimate = boot.estimate
+    keys = [c for c in estimate.index if str(c).endswith(suffix)]
+    return replace(boot, fit=view, distribution=own(boot.distribution),
+                   estimate=estimate[keys].rename(index={c: c[:-len(suffix)] for c in keys}),
+                   _cache={}, _jackknife_runner=lambda: own(boot.jackknife()))
+
+
+def check_bootstrap_of(boot: Any, res: FitResult) -> None:
+    """Raise :class:`ArgumentError` unless ``boot`` is a :class:`BootstrapResult` of ``res``
+    (the same fit object, or a fit with the same estimates and groups)."""
+    if not isinstance(boot, BootstrapResult):
+        raise ArgumentError(f"boot: expected the lcsem.BootstrapResult of this fit (lcsem.bootstrap(res)), "
+                            f"got {type(boot).__name__}")
+    other = boot.fit
+    if other is not res and (len(other.theta) != len(res.theta) or not np.allclose(other.theta, res.theta)
+                             or tuple(other.group_labels) != tuple(res.group_labels)):
+        raise ArgumentError("boot: it is the bootstrap of another fit; run lcsem.bootstrap(res) on this result")
+
+
 def _grouped_effects(res: FitResult, boot: BootstrapResult | None, *, level: float, ci: str,
                      **options: Any) -> EffectsResult:
     """Effects of a multi-group or mean-structure fit: each group's from its view, then the
-    whole model's ``:=`` definitions from the joint table."""
+    whole model's ``:=`` definitions from the joint table. With a bootstrap, each group's
+    effects are recomputed from that group's parameter columns of every replicate
+    (``"<name>@<label>"``), and the definitions from their own columns."""
     if boot is not None:
-        raise NotSupportedError(
-            "boot: effects of a multi-group or mean-structure fit cannot use a bootstrap yet (its "
-            "replicates hold the parameters of every group, which the effects of one group's view do "
-            "not map); use the delta method (boot=None) or ci='montecarlo'")
+        check_bootstrap_of(boot, res)
+    method = options["method"]
+    include_inadmissible = options.pop("include_inadmissible", True)
     multi = bool(res.group_labels)
     per_group: dict[str, EffectsResult] = {}
     missing: list[str] = []
     for label, view in res.groups.items():
+        view_boot = None if boot is None else group_bootstrap(boot, res, label, view)
         try:
-            per_group[label] = effects(view, level=level, ci=ci, **options)
+            per_group[label] = effects(view, view_boot, level=level, ci=ci,
+                                       include_inadmissible=include_inadmissible, **options)
         except ArgumentError as exc:
             if "no indirect effect" not in str(exc):
                 raise
@@ -482,6 +517,11 @@ def _grouped_effects(res: FitResult, boot: BootstrapResult | None, *, level: flo
     if not per_group and defined.empty:
         raise ArgumentError("the model has no indirect effect (no chain of two or more structural paths) "
                             "and no ':=' definition; name source= and outcome= to get direct and total effects")
+    n_used = 0
+    if boot is not None and not defined.empty:
+        n_used = _add_defined_bootstrap(defined, boot, method, level, include_inadmissible)
+    elif boot is not None:
+        n_used = next(iter(per_group.values())).n_boot_used
     frames, notes = [], []
     for label, eff in per_group.items():
         frame = eff.table.copy()
@@ -497,13 +537,58 @@ def _grouped_effects(res: FitResult, boot: BootstrapResult | None, *, level: flo
         frames.append(defined)
         if ci == "montecarlo":
             notes.append("the ':=' definitions have delta-method intervals (Monte Carlo draws are per group)")
+        if boot is not None:
+            notes.append(f"the ':=' definitions' intervals and p-values come from their bootstrap columns "
+                         f"({n_used} replicates, {method})")
     table = pd.concat(frames) if frames else defined
     if multi:
         notes.insert(0, f"effects per group ({res.group}: {', '.join(res.group_labels)}), each from the "
                         f"group's estimates in the joint fit; ':=' definitions (group '') are the whole model's")
-    return EffectsResult(table=table, ci_method="montecarlo" if ci == "montecarlo" else "delta",
-                         level=float(level), n_boot_used=0, notes=tuple(dict.fromkeys(notes)),
-                         groups=per_group if multi else {})
+    ci_method = method if boot is not None else ("montecarlo" if ci == "montecarlo" else "delta")
+    return EffectsResult(table=table, ci_method=ci_method, level=float(level), n_boot_used=n_used,
+                         notes=tuple(dict.fromkeys(notes)), groups=per_group if multi else {})
+
+
+def _add_defined_bootstrap(defined: pd.DataFrame, boot: BootstrapResult, method: str, level: float,
+                           include_inadmissible: bool) -> int:
+    """Bootstrap intervals, SEs and p-values of the ``:=`` rows from their own columns of
+    the distribution (plain names; standardised values from ``"std:<name>"``)."""
+    frame = boot.distribution
+    status = boot.status.to_numpy()
+    keep = status != "failed"
+    if not include_inadmissible:
+        keep &= status != "inadmissible"
+    jack = boot.jackknife() if method == "bca" else None
+    lo, hi, slo, shi, bse, bp = ([] for _ in range(6))
+    for name, row in defined.iterrows():
+        for col, est, lo_l, hi_l in ((name, row["est"], lo, hi), ("std:" + name, row["std"], slo, shi)):
+            if col not in frame.columns or not np.isfinite(est):
+                lo_l.append(np.nan)
+                hi_l.append(np.nan)
+                continue
+            d = frame[col].to_numpy(float)[keep]
+            d = d[np.isfinite(d)]
+            if d.size < 2:
+                lo_l.append(np.nan)
+                hi_l.append(np.nan)
+                continue
+            jkv = None
+            if jack is not None:
+                jkv = jack[col].to_numpy(float)
+                jkv = jkv[np.isfinite(jkv)]
+            a, b = confidence_interval(d, float(est), method=method, level=level, jackknife=jkv)
+            lo_l.append(a)
+            hi_l.append(b)
+        d = frame[name].to_numpy(float)[keep] if name in frame.columns else np.array([])
+        d = d[np.isfinite(d)]
+        bse.append(float(np.std(d, ddof=1)) if d.size > 1 else np.nan)
+        bp.append(bootstrap_pvalue(d) if d.size else np.nan)
+    defined["pvalue_delta"] = defined["pvalue"]
+    defined["ci_lower"], defined["ci_upper"] = lo, hi
+    defined["std_ci_lower"], defined["std_ci_upper"] = slo, shi
+    defined["boot_se"] = bse
+    defined["pvalue"] = bp
+    return int(keep.sum())
 
 
 def _defined_rows(res: FitResult, level: float) -> pd.DataFrame:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from .. import _warnings
-from ..exceptions import ArgumentError, NotSupportedError, PlotLegibilityWarning
+from ..analysis.mediation import check_bootstrap_of, group_bootstrap
+from ..exceptions import ArgumentError, PlotLegibilityWarning
 from ..results.fit_result import FitResult
 from .groups import group_size
 from .path_diagram import MIN_POINTS, _edge_labels, _is_number, caption_text, illegibility_hints, plot_path
@@ -67,7 +68,10 @@ def plot_groups(result: FitResult, *, width: float = 7.0, ncols: int | None = No
     **options
         Any other option of :func:`lcsem.plot_path` (``what``, ``structural_only``,
         ``style``, ``direction``, ``labels``, ``r2``, ``residuals``, ``digits``, ...),
-        applied to every panel.
+        applied to every panel. ``boot`` is the bootstrap of the whole fit
+        (``lcsem.bootstrap(result)``): with ``show="ci"`` each panel shows its group's
+        intervals (from the columns ``"<name>@<group label>"``) and the caption the
+        defined parameters' intervals.
 
     Returns
     -------
@@ -97,9 +101,11 @@ def plot_groups(result: FitResult, *, width: float = 7.0, ncols: int | None = No
     for key, why in _NOT_PANEL_OPTIONS.items():
         if key in options and why is not None:
             raise ArgumentError(f"{key}: not an option of plot_groups ({why})")
-    if options.get("boot") is not None or options.get("show") == "ci":
-        raise NotSupportedError("boot: bootstrap intervals in multi-group diagrams are not available yet; "
-                                "draw estimates with stars (show='stars')")
+    boot = options.get("boot")
+    if options.get("show") == "ci" and boot is None:
+        raise ArgumentError("show: 'ci' needs bootstrap draws; pass boot=lcsem.bootstrap(result)")
+    if boot is not None:
+        check_bootstrap_of(boot, result)
     if "width" in options:
         raise ArgumentError("width: give it once")
     if not _is_number(width) or not math.isfinite(width) or width <= 0:
@@ -111,6 +117,10 @@ def plot_groups(result: FitResult, *, width: float = 7.0, ncols: int | None = No
     if ncols is not None and (not _is_int(ncols) or not 1 <= ncols <= n_groups):
         raise ArgumentError(f"ncols: {ncols!r} must be an integer from 1 to {n_groups} (the number of groups)")
     views = [result.groups[label] for label in result.group_labels]
+    # each panel's options: its own group's bootstrap columns under plain names
+    panel_options = {label: dict(options, boot=None if boot is None else group_bootstrap(boot, result, label, view))
+                     for label, view in zip(result.group_labels, views)}
+    first = panel_options[result.group_labels[0]]
 
     import matplotlib.pyplot as plt
 
@@ -127,7 +137,7 @@ def plot_groups(result: FitResult, *, width: float = 7.0, ncols: int | None = No
         slot_h = (max_h - _caption_height(cap_lines, caption_pt)) / rows - _TITLE_LINES * fontsize / 72
         if slot_h <= 0.2:
             continue
-        panel = _probe(views[0], width / cols, slot_h, fontsize, options)
+        panel = _probe(views[0], width / cols, slot_h, fontsize, first)
         key = (round(panel[2], 2), -rows)
         if best is None or key > best[0]:
             best = (key, cols, rows, panel)
@@ -141,7 +151,7 @@ def plot_groups(result: FitResult, *, width: float = 7.0, ncols: int | None = No
     title_h = _TITLE_LINES * title_pt / 72
     cap_lines = _caption_lines(result, defined, marked, options, width, caption_pt) if caption else []
     slot_h = (max_h - _caption_height(cap_lines, caption_pt)) / rows - title_h
-    refined = _probe(views[0], width / cols, slot_h, fontsize, options)
+    refined = _probe(views[0], width / cols, slot_h, fontsize, first)
     if refined[2] >= best[3][2]:
         panel_w, panel_h = refined[0], refined[1]
     fig_w = cols * panel_w
@@ -162,7 +172,7 @@ def plot_groups(result: FitResult, *, width: float = 7.0, ncols: int | None = No
             top = fig_h - r * (panel_h + title_h)
             ax = fig.add_axes((x0 / fig_w, (top - title_h - panel_h) / fig_h, panel_w / fig_w, panel_h / fig_h))
             ax.set_gid(f"panel:{label}")
-            plot_path(view, ax=ax, caption=False, defined=False, fontsize=fontsize, **options)
+            plot_path(view, ax=ax, caption=False, defined=False, fontsize=fontsize, **panel_options[label])
             title = fig.text((x0 + panel_w / 2) / fig_w, (top - title_h / 2) / fig_h,
                              f"{label} (N = {group_size(view)})", ha="center", va="center",
                              fontsize=title_pt, fontweight="bold")
@@ -233,9 +243,12 @@ def _caption_lines(result: FitResult, defined: bool, marked: bool, options: dict
         show = options.get("show", "stars")
         digits = options.get("digits", 2)
         lz_values = False if (lz is None and what == "std") else (True if lz is None else bool(lz))
-        values = _edge_labels(result, names, what, None, "none" if show == "none" else "stars", digits,
-                              lz_values, options.get("alpha", 0.05), 0.95, "percentile")
-        extra += [f"{n} = {values[n][0]}" for n in names if n in values]
+        boot = options.get("boot") if show == "ci" else None
+        values = _edge_labels(result, names, what, boot, show if boot is not None else
+                              ("none" if show == "none" else "stars"), digits, lz_values,
+                              options.get("alpha", 0.05), options.get("level", 0.95),
+                              options.get("ci_method", "percentile"))
+        extra += [f"{n} = {values[n][0].replace(chr(10), ' ')}" for n in names if n in values]
     chars = max(20, int((width - 0.3) * 72 / (size_pt * _EM)))
     lines: list[str] = []
     for block in (parts, extra):

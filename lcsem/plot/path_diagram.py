@@ -9,12 +9,13 @@ import numpy as np
 
 from .. import _warnings
 from ..display.format import format_typographic
-from ..exceptions import ArgumentError, NotSupportedError, PlotLegibilityWarning
+from ..exceptions import ArgumentError, PlotLegibilityWarning
 from .groups import group_note, group_view
 from .layout import Edge, Layout, Node, check_labels, edge_crossings, path_layout
 from .style import get_style, stars
 from ..results.fit_result import FitResult, parameter_name
 from ..resampling.result import BootstrapResult
+from ..analysis.mediation import check_bootstrap_of, group_bootstrap
 
 __all__ = ["plot_path", "caption_text"]
 
@@ -86,7 +87,9 @@ def plot_path(result: FitResult, *, group: str | int | None = None, ax: Any = No
     what
         ``"std"`` (standardised, std.all; default) or ``"est"`` (unstandardised).
     boot
-        A :class:`lcsem.BootstrapResult` of ``result``; needed for ``show="ci"``.
+        A :class:`lcsem.BootstrapResult` of ``result``; needed for ``show="ci"``. For a
+        multi-group or mean-structure fit, the bootstrap of the whole fit: the group drawn
+        takes its intervals from its own columns (``"<name>@<group label>"``).
     show
         ``"stars"`` (``*`` p < .05, ``**`` p < .01, ``***`` p < .001; default), ``"ci"``
         (bootstrap CI under the estimate) or ``"none"``.
@@ -201,9 +204,10 @@ def plot_path(result: FitResult, *, group: str | int | None = None, ax: Any = No
     if show == "ci" and boot is None:
         raise ArgumentError("show: 'ci' needs bootstrap draws; pass boot=lcsem.bootstrap(result)")
     if boot is not None and getattr(source, "grouped", False):
-        raise NotSupportedError("boot: bootstrap intervals in diagrams of multi-group or mean-structure "
-                                "fits are not available yet; draw estimates with stars (show='stars')")
-    if boot is not None:
+        # the joint fit's bootstrap: this group's columns ("<name>@<label>") under plain names
+        check_bootstrap_of(boot, source)
+        boot = group_bootstrap(boot, source, group_label, result)
+    elif boot is not None:
         _check_boot(boot, result)
     if not _is_int(digits) or not 0 <= digits <= 6:
         raise ArgumentError(f"digits: {digits!r} must be an integer from 0 to 6")

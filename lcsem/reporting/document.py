@@ -15,7 +15,7 @@ from ..display.escape import html_escape, latex_escape
 from .tables import (effects_table, fit_table, group_effects_table, group_structural_table, htmt_table,
                      means_table, measurement_table, structural_table, validity_table)
 from ..results.fit_result import FitResult
-from ..analysis.mediation import effects as _effects
+from ..analysis.mediation import check_bootstrap_of, effects as _effects
 from ..analysis.validity import measurement as _measurement
 from ..resampling.result import BootstrapResult
 
@@ -121,13 +121,14 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
     if not isinstance(digits, int) or digits < 0:
         raise ArgumentError(f"digits: {digits!r} is not a non-negative integer")
     multi = bool(res.group_labels)
-    if boot is not None and res.grouped:
-        raise NotSupportedError("boot: reports of multi-group or mean-structure fits with bootstrap intervals "
-                                "are not available yet; report(res) gives delta-method intervals")
+    if boot is not None:
+        check_bootstrap_of(boot, res)
     meas = eff = None
     eff_notes: list[str] = []
     if measurement and res.model.latent:
-        meas = _measurement(res, boot=_measurement_boot(boot), level=level, method=method)
+        # measurement() refits the CFA on the resamples of one group; grouped fits keep delta-method bounds
+        meas = _measurement(res, boot=None if res.grouped else _measurement_boot(boot), level=level,
+                            method=method)
     if effects:
         try:
             with quiet() as caught:
@@ -139,6 +140,7 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
         except ArgumentError:
             eff = None
     ci_kind = "delta-method" if boot is None else f"bootstrap {method}"
+    meas_ci_kind = "delta-method" if res.grouped else ci_kind
     parts = [_heading("Method", format), _paragraph(methods_paragraph(
         res, boot, measurement=meas, effects=eff, method=method, level=level), format)]
     n = 1
@@ -166,10 +168,10 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
     if meas is not None and multi:
         for label, m in meas.groups.items():
             where = f" ({res.group} = {label}, N = {res.groups[label].n_obs})"
-            _measurement_tables(table, m, digits, level, ci_kind, where)
+            _measurement_tables(table, m, digits, level, meas_ci_kind, where)
     elif meas is not None:
         table(measurement_table(meas, digits), "Measurement model: standardised loadings and reliability",
-              f"λ: standardised loading ({ci_kind} {level:.0%} CI); α: Cronbach's alpha; CR (ω): composite "
+              f"λ: standardised loading ({meas_ci_kind} {level:.0%} CI); α: Cronbach's alpha; CR (ω): composite "
               "reliability with the observed variance of the sum score (semTools' compRelSEM default); "
               "AVE: average variance extracted. Estimated on the CFA of the measurement part."
               + ("".join(" " + x for x in meas.notes if "single indicator" in x or "cross-loading" in x)))
@@ -183,7 +185,7 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
                   "HTMT: arithmetic means of absolute item correlations; HTMT2: geometric means."
                   + (f" Upper: one-sided {level:.0%} bootstrap bound; '< .85'/'< .90': the bound stays "
                      "below the threshold (discriminant validity supported)." if meas.n_boot_used else ""))
-    st = (group_structural_table(res, level=level, digits=digits) if multi
+    st = (group_structural_table(res, boot, level=level, method=method, digits=digits) if multi
           else structural_table(res, boot, level=level, method=method, digits=digits))
     if not st.empty:
         table(st, "Structural paths",
@@ -191,10 +193,12 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
               + (f"p: two-sided bootstrap p-value, {BOOT_P_RULE}." if boot is not None else "p: z-test.")
               + (" Each group's estimates from the joint fit." if multi else ""))
     if res.grouped:
-        mt = means_table(res, digits=digits)
+        mt = means_table(res, boot, level=level, method=method, digits=digits)
         if not mt.empty:
             table(mt, "Intercepts and latent means",
-                  "b: unstandardised intercept (observed variables) or mean (latent variables); p: z-test; "
+                  "b: unstandardised intercept (observed variables) or mean (latent variables); "
+                  + (f"CI: bootstrap {method} {level:.0%} interval; p: two-sided bootstrap p-value, {BOOT_P_RULE}; "
+                     if boot is not None else "p: z-test; ") +
                   "fixed: not estimated (latent means fixed at 0 identify the mean structure)"
                   + ("; equal across groups: one parameter shared by the groups (group_equal or a shared label)."
                      if multi else "."))

@@ -16,7 +16,7 @@ import pandas as pd
 from ..results.fit_result import FitResult, parameter_name
 from ..display.format import format_boot_p, format_ci, format_number, format_p, format_raw
 from ..resampling.result import BootstrapResult
-from ..analysis.mediation import EffectsResult
+from ..analysis.mediation import EffectsResult, group_bootstrap
 from ..analysis.validity import MeasurementResult
 
 __all__ = ["fit_table", "measurement_table", "means_table", "group_structural_table", "group_effects_table",
@@ -207,10 +207,14 @@ def _group_column(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True).set_index("Group")
 
 
-def group_structural_table(res: FitResult, *, level: float = 0.95, digits: int = 3) -> pd.DataFrame:
+def group_structural_table(res: FitResult, boot: BootstrapResult | None = None, *, level: float = 0.95,
+                           method: str = "percentile", digits: int = 3) -> pd.DataFrame:
     """Structural paths of every group of a multi-group fit (each from its view,
-    :func:`structural_table`), stacked under a ``Group`` column."""
-    return _group_column({label: structural_table(view, level=level, digits=digits)
+    :func:`structural_table`), stacked under a ``Group`` column. With ``boot`` (the
+    bootstrap of ``res``), each group's intervals and p-values come from its own columns
+    (``"<name>@<group label>"``)."""
+    return _group_column({label: structural_table(view, None if boot is None else group_bootstrap(boot, res, label, view),
+                                                  level=level, method=method, digits=digits)
                           for label, view in res.groups.items()})
 
 
@@ -226,11 +230,15 @@ def group_effects_table(eff: EffectsResult, digits: int = 3) -> pd.DataFrame:
     return _group_column(frames)
 
 
-def means_table(res: FitResult, *, digits: int = 3) -> pd.DataFrame:
+def means_table(res: FitResult, boot: BootstrapResult | None = None, *, level: float = 0.95,
+                method: str = "percentile", digits: int = 3) -> pd.DataFrame:
     """Intercepts of the observed variables and means of the latent variables (``~1``
     rows): b, SE, p, and the label of parameters held equal across groups; for a
     multi-group fit the groups side by side in blocks (``Group`` column). Fixed values
-    (latent means fixed at 0) are shown with ``fixed`` in the p column."""
+    (latent means fixed at 0) are shown with ``fixed`` in the p column. With ``boot``
+    (the bootstrap of ``res``), a ``CI`` column holds each free row's bootstrap interval
+    (``method`` at ``level``) and p is the two-sided bootstrap p-value, from the row's
+    column (``"<lhs>~1@<group label>"`` in a multi-group fit)."""
     est = res.estimates
     rows = est[est["op"] == "~1"]
     if rows.empty:
@@ -240,15 +248,27 @@ def means_table(res: FitResult, *, digits: int = 3) -> pd.DataFrame:
     frames = {}
     numbers = rows["group"] if "group" in rows.columns else pd.Series(1, index=rows.index)
     labels = res.group_labels or ("",)
+    ci_head = f"{level:.0%} CI"
     for g, label in enumerate(labels, start=1):
         records = []
-        for idx, row in rows[numbers == g].iterrows():
+        group_rows = rows[numbers == g]
+        names = [f"{lhs}~1" + (f"@{label}" if res.group_labels else "") for lhs in group_rows["lhs"]]
+        ci = _boot_intervals(boot, names, level, method)
+        pvals = boot.pvalues if boot is not None else None
+        n_boot = int(boot.n_resamples - boot.n_failed) if boot is not None else 0
+        for (idx, row), name in zip(group_rows.iterrows(), names):
             fixed = not np.isfinite(row["se"])
-            records.append({"Variable": row["lhs"],
-                            "Parameter": "mean" if row["lhs"] in latent else "intercept",
-                            "b": format_raw(row["est"], digits), "SE": "" if fixed else format_raw(row["se"], digits),
-                            "p": "fixed" if fixed else format_p(row["pvalue"], digits),
-                            "Equal across groups": "yes" if (g, row["lhs"]) in shared else ""})
+            record = {"Variable": row["lhs"],
+                      "Parameter": "mean" if row["lhs"] in latent else "intercept",
+                      "b": format_raw(row["est"], digits), "SE": "" if fixed else format_raw(row["se"], digits)}
+            if boot is not None:
+                record[ci_head] = ("" if fixed or ci is None or name not in ci.index
+                                   else format_ci(ci.loc[name, "lower"], ci.loc[name, "upper"], digits, raw=True))
+            booted = boot is not None and not fixed and name in pvals.index
+            record["p"] = ("fixed" if fixed else format_boot_p(pvals[name], n_boot, digits) if booted
+                           else format_p(row["pvalue"], digits))
+            record["Equal across groups"] = "yes" if (g, row["lhs"]) in shared else ""
+            records.append(record)
         frames[label] = pd.DataFrame.from_records(records).set_index("Variable")
     if not res.group_labels:
         return frames[""].drop(columns="Equal across groups")
