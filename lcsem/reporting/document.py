@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from .._warnings import quiet, warn
-from ..exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
+from ..exceptions import ArgumentError, UnstableRatioWarning
 from .methods import methods_paragraph
 from ..display.render import FORMATS, render_table
 from ..display.escape import html_escape, latex_escape

@@ -103,7 +103,6 @@ def _grouped_sources(res: FitResult, spec: GroupedReplicateSpec, kind: str, root
                      ) -> tuple[GroupSource, GroupSource, np.ndarray]:
     """The replicates' source, the jackknife's source and the data (multi-group / means)."""
     X, positions, group_of = _group_data(res)
-    G, p = len(positions), X.shape[1]
     n = np.array([pos.size for pos in positions], dtype=float)
     xbar = np.stack([X[pos].mean(axis=0) for pos in positions])
     Xc = np.empty_like(X)

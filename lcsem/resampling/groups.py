@@ -31,7 +31,7 @@ from ..inference.grouped import GroupLayout
 from ..inference.standardized import DefinedParameters
 from ..results.fit_result import FitResult, parameter_name
 from .group_indices import bootstrap_group_indices
-from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput
+from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput, replicate_columns
 from .resample import BLOCK, block_seed, counts_from_indices, moments_from_counts
 
 __all__ = ["GROUP_SEPARATOR", "group_parameter_name", "GroupedReplicateSpec", "GroupSource",
@@ -111,17 +111,7 @@ class GroupedReplicateSpec:
                                          exogenous=self.exogenous)
         rows = self.layout.row_values(theta)
         std_rows = self.layout.standardized(theta, "std_all", self.exogenous_names)
-        if self.defined.names:
-            with np.errstate(all="ignore"):
-                params = np.concatenate([rows, self.defined.evaluate(rows)], axis=1)
-                stds = np.concatenate([std_rows, self.defined.evaluate(std_rows)], axis=1)
-        else:
-            params, stds = rows, std_rows
-        out = np.empty((R, len(self.columns)))
-        out[:, :self.n_index] = np.column_stack([fi[k] for k in BOOTSTRAP_INDEX_NAMES])
-        out[:, self.n_index:self.n_index + self.n_param] = params[:, self.param_pos]
-        out[:, self.n_index + self.n_param:] = stds[:, self.std_pos]
-        return out, std_rows
+        return replicate_columns(self, fi, rows, std_rows), std_rows
 
     def screen(self, theta: np.ndarray, std_rows: np.ndarray) -> np.ndarray:
         """Replicates that may be inadmissible in some group (a superset; checked exactly

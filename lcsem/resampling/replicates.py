@@ -83,7 +83,6 @@ class ReplicateSpec:
     def values(self, theta: np.ndarray, S: np.ndarray, Sigma: np.ndarray, fmin: np.ndarray, n_obs: int
                ) -> tuple[np.ndarray, np.ndarray]:
         """Every column for fitted replicates, and the standardised row values."""
-        R = theta.shape[0]
         chisq = test_statistic(fmin, n_obs, self.estimator)
         chisq0 = None if self.estimator == "ML" else baseline_chisq_batch(S, n_obs, self._baseline_basis,
                                                                            self.estimator)
@@ -92,17 +91,7 @@ class ReplicateSpec:
                               with_ci=False, exogenous=self.exogenous, estimator=self.estimator)
         rows = self.struct.row_values(theta)
         std_rows = standardized_values(self.struct, theta)
-        if self.defined.names:
-            with np.errstate(all="ignore"):
-                params = np.concatenate([rows, self.defined.evaluate(rows)], axis=1)
-                stds = np.concatenate([std_rows, self.defined.evaluate(std_rows)], axis=1)
-        else:
-            params, stds = rows, std_rows
-        out = np.empty((R, len(self.columns)))
-        out[:, :self.n_index] = np.column_stack([fi[k] for k in BOOTSTRAP_INDEX_NAMES])
-        out[:, self.n_index:self.n_index + self.n_param] = params[:, self.param_pos]
-        out[:, self.n_index + self.n_param:] = stds[:, self.std_pos]
-        return out, std_rows
+        return replicate_columns(self, fi, rows, std_rows), std_rows
 
     def screen(self, theta: np.ndarray, std_rows: np.ndarray) -> np.ndarray:
         """Replicates that may be inadmissible (a superset; checked exactly afterwards)."""
@@ -168,6 +157,23 @@ def _fit_other(spec: ReplicateSpec, S: np.ndarray):
     Sigma = spec.struct.implied(sol.theta)[0]
     ok = sol.converged & np.isfinite(sol.fmin)
     return sol.theta, sol.fmin, Sigma, ok
+
+
+def replicate_columns(spec, fi: dict[str, np.ndarray], rows: np.ndarray, std_rows: np.ndarray) -> np.ndarray:
+    """Each replicate's row of the distribution: the fit indices ``fi``, the parameters of
+    ``spec.param_pos`` (table rows, then ``:=`` values) and the standardised values of
+    ``spec.std_pos``; ``spec`` is a replicate spec (one group, groups or FIML)."""
+    if spec.defined.names:
+        with np.errstate(all="ignore"):
+            params = np.concatenate([rows, spec.defined.evaluate(rows)], axis=1)
+            stds = np.concatenate([std_rows, spec.defined.evaluate(std_rows)], axis=1)
+    else:
+        params, stds = rows, std_rows
+    out = np.empty((rows.shape[0], len(spec.columns)))
+    out[:, :spec.n_index] = np.column_stack([fi[k] for k in BOOTSTRAP_INDEX_NAMES])
+    out[:, spec.n_index:spec.n_index + spec.n_param] = params[:, spec.param_pos]
+    out[:, spec.n_index + spec.n_param:] = stds[:, spec.std_pos]
+    return out
 
 
 def evaluate(spec: ReplicateSpec, S: np.ndarray, n_obs: int, positions: np.ndarray) -> ChunkOutput:
