@@ -92,3 +92,10 @@ def test_engine_semopy_reports_semopys_solution_with_lcsems_statistics():
         lcsem.fit(model, HS, engine="lavaan")
     with pytest.raises(lcsem.NotSupportedError, match="engine"):
         lcsem.fit(model, HS, engine="semopy", group="school")
+
+
+def test_group_frames_split_the_rows_used_in_group_order(grouped):
+    frames = grouped.group_frames()
+    assert [len(f) for f in frames] == [156, 145]
+    assert all(list(f.columns) == list(grouped.model.observed) for f in frames)
+    assert (HS.loc[frames[0].index, "school"] == "Pasteur").all()

@@ -105,8 +105,6 @@ def fiml_terms(res, struct: GroupStructure, theta: np.ndarray) -> tuple[np.ndarr
     ``struct`` at ``theta`` (k,): ``(info (k, k), grad (k,))`` in the units of
     :mod:`lcsem.analysis.modindices` (``F / 2``)."""
     cols = list(struct.observed)
-    data = res.data
-    frames = ([data[data[res.group].astype(str) == label] for label in res.group_labels]
-              if res.group_labels else [data])
+    frames = res.group_frames()
     objective = FIMLObjective(struct, [missing_patterns(f[cols].to_numpy(float), tuple(cols)) for f in frames])
     return objective.expected_information(theta) / 2.0, objective.gradient(theta[None])[0] / 2.0

@@ -34,7 +34,7 @@ from ..engine.structure import GroupStructure
 from ..exceptions import ArgumentError, ScaledTestWarning
 from ..inference.robust import (RobustTest, _cfi, _rmsea, _rmsea_close, _rmsea_interval, _tli, baseline_rows,
                                 first_order_information, sandwich_vcov, scaled_fit_measures, weight_matrix,
-                                yuan_bentler_trace)
+                                yuan_bentler_trace, block_diag)
 from ..results.fit_result import FitResult
 from ..spec.partable import ParRow
 from .robust_fit import _estimates, result_structure
@@ -51,14 +51,8 @@ def fiml_patterns(res: FitResult) -> tuple[MissingPatterns, ...]:
     if res.data is None:
         raise ArgumentError("res: a robust correction needs the respondents' raw data, but this result "
                             "has none; fit with data=...")
-    cols = list(res.model.observed)
-    frame = res.data
-    if res.group_labels:
-        keys = frame[res.group].astype(str)
-        parts = [frame.loc[keys == label] for label in res.group_labels]
-    else:
-        parts = [frame]
-    return tuple(missing_patterns(p[cols].to_numpy(float), tuple(cols), p.index) for p in parts)
+    cols = tuple(res.model.observed)
+    return tuple(missing_patterns(p.to_numpy(float), cols, p.index) for p in res.group_frames())
 
 
 def _saturated_structure(observed: tuple[str, ...]) -> GroupStructure:
@@ -242,25 +236,15 @@ def _correction_trace(struct: GroupStructure, theta: np.ndarray, Wm: list, Wc: l
     ``E = D' Wm D`` (lavaan's observed information of type "h1", unstructured), all block
     diagonal over groups (``Wm``, ``Wc`` weighted by ``f_g``, ``Wm^-1`` by ``1 / f_g``)."""
     D = struct.moment_jacobian(np.asarray(theta, float))
-    Wm_all = _bdiag([fg * w for fg, w in zip(f, Wm)])
-    Wmi_all = _bdiag([np.linalg.inv(w) / fg for fg, w in zip(f, Wm)])
-    Wc_all = _bdiag([fg * w for fg, w in zip(f, Wc)])
-    G_all = _bdiag(Gamma)
+    Wm_all = block_diag([fg * w for fg, w in zip(f, Wm)])
+    Wmi_all = block_diag([np.linalg.inv(w) / fg for fg, w in zip(f, Wm)])
+    Wc_all = block_diag([fg * w for fg, w in zip(f, Wc)])
+    G_all = block_diag(Gamma)
     WD = Wm_all @ D
     E_inv = np.linalg.inv(D.T @ WD)
     U = Wm_all - WD @ E_inv @ WD.T
     M = U @ Wmi_all @ Wc_all @ Wmi_all @ U @ G_all
     return float(np.trace(M))
-
-
-def _bdiag(blocks: list) -> np.ndarray:
-    n = sum(b.shape[0] for b in blocks)
-    out = np.zeros((n, n))
-    i = 0
-    for b in blocks:
-        out[i:i + b.shape[0], i:i + b.shape[0]] = b
-        i += b.shape[0]
-    return out
 
 
 def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],

@@ -72,13 +72,7 @@ def group_data(res: FitResult) -> GroupData:
     if res.data is None:
         raise ArgumentError("res: a robust correction needs the respondents' raw data, but this result was "
                             "fitted from summary statistics; fit with data=...")
-    cols = list(res.model.observed)
-    frame = res.data
-    if res.group_labels:
-        keys = frame[res.group].astype(str)
-        parts = [frame.loc[keys == label, cols] for label in res.group_labels]
-    else:
-        parts = [frame[cols]]
+    parts = res.group_frames()
     x_idx = tuple(res.model.observed.index(v) for v in res.model.roles.exogenous_observed)
     return GroupData(tuple(np.asarray(p, dtype=float) for p in parts), x_idx)
 

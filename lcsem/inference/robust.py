@@ -242,8 +242,8 @@ def satorra_bentler_traces(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray],
             WD = Wg @ Dg
             trace += float(np.sum(Wg * Gg)) - f * float(np.sum(E_inv * (WD.T @ Gg @ WD)))
         return trace, float("nan")
-    V = _block_diag([f * Wg for f, Wg in zip(fractions, W)])
-    G = _block_diag([Gg / f for f, Gg in zip(fractions, Gamma)])
+    V = block_diag([f * Wg for f, Wg in zip(fractions, W)])
+    G = block_diag([Gg / f for f, Gg in zip(fractions, Gamma)])
     D = np.concatenate(list(Delta), axis=0)
     VD = V @ D
     U = V - VD @ E_inv @ VD.T
@@ -258,7 +258,8 @@ def yuan_bentler_trace(h1_traces: Sequence[float], B0: np.ndarray, A_inv: np.nda
     return float(np.sum(h1_traces)) - h0, h0
 
 
-def _block_diag(blocks: Sequence[np.ndarray]) -> np.ndarray:
+def block_diag(blocks: Sequence[np.ndarray]) -> np.ndarray:
+    """The block-diagonal matrix of square ``blocks`` (one per group)."""
     n = sum(b.shape[0] for b in blocks)
     out = np.zeros((n, n))
     i = 0
@@ -612,8 +613,8 @@ def satorra_2000_difference(free: GroupStructure, free_theta: np.ndarray, restri
         P_inv = np.linalg.inv(expected_information(Delta1, W, f))
         APA = A @ P_inv @ A.T
         M = P_inv @ A.T @ np.linalg.pinv(APA) @ A @ P_inv
-        V = _block_diag(list(W))
-        G = _block_diag([fg * Gg for fg, Gg in zip(f, data.gamma(free.meanstructure))])
+        V = block_diag(list(W))
+        G = block_diag([fg * Gg for fg, Gg in zip(f, data.gamma(free.meanstructure))])
         VD = V @ D1
         UG = VD @ M @ VD.T @ G
         trace, trace2 = float(np.trace(UG)), float(np.sum(UG * UG.T))

@@ -202,14 +202,25 @@ class FitResult:
         (group, variable) MultiIndex for multi-group fits; None for other fits."""
         return self._missing_info()[1]
 
+    def group_frames(self) -> tuple[pd.DataFrame, ...]:
+        """The rows used, one DataFrame per group in :attr:`group_labels` order (the model's
+        observed columns, the data's row labels); one frame for a single-group fit."""
+        if self.data is None:
+            raise ArgumentError("res: this result holds no data (fitted from summary statistics); fit "
+                                "with data=...")
+        cols = list(self.model.observed)
+        data = self.data
+        if not self.group_labels:
+            return (data[cols],)
+        keys = data[self.group].astype(str)
+        return tuple(data.loc[keys == label, cols] for label in self.group_labels)
+
     def _missing_info(self) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         if self.missing != "ml" or self.data is None or self.view_of:
             return None, None
         from ..data.missing import missing_patterns
         cols = list(self.model.observed)
-        data = self.data
-        parts = ([(label, data[data[self.group].astype(str) == label]) for label in self.group_labels]
-                 if self.group_labels else [(None, data)])
+        parts = list(zip(self.group_labels or (None,), self.group_frames()))
         tables, covs = {}, {}
         for label, frame in parts:
             mp = missing_patterns(frame[cols].to_numpy(float), tuple(cols), frame.index)
@@ -496,7 +507,7 @@ def _view(res: FitResult, number: int, label: str) -> FitResult:
     table = table[~table["op"].isin(["~1", ":="])].reset_index(drop=True)
     data = res.data
     if multi and data is not None:
-        data = data[data[res.group].astype(str) == label].drop(columns=res.group)
+        data = res.group_frames()[number - 1]
     r2 = _pick(res.r2, label, multi)
     prefix = f"group {label}: "
     return replace(
