@@ -1,7 +1,6 @@
 """simulate(likert=...): numbers of categories, explicit thresholds, per-variable cuts."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.stats import norm
 
