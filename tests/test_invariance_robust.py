@@ -75,3 +75,30 @@ def test_report_fit_table_shows_scaled_statistic_and_robust_indices():
     assert f"Scaled χ² = {fi['chisq_scaled']:.3f} (MLR" in text
     plain = fit_table(lcsem.fit(model, HS))
     assert "χ²" in plain.index and "CFI" in plain.index
+
+
+# lavaan 0.6.14 (/tmp script, figures copied): modindices of cfa(HS) with estimator MLR / MLM
+# equal ML's (visual =~ x9 36.411, x7 ~~ x8 34.145); with missing="ml" the MLR ones equal
+# FIML's (hs_mcar.csv: visual =~ x9 31.651, x7 ~~ x8 30.479); lavTestScore of an MLR fit
+# falls back to the ordinary score test with a warning.
+@pytest.mark.parametrize("estimator", ["MLM", "MLR"])
+def test_modification_indices_of_robust_fits_are_mls(estimator):
+    model = REF["fits"]["hs_mlr_configural"]["model"]
+    mi = lcsem.modification_indices(lcsem.fit(model, HS, estimator=estimator), top=2)
+    assert mi["mi"].to_numpy() == pytest.approx([36.411, 34.145], abs=1e-3)
+
+
+def test_modification_indices_of_mlr_fiml():
+    model = REF["fits"]["hs_mlr_configural"]["model"]
+    data = pd.read_csv(Path(__file__).parent / "reference" / "hs_mcar.csv")
+    mi = lcsem.modification_indices(lcsem.fit(model, data, estimator="MLR", missing="ml"), top=2)
+    assert mi["mi"].to_numpy() == pytest.approx([31.651, 30.479], abs=1e-3)
+
+
+def test_score_tests_of_mlr_fit_warn_and_equal_mls():
+    model = REF["fits"]["hs_mlr_configural"]["model"]
+    ml = lcsem.fit(model, HS, group="school", group_equal=["loadings"]).score_tests()
+    with pytest.warns(lcsem.ScaledTestWarning, match="ordinary"):
+        mlr = lcsem.fit(model, HS, group="school", group_equal=["loadings"], estimator="MLR").score_tests()
+    assert mlr["x2"].to_numpy() == pytest.approx(ml["x2"].to_numpy(), abs=1e-8)
+    assert mlr["x2"].iloc[:3].to_numpy() == pytest.approx([0.668, 0.516, 4.649], abs=1e-3)
