@@ -102,3 +102,15 @@ def test_score_tests_of_mlr_fit_warn_and_equal_mls():
         mlr = lcsem.fit(model, HS, group="school", group_equal=["loadings"], estimator="MLR").score_tests()
     assert mlr["x2"].to_numpy() == pytest.approx(ml["x2"].to_numpy(), abs=1e-8)
     assert mlr["x2"].iloc[:3].to_numpy() == pytest.approx([0.668, 0.516, 4.649], abs=1e-3)
+
+
+def test_bootstrap_of_robust_fits_refits_ml():
+    model = REF["fits"]["hs_mlr_configural"]["model"]
+    ml = lcsem.bootstrap(lcsem.fit(model, HS), 40, seed=8)
+    for estimator in ("MLM", "MLR"):
+        boot = lcsem.bootstrap(lcsem.fit(model, HS, estimator=estimator), 40, seed=8)
+        assert np.array_equal(boot.distribution.to_numpy(), ml.distribution.to_numpy(), equal_nan=True)
+    data = pd.read_csv(Path(__file__).parent / "reference" / "hs_mcar.csv")
+    fiml = lcsem.bootstrap(lcsem.fit(model, data, missing="ml"), 10, seed=3)
+    mlr = lcsem.bootstrap(lcsem.fit(model, data, missing="ml", estimator="MLR"), 10, seed=3)
+    assert np.allclose(mlr.distribution.to_numpy(), fiml.distribution.to_numpy(), atol=1e-8, equal_nan=True)
