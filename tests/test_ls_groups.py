@@ -1,0 +1,118 @@
+"""GLS and ULS with groups and mean structures against lavaan 0.6.14
+(tests/reference/make_ls_groups.R -> ls_groups_reference.json): HS by school (configural,
+metric, scalar) and single-group fits with meanstructure=TRUE; estimates, SEs, std_all and
+fit indices; and the objective's derivatives (lcsem.engine.group_ls)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lcsem
+from lcsem.engine import GroupStats, GroupStructure, group_starts
+from lcsem.engine.group_ls import GroupLSObjective, ls_weights, unbiased
+from lcsem.engine.optimize import discrepancy
+from lcsem.spec.groups import group_table
+
+REF_DIR = Path(__file__).parent / "reference"
+REF = json.loads((REF_DIR / "ls_groups_reference.json").read_text())
+HS = pd.read_csv(REF_DIR / "hs.csv")
+NAMES = sorted(REF["fits"])
+FIT_NAMES = {"chisq": "chisq", "df": "df", "pvalue": "pvalue", "cfi": "cfi", "tli": "tli", "nfi": "nfi",
+             "rmsea": "rmsea", "rmsea_ci_lower": "rmsea.ci.lower", "rmsea_ci_upper": "rmsea.ci.upper",
+             "rmsea_pvalue": "rmsea.pvalue", "srmr": "srmr", "gfi": "gfi", "agfi": "agfi",
+             "baseline_chisq": "baseline.chisq", "baseline_df": "baseline.df", "n_params": "npar"}
+HS_MODEL = "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8 + x9"
+
+
+def _fit(name):
+    spec = REF["fits"][name]
+    opts = spec["options"]
+    equal = opts.get("group.equal") or ()
+    return lcsem.fit(spec["model"], HS, estimator=opts["estimator"], group=opts.get("group"),
+                     group_equal=(equal,) if isinstance(equal, str) else tuple(equal),
+                     meanstructure=bool(opts.get("meanstructure", False)))
+
+
+@pytest.fixture(scope="module")
+def fits():
+    return {name: _fit(name) for name in NAMES}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_estimates_ses_and_std_all_match_lavaan(fits, name):
+    res, spec = fits[name], REF["fits"][name]
+    assert res.estimator == spec["options"]["estimator"]
+    lav = pd.DataFrame(spec["params"])
+    lav["rhs"] = lav["rhs"].fillna("")
+    keys = ["lhs", "op", "rhs"] + (["group"] if spec["ngroups"] > 1 else [])
+    m = res.estimates.merge(lav.drop(columns=["block", "label"]), on=keys, suffixes=("", "_lav"),
+                            validate="one_to_one")
+    assert len(m) == len(lav)
+    np.testing.assert_allclose(m["est"], m["est_lav"], atol=1e-4)
+    se_lav = m["se_lav"].astype(float).where(m["se_lav"].astype(float) > 0)
+    np.testing.assert_allclose(m["se"].astype(float), se_lav, atol=1e-4, equal_nan=True)
+    np.testing.assert_allclose(m["std_all"], m["std.all"].astype(float), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_indices_match_lavaan(fits, name):
+    res, fm = fits[name], REF["fits"][name]["fit_measures"]
+    for ours, theirs in FIT_NAMES.items():
+        if fm.get(theirs) is None:     # ULS: no p-value (lavaan's NA), and so do we
+            assert not np.isfinite(res.fit_indices[ours]), ours
+            continue
+        assert res.fit_indices[ours] == pytest.approx(fm[theirs], abs=1e-4), ours
+    # no likelihood under least squares (lavaan reports none)
+    assert np.isnan(res.fit_indices["loglik"]) and np.isnan(res.fit_indices["aic"])
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "meanstructure" not in n])
+def test_chisq_is_the_sum_of_lavaans_group_statistics(fits, name):
+    res, spec = fits[name], REF["fits"][name]
+    assert res.fit_indices["chisq"] == pytest.approx(sum(spec["chisq_group"]), abs=1e-3)
+
+
+def _objective(estimator, equal=(), means=True, G=2):
+    from lcsem.data.groups import moments_by_group
+    model = lcsem.Model.from_syntax(HS_MODEL)
+    moments = moments_by_group(HS, model.observed, "school" if G > 1 else None, "listwise", model.latent)
+    rows = group_table(model, G, group_equal=equal, meanstructure=means)
+    struct = GroupStructure(rows, model.observed, model.latent, G, means)
+    n = np.array([g.n_obs for g in moments.groups], float)
+    stats = GroupStats(np.stack([g.cov for g in moments.groups])[None],
+                       np.stack([g.mean for g in moments.groups])[None] if means else None, n)
+    return struct, stats
+
+
+@pytest.mark.parametrize("estimator", ["GLS", "ULS"])
+def test_gradient_is_the_derivative_of_the_discrepancy(estimator):
+    struct, stats = _objective(estimator, equal=("loadings",))
+    stats = unbiased(stats)
+    objective = GroupLSObjective(struct, stats, estimator)
+    theta = group_starts(struct, stats)[0] * 1.1 + 0.01
+    grad, info = objective.gradient_information(theta[None], np.array([0]))
+    h = 1e-6
+    numeric = np.array([(objective.value((theta + h * e)[None], np.array([0]))[0]
+                         - objective.value((theta - h * e)[None], np.array([0]))[0]) / (2 * h)
+                        for e in np.eye(struct.k)])
+    np.testing.assert_allclose(grad[0], numeric, rtol=1e-5, atol=1e-7)
+    assert np.allclose(info[0], info[0].T) and np.linalg.eigvalsh(info[0])[0] > 0
+
+
+@pytest.mark.parametrize("estimator", ["GLS", "ULS"])
+def test_one_group_without_means_is_the_single_group_discrepancy(estimator):
+    struct, stats = _objective(estimator, means=False, G=1)
+    stats = unbiased(stats)
+    theta = group_starts(struct, stats)[0]
+    ours = GroupLSObjective(struct, stats, estimator).value(theta[None], np.array([0]))[0]
+    single = discrepancy(struct.groups[0], theta[None], stats.cov[:, 0], estimator)[0]
+    assert ours == pytest.approx(single, rel=1e-12)
+    assert ls_weights(np.array([100.0, 201.0])) == pytest.approx([99 / 299, 200 / 299])
+
+
+def test_least_squares_with_missing_ml_is_refused():
+    with pytest.raises(lcsem.NotSupportedError, match="estimator: 'GLS'"):
+        lcsem.fit(HS_MODEL, HS, estimator="GLS", group="school", missing="ml")
