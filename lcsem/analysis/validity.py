@@ -43,10 +43,9 @@ import numpy as np
 import pandas as pd
 
 from .. import _lazy
-from ..engine import GroupStats, GroupStructure
+from ..engine import GroupStats, GroupStructure, RamStructure, model_matrices
 from ..engine.group_ls import GroupLSObjective
 from ..engine.optimize import fisher_scoring, minimize
-from ..engine.ram import RamStructure
 from .._warnings import quiet, warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, ConvergenceWarning, NotSupportedError
 from ..display.escape import html_escape, latex_escape
@@ -157,9 +156,8 @@ def _layout(struct: RamStructure) -> _Layout:
 def _statistics(struct: RamStructure, layout: _Layout, theta: np.ndarray, S: np.ndarray) -> dict[str, np.ndarray]:
     """Every measurement statistic for each replicate (theta (R, k), S (R, p, p))."""
     theta = np.atleast_2d(theta)
-    A, Smat = struct.matrices(theta)
-    B = np.linalg.inv(np.eye(struct.m) - A)
-    C = B @ Smat @ np.swapaxes(B, 1, 2)
+    mats = model_matrices(struct, theta)
+    A, C = mats.direct, mats.implied       # loadings: direct effects of constructs on items
     Sigma = C[:, :struct.p, :struct.p]
     R = theta.shape[0]
     names = layout.constructs

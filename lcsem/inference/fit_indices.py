@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _lazy
 from ..engine.optimize import minimize
-from ..engine.ram import RamStructure
+from ..engine import RamStructure
 from ..engine.rescale import scale_covariance
 from ..spec.partable import ParRow
 

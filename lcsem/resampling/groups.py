@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _lazy
-from ..engine import GroupStats, GroupStructure, group_starts, minimize
+from ..engine import GroupStats, GroupStructure, free_variance_rows, group_starts, minimize, residual_blocks
 from ..engine.batch import cholesky_factors
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..inference.grouped import GroupLayout
@@ -93,8 +93,7 @@ class GroupedReplicateSpec:
         # vectorised admissibility screen per group (exact reasons: GroupLayout.inadmissible)
         self._screens = []
         for b in self.layout.blocks:
-            e = b.struct.row_entries
-            free_var = np.flatnonzero((~e.is_path) & (e.row == e.col) & (b.struct.row_free >= 0))
+            free_var = free_variance_rows(b.struct)[0]
             loading = np.flatnonzero([r.op == "=~" for r in b.struct.rows])
             self._screens.append((b, free_var, loading))
 
@@ -124,9 +123,8 @@ class GroupedReplicateSpec:
                 flag |= np.any(values[:, free_var] <= 0, axis=1)
             if loading.size:
                 flag |= np.any(np.abs(std_rows[:, b.cov_positions[loading]]) > 1 + 1e-8, axis=1)
-            _, Smat = struct.matrices(theta)
-            p = struct.p
-            for block in (Smat[:, p:, p:], Smat[:, :p, :p]):
+            Theta, Psi = residual_blocks(struct, theta)
+            for block in (Psi, Theta):
                 if block.shape[-1]:
                     with np.errstate(all="ignore"):
                         ev = np.linalg.eigvalsh(np.where(np.isfinite(block), block, 0.0))[:, 0]

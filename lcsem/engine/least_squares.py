@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.batch import cholesky_factors
-from ..engine.optimize import CovarianceObjective, Solution, fisher_scoring
-from ..engine.ram import RamStructure, gradient_terms, gram_terms
+from .batch import cholesky_factors
+from .optimize import CovarianceObjective, Solution, fisher_scoring
+from .ram import RamStructure, gradient_terms, gram_terms
 
 __all__ = ["LeastSquaresObjective", "fit_least_squares"]
 
