@@ -116,3 +116,31 @@ def test_one_group_without_means_is_the_single_group_discrepancy(estimator):
 def test_least_squares_with_missing_ml_is_refused():
     with pytest.raises(lcsem.NotSupportedError, match="estimator: 'GLS'"):
         lcsem.fit(HS_MODEL, HS, estimator="GLS", group="school", missing="ml")
+
+
+@pytest.mark.parametrize("estimator", ["GLS", "ULS"])
+def test_difference_tests_match_lavaans_lrt(fits, estimator):
+    """lavTestLRT of configural < metric < scalar: the plain chi-square difference, its RMSEA
+    and p (lavaan gives a p-value under ULS here too), no AIC/BIC."""
+    e = estimator.lower()
+    lav = REF["lrt"][e]["table"]
+    results = [fits[f"hs_{level}_{e}"] for level in ("scalar", "configural", "metric")]   # any order
+    table = lcsem.compare(*results, names=["scalar", "configural", "metric"]).table
+    assert list(table.index) == ["configural", "metric", "scalar"]
+    np.testing.assert_allclose(table["chisq"], lav["Chisq"], atol=1e-3)
+    np.testing.assert_allclose(table["chisq_diff"].iloc[1:], lav["Chisq diff"][1:], atol=1e-3)
+    np.testing.assert_allclose(table["rmsea"].iloc[1:], lav["RMSEA"][1:], atol=1e-4)
+    np.testing.assert_allclose(table["pvalue"].iloc[1:], lav["Pr(>Chisq)"][1:], atol=1e-4)
+    assert table["aic"].isna().all() and table["bic"].isna().all()
+
+
+def test_invariance_sequence_by_least_squares(fits):
+    inv = lcsem.invariance(HS_MODEL, HS, group="school", levels=("configural", "metric", "scalar"),
+                           estimator="GLS")
+    lav = REF["lrt"]["gls"]["table"]
+    np.testing.assert_allclose(inv.table["chisq"], lav["Chisq"], atol=1e-3)
+    np.testing.assert_allclose(inv.table["chisq_diff"].iloc[1:], lav["Chisq diff"][1:], atol=1e-3)
+    for level in ("configural", "metric", "scalar"):
+        ref = REF["fits"][f"hs_{level}_gls"]["fit_measures"]
+        assert inv.table.loc[level, "cfi"] == pytest.approx(ref["cfi"], abs=1e-4)
+        assert inv.table.loc[level, "rmsea"] == pytest.approx(ref["rmsea"], abs=1e-4)

@@ -383,9 +383,9 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
         ``"x3 ~ 1"``, ``"visual =~ x2"``. A row is released at every level that holds its
         class equal (an intercept from ``"scalar"`` on) and nowhere else.
     **fit_options
-        Passed to :func:`lcsem.fit` for every level (``estimator`` must be ML for the
-        difference tests; ``group``, ``group_equal``, ``group_partial`` and summary-
-        statistic input are not fit options here).
+        Passed to :func:`lcsem.fit` for every level (``estimator``: ML, GLS, ULS or robust
+        ML, with the difference tests of :func:`lcsem.compare`; ``group``, ``group_equal``,
+        ``group_partial`` and summary-statistic input are not fit options here).
     n_boot
         Bootstrap replicates for the latent mean differences (default ``None``: none).
         The fit the latent means come from (:attr:`InvarianceResult.latent_means_level`)

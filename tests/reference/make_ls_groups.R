@@ -30,4 +30,13 @@ for (est in c("GLS", "ULS")) {
   run(paste0("hs_meanstructure_", e), hs_model, estimator = est, meanstructure = TRUE)
 }
 
+# lavTestLRT of the invariance sequences (lavaan's standard difference test for GLS and ULS)
+fits <- list()
+for (est in c("GLS", "ULS")) {
+  e <- tolower(est)
+  f <- lapply(list(configural = "", metric = "loadings", scalar = c("loadings", "intercepts")),
+              function(eq) sem(hs_model, data = hs, estimator = est, group = "school", group.equal = eq))
+  out$lrt[[e]] <- lrt_table(f$configural, f$metric, f$scalar)
+}
+
 write_ref(out, "ls_groups_reference.json")
