@@ -4,6 +4,7 @@ metric, scalar) and single-group fits with meanstructure=TRUE; estimates, SEs, s
 fit indices; and the objective's derivatives (lcsem.engine.group_ls)."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,50 @@ def test_invariance_sequence_by_least_squares(fits):
         ref = REF["fits"][f"hs_{level}_gls"]["fit_measures"]
         assert inv.table.loc[level, "cfi"] == pytest.approx(ref["cfi"], abs=1e-4)
         assert inv.table.loc[level, "rmsea"] == pytest.approx(ref["rmsea"], abs=1e-4)
+
+
+# ---------------------------------------------------------------------- bootstrap
+@pytest.mark.filterwarnings("ignore::lcsem.BootstrapFailureWarning")
+@pytest.mark.parametrize("name", ["hs_metric_gls", "hs_configural_uls", "hs_meanstructure_gls"])
+def test_bootstrap_replicate_is_the_fit_of_the_resampled_data(fits, name):
+    """A replicate of a multi-group / mean-structure GLS or ULS bootstrap is lcsem.fit of its
+    resampled cases (within groups) with the same estimator: estimates and fit indices."""
+    res, spec = fits[name], REF["fits"][name]
+    boot = lcsem.bootstrap(res, 3, seed=4, progress=False)
+    assert (boot.status != "failed").all()     # (a ULS replicate of Pasteur's is inadmissible)
+    for r in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lcsem.NonAdmissibleWarning)
+            again = _fit_data(spec, res.data.iloc[boot.indices[r]])
+        row = boot.distribution.iloc[r]
+        for index in ("chisq", "cfi", "tli", "rmsea", "srmr", "gfi"):
+            assert row[index] == pytest.approx(again.fit_indices[index], abs=1e-6), index
+        assert np.isnan(row["aic"]) and (np.isnan(row["pvalue"]) == (res.estimator == "ULS"))
+        est = again.estimates
+        for _, e in est[est["se"].notna() & (est["op"] != ":=")].iterrows():
+            group = e["group"] if "group" in est else None
+            col = boot.column(e["lhs"], e["op"], e["rhs"], group=group)
+            assert row[col] == pytest.approx(e["est"], abs=1e-5), col
+
+
+def _fit_data(spec, data):
+    opts = spec["options"]
+    equal = opts.get("group.equal") or ()
+    return lcsem.fit(spec["model"], data, estimator=opts["estimator"], group=opts.get("group"),
+                     group_equal=(equal,) if isinstance(equal, str) else tuple(equal),
+                     meanstructure=bool(opts.get("meanstructure", False)))
+
+
+@pytest.mark.parametrize("estimator", ["GLS", "ULS"])
+def test_bollen_stine_data_fit_the_model_exactly(fits, estimator):
+    """Each group is transformed so that its UNBIASED covariance is the implied one (the
+    covariance GLS and ULS fit): the model then fits the transformed data exactly."""
+    from lcsem.resampling.api import _grouped_sources
+    from lcsem.resampling.groups import GroupedReplicateSpec
+
+    res = fits[f"hs_metric_{estimator.lower()}"]
+    source, _, _ = _grouped_sources(res, GroupedReplicateSpec(res), "bollen-stine", np.random.SeedSequence(1))
+    data = res.data.copy()
+    data[list(res.model.observed)] = source.X
+    again = _fit_data(REF["fits"][f"hs_metric_{estimator.lower()}"], data)
+    assert again.fit_indices["chisq"] == pytest.approx(0.0, abs=1e-6)

@@ -26,6 +26,8 @@ import numpy as np
 from .. import _lazy
 from ..engine import GroupStats, GroupStructure, free_variance_rows, group_starts, minimize, residual_blocks
 from ..engine.batch import cholesky_factors
+from ..engine.group_ls import LS_ESTIMATORS, GroupLSObjective, ls_statistic, unbiased
+from ..engine.optimize import fisher_scoring
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..inference.grouped import GroupLayout
 from ..inference.standardized import DefinedParameters
@@ -62,6 +64,7 @@ class GroupedReplicateSpec:
         model = res.model
         rows = res.rows
         self.G = res.n_groups
+        self.estimator = res.estimator          # ML, or GLS/ULS (complete data)
         self.labels = tuple(res.group_labels) or ("1",)
         self.meanstructure = bool(res.meanstructure)
         self.struct = GroupStructure(rows, model.observed, model.latent, n_groups=self.G,
@@ -102,12 +105,15 @@ class GroupedReplicateSpec:
         """Every column for fitted replicates, and the standardised row values."""
         R = theta.shape[0]
         n = np.broadcast_to(np.asarray(stats.n, float), (R, self.G))
-        chisq = n.sum(axis=1) * np.maximum(fmin, 0.0)
+        if self.estimator in LS_ESTIMATORS:     # stats: the unbiased covariances fitted
+            chisq = ls_statistic(fmin, n)
+        else:
+            chisq = n.sum(axis=1) * np.maximum(fmin, 0.0)
         Sigma, mu = self.struct.implied(theta)
         with np.errstate(divide="ignore", invalid="ignore"):
             fi = bootstrap_group_indices(stats.cov, stats.mean, Sigma, mu if self.meanstructure else None,
                                          n, chisq, df=self.df, n_params=self.n_params,
-                                         exogenous=self.exogenous)
+                                         exogenous=self.exogenous, estimator=self.estimator)
         rows = self.layout.row_values(theta)
         std_rows = self.layout.standardized(theta, "std_all", self.exogenous_names)
         return replicate_columns(self, fi, rows, std_rows), std_rows
@@ -230,13 +236,14 @@ def evaluate_groups(spec: GroupedReplicateSpec, stats: GroupStats, positions: np
     idx = np.flatnonzero(usable)
     if idx.size:
         sub = _subset(stats, idx)
-        sol = minimize(spec.struct, sub, spec.theta0[None], "ML", method="newton")
+        if spec.estimator in LS_ESTIMATORS:     # GLS and ULS fit the unbiased covariances
+            sub = unbiased(sub)
+        sol = _refit(spec, sub, spec.theta0[None])
         theta, fmin, ok = sol.theta, sol.fmin, sol.converged & np.isfinite(sol.fmin)
         if not ok.all():
             again = np.flatnonzero(~ok)
             part = _subset(sub, again)
-            retry = minimize(spec.struct, part, group_starts(spec.struct, part), "ML", method="newton",
-                             max_iter=RETRY_ITER)
+            retry = _refit(spec, part, group_starts(spec.struct, part), max_iter=RETRY_ITER)
             fixed = retry.converged & np.isfinite(retry.fmin)
             theta[again[fixed]], fmin[again[fixed]] = retry.theta[fixed], retry.fmin[fixed]
             ok[again[fixed]] = True
@@ -255,6 +262,15 @@ def evaluate_groups(spec: GroupedReplicateSpec, stats: GroupStats, positions: np
                     status[good[j]] = INADMISSIBLE
                     reasons[int(positions[good[j]])] = tuple(why)
     return ChunkOutput(positions=np.asarray(positions), values=values, status=status, reasons=reasons)
+
+
+def _refit(spec: GroupedReplicateSpec, stats: GroupStats, start: np.ndarray, max_iter: int = 500):
+    """Every replicate refitted from ``start``: ML by Newton steps with the exact Hessian,
+    GLS and ULS by Gauss-Newton on their objective (:mod:`lcsem.engine.group_ls`)."""
+    if spec.estimator in LS_ESTIMATORS:
+        objective = GroupLSObjective(spec.struct, stats, spec.estimator)
+        return fisher_scoring(objective, start, max_iter=max_iter)
+    return minimize(spec.struct, stats, start, "ML", method="newton", max_iter=max_iter)
 
 
 def _subset(stats: GroupStats, idx: np.ndarray) -> GroupStats:
