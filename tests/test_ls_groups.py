@@ -192,3 +192,28 @@ def test_bollen_stine_data_fit_the_model_exactly(fits, estimator):
     data[list(res.model.observed)] = source.X
     again = _fit_data(REF["fits"][f"hs_metric_{estimator.lower()}"], data)
     assert again.fit_indices["chisq"] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ["GLS", "ULS"])
+@pytest.mark.parametrize("means", [True, False])
+def test_exact_hessian_is_the_derivative_of_the_gradient(estimator, means):
+    # two groups with means (loadings equal), or one group without
+    struct, stats = _objective(estimator, equal=("loadings",) if means else (), means=means, G=2 if means else 1)
+    stats = unbiased(stats)
+    objective = GroupLSObjective(struct, stats, estimator)
+    theta = group_starts(struct, stats)[0] * 1.1 + 0.01
+    grads = []
+    h = 1e-6
+    for e in np.eye(struct.k):
+        plus = objective.gradient_information((theta + h * e)[None], np.array([0]))[0][0]
+        minus = objective.gradient_information((theta - h * e)[None], np.array([0]))[0][0]
+        grads.append((plus - minus) / (2 * h))
+    numeric = np.array(grads)
+    H = np.zeros((struct.k, struct.k))
+    for g in range(struct.n_groups):
+        g_e, h_e = objective._entry_hessian(theta[None], np.array([0]), g)
+        plan = struct.plans[g]
+        H[np.ix_(plan.cols, plan.cols)] += objective.w[0, g] * (plan.local.T @ h_e[0] @ plan.local)
+    np.testing.assert_allclose(H, 0.5 * (numeric + numeric.T), rtol=1e-4, atol=1e-6)
+    grad, step, descent = objective.direction(theta[None], np.array([0]), exact=True)
+    assert grad.shape == (1, struct.k) and step.shape == (1, struct.k)

@@ -660,7 +660,7 @@ def _refit(cf: FitResult, S: np.ndarray, mean: np.ndarray, n: np.ndarray) -> tup
         if cf.estimator == "ML":
             sol = minimize(struct, GroupStats(S, means, n), start, "ML", method="newton")
         else:
-            sol = fisher_scoring(GroupLSObjective(struct, GroupStats(S, means, n), cf.estimator), start)
+            sol = fisher_scoring(GroupLSObjective(struct, GroupStats(S, means, n), cf.estimator), start, newton=True)
     return sol.theta, sol.converged & np.isfinite(sol.fmin)
 
 

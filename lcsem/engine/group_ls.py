@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import ArgumentError
+from .batch import cholesky_factors
+from .least_squares import second_derivative_terms
 from .objective import Objective
 from .ram import gradient_terms, gram_terms
 from .structure import GroupStats, GroupStructure
@@ -159,6 +161,81 @@ class GroupLSObjective(Objective):
         grad = -2.0 * np.einsum("rep,rp->re", WJ, d)
         grad[:, :E] += grad_c
         return grad, info
+
+
+    # ------------------------------------------------------------------ Newton
+    def direction(self, theta: np.ndarray, idx: np.ndarray, exact: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gradient, step and whether it descends. ``exact``: the Newton step with the exact
+        Hessian where it is positive definite (no step and ``False`` elsewhere, where the
+        solver takes the Gauss-Newton step); else the Gauss-Newton step."""
+        if not exact:
+            return super().direction(theta, idx)
+        theta = np.atleast_2d(theta)
+        R, k = theta.shape[0], self.k
+        grad = np.zeros((R, k))
+        H = np.zeros((R, k, k))
+        for g in range(self.struct.n_groups):
+            g_e, h_e = self._entry_hessian(theta, idx, g)
+            plan = self.struct.plans[g]
+            w = self.w[idx, g]
+            grad[:, plan.cols] += w[:, None] * (g_e @ plan.local)
+            H[:, plan.cols[:, None], plan.cols[None, :]] += w[:, None, None] * (plan.local.T @ h_e @ plan.local)
+        positive, L = cholesky_factors(H)
+        step = np.zeros_like(grad)
+        with np.errstate(all="ignore"):
+            if positive.any():
+                y = np.linalg.solve(L[positive], -grad[positive][..., None])
+                step[positive] = np.linalg.solve(np.swapaxes(L[positive], 1, 2), y)[..., 0]
+            descent = positive & np.isfinite(step).all(axis=1) & (np.einsum("ri,ri->r", step, grad) < 0)
+        return grad, np.where(descent[:, None], step, 0.0), descent
+
+    def _entry_hessian(self, theta, idx, g):
+        """Gradient and exact Hessian of ``F_g`` in group ``g``'s free entries.
+
+        Covariance part: the Gauss-Newton matrix plus ``tr(M D_ab)`` with ``M = dF/dSigma``
+        (GLS: ``W E W``; ULS: ``E + Diag(E)``, ``E = Sigma - S``;
+        :func:`~lcsem.engine.least_squares.second_derivative_terms`). Mean part (``W`` fixed):
+        ``2 mu_a' W mu_b - 2 mu_ab' W d`` with the second derivatives of ``mu = B nu`` of
+        :meth:`lcsem.engine.group_ml.GroupMLObjective._entry_hessian`."""
+        struct, gs, plan = self.struct, self.struct.groups[g], self.struct.plans[g]
+        Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
+        U, V, c = gs.jacobian_vectors(B, C)
+        R, p = theta.shape[0], struct.p
+        E_res = Sigma - self.S[idx, g]
+        if self.estimator == "GLS":
+            W = self.W[idx, g]
+            M = W @ E_res @ W
+            info_c = gram_terms(U, V, W, c)
+        else:
+            W = np.broadcast_to(np.eye(p), (R, p, p))
+            M = E_res + E_res * np.eye(p)
+            diag_d = 2.0 * c[None, :, None] * U * V
+            info_c = gram_terms(U, V, W, c) + diag_d @ np.swapaxes(diag_d, 1, 2)
+        grad_c = gradient_terms(U, V, M, c)
+        hess_c = info_c + second_derivative_terms(M, B, C, c, p, plan.path_idx, plan.path_i, plan.path_j,
+                                                  plan.cov_idx, plan.cov_k, plan.cov_l)
+        if mu is None:
+            return grad_c, hess_c
+        E = plan.n_cov
+        d = self.mean[idx, g] - mu
+        coef = np.where(plan.is_path[None, :], Bnu[:, plan.path_col], 0.0)
+        J = np.concatenate([U * coef[:, :, None], np.swapaxes(B[:, :p, plan.mean_var], 1, 2)], axis=1)
+        WJ = J @ W
+        hess = 2.0 * (WJ @ np.swapaxes(J, 1, 2))
+        hess[:, :E, :E] += hess_c
+        grad = -2.0 * np.einsum("rep,rp->re", WJ, d)
+        grad[:, :E] += grad_c
+        if plan.path_idx.size:
+            z = np.einsum("rpm,rp->rm", B[:, :p, :], np.einsum("rpq,rq->rp", W, d))      # B_obs' W d
+            a, i, j = plan.path_idx, plan.path_i, plan.path_j
+            X = z[:, i][:, :, None] * B[:, j[:, None], i[None, :]] * Bnu[:, j][:, None, :]
+            hess[:, a[:, None], a[None, :]] -= 2.0 * (X + np.swapaxes(X, 1, 2))
+            if plan.mean_var.size:
+                Y = -2.0 * z[:, i][:, :, None] * B[:, j[:, None], plan.mean_var[None, :]]
+                hess[:, a[:, None], E + np.arange(plan.mean_var.size)[None, :]] += Y
+                hess[:, E + np.arange(plan.mean_var.size)[:, None], a[None, :]] += np.swapaxes(Y, 1, 2)
+        return grad, hess
 
 
 def ls_information(struct: GroupStructure, theta: np.ndarray, stats: GroupStats, estimator: str) -> np.ndarray:

@@ -157,7 +157,7 @@ def _minimize(struct: GroupStructure, stats: GroupStats, starts: np.ndarray, est
     and ULS by Gauss-Newton on their objective."""
     if estimator == "ML":
         return minimize(struct, stats, starts, "ML", method="newton", max_iter=max_iter)
-    return fisher_scoring(GroupLSObjective(struct, stats, estimator), starts, max_iter=max_iter)
+    return fisher_scoring(GroupLSObjective(struct, stats, estimator), starts, max_iter=max_iter, newton=True)
 
 
 def best_start(sol) -> int | None:

@@ -269,7 +269,7 @@ def _refit(spec: GroupedReplicateSpec, stats: GroupStats, start: np.ndarray, max
     GLS and ULS by Gauss-Newton on their objective (:mod:`lcsem.engine.group_ls`)."""
     if spec.estimator in LS_ESTIMATORS:
         objective = GroupLSObjective(spec.struct, stats, spec.estimator)
-        return fisher_scoring(objective, start, max_iter=max_iter)
+        return fisher_scoring(objective, start, max_iter=max_iter, newton=True)
     return minimize(spec.struct, stats, start, "ML", method="newton", max_iter=max_iter)
 
 
