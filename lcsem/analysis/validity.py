@@ -44,7 +44,7 @@ import pandas as pd
 
 from .. import _lazy
 from ..engine import GroupStats, GroupStructure, RamStructure, model_matrices
-from ..engine.group_ls import GroupLSObjective
+from ..engine.group_ls import LS_ESTIMATORS, GroupLSObjective
 from ..engine.optimize import fisher_scoring, minimize
 from .._warnings import quiet, warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, ConvergenceWarning, NotSupportedError
@@ -652,15 +652,17 @@ def _refit(cf: FitResult, S: np.ndarray, mean: np.ndarray, n: np.ndarray) -> tup
     denominator), warm-started at its full-sample estimate: (theta, converged)."""
     R = S.shape[0]
     start = np.broadcast_to(np.asarray(cf.theta, float), (R, len(cf.theta)))
+    # GLS and ULS refit by least squares; ML and robust ML (whose estimates are ML's) by ML
+    estimator = cf.estimator if cf.estimator in LS_ESTIMATORS else "ML"
     if not cf.grouped:
-        sol = minimize(cf.structure, S[:, 0], start, cf.estimator)
+        sol = minimize(cf.structure, S[:, 0], start, estimator)
     else:
         struct = GroupStructure(cf.rows, cf.model.observed, cf.model.latent, cf.n_groups, cf.meanstructure)
         means = mean if cf.meanstructure else None
-        if cf.estimator == "ML":
+        if estimator == "ML":
             sol = minimize(struct, GroupStats(S, means, n), start, "ML", method="newton")
         else:
-            sol = fisher_scoring(GroupLSObjective(struct, GroupStats(S, means, n), cf.estimator), start, newton=True)
+            sol = fisher_scoring(GroupLSObjective(struct, GroupStats(S, means, n), estimator), start, newton=True)
     return sol.theta, sol.converged & np.isfinite(sol.fmin)
 
 

@@ -296,7 +296,7 @@ def grouped_fit_measures(S: np.ndarray, mean: np.ndarray | None, Sigma: np.ndarr
     N = float(n.sum())
     q = len(exogenous)
     means = mean is not None and mu is not None
-    least_squares = estimator != "ML"
+    least_squares = estimator in ("GLS", "ULS")
     chisq0 = float(sum(baseline_chisq(S[g], int(n[g]), exogenous, estimator) for g in range(G)))
     df0 = G * (p * (p - 1) // 2 - q * (q - 1) // 2)
     srmr_g, gfi_g, ll = np.empty(G), np.empty(G), 0.0

@@ -123,7 +123,7 @@ def _grouped_sources(res: FitResult, spec: GroupedReplicateSpec, kind: str, root
         Z = np.empty_like(X)
         for g, pos in enumerate(positions):
             S_g = Xc[pos].T @ Xc[pos] / n[g]
-            target = Sigma[g] if res.estimator == "ML" else Sigma[g] * (n[g] - 1) / n[g]
+            target = Sigma[g] * (n[g] - 1) / n[g] if res.estimator in ("GLS", "ULS") else Sigma[g]
             Z[pos] = Xc[pos] @ symmetric_sqrt(S_g, inverse=True) @ symmetric_sqrt(target)
         source = GroupSource(kind="cases", centre=centre, X=Z, **common)
     else:

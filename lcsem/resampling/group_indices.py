@@ -65,7 +65,7 @@ def bootstrap_group_indices(S: np.ndarray, mean: np.ndarray | None, Sigma: np.nd
     xx = np.outer(x, x)
     iu = np.triu_indices(p)
     n_moments = p * (p + 1) / 2 + (p if means else 0)
-    least_squares = estimator != "ML"
+    least_squares = estimator in ("GLS", "ULS")
     if least_squares:     # lavaan's fixed.x is ML's: the covariates' moments count in GFI
         xx = np.zeros((p, p), bool)
         x = np.zeros(p, bool)

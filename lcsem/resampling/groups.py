@@ -64,7 +64,8 @@ class GroupedReplicateSpec:
         model = res.model
         rows = res.rows
         self.G = res.n_groups
-        self.estimator = res.estimator          # ML, or GLS/ULS (complete data)
+        # GLS/ULS replicates are refitted by least squares, all others by ML (robust ML's estimates are ML's)
+        self.estimator = res.estimator if res.estimator in LS_ESTIMATORS else "ML"
         self.labels = tuple(res.group_labels) or ("1",)
         self.meanstructure = bool(res.meanstructure)
         self.struct = GroupStructure(rows, model.observed, model.latent, n_groups=self.G,
