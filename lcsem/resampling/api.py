@@ -119,10 +119,12 @@ def _grouped_sources(res: FitResult, spec: GroupedReplicateSpec, kind: str, root
     elif kind == "bollen-stine":
         # per group: z = mu_g + (x - xbar_g) S_g^(-1/2) Sigma_g^(1/2), whose mean and
         # covariance (denominator N_g) are the implied ones
+        # (GLS and ULS fit the unbiased covariance: the transformed group's is Sigma_g)
         Z = np.empty_like(X)
         for g, pos in enumerate(positions):
             S_g = Xc[pos].T @ Xc[pos] / n[g]
-            Z[pos] = Xc[pos] @ symmetric_sqrt(S_g, inverse=True) @ symmetric_sqrt(Sigma[g])
+            target = Sigma[g] * (n[g] - 1) / n[g] if res.estimator in ("GLS", "ULS") else Sigma[g]
+            Z[pos] = Xc[pos] @ symmetric_sqrt(S_g, inverse=True) @ symmetric_sqrt(target)
         source = GroupSource(kind="cases", centre=centre, X=Z, **common)
     else:
         source = GroupSource(kind="cases", centre=xbar, X=Xc, **common)
@@ -142,7 +144,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     still without a finite solution are counted as failed with their reason, and a resample
     whose covariance matrix is not positive definite is failed at once.
 
-    Multi-group and mean-structure fits (ML) resample cases within each group, so every
+    Multi-group and mean-structure fits (ML, GLS, ULS) resample cases within each group, so every
     replicate keeps the group sizes (lavaan's ``bootstrapLavaan``); a replicate is a vector
     of case counts per group, from which each group's mean vector and covariance matrix
     are computed and the whole model is refitted (:mod:`lcsem.resampling.groups`). Each
@@ -165,8 +167,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     Parameters
     ----------
     res
-        A result of :func:`lcsem.fit` (estimator ML, GLS or ULS; multi-group and
-        mean-structure fits: ML).
+        A result of :func:`lcsem.fit` (estimator ML, GLS or ULS; FIML fits: ML).
     n_resamples
         Number of replicates (lavaan users typically run 1,000--5,000).
     kind
@@ -219,10 +220,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             f"lcsem.bootstrap(res_multigroup, ...): cases are resampled within every group and each "
             f"group's parameters are columns named '<parameter>@<group label>'")
     refit_with = refit_estimator(res.estimator)
-    if refit_with not in ("ML", "GLS", "ULS") or (res.grouped and refit_with != "ML"):
+    if refit_with not in ("ML", "GLS", "ULS"):
         raise NotSupportedError(f"res: the bootstrap refits with ML (also for MLM/MLR fits, whose estimates "
-                                f"are ML's), GLS or ULS (multi-group and mean-structure fits: ML); this "
-                                f"result used estimator {res.estimator!r}: refit with estimator='ML'")
+                                f"are ML's), GLS or ULS; this result used estimator {res.estimator!r}: refit "
+                                f"with estimator='ML'")
     if res.missing == "ml" and kind == "parametric":
         raise NotSupportedError("kind: 'parametric' is not available for a FIML fit (missing='ml') (it "
                                 "would need a model of the missingness); use kind='nonparametric' (cases "
