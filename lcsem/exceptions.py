@@ -27,6 +27,7 @@ __all__ = [
     "ScalingWarning",
     "MissingDataWarning",
     "ScaledTestWarning",
+    "PolychoricWarning",
 ]
 
 
@@ -129,3 +130,8 @@ class ScaledTestWarning(LcsemWarning):
     """A scaled (robust) test statistic is undefined here, e.g. a Satorra-Bentler (2001)
     difference test whose scaling factor is not positive: the statistic is NaN; the message
     names the alternative."""
+
+
+class PolychoricWarning(LcsemWarning):
+    """A polychoric or polyserial correlation is at or near its bound (|rho| > 0.99, or a
+    2 x 2 table with two empty cells) or its optimisation did not converge (as lavaan warns)."""
