@@ -1,8 +1,11 @@
 """Parameter tables of models with ordered indicators (issue 12, specification side).
 
-Every fit in ``tests/reference/ordinal_reference.json`` (make_ordinal.R, lavaan 0.6.14) is
-rebuilt with :func:`lcsem.spec.ordinal.ordinal_table` and compared with lavaan's
-``parTable``: the rows in lavaan's order (lhs, op, rhs, group, user), which are free, the
+Every fit in ``tests/reference/ordinal_reference.json`` (make_ordinal.R, lavaan 0.6.14) and
+every case in ``tests/reference/ordinal_spec_reference.json`` (make_ordinal_spec.R: written
+thresholds and scaling factors with modifiers, lavaan's ``group.equal = "thresholds"`` in
+the delta and theta parameterisations, ``group.partial`` of thresholds, ``std.lv``, mixed
+indicators in two groups) is rebuilt with :func:`lcsem.spec.ordinal.ordinal_table` and
+compared with lavaan's ``parTable``: the rows in lavaan's order (lhs, op, rhs, group, user), which are free, the
 fixed values, the labels, and which free rows are one parameter (lavaan: repeated labels
 and ``==`` rows between ``.pN.`` plabels; lcsem: one shared ``free`` number). Where no
 equality constraint is involved the ``free`` numbers themselves equal lavaan's.
@@ -27,6 +30,8 @@ from lcsem.spec.syntax import parse_syntax
 REF = Path(__file__).resolve().parent / "reference"
 ORD = json.loads((REF / "ordinal_reference.json").read_text())
 FITS = ORD["fits"]
+SPEC = json.loads((REF / "ordinal_spec_reference.json").read_text())
+CASES = SPEC["cases"]
 SIM = "f1 =~ y1 + y2 + y3 + y4\nf2 =~ y5 + y6 + y7 + y8"
 SIM_K = {"y1": 3, "y2": 3, "y3": 3, "y4": 3, "y5": 4, "y6": 4, "y7": 4, "y8": 4}
 
@@ -39,7 +44,8 @@ def _as_list(value) -> list[str]:
 
 
 def _n_thresholds(entry: dict) -> dict[str, int]:
-    data = pd.read_csv(REF / entry["options"]["data"])
+    file = entry["options"]["data"]
+    data = pd.read_csv(REF / (file if file.endswith(".csv") else SPEC["data"][file]))
     return {name: int(data[name].nunique()) - 1 for name in _as_list(entry["options"]["ordered"])}
 
 
@@ -93,6 +99,8 @@ def _compare(entry: dict) -> None:
         assert bool(r.free) == (pt["free"][i] > 0), f"{where}: free {bool(r.free)}"
         if not r.free:
             assert r.value == pytest.approx(pt["ustart"][i]), f"{where}: fixed value {r.value}"
+        elif pt["ustart"][i] is not None and not math.isnan(pt["ustart"][i]):
+            assert r.value == pytest.approx(pt["ustart"][i]), f"{where}: start value {r.value}"
         label = pt["label"][i]
         if not label.startswith(".p"):     # lavaan's own plabels of group.equal rows
             assert r.label == label, f"{where}: label {r.label!r} (lavaan {label!r})"
@@ -110,6 +118,11 @@ def _compare(entry: dict) -> None:
 @pytest.mark.parametrize("name", list(FITS))
 def test_ordinal_table_matches_lavaan_for_every_reference_fit(name):
     _compare(FITS[name])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_ordinal_table_matches_lavaan_for_every_spec_case(name):
+    _compare(CASES[name])
 
 
 def test_reference_covers_the_cases_the_issue_names():

@@ -107,12 +107,15 @@ def all_labels(statements: list[Statement]) -> frozenset[str]:
 
 
 def written_thresholds(statements: list[Statement]) -> dict[str, int]:
-    """Ordered variables whose thresholds the statements write (``y | t3``), each with the
-    highest threshold number written, in order of appearance."""
+    """Ordered variables the statements write thresholds (``y | t3``) or a scaling factor
+    (``y ~*~ y``) of, each with the highest threshold number written (0 when none is),
+    in order of appearance."""
     out: dict[str, int] = {}
     for s in statements:
         if s.op == "|":
             out[s.lhs] = max(out.get(s.lhs, 0), int(s.rhs[1:]))
+        elif s.op == "~*~":
+            out.setdefault(s.lhs, 0)
     return out
 
 
@@ -133,8 +136,8 @@ def build_partable(statements: list[Statement], std_lv: bool = False,
     structure is added when ``meanstructure`` is true or any statement is an intercept.
     ``labels``: labels of the other groups, which ``:=`` definitions may use too.
     ``ordered``: ordered variables and their numbers of thresholds (names the model does
-    not use are ignored, as lavaan); None: those whose thresholds the text writes, each
-    with the highest threshold written. Ordered variables give lavaan's ordinal table
+    not use are ignored, as lavaan); None: those whose thresholds or scaling factor the
+    text writes, each with the highest threshold written (a table without data). Ordered variables give lavaan's ordinal table
     (module docstring); the caller checks ``ordered`` itself
     (:func:`lcsem.spec.ordinal.ordinal_table`).
     """
@@ -209,7 +212,7 @@ def _check_ordinal(statements: list[Statement], roles: Variables, ordered: Mappi
     for s in statements:
         if s.op not in ("|", "~*~"):
             continue
-        what = "thresholds" if s.op == "|" else "a scaling factor"
+        what = "thresholds" if s.op == "|" else "scaling factor ('~*~')"
         if s.lhs in latent:
             raise ModelSpecificationError(f"line {s.line}: '{s.term_text()}': {s.lhs!r} is a latent "
                                           f"variable; only ordered observed variables have {what}")
