@@ -283,3 +283,14 @@ class OrdinalStructure:
     def _sigma_without_ordinal_residuals(self, theta: np.ndarray, g: int) -> np.ndarray:
         Sigma, _, _, _, _ = self.ram.group_moments(np.asarray(theta, float)[self.cov_cols][None], g)
         return Sigma[0]
+
+    def total_covariance(self, theta: np.ndarray, g: int) -> np.ndarray:
+        """Implied covariance of all variables (observed ``y*``/continuous, then latent) of
+        group ``g``, with the ordered variables' variances on the ``y*`` scale (delta:
+        ``1 / Delta^2``; theta: from the residual variances): (m, m)."""
+        m = self.moments(theta, g)
+        C = m["C"][0].copy()
+        if self.parameterization == "delta":
+            idx = np.flatnonzero(self.is_ordinal)
+            C[idx, idx] = m["Sigma"][idx, idx]
+        return C

@@ -174,6 +174,11 @@ def _residual_indices(struct: OrdinalStructure, theta: np.ndarray, stats, n) -> 
         for key, (ss, count) in parts.items():
             acc[key] += f[g] * float(np.sqrt(ss / count))
     acc["srmr"] = acc["srmr_bentler_nomean"]
+    if not struct.is_ordinal.all():
+        # lavaan's "total" rmr/srmr/crmr of mixed data count the continuous variables' mean
+        # residuals in a way not reproduced here: reported as NaN rather than approximated
+        for key in ("rmr", "srmr_bentler", "crmr"):
+            acc[key] = float("nan")
     order = ("rmr", "rmr_nomean", "srmr", "srmr_bentler", "srmr_bentler_nomean", "crmr", "crmr_nomean")
     return {k: acc[k] for k in order}
 
@@ -185,4 +190,175 @@ def _gfi(s, residuals, W, n) -> float:
     for fg, sg, e, Wg in zip(f, s, residuals, W):
         quad = (lambda x: float(x @ (Wg * x))) if Wg.ndim == 1 else (lambda x: float(x @ Wg @ x))
         out += fg * (1 - quad(e) / quad(sg))
+    return out
+
+
+# ---------------------------------------------------------------------- fit(ordered=...)
+def resolve_ordered(model: Model, ordered: object) -> tuple[str, ...]:
+    """``ordered=`` checked: True (every observed indicator/outcome) or column names of the
+    model; an exogenous observed covariate cannot be ordered."""
+    from ..exceptions import ArgumentError, ModelSpecificationError
+    exogenous = set(model.roles.exogenous_observed)
+    if ordered is True:
+        names = tuple(v for v in model.observed if v not in exogenous)
+    elif isinstance(ordered, str):
+        names = (ordered,)
+    elif isinstance(ordered, (list, tuple, set, frozenset, pd.Index)) and all(isinstance(v, str) for v in ordered):
+        names = tuple(ordered)
+    else:
+        raise ArgumentError(f"ordered: expected True (every observed indicator) or a list of column "
+                            f"names, got {type(ordered).__name__} {ordered!r}"[:300])
+    if not names:
+        raise ArgumentError("ordered: no column named; pass True or the ordered indicators' names")
+    unknown = [v for v in names if v not in model.observed]
+    if unknown:
+        latent = [v for v in unknown if v in model.latent]
+        if latent:
+            raise ArgumentError(f"ordered: {latent[0]!r} is a latent variable of the model; only observed "
+                                f"indicators can be ordered")
+        raise ArgumentError(f"ordered: {unknown[0]!r} is not an observed variable of the model "
+                            f"({', '.join(model.observed[:8])}{', ...' if len(model.observed) > 8 else ''})")
+    covariates = [v for v in names if v in exogenous]
+    if covariates:
+        raise ModelSpecificationError(
+            f"ordered: {covariates[0]!r} is an exogenous covariate (only a predictor in the model); an "
+            f"ordered covariate is not modelled through thresholds (lavaan refuses it too): leave it out "
+            f"of ordered= and treat it as continuous, or code it as dummy variables")
+    return tuple(v for v in model.observed if v in names)
+
+
+def fit_ordinal(model: Model, data: pd.DataFrame, ordered: object, estimator: str, parameterization: str,
+                level: float, group: str | None, group_equal: tuple[str, ...],
+                group_partial: tuple[str, ...]) -> FitResult:
+    """``fit(model, data, ordered=..., estimator=...)``: see :func:`lcsem.fit`."""
+    from .._validation import check_level
+    from .._warnings import recording
+    from ..data.ordinal import ordinal_levels, ordinal_stats
+    from ..exceptions import ArgumentError, MissingColumnsError, NotSupportedError
+    from ..spec.ordinal import ordinal_table
+
+    if estimator not in ORDINAL_ESTIMATORS:
+        hint = (" ML treats the categories as interval data; with ordered items use estimator=\"WLSMV\" "
+                "(lavaan's default), or leave ordered= out to fit them as continuous" if estimator in
+                ("ML", "MLM", "MLMV", "MLMVS", "MLR", "GLS") else "")
+        raise ArgumentError(f"estimator: {estimator!r} is not available with ordered= ; use one of "
+                            f"{', '.join(ORDINAL_ESTIMATORS)} (default \"WLSMV\").{hint}")
+    if parameterization not in ("delta", "theta"):
+        raise ArgumentError(f"parameterization: {parameterization!r} is not 'delta' or 'theta'")
+    if not isinstance(data, pd.DataFrame):
+        raise ArgumentError("data: ordinal fits (ordered=...) need the respondents' data as a pandas "
+                            "DataFrame (thresholds and polychoric correlations come from the raw answers)")
+    level = check_level(level)
+    names = resolve_ordered(model, ordered)
+    if model.roles.exogenous_observed:
+        raise NotSupportedError(
+            f"ordered=: models with exogenous observed covariates ({', '.join(model.roles.exogenous_observed)}) "
+            f"are not supported with ordinal indicators yet (lavaan's conditional.x); drop the covariates "
+            f"or fit without ordered=")
+    cols = list(model.observed)
+    missing_cols = [c for c in cols + ([group] if group else []) if c not in data.columns]
+    if missing_cols:
+        raise MissingColumnsError(f"data: column {missing_cols[0]!r} of the model is not in the data; "
+                                  f"columns: {list(data.columns)[:12]}")
+    used = data[cols + ([group] if group else [])].dropna()
+    with recording() as caught:
+        levels = ordinal_levels(used, names)
+        if group is None:
+            labels: tuple[str, ...] = ()
+            parts = [used]
+        else:
+            keys = used[group].astype(str)
+            labels = tuple(dict.fromkeys(keys))
+            parts = [used.loc[keys == label] for label in labels]
+        stats = [ordinal_stats(part[cols], cols, levels, label=label)
+                 for part, label in zip(parts, labels or ("",))]
+        ordered_map = {v: len(levels[v]) - 1 for v in names}
+        rows = ordinal_table(model, ordered_map, max(len(parts), 1), group_equal=group_equal,
+                             group_partial=group_partial, parameterization=parameterization)
+        sol = solve_ordinal(rows, stats, cols, model.latent, names, estimator, parameterization)
+        result = _result(model, rows, stats, sol, estimator, parameterization, level, group, labels,
+                         group_equal, group_partial, used, len(data), ordered_map)
+    from dataclasses import replace
+    return replace(result, warnings=tuple(w.message for w in caught))
+
+
+def _result(model, rows, stats, sol: OrdinalSolution, estimator, parameterization, level, group, labels,
+            group_equal, group_partial, used, n_total, ordered_map) -> FitResult:
+    from ..inference.ordinal_standardized import ordinal_r2, ordinal_standardized
+    from ..inference.wald import standard_errors
+    from ..results.ordinal_info import OrdinalInfo
+
+    struct = sol.struct
+    theta, vcov = sol.theta, sol.vcov
+    multi = bool(labels)
+    table_rows = struct.rows
+    values = struct.row_values(theta)
+    se_free = standard_errors(vcov) if struct.k else np.zeros(0)
+    free = np.array([r.free - 1 for r in table_rows], int)
+    se = np.where(free >= 0, se_free[np.maximum(free, 0)] if struct.k else np.nan, np.nan)
+    std = ordinal_standardized(struct, theta, values)
+    table = pd.DataFrame({"lhs": [r.lhs for r in table_rows], "op": [r.op for r in table_rows],
+                          "rhs": [r.rhs for r in table_rows], "group": [r.group for r in table_rows],
+                          "label": [r.label for r in table_rows], "est": values, "se": se, **std})
+    fixed = free < 0
+    defined = DefinedParameters(tuple(rows))
+    if defined.names:
+        def evaluate(th: np.ndarray) -> np.ndarray:
+            return defined.evaluate(np.stack([struct.row_values(t) for t in np.atleast_2d(th)]))
+        d_rows = [r for r in rows if r.op == ":="]
+        d_std = {kind: defined.evaluate(v[None])[0] for kind, v in std.items()}
+        table = pd.concat([table, pd.DataFrame({
+            "lhs": [r.lhs for r in d_rows], "op": ":=", "rhs": [r.rhs for r in d_rows], "group": 0,
+            "label": [r.lhs for r in d_rows], "est": evaluate(theta)[0], "se": delta_se(evaluate, theta, vcov),
+            **d_std})], ignore_index=True)
+        fixed = np.concatenate([fixed, np.zeros(len(d_rows), bool)])
+    estimates = add_inference_columns(table.drop(columns="group"), fixed, level)
+    if multi:
+        estimates.insert(3, "group", table["group"].to_numpy())
+    endogenous = tuple(v for v in struct.observed + struct.latent if v in model.roles.endogenous)
+    r2_groups = ordinal_r2(struct, theta, values, endogenous)
+    cols = list(struct.observed)
+    implied = [struct.implied_matrices(theta, g) for g in range(struct.n_groups)]
+
+    def frames(mats):
+        if not multi:
+            return pd.DataFrame(mats[0], index=cols, columns=cols)
+        return pd.concat({k: pd.DataFrame(m, index=cols, columns=cols) for k, m in zip(labels, mats)},
+                         names=["group", "variable"])
+
+    def series(vecs, index, name):
+        if not multi:
+            return pd.Series(vecs[0], index=index, name=name)
+        return pd.concat({k: pd.Series(v, index=index) for k, v in zip(labels, vecs)},
+                         names=["group", "variable"]).rename(name)
+
+    r2 = series([[r[v] for v in endogenous] for r in r2_groups], list(endogenous), "r2")
+    th_names = list(struct.th_names)
+    info = OrdinalInfo(
+        ordered=tuple(ordered_map.items()), parameterization=parameterization, rows=tuple(rows),
+        sample_th=series([np.asarray(st.wls_obs)[: struct.n_th] for st in stats], th_names, "th"),
+        implied_th=series([m["th"] for m in implied], th_names, "th"),
+        estimator_details=tuple(zip(("weights", "se", "test"), ORDINAL_ESTIMATORS[estimator])))
+    reasons = tuple(_inadmissible(estimates, struct, multi))
+    if reasons:
+        warn("inadmissible solution: " + "; ".join(reasons), NonAdmissibleWarning, stacklevel=4)
+    fit_indices = pd.Series(sol.fit_indices, name="value", dtype=float)
+    return FitResult(
+        model=model, estimator=estimator, estimates=estimates, fit_indices=fit_indices, r2=r2,
+        converged=sol.converged, inadmissible=reasons, warnings=(), n_obs=int(sum(st.n for st in stats)),
+        n_total=int(n_total), missing="listwise", theta=theta, vcov=vcov,
+        sample_cov=frames([np.asarray(st.cov, float) for st in stats]),
+        implied_cov=frames([m["cov"] for m in implied]), data=used, iterations=sol.iterations,
+        versions=versions(), level=level, group=group, group_labels=labels, group_equal=group_equal,
+        group_partial=group_partial, meanstructure=True, ordinal=info)
+
+
+def _inadmissible(estimates: pd.DataFrame, struct: OrdinalStructure, multi: bool) -> list[str]:
+    """Negative (residual) variances, including the derived residual variances of ``y*``."""
+    out = []
+    var = estimates[(estimates["op"] == "~~") & (estimates["lhs"] == estimates["rhs"])]
+    for _, r in var.iterrows():
+        if r["est"] < 0:
+            where = f"group {int(r['group'])}: " if multi else ""
+            out.append(f"{where}negative variance {r['lhs']} ~~ {r['rhs']} = {r['est']:.4g}")
     return out

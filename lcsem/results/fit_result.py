@@ -22,6 +22,7 @@ from ..spec.groups import group_table, view_model
 from ..spec.partable import ParRow
 from ..inference.wald import add_inference_columns
 from .codec import fit_result_fields, fit_result_payload
+from .ordinal_info import OrdinalInfo
 
 STANDARDIZED_COLUMNS = ["lhs", "op", "rhs", "label", "est_std", "se_std", "z_std", "pvalue_std",
                         "ci_lower_std", "ci_upper_std"]
@@ -112,6 +113,12 @@ class FitResult:
         The information matrix behind ``vcov``: ``"expected"`` (lavaan's default for
         complete data) or, for a FIML fit (``missing="ml"``), ``"observed"`` (default) or
         ``"expected"`` as requested.
+    ordinal
+        For a fit with ``ordered=`` (WLSMV, DWLS, WLS, ULSMV, ...): the ordered variables,
+        the parameterisation, lavaan's table and the thresholds
+        (:class:`~lcsem.results.ordinal_info.OrdinalInfo`); ``sample_cov``/``implied_cov``
+        then hold the polychoric (polyserial) and the implied correlation matrices. None
+        for continuous fits.
 
     """
 
@@ -144,6 +151,7 @@ class FitResult:
     implied_mean: pd.Series | None = None
     view_of: str = ""
     information: str = "expected"
+    ordinal: OrdinalInfo | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "theta", _readonly(self.theta))
@@ -251,6 +259,8 @@ class FitResult:
     @cached_property
     def rows(self) -> tuple[ParRow, ...]:
         """The fitted parameter table (all groups; lavaan's ``parTable``)."""
+        if self.ordinal is not None:
+            return self.ordinal.rows
         if not self.grouped:
             return self.model.rows
         return group_table(self.model, self.n_groups, group_equal=self.group_equal,
@@ -268,6 +278,12 @@ class FitResult:
                 + "), or loop over res.groups.values()")
         return RamStructure(self.model.rows, self.model.observed, self.model.latent)
 
+    def _refuse_ordinal(self, what: str) -> None:
+        if self.ordinal is not None:
+            raise NotSupportedError(f"{what} is not available for ordinal fits (ordered=...) yet; "
+                                    f"estimates, std_all, R-squared and fit indices are in res.estimates, "
+                                    f"res.r2 and res.fit_indices")
+
     @cached_property
     def groups(self) -> Mapping[str, "FitResult"]:
         """One single-group view per group, keyed by group label (``"1"`` for a
@@ -276,6 +292,7 @@ class FitResult:
         sample and implied moments and data. Fit indices are the whole model's. Views
         serve analyses, plots and reports of one group; they cannot be bootstrapped
         (resample the multi-group fit instead)."""
+        self._refuse_ordinal("res.groups (per-group views)")
         return MappingProxyType(_group_views(self))
 
     def parameter_estimates(self, level: float | None = None) -> pd.DataFrame:
@@ -307,6 +324,7 @@ class FitResult:
         does not depend on any estimated parameter (such as a variance standardised to 1)
         has NaN SE, z and p, like a fixed parameter, and its CI is the value itself.
         """
+        self._refuse_ordinal('standardized_solution() (std_all is in res.estimates)')
         level = self.level if level is None else check_level(level)
         if self.grouped:
             return grouped_standardized_solution(self, type, level)
@@ -335,6 +353,7 @@ class FitResult:
 
         ``S`` is the covariance with denominator N (lavaan's for ML).
         """
+        self._refuse_ordinal('residuals()')
         S, Sigma = self.sample_cov.to_numpy(), self.implied_cov.to_numpy()
         if kind == "raw":
             out = S - Sigma
@@ -352,6 +371,7 @@ class FitResult:
                    op: str | list[str] | None = None) -> pd.DataFrame:
         """Modification indices and expected parameter changes (lavaan's ``modindices``);
         see :func:`lcsem.analysis.modindices.modification_indices`. ``top=None`` lists every row."""
+        self._refuse_ordinal('modindices()')
         from ..analysis.modindices import modification_indices
 
         return modification_indices(self, top=top, sort=sort, min_mi=min_mi, op=op)
@@ -359,6 +379,7 @@ class FitResult:
     def score_tests(self, kind: str = "univariate") -> pd.DataFrame:
         """Score tests for releasing equality constraints (lavaan's ``lavTestScore``);
         ``kind`` "univariate", "total" or "cumulative"; see :func:`lcsem.analysis.score_tests.score_tests`."""
+        self._refuse_ordinal('score_tests()')
         from ..analysis.score_tests import score_tests
 
         return score_tests(self, kind)  # type: ignore[arg-type]
@@ -458,6 +479,10 @@ _ROBUST_CORRECTIONS = {
     "MLMV": "robust SEs (expected information), scaled-and-shifted chi-square",
     "MLMVS": "robust SEs (expected information), Satterthwaite mean-and-variance adjusted chi-square",
     "MLR": "Huber-White robust SEs (observed information), Yuan-Bentler scaled chi-square",
+    "WLSMV": "DWLS estimates, robust SEs, scaled-and-shifted chi-square",
+    "ULSMV": "ULS estimates, robust SEs, scaled-and-shifted chi-square",
+    "WLSM": "DWLS estimates, robust SEs, Satorra-Bentler scaled chi-square",
+    "ULSM": "ULS estimates, robust SEs, Satorra-Bentler scaled chi-square",
 }
 
 
