@@ -405,11 +405,13 @@ def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) 
                           tuple((ord_pos[i], ord_pos[j]) for i, j in oo))
     th_flat = np.concatenate([ord_th[j] for j in ord_vars]) if ord_vars else np.zeros(0)
     freq = None
+    evaluation = None
     if oo:
         idx = grid.table_index(design.codes[:, ord_vars])
         freq = np.bincount(idx.ravel(), weights=np.repeat(w, len(oo)), minlength=grid.cell_size)
         fit = polychoric(grid, th_flat[None, :], freq[None, :])
         converged &= bool(fit.converged.all())
+        evaluation = fit.evaluation
         for q, (i, j) in enumerate(oo):
             cor[i, j] = cor[j, i] = fit.rho[0, q]
             s, e = grid.cell_offsets[q], grid.cell_offsets[q] + (grid.n_thresholds[grid.pairs[q][0]] + 1) * \
@@ -458,7 +460,8 @@ def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) 
     g = vd = None
     if gamma:
         g = gamma_matrix(design, w, th=th, th_idx=th_idx_arr, ord_th=ord_th, mean=mean, var=var, cor=cor,
-                         pairs=pairs, grid=grid, th_flat=th_flat, serial=serial, mixed=mixed)
+                         pairs=pairs, grid=grid, th_flat=th_flat, serial=serial, mixed=mixed,
+                         evaluation=evaluation)
         with np.errstate(divide="ignore"):
             vd = 1.0 / np.diag(g)
     return OrdinalStats(names=names, ordered=ordered, n=int(round(n)), th=th, th_names=tuple(th_names),
