@@ -175,7 +175,7 @@ def _check_weights(weights, n: int) -> np.ndarray:
         raise ArgumentError(f"weights: expected integer case counts, got dtype {w.dtype}")
     w = w.astype(float)
     if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w != np.round(w)):
-        bad = w[~(np.isfinite(w) & (w >= 0) & (w == np.round(w)))][0]
+        bad = float(w[~(np.isfinite(w) & (w >= 0) & (w == np.round(w)))][0])
         raise ArgumentError(f"weights: case counts must be non-negative integers, got {bad!r}; pass how "
                             f"often each row occurs (a bootstrap replicate's counts)")
     return w
@@ -264,7 +264,7 @@ def prepare_ordinal(data: pd.DataFrame, names: Sequence[str], ordered, *, weight
         declared = cat_orders[j]
         nonint = x != np.round(x)
         if declared is None and nonint.any():
-            raise DataError(f"ordered column {name!r} holds the non-integer value {x[nonint][0]!r}; ordered "
+            raise DataError(f"ordered column {name!r} holds the non-integer value {float(x[nonint][0])!r}; ordered "
                             f"categories must be integer codes (1, 2, ...): recode the column, or treat it as "
                             f"continuous (leave it out of ordered=)")
         present = np.unique(x[w > 0])
@@ -399,16 +399,19 @@ def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) 
     cor = np.eye(p)
     converged = True
     zero_pairs: list[tuple[str, str]] = []
+    at_one: set[tuple[int, int]] = set()      # pairs already reported (two empty cells)
     oo = [(i, j) for i, j in pairs if ordered[i] and ordered[j]]
     grid = PairGrid.build(tuple(len(design.levels[j]) - 1 for j in ord_vars),
                           tuple((ord_pos[i], ord_pos[j]) for i, j in oo))
     th_flat = np.concatenate([ord_th[j] for j in ord_vars]) if ord_vars else np.zeros(0)
     freq = None
+    evaluation = None
     if oo:
         idx = grid.table_index(design.codes[:, ord_vars])
         freq = np.bincount(idx.ravel(), weights=np.repeat(w, len(oo)), minlength=grid.cell_size)
         fit = polychoric(grid, th_flat[None, :], freq[None, :])
         converged &= bool(fit.converged.all())
+        evaluation = fit.evaluation
         for q, (i, j) in enumerate(oo):
             cor[i, j] = cor[j, i] = fit.rho[0, q]
             s, e = grid.cell_offsets[q], grid.cell_offsets[q] + (grid.n_thresholds[grid.pairs[q][0]] + 1) * \
@@ -416,6 +419,7 @@ def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) 
             if np.any(freq[s:e] == 0):
                 zero_pairs.append((names[j], names[i]))
             if fit.two_zero_cells[0, q]:
+                at_one.add((i, j))
                 warn(f"the 2 x 2 table of {names[j]!r} x {names[i]!r}{where} has two empty cells: the "
                      f"polychoric correlation is set to {fit.rho[0, q]:+.0f}, as lavaan", PolychoricWarning,
                      stacklevel=3)
@@ -441,7 +445,7 @@ def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) 
         warn(f"a polychoric or polyserial correlation{where} did not converge; its value is the last "
              f"iterate", PolychoricWarning, stacklevel=3)
     for i, j in pairs:
-        if abs(cor[i, j]) > 0.99:
+        if abs(cor[i, j]) > 0.99 and (i, j) not in at_one:
             warn(f"the correlation of {names[j]!r} and {names[i]!r}{where} is (nearly) 1.0 "
                  f"({cor[i, j]:.4f}); lavaan warns too", PolychoricWarning, stacklevel=3)
 
@@ -456,7 +460,8 @@ def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) 
     g = vd = None
     if gamma:
         g = gamma_matrix(design, w, th=th, th_idx=th_idx_arr, ord_th=ord_th, mean=mean, var=var, cor=cor,
-                         pairs=pairs, grid=grid, th_flat=th_flat, serial=serial, mixed=mixed)
+                         pairs=pairs, grid=grid, th_flat=th_flat, serial=serial, mixed=mixed,
+                         evaluation=evaluation)
         with np.errstate(divide="ignore"):
             vd = 1.0 / np.diag(g)
     return OrdinalStats(names=names, ordered=ordered, n=int(round(n)), th=th, th_names=tuple(th_names),

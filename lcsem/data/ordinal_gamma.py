@@ -47,7 +47,7 @@ def univariate_ordinal_scores(th: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def gamma_matrix(design, w: np.ndarray, *, th, th_idx, ord_th, mean, var, cor, pairs, grid: PairGrid,
-                 th_flat, serial: SerialPairs | None, mixed) -> np.ndarray:
+                 th_flat, serial: SerialPairs | None, mixed, evaluation=None) -> np.ndarray:
     """Gamma (N * asymptotic covariance of WLS.obs) of one group; see the module text."""
     names, ordered = design.names, design.ordered
     p = len(names)
@@ -84,7 +84,7 @@ def gamma_matrix(design, w: np.ndarray, *, th, th_idx, ord_th, mean, var, cor, p
     # ordered x ordered: per-cell scores gathered per case
     oo = [(i, j) for i, j in pairs if ordered[i] and ordered[j]]
     if oo:
-        cells = polychoric_cell_scores(grid, th_flat[None, :], np.array([[cor[i, j] for i, j in oo]]))
+        cells = polychoric_cell_scores(grid, th_flat[None, :], np.array([[cor[i, j] for i, j in oo]]), evaluation)
         ord_vars = [j for j in range(p) if ordered[j]]
         idx = grid.table_index(design.codes[:, ord_vars])
         for q, (i, j) in enumerate(oo):

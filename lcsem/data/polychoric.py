@@ -29,7 +29,9 @@ PI_FLOOR = float(np.sqrt(np.finfo(float).eps))
 #: lavaan's bounds on a polychoric correlation (nlminb's ``lower``/``upper``)
 RHO_BOUND = 0.999
 _MAX_ITER = 100
-_STEP_TOL = 1e-13
+_STEP_TOL = 1e-13      # a step this small ends the iteration
+_NEWTON_TOL = 1e-10    # ... and so does a next Newton step this small (quadratic convergence:
+                       # the remaining error is then of order 1e-20)
 
 
 def thresholds_from_counts(counts: np.ndarray) -> np.ndarray:
@@ -240,6 +242,7 @@ class PolychoricFit:
     converged: np.ndarray      # (R, pairs) bool
     iterations: int
     two_zero_cells: np.ndarray  # (R, pairs) bool: a 2 x 2 table with two empty cells (rho = +-1)
+    evaluation: "_Evaluation | None" = None   # cell probabilities and derivatives at ``rho``
 
 
 def polychoric(grid: PairGrid, th: np.ndarray, freq: np.ndarray, start: np.ndarray | None = None) -> PolychoricFit:
@@ -285,12 +288,22 @@ def polychoric(grid: PairGrid, th: np.ndarray, freq: np.ndarray, start: np.ndarr
         hess = np.where(accept, h_t, hess)
         step_scale = np.where(accept, 1.0, step_scale * 0.5)
         pushing_out = (np.abs(rho) >= RHO_BOUND) & (np.sign(grad) == np.sign(rho))
-        done = (accept & ((moved < _STEP_TOL) | pushing_out)) | (step_scale < 1e-10)
+        next_small = (hess < 0) & (np.abs(grad) < _NEWTON_TOL * np.abs(hess))
+        done = (accept & ((moved < _STEP_TOL) | pushing_out | next_small)) | (step_scale < 1e-10)
         active = active & ~done
-    return PolychoricFit(rho=rho, converged=~active, iterations=it, two_zero_cells=two_zero)
+        if accept.any():
+            ev = _merge(grid, ev, ev_t, accept)
+    return PolychoricFit(rho=rho, converged=~active, iterations=it, two_zero_cells=two_zero, evaluation=ev)
 
 
-def polychoric_cell_scores(grid: PairGrid, th: np.ndarray, rho: np.ndarray) -> dict[str, np.ndarray]:
+def _merge(grid: PairGrid, old: _Evaluation, new: _Evaluation, take: np.ndarray) -> _Evaluation:
+    """The evaluation of ``new`` for the pairs in ``take`` (R, pairs), of ``old`` elsewhere."""
+    return _Evaluation(*(np.where(take[:, grid.cell_pair], n, o) for o, n in
+                         ((old.pi, new.pi), (old.phi, new.phi), (old.gnorm, new.gnorm), (old.valid, new.valid))))
+
+
+def polychoric_cell_scores(grid: PairGrid, th: np.ndarray, rho: np.ndarray,
+                           evaluation: _Evaluation | None = None) -> dict[str, np.ndarray]:
     """Per-cell scores of the bivariate log-likelihood (lavaan's ``lav_bvord_cor_scores``).
 
     Returns arrays of shape (R, cells): ``rho`` (d log pi / d rho), ``th1_upper``,
@@ -300,7 +313,7 @@ def polychoric_cell_scores(grid: PairGrid, th: np.ndarray, rho: np.ndarray) -> d
     """
     th = np.atleast_2d(th)
     rho = np.atleast_2d(rho)
-    ev = _evaluate(grid, th, rho)
+    ev = _evaluate(grid, th, rho) if evaluation is None else evaluation
     r_count = th.shape[0]
     big = 100.0                                       # lavaan's +-100 for infinite limits
     k1 = np.asarray(grid.n_thresholds)[np.asarray([p[0] for p in grid.pairs], dtype=np.intp)][grid.cell_pair] \

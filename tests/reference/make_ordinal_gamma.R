@@ -46,6 +46,13 @@ out$edge$tables <- lapply(list(e1_e2 = table(edge$e1, edge$e2), e3_e4 = table(ed
 pe <- as.data.frame(parameterEstimates(fe))
 out$edge$params <- conv(pe[, c("lhs", "op", "rhs", "est", "se")])
 
+## ---- the bivariate normal CDF lavaan calls (pbivnorm), at points in every quadrature regime ----
+set.seed(1213)
+h <- round(rnorm(300, 0, 1.5), 6); k <- round(rnorm(300, 0, 1.5), 6)
+r <- round(c(runif(280, -1, 1), 0, 0.3, 0.75, 0.925, -0.925, 0.999, -0.999, 0.9999, -0.9999, 1, -1,
+             0.2999, 0.7499, 0.9249, -0.3, -0.75, 0.5, -0.5, 0.95, -0.95), 6)
+out$pbivnorm <- list(h = I(h), k = I(k), rho = I(r), p = I(pbivnorm::pbivnorm(h, k, r)))
+
 tt <- proc.time() - t_script
 out$script_seconds <- unname(tt["elapsed"])
 write_ref(out, "ordinal_gamma_reference.json")
