@@ -285,3 +285,22 @@ def test_ordinal_rows_view():
         assert all(rows[i].op == "~~" and rows[i].lhs == n for n, i in view.residual_variances[g].items())
         assert all(rows[i].op == "~1" and rows[i].lhs == n for n, i in view.intercepts[g].items())
     assert all(rows[i].free for i in view.scaling[2].values())
+
+
+def test_ordinal_rows_follow_the_models_variable_order_not_the_written_order():
+    entry = CASES["sim_written"]            # y1, y7, y8 thresholds and y5, y6 scaling factors written first
+    model = Model.from_syntax(entry["model"])
+    view = ordinal_rows(ordinal_table(model, _n_thresholds(entry)))
+    assert view.ordered == model.observed == tuple(f"y{i}" for i in range(1, 9))
+    assert view.threshold_names()[:4] == ("y1|t1", "y1|t2", "y1|t3", "y2|t1")
+
+
+def test_view_model_of_an_ordinal_group_reproduces_its_rows():
+    from lcsem.spec.groups import view_model
+    entry = FITS["lc_ord_inv_thresholds"]
+    rows = _table(entry)
+    for g in (1, 2):
+        part = [r for r in rows if r.group == g]
+        view = view_model(part)
+        assert [(r.lhs, r.op, r.rhs, bool(r.free), None if r.free else r.value) for r in view.rows] == \
+            [(r.lhs, r.op, r.rhs, bool(r.free), None if r.free else r.value) for r in part]

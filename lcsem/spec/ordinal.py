@@ -160,11 +160,17 @@ class OrdinalRows:
 def ordinal_rows(rows: Sequence[ParRow]) -> OrdinalRows:
     """The :class:`OrdinalRows` view of ``rows`` (a table from :func:`ordinal_table`).
 
-    Thresholds of each variable are listed t1, t2, ... whatever the order the text
-    wrote them in; every ordered variable has its scaling factor, variance and intercept
-    rows in every group (the table always has them)."""
+    Ordered variables are listed in the model's order of observed variables (that of
+    :attr:`lcsem.Model.observed` and of lavaan's ``th`` vector), whatever order the text
+    writes their rows in, and the thresholds of each t1, t2, ...; every ordered variable
+    has its scaling factor, variance and intercept rows in every group (the table always
+    has them)."""
     rows = list(rows)
-    ordered = tuple(dict.fromkeys(r.lhs for r in rows if r.op == "~*~"))
+    scaled = {r.lhs for r in rows if r.op == "~*~"}
+    # the model's order of observed variables (indicators in order of appearance first,
+    # as Model.observed and lavaan's ov.names), which is the order of lavaan's th vector
+    names = [r.rhs for r in rows if r.op == "=~"] + [n for r in rows if r.op != ":=" for n in (r.lhs, r.rhs)]
+    ordered = tuple(n for n in dict.fromkeys(names) if n in scaled)
     groups = sorted({r.group for r in rows if r.op != ":="})
     ths: dict[int, tuple] = {}
     scaling: dict[int, dict[str, int]] = {}
