@@ -24,7 +24,7 @@ import pytest
 from lcsem import LcsemError, Model
 from lcsem.exceptions import ArgumentError, ModelSpecificationError, ModelSyntaxError, NotSupportedError
 from lcsem.spec.groups import group_table
-from lcsem.spec.ordinal import ordinal_rows, ordinal_table
+from lcsem.spec.ordinal import ordinal_n_moments, ordinal_rows, ordinal_table
 from lcsem.spec.syntax import parse_syntax
 
 REF = Path(__file__).resolve().parent / "reference"
@@ -112,6 +112,13 @@ def _compare(entry: dict) -> None:
         assert [r.free for r in rows] == [pt["free"][i] for i in idx]
     n_par = len({r.free for r in rows if r.free})
     assert n_par == entry["npar"] - sum(op == "==" for op in pt["op"])
+    if "fit_measures" in entry:
+        options = entry["options"]
+        model = Model.from_syntax(entry["model"], std_lv=bool(options.get("std.lv", False)))
+        dims = entry["wls_v_dim"]
+        n_mom = ordinal_n_moments(model, _n_thresholds(entry), entry["ngroups"])
+        assert n_mom == sum(d[0] for d in dims.values())
+        assert n_mom - n_par == entry["fit_measures"]["df"]
 
 
 # ---------------------------------------------------------------------- lavaan's tables

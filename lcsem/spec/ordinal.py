@@ -31,7 +31,8 @@ from .groups import PARAMETERIZATIONS, group_table
 from .model import Model
 from .partable import ParRow
 
-__all__ = ["ordinal_table", "check_ordered", "OrdinalRows", "ordinal_rows", "MAX_THRESHOLDS"]
+__all__ = ["ordinal_table", "check_ordered", "ordinal_n_moments", "OrdinalRows", "ordinal_rows",
+           "MAX_THRESHOLDS"]
 
 #: Most thresholds lcsem accepts for one ordered variable (more than 10 categories is
 #: almost surely a continuous variable declared ordered by mistake).
@@ -123,6 +124,18 @@ def ordinal_table(model: Model, ordered: Mapping[str, int], n_groups: int = 1, *
                             f"{', ...' if len(model.observed) > 6 else ''}); name the ordered indicators")
     return group_table(model, n_groups, group_equal=group_equal, group_partial=group_partial,
                        meanstructure=True, ordered=checked, parameterization=parameterization)
+
+
+def ordinal_n_moments(model: Model, ordered: Mapping[str, int], n_groups: int = 1) -> int:
+    """Number of sample statistics lavaan fits with ordered indicators (its ``WLS.obs``):
+    per group the thresholds, the continuous variables' means and variances, and the
+    ``p (p - 1) / 2`` polychoric / polyserial / Pearson correlations of the ``p`` observed
+    variables. The degrees of freedom are ``ordinal_n_moments(...) - n_free(rows)``.
+    """
+    checked = check_ordered(model, ordered)
+    p = len(model.observed)
+    n_continuous = p - len(checked)
+    return n_groups * (sum(checked.values()) + 2 * n_continuous + p * (p - 1) // 2)
 
 
 @dataclass(frozen=True)
