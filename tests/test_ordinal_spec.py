@@ -311,3 +311,10 @@ def test_view_model_of_an_ordinal_group_reproduces_its_rows():
         view = view_model(part)
         assert [(r.lhs, r.op, r.rhs, bool(r.free), None if r.free else r.value) for r in view.rows] == \
             [(r.lhs, r.op, r.rhs, bool(r.free), None if r.free else r.value) for r in part]
+
+
+def test_several_left_hand_names_give_lavaans_row_order():
+    st = parse_syntax("f =~ y1 + y2 + y3\ny1 + y2 | t1 + t2\ny1 + y2 ~~ y3 + f")
+    assert [(s.lhs, s.op, s.rhs) for s in st[3:]] == [
+        ("y1", "|", "t1"), ("y1", "|", "t2"), ("y2", "|", "t1"), ("y2", "|", "t2"),
+        ("y1", "~~", "y3"), ("y1", "~~", "f"), ("y2", "~~", "y3"), ("y2", "~~", "f")]
