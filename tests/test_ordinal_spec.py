@@ -318,3 +318,11 @@ def test_several_left_hand_names_give_lavaans_row_order():
     assert [(s.lhs, s.op, s.rhs) for s in st[3:]] == [
         ("y1", "|", "t1"), ("y1", "|", "t2"), ("y2", "|", "t1"), ("y2", "|", "t2"),
         ("y1", "~~", "y3"), ("y1", "~~", "f"), ("y2", "~~", "y3"), ("y2", "~~", "f")]
+
+
+def test_ordinal_models_survive_saving():
+    from lcsem.results.codec import model_from_dict, model_to_dict
+    model = Model.from_syntax(FITS["lc_ord_inv_intercepts"]["model"])
+    again = model_from_dict(json.loads(json.dumps(model_to_dict(model))))
+    assert again == model
+    assert again.statements == model.statements
