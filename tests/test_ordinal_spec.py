@@ -249,6 +249,7 @@ BAD = [
     ("bool thresholds", SIM, {"y1": True}, {}, ArgumentError, r"ordered\['y1'\]"),
     ("latent ordered", SIM, {"f1": 3}, {}, ArgumentError, r"ordered: 'f1' is a latent variable"),
     ("no ordered variable in the model", SIM, {"z": 3}, {}, ArgumentError, r"ordered: none of \['z'\]"),
+    ("empty ordered", SIM, {}, {}, ArgumentError, r"ordered: no ordered variable given"),
     ("parameterization", SIM, SIM_K, {"parameterization": "gamma"}, ArgumentError,
      r"parameterization: expected 'delta' or 'theta', got 'gamma'"),
     ("partial threshold not in model", SIM, SIM_K, {"n_groups": 2, "group_equal": ["thresholds"],

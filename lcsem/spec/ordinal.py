@@ -118,6 +118,9 @@ def ordinal_table(model: Model, ordered: Mapping[str, int], n_groups: int = 1, *
         raise ArgumentError(f"parameterization: expected 'delta' or 'theta', got "
                             f"{describe_value(parameterization)}")
     checked = check_ordered(model, ordered)
+    if not ordered:
+        raise ArgumentError("ordered: no ordered variable given; name the ordered indicators and their "
+                            "numbers of thresholds (categories - 1), e.g. {'y1': 4}")
     if not checked:
         raise ArgumentError(f"ordered: none of {sorted(map(str, ordered))[:5]} is an observed variable "
                             f"of the model ({', '.join(model.observed[:6])}"
