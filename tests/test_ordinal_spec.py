@@ -24,7 +24,7 @@ import pytest
 from lcsem import LcsemError, Model
 from lcsem.exceptions import ArgumentError, ModelSpecificationError, ModelSyntaxError, NotSupportedError
 from lcsem.spec.groups import group_table
-from lcsem.spec.ordinal import ordinal_rows, ordinal_table
+from lcsem.spec.ordinal import ordinal_n_moments, ordinal_rows, ordinal_table
 from lcsem.spec.syntax import parse_syntax
 
 REF = Path(__file__).resolve().parent / "reference"
@@ -112,6 +112,13 @@ def _compare(entry: dict) -> None:
         assert [r.free for r in rows] == [pt["free"][i] for i in idx]
     n_par = len({r.free for r in rows if r.free})
     assert n_par == entry["npar"] - sum(op == "==" for op in pt["op"])
+    if "fit_measures" in entry:
+        options = entry["options"]
+        model = Model.from_syntax(entry["model"], std_lv=bool(options.get("std.lv", False)))
+        dims = entry["wls_v_dim"]
+        n_mom = ordinal_n_moments(model, _n_thresholds(entry), entry["ngroups"])
+        assert n_mom == sum(d[0] for d in dims.values())
+        assert n_mom - n_par == entry["fit_measures"]["df"]
 
 
 # ---------------------------------------------------------------------- lavaan's tables
@@ -242,6 +249,7 @@ BAD = [
     ("bool thresholds", SIM, {"y1": True}, {}, ArgumentError, r"ordered\['y1'\]"),
     ("latent ordered", SIM, {"f1": 3}, {}, ArgumentError, r"ordered: 'f1' is a latent variable"),
     ("no ordered variable in the model", SIM, {"z": 3}, {}, ArgumentError, r"ordered: none of \['z'\]"),
+    ("empty ordered", SIM, {}, {}, ArgumentError, r"ordered: no ordered variable given"),
     ("parameterization", SIM, SIM_K, {"parameterization": "gamma"}, ArgumentError,
      r"parameterization: expected 'delta' or 'theta', got 'gamma'"),
     ("partial threshold not in model", SIM, SIM_K, {"n_groups": 2, "group_equal": ["thresholds"],
@@ -285,3 +293,37 @@ def test_ordinal_rows_view():
         assert all(rows[i].op == "~~" and rows[i].lhs == n for n, i in view.residual_variances[g].items())
         assert all(rows[i].op == "~1" and rows[i].lhs == n for n, i in view.intercepts[g].items())
     assert all(rows[i].free for i in view.scaling[2].values())
+
+
+def test_ordinal_rows_follow_the_models_variable_order_not_the_written_order():
+    entry = CASES["sim_written"]            # y1, y7, y8 thresholds and y5, y6 scaling factors written first
+    model = Model.from_syntax(entry["model"])
+    view = ordinal_rows(ordinal_table(model, _n_thresholds(entry)))
+    assert view.ordered == model.observed == tuple(f"y{i}" for i in range(1, 9))
+    assert view.threshold_names()[:4] == ("y1|t1", "y1|t2", "y1|t3", "y2|t1")
+
+
+def test_view_model_of_an_ordinal_group_reproduces_its_rows():
+    from lcsem.spec.groups import view_model
+    entry = FITS["lc_ord_inv_thresholds"]
+    rows = _table(entry)
+    for g in (1, 2):
+        part = [r for r in rows if r.group == g]
+        view = view_model(part)
+        assert [(r.lhs, r.op, r.rhs, bool(r.free), None if r.free else r.value) for r in view.rows] == \
+            [(r.lhs, r.op, r.rhs, bool(r.free), None if r.free else r.value) for r in part]
+
+
+def test_several_left_hand_names_give_lavaans_row_order():
+    st = parse_syntax("f =~ y1 + y2 + y3\ny1 + y2 | t1 + t2\ny1 + y2 ~~ y3 + f")
+    assert [(s.lhs, s.op, s.rhs) for s in st[3:]] == [
+        ("y1", "|", "t1"), ("y1", "|", "t2"), ("y2", "|", "t1"), ("y2", "|", "t2"),
+        ("y1", "~~", "y3"), ("y1", "~~", "f"), ("y2", "~~", "y3"), ("y2", "~~", "f")]
+
+
+def test_ordinal_models_survive_saving():
+    from lcsem.results.codec import model_from_dict, model_to_dict
+    model = Model.from_syntax(FITS["lc_ord_inv_intercepts"]["model"])
+    again = model_from_dict(json.loads(json.dumps(model_to_dict(model))))
+    assert again == model
+    assert again.statements == model.statements

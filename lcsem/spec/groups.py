@@ -34,8 +34,8 @@ from .partable import (ParRow, _key, all_labels, build_partable, has_intercepts,
                        variable_roles)
 from .syntax import GroupModifier, Statement
 
-__all__ = ["GROUP_EQUAL", "PARAMETERIZATIONS", "group_table", "mean_structure_needed", "view_model", "n_moments",
-           "n_free", "fixed_x_free", "parse_partial", "shared_labels"]
+__all__ = ["GROUP_EQUAL", "PARAMETERIZATIONS", "group_table", "mean_structure_needed", "view_model",
+           "n_moments", "n_free", "fixed_x_free", "parse_partial", "shared_labels"]
 
 #: lavaan's ``group.equal`` classes that lcsem implements (``"thresholds"``: ordered
 #: indicators only).

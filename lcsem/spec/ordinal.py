@@ -31,7 +31,8 @@ from .groups import PARAMETERIZATIONS, group_table
 from .model import Model
 from .partable import ParRow
 
-__all__ = ["ordinal_table", "check_ordered", "OrdinalRows", "ordinal_rows", "MAX_THRESHOLDS"]
+__all__ = ["ordinal_table", "check_ordered", "ordinal_n_moments", "OrdinalRows", "ordinal_rows",
+           "MAX_THRESHOLDS"]
 
 #: Most thresholds lcsem accepts for one ordered variable (more than 10 categories is
 #: almost surely a continuous variable declared ordered by mistake).
@@ -117,12 +118,27 @@ def ordinal_table(model: Model, ordered: Mapping[str, int], n_groups: int = 1, *
         raise ArgumentError(f"parameterization: expected 'delta' or 'theta', got "
                             f"{describe_value(parameterization)}")
     checked = check_ordered(model, ordered)
+    if not ordered:
+        raise ArgumentError("ordered: no ordered variable given; name the ordered indicators and their "
+                            "numbers of thresholds (categories - 1), e.g. {'y1': 4}")
     if not checked:
         raise ArgumentError(f"ordered: none of {sorted(map(str, ordered))[:5]} is an observed variable "
                             f"of the model ({', '.join(model.observed[:6])}"
                             f"{', ...' if len(model.observed) > 6 else ''}); name the ordered indicators")
     return group_table(model, n_groups, group_equal=group_equal, group_partial=group_partial,
                        meanstructure=True, ordered=checked, parameterization=parameterization)
+
+
+def ordinal_n_moments(model: Model, ordered: Mapping[str, int], n_groups: int = 1) -> int:
+    """Number of sample statistics lavaan fits with ordered indicators (its ``WLS.obs``):
+    per group the thresholds, the continuous variables' means and variances, and the
+    ``p (p - 1) / 2`` polychoric / polyserial / Pearson correlations of the ``p`` observed
+    variables. The degrees of freedom are ``ordinal_n_moments(...) - n_free(rows)``.
+    """
+    checked = check_ordered(model, ordered)
+    p = len(model.observed)
+    n_continuous = p - len(checked)
+    return n_groups * (sum(checked.values()) + 2 * n_continuous + p * (p - 1) // 2)
 
 
 @dataclass(frozen=True)
@@ -160,11 +176,17 @@ class OrdinalRows:
 def ordinal_rows(rows: Sequence[ParRow]) -> OrdinalRows:
     """The :class:`OrdinalRows` view of ``rows`` (a table from :func:`ordinal_table`).
 
-    Thresholds of each variable are listed t1, t2, ... whatever the order the text
-    wrote them in; every ordered variable has its scaling factor, variance and intercept
-    rows in every group (the table always has them)."""
+    Ordered variables are listed in the model's order of observed variables (that of
+    :attr:`lcsem.Model.observed` and of lavaan's ``th`` vector), whatever order the text
+    writes their rows in, and the thresholds of each t1, t2, ...; every ordered variable
+    has its scaling factor, variance and intercept rows in every group (the table always
+    has them)."""
     rows = list(rows)
-    ordered = tuple(dict.fromkeys(r.lhs for r in rows if r.op == "~*~"))
+    scaled = {r.lhs for r in rows if r.op == "~*~"}
+    # the model's order of observed variables (indicators in order of appearance first,
+    # as Model.observed and lavaan's ov.names), which is the order of lavaan's th vector
+    names = [r.rhs for r in rows if r.op == "=~"] + [n for r in rows if r.op != ":=" for n in (r.lhs, r.rhs)]
+    ordered = tuple(n for n in dict.fromkeys(names) if n in scaled)
     groups = sorted({r.group for r in rows if r.op != ":="})
     ths: dict[int, tuple] = {}
     scaling: dict[int, dict[str, int]] = {}

@@ -196,7 +196,9 @@ def _parse_line(chunk: str, line: int) -> list[Statement]:
             _check_ordinal_term(op, fields["rhs"], lhs_names, line, chunk)
         key = fields["rhs"]
         terms[key] = _merge_terms(terms[key], fields, term, line, chunk) if key in terms else fields
-    return [Statement(lhs=lhs, **fields) for fields in terms.values() for lhs in lhs_names]
+    # lavaan's order: each left-hand name with every term in turn ('a + b ~~ c + d' is
+    # a ~~ c, a ~~ d, b ~~ c, b ~~ d)
+    return [Statement(lhs=lhs, **fields) for lhs in lhs_names for fields in terms.values()]
 
 
 def _check_ordinal_term(op: str, rhs: str, lhs_names: list[str], line: int, chunk: str) -> None:
