@@ -51,6 +51,14 @@ class _GroupLayout:
     scale_fixed: np.ndarray   # (p,) fixed Delta_i (1 for continuous)
 
 
+def derived_row(row: ParRow, ordered: Sequence[str], parameterization: str) -> bool:
+    """Whether ``row``'s value follows from the others (delta: an ordered variable's residual
+    variance; theta: its scaling factor)."""
+    if row.lhs not in ordered or row.rhs != row.lhs:
+        return False
+    return row.op == ("~~" if parameterization == "delta" else "~*~")
+
+
 class OrdinalStructure:
     """Maps one parameter vector to every group's thresholds and correlations.
 
@@ -94,6 +102,8 @@ class OrdinalStructure:
         self.ordered = tuple(v for v in self.observed if v in ordered_set)
         self.rows = tuple(r for r in rows if r.op not in (":=", "=="))
         self.k = max((r.free for r in self.rows), default=0)
+        self._row_free = np.array([r.free - 1 for r in self.rows], dtype=int)
+        self._row_fixed = np.array([0.0 if r.free or not np.isfinite(r.value) else r.value for r in self.rows])
         index = {v: i for i, v in enumerate(self.observed)}
         # paths out of an ordered variable would make its residual variance a function of more
         # than its own row (delta parameterisation): not a model lavaan's delta rule covers here
@@ -258,12 +268,15 @@ class OrdinalStructure:
         return np.concatenate([d_th, d_var, d_cor], axis=0)
 
     # ------------------------------------------------------------------ values
-    def row_values(self, theta: np.ndarray) -> np.ndarray:
-        """Value of every row of :attr:`rows` at ``theta`` (k,), with the derived ones of
-        lavaan's table: delta: residual variances of ``y*``; theta: scaling factors."""
+    def row_values(self, theta: np.ndarray, derived: bool = True) -> np.ndarray:
+        """Value of every row of :attr:`rows` at ``theta`` (k,), with (``derived``) the derived
+        ones of lavaan's table: delta: residual variances of ``y*``; theta: scaling factors
+        (otherwise their table values)."""
         theta = np.asarray(theta, float)
-        out = np.array([theta[r.free - 1] if r.free else (r.value if np.isfinite(r.value) else 0.0)
-                        for r in self.rows], dtype=float)
+        out = np.where(self._row_free >= 0, theta[np.maximum(self._row_free, 0)] if self.k else 0.0,
+                       self._row_fixed)
+        if not derived:
+            return out
         index = {v: i for i, v in enumerate(self.observed)}
         for g in range(self.n_groups):
             m = self.moments(theta, g)

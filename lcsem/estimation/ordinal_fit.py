@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._warnings import warn
 from ..engine.optimize import fisher_scoring
-from ..engine.ordinal import OrdinalStructure
+from ..engine.ordinal import OrdinalStructure, derived_row
 from ..engine.wls import WLSObjective, ordinal_starts, unpack_statistics
 from ..exceptions import ConvergenceWarning, IdentificationWarning, NonAdmissibleWarning
 from ..inference.ordinal_indices import catml_corrections, ordinal_fit_measures
@@ -303,8 +303,13 @@ def _result(model, rows, stats, sol: OrdinalSolution, estimator, parameterizatio
     fixed = free < 0
     defined = DefinedParameters(tuple(rows))
     if defined.names:
+        # derived rows (delta: y* residual variances) are recomputed only when labelled
+        needs_derived = any(r.label and derived_row(r, struct.ordered, struct.parameterization)
+                            for r in table_rows)
+
         def evaluate(th: np.ndarray) -> np.ndarray:
-            return defined.evaluate(np.stack([struct.row_values(t) for t in np.atleast_2d(th)]))
+            return defined.evaluate(np.stack([struct.row_values(t, derived=needs_derived)
+                                              for t in np.atleast_2d(th)]))
         d_rows = [r for r in rows if r.op == ":="]
         d_std = {kind: defined.evaluate(v[None])[0] for kind, v in std.items()}
         table = pd.concat([table, pd.DataFrame({
