@@ -301,3 +301,27 @@ def test_unsupported_analyses_say_so():
         res.standardized_solution()
     with pytest.raises(NotSupportedError, match="ordinal"):
         res.modindices()
+
+
+# ---------------------------------------------------------------------- compare (lavTestLRT)
+@pytest.mark.parametrize("key, names", [
+    ("lc_ord_invariance", ["lc_ord_inv_configural", "lc_ord_inv_thresholds", "lc_ord_inv_loadings",
+                           "lc_ord_inv_intercepts"]),
+    ("sim_wlsmv", ["sim_wlsmv", "sim_wlsmv_nested"]),
+])
+def test_compare_is_lavaans_satorra_2000(key, names):
+    """lavTestLRT of WLSMV fits: the scaled-and-shifted (Satorra 2000) difference test."""
+    results = [fit_reference(n) for n in names]
+    table = lcsem.compare(*results, names=names).table
+    ref = pd.DataFrame(ORD["lrt"][key]["table"])
+    np.testing.assert_allclose(table["chisq"], ref["Chisq"], atol=0.01)
+    np.testing.assert_allclose(table["chisq_diff"].iloc[1:], ref["Chisq diff"].iloc[1:], atol=1e-3)
+    np.testing.assert_allclose(table["pvalue"].iloc[1:], ref["Pr(>Chisq)"].iloc[1:], atol=1e-3)
+    assert list(table["df_diff"].iloc[1:]) == list(ref["Df diff"].iloc[1:])
+
+
+def test_compare_refuses_mixing_ordinal_and_continuous():
+    data = DATA["ordinal_sim.csv"]
+    model = FITS["sim_wlsmv"]["model"]
+    with pytest.raises(LcsemError, match="estimator"):
+        lcsem.compare(lcsem.fit(model, data, ordered=True), lcsem.fit(FITS["sim_wlsmv_nested"]["model"], data))

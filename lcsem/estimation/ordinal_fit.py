@@ -367,3 +367,31 @@ def _inadmissible(estimates: pd.DataFrame, struct: OrdinalStructure, multi: bool
             where = f"group {int(r['group'])}: " if multi else ""
             out.append(f"{where}negative variance {r['lhs']} ~~ {r['rhs']} = {r['est']:.4g}")
     return out
+
+
+def ordinal_pieces(res: FitResult) -> tuple[OrdinalStructure, OrdinalPieces]:
+    """The structure and the inference pieces (Jacobians at the estimates, weights, Gamma,
+    group sizes) of an ordinal fit, recomputed from its data (for difference tests)."""
+    from ..data.ordinal import ordinal_levels, ordinal_stats
+    from ..exceptions import ArgumentError
+
+    info = res.ordinal
+    if info is None:
+        raise ArgumentError("res: not an ordinal fit (fitted without ordered=)")
+    if res.data is None:
+        raise ArgumentError("res: this ordinal result holds no data; refit it from the data")
+    cols = list(res.model.observed)
+    names = info.ordered_names
+    levels = ordinal_levels(res.data, names)
+    parts = res.group_frames()
+    stats = [ordinal_stats(part[cols], cols, levels, label=label)
+             for part, label in zip(parts, res.group_labels or ("",))]
+    kind = ORDINAL_ESTIMATORS[res.estimator][0]
+    struct = OrdinalStructure(info.rows, cols, res.model.latent, names, n_groups=len(stats),
+                              parameterization=info.parameterization)
+    theta = np.asarray(res.theta, float)
+    Delta = tuple(struct.jacobian(theta, g) for g in range(len(stats)))
+    pieces = OrdinalPieces(Delta, tuple(_weights(st, kind) for st in stats),
+                           tuple(np.asarray(st.gamma, float) for st in stats),
+                           np.asarray([st.n for st in stats], float))
+    return struct, pieces

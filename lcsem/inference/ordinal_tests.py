@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["OrdinalPieces", "ordinal_information", "robust_vcov", "standard_vcov", "ugamma_traces", "scaled_test",
+__all__ = ["OrdinalPieces", "ordinal_information", "robust_vcov", "standard_vcov", "satorra_2000_ordinal", "ugamma_traces", "scaled_test",
            "standard_statistic", "independence_fit"]
 
 
@@ -160,3 +160,39 @@ def independence_fit(stats: Sequence[np.ndarray], W: Sequence[np.ndarray], n: Se
         Deltas.append(full)
     stat, _ = standard_statistic(residuals, W, n)
     return stat, tuple(Deltas)
+
+
+def satorra_2000_ordinal(Delta1: Sequence[np.ndarray], J0: Sequence[np.ndarray], W: Sequence[np.ndarray],
+                         Gamma: Sequence[np.ndarray], n: np.ndarray, chisq_diff: float, df_diff: int
+                         ) -> dict[str, float]:
+    """lavaan's ``satorra.2000`` scaled-and-shifted difference test of two nested ordinal
+    least-squares fits (``lavTestLRT``'s default for WLSMV/ULSMV; ``A.method = "delta"``).
+
+    ``Delta1``/``J0``: per group the Jacobians of the less restricted and of the restricted
+    model at their estimates. With ``H = Delta1^+ J0``, ``A`` a basis of the orthogonal
+    complement of ``H``'s columns, ``P = sum_g f_g D_g' W_g D_g``,
+    ``M = P^-1 A' (A P^-1 A')^+ A P^-1``, ``U = V D M D' V`` (``V = blockdiag(f_g W_g)``)
+    and ``Gamma = blockdiag(Gamma_g / f_g)``: ``a = sqrt(df / tr((U Gamma)^2))``,
+    ``b = df - a tr(U Gamma)``, statistic ``a (T0 - T1) + b``."""
+    from scipy.special import chdtrc
+
+    n = np.asarray(n, float)
+    f = n / n.sum()
+    D1 = np.concatenate(Delta1, axis=0)
+    D0 = np.concatenate(J0, axis=0)
+    H = np.linalg.pinv(D1) @ D0
+    Q, _ = np.linalg.qr(H, mode="complete")
+    rank = int(np.linalg.matrix_rank(H))
+    A = Q[:, rank:].T
+    P_inv = np.linalg.inv(ordinal_information(OrdinalPieces(tuple(Delta1), tuple(W), None, n)))
+    M = P_inv @ A.T @ np.linalg.pinv(A @ P_inv @ A.T) @ A @ P_inv
+    V = _block([fg * _full(Wg) for fg, Wg in zip(f, W)])
+    G = _block([Gg / fg for fg, Gg in zip(f, Gamma)])
+    VD = V @ D1
+    UG = VD @ M @ VD.T @ G
+    trace, trace2 = float(np.trace(UG)), float(np.sum(UG * UG.T))
+    a = np.sqrt(df_diff / trace2)
+    b = df_diff - a * trace
+    stat = chisq_diff * a + b
+    return dict(stat=float(stat), df=float(df_diff), pvalue=float(chdtrc(df_diff, stat)), a=float(a), b=float(b),
+                trace=trace, trace2=trace2)
