@@ -297,10 +297,35 @@ def test_unsupported_analyses_say_so():
     res = lcsem.fit(FITS["sim_wlsmv"]["model"], DATA["ordinal_sim.csv"], ordered=True)
     with pytest.raises(NotSupportedError, match="ordinal"):
         res.to_dict()
-    with pytest.raises(NotSupportedError, match="std_all"):
-        res.standardized_solution()
     with pytest.raises(NotSupportedError, match="ordinal"):
         res.modindices()
+    with pytest.raises(NotSupportedError, match="ordinal"):
+        lcsem.factor_scores(res)
+
+
+@pytest.mark.parametrize("name", ["lc_ord_wlsmv", "lc_ord_wlsmv_theta", "sim_mixed_wlsmv", "lc_ord_inv_loadings"])
+def test_standardized_solution_matches_lavaan(name):
+    """standardizedSolution(): std_all with delta-method SEs from the robust covariance."""
+    fit = FITS[name]
+    res = fit_reference(name)
+    mine = res.standardized_solution()
+    ref = pd.DataFrame(fit["std_solution"])
+    ref = ref[ref.op != "=="]
+    keys = ["lhs", "op", "rhs"] + (["group"] if "group" in mine.columns else [])
+    both = mine.merge(ref, on=keys, how="inner")
+    assert len(both) == len(ref) == len(mine)
+    np.testing.assert_allclose(both["est_std"], both["est.std"], atol=1e-3)
+    np.testing.assert_allclose(both["se_std"].fillna(0.0), both["se"].fillna(0.0), atol=1e-3)
+
+
+def test_effects_of_an_ordinal_fit_are_its_defined_parameters():
+    """effects(): indirect and total effects on the y* scale equal lavaan's := rows."""
+    fit = FITS["lc_ord_wlsmv"]
+    eff = lcsem.effects(fit_reference("lc_ord_wlsmv")).table
+    ref = pd.DataFrame(fit["params"]).set_index("lhs")
+    assert eff.loc["culture->kmsuse->perf", "est"] == pytest.approx(ref.loc["ind", "est"], abs=1e-3)
+    assert eff.loc["culture->kmsuse->perf", "se"] == pytest.approx(ref.loc["ind", "se"], abs=1e-3)
+    assert eff.loc["total(culture->perf)", "est"] == pytest.approx(ref.loc["total", "est"], abs=1e-3)
 
 
 # ---------------------------------------------------------------------- compare (lavTestLRT)
@@ -323,5 +348,7 @@ def test_compare_is_lavaans_satorra_2000(key, names):
 def test_compare_refuses_mixing_ordinal_and_continuous():
     data = DATA["ordinal_sim.csv"]
     model = FITS["sim_wlsmv"]["model"]
+    with pytest.warns(lcsem.OrdinalDataWarning):
+        continuous = lcsem.fit(FITS["sim_wlsmv_nested"]["model"], data)
     with pytest.raises(LcsemError, match="estimator"):
-        lcsem.compare(lcsem.fit(model, data, ordered=True), lcsem.fit(FITS["sim_wlsmv_nested"]["model"], data))
+        lcsem.compare(lcsem.fit(model, data, ordered=True), continuous)

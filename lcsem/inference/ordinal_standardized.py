@@ -14,7 +14,7 @@ import numpy as np
 
 from ..engine.ordinal import OrdinalStructure
 
-__all__ = ["ordinal_standardized", "ordinal_r2"]
+__all__ = ["ordinal_standardized", "ordinal_r2", "ordinal_standardized_solution"]
 
 
 def ordinal_standardized(struct: OrdinalStructure, theta: np.ndarray, values: np.ndarray
@@ -63,3 +63,26 @@ def ordinal_r2(struct: OrdinalStructure, theta: np.ndarray, values: np.ndarray, 
                  if r.group == g + 1 and r.op == "~~" and r.lhs == r.rhs}
         out.append({v: float(1.0 - resid.get(v, 0.0) / C[index[v], index[v]]) for v in endogenous})
     return out
+
+
+def ordinal_standardized_solution(res, kind: str = "std_all", level: float = 0.95):
+    """lavaan's ``standardizedSolution`` of an ordinal fit: every row (and the ``:=`` rows)
+    with delta-method inference from the robust covariance of the estimates."""
+    from ..exceptions import ArgumentError
+    from .standardized import STANDARDIZED_KINDS, DefinedParameters, delta_table
+
+    if kind not in STANDARDIZED_KINDS:
+        raise ArgumentError(f"type: {kind!r} is not one of {STANDARDIZED_KINDS}")
+    info = res.ordinal
+    struct = OrdinalStructure(info.rows, res.model.observed, res.model.latent, info.ordered_names,
+                              n_groups=res.n_groups, parameterization=info.parameterization)
+    defined = DefinedParameters(tuple(info.rows))
+
+    def values(theta: np.ndarray) -> np.ndarray:
+        out = []
+        for t in np.atleast_2d(theta):
+            std = ordinal_standardized(struct, t, struct.row_values(t))[kind]
+            out.append(np.concatenate([std, defined.evaluate(std[None])[0]]) if defined.names else std)
+        return np.array(out)
+
+    return delta_table(values, res.theta, res.vcov, frozenset(), res.estimates, level)

@@ -292,7 +292,6 @@ class FitResult:
         sample and implied moments and data. Fit indices are the whole model's. Views
         serve analyses, plots and reports of one group; they cannot be bootstrapped
         (resample the multi-group fit instead)."""
-        self._refuse_ordinal("res.groups (per-group views)")
         return MappingProxyType(_group_views(self))
 
     def parameter_estimates(self, level: float | None = None) -> pd.DataFrame:
@@ -324,7 +323,9 @@ class FitResult:
         does not depend on any estimated parameter (such as a variance standardised to 1)
         has NaN SE, z and p, like a fixed parameter, and its CI is the value itself.
         """
-        self._refuse_ordinal('standardized_solution() (std_all is in res.estimates)')
+        if self.ordinal is not None:
+            from ..inference.ordinal_standardized import ordinal_standardized_solution
+            return ordinal_standardized_solution(self, type, self.level if level is None else check_level(level))
         level = self.level if level is None else check_level(level)
         if self.grouped:
             return grouped_standardized_solution(self, type, level)
@@ -513,8 +514,26 @@ def _pick(frame, label: str, multi: bool):
     return frame.xs(label, level=0) if multi else frame
 
 
+#: rows of an ordinal table that have no place in a group's covariance structure
+_NOT_IN_VIEW = ("~1", ":=", "|", "~*~")
+
+
+def _ordinal_view_rows(res: FitResult, rows: list[ParRow], number: int) -> list[ParRow]:
+    """An ordinal fit's group rows with the ordered variables' derived residual variances
+    (delta) fixed at their estimates, so that the view is the model of the ``y*``."""
+    est = res.estimates
+    if "group" in est.columns:
+        est = est[est["group"] == number]
+    derived = {(l, r): v for l, o, r, v in zip(est["lhs"], est["op"], est["rhs"], est["est"]) if o == "~~"}
+    ordered = set(res.ordinal.ordered_names)
+    return [replace(r, value=float(derived[(r.lhs, r.rhs)]))
+            if (not r.free and r.op == "~~" and r.lhs == r.rhs and r.lhs in ordered) else r for r in rows]
+
+
 def _view(res: FitResult, number: int, label: str) -> FitResult:
-    rows = [r for r in res.rows if r.group == number and r.op not in ("~1", ":=")]
+    rows = [r for r in res.rows if r.group == number and r.op not in _NOT_IN_VIEW]
+    if res.ordinal is not None:
+        rows = _ordinal_view_rows(res, rows, number)
     model = view_model(rows)
     local = model.rows
     k_local = max((r.free for r in local), default=0)
@@ -529,9 +548,11 @@ def _view(res: FitResult, number: int, label: str) -> FitResult:
     if multi:
         table = table[table["group"] == number].drop(columns="group")
     # the joint table's rows of this group (standardised per group already), without means
-    table = table[~table["op"].isin(["~1", ":="])].reset_index(drop=True)
+    table = table[~table["op"].isin(list(_NOT_IN_VIEW))].reset_index(drop=True)
     data = res.data
-    if multi and data is not None:
+    if res.ordinal is not None:
+        data = None     # the view models the latent responses y*, not the category codes
+    elif multi and data is not None:
         data = res.group_frames()[number - 1]
     r2 = _pick(res.r2, label, multi)
     prefix = f"group {label}: "
@@ -544,6 +565,7 @@ def _view(res: FitResult, number: int, label: str) -> FitResult:
         n_total=int(len(data)) if data is not None and multi else res.n_total,
         inadmissible=tuple(r[len(prefix):] for r in res.inadmissible if r.startswith(prefix))
         if multi else res.inadmissible,
-        group=None, group_labels=(), group_equal=(), group_partial=(), meanstructure=False,
+        group=None, group_labels=(), group_equal=(), group_partial=(), meanstructure=False, ordinal=None,
         view_of=(f"group {label!r} (number {number}) of a {res.n_groups}-group fit" if multi
-                 else "the covariance structure of a mean-structure fit"))
+                 else "the covariance structure of a mean-structure fit")
+        + (" (ordinal: the latent responses y*, without data)" if res.ordinal is not None else ""))
