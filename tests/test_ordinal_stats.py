@@ -268,3 +268,57 @@ def test_near_one_correlation_warns():
     with pytest.warns(PolychoricWarning, match="nearly"):
         st = ordinal_stats(d, ["a", "b", "c"], True)
     assert st.cor[0, 1] > 0.99 and np.isfinite(st.gamma).all()
+
+
+# ---------------------------------------------------------------------------------------
+# many replicates at once
+
+
+def _replicate_counts(n: int, r: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=r)
+
+
+def test_batch_equals_one_call_per_replicate():
+    from lcsem.data.ordinal import prepare_ordinal, stats_of
+    from lcsem.data.ordinal_batch import ordinal_stats_batch
+    items = [c for c in LC.columns if c != "sector"]
+    design, _ = prepare_ordinal(LC, items, True)
+    counts = _replicate_counts(design.n_rows, 12, 5)
+    batch = ordinal_stats_batch(design, counts)
+    assert batch.ok.all() and batch.wls_obs.shape == (12, 165)
+    for r in range(0, 12, 4):
+        one = stats_of(design, counts[r])
+        assert one.wls_obs_names == batch.wls_obs_names
+        np.testing.assert_allclose(batch.wls_obs[r], one.wls_obs, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(batch.wls_v_diag[r], one.wls_v_diag, rtol=1e-11)
+    # the batch size and the starting values do not change the numbers beyond 1e-9
+    again = ordinal_stats_batch(design, counts, chunk=5)
+    np.testing.assert_array_equal(again.wls_obs, batch.wls_obs)
+    np.testing.assert_array_equal(again.wls_v_diag, batch.wls_v_diag)
+    full = stats_of(design, np.ones(design.n_rows), gamma=False)
+    started = ordinal_stats_batch(design, counts, start=full.wls_obs[60:])
+    np.testing.assert_allclose(started.wls_obs, batch.wls_obs, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(started.wls_v_diag, batch.wls_v_diag, rtol=1e-8)
+
+
+def test_batch_flags_replicates_with_an_empty_category():
+    from lcsem.data.ordinal import prepare_ordinal
+    from lcsem.data.ordinal_batch import ordinal_stats_batch
+    design, _ = prepare_ordinal(SIM, ORD8, True)
+    counts = np.ones((3, design.n_rows), dtype=int)
+    counts[1, SIM["y8"].to_numpy() == 1] = 0          # y8's lowest category vanishes
+    batch = ordinal_stats_batch(design, counts)
+    assert batch.ok.tolist() == [True, False, True]
+    assert np.isnan(batch.wls_obs[1]).all() and np.isfinite(batch.wls_obs[[0, 2]]).all()
+    np.testing.assert_allclose(batch.wls_obs[0], _values(ORD["fits"]["sim_wlsmv"]["wls_obs"]["1"]), atol=TOL_COR)
+
+
+def test_batch_with_continuous_variables_goes_replicate_by_replicate():
+    from lcsem.data.ordinal import prepare_ordinal, stats_of
+    from lcsem.data.ordinal_batch import ordinal_stats_batch
+    names = ["y1", "y2", "c1", "y5", "c2"]
+    design, _ = prepare_ordinal(SIM, names, ["y1", "y2", "y5"])
+    counts = _replicate_counts(design.n_rows, 3, 8)
+    batch = ordinal_stats_batch(design, counts)
+    assert batch.ok.all()
+    np.testing.assert_array_equal(batch.wls_obs[2], stats_of(design, counts[2]).wls_obs)
