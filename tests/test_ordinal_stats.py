@@ -322,3 +322,50 @@ def test_batch_with_continuous_variables_goes_replicate_by_replicate():
     batch = ordinal_stats_batch(design, counts)
     assert batch.ok.all()
     np.testing.assert_array_equal(batch.wls_obs[2], stats_of(design, counts[2]).wls_obs)
+
+
+# ---------------------------------------------------------------------------------------
+# categorical omega (semTools compRelSEM, Green & Yang 2009) from a fit's parameter values
+
+
+def _factor_inputs(fit_name: str, factor: str):
+    fit = ORD["fits"][fit_name]
+    params = pd.DataFrame(fit["params"])
+    load = params[(params.op == "=~") & (params.lhs == factor)]
+    items = list(load.rhs)
+    psi = params[(params.op == "~~") & (params.lhs == factor) & (params.rhs == factor)].est.iloc[0]
+    th = [params[(params.op == "|") & (params.lhs == v)].est.to_numpy() for v in items]
+    cov = fit["sampstat"]["1"]["cov"]
+    idx = [cov["rownames"].index(v) for v in items]
+    return load.est.to_numpy(), psi, th, np.array(cov["values"])[np.ix_(idx, idx)]
+
+
+@pytest.mark.parametrize("fit_name", ["sim_wlsmv", "lc_ord_cfa_wlsmv"])
+def test_categorical_omega_matches_semtools(fit_name):
+    from lcsem.analysis.ordinal_reliability import categorical_omega, latent_response_omega
+    ref = ORD["reliability"][fit_name]
+    for factor, value in ref["default"].items():
+        lam, psi, th, rho = _factor_inputs(fit_name, factor)
+        assert categorical_omega(lam, psi, th, rho) == pytest.approx(value, abs=1e-12)
+        assert latent_response_omega(lam, psi, rho) == pytest.approx(ref["ord_scale_false"][factor], abs=1e-12)
+        # the category-score reliability is below the latent-response one here
+        assert categorical_omega(lam, psi, th, rho) < latent_response_omega(lam, psi, rho)
+
+
+def test_categorical_omega_heywood_and_bad_input():
+    from lcsem.analysis.ordinal_reliability import categorical_omega
+    from lcsem.exceptions import NonAdmissibleWarning
+    lam, psi, th, rho = _factor_inputs("sim_wlsmv", "f1")
+    with pytest.warns(NonAdmissibleWarning, match="Heywood"):
+        assert np.isnan(categorical_omega(lam * 1.5, psi, th, rho))
+    with pytest.raises(ArgumentError, match="thresholds"):
+        categorical_omega(lam, psi, th[:-1], rho)
+    with pytest.raises(ArgumentError, match="4 x 4"):
+        categorical_omega(lam, psi, th, rho[:3, :3])
+    with pytest.raises(ArgumentError, match="factor_variance"):
+        categorical_omega(lam, -1.0, th, rho)
+
+
+def test_no_ordered_variable_is_refused():
+    with pytest.raises(ArgumentError, match="no variable is declared ordered"):
+        ordinal_stats(SIM, ["c1", "c2"], [])
