@@ -133,5 +133,6 @@ class ScaledTestWarning(LcsemWarning):
 
 
 class PolychoricWarning(LcsemWarning):
-    """A polychoric or polyserial correlation is at or near its bound (|rho| > 0.99, or a
-    2 x 2 table with two empty cells) or its optimisation did not converge (as lavaan warns)."""
+    """A polychoric or polyserial correlation is at or near its bound (above 0.99 in absolute
+    value, or a 2 x 2 table with two empty cells) or its optimisation did not converge (as
+    lavaan warns)."""

@@ -268,3 +268,104 @@ def test_near_one_correlation_warns():
     with pytest.warns(PolychoricWarning, match="nearly"):
         st = ordinal_stats(d, ["a", "b", "c"], True)
     assert st.cor[0, 1] > 0.99 and np.isfinite(st.gamma).all()
+
+
+# ---------------------------------------------------------------------------------------
+# many replicates at once
+
+
+def _replicate_counts(n: int, r: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=r)
+
+
+def test_batch_equals_one_call_per_replicate():
+    from lcsem.data.ordinal import prepare_ordinal, stats_of
+    from lcsem.data.ordinal_batch import ordinal_stats_batch
+    items = [c for c in LC.columns if c != "sector"]
+    design, _ = prepare_ordinal(LC, items, True)
+    counts = _replicate_counts(design.n_rows, 12, 5)
+    batch = ordinal_stats_batch(design, counts)
+    assert batch.ok.all() and batch.wls_obs.shape == (12, 165)
+    for r in range(0, 12, 4):
+        one = stats_of(design, counts[r])
+        assert one.wls_obs_names == batch.wls_obs_names
+        np.testing.assert_allclose(batch.wls_obs[r], one.wls_obs, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(batch.wls_v_diag[r], one.wls_v_diag, rtol=1e-11)
+    # the batch size and the starting values do not change the numbers beyond 1e-9
+    again = ordinal_stats_batch(design, counts, chunk=5)
+    np.testing.assert_array_equal(again.wls_obs, batch.wls_obs)
+    np.testing.assert_array_equal(again.wls_v_diag, batch.wls_v_diag)
+    full = stats_of(design, np.ones(design.n_rows), gamma=False)
+    started = ordinal_stats_batch(design, counts, start=full.wls_obs[60:])
+    np.testing.assert_allclose(started.wls_obs, batch.wls_obs, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(started.wls_v_diag, batch.wls_v_diag, rtol=1e-8)
+
+
+def test_batch_flags_replicates_with_an_empty_category():
+    from lcsem.data.ordinal import prepare_ordinal
+    from lcsem.data.ordinal_batch import ordinal_stats_batch
+    design, _ = prepare_ordinal(SIM, ORD8, True)
+    counts = np.ones((3, design.n_rows), dtype=int)
+    counts[1, SIM["y8"].to_numpy() == 1] = 0          # y8's lowest category vanishes
+    batch = ordinal_stats_batch(design, counts)
+    assert batch.ok.tolist() == [True, False, True]
+    assert np.isnan(batch.wls_obs[1]).all() and np.isfinite(batch.wls_obs[[0, 2]]).all()
+    np.testing.assert_allclose(batch.wls_obs[0], _values(ORD["fits"]["sim_wlsmv"]["wls_obs"]["1"]), atol=TOL_COR)
+
+
+def test_batch_with_continuous_variables_goes_replicate_by_replicate():
+    from lcsem.data.ordinal import prepare_ordinal, stats_of
+    from lcsem.data.ordinal_batch import ordinal_stats_batch
+    names = ["y1", "y2", "c1", "y5", "c2"]
+    design, _ = prepare_ordinal(SIM, names, ["y1", "y2", "y5"])
+    counts = _replicate_counts(design.n_rows, 3, 8)
+    batch = ordinal_stats_batch(design, counts)
+    assert batch.ok.all()
+    np.testing.assert_array_equal(batch.wls_obs[2], stats_of(design, counts[2]).wls_obs)
+
+
+# ---------------------------------------------------------------------------------------
+# categorical omega (semTools compRelSEM, Green & Yang 2009) from a fit's parameter values
+
+
+def _factor_inputs(fit_name: str, factor: str):
+    fit = ORD["fits"][fit_name]
+    params = pd.DataFrame(fit["params"])
+    load = params[(params.op == "=~") & (params.lhs == factor)]
+    items = list(load.rhs)
+    psi = params[(params.op == "~~") & (params.lhs == factor) & (params.rhs == factor)].est.iloc[0]
+    th = [params[(params.op == "|") & (params.lhs == v)].est.to_numpy() for v in items]
+    cov = fit["sampstat"]["1"]["cov"]
+    idx = [cov["rownames"].index(v) for v in items]
+    return load.est.to_numpy(), psi, th, np.array(cov["values"])[np.ix_(idx, idx)]
+
+
+@pytest.mark.parametrize("fit_name", ["sim_wlsmv", "lc_ord_cfa_wlsmv"])
+def test_categorical_omega_matches_semtools(fit_name):
+    from lcsem.analysis.ordinal_reliability import categorical_omega, latent_response_omega
+    ref = ORD["reliability"][fit_name]
+    for factor, value in ref["default"].items():
+        lam, psi, th, rho = _factor_inputs(fit_name, factor)
+        assert categorical_omega(lam, psi, th, rho) == pytest.approx(value, abs=1e-12)
+        assert latent_response_omega(lam, psi, rho) == pytest.approx(ref["ord_scale_false"][factor], abs=1e-12)
+        # the category-score reliability is below the latent-response one here
+        assert categorical_omega(lam, psi, th, rho) < latent_response_omega(lam, psi, rho)
+
+
+def test_categorical_omega_heywood_and_bad_input():
+    from lcsem.analysis.ordinal_reliability import categorical_omega
+    from lcsem.exceptions import NonAdmissibleWarning
+    lam, psi, th, rho = _factor_inputs("sim_wlsmv", "f1")
+    with pytest.warns(NonAdmissibleWarning, match="Heywood"):
+        assert np.isnan(categorical_omega(lam * 1.5, psi, th, rho))
+    with pytest.raises(ArgumentError, match="thresholds"):
+        categorical_omega(lam, psi, th[:-1], rho)
+    with pytest.raises(ArgumentError, match="4 x 4"):
+        categorical_omega(lam, psi, th, rho[:3, :3])
+    with pytest.raises(ArgumentError, match="factor_variance"):
+        categorical_omega(lam, -1.0, th, rho)
+
+
+def test_no_ordered_variable_is_refused():
+    with pytest.raises(ArgumentError, match="no variable is declared ordered"):
+        ordinal_stats(SIM, ["c1", "c2"], [])

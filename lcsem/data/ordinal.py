@@ -18,7 +18,7 @@ same thresholds; a category that a group lacks is then an error, as in lavaan.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -112,7 +112,6 @@ class OrdinalStats:
     empty_categories: tuple[str, ...] = ()
     zero_cell_pairs: tuple[tuple[str, str], ...] = ()
     converged: bool = True
-    extra: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -216,6 +215,10 @@ def prepare_ordinal(data: pd.DataFrame, names: Sequence[str], ordered, *, weight
     if missing_cols:
         raise MissingColumnsError(f"data: columns {missing_cols} are missing; the data have {list(data.columns)}")
     declared_levels, chosen = _ordered_names(names, ordered)
+    if not chosen:
+        raise ArgumentError("ordered: no variable is declared ordered; these statistics (thresholds, "
+                            "polychorics, Gamma of WLSMV) are for ordered items: list them in ordered= or use "
+                            "the continuous estimators")
     where = f" in group {label!r}" if label else ""
     n_all = len(data)
     w_all = np.ones(n_all) if weights is None else _check_weights(weights, n_all)

@@ -141,6 +141,12 @@ class PairGrid:
         return out
 
 
+#: Newton steps up to this size update the bivariate CDF by integrating its (exact)
+#: derivative in rho over the step (two-point Hermite rule, error of order step^5 / 720,
+#: below 1e-15 here) instead of a new quadrature; larger steps evaluate it afresh
+HERMITE_STEP = 2e-3
+
+
 @dataclass
 class _Evaluation:
     """Cell probabilities and their first two derivatives in rho at one rho per pair."""
@@ -149,33 +155,49 @@ class _Evaluation:
     phi: np.ndarray       # d pi / d rho
     gnorm: np.ndarray     # d2 pi / d rho2
     valid: np.ndarray     # pi above the floor (lavaan drops the others from the derivatives)
+    cdf: np.ndarray       # (R, interior points): the bivariate CDF on the grid
+    dens: np.ndarray      # its derivative in rho (the bivariate density)
+    ddens: np.ndarray     # the density's derivative in rho
+    rho: np.ndarray       # (R, pairs) where evaluated
 
 
-def _evaluate(grid: PairGrid, th: np.ndarray, rho: np.ndarray, derivatives: bool = True) -> _Evaluation:
-    r_count = th.shape[0]
+def _cells(grid: PairGrid, interior: np.ndarray, fill: dict | None = None) -> np.ndarray:
+    r_count = interior.shape[0]
+    g = np.zeros((r_count, grid.grid_size))
+    g[:, grid.interior] = interior
+    if fill:
+        for where, values in fill.items():
+            g[:, getattr(grid, where)] = values
+    return g[:, grid.c11] - g[:, grid.c01] - g[:, grid.c10] + g[:, grid.c00]
+
+
+def _evaluate(grid: PairGrid, th: np.ndarray, rho: np.ndarray,
+              base: "_Evaluation | None" = None, exact: np.ndarray | None = None) -> _Evaluation:
+    """Evaluate at ``rho``; with ``base``, elements (R, pairs) not marked ``exact`` update
+    the CDF from ``base`` by the Hermite rule (see :data:`HERMITE_STEP`)."""
     h = th[:, grid.interior_h]
     k = th[:, grid.interior_k]
     r = rho[:, grid.interior_pair]
-    cdf = np.zeros((r_count, grid.grid_size))
-    cdf[:, grid.interior] = bivariate_normal_cdf(h, k, r)
-    cdf[:, grid.edge_h] = ndtr(th[:, grid.edge_h_th])
-    cdf[:, grid.edge_k] = ndtr(th[:, grid.edge_k_th])
-    cdf[:, grid.corner] = 1.0
-    pi = cdf[:, grid.c11] - cdf[:, grid.c01] - cdf[:, grid.c10] + cdf[:, grid.c00]
-    valid = pi > PI_FLOOR
-    pi = np.where(valid, pi, PI_FLOOR)
-    if not derivatives:
-        return _Evaluation(pi, np.empty(0), np.empty(0), valid)
-    dens = bivariate_normal_pdf(h, k, r)
-    dgrid = np.zeros((r_count, grid.grid_size))
-    dgrid[:, grid.interior] = dens
-    phi = dgrid[:, grid.c11] - dgrid[:, grid.c01] - dgrid[:, grid.c10] + dgrid[:, grid.c00]
     rr = np.clip(r, -0.9999, 0.9999)
+    dens = bivariate_normal_pdf(h, k, r)
     one = 1.0 - rr * rr
     guv = (h * k * one - rr * (h * h - 2.0 * rr * h * k + k * k) + rr * one) / (one * one)
-    dgrid[:, grid.interior] = dens * guv
-    gnorm = dgrid[:, grid.c11] - dgrid[:, grid.c01] - dgrid[:, grid.c10] + dgrid[:, grid.c00]
-    return _Evaluation(pi, phi, gnorm, valid)
+    ddens = dens * guv
+    if base is None:
+        cdf = bivariate_normal_cdf(h, k, r)
+    else:
+        step = r - base.rho[:, grid.interior_pair]
+        cdf = base.cdf + step / 2.0 * (base.dens + dens) + step * step / 12.0 * (base.ddens - ddens)
+        fresh = exact[:, grid.interior_pair]
+        if fresh.any():
+            cdf[fresh] = bivariate_normal_cdf(h[fresh], k[fresh], r[fresh])
+    fill = {"edge_h": ndtr(th[:, grid.edge_h_th]), "edge_k": ndtr(th[:, grid.edge_k_th]), "corner": 1.0}
+    pi = _cells(grid, cdf, fill)
+    valid = pi > PI_FLOOR
+    pi = np.where(valid, pi, PI_FLOOR)
+    phi = _cells(grid, dens)
+    gnorm = _cells(grid, ddens)
+    return _Evaluation(pi, phi, gnorm, valid, cdf, dens, ddens, rho.copy())
 
 
 def _loglik(grid: PairGrid, freq: np.ndarray, ev: _Evaluation) -> np.ndarray:
@@ -277,7 +299,7 @@ def polychoric(grid: PairGrid, th: np.ndarray, freq: np.ndarray, start: np.ndarr
         newton = np.where(hess < 0, -grad / np.where(hess < 0, hess, -1.0), np.sign(grad) * 0.1)
         step = np.clip(newton, -0.5, 0.5) * step_scale
         trial = np.where(active, np.clip(rho + step, -RHO_BOUND, RHO_BOUND), rho)
-        ev_t = _evaluate(grid, th, trial)
+        ev_t = _evaluate(grid, th, trial, base=ev, exact=active & (np.abs(trial - rho) > HERMITE_STEP))
         ll_t = _loglik(grid, freq, ev_t)
         accept = active & (ll_t >= ll - 1e-12 * np.maximum(1.0, np.abs(ll)))
         moved = np.abs(trial - rho)
@@ -298,8 +320,12 @@ def polychoric(grid: PairGrid, th: np.ndarray, freq: np.ndarray, start: np.ndarr
 
 def _merge(grid: PairGrid, old: _Evaluation, new: _Evaluation, take: np.ndarray) -> _Evaluation:
     """The evaluation of ``new`` for the pairs in ``take`` (R, pairs), of ``old`` elsewhere."""
-    return _Evaluation(*(np.where(take[:, grid.cell_pair], n, o) for o, n in
-                         ((old.pi, new.pi), (old.phi, new.phi), (old.gnorm, new.gnorm), (old.valid, new.valid))))
+    cells = take[:, grid.cell_pair]
+    points = take[:, grid.interior_pair]
+    return _Evaluation(np.where(cells, new.pi, old.pi), np.where(cells, new.phi, old.phi),
+                       np.where(cells, new.gnorm, old.gnorm), np.where(cells, new.valid, old.valid),
+                       np.where(points, new.cdf, old.cdf), np.where(points, new.dens, old.dens),
+                       np.where(points, new.ddens, old.ddens), np.where(take, new.rho, old.rho))
 
 
 def polychoric_cell_scores(grid: PairGrid, th: np.ndarray, rho: np.ndarray,
