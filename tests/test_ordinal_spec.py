@@ -24,6 +24,7 @@ import pytest
 from lcsem import LcsemError, Model
 from lcsem.exceptions import ArgumentError, ModelSpecificationError, ModelSyntaxError, NotSupportedError
 from lcsem.spec.groups import group_table
+from lcsem.spec.model import fixed_x_numbers
 from lcsem.spec.ordinal import ordinal_n_moments, ordinal_rows, ordinal_table
 from lcsem.spec.syntax import parse_syntax
 
@@ -94,8 +95,14 @@ def _compare(entry: dict) -> None:
     lav = [(pt["lhs"][i], pt["op"][i], pt["rhs"][i], pt["group"][i], bool(pt["user"][i])) for i in idx]
     got = [(r.lhs, r.op, r.rhs, r.group, r.user) for r in rows]
     assert got == lav, "rows or their order differ from lavaan's parTable"
+    exo = [i for i in idx if pt["exo"][i] == 1 and pt["op"][i] in ("~~", "~1")]
+    fixed_x = fixed_x_numbers(rows, Model.from_syntax(entry["model"]).roles.exogenous_observed)
+    assert fixed_x == {r.free for r, i in zip(rows, idx) if i in exo}
     for r, i in zip(rows, idx):
         where = f"{r.lhs} {r.op} {r.rhs} (group {r.group})"
+        if i in exo:    # lavaan's fixed.x moments: free in lcsem, held at the sample values
+            assert r.free and not r.user, f"{where}: a covariate's moment"
+            continue
         assert bool(r.free) == (pt["free"][i] > 0), f"{where}: free {bool(r.free)}"
         if not r.free:
             assert r.value == pytest.approx(pt["ustart"][i]), f"{where}: fixed value {r.value}"
@@ -105,12 +112,12 @@ def _compare(entry: dict) -> None:
         if not label.startswith(".p"):     # lavaan's own plabels of group.equal rows
             assert r.label == label, f"{where}: label {r.label!r} (lavaan {label!r})"
     classes = _lavaan_classes(pt)
-    free_keys = [k for k, r in zip(got, rows) if r.free]
-    assert _partition(free_keys, [r.free for r in rows if r.free]) == \
-        _partition(free_keys, [classes[i] for r, i in zip(rows, idx) if r.free])
-    if not any(op == "==" for op in pt["op"]) and not any(pt["label"][i] for i in idx):
+    free_keys = [k for k, r, i in zip(got, rows, idx) if r.free and i not in exo]
+    assert _partition(free_keys, [r.free for r, i in zip(rows, idx) if r.free and i not in exo]) == \
+        _partition(free_keys, [classes[i] for r, i in zip(rows, idx) if r.free and i not in exo])
+    if not any(op == "==" for op in pt["op"]) and not any(pt["label"][i] for i in idx) and not exo:
         assert [r.free for r in rows] == [pt["free"][i] for i in idx]
-    n_par = len({r.free for r in rows if r.free})
+    n_par = len({r.free for r in rows if r.free} - fixed_x)
     assert n_par == entry["npar"] - sum(op == "==" for op in pt["op"])
     if "fit_measures" in entry:
         options = entry["options"]
@@ -241,8 +248,6 @@ BAD = [
      ModelSpecificationError, r"'f' is a latent variable; only ordered observed variables have thresholds"),
     ("ordered covariate", "f =~ y1 + y2\nf ~ x", {"y1": 3, "y2": 3, "x": 2}, {},
      ModelSpecificationError, r"ordered: 'x' is an exogenous covariate"),
-    ("continuous covariate", "f =~ y1 + y2\nf ~ x", {"y1": 3, "y2": 3}, {},
-     NotSupportedError, r"observed covariates \(x\) in a model with ordered indicators"),
     ("ordered not a mapping", SIM, ["y1"], {}, ArgumentError, r"ordered: expected a mapping"),
     ("zero thresholds", SIM, {"y1": 0}, {}, ArgumentError, r"ordered\['y1'\]: expected the number of thresholds"),
     ("too many thresholds", SIM, {"y1": 40}, {}, ArgumentError, r"ordered\['y1'\]: .* got 40"),

@@ -30,7 +30,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..exceptions import ModelSpecificationError, ModelSyntaxError, NotSupportedError
+from ..exceptions import ModelSpecificationError, ModelSyntaxError
 from .expressions import parse_expression
 from .syntax import Statement
 
@@ -233,12 +233,6 @@ def _check_ordinal(statements: list[Statement], roles: Variables, ordered: Mappi
                 f"ordered: {name!r} is an exogenous covariate (it only predicts); an ordered "
                 f"covariate has no thresholds in lavaan's model: treat it as numeric (leave it out "
                 f"of ordered) or dummy-code its categories")
-    if roles.exogenous_observed:
-        raise NotSupportedError(
-            f"observed covariates ({', '.join(roles.exogenous_observed)}) in a model with ordered "
-            f"indicators are not supported yet (lavaan conditions on them, conditional.x = TRUE, "
-            f"which lcsem does not implement); give each covariate a variance ('x ~~ x') to model "
-            f"it as a random variable, or leave it out")
 
 
 def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool,
@@ -253,10 +247,13 @@ def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool,
             have.add(key)
             extra.append(ParRow(lhs, "~~", rhs, "", int(free), value, False))
 
+    # with ordered indicators the covariates' moments follow the other defaults, in lavaan's
+    # order (lav_partable_flat; continuous tables keep lcsem's earlier order)
+    covariates_last = bool(ordered)
     for name in roles.observed:
         if name in ordered:
             add(name, name, 1.0, free=False)   # lavaan: an ordered variable's variance is fixed to 1
-        else:
+        elif not (covariates_last and name in roles.exogenous_observed):
             add(name, name)
     for name in roles.latent:
         # std_lv: exogenous latent variances and endogenous latent residual variances
@@ -267,13 +264,19 @@ def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool,
             add(name, name)
     for a, b in combinations(roles.exogenous_latent, 2):
         add(a, b)
-    for a, b in combinations(roles.exogenous_observed, 2):
-        add(a, b)
+    if not covariates_last:
+        for a, b in combinations(roles.exogenous_observed, 2):
+            add(a, b)
     predictors = {r.rhs for r in rows if r.op == "~"}
     pure_outcomes = [n for n in roles.endogenous
                      if n not in predictors and n not in roles.indicators]
     for a, b in combinations(pure_outcomes, 2):
         add(a, b)
+    if covariates_last:
+        covariates = roles.exogenous_observed
+        for j, a in enumerate(covariates):
+            for b in covariates[j:]:
+                add(a, b)
     return extra
 
 

@@ -2,7 +2,8 @@
 # parTable of models with ordered indicators not covered by make_ordinal.R: thresholds and
 # scaling factors written with modifiers, lavaan's own group.equal = "thresholds" (delta and
 # theta, with loadings, intercepts, means, residuals, group.partial of a threshold, std.lv),
-# c() modifiers on thresholds, and mixed ordered/continuous indicators in two groups.
+# c() modifiers on thresholds, mixed ordered/continuous indicators in two groups, and
+# continuous covariates (lavaan's conditional.x = TRUE with ordered indicators).
 # Groups of ordinal_sim.csv: "odd"/"even" rows (row 1 is odd).
 # Run from this folder: Rscript make_ordinal_spec.R   (writes ordinal_spec_reference.json)
 source("ref_common.R")
@@ -59,7 +60,13 @@ cases <- list(
                                parameterization = "theta"),
   lc_std_lv_th_loadings = list(data = "lc", model = lc_model, group = "sector", std.lv = TRUE,
                                group.equal = c("thresholds", "loadings")),
-  lc_loadings_only = list(data = "lc", model = lc_model, group = "sector", group.equal = "loadings")
+  lc_loadings_only = list(data = "lc", model = lc_model, group = "sector", group.equal = "loadings"),
+  sim_mimic = list(data = "sim", model = paste(sim_model, '
+ f1 ~ c1 + c2
+ f2 ~ c2 + f1 ')),
+  sim_mimic_groups = list(data = "sim", model = paste(sim_model, '
+ f1 ~ c1 + c2
+ y8 ~ c1 '), group = "half", group.equal = c("thresholds", "loadings", "regressions"))
 )
 out <- list(lavaan_version = as.character(packageVersion("lavaan")),
             data = list(sim = "ordinal_sim.csv", lc = "lc_ordinal.csv"),
