@@ -352,3 +352,17 @@ def test_compare_refuses_mixing_ordinal_and_continuous():
         continuous = lcsem.fit(FITS["sim_wlsmv_nested"]["model"], data)
     with pytest.raises(LcsemError, match="estimator"):
         lcsem.compare(lcsem.fit(model, data, ordered=True), continuous)
+
+
+@pytest.mark.parametrize("name, ref_name", [("sim_wlsmv", "sim_wlsmv"), ("lc_ord_cfa_wlsmv", "lc_ord_cfa_wlsmv"),
+                                            ("lc_ord_wlsmv", "lc_ord_cfa_wlsmv"),
+                                            ("lc_ord_wlsmv_theta", "lc_ord_cfa_wlsmv")])
+def test_ordinal_reliability_is_semtools_comprelsem(name, ref_name):
+    """Categorical omega (compRelSEM default) and latent-response omega (ord.scale = FALSE);
+    the structural model and the theta parameterisation leave both unchanged."""
+    table = lcsem.ordinal_reliability(fit_reference(name))
+    ref = ORD["reliability"][ref_name]
+    for construct, value in ref["default"].items():
+        assert table.loc[construct, "omega_categorical"] == pytest.approx(value, abs=1e-3)
+        assert table.loc[construct, "omega_latent_response"] == pytest.approx(ref["ord_scale_false"][construct],
+                                                                              abs=1e-3)
