@@ -366,3 +366,39 @@ def test_ordinal_reliability_is_semtools_comprelsem(name, ref_name):
         assert table.loc[construct, "omega_categorical"] == pytest.approx(value, abs=1e-3)
         assert table.loc[construct, "omega_latent_response"] == pytest.approx(ref["ord_scale_false"][construct],
                                                                               abs=1e-3)
+
+
+# ---------------------------------------------------------------------- ordspec's multi-group cases
+MODEL_REF = json.loads((REF / "ordinal_model_reference.json").read_text())["fits"]
+
+
+def _as_list(value) -> list:
+    return [value] if isinstance(value, str) else list(value or ())
+
+
+@pytest.mark.parametrize("name", list(MODEL_REF))
+def test_multigroup_cases_match_lavaan(name):
+    """group_equal with "thresholds" (Wu & Estabrook's free scaling factors / residual
+    variances in group 2), theta, group_partial of thresholds, std_lv, mixed data:
+    estimates, SEs, std_all and every fit measure as lavaan (make_ordinal_model.R)."""
+    fit = MODEL_REF[name]
+    o = fit["options"]
+    data = DATA[o["data"]]
+    if o.get("group") == "half":
+        data = data.assign(half=np.where(np.arange(len(data)) % 2 == 0, "odd", "even"))
+    res = lcsem.fit(lcsem.Model.from_syntax(fit["model"], std_lv=bool(o.get("std.lv", False))), data,
+                    ordered=o["ordered"], group=o.get("group"), group_equal=_as_list(o.get("group.equal")),
+                    group_partial=_as_list(o.get("group.partial")),
+                    parameterization=o.get("parameterization", "delta"))
+    assert res.converged
+    est = res.estimates
+    p = pd.DataFrame(fit["params"])
+    for _, r in p[p.op != "=="].iterrows():
+        row = est[(est.lhs == r.lhs) & (est.op == r.op) & (est.rhs == r.rhs) & (est.group == r.group)]
+        assert len(row) == 1, (r.lhs, r.op, r.rhs, r.group)
+        row = row.iloc[0]
+        assert row.est == pytest.approx(r.est, abs=1e-3), (r.lhs, r.op, r.rhs, r.group)
+        if r.se and r.se > 0:
+            assert row.se == pytest.approx(r.se, abs=1e-3), (r.lhs, r.op, r.rhs, r.group)
+        assert row.std_all == pytest.approx(r["std.all"], abs=1e-3), (r.lhs, r.op, r.rhs, r.group)
+    check_measures(res.fit_indices, fit)
