@@ -402,3 +402,28 @@ def test_multigroup_cases_match_lavaan(name):
             assert row.se == pytest.approx(r.se, abs=1e-3), (r.lhs, r.op, r.rhs, r.group)
         assert row.std_all == pytest.approx(r["std.all"], abs=1e-3), (r.lhs, r.op, r.rhs, r.group)
     check_measures(res.fit_indices, fit)
+
+
+def _with(column: str, values) -> pd.DataFrame:
+    data = DATA["ordinal_sim.csv"].copy()
+    data[column] = values(data[column])
+    return data
+
+
+@pytest.mark.parametrize("data, match", [
+    (lambda: _with("y1", lambda c: 1), "single observed category"),
+    (lambda: _with("y2", lambda c: np.arange(len(c)) % 12), "more than 10"),
+    (lambda: _with("y3", lambda c: c + 0.5), "non-integer"),
+])
+def test_bad_ordinal_columns_through_fit(data, match):
+    frame = data()
+    before = frame.copy()
+    with pytest.raises(LcsemError, match=match):
+        lcsem.fit("f1 =~ y1 + y2 + y3 + y4", frame, ordered=True)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_incomplete_rows_are_dropped_listwise():
+    data = _with("y4", lambda c: c.where(np.arange(len(c)) != 3))
+    res = lcsem.fit("f1 =~ y1 + y2 + y3 + y4", data, ordered=True)
+    assert (res.n_obs, res.n_total, res.n_dropped) == (499, 500, 1)
