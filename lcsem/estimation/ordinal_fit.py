@@ -146,7 +146,9 @@ def _catml(struct, theta, stats, pieces, df, df0) -> dict[str, float] | None:
 
 
 def _residual_indices(struct: OrdinalStructure, theta: np.ndarray, stats, n) -> dict[str, float]:
-    """lavaan's rmr/srmr/crmr for categorical data (group values weighted by N_g / N)."""
+    """lavaan's rmr/srmr/crmr for categorical data (group values weighted by N_g / N): the
+    residual correlations (``*_nomean``) and, for the plain names, also the residual
+    thresholds of the ordered variables."""
     f = np.asarray(n, float) / np.sum(n)
     acc: dict[str, float] = {k: 0.0 for k in ("rmr", "rmr_nomean", "srmr_bentler", "srmr_bentler_nomean",
                                                 "crmr", "crmr_nomean")}
@@ -160,8 +162,11 @@ def _residual_indices(struct: OrdinalStructure, theta: np.ndarray, stats, n) -> 
         res = S - Sig
         iu = np.triu_indices(p)
         io = np.triu_indices(p, 1)
-        th_res = th_s - th_m
-        th_std = th_res / sd[lay.th_var]
+        # the threshold part holds the ordered variables' thresholds only (lavaan: continuous
+        # variables' means are not part of the "total")
+        keep = lay.th_is_ordinal
+        th_res = (th_s - th_m)[keep]
+        th_std = th_res / sd[lay.th_var[keep]]
         std = res / np.outer(sd, sd)
         parts = {
             "rmr": (np.sum(res[iu] ** 2) + np.sum(th_res ** 2), iu[0].size + th_res.size),
@@ -174,11 +179,6 @@ def _residual_indices(struct: OrdinalStructure, theta: np.ndarray, stats, n) -> 
         for key, (ss, count) in parts.items():
             acc[key] += f[g] * float(np.sqrt(ss / count))
     acc["srmr"] = acc["srmr_bentler_nomean"]
-    if not struct.is_ordinal.all():
-        # lavaan's "total" rmr/srmr/crmr of mixed data count the continuous variables' mean
-        # residuals in a way not reproduced here: reported as NaN rather than approximated
-        for key in ("rmr", "srmr_bentler", "crmr"):
-            acc[key] = float("nan")
     order = ("rmr", "rmr_nomean", "srmr", "srmr_bentler", "srmr_bentler_nomean", "crmr", "crmr_nomean")
     return {k: acc[k] for k in order}
 
