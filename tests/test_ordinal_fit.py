@@ -298,6 +298,8 @@ def test_unsupported_analyses_say_so():
         res.modindices()
     with pytest.raises(NotSupportedError, match="ordinal"):
         lcsem.factor_scores(res)
+    with pytest.raises(NotSupportedError, match="ordinal_reliability"):
+        lcsem.measurement(res)
 
 
 @pytest.mark.parametrize("name", ["lc_ord_wlsmv", "lc_ord_wlsmv_theta", "sim_mixed_wlsmv", "lc_ord_inv_loadings"])
