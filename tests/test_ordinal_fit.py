@@ -426,3 +426,21 @@ def test_incomplete_rows_are_dropped_listwise():
     data = _with("y4", lambda c: c.where(np.arange(len(c)) != 3))
     res = lcsem.fit("f1 =~ y1 + y2 + y3 + y4", data, ordered=True)
     assert (res.n_obs, res.n_total, res.n_dropped) == (499, 500, 1)
+
+
+def test_estimator_names_are_case_insensitive_and_summary_statistics_are_refused():
+    model, data = FITS["sim_wlsmv"]["model"], DATA["ordinal_sim.csv"]
+    assert lcsem.fit(model, data, ordered=True, estimator="ulsmv").estimator == "ULSMV"
+    with pytest.raises(NotSupportedError, match="raw data"):
+        lcsem.fit(model, sample_cov=np.eye(8), sample_nobs=500, ordered=True)
+
+
+def test_binary_items_fit():
+    """Two categories (one threshold per item): fitted, thresholds are the probit of the
+    proportions of the lower category."""
+    data = DATA["ordinal_sim.csv"][["y1", "y2", "y3", "y4", "y5"]].apply(lambda c: (c > 2).astype(int))
+    res = lcsem.fit("f =~ y1 + y2 + y3 + y4 + y5", data, ordered=True)
+    assert res.converged
+    th = res.estimates[res.estimates.op == "|"].set_index("lhs")["est"]
+    from scipy.stats import norm
+    np.testing.assert_allclose(th.to_numpy(), norm.ppf((data == 0).mean().to_numpy()), atol=1e-6)

@@ -262,6 +262,8 @@ def _fit_ordered(model, data, estimator, missing, level, sample_cov, group, grou
         raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
                             f"group=...; name the group column (e.g. group=\"sector\")")
     with one_blas_thread():
+        if isinstance(estimator, str):
+            estimator = estimator.upper()      # lavaan accepts "wlsmv"
         return fit_ordinal(model, data, ordered, "WLSMV" if estimator is None else estimator, parameterization,
                            level, group, group_equal, group_partial)
 
