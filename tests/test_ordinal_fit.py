@@ -195,7 +195,8 @@ def test_fit_matches_lavaan(name):
     check_measures(res.fit_indices, fit)
 
 
-@pytest.mark.parametrize("name", ["sim_wlsmv", "lc_ord_wlsmv", "sim_mixed_wlsmv", "lc_ord_inv_configural"])
+@pytest.mark.parametrize("name", ["sim_wlsmv", "lc_ord_wlsmv", "sim_mixed_wlsmv", "lc_ord_inv_configural",
+                                  "lc_ord_inv_loadings"])
 def test_r2_and_thresholds_match_lavaan(name):
     fit = FITS[name]
     res = fit_reference(name)
@@ -207,10 +208,16 @@ def test_r2_and_thresholds_match_lavaan(name):
         for th_name, ref in values.items():
             key = th_name if fit["ngroups"] == 1 else (label, th_name)
             assert res.ordinal.implied_th[key] == pytest.approx(ref, abs=1e-3), th_name
-    first = next(iter(fit["sampstat"]))
+    first = list(fit["sampstat"])[-1]       # the last group: Wu & Estabrook's free parameters
     cov = np.array(fit["sampstat"][first]["cov"]["values"])
     sample = res.sample_cov if fit["ngroups"] == 1 else res.sample_cov.xs(first, level=0)
     np.testing.assert_allclose(sample.to_numpy(), cov, atol=1e-4)
+    mean = pd.Series(fit["sampstat"][first]["mean"])
+    mine = res.sample_mean if fit["ngroups"] == 1 else res.sample_mean.xs(first, level=0)
+    np.testing.assert_allclose(mine[mean.index].to_numpy(), mean.to_numpy(), atol=1e-6)
+    implied = pd.Series(fit["implied"][first]["mean"])
+    mine = res.implied_mean if fit["ngroups"] == 1 else res.implied_mean.xs(first, level=0)
+    np.testing.assert_allclose(mine[implied.index].to_numpy(), implied.to_numpy(), atol=1e-4)
 
 
 def test_ordered_true_is_every_indicator_and_summary_shows_thresholds():

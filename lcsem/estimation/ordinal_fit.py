@@ -355,7 +355,10 @@ def _result(model, rows, stats, sol: OrdinalSolution, estimator, parameterizatio
         sample_cov=frames([np.asarray(st.cov, float) for st in stats]),
         implied_cov=frames([m["cov"] for m in implied]), data=used, iterations=sol.iterations,
         versions=versions(), level=level, group=group, group_labels=labels, group_equal=group_equal,
-        group_partial=group_partial, meanstructure=True, ordinal=info)
+        group_partial=group_partial, meanstructure=True, ordinal=info,
+        # lavaan's sampstat means: 0 for ordered variables, continuous variables' means; implied: mu*
+        sample_mean=series([np.asarray(st.mean, float) for st in stats], cols, "mean"),
+        implied_mean=series([m["mu_star"] for m in implied], cols, "mean"))
 
 
 def _inadmissible(estimates: pd.DataFrame, struct: OrdinalStructure, multi: bool) -> list[str]:
