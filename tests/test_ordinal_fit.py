@@ -451,3 +451,13 @@ def test_binary_items_fit():
     th = res.estimates[res.estimates.op == "|"].set_index("lhs")["est"]
     from scipy.stats import norm
     np.testing.assert_allclose(th.to_numpy(), norm.ppf((data == 0).mean().to_numpy()), atol=1e-6)
+
+
+def test_unidentified_model_is_flagged():
+    """A factor with free marker loading and free variance: singular information -> NaN SEs,
+    an IdentificationWarning naming the parameters, res.identified False."""
+    model = "f1 =~ NA*y1 + y2 + y3 + y4"
+    with pytest.warns(lcsem.IdentificationWarning, match="not identified"):
+        res = lcsem.fit(model, DATA["ordinal_sim.csv"], ordered=True)
+    assert not res.identified and any("f1" in name for name in res.unidentified)
+    assert res.estimates.loc[res.estimates.op == "=~", "se"].isna().all()

@@ -52,6 +52,7 @@ class OrdinalSolution:
     fit_indices: dict[str, float]
     converged: bool
     iterations: int
+    unidentified: tuple[str, ...] = ()
 
 
 def _weights(stats: Any, kind: str) -> np.ndarray:
@@ -72,6 +73,12 @@ def solve_ordinal(rows: Sequence[ParRow], stats: Sequence[Any], observed: Sequen
                               parameterization=parameterization)
     s = [np.asarray(st.wls_obs, float) for st in stats]
     n = np.asarray([st.n for st in stats], float)
+    if struct.n_stats * len(stats) < struct.k:
+        from ..exceptions import ModelSpecificationError
+        raise ModelSpecificationError(
+            f"the model has {struct.k} free parameters but only {struct.n_stats * len(stats)} thresholds and "
+            f"correlations to fit (df = {struct.n_stats * len(stats) - struct.k}); it is not identified: fix "
+            f"parameters or add indicators")
     W = [_weights(st, kind) for st in stats]
     objective = WLSObjective(struct, s, W, n)
     start = ordinal_starts(struct, s, n)
@@ -86,9 +93,13 @@ def solve_ordinal(rows: Sequence[ParRow], stats: Sequence[Any], observed: Sequen
     gamma = tuple(np.asarray(st.gamma, float) for st in stats) if stats[0].gamma is not None else None
     pieces = OrdinalPieces(Delta, tuple(W), gamma, n)
     vcov = robust_vcov(pieces) if se_kind == "robust.sem" else standard_vcov(pieces)
-    if not (np.isfinite(vcov).all() and (np.diag(vcov) > 0).all()):
-        warn("the information matrix cannot be inverted: the model is probably not identified; standard "
-             "errors are NaN", IdentificationWarning, stacklevel=4)
+    unidentified = _unidentified(struct, ordinal_information(pieces))
+    if unidentified or not (np.isfinite(vcov).all() and (np.diag(vcov) > 0).all()):
+        unidentified = unidentified or tuple(_parameter_names(struct))
+        warn(f"the information matrix is singular: the model is not identified (parameters involved: "
+             f"{', '.join(unidentified[:8])}{', ...' if len(unidentified) > 8 else ''}); standard errors, z, "
+             f"p and confidence intervals are NaN: fix parameters or add indicators", IdentificationWarning,
+             stacklevel=4)
         vcov = np.full((struct.k, struct.k), np.nan)
     residuals = [si - struct.implied(theta, g) for g, si in enumerate(s)]
     chisq, _ = standard_statistic(residuals, W, n)
@@ -109,7 +120,31 @@ def solve_ordinal(rows: Sequence[ParRow], stats: Sequence[Any], observed: Sequen
                               n_params=_n_params(rows), n_stats=n_stats, scaled=scaled, scaled0=scaled0,
                               kind=test_kind, catml=catml, residuals=_residual_indices(struct, theta, stats, n),
                               gfi=_gfi(s, residuals, W, n), unweighted=kind == "ULS")
-    return OrdinalSolution(struct, theta, vcov, fi, converged, int(sol.iterations[0]))
+    return OrdinalSolution(struct, theta, vcov, fi, converged, int(sol.iterations[0]), unidentified)
+
+
+def _parameter_names(struct: OrdinalStructure) -> list[str]:
+    """One name per free parameter: its first row, ``lhs op rhs`` (with the group)."""
+    names: dict[int, str] = {}
+    for r in struct.rows:
+        if r.free and r.free not in names:
+            group = f" (group {r.group})" if struct.n_groups > 1 else ""
+            names[r.free] = f"{r.lhs} {r.op} {r.rhs}".strip() + group
+    return [names[f] for f in sorted(names)]
+
+
+def _unidentified(struct: OrdinalStructure, E: np.ndarray) -> tuple[str, ...]:
+    """The parameters in the null space of the information ``E`` (empty when it is
+    positive definite to within 1e-10 relative)."""
+    if not np.isfinite(E).all() or E.size == 0:
+        return () if E.size == 0 else tuple(_parameter_names(struct))
+    values, vectors = np.linalg.eigh(E)
+    null = values <= 1e-10 * max(values[-1], np.finfo(float).tiny)
+    if not null.any():
+        return ()
+    involved = np.flatnonzero(np.abs(vectors[:, null]).max(axis=1) > 1e-6)
+    names = _parameter_names(struct)
+    return tuple(names[i] for i in involved)
 
 
 def _thresholds_constrained(struct: OrdinalStructure) -> bool:
@@ -351,6 +386,7 @@ def _result(model, rows, stats, sol: OrdinalSolution, estimator, parameterizatio
     return FitResult(
         model=model, estimator=estimator, estimates=estimates, fit_indices=fit_indices, r2=r2,
         converged=sol.converged, inadmissible=reasons, warnings=(), n_obs=int(sum(st.n for st in stats)),
+        unidentified=sol.unidentified,
         n_total=int(n_total), missing="listwise", theta=theta, vcov=vcov,
         sample_cov=frames([np.asarray(st.cov, float) for st in stats]),
         implied_cov=frames([m["cov"] for m in implied]), data=used, iterations=sol.iterations,
