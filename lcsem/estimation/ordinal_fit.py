@@ -60,7 +60,13 @@ def _weights(stats: Any, kind: str) -> np.ndarray:
         return np.asarray(stats.wls_v_diag, float)
     if kind == "ULS":
         return np.ones(len(stats.wls_obs))
-    return np.linalg.inv(np.asarray(stats.gamma, float))
+    gamma = np.asarray(stats.gamma, float)
+    if np.linalg.cond(gamma) > 1e12:
+        from ..exceptions import EstimationError
+        raise EstimationError("estimator: 'WLS' weights by the inverse of Gamma, the asymptotic covariance "
+                              "of the thresholds and correlations, which is singular here (too few "
+                              "respondents for the number of statistics); use estimator='WLSMV'")
+    return np.linalg.inv(gamma)
 
 
 def solve_ordinal(rows: Sequence[ParRow], stats: Sequence[Any], observed: Sequence[str], latent: Sequence[str],
