@@ -155,10 +155,14 @@ def test_edge_cases_match_lavaan():
 
 
 def test_two_by_two_with_two_empty_cells_is_one_with_a_warning():
-    d = pd.DataFrame({"a": [1] * 30 + [2] * 20, "b": [1] * 30 + [2] * 20, "c": np.tile([1, 2, 3, 2, 1], 10)})
+    d = pd.read_csv(REF / "ordinal_two_empty.csv")
     with pytest.warns(PolychoricWarning, match="two empty cells"):
         st = ordinal_stats(d, ["a", "b", "c"], True)
     assert st.cor[0, 1] == 1.0
+    ref = GAM["two_empty"]
+    np.testing.assert_allclose(st.cor, np.array(ref["cor"]["values"]), rtol=0, atol=1e-12)
+    g_ref = np.array(ref["gamma"]["values"])
+    assert np.max(np.abs(st.gamma - g_ref)) / np.abs(g_ref).max() < 1e-6
     d2 = d.assign(b=3 - d["b"])
     with pytest.warns(PolychoricWarning):
         assert ordinal_stats(d2, ["a", "b", "c"], True).cor[0, 1] == -1.0

@@ -417,9 +417,7 @@ def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) 
         evaluation = fit.evaluation
         for q, (i, j) in enumerate(oo):
             cor[i, j] = cor[j, i] = fit.rho[0, q]
-            s, e = grid.cell_offsets[q], grid.cell_offsets[q] + (grid.n_thresholds[grid.pairs[q][0]] + 1) * \
-                (grid.n_thresholds[grid.pairs[q][1]] + 1)
-            if np.any(freq[s:e] == 0):
+            if np.any(freq[grid.cell_pair == q] == 0):
                 zero_pairs.append((names[j], names[i]))
             if fit.two_zero_cells[0, q]:
                 at_one.add((i, j))

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import ndtr
 
 from .._warnings import quiet
+from ..exceptions import ArgumentError
 from .ordinal import EmptyCategoryError, OrdinalDesign, _pair_order, stats_of
 from .polychoric import PairGrid, polychoric, polychoric_cell_scores, thresholds_from_counts
 
@@ -62,7 +64,6 @@ def ordinal_stats_batch(design: OrdinalDesign, counts: np.ndarray, *, start: np.
     """
     counts = np.asarray(counts, dtype=float)
     if counts.ndim != 2 or counts.shape[1] != design.n_rows:
-        from ..exceptions import ArgumentError
         raise ArgumentError(f"counts: expected shape (R, {design.n_rows}), got {counts.shape}")
     if not all(design.ordered):
         return _by_replicate(design, counts)
@@ -207,7 +208,6 @@ class _Plan:
 def _category_scores(th: np.ndarray) -> np.ndarray:
     """Univariate scores of each category (R, C, K) for thresholds (R, K)."""
     r_count, k = th.shape
-    from scipy.special import ndtr
     ext = np.concatenate([np.full((r_count, 1), -np.inf), th, np.full((r_count, 1), np.inf)], axis=1)
     up, lo = ext[:, 1:], ext[:, :-1]                                          # (R, C)
     prob = ndtr(up) - ndtr(lo)

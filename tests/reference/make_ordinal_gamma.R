@@ -1,6 +1,6 @@
 # Full Gamma (NACOV) and WLS.V of ordinal fits, and edge cases of the polychoric step (issue 12,
 # helper ordstats). lavaan 0.6.14. Run from this folder: Rscript make_ordinal_gamma.R
-# (reads ordinal_sim.csv, writes ordinal_edge.csv and ordinal_gamma_reference.json).
+# (reads ordinal_sim.csv, writes ordinal_edge.csv, ordinal_two_empty.csv and ordinal_gamma_reference.json).
 source("ref_common.R")
 t_script <- proc.time()
 
@@ -45,6 +45,13 @@ out$edge$tables <- lapply(list(e1_e2 = table(edge$e1, edge$e2), e3_e4 = table(ed
                           function(t) conv(unclass(t)))
 pe <- as.data.frame(parameterEstimates(fe))
 out$edge$params <- conv(pe[, c("lhs", "op", "rhs", "est", "se")])
+
+## ---- a 2 x 2 table with two empty cells (lavaan sets rho = 1 and warns), no randomness ----
+two <- data.frame(a = c(rep(1, 30), rep(2, 20)), b = c(rep(1, 30), rep(2, 20)), c = rep(c(1, 2, 3, 2, 1), 10))
+write.csv(two, "ordinal_two_empty.csv", row.names = FALSE)
+ft <- suppressWarnings(lavCor(two, ordered = names(two), output = "fit", se = "standard"))
+out$two_empty <- gamma_entry(ft)
+out$two_empty$cor <- conv(lavInspect(ft, "sampstat")$cov)
 
 ## ---- the bivariate normal CDF lavaan calls (pbivnorm), at points in every quadrature regime ----
 set.seed(1213)
