@@ -373,3 +373,16 @@ def test_categorical_omega_heywood_and_bad_input():
 def test_no_ordered_variable_is_refused():
     with pytest.raises(ArgumentError, match="no variable is declared ordered"):
         ordinal_stats(SIM, ["c1", "c2"], [])
+
+
+def test_perfectly_associated_table_stops_at_the_bound_with_a_warning():
+    """A 3 x 3 table with only diagonal cells: the ML estimate is at the bound. lavaan's
+    nlminb stops at its bound 0.999 when it reports convergence (as here for a x b); when
+    nlminb reports "singular convergence" (here for a x d) lavaan restarts with bounds
+    +-0.995 and returns -0.995. Here the bound is always +-0.999, flagged by a warning."""
+    a = np.repeat([1, 2, 3], [20, 15, 25])
+    d = pd.DataFrame({"a": a, "b": a, "c": np.tile([1, 2, 3, 2, 1], 12), "d": 4 - a})
+    with pytest.warns(PolychoricWarning, match="nearly"):
+        st = ordinal_stats(d, list(d.columns), True)
+    assert st.cor[0, 1] == 0.999 and st.cor[0, 3] == -0.999
+    assert np.isfinite(st.gamma).all()

@@ -29,7 +29,7 @@ from .ordinal_gamma import gamma_matrix
 from .polychoric import PairGrid, polychoric, thresholds_from_counts
 from .polyserial import SerialPairs, polyserial, polyserial_start
 
-__all__ = ["OrdinalStats", "OrdinalDesign", "ordinal_stats", "ordinal_levels", "prepare_ordinal",
+__all__ = ["OrdinalStats", "OrdinalDesign", "ordinal_stats", "ordinal_levels", "prepare_ordinal", "stats_of",
            "EmptyCategoryError", "MAX_CATEGORIES"]
 
 #: more categories than this declared ordered is refused (treat the column as continuous)

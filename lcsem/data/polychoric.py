@@ -9,6 +9,11 @@ included). Here step 2 is one Newton iteration over *every pair and every replic
 once*: arrays of shape (R, pairs), analytic first and second derivatives, halving a step
 that lowers the log-likelihood.
 
+At the bound (a table without any cell off its diagonal), the estimate is +-0.999 as
+lavaan's when its optimiser (nlminb) reports convergence there; when nlminb reports
+failure instead, lavaan restarts within +-0.995 and returns that bound: such boundary
+values are arbitrary and :mod:`lcsem.data.ordinal` flags every |rho| > 0.99 with a warning.
+
 Frequencies are weighted counts (a bootstrap replicate is a vector of case counts), so
 the statistics of a replicate follow from its counts without copying rows.
 """
