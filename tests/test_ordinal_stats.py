@@ -25,6 +25,7 @@ GAM = json.loads((REF / "ordinal_gamma_reference.json").read_text())
 SIM = pd.read_csv(REF / "ordinal_sim.csv")
 LC = pd.read_csv(REF / "lc_ordinal.csv")
 EDGE = pd.read_csv(REF / "ordinal_edge.csv")
+BINARY = pd.read_csv(REF / "ordinal_binary.csv")
 DATA = {"ordinal_sim.csv": SIM, "lc_ordinal.csv": LC}
 ORD8 = [f"y{i}" for i in range(1, 9)]
 
@@ -119,11 +120,11 @@ def test_fit_sample_statistics(name):
             assert estimator == "ULS" and np.all(ref_vd == 1)
 
 
-@pytest.mark.parametrize("name", ["sim_wlsmv", "sim_mixed_wlsmv", "edge"])
+@pytest.mark.parametrize("name", ["sim_wlsmv", "sim_mixed_wlsmv", "edge", "binary"])
 def test_full_gamma(name):
     ref = GAM[name]
-    data = EDGE if name == "edge" else SIM
-    ordered = list(EDGE.columns) if name == "edge" else ORD8
+    data = {"edge": EDGE, "binary": BINARY}.get(name, SIM)
+    ordered = ORD8 if name.startswith("sim") else True
     st = ordinal_stats(data, ref["ov_names"], ordered)
     assert st.wls_obs_names == tuple(ref["wls_obs"])
     g_ref = np.array(ref["gamma"]["values"])
@@ -166,6 +167,18 @@ def test_two_by_two_with_two_empty_cells_is_one_with_a_warning():
     d2 = d.assign(b=3 - d["b"])
     with pytest.warns(PolychoricWarning):
         assert ordinal_stats(d2, ["a", "b", "c"], True).cor[0, 1] == -1.0
+
+
+def test_binary_and_many_category_items_match_lavaan():
+    """Binary items (2 x 2 tables; b1 and b2 split exactly in half, so lavaan's closed form
+    rho = -cos(2 pi f11 / N) applies) next to 6- and 7-category items."""
+    ref = GAM["binary"]
+    st = ordinal_stats(BINARY, list(BINARY.columns), True)
+    assert st.th[0] == 0.0 and st.th[1] == 0.0
+    f11 = ((BINARY.b1 == 1) & (BINARY.b2 == 1)).sum()
+    assert st.cor[0, 1] == pytest.approx(-np.cos(2 * np.pi * f11 / len(BINARY)), abs=1e-15)
+    np.testing.assert_allclose(st.cor, np.array(ref["cor"]["values"]), rtol=0, atol=TOL_COR)
+    np.testing.assert_allclose(st.th, _values(ref["th"]), rtol=0, atol=TOL_TH)
 
 
 def test_two_by_two_independent_table_gives_zero():
