@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._threads import one_blas_thread
 from .._warnings import warn
 from ..exceptions import ArgumentError, DataError, MissingColumnsError, PolychoricWarning
 from .ordinal_gamma import gamma_matrix
@@ -354,7 +355,13 @@ def _pair_order(p: int) -> list[tuple[int, int]]:
 
 
 def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) -> OrdinalStats:
-    """The statistics of a validated design for one vector of case counts."""
+    """The statistics of a validated design for one vector of case counts (BLAS at one
+    thread: the matrices are small, and extra threads only fight for busy cores)."""
+    with one_blas_thread():
+        return _stats_of(design, weights, gamma=gamma)
+
+
+def _stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool) -> OrdinalStats:
     w = np.asarray(weights, dtype=float)
     names, ordered = design.names, design.ordered
     p = len(names)

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import ndtr
 
+from .._threads import one_blas_thread
 from .._warnings import quiet
 from ..exceptions import ArgumentError
 from .ordinal import EmptyCategoryError, OrdinalDesign, _pair_order, stats_of
@@ -68,7 +69,8 @@ def ordinal_stats_batch(design: OrdinalDesign, counts: np.ndarray, *, start: np.
     if not all(design.ordered):
         return _by_replicate(design, counts)
     plan = _Plan.build(design)
-    parts = [plan.run(counts[s:s + chunk], start) for s in range(0, counts.shape[0], max(1, int(chunk)))]
+    with one_blas_thread():
+        parts = [plan.run(counts[s:s + chunk], start) for s in range(0, counts.shape[0], max(1, int(chunk)))]
     if not parts:
         k = plan.n_th + len(plan.pairs)
         return OrdinalBatch(np.zeros((0, k)), np.zeros((0, k)), np.zeros(0, dtype=bool), plan.names)
