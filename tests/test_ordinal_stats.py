@@ -25,6 +25,7 @@ GAM = json.loads((REF / "ordinal_gamma_reference.json").read_text())
 SIM = pd.read_csv(REF / "ordinal_sim.csv")
 LC = pd.read_csv(REF / "lc_ordinal.csv")
 EDGE = pd.read_csv(REF / "ordinal_edge.csv")
+BINARY = pd.read_csv(REF / "ordinal_binary.csv")
 DATA = {"ordinal_sim.csv": SIM, "lc_ordinal.csv": LC}
 ORD8 = [f"y{i}" for i in range(1, 9)]
 
@@ -119,11 +120,11 @@ def test_fit_sample_statistics(name):
             assert estimator == "ULS" and np.all(ref_vd == 1)
 
 
-@pytest.mark.parametrize("name", ["sim_wlsmv", "sim_mixed_wlsmv", "edge"])
+@pytest.mark.parametrize("name", ["sim_wlsmv", "sim_mixed_wlsmv", "edge", "binary"])
 def test_full_gamma(name):
     ref = GAM[name]
-    data = EDGE if name == "edge" else SIM
-    ordered = list(EDGE.columns) if name == "edge" else ORD8
+    data = {"edge": EDGE, "binary": BINARY}.get(name, SIM)
+    ordered = ORD8 if name.startswith("sim") else True
     st = ordinal_stats(data, ref["ov_names"], ordered)
     assert st.wls_obs_names == tuple(ref["wls_obs"])
     g_ref = np.array(ref["gamma"]["values"])
@@ -155,13 +156,29 @@ def test_edge_cases_match_lavaan():
 
 
 def test_two_by_two_with_two_empty_cells_is_one_with_a_warning():
-    d = pd.DataFrame({"a": [1] * 30 + [2] * 20, "b": [1] * 30 + [2] * 20, "c": np.tile([1, 2, 3, 2, 1], 10)})
+    d = pd.read_csv(REF / "ordinal_two_empty.csv")
     with pytest.warns(PolychoricWarning, match="two empty cells"):
         st = ordinal_stats(d, ["a", "b", "c"], True)
     assert st.cor[0, 1] == 1.0
+    ref = GAM["two_empty"]
+    np.testing.assert_allclose(st.cor, np.array(ref["cor"]["values"]), rtol=0, atol=1e-12)
+    g_ref = np.array(ref["gamma"]["values"])
+    assert np.max(np.abs(st.gamma - g_ref)) / np.abs(g_ref).max() < 1e-6
     d2 = d.assign(b=3 - d["b"])
     with pytest.warns(PolychoricWarning):
         assert ordinal_stats(d2, ["a", "b", "c"], True).cor[0, 1] == -1.0
+
+
+def test_binary_and_many_category_items_match_lavaan():
+    """Binary items (2 x 2 tables; b1 and b2 split exactly in half, so lavaan's closed form
+    rho = -cos(2 pi f11 / N) applies) next to 6- and 7-category items."""
+    ref = GAM["binary"]
+    st = ordinal_stats(BINARY, list(BINARY.columns), True)
+    assert st.th[0] == 0.0 and st.th[1] == 0.0
+    f11 = ((BINARY.b1 == 1) & (BINARY.b2 == 1)).sum()
+    assert st.cor[0, 1] == pytest.approx(-np.cos(2 * np.pi * f11 / len(BINARY)), abs=1e-15)
+    np.testing.assert_allclose(st.cor, np.array(ref["cor"]["values"]), rtol=0, atol=TOL_COR)
+    np.testing.assert_allclose(st.th, _values(ref["th"]), rtol=0, atol=TOL_TH)
 
 
 def test_two_by_two_independent_table_gives_zero():
@@ -369,3 +386,16 @@ def test_categorical_omega_heywood_and_bad_input():
 def test_no_ordered_variable_is_refused():
     with pytest.raises(ArgumentError, match="no variable is declared ordered"):
         ordinal_stats(SIM, ["c1", "c2"], [])
+
+
+def test_perfectly_associated_table_stops_at_the_bound_with_a_warning():
+    """A 3 x 3 table with only diagonal cells: the ML estimate is at the bound. lavaan's
+    nlminb stops at its bound 0.999 when it reports convergence (as here for a x b); when
+    nlminb reports "singular convergence" (here for a x d) lavaan restarts with bounds
+    +-0.995 and returns -0.995. Here the bound is always +-0.999, flagged by a warning."""
+    a = np.repeat([1, 2, 3], [20, 15, 25])
+    d = pd.DataFrame({"a": a, "b": a, "c": np.tile([1, 2, 3, 2, 1], 12), "d": 4 - a})
+    with pytest.warns(PolychoricWarning, match="nearly"):
+        st = ordinal_stats(d, list(d.columns), True)
+    assert st.cor[0, 1] == 0.999 and st.cor[0, 3] == -0.999
+    assert np.isfinite(st.gamma).all()

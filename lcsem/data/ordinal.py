@@ -23,13 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._threads import one_blas_thread
 from .._warnings import warn
 from ..exceptions import ArgumentError, DataError, MissingColumnsError, PolychoricWarning
 from .ordinal_gamma import gamma_matrix
 from .polychoric import PairGrid, polychoric, thresholds_from_counts
 from .polyserial import SerialPairs, polyserial, polyserial_start
 
-__all__ = ["OrdinalStats", "OrdinalDesign", "ordinal_stats", "ordinal_levels", "prepare_ordinal",
+__all__ = ["OrdinalStats", "OrdinalDesign", "ordinal_stats", "ordinal_levels", "prepare_ordinal", "stats_of",
            "EmptyCategoryError", "MAX_CATEGORIES"]
 
 #: more categories than this declared ordered is refused (treat the column as continuous)
@@ -354,7 +355,13 @@ def _pair_order(p: int) -> list[tuple[int, int]]:
 
 
 def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) -> OrdinalStats:
-    """The statistics of a validated design for one vector of case counts."""
+    """The statistics of a validated design for one vector of case counts (BLAS at one
+    thread: the matrices are small, and extra threads only fight for busy cores)."""
+    with one_blas_thread():
+        return _stats_of(design, weights, gamma=gamma)
+
+
+def _stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool) -> OrdinalStats:
     w = np.asarray(weights, dtype=float)
     names, ordered = design.names, design.ordered
     p = len(names)
@@ -417,9 +424,7 @@ def stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool = True) 
         evaluation = fit.evaluation
         for q, (i, j) in enumerate(oo):
             cor[i, j] = cor[j, i] = fit.rho[0, q]
-            s, e = grid.cell_offsets[q], grid.cell_offsets[q] + (grid.n_thresholds[grid.pairs[q][0]] + 1) * \
-                (grid.n_thresholds[grid.pairs[q][1]] + 1)
-            if np.any(freq[s:e] == 0):
+            if np.any(freq[grid.cell_pair == q] == 0):
                 zero_pairs.append((names[j], names[i]))
             if fit.two_zero_cells[0, q]:
                 at_one.add((i, j))

@@ -20,8 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import ndtr
 
+from .._threads import one_blas_thread
 from .._warnings import quiet
+from ..exceptions import ArgumentError
 from .ordinal import EmptyCategoryError, OrdinalDesign, _pair_order, stats_of
 from .polychoric import PairGrid, polychoric, polychoric_cell_scores, thresholds_from_counts
 
@@ -62,12 +65,12 @@ def ordinal_stats_batch(design: OrdinalDesign, counts: np.ndarray, *, start: np.
     """
     counts = np.asarray(counts, dtype=float)
     if counts.ndim != 2 or counts.shape[1] != design.n_rows:
-        from ..exceptions import ArgumentError
         raise ArgumentError(f"counts: expected shape (R, {design.n_rows}), got {counts.shape}")
     if not all(design.ordered):
         return _by_replicate(design, counts)
     plan = _Plan.build(design)
-    parts = [plan.run(counts[s:s + chunk], start) for s in range(0, counts.shape[0], max(1, int(chunk)))]
+    with one_blas_thread():
+        parts = [plan.run(counts[s:s + chunk], start) for s in range(0, counts.shape[0], max(1, int(chunk)))]
     if not parts:
         k = plan.n_th + len(plan.pairs)
         return OrdinalBatch(np.zeros((0, k)), np.zeros((0, k)), np.zeros(0, dtype=bool), plan.names)
@@ -207,7 +210,6 @@ class _Plan:
 def _category_scores(th: np.ndarray) -> np.ndarray:
     """Univariate scores of each category (R, C, K) for thresholds (R, K)."""
     r_count, k = th.shape
-    from scipy.special import ndtr
     ext = np.concatenate([np.full((r_count, 1), -np.inf), th, np.full((r_count, 1), np.inf)], axis=1)
     up, lo = ext[:, 1:], ext[:, :-1]                                          # (R, C)
     prob = ndtr(up) - ndtr(lo)

@@ -9,6 +9,11 @@ included). Here step 2 is one Newton iteration over *every pair and every replic
 once*: arrays of shape (R, pairs), analytic first and second derivatives, halving a step
 that lowers the log-likelihood.
 
+At the bound (a table without any cell off its diagonal), the estimate is +-0.999 as
+lavaan's when its optimiser (nlminb) reports convergence there; when nlminb reports
+failure instead, lavaan restarts within +-0.995 and returns that bound: such boundary
+values are arbitrary and :mod:`lcsem.data.ordinal` flags every |rho| > 0.99 with a warning.
+
 Frequencies are weighted counts (a bootstrap replicate is a vector of case counts), so
 the statistics of a replicate follow from its counts without copying rows.
 """
@@ -283,7 +288,6 @@ def polychoric(grid: PairGrid, th: np.ndarray, freq: np.ndarray, start: np.ndarr
     """
     th = np.atleast_2d(np.asarray(th, dtype=float))
     freq = np.atleast_2d(np.asarray(freq, dtype=float))
-    r_count = freq.shape[0]
     freq, fixed, two_zero = _two_by_two(grid, th, freq)
     rho = _pearson_start(grid, freq) if start is None else np.array(start, dtype=float)
     free = np.isnan(fixed)
@@ -340,38 +344,22 @@ def polychoric_cell_scores(grid: PairGrid, th: np.ndarray, rho: np.ndarray,
     th = np.atleast_2d(th)
     rho = np.atleast_2d(rho)
     ev = _evaluate(grid, th, rho) if evaluation is None else evaluation
-    r_count = th.shape[0]
-    big = 100.0                                       # lavaan's +-100 for infinite limits
-    k1 = np.asarray(grid.n_thresholds)[np.asarray([p[0] for p in grid.pairs], dtype=np.intp)][grid.cell_pair] \
-        if grid.n_pairs else np.zeros(0, dtype=np.intp)
-    k2 = np.asarray(grid.n_thresholds)[np.asarray([p[1] for p in grid.pairs], dtype=np.intp)][grid.cell_pair] \
-        if grid.n_pairs else np.zeros(0, dtype=np.intp)
-    off1 = grid.th_offsets[np.asarray([p[0] for p in grid.pairs], dtype=np.intp)][grid.cell_pair] \
-        if grid.n_pairs else np.zeros(0, dtype=np.intp)
-    off2 = grid.th_offsets[np.asarray([p[1] for p in grid.pairs], dtype=np.intp)][grid.cell_pair] \
-        if grid.n_pairs else np.zeros(0, dtype=np.intp)
-    a, b = grid.cell_a, grid.cell_b
-
-    def limit(off, idx, k, upper):
-        out = np.full((r_count, idx.size), big if upper else -big)
-        ok = (idx < k) if upper else (idx >= 0)
-        out[:, ok] = th[:, off[ok] + idx[ok]]
-        return out
-
-    u1, l1 = limit(off1, a, k1, True), limit(off1, a - 1, k1, False)
-    u2, l2 = limit(off2, b, k2, True), limit(off2, b - 1, k2, False)
+    first = np.asarray([u for u, _ in grid.pairs], dtype=np.intp)[grid.cell_pair]
+    second = np.asarray([v for _, v in grid.pairs], dtype=np.intp)[grid.cell_pair]
+    u1, l1 = _cell_limits(grid, th, first, grid.cell_a)
+    u2, l2 = _cell_limits(grid, th, second, grid.cell_b)
     r = rho[:, grid.cell_pair]
     one = np.sqrt(1.0 - r * r)
     lik = ev.pi
     with np.errstate(divide="ignore", invalid="ignore"):
+        deg = one == 0.0                      # |rho| = 1: lavaan's 0.5 factor
+        safe = np.where(deg, 1.0, one)
+
         def side(zu, zl, ou, ol):
-            # d pi / d (upper limit zu) and d pi / d (lower limit zl) of the first argument
-            dz_u = _phi(zu)
-            dz_l = _phi(zl)
-            deg = one == 0.0
-            cu = np.where(deg, 0.5, ndtr((ou - r * zu) / np.where(deg, 1.0, one)) - ndtr((ol - r * zu) / np.where(deg, 1.0, one)))
-            cl = np.where(deg, 0.5, ndtr((ou - r * zl) / np.where(deg, 1.0, one)) - ndtr((ol - r * zl) / np.where(deg, 1.0, one)))
-            return dz_u * cu, dz_l * cl
+            # d pi / d (upper limit zu) and d pi / d (lower limit zl) of the first variable
+            cu = np.where(deg, 0.5, ndtr((ou - r * zu) / safe) - ndtr((ol - r * zu) / safe))
+            cl = np.where(deg, 0.5, ndtr((ou - r * zl) / safe) - ndtr((ol - r * zl) / safe))
+            return _phi(zu) * cu, _phi(zl) * cl
         y1u, y1l = side(u1, l1, u2, l2)
         y2u, y2l = side(u2, l2, u1, l1)
         out = {"th1_upper": y1u / lik, "th1_lower": -y1l / lik,
@@ -380,6 +368,20 @@ def polychoric_cell_scores(grid: PairGrid, th: np.ndarray, rho: np.ndarray,
     for key in out:
         out[key] = np.where(ev.valid, out[key], 0.0)
     return out
+
+
+def _cell_limits(grid: PairGrid, th: np.ndarray, var: np.ndarray, cat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower threshold of each cell's category of variable ``var`` (R, cells);
+    lavaan's +-100 stands for an infinite limit."""
+    k = np.asarray(grid.n_thresholds, dtype=np.intp)[var]
+    off = grid.th_offsets[var]
+    upper = np.full((th.shape[0], cat.size), 100.0)
+    lower = np.full((th.shape[0], cat.size), -100.0)
+    has_up = cat < k
+    upper[:, has_up] = th[:, off[has_up] + cat[has_up]]
+    has_lo = cat > 0
+    lower[:, has_lo] = th[:, off[has_lo] + cat[has_lo] - 1]
+    return upper, lower
 
 
 def _phi(x: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 # Full Gamma (NACOV) and WLS.V of ordinal fits, and edge cases of the polychoric step (issue 12,
 # helper ordstats). lavaan 0.6.14. Run from this folder: Rscript make_ordinal_gamma.R
-# (reads ordinal_sim.csv, writes ordinal_edge.csv and ordinal_gamma_reference.json).
+# (reads ordinal_sim.csv, writes ordinal_edge.csv, ordinal_two_empty.csv, ordinal_binary.csv and ordinal_gamma_reference.json).
 source("ref_common.R")
 t_script <- proc.time()
 
@@ -45,6 +45,31 @@ out$edge$tables <- lapply(list(e1_e2 = table(edge$e1, edge$e2), e3_e4 = table(ed
                           function(t) conv(unclass(t)))
 pe <- as.data.frame(parameterEstimates(fe))
 out$edge$params <- conv(pe[, c("lhs", "op", "rhs", "est", "se")])
+
+## ---- a 2 x 2 table with two empty cells (lavaan sets rho = 1 and warns), no randomness ----
+two <- data.frame(a = c(rep(1, 30), rep(2, 20)), b = c(rep(1, 30), rep(2, 20)), c = rep(c(1, 2, 3, 2, 1), 10))
+write.csv(two, "ordinal_two_empty.csv", row.names = FALSE)
+ft <- suppressWarnings(lavCor(two, ordered = names(two), output = "fit", se = "standard"))
+out$two_empty <- gamma_entry(ft)
+out$two_empty$cor <- conv(lavInspect(ft, "sampstat")$cov)
+
+## ---- binary and 6-/7-category items, N = 200 (set.seed(1214)): b1, b2 split exactly 100 / 100 ----
+# (both thresholds exactly 0: lavaan's rho = -cos(2 pi f11 / N) rule for 2 x 2 tables), b3 binary,
+# s7 and s6 with 7 and 6 categories; latent correlations .45 (MASS::mvrnorm)
+set.seed(1214)
+n_bin <- 200
+Rb <- matrix(.45, 5, 5); diag(Rb) <- 1
+yb <- MASS::mvrnorm(n_bin, rep(0, 5), Rb)
+binary <- data.frame(b1 = 1L + (rank(yb[, 1], ties.method = "first") > n_bin / 2),
+                     b2 = 1L + (rank(yb[, 2], ties.method = "first") > n_bin / 2),
+                     b3 = 1L + findInterval(yb[, 3], 0.8),
+                     s7 = 1L + findInterval(yb[, 4], c(-1.6, -1, -0.4, 0.2, 0.9, 1.5)),
+                     s6 = 1L + findInterval(yb[, 5], c(-1.2, -0.5, 0, 0.6, 1.3)))
+write.csv(binary, "ordinal_binary.csv", row.names = FALSE)
+fb <- lavCor(binary, ordered = names(binary), output = "fit", se = "standard")
+out$binary <- gamma_entry(fb)
+out$binary$cor <- conv(lavInspect(fb, "sampstat")$cov)
+out$binary$th <- conv(lavInspect(fb, "sampstat")$th)
 
 ## ---- the bivariate normal CDF lavaan calls (pbivnorm), at points in every quadrature regime ----
 set.seed(1213)
