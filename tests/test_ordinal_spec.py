@@ -199,6 +199,7 @@ def test_written_thresholds_make_a_variable_ordered_as_lavaan():
     assert ("y1", "~~", "y1", 0, 1.0) in ops and ("y2", "~*~", "y2", 0, 1.0) in ops
     assert ("y1", "~1", "", 0, 0.0) in ops
     assert [r for r in model.rows if r.lhs == "x3" and r.op == "~1"][0].free > 0
+    assert model.meanstructure and not Model.from_syntax("f =~ y1 + y2 + x3").meanstructure
 
 
 @pytest.mark.parametrize("text, match", [

@@ -11,7 +11,8 @@ import pandas as pd
 
 from .._validation import check_label, check_name, check_number, describe_value
 from ..exceptions import ArgumentError, LcsemError, ModelSyntaxError
-from .partable import ParRow, Variables, all_labels, build_partable, has_intercepts, to_frame, variable_roles
+from .partable import (ParRow, Variables, all_labels, build_partable, has_intercepts, is_ordinal, to_frame,
+                       variable_roles)
 from .expressions import parse_expression
 from .syntax import (THRESHOLD_RE, GroupModifier, Statement, check_group_modifiers, parse_syntax,
                      rhs_text)
@@ -113,8 +114,10 @@ class Model:
 
     @property
     def meanstructure(self) -> bool:
-        """True when the model writes intercepts or means (``~ 1``), as lavaan."""
-        return has_intercepts(list(self.statements))
+        """True when the model writes intercepts or means (``~ 1``), or thresholds or
+        scaling factors of ordered variables (``|``, ``~*~``), as lavaan."""
+        statements = list(self.statements)
+        return has_intercepts(statements) or is_ordinal(statements)
 
     @property
     def n_groups_written(self) -> int:
