@@ -427,6 +427,7 @@ def _stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool) -> Ord
             if np.any(freq[grid.cell_pair == q] == 0):
                 zero_pairs.append((names[j], names[i]))
             if fit.flat[0, q]:
+                at_one.add((i, j))
                 warn(f"the table of {names[j]!r} x {names[i]!r}{where} carries almost no information about "
                      f"their polychoric correlation (empty cells make the likelihood flat; lavaan's value is "
                      f"arbitrary there too); the estimate is {fit.rho[0, q]:.4f}, where the likelihood "
