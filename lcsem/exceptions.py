@@ -89,6 +89,12 @@ class OrdinalDataWarning(LcsemWarning):
     """Indicators look ordinal (few distinct integer values) but are treated as continuous."""
 
 
+class PolychoricWarning(LcsemWarning):
+    """A polychoric or polyserial correlation is at or near its bound (above 0.99 in absolute
+    value, or a 2 x 2 table with two empty cells) or its optimisation did not converge (as
+    lavaan warns)."""
+
+
 class BootstrapFailureWarning(LcsemWarning):
     """Some bootstrap replicates failed or were inadmissible."""
 
@@ -130,9 +136,3 @@ class ScaledTestWarning(LcsemWarning):
     """A scaled (robust) test statistic is undefined here, e.g. a Satorra-Bentler (2001)
     difference test whose scaling factor is not positive: the statistic is NaN; the message
     names the alternative."""
-
-
-class PolychoricWarning(LcsemWarning):
-    """A polychoric or polyserial correlation is at or near its bound (above 0.99 in absolute
-    value, or a 2 x 2 table with two empty cells) or its optimisation did not converge (as
-    lavaan warns)."""
