@@ -56,6 +56,10 @@ def factor_scores(res: FitResult, method: str = "regression") -> pd.DataFrame:
     key = method.lower() if isinstance(method, str) else method
     if key not in METHODS:
         raise ArgumentError(f"method: {method!r} is not one of {METHODS}")
+    if getattr(res, "ordinal", None) is not None or "ordinal" in getattr(res, "view_of", ""):
+        raise NotSupportedError("res: factor scores of ordinal fits (ordered=...) need the latent "
+                                "responses' posterior (lavaan's EBM scores), which lcsem does not compute "
+                                "yet; fit without ordered= for regression/Bartlett scores of the items")
     data = res.data
     if data is None or len(data) == 0:
         raise DataError("res: this result holds no respondents' data (fitted from summary statistics "

@@ -385,6 +385,10 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
     if method not in CI_METHODS:
         raise ArgumentError(f"method: {method!r} is not one of {CI_METHODS}")
     if isinstance(res_or_model, FitResult):
+        if res_or_model.ordinal is not None:
+            raise NotSupportedError("res_or_model: measurement() of ordinal fits (ordered=...) is not "
+                                    "available yet; lcsem.ordinal_reliability(res) gives categorical omega "
+                                    "(semTools' compRelSEM) and the omega of the latent responses")
         if data is not None:
             raise ArgumentError("data: give data only with a model; a FitResult already holds the "
                                 "data it was fitted to")
