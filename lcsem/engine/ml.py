@@ -82,14 +82,21 @@ class MLPlan:
         self.n_pairs = a.size
         self.n_pp = int(np.sum(kind == 0))
         self.n_pc = int(np.sum(kind == 1))
-        ow, om, ob, oc = 0, m2 * m2, 2 * m2 * m2, 2 * m2 * m2 + m * m
+        # only the columns of K = [B_o | C_o] that some entry's u or v uses enter K'WK, K'MK
+        # (the second derivatives use the same columns: module text)
+        self.cols = np.unique(np.concatenate([iu, iv]))
+        u = self.cols.size
+        pos = np.full(m2, -1)
+        pos[self.cols] = np.arange(u)
+        self.u = u
+        ow, om, ob, oc = 0, u * u, 2 * u * u, 2 * u * u + m * m
         self.width = oc + m * m
 
         def GW(r, c):
-            return ow + r * m2 + c
+            return ow + pos[r] * u + pos[c]
 
         def GM(r, c):
-            return om + r * m2 + c
+            return om + pos[r] * u + pos[c]
 
         def Bx(r, c):
             return ob + r * m + c
@@ -97,8 +104,10 @@ class MLPlan:
         def Cx(r, c):
             return oc + r * m + c
 
-        parts = [GW(iv[a], iu[b]), GW(iu[a], iv[b]), GW(iu[a], iu[b]), GW(iv[a], iv[b]),
-                 GM(iv[a], iu[b]), GM(iu[a], iv[b]), GM(iu[a], iu[b]), GM(iv[a], iv[b])]
+        # [w_vu, w_uu, w_vv, w_uv, m_uv, m_vv, m_uu, m_vu] (x_ab = x_a' W y_b or x_a' M y_b):
+        # the Fisher pairs are (0, 3), (1, 2), the curvature pairs (0, 4) ... (3, 7)
+        parts = [GW(iv[a], iu[b]), GW(iu[a], iu[b]), GW(iv[a], iv[b]), GW(iu[a], iv[b]),
+                 GM(iu[a], iv[b]), GM(iv[a], iv[b]), GM(iu[a], iu[b]), GM(iv[a], iu[b])]
         # two paths a = A[i, j], b = A[k, l]: B_jk Q_li + B_li Q_jk + G_ik C_jl
         pa, pb = a[:self.n_pp], b[:self.n_pp]
         i, j, k, l = I[pa], J[pa], I[pb], J[pb]
@@ -231,6 +240,11 @@ class MLObjective(Objective):
     # ---------------------------------------------------------------- derivatives
     def derivatives(self, theta: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gradient, exact Hessian and expected information: (R, k), (R, k, k), (R, k, k)."""
+        grad, hess, pairs = self._derivative_pairs(theta, idx)
+        return grad, hess, expand_information(self.plan, pairs)
+
+    def _derivative_pairs(self, theta, idx):
+        """Gradient, Hessian and the information's distinct pairs (expanded on demand)."""
         theta = np.atleast_2d(theta)
         Sigma, B, C, W = self._state(theta, idx)
         if self._buffers is None:
@@ -251,21 +265,24 @@ class MLObjective(Objective):
               scoring_only: np.ndarray | None = None) -> Steps:
         """Newton steps where the Hessian is positive definite (and ``scoring_only`` is
         False) and descends; Fisher-scoring steps elsewhere (see :class:`Steps`)."""
-        grad, hess, info = self.derivatives(theta, idx)
+        grad, hess, pairs = self._derivative_pairs(theta, idx)
         n = grad.shape[0]
         step = np.empty_like(grad)
         newton = np.zeros(n, dtype=bool)
         ok = np.ones(n, dtype=bool)
         pd = cholesky_factors(hess)[0] if exact else np.zeros(n, dtype=bool)
         want = pd if scoring_only is None else pd & ~scoring_only
-        if want.any():
+        if want.all():
+            step, ok_n = solve_each(hess, grad)
+            newton = ok_n & (np.einsum("rk,rk->r", grad, step) < 0)
+        elif want.any():
             w = np.flatnonzero(want)
             x, ok_n = solve_each(hess[w], grad[w])
             step[w] = x
             newton[w] = ok_n & (np.einsum("rk,rk->r", grad[w], x) < 0)
         other = np.flatnonzero(~newton)
         if other.size:
-            step[other], ok[other] = solve_each(info[other], grad[other])
+            step[other], ok[other] = solve_each(expand_information(self.plan, pairs[other]), grad[other])
         return Steps(grad, step, newton, pd if exact else None, ok)
 
 
@@ -297,7 +314,7 @@ def _derivatives(plan: MLPlan, p: int, Sigma, B, C, W, S, buffers: _Buffers | No
     R, E = Sigma.shape[0], plan.E
     grad = np.empty((R, E))
     hess = np.empty((R, E, E))
-    info = np.empty((R, E, E))
+    info = np.empty((R, plan.n_pairs))     # the information's distinct pairs (see expand_information)
     for start in range(0, R, BLOCK):
         sl = slice(start, min(start + BLOCK, R))
         _block(plan, p, Sigma[sl], B[sl], C[sl], W[sl], S[sl], grad[sl], hess[sl], info[sl], buffers)
@@ -306,7 +323,14 @@ def _derivatives(plan: MLPlan, p: int, Sigma, B, C, W, S, buffers: _Buffers | No
     F = plan.F
     # grad[:, None, :] @ F: one vector-matrix product per replicate (a 2-D product across
     # replicates would be blocked, and rounded, by the batch size)
-    return np.matmul(grad[:, None, :], F)[:, 0, :], F.T @ hess @ F, F.T @ info @ F
+    return np.matmul(grad[:, None, :], F)[:, 0, :], F.T @ hess @ F, info
+
+
+def expand_information(plan: MLPlan, pairs: np.ndarray) -> np.ndarray:
+    """The (R, k, k) information from its distinct entry pairs (R, n) (``_derivatives``)."""
+    R, E = pairs.shape[0], plan.E
+    info = np.take(pairs, plan.expand, axis=1).reshape(R, E, E)
+    return info if plan.identity else plan.F.T @ info @ plan.F
 
 
 def _block(plan: MLPlan, p: int, Sigma, B, C, W, S, grad, hess, info, buf: _Buffers) -> None:
@@ -314,10 +338,9 @@ def _block(plan: MLPlan, p: int, Sigma, B, C, W, S, grad, hess, info, buf: _Buff
     r = Sigma.shape[0]
     work = buf.work[:r]
     M = W @ (Sigma - S) @ W
-    K = np.concatenate([B[:, :p, :], C[:, :p, :]], axis=2)          # (r, p, 2m)
+    K = np.take(np.concatenate([B[:, :p, :], C[:, :p, :]], axis=2), plan.cols, axis=2)   # (r, p, u)
     Kt = np.ascontiguousarray(np.swapaxes(K, 1, 2))
-    m2 = K.shape[2]
-    w2 = m2 * m2
+    w2 = plan.u * plan.u
     work[:, :w2] = (Kt @ W @ K).reshape(r, -1)
     work[:, w2:2 * w2] = (Kt @ M @ K).reshape(r, -1)
     if plan.has_path:
@@ -328,15 +351,10 @@ def _block(plan: MLPlan, p: int, Sigma, B, C, W, S, grad, hess, info, buf: _Buff
     g = buf.g[:r]
     np.take(work, plan.index, axis=1, out=g)
     t = g[:, :8 * n].reshape(r, 8, n)
-    fisher, curv, tmp = buf.fisher[:r], buf.curv[:r], buf.tmp[:r, :n]
-    np.multiply(t[:, 0], t[:, 1], out=fisher)
-    np.multiply(t[:, 2], t[:, 3], out=tmp)
-    fisher += tmp
-    # - tr(M D_a W D_b) - tr(W D_a M D_b)
-    np.multiply(t[:, 0], t[:, 5], out=curv)
-    for x, y in ((3, 6), (2, 7), (1, 4)):
-        np.multiply(t[:, x], t[:, y], out=tmp)
-        curv += tmp
+    fisher, curv = buf.fisher[:r], buf.curv[:r]
+    # tr(W D_a W D_b) and tr(M D_a W D_b) + tr(W D_a M D_b), each up to 2 c_a c_b
+    np.einsum("rkn,rkn->rn", t[:, 0:2], t[:, 3:1:-1], out=fisher)
+    np.einsum("rkn,rkn->rn", t[:, 0:4], t[:, 4:8], out=curv)
     fisher *= plan.cc
     curv *= plan.cc
     np.subtract(fisher, curv, out=curv)          # curv now holds the Hessian's pairs
@@ -345,24 +363,21 @@ def _block(plan: MLPlan, p: int, Sigma, B, C, W, S, grad, hess, info, buf: _Buff
     if n_pp:
         x = g[:, at:at + 6 * n_pp].reshape(r, 6, n_pp)
         sec = buf.tmp[:r, :n_pp]
-        np.multiply(x[:, 0], x[:, 1], out=sec)
-        sec += x[:, 2] * x[:, 3]
-        sec += x[:, 4] * x[:, 5]
+        np.einsum("rkn,rkn->rn", x[:, 0::2], x[:, 1::2], out=sec)
         sec *= 2.0
         curv[:, :n_pp] += sec
         at += 6 * n_pp
     if n_pc:
         x = g[:, at:at + 4 * n_pc].reshape(r, 4, n_pc)
         sec = buf.tmp[:r, :n_pc]
-        np.multiply(x[:, 0], x[:, 1], out=sec)
-        sec += x[:, 2] * x[:, 3]
+        np.einsum("rkn,rkn->rn", x[:, 0::2], x[:, 1::2], out=sec)
         sec *= plan.pc_scale
         curv[:, n_pp:n_pp + n_pc] += sec
         at += 4 * n_pc
     np.multiply(plan.c2, g[:, at:], out=grad)
     E = plan.E
     np.take(curv, plan.expand, axis=1, out=hess.reshape(r, E * E))
-    np.take(fisher, plan.expand, axis=1, out=info.reshape(r, E * E))
+    info[...] = fisher
 
 
 def ml_discrepancy(struct: RamStructure, theta: np.ndarray, S: np.ndarray) -> np.ndarray:
