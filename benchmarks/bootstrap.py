@@ -35,7 +35,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 import lcsem
-from lcsem.engine.semopy_backend import semopy_syntax
+from lcsem.engine.semopy_backend import semopy_names, semopy_syntax
 from lcsem.exceptions import BootstrapFailureWarning
 
 HS_MODEL = """
@@ -128,7 +128,9 @@ def compare(name: str, res, text_semopy: str, text_lavaan: str | None, args) -> 
     boot(res, 200, seed=0)                                   # warm-up
     wall, cpu, b = timed(lambda: boot(res, 1000, seed=1), repeat=args.repeat)
     n_sem = 1000 if args.full else args.semopy_n
-    sem = semopy_loop(text_semopy, res.data, b.indices[:n_sem]) * 1000
+    # semopy_syntax writes generated variable names: the data columns must carry them too
+    data = res.data if text_semopy == HS_MODEL else res.data.rename(columns=semopy_names(res.model.rows))
+    sem = semopy_loop(text_semopy, data, b.indices[:n_sem]) * 1000
     lav = None
     if text_lavaan is not None and not args.no_lavaan:
         per = lavaan_seconds(text_lavaan, res.data, args.lavaan_n)

@@ -11,21 +11,24 @@ For the Holzinger-Swineford CFA and the canonical learning-culture model (bundle
   parameters and std.all), median CPU and wall seconds of ``--repeat`` runs after a warm-up,
   one BLAS thread.
 - **FLOPs**: the same 1,000 resampled covariance matrices fitted by the engine's solver, with
-  the model's discrepancy evaluations and Newton iterations counted as they happen (the
-  structure's ``implied`` call counts evaluation rows; the solver reports iterations). The
-  count is the dense arithmetic of one evaluation and one Newton iteration (below, per
-  replicate), times those counts, plus the resampled moments (``2 N q``, q = p(p+1)/2):
+  the model's discrepancy evaluations (rows through ``RamStructure.matrices``) and Newton
+  iterations counted as they happen. The count is the dense arithmetic the solver executes
+  per evaluation and per Newton iteration, times those counts, plus the resampled moments
+  (``2 N q``, q = p(p+1)/2):
 
-  * evaluation: ``(I - A)^-1`` (``2 m^3``), ``C = B S B'`` (``4 m^3``), Cholesky of Sigma
-    (``p^3 / 3``), ``tr(S Sigma^-1)`` from the factor (``p^3 / 3`` forward substitution
-    against the Cholesky factor of S kept per replicate, plus ``p^2``) and ``Sigma^-1``
-    at accepted points only (``p^3``, from the factor);
-  * Newton iteration: ``M = W (Sigma - S) W`` (``4 p^3``), ``K'WK`` and ``K'MK`` with
-    ``K = [B_o | C_o]`` (p x 2m: ``2 (4 m p^2 + 8 m^2 p)``), the entry-level Hessian
-    (``~16 E^2``), the Newton solve with its Cholesky (``k^3 / 3 + 2 k^2``).
+  * evaluation: ``B = (I - A)^-1`` (0 when ``A^2 = 0``, else ``2 m^3``), ``C = B S B'``
+    (``4 m^3``), Cholesky of Sigma (``p^3 / 3``), ``Sigma^-1`` (``2 p^3``), ``tr(S Sigma^-1)``
+    (``2 p^2``);
+  * Newton iteration: ``M = W (Sigma - S) W`` (``4 p^3``), ``K'WK`` and ``K'MK`` with ``K``
+    the u used columns of ``[B_o | C_o]`` (``4 u p^2 + 4 u^2 p``), the Hessian and
+    information on the ``E (E + 1) / 2`` entry pairs (about 12 per pair, plus 6 per pair of
+    two paths and 4 per pair of a path and a covariance), the positive-definiteness test
+    (Cholesky, ``k^3 / 3``) and the Newton solve (LU, ``2 k^3 / 3 + 2 k^2``).
 
   The "arithmetic limit" is that count at 10 GFLOP/s (the issue's yardstick; numpy on one
-  core here reaches about 30 GFLOP/s on batched small products).
+  core here reaches about 30 GFLOP/s on batched small products). Counting the old solver's
+  arithmetic the same way (all 2m columns of K, ``(I - A)^-1`` by LU, the Hessian on all
+  E^2 entries) gives more FLOPs; the issue's own count for HS was 0.42 MFLOP per replicate.
 """
 
 from __future__ import annotations
@@ -86,36 +89,52 @@ def resampled_covariances(res, n=1000, seed=1):
     return np.einsum("rni,rnj->rij", Xc, Xc) / N, N
 
 
-def flop_count(res, n=1000):
+def flop_count(res, n_rep=1000):
     """Evaluations and iterations of the engine's solver on n resamples, and the FLOPs."""
     from lcsem.engine import batch
 
     struct = res.structure
-    S, N = resampled_covariances(res, n)
-    calls = {"rows": 0}
+    S, N = resampled_covariances(res, n_rep)
+    from lcsem.engine import ml
+    from lcsem.engine.ml import ml_plan
+
+    calls = {"rows": 0, "derivatives": 0}
     real = type(struct).matrices     # called once per evaluation of the discrepancy
+    real_derivatives = ml._derivatives
 
     def counting(self, theta):
         calls["rows"] += np.atleast_2d(theta).shape[0]
         return real(self, theta)
 
+    def counting_derivatives(plan, p, Sigma, *args):
+        calls["derivatives"] += Sigma.shape[0]
+        return real_derivatives(plan, p, Sigma, *args)
+
     type(struct).matrices = counting
+    ml._derivatives = counting_derivatives
     try:
         out = batch.fit_batch(struct, S, res.theta)
     finally:
         type(struct).matrices = real
+        ml._derivatives = real_derivatives
+
+    plan = ml_plan(struct)
     p, m, k = struct.p, struct.m, struct.k
-    E = len(struct.free_entries.row)
+    E, u, n = plan.E, plan.u, plan.n_pairs
     q = p * (p + 1) // 2
-    evals = calls["rows"] / n
-    its = out.iterations.mean()
-    f_eval = 2 * m ** 3 + 4 * m ** 3 + p ** 3 / 3 + p ** 3 / 3 + p ** 2
-    f_accept = p ** 3
-    f_iter = 4 * p ** 3 + 2 * (4 * m * p ** 2 + 8 * m ** 2 * p) + 16 * E ** 2 + k ** 3 / 3 + 2 * k ** 2
+    evals = calls["rows"] / n_rep
+    its = calls["derivatives"] / n_rep        # derivative passes (Newton iterations + final checks)
+    f_eval = (0 if plan.nilpotent in (1, 2) else 2 * m ** 3) + 4 * m ** 3 + p ** 3 / 3 + 2 * p ** 3 + 2 * p ** 2
+    f_iter = (4 * p ** 3 + 4 * u * p ** 2 + 4 * u ** 2 * p + 12 * n + 6 * plan.n_pp + 4 * plan.n_pc
+              + k ** 3 / 3 + 2 * k ** 3 / 3 + 2 * k ** 2)
     f_moments = 2 * N * q
-    total = evals * f_eval + its * (f_accept + f_iter) + f_moments
-    return dict(p=p, m=m, k=k, E=E, evals=evals, iterations=its, flops=total,
+    total = evals * f_eval + its * f_iter + f_moments
+    return dict(p=p, m=m, k=k, E=E, evals=evals, iterations=out.iterations.mean(), passes=its, flops=total,
                 converged=int(out.converged.sum()))
+
+
+def out_its(c) -> str:
+    return f"{c['iterations']:.2f} Newton iterations ({c['passes']:.2f} derivative passes)"
 
 
 def main(argv=None) -> int:
@@ -135,7 +154,7 @@ def main(argv=None) -> int:
             c = flop_count(res)
             limit = c["flops"] / RATE
             print(f"{name}: p={c['p']} m={c['m']} k={c['k']}: 1,000 replicates {wall:.3f} s wall, {cpu:.3f} s CPU "
-                  f"({cpu:.3f} ms/replicate); {c['iterations']:.2f} Newton iterations and {c['evals']:.2f} "
+                  f"({cpu:.3f} ms/replicate); {out_its(c)} and {c['evals']:.2f} "
                   f"evaluations per replicate; {c['flops'] / 1e6:.3f} MFLOP/replicate -> limit "
                   f"{limit * 1e3:.4f} ms at 10 GFLOP/s; CPU / limit = {cpu / 1000 / limit:.2f}x")
         if args.profile:

@@ -248,7 +248,7 @@ class MLObjective(Objective):
         theta = np.atleast_2d(theta)
         Sigma, B, C, W = self._state(theta, idx)
         if self._buffers is None:
-            self._buffers = _Buffers(self.plan, BLOCK)
+            self._buffers = _Buffers(self.plan, block_rows(self.plan))
         return _derivatives(self.plan, self.struct.p, Sigma, B, C, W, self.S[idx], self._buffers)
 
     def gradient_information(self, theta, idx):
@@ -286,10 +286,17 @@ class MLObjective(Objective):
         return Steps(grad, step, newton, pd if exact else None, ok)
 
 
-#: replicates per block of the derivative arithmetic: the gathered factors of a block stay in
-#: the cache and its buffers are reused (large temporaries freed and allocated again on every
-#: call cost page faults that were, measured, slower than the arithmetic)
+#: replicates per block of the derivative arithmetic (at most): the gathered factors of a
+#: block stay in the cache and its buffers are reused (large temporaries freed and allocated
+#: again on every call cost page faults that were, measured, slower than the arithmetic)
 BLOCK = 32
+#: gathered factors per block (at most; large models get smaller blocks)
+BLOCK_ELEMENTS = 1 << 18
+
+
+def block_rows(plan: "MLPlan") -> int:
+    """Replicates per block for this model: :data:`BLOCK`, fewer for large models."""
+    return int(max(1, min(BLOCK, BLOCK_ELEMENTS // max(plan.index.size, 1))))
 
 
 class _Buffers:
@@ -310,13 +317,14 @@ def _derivatives(plan: MLPlan, p: int, Sigma, B, C, W, S, buffers: _Buffers | No
     :data:`BLOCK` replicates (``buffers``: the caller's work arrays; never shared between
     threads)."""
     if buffers is None:
-        buffers = _Buffers(plan, BLOCK)
+        buffers = _Buffers(plan, block_rows(plan))
     R, E = Sigma.shape[0], plan.E
     grad = np.empty((R, E))
     hess = np.empty((R, E, E))
     info = np.empty((R, plan.n_pairs))     # the information's distinct pairs (see expand_information)
-    for start in range(0, R, BLOCK):
-        sl = slice(start, min(start + BLOCK, R))
+    size = buffers.size
+    for start in range(0, R, size):
+        sl = slice(start, min(start + size, R))
         _block(plan, p, Sigma[sl], B[sl], C[sl], W[sl], S[sl], grad[sl], hess[sl], info[sl], buffers)
     if plan.identity:
         return grad, hess, info
