@@ -4,6 +4,7 @@ Run from the repository root::
 
     PYTHONPATH=$PWD /work/venv/bin/python benchmarks/solver_profile.py            # HS and LC
     PYTHONPATH=$PWD /work/venv/bin/python benchmarks/solver_profile.py --profile  # + cProfile of HS
+    PYTHONPATH=DIR /work/venv/bin/python benchmarks/solver_profile.py --time-only # another checkout
 
 For the Holzinger-Swineford CFA and the canonical learning-culture model (bundled survey):
 
@@ -141,6 +142,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--profile", action="store_true", help="cProfile 1,000 HS replicates")
+    ap.add_argument("--time-only", action="store_true",
+                    help="only the timing (runs on older checkouts too: PYTHONPATH=<checkout>)")
     args = ap.parse_args(argv)
     print(f"# solver profile {time.strftime('%Y-%m-%d %H:%M %Z')}, load {load()}")
     with warnings.catch_warnings():
@@ -151,6 +154,9 @@ def main(argv=None) -> int:
         for name, res in (("HS", hs), ("LC", lc)):
             boot(res)
             wall, cpu = timed(lambda: boot(res), args.repeat)
+            if args.time_only:
+                print(f"{name}: 1,000 replicates {wall:.3f} s wall, {cpu:.3f} s CPU ({cpu:.3f} ms/replicate)")
+                continue
             c = flop_count(res)
             limit = c["flops"] / RATE
             print(f"{name}: p={c['p']} m={c['m']} k={c['k']}: 1,000 replicates {wall:.3f} s wall, {cpu:.3f} s CPU "
