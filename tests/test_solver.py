@@ -136,3 +136,21 @@ def test_one_loop_serves_the_scoring_and_the_fused_newton_objectives(fitted):
     np.testing.assert_allclose(newton.fmin, scoring.fmin, rtol=1e-10)
     np.testing.assert_allclose(scoring_on_fused.theta, scoring.theta, atol=1e-6)
     assert newton.iterations.max() < scoring.iterations.min()
+
+
+def test_trying_several_step_lengths_at_once_changes_no_number(fitted, monkeypatch):
+    """The batched line search (few replicates still halving: their next step lengths in
+    one call) takes the same steps as one halving at a time, to the last bit, retries
+    included."""
+    from lcsem.engine.ml import MLObjective as Fused
+
+    res = fitted["holzinger_swineford"]
+    S = _resampled(res, 300, seed=1)
+    one_at_a_time = []
+    for flag in (False, True):
+        monkeypatch.setattr(Fused, "batched_line_search", flag)
+        one_at_a_time.append(fit_batch(res.structure, S, res.theta))
+    a, b = one_at_a_time
+    assert a.retried.any()                      # the retry ladder's small batches are covered
+    for field in ("theta", "fmin", "Sigma", "iterations", "converged"):
+        assert np.array_equal(getattr(a, field), getattr(b, field))

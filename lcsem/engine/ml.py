@@ -182,6 +182,8 @@ class MLObjective(Objective):
     """
 
     has_hessian = True
+    #: evaluations are cheap: the solver may try several step lengths in one call
+    batched_line_search = True
 
     def __init__(self, struct: RamStructure, S: np.ndarray, logdet_S: np.ndarray | None = None):
         self.struct = struct

@@ -59,6 +59,9 @@ class Objective:
     k: int
     #: whether :meth:`direction` gives Newton steps with ``exact=True``
     has_hessian: bool = False
+    #: whether the solver may evaluate several step lengths of a replicate in one call of
+    #: :meth:`value` (cheap evaluations; the accepted point is evaluated again last)
+    batched_line_search: bool = False
 
     def value(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:   # pragma: no cover - interface
         raise NotImplementedError

@@ -163,33 +163,72 @@ def solve(objective: Objective, theta0: np.ndarray, *, rules: Rules = SCORING, e
     return Solution(theta, fmin, converged, iterations, max_grad)
 
 
+#: at most this many replicates still halving: their remaining step lengths are tried in
+#: rounds of :data:`ROUND` in one call (objectives with ``batched_line_search``)
+FEW = 16
+ROUND = 8
+
+
 def _line_search(objective: Objective, rows: np.ndarray, th: np.ndarray, step: np.ndarray, f_old: np.ndarray,
                  slope: np.ndarray | None, rules: Rules, max_halvings: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Step lengths (1, 1/2, 1/4, ...), the discrepancy at the accepted points and which
-    replicates accepted one. The accepted point is the last one evaluated for its replicate."""
+    replicates accepted one; the accepted point is the last one evaluated for its replicate.
+
+    When few replicates are still halving and the objective's evaluations are cheap
+    (``batched_line_search``), their next :data:`ROUND` step lengths are evaluated in one
+    call and each replicate takes the longest acceptable one: the same step lengths, values
+    and decisions as one halving at a time (each replicate's numbers do not depend on its
+    batch), in fewer calls (small batches cost per call, not per replicate)."""
     n = rows.size
     alpha = np.ones(n)
     f_new = np.full(n, np.inf)
     accepted = np.zeros(n, dtype=bool)
     pending = np.arange(n)
-    for _h in range(max_halvings):
+    batched = getattr(objective, "batched_line_search", False)
+    h = 0
+    while h < max_halvings and pending.size:
+        if batched and h > 0 and pending.size <= FEW:
+            b = min(ROUND, max_halvings - h)
+            scale = 0.5 ** np.arange(b)                                    # exact powers of 2
+            a = alpha[pending][None, :] * scale[:, None]                    # (b, n_pending)
+            trial = th[pending][None] + a[..., None] * step[pending][None]
+            k = th.shape[1]
+            f_try = objective.value(trial.reshape(-1, k), np.tile(rows[pending], b)).reshape(b, -1)
+            fo = f_old[pending][None, :]
+            ok = f_try <= _bound(fo, a, None if slope is None else slope[pending][None, :], rules)
+            hit = ok.any(axis=0)
+            first = np.argmax(ok, axis=0)
+            take = pending[hit]
+            cols = np.flatnonzero(hit)
+            alpha[take] = a[first[hit], cols]
+            f_new[take] = f_try[first[hit], cols]
+            accepted[take] = True
+            if take.size:       # the accepted point is evaluated last (the objective keeps it)
+                objective.value(th[take] + alpha[take, None] * step[take], rows[take])
+            pending = pending[~hit]
+            alpha[pending] *= 0.5 ** b
+            h += b
+            continue
         trial = th[pending] + alpha[pending, None] * step[pending]
         f_try = objective.value(trial, rows[pending])
-        fo = f_old[pending]
-        if rules.armijo:
-            bound = fo + rules.armijo * alpha[pending] * slope[pending] + rules.slack * (1.0 + np.abs(fo))
-        else:
-            bound = fo + rules.slack * (1.0 + np.abs(fo))
-        ok = f_try <= bound
+        ok = f_try <= _bound(f_old[pending], alpha[pending], None if slope is None else slope[pending], rules)
         take = pending[ok]
         f_new[take] = f_try[ok]
         accepted[take] = True
         pending = pending[~ok]
+        h += 1
         if pending.size == 0:
             break
         alpha[pending] *= 0.5
     return alpha, f_new, accepted
+
+
+def _bound(fo: np.ndarray, alpha: np.ndarray, slope: np.ndarray | None, rules: Rules) -> np.ndarray:
+    """The largest acceptable discrepancy after a step of length ``alpha``."""
+    if rules.armijo:
+        return fo + rules.armijo * alpha * slope + rules.slack * (1.0 + np.abs(fo))
+    return fo + rules.slack * (1.0 + np.abs(fo))
 
 
 def retry_ladder(make_objective: Callable[[int], Objective], starts: list[np.ndarray], f_reached: np.ndarray, *,
