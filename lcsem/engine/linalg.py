@@ -29,11 +29,11 @@ except (ImportError, AttributeError):      # pragma: no cover - depends on numpy
 __all__ = ["cholesky_factors", "positive_definite", "solve_each"]
 
 
-def _cholesky_each(H: np.ndarray) -> np.ndarray:
+def _cholesky_each(H: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Lower Cholesky factors of a (R, k, k) stack, NaN where the factorisation fails."""
     if _CHOLESKY is not None:
         with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
-            return _CHOLESKY(H, signature="d->d")
+            return _CHOLESKY(H, signature="d->d", out=out)
     out = np.full(H.shape, np.nan)   # pragma: no cover - fallback without the gufuncs
     for r in range(H.shape[0]):      # pragma: no cover
         try:
@@ -43,12 +43,13 @@ def _cholesky_each(H: np.ndarray) -> np.ndarray:
     return out                       # pragma: no cover
 
 
-def cholesky_factors(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cholesky_factors(H: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cholesky factors of a (R, k, k) stack and whether each exists (identity where not).
 
     One LAPACK ``potrf`` per matrix in one stacked call; a matrix that is not positive
     definite (or has a non-finite entry) is marked and the others are unaffected: each
     verdict and factor is exactly that of ``numpy.linalg.cholesky`` on the matrix alone.
+    ``out``: an array of H's shape for the factors (reused work space).
     """
     H = np.asarray(H, dtype=float)
     R, k = H.shape[0], H.shape[-1]
@@ -57,7 +58,7 @@ def cholesky_factors(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     finite = np.all(np.isfinite(H), axis=(1, 2))
     if not finite.all():
         H = np.where(finite[:, None, None], H, np.eye(k))
-    L = _cholesky_each(H)
+    L = _cholesky_each(H, out)
     ok = finite & np.all(np.isfinite(L), axis=(1, 2))
     if not ok.all():
         L[~ok] = np.eye(k)

@@ -46,11 +46,14 @@ except (ImportError, AttributeError):      # pragma: no cover - depends on numpy
     _INV = None
 
 
-def _inverse(X: np.ndarray) -> np.ndarray:
+def _inverse(X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if _INV is not None:
         with np.errstate(all="ignore"):
-            return _INV(X, signature="d->d")
-    return np.linalg.inv(X)                # pragma: no cover
+            return _INV(X, signature="d->d", out=out)
+    if out is None:                        # pragma: no cover
+        return np.linalg.inv(X)
+    out[...] = np.linalg.inv(X)            # pragma: no cover
+    return out                             # pragma: no cover
 
 
 class MLPlan:
@@ -132,23 +135,68 @@ class MLPlan:
         self.F = F
         self.nilpotent = _nilpotency(struct)
 
-    def implied(self, struct: RamStructure, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def implied(self, struct: RamStructure, theta: np.ndarray, work: "_Arrays | None" = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(Sigma, B, C)`` as :meth:`RamStructure.implied`, with ``B`` by the finite series
-        when ``A`` is nilpotent of order 2 or 3 (the same matrix to rounding)."""
-        A, S = struct.matrices(theta)
+        when ``A`` is nilpotent of order 2 or 3 (the same matrix to rounding). With ``work``
+        the results are views of its reused arrays (valid until its next use)."""
+        if work is None:
+            A, S = struct.matrices(theta)
+            T = B = C = None
+        else:
+            n = theta.shape[0]
+            A, S, T, B, C = (x[:n] for x in work.get(n, "A", "S", "T", "B", "C"))
+            values = struct.row_values(theta)
+            e = struct.row_entries
+            A.fill(0.0)
+            S.fill(0.0)
+            A[:, e.row[e.is_path], e.col[e.is_path]] = values[:, e.is_path]
+            cov = ~e.is_path & ~e.is_mean
+            S[:, e.row[cov], e.col[cov]] = values[:, cov]
+            S[:, e.col[cov], e.row[cov]] = values[:, cov]
+        diag = (slice(None), np.arange(self.m), np.arange(self.m))
         if self.nilpotent == 1:              # A = 0
             B = np.broadcast_to(np.eye(self.m), A.shape).copy()
         elif self.nilpotent == 2:            # A^2 = 0: B = I + A
             B = A
-            B[:, np.arange(self.m), np.arange(self.m)] += 1.0
+            B[diag] += 1.0
         elif self.nilpotent == 3:            # A^3 = 0: B = I + A + A^2
-            B = A @ A
+            B = np.matmul(A, A, out=B)
             B += A
-            B[:, np.arange(self.m), np.arange(self.m)] += 1.0
-        else:
+            B[diag] += 1.0
+        elif B is None:
             B = np.linalg.inv(np.eye(self.m) - A)
-        C = B @ S @ np.swapaxes(B, 1, 2)
+        else:
+            np.subtract(np.eye(self.m), A, out=T)
+            B = _inverse(T, out=B)
+        if C is None:
+            C = B @ S @ np.swapaxes(B, 1, 2)
+        else:
+            np.matmul(np.matmul(B, S, out=T), np.swapaxes(B, 1, 2), out=C)
         return C[:, :struct.p, :struct.p], B, C
+
+
+class _Arrays:
+    """Named work arrays of one objective, grown to the largest row count asked for and
+    reused by every later call (views of their first rows). Large temporaries allocated and
+    freed on every call cost page faults (glibc maps them afresh) that were, measured, a
+    fifth of LC's bootstrap time."""
+
+    def __init__(self, shapes: dict[str, tuple[int, ...]]):
+        self.shapes = shapes
+        self.rows = 0
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def get(self, n: int, *names: str) -> list[np.ndarray]:
+        if n > self.rows:
+            self.rows = max(n, 2 * self.rows)
+            self.arrays = {}
+        out = []
+        for name in names:
+            if name not in self.arrays:
+                self.arrays[name] = np.empty((self.rows,) + self.shapes[name])
+            out.append(self.arrays[name])
+        return out
 
 
 def _nilpotency(struct: RamStructure) -> int:
@@ -199,18 +247,25 @@ class MLObjective(Objective):
         self._C = np.zeros((R, m, m))
         self._W = np.zeros((R, p, p))
         self._buffers: _Buffers | None = None      # this objective's own work arrays
+        E = self.plan.E
+        self._work = _Arrays(dict(A=(m, m), S=(m, m), T=(m, m), B=(m, m), C=(m, m), L=(p, p), W=(p, p),
+                                  sSigma=(p, p), sB=(m, m), sC=(m, m), sW=(p, p),
+                                  grad=(E,), hess=(E, E), pairs=(self.plan.n_pairs,), LH=(self.k, self.k)))
 
     # ---------------------------------------------------------------- values
     def evaluate(self, theta: np.ndarray, idx: np.ndarray):
         """``(f, Sigma, B, C, W)`` at ``theta`` for replicates ``idx``; f = inf where Sigma
-        is not positive definite (by its own Cholesky factorisation) or is singular."""
-        Sigma, B, C = self.plan.implied(self.struct, theta)
+        is not positive definite (by its own Cholesky factorisation) or is singular. The
+        matrices are views of reused work arrays, valid until the next evaluation."""
+        n = theta.shape[0]
+        Sigma, B, C = self.plan.implied(self.struct, theta, self._work)
         p = self.struct.p
-        ok, L = cholesky_factors(Sigma)
+        L, W = (x[:n] for x in self._work.get(n, "L", "W"))
+        ok, L = cholesky_factors(Sigma, out=L)
         safe = Sigma if ok.all() else np.where(ok[:, None, None], Sigma, np.eye(p))
         with np.errstate(all="ignore"):
             logdet = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
-            W = _inverse(safe)
+            W = _inverse(safe, out=W)
             trace = np.einsum("rij,rij->r", self.S[idx], W)
             f = logdet + trace - self.logdet_S[idx] - p
         # F_ML >= 0 for every positive definite Sigma: a negative value means Sigma (or
@@ -236,14 +291,18 @@ class MLObjective(Objective):
 
     def _state(self, theta, idx):
         if np.array_equal(self._theta[idx], theta):
-            return self._Sigma[idx], self._B[idx], self._C[idx], self._W[idx]
+            n = len(idx)
+            out = [x[:n] for x in self._work.get(n, "sSigma", "sB", "sC", "sW")]
+            for source, target in zip((self._Sigma, self._B, self._C, self._W), out):
+                np.take(source, idx, axis=0, out=target)
+            return tuple(out)
         return self.evaluate(theta, idx)[1:]
 
     # ---------------------------------------------------------------- derivatives
     def derivatives(self, theta: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gradient, exact Hessian and expected information: (R, k), (R, k, k), (R, k, k)."""
         grad, hess, pairs = self._derivative_pairs(theta, idx)
-        return grad, hess, expand_information(self.plan, pairs)
+        return grad.copy(), hess.copy(), expand_information(self.plan, pairs)
 
     def _derivative_pairs(self, theta, idx):
         """Gradient, Hessian and the information's distinct pairs (expanded on demand)."""
@@ -251,7 +310,9 @@ class MLObjective(Objective):
         Sigma, B, C, W = self._state(theta, idx)
         if self._buffers is None:
             self._buffers = _Buffers(self.plan, block_rows(self.plan))
-        return _derivatives(self.plan, self.struct.p, Sigma, B, C, W, self.S[idx], self._buffers)
+        n = len(idx)
+        out = [x[:n] for x in self._work.get(n, "grad", "hess", "pairs")]
+        return _derivatives(self.plan, self.struct.p, Sigma, B, C, W, self.S[idx], self._buffers, out)
 
     def gradient_information(self, theta, idx):
         grad, _, info = self.derivatives(theta, idx)
@@ -272,8 +333,10 @@ class MLObjective(Objective):
         step = np.empty_like(grad)
         newton = np.zeros(n, dtype=bool)
         ok = np.ones(n, dtype=bool)
-        pd = cholesky_factors(hess)[0] if exact else np.zeros(n, dtype=bool)
+        pd = (cholesky_factors(hess, out=self._work.get(n, "LH")[0][:n])[0] if exact
+              else np.zeros(n, dtype=bool))
         want = pd if scoring_only is None else pd & ~scoring_only
+        grad = grad.copy()          # the Steps outlive the work arrays
         if want.all():
             step, ok_n = solve_each(hess, grad)
             newton = ok_n & (np.einsum("rk,rk->r", grad, step) < 0)
@@ -314,16 +377,17 @@ class _Buffers:
         self.tmp = np.empty((size, max(n, 1)))
 
 
-def _derivatives(plan: MLPlan, p: int, Sigma, B, C, W, S, buffers: _Buffers | None = None):
+def _derivatives(plan: MLPlan, p: int, Sigma, B, C, W, S, buffers: _Buffers | None = None, out=None):
     """Gradient, exact Hessian and Fisher information of F_ML (module text), in blocks of
     :data:`BLOCK` replicates (``buffers``: the caller's work arrays; never shared between
     threads)."""
     if buffers is None:
         buffers = _Buffers(plan, block_rows(plan))
     R, E = Sigma.shape[0], plan.E
-    grad = np.empty((R, E))
-    hess = np.empty((R, E, E))
-    info = np.empty((R, plan.n_pairs))     # the information's distinct pairs (see expand_information)
+    if out is None:
+        out = np.empty((R, E)), np.empty((R, E, E)), np.empty((R, plan.n_pairs))
+    # the information as its distinct pairs (see expand_information)
+    grad, hess, info = out
     size = buffers.size
     for start in range(0, R, size):
         sl = slice(start, min(start + size, R))
