@@ -12,7 +12,7 @@ For the Holzinger-Swineford CFA and the canonical learning-culture model (bundle
   parameters and std.all), median CPU and wall seconds of ``--repeat`` runs after a warm-up,
   one BLAS thread.
 - **FLOPs**: the same 1,000 resampled covariance matrices fitted by the engine's solver, with
-  the model's discrepancy evaluations (rows through ``RamStructure.matrices``) and Newton
+  the model's discrepancy evaluations (rows through ``RamStructure.row_values``) and Newton
   iterations counted as they happen. The count is the dense arithmetic the solver executes
   per evaluation and per Newton iteration, times those counts, plus the resampled moments
   (``2 N q``, q = p(p+1)/2):
@@ -100,7 +100,7 @@ def flop_count(res, n_rep=1000):
     from lcsem.engine.ml import ml_plan
 
     calls = {"rows": 0, "derivatives": 0}
-    real = type(struct).matrices     # called once per evaluation of the discrepancy
+    real = type(struct).row_values   # called once per evaluation of the discrepancy
     real_derivatives = ml._derivatives
 
     def counting(self, theta):
@@ -111,12 +111,12 @@ def flop_count(res, n_rep=1000):
         calls["derivatives"] += Sigma.shape[0]
         return real_derivatives(plan, p, Sigma, *args)
 
-    type(struct).matrices = counting
+    type(struct).row_values = counting
     ml._derivatives = counting_derivatives
     try:
         out = batch.fit_batch(struct, S, res.theta)
     finally:
-        type(struct).matrices = real
+        type(struct).row_values = real
         ml._derivatives = real_derivatives
 
     plan = ml_plan(struct)
