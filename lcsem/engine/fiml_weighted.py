@@ -1,0 +1,450 @@
+"""Full-information ML for many case-weight vectors at once (batched FIML bootstrap).
+
+A bootstrap replicate of a FIML fit is a vector of case weights ``w`` (how often each row
+is drawn). With ``P = Sigma^-1`` and, for a row observing ``o`` and missing ``m``,
+``x~ = (x - mu)`` with zeros at ``m``, the pattern quantities follow from ``P`` by the
+Schur complement, so no pattern's observed block is ever inverted:
+
+    Sigma_oo^-1 (embedded in zeros) = P - P[:, m] P_mm^-1 P[m, :]
+    log|Sigma_oo| = log|Sigma| + log|P_mm|
+    x~' Sigma_oo^-1 x~ = x~' P x~ - z' P_mm^-1 z,   z = (P x~)_m.
+
+``P_mm`` is as small as the number of missing values of a pattern (1 or 2 for most rows).
+With ``v = P_mm^-1 z`` and ``y = x~`` with ``-v`` put at ``m`` (so that
+``Sigma_oo^-1 x~ = P y``; ``mu + y`` is the row completed by its regression on the
+observed values, the E-step of EM), and ``c_i = w_i / N``:
+
+    F            = sum_i c_i [log|Sigma| + log|P_mm,i| + x~_i' P x~_i - z_i' v_i]
+    dF / dSigma  = s P - P (H + S_yy) P,   H = sum_i c_i E_m P_mm^-1 E_m',  S_yy = sum_i c_i y_i y_i'
+    dF / dmu     = -2 P y_bar,             y_bar = sum_i c_i y_i,  s = sum_i c_i
+    EM step      : mu <- mu + y_bar / s,   Sigma <- (H + S_yy) / s - (y_bar / s)(y_bar / s)'
+
+and the structured expected information ``sum_j c_j tr(W_j D_a W_j D_b)`` (``W_j`` the
+embedded inverse of pattern ``j``, ``K_j = P E_m P_mm^-1 E_m' P = W``'s correction,
+``K = sum_j c_j K_j = P H P``, ``Wbar = s P - K``) is
+
+    [tr(Wbar D_a Wbar D_b) - tr(K D_a K D_b)] / s + sum_j c_j <R_j' D_a R_j, R_j' D_b R_j>
+
+with ``R_j = P[:, m] chol(P_mm^-1)``. Complete rows enter through their weighted sums only.
+The values are those of :class:`~lcsem.engine.fiml.FIMLObjective` on the replicate's own
+missing-data patterns (the same function, arithmetic in another order); every replicate's
+numbers are computed from its own weights only, so they do not depend on the chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..exceptions import ArgumentError
+from .batch import cholesky_factors
+from .fiml import LOG_2PI
+from .objective import Objective
+from .ram import gram_terms
+from .structure import GroupStructure
+
+__all__ = ["WeightedRows", "WeightedFIMLObjective", "MomentTerms", "em_batch", "gfi_quadratic_forms"]
+
+
+@dataclass
+class _SizeGroup:
+    """Incomplete rows missing ``k`` variables: their positions among the incomplete rows,
+    their missing columns (n_k, k), the distinct missing sets (J_k, k), each row's set, the
+    sets' weights per replicate (R, J_k) and the one-hot map of a set's k x k block into a
+    p x p matrix (J_k k k, p p)."""
+
+    k: int
+    rows: np.ndarray
+    missing: np.ndarray
+    sets: np.ndarray
+    set_of_row: np.ndarray
+    set_weights: np.ndarray
+    embed: np.ndarray
+
+
+@dataclass
+class MomentTerms:
+    """What one evaluation at moments ``(Sigma, mu)`` gives (per replicate, units of
+    ``c_i = w_i / N``): ``f`` the discrepancy share (inf where Sigma is not positive
+    definite); with derivatives also ``P``, ``H``, ``S_yy``, ``y_bar``, ``s`` and the
+    per-size factors ``(group, P_mm^-1)`` for the information."""
+
+    f: np.ndarray
+    P: np.ndarray | None = None
+    H: np.ndarray | None = None
+    Syy: np.ndarray | None = None
+    ybar: np.ndarray | None = None
+    s: np.ndarray | None = None
+    blocks: list | None = None
+
+
+class WeightedRows:
+    """One group's rows (NaN where missing) with ``R`` case-weight vectors.
+
+    Rows missing every variable are ignored (lavaan drops them). Complete rows enter
+    through their weighted count, sum and cross-products; incomplete rows are kept, grouped
+    by the number of values they miss.
+
+    Parameters
+    ----------
+    values
+        (n, p) the group's rows, NaN where missing.
+    weights
+        (R, n) case weights (bootstrap counts; 0 leaves a row out).
+    """
+
+    def __init__(self, values: np.ndarray, weights: np.ndarray):
+        values = np.asarray(values, float)
+        weights = np.asarray(weights, float)
+        if weights.ndim != 2 or weights.shape[1] != values.shape[0]:
+            raise ArgumentError(f"weights: expected (R, {values.shape[0]}) case weights, got shape "
+                                f"{weights.shape}")
+        obs = ~np.isnan(values)
+        used = obs.any(axis=1)
+        values, obs, w = values[used], obs[used], weights[:, used]
+        R, p = w.shape[0], values.shape[1]
+        self.R, self.p = R, p
+        x0 = np.where(obs, values, 0.0)
+        of = obs.astype(float)
+        self.n = w.sum(axis=1)                                            # rows used per replicate
+        self.n_values = w @ of.sum(axis=1)                                # observed values
+        wx = x0.T[None] * w[:, None, :]                                   # (R, p, n)
+        #: per replicate sum_i w_i o_ia o_ib, sum_i w_i x_ia o_ib, sum_i w_i x_ia x_ib, sum_i w_i x_ia
+        self.pair_counts = (of.T[None] * w[:, None, :]) @ of
+        self.pair_sums = wx @ of
+        self.cross = wx @ x0
+        self.sums = w @ x0
+        complete = obs.all(axis=1)
+        wc = w[:, complete]
+        xc = x0[complete]
+        self.n_c = wc.sum(axis=1)
+        self.s_c = wc @ xc
+        self.Q_c = (xc.T[None] * wc[:, None, :]) @ xc
+        inc = ~complete
+        self.x_inc = x0[inc]
+        self.o_inc = obs[inc]
+        self.w_inc = w[:, inc]
+        miss = ~self.o_inc
+        k_row = miss.sum(axis=1)
+        self.sizes: list[_SizeGroup] = []
+        for k in np.unique(k_row):
+            rows = np.flatnonzero(k_row == k)
+            missing = np.nonzero(miss[rows])[1].reshape(rows.size, int(k))
+            sets, set_of_row = np.unique(missing, axis=0, return_inverse=True)
+            set_of_row = np.ravel(set_of_row)
+            onehot = np.zeros((rows.size, sets.shape[0]))
+            onehot[np.arange(rows.size), set_of_row] = 1.0
+            flat = sets[:, :, None] * p + sets[:, None, :]                 # (J_k, k, k)
+            embed = np.zeros((flat.size, p * p))
+            embed[np.arange(flat.size), flat.ravel()] = 1.0
+            self.sizes.append(_SizeGroup(int(k), rows, missing, sets, set_of_row,
+                                         self.w_inc[:, rows] @ onehot, embed))
+
+    # ------------------------------------------------------------------ moments
+    def available_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Available-case means and ML variances (R, p) (EM's start, the FIML baseline)."""
+        n_a = np.diagonal(self.pair_counts, axis1=1, axis2=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.sums / n_a
+            var = np.diagonal(self.cross, axis1=1, axis2=2) / n_a - mean ** 2
+        return mean, var
+
+    def pairwise_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Available-case means (R, p) and pairwise-complete covariances (R, p, p) with
+        denominator ``n_ab - 1`` (pandas' ``DataFrame.cov``), rescaled by ``(n - 1) / n``
+        (lavaan's sample statistics of incomplete data)."""
+        n_ab = self.pair_counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m_ab = self.pair_sums / n_ab                                   # mean of a over rows observing b
+            cov = (self.cross - n_ab * m_ab * np.swapaxes(m_ab, 1, 2)) / (n_ab - 1.0)
+            mean = self.sums / np.diagonal(n_ab, axis1=1, axis2=2)
+        n = self.n[:, None, None]
+        return mean, cov * (n - 1.0) / n
+
+    def terms(self, Sigma: np.ndarray, mu: np.ndarray, idx: np.ndarray, N: np.ndarray,
+              derivatives: bool = False) -> MomentTerms:
+        """This group's share of ``F`` at ``(Sigma, mu)`` (r, p, p), (r, p) for the replicates
+        ``idx`` (r,), ``N`` (r,) the total rows of each replicate (all groups)."""
+        r, p = Sigma.shape[0], self.p
+        ok, L = cholesky_factors(Sigma)
+        logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        P = np.linalg.inv(np.where(ok[:, None, None], Sigma, np.eye(p)))
+        P = 0.5 * (P + np.swapaxes(P, 1, 2))
+        c_inc = self.w_inc[idx] / N[:, None]
+        s = self.n[idx] / N
+        # complete rows: T_c = sum w (x - mu)(x - mu)'
+        n_c, s_c = self.n_c[idx][:, None], self.s_c[idx]
+        outer = s_c[:, :, None] * mu[:, None, :]
+        T_c = (self.Q_c[idx] - outer - np.swapaxes(outer, 1, 2)
+               + n_c[:, :, None] * mu[:, :, None] * mu[:, None, :]) / N[:, None, None]
+        xt = self.x_inc[None] - mu[:, None, :] * self.o_inc[None]           # (r, n_inc, p)
+        Z = xt @ P
+        quad = np.einsum("rna,rna->rn", xt, Z)
+        f = s * logdet + np.einsum("rab,rab->r", P, T_c) + np.einsum("rn,rn->r", c_inc, quad)
+        blocks = []
+        Y = xt.copy() if derivatives else None
+        H = np.zeros((r, p * p)) if derivatives else None
+        for sg in self.sizes:
+            k = sg.k
+            Pmm = P[:, sg.sets[:, :, None], sg.sets[:, None, :]]            # (r, J_k, k, k)
+            Minv, logdet_mm = small_inverse(Pmm)
+            cw = sg.set_weights[idx] / N[:, None]                          # (r, J_k)
+            f = f + np.einsum("rj,rj->r", cw, logdet_mm)
+            z = np.take_along_axis(Z[:, sg.rows], sg.missing[None], axis=2)  # (r, n_k, k)
+            v = np.einsum("rnab,rnb->rna", Minv[:, sg.set_of_row], z)
+            f = f - np.einsum("rn,rn->r", c_inc[:, sg.rows], np.einsum("rna,rna->rn", z, v))
+            if derivatives:
+                Y[:, sg.rows[:, None], sg.missing] = -v
+                H += (cw[:, :, None, None] * Minv).reshape(r, -1) @ sg.embed
+                blocks.append((sg, Minv, cw))
+        f = np.where(ok & np.isfinite(f), f, np.inf)
+        if not derivatives:
+            return MomentTerms(f)
+        Syy = T_c + np.swapaxes(Y * c_inc[:, :, None], 1, 2) @ Y
+        ybar = (s_c - n_c * mu) / N[:, None] + np.einsum("rn,rna->ra", c_inc, Y)
+        return MomentTerms(f, P, H.reshape(r, p, p), Syy, ybar, s, blocks)
+
+
+def small_inverse(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse and log-determinant of a stack (..., k, k) of small positive definite
+    matrices: closed forms (adjugates) for k <= 3, LAPACK otherwise (numpy's batched
+    ``inv`` spends most of its time per matrix on blocks this small)."""
+    k = M.shape[-1]
+    if k == 1:
+        d = M[..., 0, 0]
+        return (1.0 / d)[..., None, None], np.log(d)
+    if k == 2:
+        a, b, d = M[..., 0, 0], M[..., 0, 1], M[..., 1, 1]
+        det = a * d - b * b
+        inv = np.stack([np.stack([d, -b], -1), np.stack([-b, a], -1)], -2) / det[..., None, None]
+        return inv, np.log(det)
+    if k == 3:
+        a, b, c = M[..., 0, 0], M[..., 0, 1], M[..., 0, 2]
+        d, e, f = M[..., 1, 1], M[..., 1, 2], M[..., 2, 2]
+        A, B, C = d * f - e * e, c * e - b * f, b * e - c * d
+        D, E, F = a * f - c * c, b * c - a * e, a * d - b * b
+        det = a * A + b * B + c * C
+        inv = np.stack([np.stack([A, B, C], -1), np.stack([B, D, E], -1), np.stack([C, E, F], -1)], -2)
+        return inv / det[..., None, None], np.log(det)
+    return np.linalg.inv(M), np.linalg.slogdet(M)[1]
+
+
+def information_terms(t: MomentTerms, U: np.ndarray, V: np.ndarray, cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entry-level structured expected information ``sum_j c_j tr(W_j D_e W_j D_f)`` (r, E, E)
+    and ``Wbar = sum_j c_j W_j`` (r, p, p) from the terms of one group (module text)."""
+    P = t.P
+    K = P @ t.H @ P
+    K = 0.5 * (K + np.swapaxes(K, 1, 2))
+    Wbar = t.s[:, None, None] * P - K
+    info = (gram_terms(U, V, Wbar, cc) - gram_terms(U, V, K, cc)) / t.s[:, None, None]
+    for sg, Minv, cw in t.blocks:
+        k = sg.k
+        r, J = cw.shape
+        if k == 1:
+            Rj = P[:, :, sg.sets[:, 0]] * np.sqrt(Minv[..., 0, 0])[:, None, :]     # (r, p, J)
+            a, b = U @ Rj, V @ Rj                                                 # (r, E, J)
+            B = 2.0 * cc[None, :, None] * a * b * np.sqrt(cw)[:, None, :]
+        else:
+            _, Lm = cholesky_factors(Minv.reshape(-1, k, k))
+            Lm = Lm.reshape(r, J, k, k)
+            Pm = P[:, :, sg.sets].reshape(r, P.shape[-1], J * k)                  # P[:, m_j] side by side
+            E = U.shape[1]
+            a = np.swapaxes((U @ Pm).reshape(r, E, J, k), 1, 2) @ Lm                # (r, J, E, k): R_j' u_e
+            b = np.swapaxes((V @ Pm).reshape(r, E, J, k), 1, 2) @ Lm
+            B = a[..., :, None] * b[..., None, :]
+            B = B + np.swapaxes(B, -1, -2)
+            B = B * (np.sqrt(cw)[:, :, None, None, None] * cc[None, None, :, None, None])
+            B = np.swapaxes(B, 1, 2).reshape(r, E, J * k * k)
+        info = info + B @ np.swapaxes(B, 1, 2)
+    return info, Wbar
+
+
+class WeightedFIMLObjective(Objective):
+    """``F = -2 loglik / N`` (without the 2 pi constant) of every replicate of case weights,
+    over groups: the :class:`~lcsem.engine.objective.Objective` the batched solver minimises.
+
+    Parameters
+    ----------
+    struct
+        The model (with a mean structure).
+    groups
+        One :class:`WeightedRows` per group, all with the same ``R`` replicates.
+    """
+
+    def __init__(self, struct: GroupStructure, groups: Sequence[WeightedRows]):
+        if not struct.meanstructure:
+            raise ArgumentError("struct: full-information ML models the means; build the GroupStructure "
+                                "with meanstructure=True")
+        if len(groups) != struct.n_groups:
+            raise ArgumentError(f"groups: {len(groups)} row sets for a model of {struct.n_groups} groups")
+        self.struct = struct
+        self.groups = tuple(groups)
+        self.k = struct.k
+        self.n_replicates = int(groups[0].R)
+        self.N = np.sum([g.n for g in self.groups], axis=0)                     # (R,)
+        #: sum_i w_i p_i log(2 pi) / N per replicate: F + this = -2 loglik / N
+        self.constant = np.sum([g.n_values for g in self.groups], axis=0) * LOG_2PI / self.N
+
+    def value(self, theta, idx):
+        theta = np.atleast_2d(theta)
+        idx = np.asarray(idx)
+        Sigma, mu = self.struct.implied(theta)
+        total = np.zeros(theta.shape[0])
+        with np.errstate(all="ignore"):
+            for g, rows in enumerate(self.groups):
+                total = total + rows.terms(Sigma[:, g], mu[:, g], idx, self.N[idx]).f
+        return np.where(np.isfinite(total), total, np.inf)
+
+    def moment_value(self, Sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """``F`` at given moments (R, G, p, p), (R, G, p) of every replicate: (R,)."""
+        idx = np.arange(self.n_replicates)
+        with np.errstate(all="ignore"):
+            return sum(rows.terms(Sigma[:, g], mu[:, g], idx, self.N).f for g, rows in enumerate(self.groups))
+
+    def loglik(self, F: np.ndarray) -> np.ndarray:
+        """Log-likelihood of every replicate from its ``F`` (R,)."""
+        return -0.5 * self.N * (F + self.constant)
+
+    def gradient_information(self, theta, idx):
+        """Gradient of ``F`` and its structured expected information: (r, k), (r, k, k)."""
+        return self._derivatives(np.atleast_2d(theta), np.asarray(idx), information=True)
+
+    def gradient(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Gradient of ``F`` at each row of ``theta`` for the replicates ``idx``: (r, k)."""
+        return self._derivatives(np.atleast_2d(theta), np.asarray(idx), information=False)[0]
+
+    def _derivatives(self, theta, idx, information: bool):
+        struct = self.struct
+        R, k = theta.shape[0], self.k
+        grad = np.zeros((R, k))
+        info = np.zeros((R, k, k)) if information else None
+        N = self.N[idx]
+        with np.errstate(all="ignore"):
+            for g, rows in enumerate(self.groups):
+                gs = struct.groups[g]
+                Sigma, mu, B, C, Bnu = struct.group_moments(theta, g)
+                t = rows.terms(Sigma, mu, idx, N, derivatives=True)
+                P = t.P
+                G_sigma = t.s[:, None, None] * P - P @ (t.H + t.Syy) @ P
+                g_mu = -2.0 * np.einsum("rab,rb->ra", P, t.ybar)
+                U, V, cc = gs.jacobian_vectors(B, C)
+                grad_e = 2.0 * cc[None, :] * np.einsum("rep,rpq,req->re", U, G_sigma, V)
+                dmu = struct.mean_jacobian(g, B, Bnu, U)
+                grad += grad_e @ gs.free_map + np.einsum("rpk,rp->rk", dmu, g_mu)
+                if information:
+                    info_e, Wbar = information_terms(t, U, V, cc)
+                    info += (gs.free_map.T @ info_e @ gs.free_map
+                             + np.swapaxes(dmu, 1, 2) @ (2.0 * Wbar) @ dmu)
+        return grad, info
+
+    def use_quasi_newton(self, hessian: np.ndarray) -> None:
+        """Take quasi-Newton steps from now on: BFGS updates of the inverse Hessian of every
+        replicate, all started from ``hessian`` (k, k) (e.g. the full-sample observed
+        information, which is close to every replicate's). Each iteration then needs the
+        gradient only, not the expected information, and converges superlinearly."""
+        hessian = np.asarray(hessian, float)
+        inv = np.linalg.inv(0.5 * (hessian + hessian.T))
+        self._inverse_start = inv
+        self._inverse = np.broadcast_to(inv, (self.n_replicates, self.k, self.k)).copy()
+        self._last_theta = np.full((self.n_replicates, self.k), np.nan)
+        self._last_grad = np.full((self.n_replicates, self.k), np.nan)
+
+    def direction(self, theta, idx, exact: bool = False):
+        if getattr(self, "_inverse", None) is None:
+            return super().direction(theta, idx, exact)
+        theta = np.atleast_2d(theta)
+        idx = np.asarray(idx)
+        grad = self.gradient(theta, idx)
+        H = self._inverse[idx]
+        s = theta - self._last_theta[idx]
+        y = grad - self._last_grad[idx]
+        sy = np.einsum("ra,ra->r", s, y)
+        update = np.isfinite(sy) & (sy > 1e-12 * np.linalg.norm(s, axis=1) * np.linalg.norm(y, axis=1))
+        if update.any():
+            u = np.flatnonzero(update)
+            rho = 1.0 / sy[u]
+            Hy = np.einsum("rab,rb->ra", H[u], y[u])
+            yHy = np.einsum("ra,ra->r", y[u], Hy)
+            # H+ = H - rho (s Hy' + Hy s') + (rho^2 yHy + rho) s s'
+            ss = s[u][:, :, None] * s[u][:, None, :]
+            cross = s[u][:, :, None] * Hy[:, None, :]
+            H[u] = (H[u] - rho[:, None, None] * (cross + np.swapaxes(cross, 1, 2))
+                    + (rho * rho * yHy + rho)[:, None, None] * ss)
+            self._inverse[idx] = H
+        self._last_theta[idx], self._last_grad[idx] = theta, grad
+        step = -np.einsum("rab,rb->ra", H, grad)
+        descent = np.einsum("ra,ra->r", step, grad) < 0
+        if not descent.all():
+            # an update that lost positive definiteness: back to the start's inverse Hessian
+            bad = np.flatnonzero(~descent)
+            self._inverse[idx[bad]] = self._inverse_start
+            step[bad] = -grad[bad] @ self._inverse_start
+        return grad, step, np.ones(step.shape[0], dtype=bool)
+
+
+def em_batch(rows: WeightedRows, max_iter: int = 500, tol: float = 1e-5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Saturated-model means and covariances (denominator n) of every replicate by EM, as
+    :func:`lcsem.data.missing.em_moments` computes them for one data set (the same start,
+    update, ridge and stopping rule, replicate by replicate): (R, p), (R, p, p), iterations (R,)."""
+    R, p = rows.R, rows.p
+    mu, var = rows.available_moments()
+    var = np.where(np.isfinite(var) & (var != 0), var, 1.0)
+    mu = np.where(np.isfinite(mu), mu, 0.0)
+    Sigma = var[:, :, None] * np.eye(p)[None]
+    iu = np.triu_indices(p)
+    iterations = np.zeros(R, dtype=int)
+    active = np.arange(R)
+    for it in range(1, max_iter + 1):
+        if active.size == 0:
+            break
+        # one group: c_i = w_i / n, s = 1
+        t = rows.terms(Sigma[active], mu[active], active, rows.n[active], derivatives=True)
+        mu_new = mu[active] + t.ybar
+        Sig_new = t.Syy + t.H - t.ybar[:, :, None] * t.ybar[:, None, :]
+        Sig_new = 0.5 * (Sig_new + np.swapaxes(Sig_new, 1, 2))
+        try:
+            np.linalg.cholesky(Sig_new - 1e-6 * np.eye(p))
+        except np.linalg.LinAlgError:
+            low = np.linalg.eigvalsh(Sig_new)[:, 0] < 1e-6
+            if low.any():
+                bump = np.max(np.diagonal(Sig_new[low], axis1=1, axis2=2), axis=1) * 1e-8
+                Sig_new[low] += bump[:, None, None] * np.eye(p)
+        delta = np.maximum(np.max(np.abs(mu_new - mu[active]), axis=1),
+                           np.max(np.abs(Sig_new[:, iu[0], iu[1]] - Sigma[active][:, iu[0], iu[1]]), axis=1))
+        mu[active], Sigma[active] = mu_new, Sig_new
+        iterations[active] = it
+        active = active[~(delta < tol)]
+    return mu, Sigma, iterations
+
+
+def gfi_quadratic_forms(rows: WeightedRows, idx: np.ndarray, Sigma: np.ndarray, mu: np.ndarray,
+                        cov: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lavaan 0.6.14's GFI parts of a FIML fit for the replicates ``idx`` (r,):
+    ``e' V e`` for ``e = (cov - Sigma, mean - mu)`` and for ``(cov, mean)``, with ``V`` the
+    expected information of the incomplete data at ``(Sigma, mu)``
+    (``sum_j c_j [1/2 tr(W_j E W_j E) + e' W_j e]``, ``c_j = n_j / n``; see
+    :func:`lcsem.estimation.fiml.fiml_gfi`): (r,), (r,)."""
+    t = rows.terms(Sigma, mu, idx, rows.n[idx], derivatives=True)
+    P = t.P
+    K = P @ t.H @ P
+    K = 0.5 * (K + np.swapaxes(K, 1, 2))
+    Wbar = P - K
+    factors = []
+    for sg, Minv, cw in t.blocks:
+        k = sg.k
+        r, J = cw.shape
+        _, Lm = cholesky_factors(Minv.reshape(-1, k, k))
+        Rj = np.swapaxes(P[:, :, sg.sets], 1, 2) @ Lm.reshape(r, J, k, k)     # (r, J, p, k)
+        factors.append((Rj, cw))
+
+    def quad(E: np.ndarray, e: np.ndarray) -> np.ndarray:
+        WE, KE = Wbar @ E, K @ E
+        total = np.einsum("rab,rba->r", WE, WE) - np.einsum("rab,rba->r", KE, KE)
+        for Rj, cw in factors:
+            B = np.swapaxes(Rj, -1, -2) @ E[:, None] @ Rj                       # (r, J, k, k)
+            total = total + np.einsum("rj,rjab,rjab->r", cw, B, B)
+        return 0.5 * total + np.einsum("ra,rab,rb->r", e, Wbar, e)
+
+    return quad(cov - Sigma, mean - mu), quad(cov, mean)
