@@ -48,6 +48,28 @@ from .structure import GroupStructure
 __all__ = ["WeightedRows", "WeightedFIMLObjective", "MomentTerms", "em_batch", "gfi_quadratic_forms"]
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Inner products over the last axis, one BLAS dot per row (einsum's and numpy's
+    reductions sum in an order that can depend on the other axes' lengths, i.e. on the
+    batch size)."""
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    return np.matmul(a[..., None, :], b[..., :, None])[..., 0, 0]
+
+
+def _mv(A: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``A x`` per replicate: (R, a, b), (R, b) -> (R, a)."""
+    return np.matmul(np.ascontiguousarray(A), np.ascontiguousarray(x)[..., None])[..., 0]
+
+
+def _per_replicate(x: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """``x @ A`` for (R, n) ``x``, one vector-matrix product per replicate (a 2-D product
+    across replicates would be blocked, and rounded, by the batch size): (R, ...)."""
+    x = np.ascontiguousarray(x)
+    if A.ndim == 1:
+        return np.matmul(x[:, None, :], A[:, None])[:, 0, 0]
+    return np.matmul(x[:, None, :], A)[:, 0, :]
+
+
 @dataclass
 class _SizeGroup:
     """Incomplete rows missing ``k`` variables: their positions among the incomplete rows,
@@ -103,29 +125,30 @@ class WeightedRows:
                                 f"{weights.shape}")
         obs = ~np.isnan(values)
         used = obs.any(axis=1)
-        values, obs, w = values[used], obs[used], weights[:, used]
+        # C order everywhere: a replicate's row is then laid out the same whatever the batch
+        values, obs, w = values[used], obs[used], np.ascontiguousarray(weights[:, used])
         R, p = w.shape[0], values.shape[1]
         self.R, self.p = R, p
         x0 = np.where(obs, values, 0.0)
         of = obs.astype(float)
         self.n = w.sum(axis=1)                                            # rows used per replicate
-        self.n_values = w @ of.sum(axis=1)                                # observed values
+        self.n_values = _per_replicate(w, of.sum(axis=1))                 # observed values
         wx = x0.T[None] * w[:, None, :]                                   # (R, p, n)
         #: per replicate sum_i w_i o_ia o_ib, sum_i w_i x_ia o_ib, sum_i w_i x_ia x_ib, sum_i w_i x_ia
         self.pair_counts = (of.T[None] * w[:, None, :]) @ of
         self.pair_sums = wx @ of
         self.cross = wx @ x0
-        self.sums = w @ x0
+        self.sums = _per_replicate(w, x0)
         complete = obs.all(axis=1)
-        wc = w[:, complete]
+        wc = np.ascontiguousarray(w[:, complete])
         xc = x0[complete]
         self.n_c = wc.sum(axis=1)
-        self.s_c = wc @ xc
+        self.s_c = _per_replicate(wc, xc)
         self.Q_c = (xc.T[None] * wc[:, None, :]) @ xc
         inc = ~complete
         self.x_inc = x0[inc]
         self.o_inc = obs[inc]
-        self.w_inc = w[:, inc]
+        self.w_inc = np.ascontiguousarray(w[:, inc])
         miss = ~self.o_inc
         k_row = miss.sum(axis=1)
         self.sizes: list[_SizeGroup] = []
@@ -140,7 +163,7 @@ class WeightedRows:
             embed = np.zeros((flat.size, p * p))
             embed[np.arange(flat.size), flat.ravel()] = 1.0
             self.sizes.append(_SizeGroup(int(k), rows, missing, sets, set_of_row,
-                                         self.w_inc[:, rows] @ onehot, embed))
+                                         _per_replicate(self.w_inc[:, rows], onehot), embed))
 
     # ------------------------------------------------------------------ moments
     def available_moments(self) -> tuple[np.ndarray, np.ndarray]:
@@ -181,8 +204,8 @@ class WeightedRows:
                + n_c[:, :, None] * mu[:, :, None] * mu[:, None, :]) / N[:, None, None]
         xt = self.x_inc[None] - mu[:, None, :] * self.o_inc[None]           # (r, n_inc, p)
         Z = xt @ P
-        quad = np.einsum("rna,rna->rn", xt, Z)
-        f = s * logdet + np.einsum("rab,rab->r", P, T_c) + np.einsum("rn,rn->r", c_inc, quad)
+        quad = _dot(xt, Z)
+        f = s * logdet + _dot(P.reshape(r, -1), T_c.reshape(r, -1)) + _dot(c_inc, quad)
         blocks = []
         Y = xt.copy() if derivatives else None
         H = np.zeros((r, p * p)) if derivatives else None
@@ -191,19 +214,19 @@ class WeightedRows:
             Pmm = P[:, sg.sets[:, :, None], sg.sets[:, None, :]]            # (r, J_k, k, k)
             Minv, logdet_mm = small_inverse(Pmm)
             cw = sg.set_weights[idx] / N[:, None]                          # (r, J_k)
-            f = f + np.einsum("rj,rj->r", cw, logdet_mm)
+            f = f + _dot(cw, logdet_mm)
             z = np.take_along_axis(Z[:, sg.rows], sg.missing[None], axis=2)  # (r, n_k, k)
-            v = np.einsum("rnab,rnb->rna", Minv[:, sg.set_of_row], z)
-            f = f - np.einsum("rn,rn->r", c_inc[:, sg.rows], np.einsum("rna,rna->rn", z, v))
+            v = np.matmul(Minv[:, sg.set_of_row], z[..., None])[..., 0]
+            f = f - _dot(c_inc[:, sg.rows], _dot(z, v))
             if derivatives:
                 Y[:, sg.rows[:, None], sg.missing] = -v
-                H += (cw[:, :, None, None] * Minv).reshape(r, -1) @ sg.embed
+                H += _per_replicate((cw[:, :, None, None] * Minv).reshape(r, -1), sg.embed)
                 blocks.append((sg, Minv, cw))
         f = np.where(ok & np.isfinite(f), f, np.inf)
         if not derivatives:
             return MomentTerms(f)
         Syy = T_c + np.swapaxes(Y * c_inc[:, :, None], 1, 2) @ Y
-        ybar = (s_c - n_c * mu) / N[:, None] + np.einsum("rn,rna->ra", c_inc, Y)
+        ybar = (s_c - n_c * mu) / N[:, None] + np.matmul(c_inc[:, None, :], Y)[:, 0]
         return MomentTerms(f, P, H.reshape(r, p, p), Syy, ybar, s, blocks)
 
 
@@ -328,11 +351,11 @@ class WeightedFIMLObjective(Objective):
                 t = rows.terms(Sigma, mu, idx, N, derivatives=True)
                 P = t.P
                 G_sigma = t.s[:, None, None] * P - P @ (t.H + t.Syy) @ P
-                g_mu = -2.0 * np.einsum("rab,rb->ra", P, t.ybar)
+                g_mu = -2.0 * _mv(P, t.ybar)
                 U, V, cc = gs.jacobian_vectors(B, C)
-                grad_e = 2.0 * cc[None, :] * np.einsum("rep,rpq,req->re", U, G_sigma, V)
+                grad_e = 2.0 * cc[None, :] * _dot(U @ G_sigma, V)
                 dmu = struct.mean_jacobian(g, B, Bnu, U)
-                grad += grad_e @ gs.free_map + np.einsum("rpk,rp->rk", dmu, g_mu)
+                grad += _per_replicate(grad_e, gs.free_map) + np.matmul(g_mu[:, None, :], dmu)[:, 0]
                 if information:
                     info_e, Wbar = information_terms(t, U, V, cc)
                     info += (gs.free_map.T @ info_e @ gs.free_map
@@ -360,13 +383,13 @@ class WeightedFIMLObjective(Objective):
         H = self._inverse[idx]
         s = theta - self._last_theta[idx]
         y = grad - self._last_grad[idx]
-        sy = np.einsum("ra,ra->r", s, y)
+        sy = _dot(s, y)
         update = np.isfinite(sy) & (sy > 1e-12 * np.linalg.norm(s, axis=1) * np.linalg.norm(y, axis=1))
         if update.any():
             u = np.flatnonzero(update)
             rho = 1.0 / sy[u]
-            Hy = np.einsum("rab,rb->ra", H[u], y[u])
-            yHy = np.einsum("ra,ra->r", y[u], Hy)
+            Hy = _mv(H[u], y[u])
+            yHy = _dot(y[u], Hy)
             # H+ = H - rho (s Hy' + Hy s') + (rho^2 yHy + rho) s s'
             ss = s[u][:, :, None] * s[u][:, None, :]
             cross = s[u][:, :, None] * Hy[:, None, :]
@@ -374,8 +397,8 @@ class WeightedFIMLObjective(Objective):
                     + (rho * rho * yHy + rho)[:, None, None] * ss)
             self._inverse[idx] = H
         self._last_theta[idx], self._last_grad[idx] = theta, grad
-        step = -np.einsum("rab,rb->ra", H, grad)
-        descent = np.einsum("ra,ra->r", step, grad) < 0
+        step = -_mv(H, grad)
+        descent = _dot(step, grad) < 0
         if not descent.all():
             # an update that lost positive definiteness: back to the start's inverse Hessian
             bad = np.flatnonzero(~descent)
@@ -441,10 +464,10 @@ def gfi_quadratic_forms(rows: WeightedRows, idx: np.ndarray, Sigma: np.ndarray, 
 
     def quad(E: np.ndarray, e: np.ndarray) -> np.ndarray:
         WE, KE = Wbar @ E, K @ E
-        total = np.einsum("rab,rba->r", WE, WE) - np.einsum("rab,rba->r", KE, KE)
+        total = _dot(WE.reshape(WE.shape[0], -1), np.swapaxes(WE, 1, 2).reshape(WE.shape[0], -1)) - _dot(KE.reshape(KE.shape[0], -1), np.swapaxes(KE, 1, 2).reshape(KE.shape[0], -1))
         for Rj, cw in factors:
             B = np.swapaxes(Rj, -1, -2) @ E[:, None] @ Rj                       # (r, J, k, k)
-            total = total + np.einsum("rj,rjab,rjab->r", cw, B, B)
-        return 0.5 * total + np.einsum("ra,rab,rb->r", e, Wbar, e)
+            total = total + _dot(cw, _dot(B.reshape(*B.shape[:2], -1), B.reshape(*B.shape[:2], -1)))
+        return 0.5 * total + _dot(e, _mv(Wbar, e))
 
     return quad(cov - Sigma, mean - mu), quad(cov, mean)
