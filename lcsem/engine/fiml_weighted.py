@@ -74,8 +74,8 @@ def _per_replicate(x: np.ndarray, A: np.ndarray) -> np.ndarray:
 class _SizeGroup:
     """Incomplete rows missing ``k`` variables: their positions among the incomplete rows,
     their missing columns (n_k, k), the distinct missing sets (J_k, k), each row's set, the
-    sets' weights per replicate (R, J_k) and the one-hot map of a set's k x k block into a
-    p x p matrix (J_k k k, p p)."""
+    sets' weights per replicate (R, J_k) and how the sets' k x k blocks add into a p x p
+    matrix (the order that groups equal targets, the groups' starts, their flat targets)."""
 
     k: int
     rows: np.ndarray
@@ -83,7 +83,7 @@ class _SizeGroup:
     sets: np.ndarray
     set_of_row: np.ndarray
     set_weights: np.ndarray
-    embed: np.ndarray
+    embed: tuple
 
 
 @dataclass
@@ -159,11 +159,12 @@ class WeightedRows:
             set_of_row = np.ravel(set_of_row)
             onehot = np.zeros((rows.size, sets.shape[0]))
             onehot[np.arange(rows.size), set_of_row] = 1.0
-            flat = sets[:, :, None] * p + sets[:, None, :]                 # (J_k, k, k)
-            embed = np.zeros((flat.size, p * p))
-            embed[np.arange(flat.size), flat.ravel()] = 1.0
+            flat = (sets[:, :, None] * p + sets[:, None, :]).ravel()        # (J_k k k,) targets in p x p
+            order = np.argsort(flat, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(flat[order]) != 0])
             self.sizes.append(_SizeGroup(int(k), rows, missing, sets, set_of_row,
-                                         _per_replicate(self.w_inc[:, rows], onehot), embed))
+                                         _per_replicate(self.w_inc[:, rows], onehot),
+                                         (order, starts, flat[order][starts])))
 
     # ------------------------------------------------------------------ moments
     def available_moments(self) -> tuple[np.ndarray, np.ndarray]:
@@ -216,11 +217,17 @@ class WeightedRows:
             cw = sg.set_weights[idx] / N[:, None]                          # (r, J_k)
             f = f + _dot(cw, logdet_mm)
             z = np.take_along_axis(Z[:, sg.rows], sg.missing[None], axis=2)  # (r, n_k, k)
-            v = np.matmul(Minv[:, sg.set_of_row], z[..., None])[..., 0]
+            Mrow = Minv[:, sg.set_of_row]                                   # (r, n_k, k, k)
+            # elementwise, not matmul: small stacked products go through kernels whose
+            # rounding can depend on where a replicate sits in the batch
+            v = Mrow[..., 0] * z[..., 0, None]
+            for j in range(1, k):
+                v = v + Mrow[..., j] * z[..., j, None]
             f = f - _dot(c_inc[:, sg.rows], _dot(z, v))
             if derivatives:
                 Y[:, sg.rows[:, None], sg.missing] = -v
-                H += _per_replicate((cw[:, :, None, None] * Minv).reshape(r, -1), sg.embed)
+                order, starts, targets = sg.embed
+                H[:, targets] += np.add.reduceat((cw[:, :, None, None] * Minv).reshape(r, -1)[:, order], starts, axis=1)
                 blocks.append((sg, Minv, cw))
         f = np.where(ok & np.isfinite(f), f, np.inf)
         if not derivatives:
@@ -232,8 +239,8 @@ class WeightedRows:
 
 def small_inverse(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverse and log-determinant of a stack (..., k, k) of small positive definite
-    matrices: closed forms (adjugates) for k <= 3, LAPACK otherwise (numpy's batched
-    ``inv`` spends most of its time per matrix on blocks this small)."""
+    matrices: closed forms (adjugates) for k <= 3, vectorised Gauss-Jordan sweeps otherwise
+    (numpy's batched ``inv`` spends most of its time per matrix on blocks this small)."""
     k = M.shape[-1]
     if k == 1:
         d = M[..., 0, 0]
@@ -251,7 +258,19 @@ def small_inverse(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         det = a * A + b * B + c * C
         inv = np.stack([np.stack([A, B, C], -1), np.stack([B, D, E], -1), np.stack([C, E, F], -1)], -2)
         return inv / det[..., None, None], np.log(det)
-    return np.linalg.inv(M), np.linalg.slogdet(M)[1]
+    # Gauss-Jordan sweeps without pivoting (positive definite), vectorised over the stack
+    A = np.array(M, dtype=float, copy=True)
+    logdet = np.zeros(A.shape[:-2])
+    for i in range(k):
+        piv = A[..., i, i].copy()
+        logdet = logdet + np.log(piv)
+        row = A[..., i, :] / piv[..., None]
+        col = A[..., :, i].copy()
+        A -= col[..., :, None] * row[..., None, :]
+        A[..., i, :] = row
+        A[..., :, i] = -col / piv[..., None]
+        A[..., i, i] = 1.0 / piv
+    return A, logdet
 
 
 def information_terms(t: MomentTerms, U: np.ndarray, V: np.ndarray, cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -367,8 +386,13 @@ class WeightedFIMLObjective(Objective):
         replicate, all started from ``hessian`` (k, k) (e.g. the full-sample observed
         information, which is close to every replicate's). Each iteration then needs the
         gradient only, not the expected information, and converges superlinearly."""
-        hessian = np.asarray(hessian, float)
-        inv = np.linalg.inv(0.5 * (hessian + hessian.T))
+        hessian = 0.5 * (np.asarray(hessian, float) + np.asarray(hessian, float).T)
+        try:
+            np.linalg.cholesky(hessian)
+        except np.linalg.LinAlgError:
+            self._inverse = None          # not positive definite: scoring steps instead
+            return
+        inv = np.linalg.inv(hessian)
         self._inverse_start = inv
         self._inverse = np.broadcast_to(inv, (self.n_replicates, self.k, self.k)).copy()
         self._last_theta = np.full((self.n_replicates, self.k), np.nan)

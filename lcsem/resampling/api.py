@@ -13,7 +13,7 @@ from .._warnings import warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning, NotSupportedError
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
-from .fiml import FIMLSource, bollen_stine_missing
+from .fiml import bollen_stine_missing, fiml_source
 from .groups import GroupedReplicateSpec, GroupSource
 from .replicates import STATUS_NAMES, ReplicateSpec
 from .result import KINDS, BootstrapResult
@@ -265,7 +265,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         spec = GroupedReplicateSpec(res)
         X, positions, group_of = _group_data(res)
         columns = tuple(res.model.observed)
-        jack_source = FIMLSource(X=X, positions=positions, group_of=group_of, columns=columns)
+        jack_source = fiml_source(spec, X=X, positions=positions, group_of=group_of, columns=columns)
         source = jack_source
         if kind == "bollen-stine":
             # per group and missing-data pattern: mu_o + (x_o - m_o) S_oo^(-1/2) Sigma_oo^(1/2),
@@ -274,7 +274,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             Z = np.empty_like(X)
             for g, pos in enumerate(positions):
                 Z[pos] = bollen_stine_missing(X[pos], columns, Sigma[0, g], mu[0, g])
-            source = FIMLSource(X=Z, positions=positions, group_of=group_of, columns=columns)
+            source = fiml_source(spec, X=Z, positions=positions, group_of=group_of, columns=columns)
         Xc = X
         indices = group_resample_indices(root, n_resamples, positions)
         text = repr(res.rows) + repr(res.group_labels) + "fiml"

@@ -55,12 +55,27 @@ MAX_ITER = 500
 @dataclass
 class FIMLSource:
     """The data a FIML bootstrap resamples: ``X`` (N, p) the stored rows with NaN where
-    missing, ``positions[g]`` group ``g``'s rows, ``group_of`` each row's group."""
+    missing, ``positions[g]`` group ``g``'s rows, ``group_of`` each row's group;
+    ``hessian`` the Hessian of ``F`` of these data at the full-sample estimate (the start
+    of every replicate's quasi-Newton run; computed once by :func:`fiml_source`, or per
+    chunk when None)."""
 
     X: np.ndarray
     positions: tuple
     group_of: np.ndarray
     columns: tuple
+    hessian: np.ndarray | None = None
+
+
+def fiml_source(spec: GroupedReplicateSpec, X: np.ndarray, positions: tuple, group_of: np.ndarray,
+                columns: tuple) -> FIMLSource:
+    """A :class:`FIMLSource` with its full-sample Hessian (computed once for all chunks)."""
+    source = FIMLSource(X=X, positions=positions, group_of=group_of, columns=columns)
+    try:
+        source.hessian = _full_sample_hessian(spec, source)
+    except (LcsemError, np.linalg.LinAlgError):
+        source.hessian = None
+    return source
 
 
 def bollen_stine_missing(X: np.ndarray, columns: tuple, Sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -201,7 +216,8 @@ def evaluate_fiml(spec: GroupedReplicateSpec, source: FIMLSource, positions: np.
             xbar = np.stack([m for m, _, _ in em], axis=1)                     # (r, G, p)
             S = np.stack([c for _, c, _ in em], axis=1)                        # (r, G, p, p)
             objective = WeightedFIMLObjective(spec.struct, groups)
-            objective.use_quasi_newton(_full_sample_hessian(spec, source))
+            hessian = source.hessian if source.hessian is not None else _full_sample_hessian(spec, source)
+            objective.use_quasi_newton(hessian)
             sol = fisher_scoring(objective, spec.theta0[None], max_iter=MAX_ITER)
         ok = sol.converged & np.isfinite(sol.fmin)
         fallback[good[~ok]] = True
