@@ -48,6 +48,18 @@ from .structure import GroupStructure
 __all__ = ["WeightedRows", "WeightedFIMLObjective", "MomentTerms", "em_batch", "gfi_quadratic_forms"]
 
 
+def _mean_jacobian(struct: GroupStructure, g: int, B: np.ndarray, Bnu: np.ndarray, U: np.ndarray) -> np.ndarray:
+    """``d mu_g / d theta`` (R, p, k): :meth:`GroupStructure.mean_jacobian` by stacked
+    matrix products instead of a three-operand einsum (4x faster for the LC model)."""
+    gs = struct.groups[g]
+    e = gs.free_entries
+    coef = np.where(e.is_path[None, :], Bnu[:, e.col], 0.0)                   # (R, E)
+    J = np.swapaxes(U * coef[:, :, None], 1, 2) @ gs.free_map
+    if struct._mean_free_var[g].size:
+        J = J + B[:, : struct.p, struct._mean_free_var[g]] @ struct._mean_map[g]
+    return J
+
+
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Inner products over the last axis, one BLAS dot per row (einsum's and numpy's
     reductions sum in an order that can depend on the other axes' lengths, i.e. on the
@@ -73,13 +85,15 @@ def _per_replicate(x: np.ndarray, A: np.ndarray) -> np.ndarray:
 @dataclass
 class _SizeGroup:
     """Incomplete rows missing ``k`` variables: their positions among the incomplete rows,
-    their missing columns (n_k, k), the distinct missing sets (J_k, k), each row's set, the
+    their missing columns (n_k, k) and those entries' positions in the flattened (n_inc, p)
+    rows, the distinct missing sets (J_k, k), each row's set, the
     sets' weights per replicate (R, J_k) and how the sets' k x k blocks add into a p x p
     matrix (the order that groups equal targets, the groups' starts, their flat targets)."""
 
     k: int
     rows: np.ndarray
     missing: np.ndarray
+    flat_missing: np.ndarray
     sets: np.ndarray
     set_of_row: np.ndarray
     set_weights: np.ndarray
@@ -162,7 +176,8 @@ class WeightedRows:
             flat = (sets[:, :, None] * p + sets[:, None, :]).ravel()        # (J_k k k,) targets in p x p
             order = np.argsort(flat, kind="stable")
             starts = np.flatnonzero(np.r_[True, np.diff(flat[order]) != 0])
-            self.sizes.append(_SizeGroup(int(k), rows, missing, sets, set_of_row,
+            flat_missing = (rows[:, None] * p + missing).ravel()
+            self.sizes.append(_SizeGroup(int(k), rows, missing, flat_missing, sets, set_of_row,
                                          _per_replicate(self.w_inc[:, rows], onehot),
                                          (order, starts, flat[order][starts])))
 
@@ -205,10 +220,12 @@ class WeightedRows:
                + n_c[:, :, None] * mu[:, :, None] * mu[:, None, :]) / N[:, None, None]
         xt = self.x_inc[None] - mu[:, None, :] * self.o_inc[None]           # (r, n_inc, p)
         Z = xt @ P
+        Zf = Z.reshape(r, -1)
         quad = _dot(xt, Z)
         f = s * logdet + _dot(P.reshape(r, -1), T_c.reshape(r, -1)) + _dot(c_inc, quad)
         blocks = []
         Y = xt.copy() if derivatives else None
+        Yf = Y.reshape(r, -1) if derivatives else None
         H = np.zeros((r, p * p)) if derivatives else None
         for sg in self.sizes:
             k = sg.k
@@ -216,7 +233,7 @@ class WeightedRows:
             Minv, logdet_mm = small_inverse(Pmm)
             cw = sg.set_weights[idx] / N[:, None]                          # (r, J_k)
             f = f + _dot(cw, logdet_mm)
-            z = np.take_along_axis(Z[:, sg.rows], sg.missing[None], axis=2)  # (r, n_k, k)
+            z = Zf[:, sg.flat_missing].reshape(r, -1, k)                    # (r, n_k, k)
             Mrow = Minv[:, sg.set_of_row]                                   # (r, n_k, k, k)
             # elementwise, not matmul: small stacked products go through kernels whose
             # rounding can depend on where a replicate sits in the batch
@@ -225,7 +242,7 @@ class WeightedRows:
                 v = v + Mrow[..., j] * z[..., j, None]
             f = f - _dot(c_inc[:, sg.rows], _dot(z, v))
             if derivatives:
-                Y[:, sg.rows[:, None], sg.missing] = -v
+                Yf[:, sg.flat_missing] = -v.reshape(r, -1)
                 order, starts, targets = sg.embed
                 H[:, targets] += np.add.reduceat((cw[:, :, None, None] * Minv).reshape(r, -1)[:, order], starts, axis=1)
                 blocks.append((sg, Minv, cw))
@@ -373,7 +390,7 @@ class WeightedFIMLObjective(Objective):
                 g_mu = -2.0 * _mv(P, t.ybar)
                 U, V, cc = gs.jacobian_vectors(B, C)
                 grad_e = 2.0 * cc[None, :] * _dot(U @ G_sigma, V)
-                dmu = struct.mean_jacobian(g, B, Bnu, U)
+                dmu = _mean_jacobian(struct, g, B, Bnu, U)
                 grad += _per_replicate(grad_e, gs.free_map) + np.matmul(g_mu[:, None, :], dmu)[:, 0]
                 if information:
                     info_e, Wbar = information_terms(t, U, V, cc)
