@@ -203,9 +203,10 @@ class WeightedRows:
         return mean, cov * (n - 1.0) / n
 
     def terms(self, Sigma: np.ndarray, mu: np.ndarray, idx: np.ndarray, N: np.ndarray,
-              derivatives: bool = False) -> MomentTerms:
+              derivatives: bool = False, value: bool = True) -> MomentTerms:
         """This group's share of ``F`` at ``(Sigma, mu)`` (r, p, p), (r, p) for the replicates
-        ``idx`` (r,), ``N`` (r,) the total rows of each replicate (all groups)."""
+        ``idx`` (r,), ``N`` (r,) the total rows of each replicate (all groups); without
+        ``value`` (EM steps) ``f`` is left at 0."""
         r, p = Sigma.shape[0], self.p
         ok, L = cholesky_factors(Sigma)
         logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
@@ -221,8 +222,10 @@ class WeightedRows:
         xt = self.x_inc[None] - mu[:, None, :] * self.o_inc[None]           # (r, n_inc, p)
         Z = xt @ P
         Zf = Z.reshape(r, -1)
-        quad = _dot(xt, Z)
-        f = s * logdet + _dot(P.reshape(r, -1), T_c.reshape(r, -1)) + _dot(c_inc, quad)
+        if value:
+            f = s * logdet + _dot(P.reshape(r, -1), T_c.reshape(r, -1)) + _dot(c_inc, _dot(xt, Z))
+        else:
+            f = np.zeros(r)
         blocks = []
         Y = xt.copy() if derivatives else None
         Yf = Y.reshape(r, -1) if derivatives else None
@@ -232,7 +235,8 @@ class WeightedRows:
             Pmm = P[:, sg.sets[:, :, None], sg.sets[:, None, :]]            # (r, J_k, k, k)
             Minv, logdet_mm = small_inverse(Pmm)
             cw = sg.set_weights[idx] / N[:, None]                          # (r, J_k)
-            f = f + _dot(cw, logdet_mm)
+            if value:
+                f = f + _dot(cw, logdet_mm)
             z = Zf[:, sg.flat_missing].reshape(r, -1, k)                    # (r, n_k, k)
             Mrow = Minv[:, sg.set_of_row]                                   # (r, n_k, k, k)
             # elementwise, not matmul: small stacked products go through kernels whose
@@ -240,7 +244,8 @@ class WeightedRows:
             v = Mrow[..., 0] * z[..., 0, None]
             for j in range(1, k):
                 v = v + Mrow[..., j] * z[..., j, None]
-            f = f - _dot(c_inc[:, sg.rows], _dot(z, v))
+            if value:
+                f = f - _dot(c_inc[:, sg.rows], _dot(z, v))
             if derivatives:
                 Yf[:, sg.flat_missing] = -v.reshape(r, -1)
                 order, starts, targets = sg.embed
@@ -464,7 +469,7 @@ def em_batch(rows: WeightedRows, max_iter: int = 500, tol: float = 1e-5) -> tupl
         if active.size == 0:
             break
         # one group: c_i = w_i / n, s = 1
-        t = rows.terms(Sigma[active], mu[active], active, rows.n[active], derivatives=True)
+        t = rows.terms(Sigma[active], mu[active], active, rows.n[active], derivatives=True, value=False)
         mu_new = mu[active] + t.ybar
         Sig_new = t.Syy + t.H - t.ybar[:, :, None] * t.ybar[:, None, :]
         Sig_new = 0.5 * (Sig_new + np.swapaxes(Sig_new, 1, 2))
