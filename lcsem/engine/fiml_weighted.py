@@ -270,7 +270,9 @@ def small_inverse(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if k == 2:
         a, b, d = M[..., 0, 0], M[..., 0, 1], M[..., 1, 1]
         det = a * d - b * b
-        inv = np.stack([np.stack([d, -b], -1), np.stack([-b, a], -1)], -2) / det[..., None, None]
+        inv = np.empty(M.shape)
+        inv[..., 0, 0], inv[..., 1, 1] = d / det, a / det
+        inv[..., 0, 1] = inv[..., 1, 0] = -b / det
         return inv, np.log(det)
     if k == 3:
         a, b, c = M[..., 0, 0], M[..., 0, 1], M[..., 0, 2]
@@ -278,8 +280,10 @@ def small_inverse(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         A, B, C = d * f - e * e, c * e - b * f, b * e - c * d
         D, E, F = a * f - c * c, b * c - a * e, a * d - b * b
         det = a * A + b * B + c * C
-        inv = np.stack([np.stack([A, B, C], -1), np.stack([B, D, E], -1), np.stack([C, E, F], -1)], -2)
-        return inv / det[..., None, None], np.log(det)
+        inv = np.empty(M.shape)
+        for (i, j), value in zip(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)), (A, B, C, D, E, F)):
+            inv[..., i, j] = inv[..., j, i] = value / det
+        return inv, np.log(det)
     # Gauss-Jordan sweeps without pivoting (positive definite), vectorised over the stack
     A = np.array(M, dtype=float, copy=True)
     logdet = np.zeros(A.shape[:-2])
@@ -403,54 +407,77 @@ class WeightedFIMLObjective(Objective):
                              + np.swapaxes(dmu, 1, 2) @ (2.0 * Wbar) @ dmu)
         return grad, info
 
-    def use_quasi_newton(self, hessian: np.ndarray) -> None:
-        """Take quasi-Newton steps from now on: BFGS updates of the inverse Hessian of every
-        replicate, all started from ``hessian`` (k, k) (e.g. the full-sample observed
-        information, which is close to every replicate's). Each iteration then needs the
-        gradient only, not the expected information, and converges superlinearly."""
+    def use_quasi_newton(self, hessian: np.ndarray, memory: int = 30) -> None:
+        """Take quasi-Newton steps from now on: limited-memory BFGS (the last ``memory``
+        steps) of every replicate, all started from the inverse of ``hessian`` (k, k) (e.g.
+        the full-sample observed information, which is close to every replicate's). Each
+        iteration then needs the gradient only, not the expected information. A Hessian that
+        is not positive definite leaves Fisher scoring in place."""
         hessian = 0.5 * (np.asarray(hessian, float) + np.asarray(hessian, float).T)
         try:
             np.linalg.cholesky(hessian)
         except np.linalg.LinAlgError:
-            self._inverse = None          # not positive definite: scoring steps instead
+            self._h0 = None
             return
-        inv = np.linalg.inv(hessian)
-        self._inverse_start = inv
-        self._inverse = np.broadcast_to(inv, (self.n_replicates, self.k, self.k)).copy()
-        self._last_theta = np.full((self.n_replicates, self.k), np.nan)
-        self._last_grad = np.full((self.n_replicates, self.k), np.nan)
+        R, k = self.n_replicates, self.k
+        self._h0 = np.linalg.inv(hessian)
+        self._h0 = 0.5 * (self._h0 + self._h0.T)
+        self._memory = int(memory)
+        self._S = np.zeros((R, self._memory, k))
+        self._Y = np.zeros((R, self._memory, k))
+        self._rho = np.zeros((R, self._memory))
+        self._count = np.zeros(R, dtype=int)
+        self._last_theta = np.full((R, k), np.nan)
+        self._last_grad = np.full((R, k), np.nan)
 
     def direction(self, theta, idx, exact: bool = False):
-        if getattr(self, "_inverse", None) is None:
+        if getattr(self, "_h0", None) is None:
             return super().direction(theta, idx, exact)
         theta = np.atleast_2d(theta)
         idx = np.asarray(idx)
         grad = self.gradient(theta, idx)
-        H = self._inverse[idx]
         s = theta - self._last_theta[idx]
         y = grad - self._last_grad[idx]
         sy = _dot(s, y)
-        update = np.isfinite(sy) & (sy > 1e-12 * np.linalg.norm(s, axis=1) * np.linalg.norm(y, axis=1))
+        with np.errstate(invalid="ignore"):
+            update = np.isfinite(sy) & (sy > 1e-12 * np.linalg.norm(s, axis=1) * np.linalg.norm(y, axis=1))
         if update.any():
-            u = np.flatnonzero(update)
-            rho = 1.0 / sy[u]
-            Hy = _mv(H[u], y[u])
-            yHy = _dot(y[u], Hy)
-            # H+ = H - rho (s Hy' + Hy s') + (rho^2 yHy + rho) s s'
-            ss = s[u][:, :, None] * s[u][:, None, :]
-            cross = s[u][:, :, None] * Hy[:, None, :]
-            H[u] = (H[u] - rho[:, None, None] * (cross + np.swapaxes(cross, 1, 2))
-                    + (rho * rho * yHy + rho)[:, None, None] * ss)
-            self._inverse[idx] = H
+            u = idx[update]
+            slot = self._count[u] % self._memory
+            self._S[u, slot], self._Y[u, slot], self._rho[u, slot] = s[update], y[update], 1.0 / sy[update]
+            self._count[u] += 1
         self._last_theta[idx], self._last_grad[idx] = theta, grad
-        step = -_mv(H, grad)
+        step = -self._two_loop(grad, idx)
         descent = _dot(step, grad) < 0
         if not descent.all():
-            # an update that lost positive definiteness: back to the start's inverse Hessian
-            bad = np.flatnonzero(~descent)
-            self._inverse[idx[bad]] = self._inverse_start
-            step[bad] = -grad[bad] @ self._inverse_start
+            # a lost curvature estimate: forget the pairs, start again from the Hessian
+            bad = idx[~descent]
+            self._rho[bad] = 0.0
+            self._count[bad] = 0
+            step[~descent] = -_mv(np.broadcast_to(self._h0, (int((~descent).sum()),) + self._h0.shape),
+                                  grad[~descent])
         return grad, step, np.ones(step.shape[0], dtype=bool)
+
+    def _two_loop(self, grad: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """The L-BFGS product ``H_inv grad`` of the replicates ``idx`` (two-loop recursion;
+        slots never written have ``rho = 0`` and do nothing)."""
+        count = self._count[idx]
+        depth = int(min(count.max(initial=0), self._memory))
+        rows = np.arange(idx.size)
+        q = grad.copy()
+        alphas = []
+        for j in range(1, depth + 1):
+            slot = (count - j) % self._memory
+            S, Y, rho = self._S[idx, slot], self._Y[idx, slot], self._rho[idx, slot]
+            rho = np.where(j <= count, rho, 0.0)
+            a = rho * _dot(S, q)
+            q = q - a[:, None] * Y
+            alphas.append((S, Y, rho, a))
+        r = _mv(np.broadcast_to(self._h0, (rows.size,) + self._h0.shape), q)
+        for S, Y, rho, a in reversed(alphas):
+            b = rho * _dot(Y, r)
+            r = r + S * (a - b)[:, None]
+        return r
 
 
 def em_batch(rows: WeightedRows, max_iter: int = 500, tol: float = 1e-5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -500,20 +527,23 @@ def gfi_quadratic_forms(rows: WeightedRows, idx: np.ndarray, Sigma: np.ndarray, 
     K = P @ t.H @ P
     K = 0.5 * (K + np.swapaxes(K, 1, 2))
     Wbar = P - K
-    factors = []
-    for sg, Minv, cw in t.blocks:
-        k = sg.k
-        r, J = cw.shape
-        _, Lm = cholesky_factors(Minv.reshape(-1, k, k))
-        Rj = np.swapaxes(P[:, :, sg.sets], 1, 2) @ Lm.reshape(r, J, k, k)     # (r, J, p, k)
-        factors.append((Rj, cw))
+    r = P.shape[0]
 
     def quad(E: np.ndarray, e: np.ndarray) -> np.ndarray:
         WE, KE = Wbar @ E, K @ E
-        total = _dot(WE.reshape(WE.shape[0], -1), np.swapaxes(WE, 1, 2).reshape(WE.shape[0], -1)) - _dot(KE.reshape(KE.shape[0], -1), np.swapaxes(KE, 1, 2).reshape(KE.shape[0], -1))
-        for Rj, cw in factors:
-            B = np.swapaxes(Rj, -1, -2) @ E[:, None] @ Rj                       # (r, J, k, k)
-            total = total + _dot(cw, _dot(B.reshape(*B.shape[:2], -1), B.reshape(*B.shape[:2], -1)))
+        total = (_dot(WE.reshape(r, -1), np.swapaxes(WE, 1, 2).reshape(r, -1))
+                 - _dot(KE.reshape(r, -1), np.swapaxes(KE, 1, 2).reshape(r, -1)))
+        for sg, Minv, cw in t.blocks:
+            # sum_j c_j tr(K_j E K_j E) = sum_j c_j tr(A_j M_j A_j M_j), A_j = P[:, m]' E P[:, m],
+            # M_j = P_mm^-1 (elementwise over the small blocks: see WeightedRows.terms)
+            k, J = sg.k, cw.shape[1]
+            Pm = P[:, :, sg.sets]                                                # (r, p, J, k)
+            EPm = (E @ Pm.reshape(r, P.shape[1], J * k)).reshape(Pm.shape)
+            A = (Pm[..., :, None] * EPm[..., None, :]).sum(axis=1)              # (r, J, k, k)
+            AM = A[..., :, 0, None] * Minv[..., None, 0, :]
+            for c in range(1, k):
+                AM = AM + A[..., :, c, None] * Minv[..., None, c, :]
+            total = total + _dot(cw, (AM * np.swapaxes(AM, -1, -2)).reshape(r, J, -1).sum(axis=-1))
         return 0.5 * total + _dot(e, _mv(Wbar, e))
 
     return quad(cov - Sigma, mean - mu), quad(cov, mean)
