@@ -70,14 +70,6 @@ def _saturated_structure(observed: tuple[str, ...]) -> GroupStructure:
     return GroupStructure(tuple(rows), tuple(observed), (), n_groups=1, meanstructure=True)
 
 
-def _information_pair(objective: FIMLObjective, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
-    """Observed information per observation ``A`` (half the Hessian of ``F``), first-order
-    information ``B0`` and the casewise scores at ``theta``."""
-    A = 0.5 * objective.observed_information(theta)
-    scores = objective.casewise_scores(theta)
-    return A, first_order_information(scores), scores
-
-
 def h1_moments(patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each group's EM (saturated) moments ``(Sigma, mu)``."""
     out = []
@@ -94,10 +86,8 @@ def h1_information(patterns: tuple[MissingPatterns, ...], h1: list[tuple[np.ndar
     moments in the engine's order (vech of Sigma row by row, then the means)."""
     out = []
     for mp, (Sigma, mu) in zip(patterns, h1):
-        struct = _saturated_structure(mp.columns)
-        iu = np.triu_indices(Sigma.shape[0])
-        scores = FIMLObjective(struct, (mp,)).casewise_scores(np.concatenate([Sigma[iu], mu]))
-        out.append((saturated_observed_information(mp, Sigma, mu), first_order_information(scores)))
+        scores = saturated_scores(mp, Sigma, mu)
+        out.append((saturated_observed_information(mp, Sigma, mu), first_order_information([scores])))
     return out
 
 
@@ -120,18 +110,22 @@ def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray,
     M = W @ (patterns.covs + d[:, :, None] * d[:, None, :]) @ W
     i, k = np.triu_indices(p)
     half = np.where(i == k, 0.5, 1.0)             # E_a has one unit entry on the diagonal, two off it
-
-    def trace_pair(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """``tr(E_a X E_b Y)`` for every pattern and pair of covariance directions (with both
-        unit entries of every E counted; ``half`` corrects the diagonal ones)."""
-        return (X[:, k[:, None], i[None, :]] * Y[:, k[None, :], i[:, None]]
-                + X[:, k[:, None], k[None, :]] * Y[:, i[None, :], i[:, None]]
-                + X[:, i[:, None], i[None, :]] * Y[:, k[None, :], k[:, None]]
-                + X[:, i[:, None], k[None, :]] * Y[:, i[None, :], k[:, None]])
-
-    H_cov = np.einsum("j,jab->ab", c, -trace_pair(W, W) + trace_pair(W, M) + trace_pair(M, W)) * np.outer(half, half)
+    # sum_j c_j [-tr(W E_a W E_b) + tr(E_a W E_b M) + tr(E_a M E_b W)] gathered from one (p^2, p^2)
+    # matrix G[(r, s), (t, u)] = sum_j c_j [-W_rs W_tu + W_rs M_tu + M_rs W_tu] (two products over
+    # the patterns instead of (J, q, q) gathers): tr(E_a X E_b Y) with both unit entries of
+    # every E is X[k_a, i_b] Y[k_b, i_a] + X[k_a, k_b] Y[i_b, i_a] + X[i_a, i_b] Y[k_b, k_a]
+    # + X[i_a, k_b] Y[i_b, k_a]
+    J = W.shape[0]
+    Wf, Mf = W.reshape(J, p * p), M.reshape(J, p * p)
+    G = Wf.T @ (c[:, None] * (Mf - Wf)) + Mf.T @ (c[:, None] * Wf)
+    a_, b_ = np.arange(i.size)[:, None], np.arange(i.size)[None, :]
+    ia, ka, ib, kb = i[a_], k[a_], i[b_], k[b_]
+    H_cov = (G[ka * p + ib, kb * p + ia] + G[ka * p + kb, ib * p + ia] + G[ia * p + ib, kb * p + ka]
+             + G[ia * p + kb, ib * p + ka]) * np.outer(half, half)
     Wd = np.einsum("jab,jb->ja", W, d)
-    cross = 2.0 * np.einsum("j,jpb->pb", c, W[:, :, i] * Wd[:, None, k] + W[:, :, k] * Wd[:, None, i]) * half[None]
+    # X[v, r, s] = sum_j c_j W_j[v, r] (W_j d_j)[s]
+    X = ((W * c[:, None, None]).reshape(J, p * p).T @ Wd).reshape(p, p, p)
+    cross = 2.0 * (X[:, i, k] + X[:, k, i]) * half[None]
     q = i.size
     H = np.zeros((q + p, q + p))
     H[:q, :q] = H_cov
@@ -141,10 +135,27 @@ def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray,
     return 0.5 * H
 
 
+def saturated_scores(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Every row's gradient of its log-likelihood in the saturated model's moments (vech of
+    Sigma row by row, then mu) at ``(Sigma, mu)``: (n, p(p+1)/2 + p), in closed form
+    (``d l_i / d Sigma = 1/2 (W x x' W - W)``, counted twice off the diagonal; ``d l_i / d mu = W x``),
+    the same as ``FIMLObjective.casewise_scores`` on the saturated RAM model."""
+    obs = np.asarray(patterns.observed, bool)
+    p = Sigma.shape[0]
+    W = pattern_inverse(np.asarray(Sigma, float), obs[:, :, None] & obs[:, None, :])
+    Wi = W[np.asarray(patterns.case_pattern)]                                       # (n, p, p)
+    x = np.where(np.isnan(patterns.values), 0.0, patterns.values - mu[None])
+    Wx = np.einsum("nab,nb->na", Wi, x)
+    i, k = np.triu_indices(p)
+    G = 0.5 * (Wx[:, i] * Wx[:, k] - Wi[:, i, k])
+    return np.concatenate([np.where(i == k, 1.0, 2.0)[None] * G, Wx], axis=1)
+
+
 def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...], *,
                          h1: list[tuple[np.ndarray, np.ndarray]] | None = None,
                          h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None,
-                         with_vcov: bool = True) -> tuple[np.ndarray | None, RobustTest]:
+                         with_vcov: bool = True, information: np.ndarray | None = None,
+                         scores: list[np.ndarray] | None = None) -> tuple[np.ndarray | None, RobustTest]:
     """Huber-White covariance of the FIML estimates (None without ``with_vcov``) and the
     Yuan-Bentler (Mplus) traces at ``theta``.
 
@@ -153,10 +164,12 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
     saturated model's own estimates whatever ``h1.information`` says (at the model-implied
     moments the baseline model's saturated information need not be positive definite).
     ``h1_info``: the saturated model's ``(A1, B1)`` per group (:func:`h1_information`), when
-    already computed."""
+    already computed. ``information`` (the observed information per observation ``A``) and
+    ``scores`` (casewise, per group), when already known, are used as they are."""
     theta = np.asarray(theta, float)
     objective = FIMLObjective(struct, patterns)
-    A, B0, _ = _information_pair(objective, theta)
+    A = 0.5 * objective.observed_information(theta) if information is None else np.asarray(information, float)
+    B0 = first_order_information(objective.casewise_scores(theta) if scores is None else scores)
     A_inv = np.linalg.inv(A)
     vcov = sandwich_vcov(A, B0, objective.N) if with_vcov else None
     if h1_info is None:
@@ -176,13 +189,26 @@ def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
     G = len(patterns)
     struct = GroupStructure(baseline_rows(observed, G, True), tuple(observed), (), n_groups=G,
                             meanstructure=True)
-    theta = []
-    for mp in patterns:
+    p = len(observed)
+    n = np.array([float(mp.n_obs) for mp in patterns])
+    # the independence model's parameters are moments of the saturated model (each group's
+    # variances, then its means): its information and scores are the saturated model's at
+    # (diag(var), mean), restricted to those moments; groups weighted by n_g / N
+    i, k = np.triu_indices(p)
+    keep = np.concatenate([np.flatnonzero(i == k), i.size + np.arange(p)])
+    theta, blocks, scores = [], [], []
+    for g, mp in enumerate(patterns):
         mean = np.nanmean(mp.values, axis=0)
         var = np.nanmean((mp.values - mean) ** 2, axis=0)
         theta.extend(var)
         theta.extend(mean)
-    return fiml_robust_analysis(struct, np.asarray(theta), patterns, h1_info=h1_info, with_vcov=False)[1]
+        A_g = saturated_observed_information(mp, np.diag(var), mean)[np.ix_(keep, keep)]
+        blocks.append(n[g] / n.sum() * A_g)
+        s_g = np.zeros((mp.n_obs, G * 2 * p))
+        s_g[:, g * 2 * p:(g + 1) * 2 * p] = saturated_scores(mp, np.diag(var), mean)[:, keep]
+        scores.append(s_g)
+    return fiml_robust_analysis(struct, np.asarray(theta), patterns, h1_info=h1_info, with_vcov=False,
+                                information=block_diag(blocks), scores=scores)[1]
 
 
 def fiml_robust_result(res: FitResult) -> FitResult:
@@ -197,8 +223,11 @@ def fiml_robust_result(res: FitResult) -> FitResult:
     h1 = h1_moments(patterns)
     try:
         h1_info = h1_information(patterns, h1)
+        # the fit's observed information (vcov = 2 / N inv(Hessian of F), A = Hessian / 2)
+        A = (np.linalg.inv(vcov) / float(sum(mp.n_obs for mp in patterns))
+             if identified and res.information == "observed" else None)
         robust_vcov, test = fiml_robust_analysis(struct, theta, patterns, h1_info=h1_info,
-                                                 with_vcov=bool(identified))
+                                                 with_vcov=bool(identified), information=A)
     except np.linalg.LinAlgError:
         warn("MLR: the information matrix cannot be inverted, so the robust standard errors and the scaled "
              "test are not available (NaN); the model is probably not identified: fix parameters or add "
