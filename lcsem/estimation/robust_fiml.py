@@ -23,6 +23,7 @@ lavaan 0.6.14's semantics (``se = "robust.huber.white"``, ``test = "yuan.bentler
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -79,15 +80,27 @@ def h1_moments(patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, 
     return out
 
 
+class H1Information(NamedTuple):
+    """One group's saturated-model information: observed ``A`` and first-order ``B`` (per
+    observation), ``A``'s inverse and ``tr(A^-1 B)`` (its Yuan-Bentler trace)."""
+
+    A: np.ndarray
+    B: np.ndarray
+    A_inv: np.ndarray
+    trace: float
+
+
 def h1_information(patterns: tuple[MissingPatterns, ...], h1: list[tuple[np.ndarray, np.ndarray]]
-                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+                   ) -> list[H1Information]:
     """Per group the saturated model's observed information ``A1`` and first-order
     information ``B1`` (per observation) of the incomplete data at ``h1[g] = (Sigma, mu)``,
     moments in the engine's order (vech of Sigma row by row, then the means)."""
     out = []
     for mp, (Sigma, mu) in zip(patterns, h1):
-        scores = saturated_scores(mp, Sigma, mu)
-        out.append((saturated_observed_information(mp, Sigma, mu), first_order_information([scores])))
+        A = saturated_observed_information(mp, Sigma, mu)
+        B = first_order_information([saturated_scores(mp, Sigma, mu)])
+        A_inv = np.linalg.inv(A)
+        out.append(H1Information(A, B, A_inv, float(np.sum(A_inv * B.T))))
     return out
 
 
@@ -153,8 +166,9 @@ def saturated_scores(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarra
 
 def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...], *,
                          h1: list[tuple[np.ndarray, np.ndarray]] | None = None,
-                         h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                         h1_info: list[H1Information] | None = None,
                          with_vcov: bool = True, information: np.ndarray | None = None,
+                         information_inverse: np.ndarray | None = None,
                          scores: list[np.ndarray] | None = None) -> tuple[np.ndarray | None, RobustTest]:
     """Huber-White covariance of the FIML estimates (None without ``with_vcov``) and the
     Yuan-Bentler (Mplus) traces at ``theta``.
@@ -163,18 +177,25 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
     evaluated; by default the EM estimates (:func:`h1_moments`). lavaan's Mplus trace uses the
     saturated model's own estimates whatever ``h1.information`` says (at the model-implied
     moments the baseline model's saturated information need not be positive definite).
-    ``h1_info``: the saturated model's ``(A1, B1)`` per group (:func:`h1_information`), when
-    already computed. ``information`` (the observed information per observation ``A``) and
-    ``scores`` (casewise, per group), when already known, are used as they are."""
+    ``h1_info``: the saturated model's information per group (:func:`h1_information`), when
+    already computed. ``information`` (the observed information per observation ``A``) or its
+    inverse, and ``scores`` (casewise, per group), when already known, are used as they are."""
     theta = np.asarray(theta, float)
     objective = FIMLObjective(struct, patterns)
-    A = 0.5 * objective.observed_information(theta) if information is None else np.asarray(information, float)
+    if information_inverse is not None:
+        A_inv = np.asarray(information_inverse, float)
+    else:
+        A = 0.5 * objective.observed_information(theta) if information is None else np.asarray(information, float)
+        A_inv = np.linalg.inv(A)
     B0 = first_order_information(objective.casewise_scores(theta) if scores is None else scores)
-    A_inv = np.linalg.inv(A)
-    vcov = sandwich_vcov(A, B0, objective.N) if with_vcov else None
+    if with_vcov:
+        vcov = A_inv @ B0 @ A_inv / objective.N
+        vcov = 0.5 * (vcov + vcov.T)
+    else:
+        vcov = None
     if h1_info is None:
         h1_info = h1_information(patterns, h1 if h1 is not None else h1_moments(patterns))
-    traces = [float(np.trace(np.linalg.solve(A1, B1))) for A1, B1 in h1_info]
+    traces = [h.trace for h in h1_info]
     trace, h0 = yuan_bentler_trace(traces, B0, A_inv)
     n_rows = int(sum(1 for r in struct.row_free if r >= 0))
     return vcov, RobustTest("MLR", trace, h1=float(np.sum(traces)), h0=h0, n_h1=struct.n_moments,
@@ -182,7 +203,7 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
 
 
 def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
-                       h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None) -> RobustTest:
+                       h1_info: list[H1Information] | None = None) -> RobustTest:
     """The Yuan-Bentler traces of lavaan's independence model fitted by FIML (each variable's
     available-case mean and ML variance)."""
     observed = patterns[0].columns
@@ -223,11 +244,12 @@ def fiml_robust_result(res: FitResult) -> FitResult:
     h1 = h1_moments(patterns)
     try:
         h1_info = h1_information(patterns, h1)
-        # the fit's observed information (vcov = 2 / N inv(Hessian of F), A = Hessian / 2)
-        A = (np.linalg.inv(vcov) / float(sum(mp.n_obs for mp in patterns))
-             if identified and res.information == "observed" else None)
+        # the inverse of the fit's observed information (vcov = 2 / N inv(Hessian of F) and
+        # A = Hessian / 2, so A^-1 = N vcov)
+        A_inv = (float(sum(mp.n_obs for mp in patterns)) * vcov
+                 if identified and res.information == "observed" else None)
         robust_vcov, test = fiml_robust_analysis(struct, theta, patterns, h1_info=h1_info,
-                                                 with_vcov=bool(identified), information=A)
+                                                 with_vcov=bool(identified), information_inverse=A_inv)
     except np.linalg.LinAlgError:
         warn("MLR: the information matrix cannot be inverted, so the robust standard errors and the scaled "
              "test are not available (NaN); the model is probably not identified: fix parameters or add "
@@ -259,26 +281,37 @@ def _ml_discrepancy(Sigma: np.ndarray, mu: np.ndarray, S: np.ndarray, m: np.ndar
                  + d @ inv @ d)
 
 
-def _correction_trace(struct: GroupStructure, theta: np.ndarray, Wm: list, Wc: list, Gamma: list,
-                      f: np.ndarray) -> float:
-    """``tr(U Wm^-1 Wc Wm^-1 U Gamma)`` of lavaan's FIML-C(V3) with ``U = Wm - Wm D E^-1 D' Wm``,
-    ``E = D' Wm D`` (lavaan's observed information of type "h1", unstructured), all block
-    diagonal over groups (``Wm``, ``Wc`` weighted by ``f_g``, ``Wm^-1`` by ``1 / f_g``)."""
-    D = struct.moment_jacobian(np.asarray(theta, float))
+def _correction_parts(Wm: list, Wm_inv: list, Wc: list, Gamma: list, f: np.ndarray) -> tuple:
+    """What :func:`_correction_trace` shares between the model and the baseline model: the
+    block-diagonal ``Wm`` (weighted by ``f_g``) and ``Gamma``, ``X = Wm^-1 Wc Wm^-1`` (``Wm^-1``
+    weighted by ``1 / f_g``, ``Wc`` by ``f_g``), ``X Wm Gamma`` and ``tr(Wm X Wm Gamma)``."""
     Wm_all = block_diag([fg * w for fg, w in zip(f, Wm)])
-    Wmi_all = block_diag([np.linalg.inv(w) / fg for fg, w in zip(f, Wm)])
+    Wmi_all = block_diag([w / fg for fg, w in zip(f, Wm_inv)])
     Wc_all = block_diag([fg * w for fg, w in zip(f, Wc)])
     G_all = block_diag(Gamma)
-    WD = Wm_all @ D
-    E_inv = np.linalg.inv(D.T @ WD)
-    U = Wm_all - WD @ E_inv @ WD.T
-    M = U @ Wmi_all @ Wc_all @ Wmi_all @ U @ G_all
-    return float(np.trace(M))
+    X = Wmi_all @ Wc_all @ Wmi_all
+    XWG = X @ Wm_all @ G_all
+    return Wm_all, X, G_all, XWG, float(np.sum(XWG * Wm_all.T))
+
+
+def _correction_trace(struct: GroupStructure, theta: np.ndarray, parts: tuple) -> float:
+    """``tr(U X U Gamma)`` (``X = Wm^-1 Wc Wm^-1``) of lavaan's FIML-C(V3) with
+    ``U = Wm - V E^-1 V'``, ``V = Wm D``, ``E = D' Wm D`` (lavaan's observed information of type
+    "h1", unstructured), all block diagonal over groups (:func:`_correction_parts`). Expanded
+    so that only products with the thin ``V`` depend on the model:
+    ``tr(Wm X Wm G) - 2 tr(E^-1 V' X Wm G V) + tr(E^-1 V' X V E^-1 V' G V)``."""
+    Wm_all, X, G_all, XWG, t1 = parts
+    D = struct.moment_jacobian(np.asarray(theta, float))
+    V = Wm_all @ D
+    E_inv = np.linalg.inv(D.T @ V)
+    t2 = float(np.sum(E_inv * (V.T @ XWG @ V).T))
+    t4 = float(np.trace(E_inv @ (V.T @ X @ V) @ E_inv @ (V.T @ G_all @ V)))
+    return t1 - 2.0 * t2 + t4
 
 
 def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
                    h1: list[tuple[np.ndarray, np.ndarray]],
-                   h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, float]:
+                   h1_info: list[H1Information] | None = None) -> dict[str, float]:
     """lavaan 0.6.14's FIML-corrected (Savalei & Zhang's FIML-C, version V3) ingredients of the
     robust CFI/TLI/RMSEA with missing data (``lav_fit_fiml_corrected``): ``XX3`` the model's
     complete-data ML chi-square against the EM moments at the FIML estimates, ``c_hat3`` its
@@ -291,15 +324,17 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
     if h1_info is None:
         h1_info = h1_information(patterns, h1)
     Wm, Wc, Gamma = [], [], []
-    for fg, (A1, B1), (S, m) in zip(f, h1_info, h1):
-        A1_inv = np.linalg.inv(A1)
+    Wm_inv = []
+    for fg, (A1, B1, A1_inv, _), (S, m) in zip(f, h1_info, h1):
         Wm.append(A1)
+        Wm_inv.append(A1_inv)
         Wc.append(weight_matrix(S, True))
         Gamma.append(A1_inv @ B1 @ A1_inv / fg)
     Sigma, mu = struct.implied(np.asarray(theta, float)[None])
     XX3 = float(sum(ng * _ml_discrepancy(Sigma[0, g], mu[0, g], S, m) for g, (ng, (S, m)) in enumerate(zip(n, h1))))
     df3 = float(struct.n_moments - struct.k)
-    k3 = _correction_trace(struct, theta, Wm, Wc, Gamma, f)
+    parts = _correction_parts(Wm, Wm_inv, Wc, Gamma, f)
+    k3 = _correction_trace(struct, theta, parts)
     # the independence model at its FIML estimates
     observed = patterns[0].columns
     G = len(patterns)
@@ -312,7 +347,7 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
         theta0.extend(mean)
         XX3_null += ng * _ml_discrepancy(np.diag(var), mean, S, m)
     df3_null = float(base.n_moments - base.k)
-    k0 = _correction_trace(base, np.asarray(theta0), Wm, Wc, Gamma, f)
+    k0 = _correction_trace(base, np.asarray(theta0), parts)
     c3 = k3 / df3 if df3 > 0 else float("nan")
     return dict(XX3=XX3, df3=df3, c_hat3=c3, XX3_scaled=XX3 / c3 if df3 > 0 else float("nan"),
                 XX3_null=float(XX3_null), df3_null=df3_null, c_hat3_null=k0 / df3_null)
@@ -320,7 +355,7 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
 
 def _fiml_robust_indices(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
                          h1: list[tuple[np.ndarray, np.ndarray]],
-                         h1_info: list[tuple[np.ndarray, np.ndarray]] | None, n_total: float) -> dict[str, float]:
+                         h1_info: list[H1Information] | None, n_total: float) -> dict[str, float]:
     """The robust CFI/TLI/RMSEA (+ CI, p of close fit) of a FIML fit from
     :func:`fiml_corrected`, with lavaan's formulas (``lav_fit_cfi_lavobject``,
     ``lav_fit_rmsea_lavobject``); NaN with a :class:`ScaledTestWarning` when a matrix of the
