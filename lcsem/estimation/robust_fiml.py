@@ -71,6 +71,24 @@ def _saturated_structure(observed: tuple[str, ...]) -> GroupStructure:
     return GroupStructure(tuple(rows), tuple(observed), (), n_groups=1, meanstructure=True)
 
 
+def _fit_h1(res: FitResult, patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each group's EM moments as the FIML fit stored them (its sample moments), or by EM
+    again when the result does not hold them."""
+    p = len(res.model.observed)
+    labels = list(res.group_labels)
+    try:
+        if labels:
+            out = [(res.sample_cov.loc[g].to_numpy(float), res.sample_mean.loc[g].to_numpy(float)) for g in labels]
+        else:
+            out = [(res.sample_cov.to_numpy(float), res.sample_mean.to_numpy(float))]
+    except (AttributeError, KeyError):
+        out = []
+    if (len(out) == len(patterns) and all(S.shape == (p, p) and m.shape == (p,) for S, m in out)
+            and all(np.isfinite(S).all() and np.isfinite(m).all() for S, m in out)):
+        return out
+    return h1_moments(patterns)
+
+
 def h1_moments(patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each group's EM (saturated) moments ``(Sigma, mu)``."""
     out = []
@@ -241,7 +259,7 @@ def fiml_robust_result(res: FitResult) -> FitResult:
     vcov = np.asarray(res.vcov, float)
     fi = res.fit_indices
     identified = struct.k and np.isfinite(vcov).all()
-    h1 = h1_moments(patterns)
+    h1 = _fit_h1(res, patterns)
     try:
         h1_info = h1_information(patterns, h1)
         # the inverse of the fit's observed information (vcov = 2 / N inv(Hessian of F) and
