@@ -23,6 +23,7 @@ lavaan 0.6.14's semantics (``se = "robust.huber.white"``, ``test = "yuan.bentler
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -122,7 +123,8 @@ def h1_information(patterns: tuple[MissingPatterns, ...], h1: list[tuple[np.ndar
     return out
 
 
-def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray,
+                                   moments: np.ndarray | None = None) -> np.ndarray:
     """Observed information per observation (half the Hessian of ``F = -2 loglik / N``) of one
     group's saturated model at ``(mu, Sigma)`` in the moments (vech of Sigma row by row, then
     mu), in closed form: the saturated model's moments are its parameters, so the Hessian
@@ -132,7 +134,8 @@ def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray,
     Per pattern (``c_j = n_j / N``, ``W`` the inverse of the observed block embedded in zeros,
     ``d = m_j - mu`` on the observed variables, ``M = W (S_j + d d') W``) and ``E_a`` the
     symmetric unit matrix of the pair ``a``: ``-tr(W E_a W E_b) + tr(E_a W E_b M) + tr(E_a M E_b W)``
-    between covariances, ``2 (W E_b W d)`` between a mean and a covariance, ``2 W`` between means."""
+    between covariances, ``2 (W E_b W d)`` between a mean and a covariance, ``2 W`` between means.
+    ``moments``: only these (co)variances (positions in the vech), then all means."""
     obs = np.asarray(patterns.observed, bool)
     p = Sigma.shape[0]
     W = pattern_inverse(np.asarray(Sigma, float), obs[:, :, None] & obs[:, None, :])       # (J, p, p)
@@ -140,6 +143,8 @@ def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray,
     d = np.where(obs, patterns.means - mu, 0.0)
     M = W @ (patterns.covs + d[:, :, None] * d[:, None, :]) @ W
     i, k = np.triu_indices(p)
+    if moments is not None:
+        i, k = i[moments], k[moments]
     half = np.where(i == k, 0.5, 1.0)             # E_a has one unit entry on the diagonal, two off it
     # sum_j c_j [-tr(W E_a W E_b) + tr(E_a W E_b M) + tr(E_a M E_b W)] gathered from one (p^2, p^2)
     # matrix G[(r, s), (t, u)] = sum_j c_j [-W_rs W_tu + W_rs M_tu + M_rs W_tu] (two products over
@@ -166,11 +171,13 @@ def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray,
     return 0.5 * H
 
 
-def saturated_scores(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+def saturated_scores(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray,
+                     moments: np.ndarray | None = None) -> np.ndarray:
     """Every row's gradient of its log-likelihood in the saturated model's moments (vech of
     Sigma row by row, then mu) at ``(Sigma, mu)``: (n, p(p+1)/2 + p), in closed form
     (``d l_i / d Sigma = 1/2 (W x x' W - W)``, counted twice off the diagonal; ``d l_i / d mu = W x``),
-    the same as ``FIMLObjective.casewise_scores`` on the saturated RAM model."""
+    the same as ``FIMLObjective.casewise_scores`` on the saturated RAM model; ``moments``: only
+    these (co)variances (positions in the vech), then all means."""
     obs = np.asarray(patterns.observed, bool)
     p = Sigma.shape[0]
     W = pattern_inverse(np.asarray(Sigma, float), obs[:, :, None] & obs[:, None, :])
@@ -178,6 +185,8 @@ def saturated_scores(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarra
     x = np.where(np.isnan(patterns.values), 0.0, patterns.values - mu[None])
     Wx = np.einsum("nab,nb->na", Wi, x)
     i, k = np.triu_indices(p)
+    if moments is not None:
+        i, k = i[moments], k[moments]
     G = 0.5 * (Wx[:, i] * Wx[:, k] - Wi[:, i, k])
     return np.concatenate([np.where(i == k, 1.0, 2.0)[None] * G, Wx], axis=1)
 
@@ -220,31 +229,38 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
                             n_params=n_rows)
 
 
+@lru_cache(maxsize=16)
+def _baseline_structure(observed: tuple[str, ...], n_groups: int) -> GroupStructure:
+    """lavaan's independence model with means (built once per variable set; a GroupStructure
+    is not changed by its users)."""
+    return GroupStructure(baseline_rows(observed, n_groups, True), tuple(observed), (), n_groups=n_groups,
+                          meanstructure=True)
+
+
 def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
                        h1_info: list[H1Information] | None = None) -> RobustTest:
     """The Yuan-Bentler traces of lavaan's independence model fitted by FIML (each variable's
     available-case mean and ML variance)."""
     observed = patterns[0].columns
     G = len(patterns)
-    struct = GroupStructure(baseline_rows(observed, G, True), tuple(observed), (), n_groups=G,
-                            meanstructure=True)
+    struct = _baseline_structure(observed, G)
     p = len(observed)
     n = np.array([float(mp.n_obs) for mp in patterns])
     # the independence model's parameters are moments of the saturated model (each group's
     # variances, then its means): its information and scores are the saturated model's at
     # (diag(var), mean), restricted to those moments; groups weighted by n_g / N
     i, k = np.triu_indices(p)
-    keep = np.concatenate([np.flatnonzero(i == k), i.size + np.arange(p)])
+    diagonal = np.flatnonzero(i == k)
     theta, blocks, scores = [], [], []
     for g, mp in enumerate(patterns):
         mean = np.nanmean(mp.values, axis=0)
         var = np.nanmean((mp.values - mean) ** 2, axis=0)
         theta.extend(var)
         theta.extend(mean)
-        A_g = saturated_observed_information(mp, np.diag(var), mean)[np.ix_(keep, keep)]
+        A_g = saturated_observed_information(mp, np.diag(var), mean, moments=diagonal)
         blocks.append(n[g] / n.sum() * A_g)
         s_g = np.zeros((mp.n_obs, G * 2 * p))
-        s_g[:, g * 2 * p:(g + 1) * 2 * p] = saturated_scores(mp, np.diag(var), mean)[:, keep]
+        s_g[:, g * 2 * p:(g + 1) * 2 * p] = saturated_scores(mp, np.diag(var), mean, moments=diagonal)
         scores.append(s_g)
     return fiml_robust_analysis(struct, np.asarray(theta), patterns, h1_info=h1_info, with_vcov=False,
                                 information=block_diag(blocks), scores=scores)[1]
@@ -356,7 +372,7 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
     # the independence model at its FIML estimates
     observed = patterns[0].columns
     G = len(patterns)
-    base = GroupStructure(baseline_rows(observed, G, True), tuple(observed), (), n_groups=G, meanstructure=True)
+    base = _baseline_structure(observed, G)
     theta0, XX3_null = [], 0.0
     for ng, mp, (S, m) in zip(n, patterns, h1):
         mean = np.nanmean(mp.values, axis=0)
