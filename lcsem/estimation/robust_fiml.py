@@ -23,7 +23,6 @@ lavaan 0.6.14's semantics (``se = "robust.huber.white"``, ``test = "yuan.bentler
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -34,9 +33,9 @@ from ..data.missing import MissingPatterns, em_moments, missing_patterns, patter
 from ..engine.fiml import FIMLObjective
 from ..engine.structure import GroupStructure
 from ..exceptions import ArgumentError, ScaledTestWarning
-from ..inference.robust import (RobustTest, _cfi, _rmsea, _rmsea_close, _rmsea_interval, _tli, baseline_rows,
-                                first_order_information, sandwich_vcov, scaled_fit_measures, weight_matrix,
-                                yuan_bentler_trace, block_diag)
+from ..inference.robust import (RobustTest, _cfi, _rmsea, _rmsea_close, _rmsea_interval, _tli,
+                                first_order_information, scaled_fit_measures, weight_matrix,
+                                yuan_bentler_trace, block_diag, independence_structure)
 from ..results.fit_result import FitResult
 from ..spec.partable import ParRow
 from .robust_fit import _estimates, result_structure
@@ -229,21 +228,13 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
                             n_params=n_rows)
 
 
-@lru_cache(maxsize=16)
-def _baseline_structure(observed: tuple[str, ...], n_groups: int) -> GroupStructure:
-    """lavaan's independence model with means (built once per variable set; a GroupStructure
-    is not changed by its users)."""
-    return GroupStructure(baseline_rows(observed, n_groups, True), tuple(observed), (), n_groups=n_groups,
-                          meanstructure=True)
-
-
 def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
                        h1_info: list[H1Information] | None = None) -> RobustTest:
     """The Yuan-Bentler traces of lavaan's independence model fitted by FIML (each variable's
     available-case mean and ML variance)."""
     observed = patterns[0].columns
     G = len(patterns)
-    struct = _baseline_structure(observed, G)
+    struct = independence_structure(tuple(observed), G, True)
     p = len(observed)
     n = np.array([float(mp.n_obs) for mp in patterns])
     # the independence model's parameters are moments of the saturated model (each group's
@@ -372,7 +363,7 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
     # the independence model at its FIML estimates
     observed = patterns[0].columns
     G = len(patterns)
-    base = _baseline_structure(observed, G)
+    base = independence_structure(tuple(observed), G, True)
     theta0, XX3_null = [], 0.0
     for ng, mp, (S, m) in zip(n, patterns, h1):
         mean = np.nanmean(mp.values, axis=0)

@@ -41,7 +41,7 @@ from ..exceptions import LcsemError
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from .groups import GroupedReplicateSpec
 from .group_indices import bootstrap_group_indices
-from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput, replicate_columns
+from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput
 from .resample import counts_from_indices, symmetric_sqrt
 
 __all__ = ["FIMLSource", "evaluate_fiml", "evaluate_fiml_unbatched", "bollen_stine_missing", "replicate_weights"]
