@@ -153,8 +153,9 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
 
     FIML fits (``missing="ml"``) resample cases with their missing values (within groups,
     drawn as for multi-group fits: the same seed gives the same resamples); every replicate
-    is turned into missing-data patterns and refitted by FIML from the full-sample
-    estimate, one replicate after the other (:mod:`lcsem.resampling.fiml`); fit indices
+    is refitted by FIML from the full-sample estimate, with EM for its saturated model, all
+    replicates of a chunk at once (a replicate is a vector of case weights:
+    :mod:`lcsem.resampling.fiml`, :mod:`lcsem.engine.fiml_weighted`); fit indices
     are lavaan's FIML ones (χ² against the replicate's EM saturated model, CFI/TLI against
     the FIML baseline). A resample that cannot be fitted (e.g. a pair of variables never
     observed together in it) is counted as failed with its reason. Bollen–Stine transforms
