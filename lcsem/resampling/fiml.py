@@ -71,10 +71,7 @@ def fiml_source(spec: GroupedReplicateSpec, X: np.ndarray, positions: tuple, gro
                 columns: tuple) -> FIMLSource:
     """A :class:`FIMLSource` with its full-sample Hessian (computed once for all chunks)."""
     source = FIMLSource(X=X, positions=positions, group_of=group_of, columns=columns)
-    try:
-        source.hessian = _full_sample_hessian(spec, source)
-    except (LcsemError, np.linalg.LinAlgError):
-        source.hessian = None
+    source.hessian = _full_sample_hessian(spec, source)
     return source
 
 
@@ -217,7 +214,8 @@ def evaluate_fiml(spec: GroupedReplicateSpec, source: FIMLSource, positions: np.
             S = np.stack([c for _, c, _ in em], axis=1)                        # (r, G, p, p)
             objective = WeightedFIMLObjective(spec.struct, groups)
             hessian = source.hessian if source.hessian is not None else _full_sample_hessian(spec, source)
-            objective.use_quasi_newton(hessian)
+            if hessian is not None:
+                objective.use_quasi_newton(hessian)
             sol = fisher_scoring(objective, spec.theta0[None], max_iter=MAX_ITER)
         ok = sol.converged & np.isfinite(sol.fmin)
         fallback[good[~ok]] = True
@@ -249,11 +247,18 @@ def evaluate_fiml(spec: GroupedReplicateSpec, source: FIMLSource, positions: np.
     return ChunkOutput(positions=positions, values=values, status=status, reasons=reasons)
 
 
-def _full_sample_hessian(spec: GroupedReplicateSpec, source: FIMLSource) -> np.ndarray:
+def _full_sample_hessian(spec: GroupedReplicateSpec, source: FIMLSource) -> np.ndarray | None:
     """The Hessian of ``F`` at the full-sample estimate (the observed information of the
-    fit): the start of every replicate's quasi-Newton run."""
-    patterns = [missing_patterns(source.X[pos], source.columns) for pos in source.positions]
-    return FIMLObjective(spec.struct, patterns).observed_information(spec.theta0)
+    fit): the start of every replicate's quasi-Newton run; None when it cannot be computed
+    (the replicates then take Fisher-scoring steps; a Hessian that is not positive definite
+    is refused by ``use_quasi_newton`` the same way)."""
+    try:
+        patterns = [missing_patterns(source.X[pos], source.columns) for pos in source.positions]
+        with np.errstate(all="ignore"):
+            H = FIMLObjective(spec.struct, patterns).observed_information(spec.theta0)
+    except (LcsemError, np.linalg.LinAlgError):
+        return None
+    return H if np.isfinite(H).all() else None
 
 
 def _batch_fit_indices(spec: GroupedReplicateSpec, groups: list[WeightedRows], objective: WeightedFIMLObjective,
