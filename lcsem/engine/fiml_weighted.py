@@ -29,6 +29,11 @@ with ``R_j = P[:, m] chol(P_mm^-1)``. Complete rows enter through their weighted
 The values are those of :class:`~lcsem.engine.fiml.FIMLObjective` on the replicate's own
 missing-data patterns (the same function, arithmetic in another order); every replicate's
 numbers are computed from its own weights only, so they do not depend on the chunk.
+
+:class:`WeightedFIMLObjective` is an :class:`~lcsem.engine.objective.Objective`: the batched
+solver takes Fisher-scoring steps with the expected information above, or, after
+:meth:`~WeightedFIMLObjective.use_quasi_newton`, limited-memory BFGS steps started from one
+Hessian (the full-sample observed information), which need the gradient only.
 """
 
 from __future__ import annotations
