@@ -13,7 +13,7 @@ from .._warnings import warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning, NotSupportedError
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
-from .fiml import FIMLSource, bollen_stine_missing
+from .fiml import bollen_stine_missing, fiml_source
 from .groups import GroupedReplicateSpec, GroupSource
 from .replicates import STATUS_NAMES, ReplicateSpec, refit_estimator
 from .result import KINDS, BootstrapResult
@@ -155,8 +155,9 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
 
     FIML fits (``missing="ml"``) resample cases with their missing values (within groups,
     drawn as for multi-group fits: the same seed gives the same resamples); every replicate
-    is turned into missing-data patterns and refitted by FIML from the full-sample
-    estimate, one replicate after the other (:mod:`lcsem.resampling.fiml`); fit indices
+    is refitted by FIML from the full-sample estimate, with EM for its saturated model, all
+    replicates of a chunk at once (a replicate is a vector of case weights:
+    :mod:`lcsem.resampling.fiml`, :mod:`lcsem.engine.fiml_weighted`); fit indices
     are lavaan's FIML ones (χ² against the replicate's EM saturated model, CFI/TLI against
     the FIML baseline). A resample that cannot be fitted (e.g. a pair of variables never
     observed together in it) is counted as failed with its reason. Bollen–Stine transforms
@@ -267,7 +268,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         spec = GroupedReplicateSpec(res)
         X, positions, group_of = _group_data(res)
         columns = tuple(res.model.observed)
-        jack_source = FIMLSource(X=X, positions=positions, group_of=group_of, columns=columns)
+        jack_source = fiml_source(spec, X=X, positions=positions, group_of=group_of, columns=columns)
         source = jack_source
         if kind == "bollen-stine":
             # per group and missing-data pattern: mu_o + (x_o - m_o) S_oo^(-1/2) Sigma_oo^(1/2),
@@ -276,7 +277,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             Z = np.empty_like(X)
             for g, pos in enumerate(positions):
                 Z[pos] = bollen_stine_missing(X[pos], columns, Sigma[0, g], mu[0, g])
-            source = FIMLSource(X=Z, positions=positions, group_of=group_of, columns=columns)
+            source = fiml_source(spec, X=Z, positions=positions, group_of=group_of, columns=columns)
         Xc = X
         indices = group_resample_indices(root, n_resamples, positions)
         text = repr(res.rows) + repr(res.group_labels) + "fiml"
