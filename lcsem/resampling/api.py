@@ -24,7 +24,7 @@ from .runner import Progress, Source, Store, fingerprint, jackknife_tasks, make_
 __all__ = ["bootstrap", "BootstrapInterruptedWarning"]
 
 DEFAULT_BATCH = 200
-CHUNKS_PER_WORKER = 4
+CHUNKS_PER_WORKER = 8
 # bumped whenever a replicate's numbers change (checkpoints of other revisions are refused);
 # 3: resampled moments by fixed tiles of replicates (draws per chunk)
 ENGINE_REVISION = 3
@@ -189,14 +189,19 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         gives bit-identical replicates whatever ``n_jobs``, ``batch_size`` or joblib
         backend (all arithmetic is replicate by replicate).
     n_jobs
-        1 (default: in this process; fastest for up to a few thousand replicates on a
-        laptop), k > 1 worker processes, or -1 for all cores. Runs through joblib, so
-        ``with joblib.parallel_backend("dask"): ...`` carries the run to a dask cluster.
+        1 (default: in this process), k > 1 processes, or -1 for all cores. With joblib's
+        default backend (loky) this process works too, with ``k - 1`` worker processes
+        that join as soon as they have started (so a first call never waits for them;
+        they are kept for later calls). Any other joblib backend is used as it is:
+        ``with joblib.parallel_backend("dask"): ...`` carries the run to a dask cluster,
+        in whose workers lcsem restores glibc's allocator thresholds
+        (:mod:`lcsem.resampling.allocator`: dask's ``MALLOC_TRIM_THRESHOLD_`` slows the
+        bootstrap 1.4--1.9x).
     batch_size
         Replicates per chunk (memory is bounded by one chunk per worker); it never changes
-        the numbers. Default: 200 (whole tiles of 25 replicates), smaller for models with many parameters (memory) and,
-        with workers, small enough to give each worker at least four chunks (finished
-        chunks are kept on Ctrl-C).
+        the numbers. Default: 200 (whole tiles of 25 replicates), smaller for models with
+        many parameters (memory) and, with workers, small enough to give each process at
+        least eight chunks (finished chunks are kept on Ctrl-C).
     progress
         Show a tqdm.auto progress bar when the run lasts more than a second.
     checkpoint

@@ -15,13 +15,16 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..exceptions import ArgumentError
+from .allocator import restore_dynamic_thresholds
 from .fiml import FIMLSource, evaluate_fiml
+from .parallel import default_backend_is_loky, run_with_loky
 from .groups import GroupedReplicateSpec, GroupSource, evaluate_groups, group_moments
 from .replicates import FAILED, ChunkOutput, ReplicateSpec, evaluate
 from .draws import CaseDraws
@@ -66,6 +69,7 @@ def _one_blas_thread():
 def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSource, task: Task
              ) -> ChunkOutput:
     """Make and evaluate one chunk of replicates (runs in a worker)."""
+    restore_dynamic_thresholds()               # in a dask worker: glibc's own thresholds
     with _one_blas_thread():
         if isinstance(source, FIMLSource):
             indices = None if task.draws is None else task.draws.rows(task.positions)
@@ -201,13 +205,19 @@ def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSo
     """Run ``tasks`` into ``store``; return False if interrupted (Ctrl-C).
 
     Every chunk is stored (and checkpointed) the moment it finishes: in process one after
-    the other, with workers in the order they finish (joblib's unordered generator), so
-    an interruption keeps every finished chunk, wherever it lies in the run.
+    the other, with workers in the order they finish, so an interruption keeps every
+    finished chunk, wherever it lies in the run. With joblib's default backend (loky)
+    this process computes chunks too and ``n_jobs - 1`` workers join as soon as they are
+    ready (:mod:`lcsem.resampling.parallel`); other backends run through
+    ``joblib.Parallel`` (its unordered generator).
     """
     try:
         if n_jobs == 1 or len(tasks) <= 1:
             for task in tasks:
                 _finished(store, run_task(spec, source, task), progress)
+        elif default_backend_is_loky():
+            run_with_loky(partial(run_task, spec, source), tasks, n_jobs,
+                          lambda out: _finished(store, out, progress))
         else:
             from joblib import Parallel, delayed
 
