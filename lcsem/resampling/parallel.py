@@ -6,7 +6,8 @@ worker first has to start Python and import lcsem (about a second here), longer 
 whole run of a few thousand small-model replicates; so this process never waits for
 them: it takes chunks from the front of the queue while each worker first answers a
 ping (:func:`_ready`, whose unpickling imports lcsem), and only workers that have
-answered are given chunks, from the back of the queue, one at a time. A cold call is
+answered are given chunks, from the back of the queue, one at a time (the next the
+moment they return one). A cold call is
 therefore never slower than ``n_jobs=1`` by more than the cost of starting the workers
 on the other cores, and a warm call shares the work from the start. The numbers do not
 depend on who computes a chunk.
@@ -18,7 +19,7 @@ run through ``joblib.Parallel`` unchanged.
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
 __all__ = ["default_backend_is_loky", "run_with_loky", "WORKER_TIMEOUT"]
@@ -46,29 +47,39 @@ def default_backend_is_loky() -> bool:
 def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
                   finished: Callable[[Any], None]) -> None:
     """Run ``call(task)`` for every task in this process and ``n_jobs - 1`` loky workers;
-    ``finished(output)`` is called in this process as each task finishes (in any order).
+    ``finished(output)`` is called in this thread as each task finishes (in any order).
     ``call`` must be picklable (a module-level function or a ``functools.partial`` of one).
+
+    This process computes in a helper thread, so this thread gives a worker its next
+    chunk the moment it returns one; every process holds one chunk at a time, so the
+    run ends at most one chunk after the last one starts.
     """
     from joblib.externals.loky import get_reusable_executor
 
     executor = get_reusable_executor(max_workers=n_jobs - 1, timeout=WORKER_TIMEOUT)
+    pings = {executor.submit(_ready) for _ in range(n_jobs - 1)}
+    local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lcsem-bootstrap")
     pending = deque(tasks)
-    pings = [executor.submit(_ready) for _ in range(n_jobs - 1)]
-    running: dict = {}
+    running: dict = {}             # future -> "here" or "worker"
+    idle = 0                       # workers that answered and hold no chunk
     try:
         while pending or running:
-            # workers that have answered get one chunk each, from the back of the queue
-            ready = sum(ping.done() for ping in pings)
-            while pending and len(running) < ready:
-                task = pending.pop()
-                running[executor.submit(call, task)] = task
-            for future in [f for f in running if f.done()]:
-                del running[future]
+            if pending and "here" not in running.values():
+                running[local.submit(call, pending.popleft())] = "here"
+            while pending and idle:
+                running[executor.submit(call, pending.pop())] = "worker"
+                idle -= 1
+            done, _ = wait(set(running) | pings, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future in pings:
+                    pings.discard(future)
+                    future.result()
+                    idle += 1
+                    continue
+                if running.pop(future) == "worker":
+                    idle += 1
                 finished(future.result())
-            if pending:
-                finished(call(pending.popleft()))
-            elif running:
-                wait(list(running), return_when=FIRST_COMPLETED)
     finally:
         for future in running:
             future.cancel()
+        local.shutdown(wait=False, cancel_futures=True)
