@@ -30,8 +30,11 @@ WORKER_TIMEOUT = 300
 
 def _ready() -> bool:
     """Runs in a worker: answering means lcsem is imported there (unpickling this
-    function imported it)."""
-    return True
+    function imported it) and the BLAS thread controller every chunk uses is built."""
+    from .runner import _one_blas_thread
+
+    with _one_blas_thread():
+        return True
 
 
 def default_backend_is_loky() -> bool:
