@@ -137,6 +137,9 @@ class ResampleIndices:
         return self.n_resamples
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("ResampleIndices draws the indices anew when read: an array without a copy "
+                             "does not exist; use np.asarray(indices)")
         out = self.draws.rows(np.arange(self.n_resamples))
         return out if dtype is None else out.astype(dtype)
 
