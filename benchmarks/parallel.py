@@ -20,8 +20,12 @@ dask: ``LocalCluster(n_workers=2, threads_per_worker=1)`` and
 :mod:`lcsem.resampling.allocator`), the same with the fix switched off
 (``LCSEM_MALLOC_TUNING=0``), and dask's variable removed through its config
 (``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: None``). Also printed: CPU
-seconds per run of this process (``n_jobs=1``) and of the two workers together (the
-allocator's page faults show there whatever the load).
+seconds per run of this process and of the busiest worker (the allocator's page faults
+show there whatever the load). On a loaded machine the wall ratio
+says little (this session's processes share one scheduler group's slice of the cores), so
+the script also prints the CPU seconds of this process and of the busiest worker per run:
+one-process CPU / the larger of them is the speed-up the run would have with a core each.
+Cold: the worker's CPU includes starting Python and importing lcsem.
 """
 
 from __future__ import annotations
@@ -46,25 +50,37 @@ def _fit():
     return lcsem.fit(HS_MODEL, load_holzinger_swineford())
 
 
-def _time(call, repeat: int) -> float:
+def _time(call, repeat: int, workers_cpu=None) -> tuple[float, float, float]:
+    """Median wall seconds, and CPU seconds per run of this process and of the busiest
+    worker (``workers_cpu()``: each worker's ``process_time``)."""
     times = []
+    c0 = time.process_time()
+    w0 = workers_cpu() if workers_cpu else None
     for _ in range(repeat):
         t0 = time.perf_counter()
         call()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    cpu = (time.process_time() - c0) / repeat
+    busiest = max(b - a for a, b in zip(w0, workers_cpu())) / repeat if workers_cpu else 0.0
+    return statistics.median(times), cpu, busiest
+
+
+def _worker_cpu() -> float:
+    return time.process_time()
 
 
 def _loky(R: int, repeat: int) -> dict:
     import lcsem
+    from joblib.externals.loky import get_reusable_executor
 
     res = _fit()
     lcsem.bootstrap(res, 500, seed=0, progress=False)
     one = _time(lambda: lcsem.bootstrap(res, R, seed=1, progress=False), repeat)
-    t0 = time.perf_counter()
-    lcsem.bootstrap(res, R, seed=1, n_jobs=2, progress=False)
-    cold = time.perf_counter() - t0
-    warm = _time(lambda: lcsem.bootstrap(res, R, seed=1, n_jobs=2, progress=False), repeat)
+    cold = _time(lambda: lcsem.bootstrap(res, R, seed=1, n_jobs=2, progress=False), 1)
+    executor = get_reusable_executor(max_workers=1)
+    worker = lambda: [executor.submit(_worker_cpu).result()]                      # noqa: E731
+    cold = (cold[0], cold[1], worker()[0])                # the worker's CPU since it started
+    warm = _time(lambda: lcsem.bootstrap(res, R, seed=1, n_jobs=2, progress=False), repeat, worker)
     one_after = _time(lambda: lcsem.bootstrap(res, R, seed=1, progress=False), repeat)
     return {"one": one, "cold": cold, "warm": warm, "one_after": one_after}
 
@@ -86,17 +102,14 @@ def _dask(R: int, repeat: int, setup: str) -> dict:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        workers = lambda: list(client.run(time.process_time).values())            # noqa: E731
         with joblib.parallel_backend("dask"):
             lcsem.bootstrap(res, 500, seed=0, n_jobs=2, progress=False)      # warm-up
-            cpu0 = sum(client.run(time.process_time).values())
-            two = _time(lambda: lcsem.bootstrap(res, R, seed=1, n_jobs=2, progress=False), repeat)
-            cpu = (sum(client.run(time.process_time).values()) - cpu0) / repeat
+            two = _time(lambda: lcsem.bootstrap(res, R, seed=1, n_jobs=2, progress=False), repeat, workers)
         tuned = client.run(lambda: __import__("lcsem.resampling.allocator", fromlist=["_done"])._done)
-    c0 = time.process_time()
     one_after = _time(lambda: lcsem.bootstrap(res, R, seed=1, progress=False), repeat)
-    one_cpu = (time.process_time() - c0) / repeat
     return {"one": one, "two": two, "one_after": one_after, "worker_env": sorted(set(map(str, env.values()))),
-            "worker_cpu": cpu, "one_cpu": one_cpu, "tuned": sorted(set(map(str, tuned.values())))}
+            "tuned": sorted(set(map(str, tuned.values())))}
 
 
 def main() -> None:
@@ -122,16 +135,16 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--replicates", str(args.replicates), "--repeat", str(args.repeat),
                "--child", part]
         out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
-        one = statistics.mean([out["one"], out["one_after"]])
-        if part == "loky":
-            print(f"loky: n_jobs=1 {one:.3f} s (before {out['one']:.3f}, after {out['one_after']:.3f}); "
-                  f"n_jobs=2 cold {out['cold']:.3f} s ({one / out['cold']:.2f}x), "
-                  f"warm {out['warm']:.3f} s ({one / out['warm']:.2f}x)")
-        else:
-            print(f"{part}: n_jobs=1 {one:.3f} s (before {out['one']:.3f}, after {out['one_after']:.3f}); "
-                  f"2 dask workers {out['two']:.3f} s ({one / out['two']:.2f}x); CPU s per run: one "
-                  f"process {out['one_cpu']:.2f}, workers together {out['worker_cpu']:.2f}; workers' "
-                  f"MALLOC_TRIM_THRESHOLD_ = {out['worker_env']}, lcsem's fix applied: {out['tuned']}")
+        one = statistics.mean([out["one"][0], out["one_after"][0]])
+        one_cpu = statistics.mean([out["one"][1], out["one_after"][1]])
+        runs = [("cold", out["cold"]), ("warm", out["warm"])] if part == "loky" else [("2 workers", out["two"])]
+        print(f"{part}: n_jobs=1 {one:.3f} s wall, {one_cpu:.3f} s CPU")
+        for label, (wall, here, busiest) in runs:
+            path = max(here, busiest)
+            print(f"  {label}: {wall:.3f} s wall ({one / wall:.2f}x); CPU s per run: this process {here:.3f}, "
+                  f"busiest worker {busiest:.3f} (one-process CPU / the larger: {one_cpu / path:.2f}x)")
+        if part != "loky":
+            print(f"  workers' MALLOC_TRIM_THRESHOLD_ = {out['worker_env']}; lcsem's fix applied: {out['tuned']}")
     print(f"load average at end: {os.getloadavg()}")
 
 
