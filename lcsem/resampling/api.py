@@ -199,9 +199,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         bootstrap 1.4--1.9x).
     batch_size
         Replicates per chunk (memory is bounded by one chunk per worker); it never changes
-        the numbers. Default: 200 (whole tiles of 25 replicates), smaller for models with
-        many parameters (memory) and, with workers, small enough to give each process at
-        least eight chunks (finished chunks are kept on Ctrl-C).
+        the numbers. Default: 200, smaller for models with many parameters (memory) and,
+        with workers, small enough to give each process at least eight chunks (finished
+        chunks are kept on Ctrl-C); rounded down to whole seed blocks of 100 replicates
+        (or tiles of 25), where the draws of a chunk begin.
     progress
         Show a tqdm.auto progress bar when the run lasts more than a second.
     checkpoint
@@ -264,9 +265,12 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         # are kept on Ctrl-C) all along the run; the numbers do not depend on the size
         per_chunk = -(-n_resamples // (workers * CHUNKS_PER_WORKER))
         batch_size = max(1, min(limit, per_chunk if workers > 1 else limit))
-        # whole tiles (replicates whose moments are one product) when the chunk allows
-        if batch_size >= TILE:
-            batch_size -= batch_size % TILE
+        # whole seed blocks (a chunk starting inside a block draws and drops the block's
+        # earlier replicates), else whole tiles (replicates whose moments are one product)
+        for unit in (BLOCK, TILE):
+            if batch_size >= unit:
+                batch_size -= batch_size % unit
+                break
     else:
         batch_size = _check_int("batch_size", batch_size, 1)
     if not isinstance(progress, (bool, np.bool_)):

@@ -22,6 +22,8 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
+from .._threads import one_blas_thread
+
 __all__ = ["default_backend_is_loky", "run_with_loky", "WORKER_TIMEOUT"]
 
 #: Seconds an idle worker process is kept for the next call (joblib's default).
@@ -31,9 +33,7 @@ WORKER_TIMEOUT = 300
 def _ready() -> bool:
     """Runs in a worker: answering means lcsem is imported there (unpickling this
     function imported it) and the BLAS thread controller every chunk uses is built."""
-    from .runner import _one_blas_thread
-
-    with _one_blas_thread():
+    with one_blas_thread():
         return True
 
 

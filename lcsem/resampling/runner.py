@@ -19,8 +19,8 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
+from .._threads import one_blas_thread
 from ..exceptions import ArgumentError
 from .allocator import restore_dynamic_thresholds
 from .fiml import FIMLSource, evaluate_fiml
@@ -54,23 +54,11 @@ class Task:
     leave_out: np.ndarray | None = None        # (R,) row left out of each replicate (jackknife)
 
 
-_CONTROLLER: ThreadpoolController | None = None
-
-
-def _one_blas_thread():
-    """Context capping BLAS/OpenMP at one thread (the controller is built once per process:
-    finding the loaded libraries is the slow part)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1)
-
-
 def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSource, task: Task
              ) -> ChunkOutput:
     """Make and evaluate one chunk of replicates (runs in a worker)."""
     restore_dynamic_thresholds()               # in a dask worker: glibc's own thresholds
-    with _one_blas_thread():
+    with one_blas_thread():
         if isinstance(source, FIMLSource):
             indices = None if task.draws is None else task.draws.rows(task.positions)
             return evaluate_fiml(spec, source, task.positions, indices, task.leave_out)
