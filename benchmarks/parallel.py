@@ -71,13 +71,13 @@ def _worker_cpu() -> float:
 
 def _loky(R: int, repeat: int) -> dict:
     import lcsem
-    from joblib.externals.loky import get_reusable_executor
+    from lcsem.resampling.parallel import _executor
 
     res = _fit()
     lcsem.bootstrap(res, 500, seed=0, progress=False)
     one = _time(lambda: lcsem.bootstrap(res, R, seed=1, progress=False), repeat)
     cold = _time(lambda: lcsem.bootstrap(res, R, seed=1, n_jobs=2, progress=False), 1)
-    executor = get_reusable_executor(max_workers=1)
+    executor = _executor(1)                                # the pool lcsem's n_jobs=2 used
     worker = lambda: [executor.submit(_worker_cpu).result()]                      # noqa: E731
     cold = (cold[0], cold[1], worker()[0])                # the worker's CPU since it started
     warm = _time(lambda: lcsem.bootstrap(res, R, seed=1, n_jobs=2, progress=False), repeat, worker)

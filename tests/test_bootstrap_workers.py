@@ -30,6 +30,17 @@ def test_every_task_runs_once_and_this_process_works_too():
     assert len({pid for _, pid in out}) == 2
 
 
+def test_joblib_parallel_still_works_after_a_run_with_workers():
+    """lcsem's worker pool is its own: joblib's shared loky executor stays joblib's."""
+    from joblib import Parallel, delayed
+
+    run_with_loky(_slow_pid, [0, 1], 2, lambda out: None)
+    assert len(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(4))) == 4
+    out = []
+    run_with_loky(_slow_pid, [0, 1, 2], 2, out.append)
+    assert sorted(task for task, _ in out) == [0, 1, 2]
+
+
 def test_other_joblib_backends_are_used_as_they_are():
     import joblib
 

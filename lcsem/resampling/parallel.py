@@ -1,7 +1,7 @@
 """Chunks of replicates on worker processes: this process works too, workers join when ready.
 
 With joblib's default backend (loky), ``n_jobs = k`` runs the chunks in this process and
-``k - 1`` loky worker processes (reused between calls, as joblib reuses them). A new
+``k - 1`` loky worker processes (lcsem's own pool, kept between calls as joblib keeps its own). A new
 worker first has to start Python and import lcsem (about a second here), longer than a
 whole run of a few thousand small-model replicates; so this process never waits for
 them: it takes chunks from the front of the queue while each worker first answers a
@@ -47,6 +47,26 @@ def default_backend_is_loky() -> bool:
     return isinstance(backend, LokyBackend)
 
 
+_POOL: dict = {}                    # "executor", "workers"
+
+
+def _executor(n_workers: int):
+    """lcsem's own loky pool of ``n_workers`` processes, kept between calls (idle workers
+    exit after :data:`WORKER_TIMEOUT` seconds and are started again when needed). Not
+    joblib's shared executor: joblib expects that one to be its memmapping executor."""
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    pool = _POOL.get("executor")
+    flags = getattr(pool, "_flags", None)
+    unusable = flags is not None and (getattr(flags, "broken", None) or getattr(flags, "shutdown", False))
+    if pool is None or _POOL.get("workers") != n_workers or unusable:
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = ProcessPoolExecutor(max_workers=n_workers, timeout=WORKER_TIMEOUT)
+        _POOL.update(executor=pool, workers=n_workers)
+    return pool
+
+
 def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
                   finished: Callable[[Any], None]) -> None:
     """Run ``call(task)`` for every task in this process and ``n_jobs - 1`` loky workers;
@@ -57,9 +77,7 @@ def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
     chunk the moment it returns one; every process holds one chunk at a time, so the
     run ends at most one chunk after the last one starts.
     """
-    from joblib.externals.loky import get_reusable_executor
-
-    executor = get_reusable_executor(max_workers=n_jobs - 1, timeout=WORKER_TIMEOUT)
+    executor = _executor(n_jobs - 1)
     pings = {executor.submit(_ready) for _ in range(n_jobs - 1)}
     local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lcsem-bootstrap")
     pending = deque(tasks)
