@@ -68,6 +68,7 @@ _LAZY = {
     "plot_dynamic_cutoffs": "lcsem.simulation.plot",
     "compare": "lcsem.analysis.compare", "ComparisonResult": "lcsem.analysis.compare",
     "invariance": "lcsem.analysis.invariance", "InvarianceResult": "lcsem.analysis.invariance",
+    "ordinal_reliability": "lcsem.analysis.ordinal_measurement",
 }
 
 __all__ = [

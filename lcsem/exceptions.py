@@ -27,6 +27,7 @@ __all__ = [
     "ScalingWarning",
     "MissingDataWarning",
     "ScaledTestWarning",
+    "PolychoricWarning",
 ]
 
 
@@ -86,6 +87,12 @@ class NonAdmissibleWarning(LcsemWarning):
 
 class OrdinalDataWarning(LcsemWarning):
     """Indicators look ordinal (few distinct integer values) but are treated as continuous."""
+
+
+class PolychoricWarning(LcsemWarning):
+    """A polychoric or polyserial correlation is at or near its bound (above 0.99 in absolute
+    value, or a 2 x 2 table with two empty cells) or its optimisation did not converge (as
+    lavaan warns)."""
 
 
 class BootstrapFailureWarning(LcsemWarning):

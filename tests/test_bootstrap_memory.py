@@ -100,6 +100,7 @@ def test_indices_are_kept_only_on_request_and_drawn_again_otherwise(two_factor):
     np.testing.assert_array_equal(lazy.indices[57], kept.indices[57])
     np.testing.assert_array_equal(lazy.indices[-1], kept.indices[-1])
     np.testing.assert_array_equal(lazy.indices[10:12, :5], kept.indices[10:12, :5])
+    np.testing.assert_array_equal(lazy.indices[[120, 3, 3, -2]], kept.indices[[120, 3, 3, -2]])
     root = np.random.SeedSequence(21)
     np.testing.assert_array_equal(kept.indices, _old_group_resample_indices(root, 130, (np.arange(300),)))
     with pytest.raises(IndexError):

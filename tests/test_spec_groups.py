@@ -410,8 +410,8 @@ def test_constructor_validates_group_modifiers(tmp_path):
         (GroupModifier(fixed=1.0, free_forced=True), GroupModifier(fixed=1.0)),
         (GroupModifier(fixed=1.0), GroupModifier()),                  # not writable as one c()
         (GroupModifier(fixed=1.0), GroupModifier(label="b")),
-        (GroupModifier(label="a", start=1.0), GroupModifier(label="b")),
-        (GroupModifier(label="a", free_forced=True), GroupModifier(label="b", free_forced=True)),
+        (GroupModifier(label="a", start=1.0), GroupModifier(start=1.0)),   # label in one group only
+        (GroupModifier(fixed=1.0, start=1.0), GroupModifier(free_forced=True)),  # start of a fixed one
         ("a", "b"),
         (),
     ]
@@ -479,7 +479,7 @@ def test_bad_input_raises_a_named_error(case):
 
 def test_group_equal_classes_are_lavaans():
     assert set(GROUP_EQUAL) == {"loadings", "intercepts", "means", "residuals", "residual.covariances",
-                                "lv.variances", "lv.covariances", "regressions"}
+                                "lv.variances", "lv.covariances", "regressions", "thresholds"}
 
 
 def test_builders_drop_intercepts_of_removed_variables():

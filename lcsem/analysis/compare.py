@@ -49,8 +49,16 @@ SAME_DATA_RTOL = 1e-8
 
 METHODS = ("default", "standard")
 SCALED_METHODS = ("satorra.bentler.2001", "satorra.bentler.2010", "satorra.2000")
+#: estimators whose difference test is the plain difference of the chi-squares (lavaan's
+#: "standard" lavTestLRT; for GLS and ULS as for ML, with no AIC/BIC)
+STANDARD_ESTIMATORS = ("ML", "GLS", "ULS")
 #: robust estimators whose scaled difference tests compare() computes
 SCALED_ESTIMATORS = ("MLM", "MLR", "MLMV", "MLMVS")
+#: ordinal least-squares estimators: WLSMV/ULSMV compared by satorra.2000 (lavaan's default),
+#: WLSM/ULSM by Satorra-Bentler 2001, DWLS/WLS/ULS by the standard difference
+ORDINAL_SCALED = ("WLSMV", "ULSMV")
+ORDINAL_MEAN = ("WLSM", "ULSM")
+ORDINAL_PLAIN = ("DWLS", "WLS", "ULS")
 #: lavaan's note under a scaled difference test
 SCALED_NOTE = ("The chisq column holds the standard (unscaled) statistics, as lavaan's; the difference test "
                "is the scaled one, a function of the standard statistics and the scaling factors.")
@@ -148,12 +156,14 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
     Parameters
     ----------
     *results
-        Two or more :class:`~lcsem.FitResult` of the same data, fitted by ML, in any order
+        Two or more :class:`~lcsem.FitResult` of the same data, fitted by one estimator
+        (ML, GLS, ULS or robust ML), in any order
         (or one list of them): they are sorted by df (least restricted first) and each is
         tested against the one before it.
     method
         ``"default"``: lavaan's default for the results' estimator: the difference of the
-        ML chi-squares for ML (also ``"standard"``); for MLM and MLR the Satorra-Bentler
+        chi-squares for ML, GLS and ULS (also ``"standard"``; GLS and ULS results have no
+        AIC or BIC, as in lavaan); for MLM and MLR the Satorra-Bentler
         (2001) scaled difference ``(T0 - T1) / cd`` with ``cd = (df0 c0 - df1 c1) /
         (df0 - df1)`` from the standard statistics ``T`` and scaling factors ``c``
         (``"satorra.bentler.2001"``). ``"satorra.bentler.2010"``: Satorra & Bentler's
@@ -180,8 +190,7 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
         Fewer than two results, something that is not a FitResult, bad ``names`` or
         ``method``.
     NotSupportedError
-        Results estimated by GLS/ULS, or MLMV/MLMVS (lavaan's ``satorra.2000`` test is not
-        implemented).
+        Results of another estimator, or ``satorra.2000`` with MLR results.
     DataError
         The results are not fitted to the same data (N, observed variables, sample
         covariances or groups differ).
@@ -266,6 +275,9 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
     nesting = [float("nan")] * len(ordered)
     if not check_nesting:
         notes.append("Nesting was not checked (check_nesting=False).")
+    elif ordered[0].ordinal is not None:
+        notes.append("Nesting was not checked (Bentler & Satorra's test is run for continuous "
+                     "results only); make sure each model adds restrictions to the one above it.")
     elif n_groups > 1:
         notes.append("Nesting was not checked (Bentler & Satorra's test is run for one-group "
                      "results only); make sure each model adds restrictions to the one above it.")
@@ -281,9 +293,9 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
         else:
             notes.append(f"Nesting could not be checked for {unchecked} (the check's fit failed; see "
                          f"the warning); the other models are nested in the one above them.")
-    table = difference_table(df, chisq, [float(r.fit_indices["aic"]) for r in ordered],
-                             [float(r.fit_indices["bic"]) for r in ordered], ordered[0].n_obs, n_groups,
-                             ordered_labels)
+    table = difference_table(df, chisq, [float(r.fit_indices.get("aic", np.nan)) for r in ordered],
+                             [float(r.fit_indices.get("bic", np.nan)) for r in ordered], ordered[0].n_obs,
+                             n_groups, ordered_labels)
     resolved = _resolve_method(method, ordered[0].estimator)
     if resolved != "standard":
         table = _scaled_table(table, ordered, ordered_labels, resolved)
@@ -358,17 +370,29 @@ def _check_method(method: str, results: tuple[FitResult, ...]) -> None:
                             f"difference test compares models fitted by one estimator: refit them all "
                             f"with the same estimator=")
     estimator = estimators[0]
-    if estimator not in ("ML",) + SCALED_ESTIMATORS:
+    if any(r.ordinal is not None for r in results):
+        if not all(r.ordinal is not None for r in results):
+            raise ArgumentError("results: some are ordinal fits (ordered=...) and some are not; compare "
+                                "models fitted with the same ordered= and estimator=")
+        allowed = {**dict.fromkeys(ORDINAL_SCALED, ("default", "satorra.2000")),
+                   **dict.fromkeys(ORDINAL_MEAN, ("default", "satorra.bentler.2001", "standard")),
+                   **dict.fromkeys(ORDINAL_PLAIN, ("default", "standard"))}.get(estimator, ())
+        if method not in allowed:
+            raise NotSupportedError(f"method: {method!r} is not available for {estimator} results; use "
+                                    f"{', '.join(map(repr, allowed))}")
+        return
+    if estimator not in STANDARD_ESTIMATORS + SCALED_ESTIMATORS:
         raise NotSupportedError(
-            f"results: estimator {estimator!r}: lcsem.compare tests ML results and the scaled differences "
-            f"of robust results (MLM/MLR: Satorra-Bentler 2001/2010; MLMV/MLMVS: Satorra 2000); other "
-            f"estimators are not supported: refit with estimator='ML' (or 'MLM'/'MLR')")
+            f"results: estimator {estimator!r}: lcsem.compare tests ML, GLS and ULS results (the "
+            f"difference of the chi-squares) and the scaled differences of robust results (MLM/MLR: "
+            f"Satorra-Bentler 2001/2010; MLMV/MLMVS: Satorra 2000); other estimators are not "
+            f"supported: refit with estimator='ML' (or 'MLM'/'MLR')")
     if method not in METHODS + SCALED_METHODS:
         raise ArgumentError(f"method: {method!r} is not a difference test lcsem knows; use one of "
                             f"{', '.join(map(repr, METHODS + SCALED_METHODS))}")
-    if method in SCALED_METHODS and estimator == "ML":
+    if method in SCALED_METHODS and estimator in STANDARD_ESTIMATORS:
         raise ArgumentError(f"method: {method!r} is a scaled difference test for robust (MLM/MLR) results; "
-                            f"these results are ML, whose difference test is the standard one: use "
+                            f"these results are {estimator}, whose difference test is the standard one: use "
                             f"method='default', or refit with estimator='MLM' or 'MLR'")
     if method == "satorra.2000" and estimator == "MLR":
         raise NotSupportedError("method: 'satorra.2000' is implemented for MLM, MLMV and MLMVS results "
@@ -383,8 +407,10 @@ def _check_method(method: str, results: tuple[FitResult, ...]) -> None:
 def _resolve_method(method: str, estimator: str) -> str:
     """lavaan's default: the standard difference for ML, Satorra-Bentler 2001 for MLM/MLR."""
     if method == "default":
-        if estimator in ("MLMV", "MLMVS"):
+        if estimator in ("MLMV", "MLMVS") + ORDINAL_SCALED:
             return "satorra.2000"
+        if estimator in ORDINAL_MEAN:
+            return "satorra.bentler.2001"
         return "satorra.bentler.2001" if estimator in SCALED_ESTIMATORS else "standard"
     return method
 
@@ -435,6 +461,12 @@ def _scaled_table(table: pd.DataFrame, results: tuple[FitResult, ...], labels: S
 
 def _satorra_2000(free: FitResult, restricted: FitResult, chisq_diff: float, df_diff: int) -> dict:
     """lavaan's satorra.2000 scaled-and-shifted difference of two robust results."""
+    if free.ordinal is not None:
+        from ..estimation.ordinal_fit import ordinal_pieces
+        from ..inference.ordinal_tests import satorra_2000_ordinal
+        _, p1 = ordinal_pieces(free)
+        s0, p0 = ordinal_pieces(restricted)
+        return satorra_2000_ordinal(p1.Delta, p0.Delta, p1.W, p1.Gamma, p1.n, chisq_diff, df_diff)
     s_free, _ = result_structure(free)
     s_restricted, _ = result_structure(restricted)
     return satorra_2000_difference(s_free, np.asarray(free.theta, float), s_restricted,

@@ -197,7 +197,8 @@ def warn_ordinal(values: np.ndarray, columns: tuple[str, ...], covariates: tuple
     if ordinal:
         warn(f"columns {ordinal} have {ORDINAL_MAX_CATEGORIES} or fewer integer categories; "
              f"lcsem treats them as continuous (normal-theory ML), which biases estimates "
-             f"for so few categories", OrdinalDataWarning, stacklevel=stacklevel)
+             f"for so few categories; pass ordered=True (or the columns) to fit them as ordinal "
+             f"(WLSMV, as lavaan's ordered =)", OrdinalDataWarning, stacklevel=stacklevel)
 
 
 def read_data(path: str | os.PathLike[str], **kwargs) -> pd.DataFrame:

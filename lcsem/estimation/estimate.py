@@ -43,14 +43,15 @@ def as_model(model: Model | str) -> Model:
     raise ArgumentError(f"model: expected an lcsem.Model or lavaan-style text, got {type(model).__name__}")
 
 
-def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str = "ML",
+def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str | None = None,
         missing: str = "listwise", level: float = 0.95, use_semopy: bool = True,
         sample_cov: pd.DataFrame | np.ndarray | None = None, sample_nobs: int | None = None,
         sample_mean: pd.Series | np.ndarray | None = None,
         sample_sd: pd.Series | np.ndarray | None = None,
         sample_names: list[str] | None = None, group: str | None = None,
         group_equal: Sequence[str] | str = (), group_partial: Sequence[str] | str = (),
-        meanstructure: bool = False, engine: str = "lcsem", information: str | None = None) -> FitResult:
+        meanstructure: bool = False, engine: str = "lcsem", information: str | None = None,
+        ordered: bool | Sequence[str] | None = None, parameterization: str = "delta") -> FitResult:
     """Fit ``model`` to ``data`` (or to summary statistics) and return a :class:`FitResult`.
 
     Parameters
@@ -62,7 +63,8 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         columns are ignored. The DataFrame is not modified. Leave it out when fitting
         from ``sample_cov``.
     estimator
-        ``"ML"`` (default; normal-theory maximum likelihood, lavaan's defaults), ``"GLS"``
+        ``"ML"`` (default without ``ordered``; normal-theory maximum likelihood, lavaan's
+        defaults), ``"GLS"``
         or ``"ULS"``; robust ML for non-normal complete data (lavaan's): ``"MLM"`` (robust
         standard errors from the expected information, Satorra-Bentler scaled chi-square),
         ``"MLR"`` (Huber-White standard errors from the observed information, Yuan-Bentler
@@ -72,7 +74,10 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         ``missing="ml"`` only ``"MLR"`` (lavaan's): FIML estimates, Huber-White standard
         errors from the observed information and the casewise scores, the Yuan-Bentler
         scaled chi-square against the EM saturated model and lavaan's FIML-corrected
-        robust CFI/TLI/RMSEA.
+        robust CFI/TLI/RMSEA. With ``ordered``: ``"WLSMV"`` (default; DWLS estimates, robust
+        standard errors, scaled-and-shifted chi-square, lavaan's), ``"WLSM"`` (mean-adjusted
+        chi-square), ``"DWLS"``, ``"WLS"`` (full weight matrix), ``"ULSMV"``, ``"ULSM"`` or
+        ``"ULS"``.
     missing
         ``"listwise"`` (drop incomplete rows; the result reports N used and dropped; a
         :class:`~lcsem.MissingDataWarning` when more than 5% of the rows are dropped),
@@ -105,7 +110,8 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
     group
         Column of ``data`` whose values define groups (lavaan's ``group``): a multi-group
         model with every parameter group-specific unless constrained, groups numbered in
-        order of first appearance, and a mean structure. ML only.
+        order of first appearance, and a mean structure. ML, GLS or ULS (lavaan's
+        least squares: groups weighed by N_g - 1, chi-square sum_g (N_g - 1) F_g).
     group_equal
         Parameter classes held equal across groups (lavaan's ``group.equal``):
         ``"loadings"``, ``"intercepts"``, ``"means"``, ``"residuals"``,
@@ -123,6 +129,20 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         means 0), as lavaan's ``meanstructure = TRUE``; writing any ``~ 1`` in the model
         switches it on.
 
+    ordered
+        Ordinal indicators (lavaan's ``ordered =``): ``True`` for every observed indicator,
+        or a list of column names (the others stay continuous: polyserial correlations).
+        The model is fitted to thresholds and polychoric correlations (lavaan's two-step
+        method) by least squares; estimates include the thresholds (``op == "|"``, ``rhs``
+        ``t1``, ``t2``, ...), ``std_all`` and R-squared are on the latent-response (``y*``)
+        scale, and ``fit_indices`` hold lavaan's scaled and robust indices
+        (``chisq_scaled``, ``cfi_scaled``, ``cfi_robust``, ``rmsea_robust``, ...). Works with
+        ``group=``, ``group_equal=["thresholds", "loadings", ...]`` and thresholds written
+        in the model text. Listwise deletion of incomplete rows.
+    parameterization
+        With ``ordered``: ``"delta"`` (default; the ``y*`` have unit variance, scaling
+        factors ``~*~`` are parameters) or ``"theta"`` (the ``y*`` residual variances are 1),
+        as lavaan.
     information
         Standard errors of a FIML fit (``missing="ml"``) from the ``"observed"`` information
         (the Hessian of the log-likelihood; lavaan's default for FIML) or the
@@ -135,6 +155,14 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         or need respondents' answers (bootstrap, factor scores) refuse such a result.
     """
     model = as_model(model)
+    if ordered is not None and ordered is not False:
+        return _fit_ordered(model, data, estimator, missing, level, sample_cov, group, group_equal,
+                            group_partial, engine, information, ordered, parameterization)
+    if parameterization != "delta":
+        raise ArgumentError(f"parameterization: {parameterization!r} applies to ordinal indicators only; "
+                            f"pass ordered=... or leave parameterization out")
+    if estimator is None:
+        estimator = "ML"
     if missing == "fiml":
         missing = "ml"   # lavaan's alias
     fiml = missing == "ml"
@@ -211,6 +239,34 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None
     return _robust(replace(result, warnings=tuple(w.message for w in caught)), robust)
+
+
+def _fit_ordered(model, data, estimator, missing, level, sample_cov, group, group_equal, group_partial, engine,
+                 information, ordered, parameterization) -> FitResult:
+    """``fit(..., ordered=...)``: check what does not combine with ordinal indicators, then
+    :func:`~lcsem.estimation.ordinal_fit.fit_ordinal`."""
+    from .ordinal_fit import fit_ordinal
+
+    if sample_cov is not None:
+        raise NotSupportedError("sample_cov: ordinal fits need the raw data (thresholds and polychoric "
+                                "correlations come from the answers); pass data=...")
+    if missing not in ("listwise",):
+        raise NotSupportedError(f"missing: {missing!r} is not available with ordered= (lavaan's pairwise "
+                                f"handling is not implemented); use missing='listwise'")
+    if engine != "lcsem":
+        raise NotSupportedError("engine: ordinal fits use engine='lcsem'")
+    if information not in (None, "expected"):
+        raise NotSupportedError(f"information: {information!r}; ordinal fits use the expected information")
+    group_equal = _names_list(group_equal, "group_equal")
+    group_partial = _names_list(group_partial, "group_partial")
+    if (group_equal or group_partial) and group is None:
+        raise ArgumentError(f"{'group_equal' if group_equal else 'group_partial'}: only used with "
+                            f"group=...; name the group column (e.g. group=\"sector\")")
+    with one_blas_thread():
+        if isinstance(estimator, str):
+            estimator = estimator.upper()      # lavaan accepts "wlsmv"
+        return fit_ordinal(model, data, ordered, "WLSMV" if estimator is None else estimator, parameterization,
+                           level, group, group_equal, group_partial)
 
 
 def _robust(res: FitResult, estimator: str | None) -> FitResult:

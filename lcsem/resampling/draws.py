@@ -107,8 +107,8 @@ class ResampleIndices:
     """``BootstrapResult.indices`` without keeping them: the ``(n_resamples, N)`` resampled
     row positions of a case bootstrap, drawn again from the seed when read.
 
-    Reading one replicate (``indices[r]``) draws only its block's replicates up to ``r``;
-    any other selection (``indices[:, 10:20]``, ``np.asarray(indices)``) draws the whole
+    Reading one replicate (``indices[r]``) or a list of them (``indices[[3, 7]]``) draws
+    only their blocks' replicates up to the last one read; any other selection (``indices[:, 10:20]``, ``np.asarray(indices)``) draws the whole
     array. ``lcsem.bootstrap(..., keep_indices=True)`` keeps the array itself instead.
     The numbers are those the run resampled (the same seed, blocks and groups).
     """
@@ -153,6 +153,12 @@ class ResampleIndices:
             if not 0 <= r < self.n_resamples:
                 raise IndexError(f"replicate {int(key)} is out of range for {self.n_resamples} replicates")
             return self.draws.rows([r])[0]
+        if isinstance(key, (list, np.ndarray)) and np.asarray(key).dtype.kind in "iu" and np.ndim(key) == 1:
+            rows = np.asarray(key, dtype=np.int64)
+            rows = np.where(rows < 0, rows + self.n_resamples, rows)
+            if rows.size and (rows.min() < 0 or rows.max() >= self.n_resamples):
+                raise IndexError(f"replicates out of range for {self.n_resamples} replicates")
+            return self.draws.rows(rows)                      # only these replicates' blocks
         return np.asarray(self)[key]
 
     def __eq__(self, other):

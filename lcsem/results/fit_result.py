@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..engine.ram import RamStructure
+from ..engine import RamStructure
 from ..display.render import FORMATS, render_table
 from ..display.format import format_p
 from ..spec.model import Model
@@ -22,6 +22,7 @@ from ..spec.groups import group_table, view_model
 from ..spec.partable import ParRow
 from ..inference.wald import add_inference_columns
 from .codec import fit_result_fields, fit_result_payload
+from .ordinal_info import OrdinalInfo
 
 STANDARDIZED_COLUMNS = ["lhs", "op", "rhs", "label", "est_std", "se_std", "z_std", "pvalue_std",
                         "ci_lower_std", "ci_upper_std"]
@@ -66,7 +67,8 @@ class FitResult:
     model
         The fitted :class:`~lcsem.Model`.
     estimator
-        ``"ML"``, ``"GLS"`` or ``"ULS"``.
+        ``"ML"``, ``"GLS"`` or ``"ULS"``; robust ML ``"MLM"``, ``"MLR"``, ...; with ordinal
+        indicators ``"WLSMV"``, ``"WLSM"``, ``"DWLS"``, ``"WLS"``, ``"ULSMV"``, ``"ULSM"``, ``"ULS"``.
     estimates
         One row per parameter (lavaan's ``parameterEstimates(standardized = TRUE)``):
         ``lhs op rhs label est se z pvalue ci_lower ci_upper std_lv std_all std_nox``.
@@ -112,6 +114,12 @@ class FitResult:
         The information matrix behind ``vcov``: ``"expected"`` (lavaan's default for
         complete data) or, for a FIML fit (``missing="ml"``), ``"observed"`` (default) or
         ``"expected"`` as requested.
+    ordinal
+        For a fit with ``ordered=`` (WLSMV, DWLS, WLS, ULSMV, ...): the ordered variables,
+        the parameterisation, lavaan's table and the thresholds
+        (:class:`~lcsem.results.ordinal_info.OrdinalInfo`); ``sample_cov``/``implied_cov``
+        then hold the polychoric (polyserial) and the implied correlation matrices. None
+        for continuous fits.
 
     """
 
@@ -144,6 +152,7 @@ class FitResult:
     implied_mean: pd.Series | None = None
     view_of: str = ""
     information: str = "expected"
+    ordinal: OrdinalInfo | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "theta", _readonly(self.theta))
@@ -251,6 +260,8 @@ class FitResult:
     @cached_property
     def rows(self) -> tuple[ParRow, ...]:
         """The fitted parameter table (all groups; lavaan's ``parTable``)."""
+        if self.ordinal is not None:
+            return self.ordinal.rows
         if not self.grouped:
             return self.model.rows
         return group_table(self.model, self.n_groups, group_equal=self.group_equal,
@@ -267,6 +278,12 @@ class FitResult:
                 "view, res.groups[label] (labels: " + ", ".join(map(repr, self.group_labels or ("1",)))
                 + "), or loop over res.groups.values()")
         return RamStructure(self.model.rows, self.model.observed, self.model.latent)
+
+    def _refuse_ordinal(self, what: str) -> None:
+        if self.ordinal is not None:
+            raise NotSupportedError(f"{what} is not available for ordinal fits (ordered=...) yet; "
+                                    f"estimates, std_all, R-squared and fit indices are in res.estimates, "
+                                    f"res.r2 and res.fit_indices")
 
     @cached_property
     def groups(self) -> Mapping[str, "FitResult"]:
@@ -307,6 +324,9 @@ class FitResult:
         does not depend on any estimated parameter (such as a variance standardised to 1)
         has NaN SE, z and p, like a fixed parameter, and its CI is the value itself.
         """
+        if self.ordinal is not None:
+            from ..inference.ordinal_standardized import ordinal_standardized_solution
+            return ordinal_standardized_solution(self, type, self.level if level is None else check_level(level))
         level = self.level if level is None else check_level(level)
         if self.grouped:
             return grouped_standardized_solution(self, type, level)
@@ -316,7 +336,11 @@ class FitResult:
         """Model-implied moments (lavaan's ``fitted``/``lavInspect(fit, "implied")``):
         ``{"cov": implied covariance, "mean": implied means}``. Without a mean structure
         the implied means are the sample means (None when fitted from a covariance
-        matrix without ``sample_mean``)."""
+        matrix without ``sample_mean``). Ordinal fits (lavaan's ``implied`` of categorical
+        data): the implied correlation matrix, the means of the latent responses and
+        continuous variables, and ``"th"``, the implied thresholds."""
+        if self.ordinal is not None:
+            return {"cov": self.implied_cov, "mean": self.implied_mean, "th": self.ordinal.implied_th}
         mean = self.sample_mean
         return {"cov": self.implied_cov, "mean": None if mean is None else mean.rename("mean")}
 
@@ -335,6 +359,7 @@ class FitResult:
 
         ``S`` is the covariance with denominator N (lavaan's for ML).
         """
+        self._refuse_ordinal('residuals()')
         S, Sigma = self.sample_cov.to_numpy(), self.implied_cov.to_numpy()
         if kind == "raw":
             out = S - Sigma
@@ -352,6 +377,7 @@ class FitResult:
                    op: str | list[str] | None = None) -> pd.DataFrame:
         """Modification indices and expected parameter changes (lavaan's ``modindices``);
         see :func:`lcsem.analysis.modindices.modification_indices`. ``top=None`` lists every row."""
+        self._refuse_ordinal('modindices()')
         from ..analysis.modindices import modification_indices
 
         return modification_indices(self, top=top, sort=sort, min_mi=min_mi, op=op)
@@ -359,6 +385,7 @@ class FitResult:
     def score_tests(self, kind: str = "univariate") -> pd.DataFrame:
         """Score tests for releasing equality constraints (lavaan's ``lavTestScore``);
         ``kind`` "univariate", "total" or "cumulative"; see :func:`lcsem.analysis.score_tests.score_tests`."""
+        self._refuse_ordinal('score_tests()')
         from ..analysis.score_tests import score_tests
 
         return score_tests(self, kind)  # type: ignore[arg-type]
@@ -458,6 +485,10 @@ _ROBUST_CORRECTIONS = {
     "MLMV": "robust SEs (expected information), scaled-and-shifted chi-square",
     "MLMVS": "robust SEs (expected information), Satterthwaite mean-and-variance adjusted chi-square",
     "MLR": "Huber-White robust SEs (observed information), Yuan-Bentler scaled chi-square",
+    "WLSMV": "DWLS estimates, robust SEs, scaled-and-shifted chi-square",
+    "ULSMV": "ULS estimates, robust SEs, scaled-and-shifted chi-square",
+    "WLSM": "DWLS estimates, robust SEs, Satorra-Bentler scaled chi-square",
+    "ULSM": "ULS estimates, robust SEs, Satorra-Bentler scaled chi-square",
 }
 
 
@@ -488,8 +519,26 @@ def _pick(frame, label: str, multi: bool):
     return frame.xs(label, level=0) if multi else frame
 
 
+#: rows of an ordinal table that have no place in a group's covariance structure
+_NOT_IN_VIEW = ("~1", ":=", "|", "~*~")
+
+
+def _ordinal_view_rows(res: FitResult, rows: list[ParRow], number: int) -> list[ParRow]:
+    """An ordinal fit's group rows with the ordered variables' derived residual variances
+    (delta) fixed at their estimates, so that the view is the model of the ``y*``."""
+    est = res.estimates
+    if "group" in est.columns:
+        est = est[est["group"] == number]
+    derived = {(l, r): v for l, o, r, v in zip(est["lhs"], est["op"], est["rhs"], est["est"]) if o == "~~"}
+    ordered = set(res.ordinal.ordered_names)
+    return [replace(r, value=float(derived[(r.lhs, r.rhs)]))
+            if (not r.free and r.op == "~~" and r.lhs == r.rhs and r.lhs in ordered) else r for r in rows]
+
+
 def _view(res: FitResult, number: int, label: str) -> FitResult:
-    rows = [r for r in res.rows if r.group == number and r.op not in ("~1", ":=")]
+    rows = [r for r in res.rows if r.group == number and r.op not in _NOT_IN_VIEW]
+    if res.ordinal is not None:
+        rows = _ordinal_view_rows(res, rows, number)
     model = view_model(rows)
     local = model.rows
     k_local = max((r.free for r in local), default=0)
@@ -504,9 +553,11 @@ def _view(res: FitResult, number: int, label: str) -> FitResult:
     if multi:
         table = table[table["group"] == number].drop(columns="group")
     # the joint table's rows of this group (standardised per group already), without means
-    table = table[~table["op"].isin(["~1", ":="])].reset_index(drop=True)
+    table = table[~table["op"].isin(list(_NOT_IN_VIEW))].reset_index(drop=True)
     data = res.data
-    if multi and data is not None:
+    if res.ordinal is not None:
+        data = None     # the view models the latent responses y*, not the category codes
+    elif multi and data is not None:
         data = res.group_frames()[number - 1]
     r2 = _pick(res.r2, label, multi)
     prefix = f"group {label}: "
@@ -519,6 +570,7 @@ def _view(res: FitResult, number: int, label: str) -> FitResult:
         n_total=int(len(data)) if data is not None and multi else res.n_total,
         inadmissible=tuple(r[len(prefix):] for r in res.inadmissible if r.startswith(prefix))
         if multi else res.inadmissible,
-        group=None, group_labels=(), group_equal=(), group_partial=(), meanstructure=False,
+        group=None, group_labels=(), group_equal=(), group_partial=(), meanstructure=False, ordinal=None,
         view_of=(f"group {label!r} (number {number}) of a {res.n_groups}-group fit" if multi
-                 else "the covariance structure of a mean-structure fit"))
+                 else "the covariance structure of a mean-structure fit")
+        + (" (ordinal: the latent responses y*, without data)" if res.ordinal is not None else ""))

@@ -7,13 +7,17 @@ One table for all groups: group 1's rows, then group 2's, ..., then the ``:=`` r
   every group, so one parameter (lavaan); ``c(a1, a2)*x`` gives each group its label;
 - ``group_equal`` names a class of parameters held equal across groups (lavaan's names:
   ``"loadings"``, ``"intercepts"``, ``"means"``, ``"residuals"``, ``"residual.covariances"``,
-  ``"lv.variances"``, ``"lv.covariances"``, ``"regressions"``), except the rows named in
-  ``group_partial`` (lavaan's row strings such as ``"visual =~ x2"`` or ``"x3 ~ 1"``).
+  ``"lv.variances"``, ``"lv.covariances"``, ``"regressions"``, and for ordered indicators
+  ``"thresholds"``), except the rows named in ``group_partial`` (lavaan's row strings such
+  as ``"visual =~ x2"``, ``"x3 ~ 1"`` or ``"y1 | t2"``).
 
 Equal rows share one global free-parameter number (or, when one of them is fixed, are all
 fixed to the first fixed row's value, as lavaan). Multi-group models always have a mean
 structure: observed intercepts free, latent means fixed to 0, and, with ``"intercepts"``
-in ``group_equal`` but not ``"means"``, latent means free in groups 2..G (lavaan).
+(or ``"thresholds"``) in ``group_equal`` but not ``"means"``, latent means free in groups
+2..G (lavaan). With ordered indicators and ``"thresholds"`` in ``group_equal``, groups 2..G
+also free the scaling factors (``~*~``, delta parameterisation) or the ordered variables'
+residual variances (theta parameterisation), as lavaan's ``lav_partable_flat``.
 """
 
 from __future__ import annotations
@@ -21,22 +25,25 @@ from __future__ import annotations
 import numbers
 import re
 from dataclasses import replace
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .._validation import describe_value
 from ..exceptions import ArgumentError, ModelSpecificationError, NotSupportedError
 from .model import Model, fixed_x_numbers
-from .partable import ParRow, _key, all_labels, build_partable, has_intercepts, variable_roles
+from .partable import (ParRow, _key, all_labels, build_partable, has_intercepts, is_ordinal,
+                       variable_roles)
 from .syntax import GroupModifier, Statement
 
-__all__ = ["GROUP_EQUAL", "group_table", "mean_structure_needed", "view_model", "n_moments",
-           "n_free", "fixed_x_free", "parse_partial", "shared_labels"]
+__all__ = ["GROUP_EQUAL", "PARAMETERIZATIONS", "group_table", "mean_structure_needed", "view_model",
+           "n_moments", "n_free", "fixed_x_free", "parse_partial", "shared_labels"]
 
-#: lavaan's ``group.equal`` classes that lcsem implements.
+#: lavaan's ``group.equal`` classes that lcsem implements (``"thresholds"``: ordered
+#: indicators only).
 GROUP_EQUAL = ("loadings", "intercepts", "means", "residuals", "residual.covariances",
-               "lv.variances", "lv.covariances", "regressions")
-_REFUSED = {"thresholds": "thresholds of ordinal indicators ('|') are not supported yet",
-            "composite.loadings": "composites ('<~') are not supported"}
+               "lv.variances", "lv.covariances", "regressions", "thresholds")
+_REFUSED = {"composite.loadings": "composites ('<~') are not supported"}
+#: lavaan's parameterisations of ordered indicators.
+PARAMETERIZATIONS = ("delta", "theta")
 
 
 def mean_structure_needed(model: Model, meanstructure: bool, n_groups: int) -> bool:
@@ -77,7 +84,7 @@ def shared_labels(model: Model) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.label for s in model.statements if s.op != ":=" and s.label))
 
 
-def _check_options(n_groups: object, group_equal: object, group_partial: object
+def _check_options(n_groups: object, group_equal: object, group_partial: object, ordinal: bool = False
                    ) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
     if isinstance(n_groups, bool) or not isinstance(n_groups, numbers.Integral) or n_groups < 1:
         raise ArgumentError(f"n_groups: expected a whole number >= 1, got {describe_value(n_groups)}")
@@ -101,6 +108,10 @@ def _check_options(n_groups: object, group_equal: object, group_partial: object
         if item not in GROUP_EQUAL:
             raise ArgumentError(f"group_equal: {item!r} is not one of lavaan's classes; use any of "
                                 f"{', '.join(repr(g) for g in GROUP_EQUAL)}")
+        if item == "thresholds" and not ordinal:
+            raise NotSupportedError("group_equal: 'thresholds': thresholds belong to ordered (ordinal) "
+                                    "indicators and this model has none; fit with ordered=[...] or "
+                                    "leave 'thresholds' out")
     return int(n_groups), out[0], out[1]
 
 
@@ -163,6 +174,8 @@ def _flagged(r: ParRow, group_equal: tuple[str, ...], latent: set[str], ov_nox: 
         return "loadings" in eq
     if r.op == "~":
         return "regressions" in eq
+    if r.op == "|":
+        return "thresholds" in eq
     if r.op == "~1":
         return ("intercepts" in eq and r.lhs in ov_nox) or ("means" in eq and r.lhs in latent)
     if r.op == "~~":
@@ -174,7 +187,8 @@ def _flagged(r: ParRow, group_equal: tuple[str, ...], latent: set[str], ov_nox: 
 
 
 def group_table(model: Model, n_groups: int = 1, *, group_equal: Sequence[str] = (),
-                group_partial: Sequence[str] = (), meanstructure: bool = False
+                group_partial: Sequence[str] = (), meanstructure: bool = False,
+                ordered: Mapping[str, int] | None = None, parameterization: str = "delta"
                 ) -> tuple[ParRow, ...]:
     """The parameter table of ``model`` fitted to ``n_groups`` groups (lavaan's semantics).
 
@@ -186,13 +200,22 @@ def group_table(model: Model, n_groups: int = 1, *, group_equal: Sequence[str] =
         Number of groups (1: the single-group table; without a mean structure it is
         exactly ``model.rows``).
     group_equal
-        lavaan's ``group.equal`` classes held equal across groups (see :data:`GROUP_EQUAL`).
+        lavaan's ``group.equal`` classes held equal across groups (see :data:`GROUP_EQUAL`;
+        ``"thresholds"`` needs ordered indicators).
     group_partial
         Rows released from ``group_equal``, as lavaan writes them (``"visual =~ x2"``,
-        ``"x3 ~ 1"``, ``"f1 ~~ f2"``).
+        ``"x3 ~ 1"``, ``"f1 ~~ f2"``, ``"y1 | t2"``).
     meanstructure
         Add intercepts and means (always on with several groups, with ``"intercepts"`` or
-        ``"means"`` in ``group_equal``, or when the model writes ``~ 1``).
+        ``"means"`` in ``group_equal``, with ordered indicators, or when the model writes
+        ``~ 1``).
+    ordered
+        Ordered indicators and their numbers of thresholds (see
+        :func:`lcsem.spec.ordinal.ordinal_table`, which checks it); None: those whose
+        thresholds the model text writes.
+    parameterization
+        ``"delta"`` or ``"theta"`` (ordered indicators only; decides which parameters
+        ``"thresholds"`` frees in groups 2..G).
 
     Returns
     -------
@@ -200,22 +223,32 @@ def group_table(model: Model, n_groups: int = 1, *, group_equal: Sequence[str] =
         Group 1's rows, group 2's, ..., then the ``:=`` rows (group 0). ``free`` numbers
         are global (1..k); rows sharing one are one parameter.
     """
-    n_groups, group_equal, group_partial = _check_options(n_groups, group_equal, group_partial)
     statements = list(model.statements)
+    ordinal = is_ordinal(statements, ordered)
+    n_groups, group_equal, group_partial = _check_options(n_groups, group_equal, group_partial, ordinal)
+    if parameterization not in PARAMETERIZATIONS:
+        raise ArgumentError(f"parameterization: expected 'delta' or 'theta', got "
+                            f"{describe_value(parameterization)}")
     _check_values(statements, n_groups)
-    means = (mean_structure_needed(model, meanstructure, n_groups)
+    means = (mean_structure_needed(model, meanstructure, n_groups) or ordinal
              or bool({"intercepts", "means"} & set(group_equal)))
     labels = all_labels(statements)
     roles = variable_roles(statements)
     latent = set(roles.latent)
     ov_nox = set(roles.observed) - set(roles.exogenous_observed)
     equal = set(group_equal) if n_groups > 1 else set()
-    free_lv_means = "intercepts" in equal and "means" not in equal
+    free_lv_means = bool({"intercepts", "thresholds"} & equal) and "means" not in equal
     free_lv_vars = model.std_lv and "loadings" in equal and "lv.variances" not in equal
+    # lavaan: equal thresholds free the scaling factors (delta) or the ordered variables'
+    # residual variances (theta) in groups 2..G
+    free_ord_scale = "thresholds" in equal and parameterization == "delta"
+    free_ord_vars = "thresholds" in equal and parameterization == "theta"
 
     per_group: list[list[ParRow]] = []
     for g in range(1, n_groups + 1):
-        rows = build_partable([s.in_group(g) for s in statements], model.std_lv, means, labels)
+        rows = build_partable([s.in_group(g) for s in statements], model.std_lv, means, labels,
+                              ordered=ordered)
+        ord_names = {r.lhs for r in rows if r.op == "~*~"}
         body = []
         for r in rows:
             if r.op == ":=":
@@ -224,6 +257,10 @@ def group_table(model: Model, n_groups: int = 1, *, group_equal: Sequence[str] =
                 if free_lv_means and r.op == "~1" and r.lhs in latent:
                     r = replace(r, free=1, value=float("nan"))
                 elif free_lv_vars and r.op == "~~" and r.lhs == r.rhs and r.lhs in latent:
+                    r = replace(r, free=1, value=float("nan"))
+                elif free_ord_scale and r.op == "~*~":
+                    r = replace(r, free=1, value=float("nan"))
+                elif free_ord_vars and r.op == "~~" and r.lhs == r.rhs and r.lhs in ord_names:
                     r = replace(r, free=1, value=float("nan"))
             body.append(replace(r, group=g))
         per_group.append(body)

@@ -11,12 +11,13 @@ import pandas as pd
 
 from .._validation import check_label, check_name, check_number, describe_value
 from ..exceptions import ArgumentError, LcsemError, ModelSyntaxError
-from .partable import ParRow, Variables, all_labels, build_partable, has_intercepts, to_frame, variable_roles
+from .partable import (ParRow, Variables, all_labels, build_partable, has_intercepts, is_ordinal, to_frame,
+                       variable_roles)
 from .expressions import parse_expression
-from .syntax import (GroupModifier, Statement, check_group_modifiers, modifier_text,
-                     parse_syntax)
+from .syntax import (THRESHOLD_RE, GroupModifier, Statement, check_group_modifiers, parse_syntax,
+                     rhs_text)
 
-OPERATORS = ("=~", "~", "~~", ":=", "~1")
+OPERATORS = ("=~", "~", "~~", ":=", "~1", "|", "~*~")
 
 
 def _frozen(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
@@ -92,7 +93,7 @@ class Model:
             if s.op == ":=":
                 continue
             groups.setdefault((s.lhs, s.op), []).append(_term(s))
-        for op in ("=~", "~", "~~", "~1"):
+        for op in ("=~", "~", "~~", "~1", "|", "~*~"):
             for (lhs, o), terms in groups.items():
                 if o == op:
                     lines.append(f"{lhs} {'~' if op == '~1' else op} {' + '.join(terms)}")
@@ -113,8 +114,10 @@ class Model:
 
     @property
     def meanstructure(self) -> bool:
-        """True when the model writes intercepts or means (``~ 1``), as lavaan."""
-        return has_intercepts(list(self.statements))
+        """True when the model writes intercepts or means (``~ 1``), or thresholds or
+        scaling factors of ordered variables (``|``, ``~*~``), as lavaan."""
+        statements = list(self.statements)
+        return has_intercepts(statements) or is_ordinal(statements)
 
     @property
     def n_groups_written(self) -> int:
@@ -391,7 +394,7 @@ def _group_rows(model: Model, group: int) -> list[ParRow]:
 
 
 def _term(s: Statement) -> str:
-    return modifier_text(s) + ("1" if s.op == "~1" else s.rhs)
+    return rhs_text(s)
 
 
 def fixed_x_numbers(rows: Iterable[ParRow], exogenous_observed: Iterable[str]) -> frozenset[int]:
@@ -431,6 +434,12 @@ def check_statement(s: object, where: str) -> None:
                                 f"{describe_value(s.rhs)}")
     else:
         check_name(s.rhs, f"{where}.rhs")
+    if s.op == "|" and THRESHOLD_RE.fullmatch(s.rhs) is None:
+        raise ArgumentError(f"{where}.rhs: a threshold ('|') is named t1, t2, ..., got "
+                            f"{describe_value(s.rhs)}")
+    if s.op == "~*~" and s.rhs != s.lhs:
+        raise ArgumentError(f"{where}: a scaling factor ('~*~') relates a variable to itself, got "
+                            f"{s.lhs!r} ~*~ {s.rhs!r}")
     check_label(s.label, f"{where}.label")
     check_number(s.fixed, f"{where}.fixed")
     check_number(s.start, f"{where}.start")

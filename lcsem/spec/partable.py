@@ -12,12 +12,21 @@ estimates, SEs and the test statistic), and residuals of pure outcomes covary.
 With a mean structure (any ``~ 1`` in the text, or asked for) the table also holds one
 intercept row (``lhs ~1``, ``rhs == ""``) per observed variable, free unless written, and
 one mean row per latent variable, fixed to 0 unless written (lavaan's ``sem()``).
+
+Ordered (ordinal) indicators, as lavaan's ``ordered=`` (``ordered`` maps each to its number
+of thresholds; a model whose text writes thresholds ``y | t1 + t2`` makes ``y`` ordered with
+the thresholds written): after the written rows come one free threshold row per threshold
+not written (``y | t1``, ...), then the variances as above, with each ordered variable's
+(residual) variance fixed to 1, then one scaling-factor row ``y ~*~ y`` fixed to 1 per
+ordered variable, then the mean structure (always on), with each ordered variable's
+intercept fixed to 0: lavaan's row order and defaults (``lav_partable_flat``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import combinations
+from typing import Mapping
 
 import pandas as pd
 
@@ -64,7 +73,7 @@ def variable_roles(statements: list[Statement]) -> Variables:
     for s in statements:
         if s.op in (":=", "~1"):
             continue
-        for name in (s.lhs, s.rhs):
+        for name in ((s.lhs,) if s.op == "|" else (s.lhs, s.rhs)):
             if name not in order:
                 order.append(name)
     indicators = [s.rhs for s in statements if s.op == "=~"]
@@ -79,7 +88,7 @@ def variable_roles(statements: list[Statement]) -> Variables:
     # automatic covariances with the covariates
     # (likewise a predictor given an intercept, ``x ~ 1``)
     mentioned = {n for s in statements if s.op == "~~" for n in (s.lhs, s.rhs)}
-    mentioned.update(s.lhs for s in statements if s.op == "~1")
+    mentioned.update(s.lhs for s in statements if s.op in ("~1", "|", "~*~"))
     exo_obs = [n for n in observed if n not in endogenous and n not in mentioned]
     return Variables(tuple(latent), tuple(observed), tuple(dict.fromkeys(indicators)),
                      tuple(endogenous), tuple(exo_lat), tuple(exo_obs))
@@ -97,13 +106,40 @@ def all_labels(statements: list[Statement]) -> frozenset[str]:
     return frozenset(out)
 
 
+def written_thresholds(statements: list[Statement]) -> dict[str, int]:
+    """Ordered variables the statements write thresholds (``y | t3``) or a scaling factor
+    (``y ~*~ y``) of, each with the highest threshold number written (0 when none is),
+    in order of appearance."""
+    out: dict[str, int] = {}
+    for s in statements:
+        if s.op == "|":
+            out[s.lhs] = max(out.get(s.lhs, 0), int(s.rhs[1:]))
+        elif s.op == "~*~":
+            out.setdefault(s.lhs, 0)
+    return out
+
+
+def is_ordinal(statements: list[Statement], ordered: Mapping[str, int] | None = None) -> bool:
+    """True when the table of ``statements`` has ordered indicators: ``ordered`` names an
+    observed variable of the model, or the text writes ``|`` or ``~*~``."""
+    if any(s.op in ("|", "~*~") for s in statements):
+        return True
+    return bool(ordered) and bool(set(ordered) & set(variable_roles(statements).observed))
+
+
 def build_partable(statements: list[Statement], std_lv: bool = False,
-                   meanstructure: bool = False, labels: frozenset[str] = frozenset()) -> list[ParRow]:
+                   meanstructure: bool = False, labels: frozenset[str] = frozenset(),
+                   ordered: Mapping[str, int] | None = None) -> list[ParRow]:
     """Return the complete list of :class:`ParRow` for ``statements``.
 
     ``statements`` are those of one group (see :meth:`Statement.in_group`); a mean
     structure is added when ``meanstructure`` is true or any statement is an intercept.
     ``labels``: labels of the other groups, which ``:=`` definitions may use too.
+    ``ordered``: ordered variables and their numbers of thresholds (names the model does
+    not use are ignored, as lavaan); None: those whose thresholds or scaling factor the
+    text writes, each with the highest threshold written (a table without data). Ordered variables give lavaan's ordinal table
+    (module docstring); the caller checks ``ordered`` itself
+    (:func:`lcsem.spec.ordinal.ordinal_table`).
     """
     _check_statements(statements, labels | all_labels(statements))
     for s in statements:
@@ -116,6 +152,12 @@ def build_partable(statements: list[Statement], std_lv: bool = False,
             statements = [t.in_group(1) for t in statements]
             break
     roles = variable_roles(statements)
+    if ordered is None:
+        ordered = written_thresholds(statements)
+    ordered = {name: int(ordered[name]) for name in roles.observed if name in ordered}
+    if ordered or any(s.op in ("|", "~*~") for s in statements):
+        _check_ordinal(statements, roles, ordered)
+        meanstructure = True
     rows: list[ParRow] = []
     first_loading_seen: set[str] = set()
     for s in statements:
@@ -133,9 +175,11 @@ def build_partable(statements: list[Statement], std_lv: bool = False,
             # unless NA* frees it or a number fixes it
             free, value = False, 1.0
         rows.append(ParRow(s.lhs, s.op, s.rhs, s.label, int(free), value, True))
-    rows.extend(_default_rows(rows, roles, std_lv))
+    rows.extend(_default_threshold_rows(rows, ordered))
+    rows.extend(_default_rows(rows, roles, std_lv, ordered))
+    rows.extend(_default_scaling_rows(rows, ordered))
     if meanstructure or has_intercepts(statements):
-        rows.extend(_default_mean_rows(rows, roles))
+        rows.extend(_default_mean_rows(rows, roles, ordered))
     rows = _number_free(rows)
     rows.extend(ParRow(s.lhs, ":=", s.rhs, s.lhs, 0, float("nan"), True, 0)
                 for s in statements if s.op == ":=")
@@ -148,9 +192,54 @@ def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
     return (lhs, op, rhs)
 
 
-def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool) -> list[ParRow]:
+def _default_threshold_rows(rows: list[ParRow], ordered: Mapping[str, int]) -> list[ParRow]:
+    """lavaan's thresholds: ``y | t1`` ... ``y | tK`` per ordered variable, free unless written."""
+    have = {(r.lhs, r.rhs) for r in rows if r.op == "|"}
+    return [ParRow(name, "|", f"t{k}", "", 1, float("nan"), False)
+            for name, n in ordered.items() for k in range(1, n + 1) if (name, f"t{k}") not in have]
+
+
+def _default_scaling_rows(rows: list[ParRow], ordered: Mapping[str, int]) -> list[ParRow]:
+    """lavaan's scaling factors ``y ~*~ y``, fixed to 1 unless written."""
+    have = {r.lhs for r in rows if r.op == "~*~"}
+    return [ParRow(name, "~*~", name, "", 0, 1.0, False) for name in ordered if name not in have]
+
+
+def _check_ordinal(statements: list[Statement], roles: Variables, ordered: Mapping[str, int]) -> None:
+    """Thresholds and scaling factors only of ordered variables, and only as many as they
+    have; no ordered covariates."""
+    latent = set(roles.latent)
+    for s in statements:
+        if s.op not in ("|", "~*~"):
+            continue
+        what = "thresholds" if s.op == "|" else "scaling factor ('~*~')"
+        if s.lhs in latent:
+            raise ModelSpecificationError(f"line {s.line}: '{s.term_text()}': {s.lhs!r} is a latent "
+                                          f"variable; only ordered observed variables have {what}")
+        if s.lhs not in ordered:
+            raise ModelSpecificationError(
+                f"line {s.line}: '{s.term_text()}': {s.lhs!r} is not ordered, so it has no {what}; "
+                f"declare it ordered (ordered=[..., {s.lhs!r}]) or remove the statement")
+        if s.op == "|" and int(s.rhs[1:]) > ordered[s.lhs]:
+            n = ordered[s.lhs]
+            raise ModelSpecificationError(
+                f"line {s.line}: '{s.term_text()}': {s.lhs!r} has {n + 1} categories, so "
+                f"{n} threshold{'s' if n != 1 else ''} ({', '.join(f't{k}' for k in range(1, n + 1))}); "
+                f"remove {s.rhs} or check the item's categories")
+    predictors = {s.rhs for s in statements if s.op == "~"}
+    for name in ordered:
+        if name in roles.exogenous_observed or (name in predictors and name not in roles.endogenous):
+            raise ModelSpecificationError(
+                f"ordered: {name!r} is an exogenous covariate (it only predicts); an ordered "
+                f"covariate has no thresholds in lavaan's model: treat it as numeric (leave it out "
+                f"of ordered) or dummy-code its categories")
+
+
+def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool,
+                  ordered: Mapping[str, int] | None = None) -> list[ParRow]:
     have = {_key(r.lhs, r.op, r.rhs) for r in rows}
     extra: list[ParRow] = []
+    ordered = ordered or {}
 
     def add(lhs: str, rhs: str, value: float = float("nan"), free: bool = True) -> None:
         key = _key(lhs, "~~", rhs)
@@ -158,8 +247,14 @@ def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool) -> list[Pa
             have.add(key)
             extra.append(ParRow(lhs, "~~", rhs, "", int(free), value, False))
 
+    # with ordered indicators the covariates' moments follow the other defaults, in lavaan's
+    # order (lav_partable_flat; continuous tables keep lcsem's earlier order)
+    covariates_last = bool(ordered)
     for name in roles.observed:
-        add(name, name)
+        if name in ordered:
+            add(name, name, 1.0, free=False)   # lavaan: an ordered variable's variance is fixed to 1
+        elif not (covariates_last and name in roles.exogenous_observed):
+            add(name, name)
     for name in roles.latent:
         # std_lv: exogenous latent variances and endogenous latent residual variances
         # are all fixed to 1 (lavaan's std.lv = TRUE)
@@ -169,20 +264,30 @@ def _default_rows(rows: list[ParRow], roles: Variables, std_lv: bool) -> list[Pa
             add(name, name)
     for a, b in combinations(roles.exogenous_latent, 2):
         add(a, b)
-    for a, b in combinations(roles.exogenous_observed, 2):
-        add(a, b)
+    if not covariates_last:
+        for a, b in combinations(roles.exogenous_observed, 2):
+            add(a, b)
     predictors = {r.rhs for r in rows if r.op == "~"}
     pure_outcomes = [n for n in roles.endogenous
                      if n not in predictors and n not in roles.indicators]
     for a, b in combinations(pure_outcomes, 2):
         add(a, b)
+    if covariates_last:
+        covariates = roles.exogenous_observed
+        for j, a in enumerate(covariates):
+            for b in covariates[j:]:
+                add(a, b)
     return extra
 
 
-def _default_mean_rows(rows: list[ParRow], roles: Variables) -> list[ParRow]:
-    """lavaan's mean defaults: observed intercepts free, latent means fixed to 0."""
+def _default_mean_rows(rows: list[ParRow], roles: Variables,
+                       ordered: Mapping[str, int] | None = None) -> list[ParRow]:
+    """lavaan's mean defaults: observed intercepts free (ordered variables': fixed to 0),
+    latent means fixed to 0."""
     have = {r.lhs for r in rows if r.op == "~1"}
-    extra = [ParRow(n, "~1", "", "", 1, float("nan"), False) for n in roles.observed if n not in have]
+    ordered = ordered or {}
+    extra = [ParRow(n, "~1", "", "", 0, 0.0, False) if n in ordered
+             else ParRow(n, "~1", "", "", 1, float("nan"), False) for n in roles.observed if n not in have]
     extra += [ParRow(n, "~1", "", "", 0, 0.0, False) for n in roles.latent if n not in have]
     return extra
 
@@ -221,7 +326,8 @@ def _check_statements(statements: list[Statement], labels: frozenset[str]) -> No
     seen: dict[tuple[str, str, str], int] = {}
     latent = {s.lhs for s in statements if s.op == "=~"}
     defined: set[str] = set()
-    names = {n for s in statements if s.op not in (":=", "~1") for n in (s.lhs, s.rhs)}
+    names = {n for s in statements if s.op not in (":=", "~1")
+             for n in ((s.lhs,) if s.op == "|" else (s.lhs, s.rhs))}
     for s in statements:
         if s.op == ":=":
             if s.lhs in defined or s.lhs in labels or s.lhs in names:

@@ -3,7 +3,9 @@
 Grammar (a subset of lavaan's): one statement per line or per ``;``; comments start
 with ``#`` or ``!``; a line ending in ``+`` (or followed by one starting with ``+``)
 continues. Operators: ``=~`` (measured by), ``~`` (regressed on), ``~~`` (covaries
-with), ``:=`` (defined parameter). Each right-hand term may carry one modifier:
+with), ``:=`` (defined parameter), and for ordered (ordinal) indicators ``|``
+(thresholds: ``y1 | t1 + t2 + t3``, right-hand terms ``t1``, ``t2``, ...) and ``~*~``
+(scaling factor: ``y1 ~*~ y1``). Each right-hand term may carry one modifier:
 ``1*x`` (fixed), ``a*x`` (label), ``NA*x`` (free), ``start(0.5)*x``, ``label("a")*x``.
 Intercepts and means are written ``x ~ 1`` (also ``x ~ 0*1``, ``f ~ a*1``, ``y ~ 1 + x``);
 they become statements with lavaan's operator ``~1`` and an empty right-hand side.
@@ -11,8 +13,12 @@ Per-group modifiers (multi-group models, lavaan's ``c()``): ``c(a1, a2)*x`` (lab
 ``c(1, NA)*x`` (fixed in group 1, free in group 2), ``start(c(0.5, 0.7))*x``; one value
 per group, and a term with a ``c()`` takes no other modifier (lavaan 0.6.14 silently drops
 the others, and reads a ``c()`` mixing labels with numbers as labels, so lcsem refuses
-both). Nothing in the text is ever executed; anything else is a :class:`ModelSyntaxError`
-naming the line.
+both). As lavaan, a term repeated within one statement is one parameter whose modifiers
+are merged, so the per-group values and labels that ``semTools::measEq.syntax`` writes
+(``f =~ c(NA, NA)*x1 + c(l1.g1, l1.g2)*x1``, ``x1 ~ c(0, NA)*1 + c(nu.g1, nu.g2)*1``) read
+as one free-or-fixed, labelled parameter per group; two values or two labels for one
+parameter are an error. Nothing in the text is ever executed; anything else is a
+:class:`ModelSyntaxError` naming the line.
 """
 
 from __future__ import annotations
@@ -36,10 +42,12 @@ _ARROWS = {"<->": "a covariance is written 'a ~~ b'",
            "->": "a regression is written 'y ~ x' (y regressed on x)",
            "=>": "a regression is written 'y ~ x' (y regressed on x)",
            "<-": "a regression is written 'y ~ x' (y regressed on x)"}
-_OPERATORS = ("=~", "~~", ":=", "~")
+_OPERATORS = ("=~", "~*~", "~~", ":=", "~", "|")
 _UNSUPPORTED = {"==": "equality constraints (give the parameters one shared label instead)",
                 "<": "inequality constraints", ">": "inequality constraints",
-                "<~": "composites ('<~')", "|": "thresholds ('|')"}
+                "<~": "composites ('<~')"}
+#: Right-hand side of a threshold statement: ``t1``, ``t2``, ... (lavaan's names).
+THRESHOLD_RE = re.compile(r"t([1-9][0-9]{0,3})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -97,9 +105,8 @@ class Statement:
 
     def term_text(self) -> str:
         """The statement as lavaan text (``lhs op modifier*rhs``), for messages."""
-        rhs = "1" if self.op == "~1" else self.rhs
         op = "~" if self.op == "~1" else self.op
-        return f"{self.lhs} {op} {modifier_text(self)}{rhs}"
+        return f"{self.lhs} {op} {rhs_text(self)}"
 
 
 def parse_syntax(text: str) -> list[Statement]:
@@ -124,7 +131,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
         for part in (p.strip() for p in body.split(";")):
             if not part:
                 continue
-            if pending and (pending.endswith(("+", "*", "=~", "~", ":=")) or part.startswith("+")):
+            if pending and (pending.endswith(("+", "*", "=~", "~", ":=", "|")) or part.startswith("+")):
                 pending = f"{pending} {part}"
                 continue
             if pending:
@@ -144,7 +151,7 @@ def _find_operator(chunk: str, line: int) -> tuple[str, str, str]:
         if arrow in chunk:
             raise ModelSyntaxError(f"'{arrow}' is not lavaan syntax (lavaan has no arrow operators); "
                                    f"{fix}, a loading 'f =~ x1 + x2'", line, chunk)
-    for bad in ("<~", "==", "|"):
+    for bad in ("<~", "=="):
         if bad in chunk:
             raise NotSupportedError(f"line {line}: {_UNSUPPORTED[bad]} are not supported by lcsem"
                                     f"\n    {chunk}")
@@ -156,7 +163,8 @@ def _find_operator(chunk: str, line: int) -> tuple[str, str, str]:
         if bad in chunk:
             raise NotSupportedError(f"line {line}: {_UNSUPPORTED[bad]} are not supported by lcsem"
                                     f"\n    {chunk}")
-    raise ModelSyntaxError("no operator found; each statement needs one of =~, ~, ~~ or :=", line, chunk)
+    raise ModelSyntaxError("no operator found; each statement needs one of =~, ~, ~~, :=, | "
+                           "(thresholds) or ~*~ (scaling factors)", line, chunk)
 
 
 def _parse_line(chunk: str, line: int) -> list[Statement]:
@@ -173,7 +181,7 @@ def _parse_line(chunk: str, line: int) -> list[Statement]:
                                    f"'_' and '.', starting with a letter or '_')", line, chunk)
     if not rhs_text:
         raise ModelSyntaxError(f"'{op}' needs a right-hand side", line, chunk)
-    out = []
+    terms: dict[str, dict] = {}
     for term in (t.strip() for t in rhs_text.split("+")):
         if not term:
             raise ModelSyntaxError("empty term (two '+' in a row or a trailing '+')", line, chunk)
@@ -185,8 +193,85 @@ def _parse_line(chunk: str, line: int) -> list[Statement]:
             fields["op"] = "~1"
         else:
             fields["op"] = op
-        out.extend(Statement(lhs=lhs, **fields) for lhs in lhs_names)
+            _check_ordinal_term(op, fields["rhs"], lhs_names, line, chunk)
+        key = fields["rhs"]
+        terms[key] = _merge_terms(terms[key], fields, term, line, chunk) if key in terms else fields
+    # lavaan's order: each left-hand name with every term in turn ('a + b ~~ c + d' is
+    # a ~~ c, a ~~ d, b ~~ c, b ~~ d)
+    return [Statement(lhs=lhs, **fields) for lhs in lhs_names for fields in terms.values()]
+
+
+def _check_ordinal_term(op: str, rhs: str, lhs_names: list[str], line: int, chunk: str) -> None:
+    """The right-hand side of ``|`` is a threshold name; ``~*~`` relates a variable to itself."""
+    if op == "|" and THRESHOLD_RE.fullmatch(rhs) is None:
+        raise ModelSyntaxError(f"{rhs!r} is not a threshold name; thresholds of an ordered variable "
+                               f"are written 'y | t1 + t2 + t3' (t1 the lowest), with modifiers as "
+                               f"'y | 0*t1' or 'y | a*t1'", line, chunk)
+    if op == "~*~" and any(lhs != rhs for lhs in lhs_names):
+        raise ModelSyntaxError(f"a scaling factor relates an ordered variable to itself, "
+                               f"'{lhs_names[0]} ~*~ {lhs_names[0]}'; got {rhs!r} on the right", line, chunk)
+
+
+def _merge_terms(first: dict, second: dict, term: str, line: int, chunk: str) -> dict:
+    """One parameter written twice in one statement (lavaan merges the modifiers:
+    ``c(NA, NA)*x + c(a1, a2)*x`` is free in both groups with labels a1, a2). A copy
+    without any modifier is a repetition by mistake, which lcsem refuses."""
+    if all(k in ("rhs", "line", "op") for k in first) or all(k in ("rhs", "line", "op") for k in second):
+        shown = "1" if first["rhs"] == "" else first["rhs"]
+        raise ModelSyntaxError(f"{shown!r} is written twice in this statement; keep one (a term is "
+                               f"repeated only to combine modifiers, e.g. c(NA, NA)*x + c(a1, a2)*x)",
+                               line, chunk)
+    if "groups" not in first and "groups" not in second:
+        out = dict(first)
+        for key, value in second.items():
+            if key not in ("rhs", "line", "op"):
+                _merge(out, {key: value}, term, line, chunk)
+        if "fixed" in out and out.get("free_forced"):
+            raise ModelSyntaxError(f"{term!r}: the parameter is both fixed and free (NA) in this "
+                                   f"statement", line, chunk)
+        return out
+    a, b = _as_groups(first), _as_groups(second)
+    if len(a) != len(b) and 1 not in (len(a), len(b)):
+        raise ModelSyntaxError(f"{term!r}: the repeated term gives {len(b)} values per group where "
+                               f"the first gave {len(a)}; give each c(...) one value per group",
+                               line, chunk)
+    n = max(len(a), len(b))
+    a, b = (a * n if len(a) == 1 else a), (b * n if len(b) == 1 else b)
+    merged = []
+    for g, (ma, mb) in enumerate(zip(a, b), start=1):
+        fields = _set_fields(ma)
+        for key, value in _set_fields(mb).items():
+            _merge(fields, {key: value}, f"{term} (group {g})", line, chunk)
+        if "fixed" in fields and fields.get("free_forced"):
+            raise ModelSyntaxError(f"{term!r}: the parameter is both fixed and free (NA) in group "
+                                   f"{g}", line, chunk)
+        merged.append(GroupModifier(**fields))
+    groups = tuple(merged)
+    reason = check_group_modifiers(groups)
+    if reason:
+        raise ModelSyntaxError(f"{term!r}: {reason}", line, chunk)
+    return {"rhs": first["rhs"], "line": line, "op": first["op"], "groups": groups}
+
+
+def _set_fields(m: GroupModifier) -> dict:
+    """The fields a per-group modifier sets."""
+    out: dict = {}
+    if m.fixed is not None:
+        out["fixed"] = m.fixed
+    if m.label:
+        out["label"] = m.label
+    if m.start is not None:
+        out["start"] = m.start
+    if m.free_forced:
+        out["free_forced"] = True
     return out
+
+
+def _as_groups(fields: dict) -> tuple[GroupModifier, ...]:
+    if "groups" in fields:
+        return fields["groups"]
+    return (GroupModifier(fields.get("fixed"), fields.get("label", ""), fields.get("start"),
+                          fields.get("free_forced", False)),)
 
 
 def _parse_term(term: str, line: int, chunk: str) -> dict:
@@ -285,7 +370,11 @@ def _merge(into: dict, new: dict, term: str, line: int, chunk: str) -> None:
 
 
 def modifier_text(s: Statement) -> str:
-    """The modifier of a statement as lavaan text ending in ``*`` ('' when it has none)."""
+    """The modifier of a statement as lavaan text ending in ``*`` ('' when it has none).
+
+    A statement whose per-group modifiers need several ``c(...)`` (values and labels,
+    as ``semTools::measEq.syntax`` writes them) is written as repeated terms: use
+    :func:`rhs_text` for text that reads back."""
     if s.groups is not None:
         return "".join(f"{m}*" for m in _group_modifier_texts(s.groups))
     if s.fixed is not None:
@@ -300,34 +389,49 @@ def modifier_text(s: Statement) -> str:
     return "".join(f"{m}*" for m in mods)
 
 
+def rhs_text(s: Statement) -> str:
+    """The right-hand side of a statement with its modifiers, as lavaan text that
+    :func:`parse_syntax` reads back (``c(NA, NA)*x + c(a1, a2)*x`` for a statement whose
+    per-group modifiers set values and labels)."""
+    rhs = "1" if s.op == "~1" else s.rhs
+    if s.groups is None:
+        return modifier_text(s) + rhs
+    return " + ".join(f"{m}*{rhs}" for m in _group_modifier_texts(s.groups)) or rhs
+
+
 def _group_modifier_texts(groups: tuple[GroupModifier, ...]) -> list[str]:
-    """The ``c(...)`` text that reads back as ``groups`` (see :func:`check_group_modifiers`)."""
-    if any(m.label for m in groups):
-        return ["c(" + ", ".join(m.label for m in groups) + ")"]
+    """The ``c(...)`` texts that read back as ``groups`` (see :func:`check_group_modifiers`):
+    values (a number or NA per group), labels, start values, in that order."""
+    out = []
     if any(m.fixed is not None or m.free_forced for m in groups):
-        return ["c(" + ", ".join("NA" if m.fixed is None else format_number(m.fixed) for m in groups) + ")"]
-    return ["start(c(" + ", ".join("NA" if m.start is None else format_number(m.start) for m in groups) + "))"]
+        out.append("c(" + ", ".join("NA" if m.fixed is None else format_number(m.fixed) for m in groups) + ")")
+    if any(m.label for m in groups):
+        out.append("c(" + ", ".join(m.label for m in groups) + ")")
+    if any(m.start is not None for m in groups):
+        out.append("start(c(" + ", ".join("NA" if m.start is None else format_number(m.start)
+                                          for m in groups) + "))")
+    return out
 
 
 def check_group_modifiers(groups: tuple[GroupModifier, ...]) -> str:
-    """'' when ``groups`` is what one ``c(...)`` modifier can say, else the reason it is not.
+    """'' when ``groups`` is what ``c(...)`` modifiers can say, else the reason it is not.
 
     One ``c()`` gives every group a label, or every group a value (a fixed number or NA,
     free), or start values (``start(c(...))``, NA for none); lavaan 0.6.14 drops the
-    other modifiers of a term that has a ``c()``, so lcsem does not combine them."""
-    if all(m.label for m in groups):
-        ok = all(m.fixed is None and m.start is None and not m.free_forced for m in groups)
-    elif any(m.label for m in groups):
-        ok = False
-    elif any(m.fixed is not None or m.free_forced for m in groups):
-        ok = all((m.fixed is None) == m.free_forced and m.start is None for m in groups)
-    else:
-        ok = True
+    other modifiers of a term that has a ``c()``, so lcsem does not combine them in one
+    term. A term repeated in one statement merges them (lavaan; ``semTools::measEq.syntax``
+    writes ``c(NA, NA)*x + c(a1, a2)*x``): labels in every group or none, a value in every
+    group or none, and start values only in groups whose parameter is not fixed."""
+    labels = [bool(m.label) for m in groups]
+    values = [m.fixed is not None or m.free_forced for m in groups]
+    ok = (all(labels) or not any(labels)) and (all(values) or not any(values))
+    ok = ok and all(not (m.fixed is not None and m.free_forced) for m in groups)
+    ok = ok and all(m.start is None or m.fixed is None for m in groups)
     if ok:
         return ""
-    return ("each group needs the same kind of value and only one: a label in every group "
-            "(c(a1, a2)), a number or NA in every group (c(1, NA)), or start values "
-            "(start(c(0.5, NA)))")
+    return ("each group needs the same kind of value: a label in every group (c(a1, a2)), a "
+            "number or NA in every group (c(1, NA)), start values (start(c(0.5, NA))) only where "
+            "the parameter is not fixed; repeat the term to combine them, c(NA, NA)*x + c(a1, a2)*x")
 
 
 def _number(text: str, line: int, chunk: str) -> float:
