@@ -3,9 +3,14 @@ up front), memory bounded by the chunk, indices kept only on request."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
 import tracemalloc
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -161,3 +166,30 @@ def test_memory_is_bounded_by_the_chunk_not_by_replicates_times_n():
     assert (large - small) / 600 < 0.05 * n * 4, (small, large)
     assert large < 0.35 * 800 * n * 4, (small, large)
     assert TILE * n * 8 < small          # a tile's counts are there: the measure sees arrays
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's dynamic mmap threshold")
+def test_warm_dynamic_threshold_stops_page_faults_of_repeated_temporaries():
+    # 300 allocations of 2 MB temporaries (the grouped engine's (batch, E, E) arrays):
+    # without the warm-up each is a fresh zero-filled mapping; after it they reuse the heap
+    code = textwrap.dedent("""
+        import resource, numpy as np
+        from lcsem.resampling.allocator import warm_dynamic_threshold
+        import sys
+        if sys.argv[1] == "warm":
+            warm_dynamic_threshold()
+        a = np.ones((50, 70, 70))
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(300):
+            b = a * 2.0
+            c = b @ a
+            del b, c
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    """)
+    faults = {}
+    for mode in ("cold", "warm"):
+        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True,
+                             env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+                                      OPENBLAS_NUM_THREADS="1"))
+        faults[mode] = int(out.stdout.split()[-1])
+    assert faults["warm"] * 10 < faults["cold"], faults

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._threads import one_blas_thread
 from ..exceptions import ArgumentError
-from .allocator import restore_dynamic_thresholds
+from .allocator import restore_dynamic_thresholds, warm_dynamic_threshold
 from .fiml import FIMLSource, evaluate_fiml
 from .parallel import default_backend_is_loky, run_with_loky
 from .groups import GroupedReplicateSpec, GroupSource, evaluate_groups, group_moments
@@ -57,7 +57,8 @@ class Task:
 def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSource, task: Task
              ) -> ChunkOutput:
     """Make and evaluate one chunk of replicates (runs in a worker)."""
-    restore_dynamic_thresholds()               # in a dask worker: glibc's own thresholds
+    if not restore_dynamic_thresholds():       # in a dask worker: glibc's own thresholds
+        warm_dynamic_threshold()               # elsewhere: raise the dynamic one once
     with one_blas_thread():
         if isinstance(source, FIMLSource):
             indices = None if task.draws is None else task.draws.rows(task.positions)
