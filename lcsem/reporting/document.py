@@ -127,9 +127,9 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
     meas = eff = None
     eff_notes: list[str] = []
     if measurement and res.model.latent:
-        # measurement() refits the CFA on the resamples of one group; grouped fits keep delta-method bounds
-        meas = _measurement(res, boot=None if res.grouped else _measurement_boot(boot), level=level,
-                            method=method)
+        # measurement() reads its statistics from the bootstrap's replicates (per group for
+        # a multi-group bootstrap), through BootstrapResult.statistic
+        meas = _measurement(res, boot=_measurement_boot(boot), level=level, method=method)
     if effects:
         try:
             with quiet() as caught:
@@ -141,7 +141,7 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
         except ArgumentError:
             eff = None
     ci_kind = "delta-method" if boot is None else f"bootstrap {method}"
-    meas_ci_kind = "delta-method" if res.grouped else ci_kind
+    meas_ci_kind = ci_kind if _measurement_boot(boot) is not None else "delta-method"
     parts = [_heading("Method", format), _paragraph(methods_paragraph(
         res, boot, measurement=meas, effects=eff, method=method, level=level), format)]
     n = 1
