@@ -91,3 +91,22 @@ def test_data_unchanged(inv):
     pd.testing.assert_frame_equal(DATA, before)
     pd.testing.assert_frame_equal(DATA, again)
     assert np.isfinite(inv.table["chisq_scaled"]).all()
+
+
+def test_report_of_an_ordinal_fit():
+    res = lcsem.fit(lcsem.lc_model(), lcsem.datasets.load_lc_survey(), ordered=True)
+    text = lcsem.report(res)
+    omega = lcsem.ordinal_reliability(res)
+    assert "WLSMV" in text and "polychoric" in text and "delta parameterisation" in text
+    assert f"{omega.loc['culture', 'omega_categorical']:.3f}" in text
+    std = res.standardized_solution()
+    first = std[std["op"] == "=~"].iloc[0]
+    assert f"{first['est_std']:.3f}" in text
+    assert f"Scaled χ² = {res.fit_indices['chisq_scaled']:.3f}" in text
+    assert "Intercepts and latent means" not in text and "mean structure" not in text
+
+
+def test_report_of_a_multigroup_ordinal_fit(inv):
+    text = lcsem.report(inv.fits["scalar"])
+    assert "Measurement model (ordered items)" in text and "Intercepts and latent means" in text
+    assert "Means of the latent variables were fixed at 0 in the first group" in text
