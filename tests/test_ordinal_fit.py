@@ -8,6 +8,7 @@ inference are checked on lavaan's own sample statistics as well as end to end.
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -300,8 +301,6 @@ def test_without_ordered_the_ordinal_warning_path_is_unchanged():
 def test_unsupported_analyses_say_so():
     res = lcsem.fit(FITS["sim_wlsmv"]["model"], DATA["ordinal_sim.csv"], ordered=True)
     with pytest.raises(NotSupportedError, match="ordinal"):
-        res.to_dict()
-    with pytest.raises(NotSupportedError, match="ordinal"):
         res.modindices()
     with pytest.raises(NotSupportedError, match="ordinal"):
         lcsem.factor_scores(res)
@@ -473,3 +472,34 @@ def test_implied_moments_of_an_ordinal_fit_are_lavaans_implied():
         assert moments["th"][name] == pytest.approx(value, abs=1e-4)
     for name, value in ref["mean"].items():
         assert moments["mean"][name] == pytest.approx(value, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["sim_wlsmv", "sim_wlsmv_theta", "sim_mixed_wlsmv", "lc_ord_inv_thresholds"])
+def test_ordinal_fits_round_trip_through_json(name):
+    import json as _json
+    entry = FITS[name]
+    options = entry["options"]
+    kwargs = {k: options[k] for k in ("group", "parameterization") if k in options}
+    res = lcsem.fit(entry["model"], DATA[options["data"]], ordered=options["ordered"],
+                    estimator=options.get("estimator"), **kwargs)
+    again = lcsem.FitResult.from_dict(_json.loads(_json.dumps(res.to_dict())))
+    pd.testing.assert_frame_equal(again.estimates, res.estimates)
+    pd.testing.assert_series_equal(again.fit_indices, res.fit_indices)
+    pd.testing.assert_series_equal(again.ordinal.sample_th, res.ordinal.sample_th)
+    key = [(r.lhs, r.op, r.rhs, r.label, r.free, r.user, r.group) for r in res.ordinal.rows]
+    assert [(r.lhs, r.op, r.rhs, r.label, r.free, r.user, r.group) for r in again.ordinal.rows] == key
+    assert np.allclose([r.value for r in again.ordinal.rows], [r.value for r in res.ordinal.rows], equal_nan=True)
+    pd.testing.assert_frame_equal(again.standardized_solution(), res.standardized_solution())
+
+
+def test_edited_ordinal_payloads_are_refused():
+    res = lcsem.fit(FITS["sim_wlsmv"]["model"], DATA["ordinal_sim.csv"], ordered=True)
+    payload = res.to_dict()
+    for edit, fragment in [(lambda p: p.update(estimator="ML"), "estimator"),
+                           (lambda p: p["ordinal"].update(parameterization="gamma"), "parameterization"),
+                           (lambda p: p["ordinal"]["ordered"].append(["__import__('os')", 3]), "ordered"),
+                           (lambda p: p.update(ordinal=None), "edited or is corrupt")]:
+        edited = copy.deepcopy(payload)
+        edit(edited)
+        with pytest.raises(lcsem.ArgumentError, match=fragment):
+            lcsem.FitResult.from_dict(edited)

@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..exceptions import ArgumentError, LcsemError, NotSupportedError
+from ..exceptions import ArgumentError, LcsemError
 from ..spec.model import Model
 from ..spec.groups import group_table
+from ..spec.ordinal import ordinal_table
+from .ordinal_info import OrdinalInfo
 from ..spec.syntax import Statement, group_modifiers_from_records, group_modifiers_to_records, parse_syntax
 
 __all__ = ["fit_result_payload", "fit_result_fields", "model_to_dict", "model_from_dict", "FORMAT",
@@ -43,9 +45,11 @@ STORED_FIELDS = frozenset({"model", "estimator", "estimates", "fit_indices", "r2
                            "unidentified", "level", "sample_mean", "implied_mean", "group",
                            "group_labels", "group_equal", "group_partial", "meanstructure", "view_of",
                            "information",
-                           # ordinal fits refuse to be stored (fit_result_payload); the field is
-                           # listed so that the coverage check knows it is handled
                            "ordinal"})
+#: estimators a payload may name (continuous, then ordinal)
+_ESTIMATORS = ("ML", "GLS", "ULS", "MLM", "MLMV", "MLMVS", "MLR",
+               "WLSMV", "WLSM", "DWLS", "WLS", "ULSMV", "ULSM")
+_PARAMETERIZATIONS = ("delta", "theta")
 
 
 # ---------------------------------------------------------------------- JSON-safe scalars
@@ -299,10 +303,6 @@ def fit_result_payload(res: Any, include_data: bool = True) -> dict[str, Any]:
     """
     if not isinstance(include_data, bool):
         raise ArgumentError(f"include_data: expected True or False, got {include_data!r}")
-    if getattr(res, "ordinal", None) is not None:
-        raise NotSupportedError("res: saving ordinal fits (ordered=...) is not supported yet; keep the "
-                                "estimates and fit indices (res.estimates.to_csv(...), res.fit_indices) or "
-                                "refit from the data")
     rows = [r for r in res.rows if r.op != ":="]
     k = max((r.free for r in rows), default=0)
     parameters: list[list | None] = [None] * k
@@ -342,7 +342,50 @@ def fit_result_payload(res: Any, include_data: bool = True) -> dict[str, Any]:
         "grouping": {"group": res.group, "group_labels": list(res.group_labels),
                      "group_equal": list(res.group_equal), "group_partial": list(res.group_partial),
                      "meanstructure": bool(res.meanstructure), "view_of": res.view_of},
+        "ordinal": None if res.ordinal is None else _ordinal_to_dict(res.ordinal),
     }
+
+
+def _ordinal_to_dict(info: OrdinalInfo) -> dict[str, Any]:
+    return {"ordered": [[name, int(k)] for name, k in info.ordered],
+            "parameterization": info.parameterization,
+            "sample_th": _grouped_series_to_dict(info.sample_th),
+            "implied_th": _grouped_series_to_dict(info.implied_th),
+            "estimator_details": [[str(a), str(b)] for a, b in info.estimator_details]}
+
+
+def _ordinal_from_dict(payload: Any, model, grouping: Mapping[str, Any]) -> OrdinalInfo | None:
+    """The ordinal part of a payload, checked (text and numbers only), with its parameter
+    table rebuilt from the model."""
+    if payload is None:
+        return None
+    keys = {"ordered", "parameterization", "sample_th", "implied_th", "estimator_details"}
+    if not isinstance(payload, Mapping) or set(payload) != keys:
+        raise ArgumentError("payload: 'ordinal' must be the dict written by to_dict(); the payload was "
+                            "edited or is corrupt")
+    observed = set(model.observed)
+    ordered = payload["ordered"]
+    if (not isinstance(ordered, list) or not ordered
+            or not all(isinstance(o, list) and len(o) == 2 and o[0] in observed
+                       and isinstance(o[1], int) and not isinstance(o[1], bool) and 1 <= o[1] <= 19
+                       for o in ordered)):
+        raise ArgumentError("payload: ordinal.ordered must list [observed variable, number of thresholds]")
+    if payload["parameterization"] not in _PARAMETERIZATIONS:
+        raise ArgumentError(f"payload: ordinal.parameterization {payload['parameterization']!r} is not "
+                            f"'delta' or 'theta'")
+    details = payload["estimator_details"]
+    if not isinstance(details, list) or not all(isinstance(d, list) and len(d) == 2
+                                                and all(isinstance(x, str) and len(x) < 40 for x in d)
+                                                for d in details):
+        raise ArgumentError("payload: ordinal.estimator_details must be pairs of short texts")
+    rows = ordinal_table(model, {name: k for name, k in ordered}, max(len(grouping["group_labels"]), 1),
+                         group_equal=grouping["group_equal"], group_partial=grouping["group_partial"],
+                         parameterization=payload["parameterization"])
+    return OrdinalInfo(ordered=tuple((name, k) for name, k in ordered),
+                       parameterization=payload["parameterization"], rows=rows,
+                       sample_th=_grouped_series_from_dict(payload["sample_th"], "th"),
+                       implied_th=_grouped_series_from_dict(payload["implied_th"], "th"),
+                       estimator_details=tuple((a, b) for a, b in details))
 
 
 def fit_result_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -368,16 +411,20 @@ def fit_result_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
         model = model_from_dict(payload["model"])
         observed = list(model.observed)
         grouping = _grouping_from_dict(payload.get("grouping"))
-        rows = (group_table(model, max(len(grouping["group_labels"]), 1),
+        ordinal = _ordinal_from_dict(payload.get("ordinal"), model, grouping)
+        rows = (ordinal.rows if ordinal is not None else
+                group_table(model, max(len(grouping["group_labels"]), 1),
                             group_equal=grouping["group_equal"], group_partial=grouping["group_partial"],
                             meanstructure=grouping["meanstructure"])
                 if grouping["group_labels"] or grouping["meanstructure"] else model.rows)
         theta, vcov = _theta_in_model_order(model, payload, rows)
         stored_data = (_frame_from_dict(payload["data"], "data") if payload.get("data") is not None
                        else None)
-        if payload["estimator"] not in ("ML", "GLS", "ULS", "MLM", "MLMV", "MLMVS", "MLR"):
-            raise ArgumentError(f"payload: estimator {payload['estimator']!r} is not ML, GLS, ULS, MLM, "
-                                f"MLMV, MLMVS or MLR; the payload was edited or is corrupt")
+        if payload["estimator"] not in _ESTIMATORS or (payload["estimator"] in _ESTIMATORS[7:]) != (
+                ordinal is not None):
+            raise ArgumentError(f"payload: estimator {payload['estimator']!r} is not one of "
+                                f"{', '.join(_ESTIMATORS)} (the last six for ordinal fits only); the "
+                                f"payload was edited or is corrupt")
         estimates = _frame_from_dict(payload["estimates"], "estimates")
         if "group" in estimates.columns:
             if not np.isfinite(estimates["group"].to_numpy(dtype=float)).all():
@@ -409,7 +456,7 @@ def fit_result_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
                           else _grouped_series_from_dict(payload["implied_mean"], "mean")),
             group=grouping["group"], group_labels=tuple(grouping["group_labels"]),
             group_equal=tuple(grouping["group_equal"]), group_partial=tuple(grouping["group_partial"]),
-            meanstructure=grouping["meanstructure"], view_of=grouping["view_of"])
+            meanstructure=grouping["meanstructure"], view_of=grouping["view_of"], ordinal=ordinal)
     except KeyError as exc:
         raise ArgumentError(f"payload: the key {exc.args[0]!r} is missing; pass the unchanged output "
                             f"of to_dict()") from exc
