@@ -34,7 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("data", type=Path, help="CSV (.csv/.tsv) or SPSS (.sav) file")
     fit.add_argument("--model", type=Path, required=True, metavar="FILE",
                      help="text file with the model in lavaan syntax")
-    fit.add_argument("--estimator", default="ML", choices=["ML", "GLS", "ULS"])
+    fit.add_argument("--estimator", default=None,
+                     choices=["ML", "GLS", "ULS", "MLM", "MLMV", "MLMVS", "MLR",
+                              "WLSMV", "WLSM", "DWLS", "WLS", "ULSMV", "ULSM"],
+                     help="default: ML, or WLSMV with --ordered (lavaan's defaults)")
+    fit.add_argument("--ordered", nargs="*", default=None, metavar="COLUMN",
+                     help="ordered (Likert) indicators: no names for all of them, else the names")
+    fit.add_argument("--group", default=None, metavar="COLUMN", help="multi-group fit by this column")
     fit.add_argument("--missing", default="listwise", choices=["listwise", "ml", "fiml", "error"])
     fit.add_argument("--sep", default=None, metavar="CHAR",
                      help="column separator of a .csv/.txt file (default: detected; e.g. ';')")
@@ -82,7 +88,9 @@ def _fit(args: argparse.Namespace) -> str:
         raise ArgumentError(f"--model: {str(args.model)!r} is not UTF-8 text (byte {exc.start}: "
                             f"{exc.reason}); save the model file as UTF-8 plain text") from None
     options = {} if args.sep is None else {"sep": _separator(args.sep)}
-    result = fit(text, read_data(args.data, **options), estimator=args.estimator, missing=args.missing)
+    ordered = None if args.ordered is None else (True if not args.ordered else list(args.ordered))
+    result = fit(text, read_data(args.data, **options), estimator=args.estimator, missing=args.missing,
+                 ordered=ordered, group=args.group)
     if args.json:
         return json.dumps(result.to_dict(), indent=2)
     return result.summary(args.format)

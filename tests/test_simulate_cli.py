@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -152,3 +153,20 @@ def test_cli_unwritable_out_fails_before_the_work(tmp_path, capsys):
     assert "--out: " in capsys.readouterr().err
     assert main(["demo", "--bootstrap", "0", "--out", str(blocker / "sub")]) == 2
     assert "--out: cannot write" in capsys.readouterr().err
+
+
+def test_cli_fit_robust_grouped_and_ordinal(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n")
+    hs = str(Path(__file__).parent / "reference" / "hs.csv")
+    assert main(["fit", hs, "--model", str(model), "--estimator", "MLR", "--group", "school", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    res = lcsem.fit(model.read_text(), pd.read_csv(hs), estimator="MLR", group="school")
+    assert payload["fit_indices"]["chisq_scaled"] == pytest.approx(res.fit_indices["chisq_scaled"], abs=1e-9)
+    ordinal = Path(__file__).parent / "reference" / "ordinal_sim.csv"
+    model.write_text("f1 =~ y1 + y2 + y3 + y4\nf2 =~ y5 + y6 + y7 + y8\n")
+    assert main(["fit", str(ordinal), "--model", str(model), "--ordered"]) == 0
+    assert "WLSMV" in capsys.readouterr().out
+    assert main(["fit", str(ordinal), "--model", str(model), "--ordered", "y1", "y2", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [name for name, _ in payload["ordinal"]["ordered"]] == ["y1", "y2"]
