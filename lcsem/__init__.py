@@ -20,7 +20,8 @@ from .exceptions import (ArgumentError, BootstrapFailureWarning, BootstrapInterr
                          EstimationError, IdentificationWarning, LcsemError, LcsemWarning, MissingColumnsError,
                          MissingDataWarning,
                          ModelSpecificationError, ModelSyntaxError, NonAdmissibleWarning,
-                         NotSupportedError, OrdinalDataWarning, PlotLegibilityWarning, ScalingWarning,
+                         NotSupportedError, OrdinalDataWarning, PlotLegibilityWarning, ScaledTestWarning,
+                         ScalingWarning,
                          SharedLabelWarning, UnstableRatioWarning)
 
 from ._version import __version__
@@ -79,6 +80,7 @@ __all__ = [
     "LcsemWarning", "ConvergenceWarning", "NonAdmissibleWarning", "OrdinalDataWarning",
     "BootstrapFailureWarning", "BootstrapInterruptedWarning", "UnstableRatioWarning",
     "IdentificationWarning", "ScalingWarning", "MissingDataWarning", "PlotLegibilityWarning", "SharedLabelWarning",
+    "ScaledTestWarning",
 ]
 
 

@@ -129,7 +129,8 @@ class MissingDataWarning(LcsemWarning):
 class ScaledTestWarning(LcsemWarning):
     """A scaled (robust) test statistic is undefined here, e.g. a Satorra-Bentler (2001)
     difference test whose scaling factor is not positive: the statistic is NaN; the message
-    names the alternative."""
+    names the alternative. Also issued where only the ordinary statistic exists (the score
+    tests of an MLM/MLR fit, as lavaan's ``lavTestScore``)."""
 
 
 class PolychoricWarning(LcsemWarning):

@@ -120,7 +120,7 @@ def test_bad_input_raises_named_error(case, tmp_path, monkeypatch):
 
 ARGUMENT_CASES = [
     ("simulate n", lambda: lcsem.simulate(lcsem.lc_model(), -5), r"n: -5 is not a whole number"),
-    ("simulate likert", lambda: lcsem.simulate(lcsem.lc_model(), 10, likert=4), r"likert: 4 is not supported"),
+    ("simulate likert", lambda: lcsem.simulate(lcsem.lc_model(), 10, likert=12), r"likert: 12 is not a number of categories from 2 to 10"),
     ("simulate params key", lambda: lcsem.simulate(lcsem.lc_model(), 10, params={"kmsuse<-culture": 0.3}),
      r"key 'kmsuse<-culture' is not of the form"),
     ("simulate unknown param", lambda: lcsem.simulate(lcsem.lc_model(), 10, params={"perf ~ nothing": 0.3}),

@@ -222,7 +222,7 @@ def test_power_on_non_normal_and_likert_rows(canonical):
     lik = power(canonical, [150], 50, seed=4, mc_draws=0, likert=5)
     assert lik.fit["n_converged"].iloc[0] >= 45
     with pytest.raises(lcsem.LcsemError, match="likert"):
-        power(canonical, [150], 5, likert=3)
+        power(canonical, [150], 5, likert=1)
     with pytest.raises(lcsem.LcsemError, match="nonnormal"):
         power(canonical, [150], 5, nonnormal=(3.0, 1.0))
 

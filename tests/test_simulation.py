@@ -111,7 +111,8 @@ def test_unreachable_skew_kurtosis_pairs_are_refused(pair, hs_result):
     (dict(nonnormal="skewed"), "nonnormal"),
     (dict(n_datasets=0), "n_datasets"),
     (dict(n_datasets=2.5), "n_datasets"),
-    (dict(likert=4), "likert"),
+    (dict(likert=11), "likert"),
+    (dict(likert=[1.0, 0.0]), "likert"),
     (dict(seed=-3), "seed"),
 ])
 def test_bad_arguments_are_named(kwargs, match, hs_result):

@@ -79,6 +79,10 @@ _FLAG_TOL = 1e-12
 
 INDEX_COLUMNS = ["chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper",
                  "srmr", "aic", "bic"]
+#: Added for robust estimators (MLM, MLR, ...): the scaled test and the robust indices
+#: (lavaan's ``.scaled``/``.robust`` measures; ``*_scaled`` where lavaan gives no robust one).
+ROBUST_COLUMNS = ["chisq_scaled", "df_scaled", "pvalue_scaled", "chisq_scaling_factor", "cfi_robust",
+                  "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust"]
 DIFF_COLUMNS = ["chisq_diff", "df_diff", "pvalue_diff", "rmsea_d", "cfi_diff", "rmsea_diff", "srmr_diff"]
 FLAG_COLUMNS = ["flag_cfi", "flag_rmsea", "flag_srmr"]
 _FORBIDDEN_OPTIONS = ("group", "group_equal", "group_partial", "data", "sample_cov", "sample_nobs",
@@ -103,6 +107,12 @@ class InvarianceResult(SummaryRendering):
         above), and Chen's (2007) flags ``flag_cfi`` (ΔCFI ≤ −.010), ``flag_rmsea`` (ΔRMSEA ≥
         .015), ``flag_srmr`` (ΔSRMR ≥ .030 for metric, ≥ .015 otherwise). The first row has
         NaN differences and missing (``<NA>``) flags. Flags are guidelines, not verdicts.
+        With a robust estimator (``estimator="MLM"``, ``"MLR"``, ...) the table also has
+        ``chisq_scaled df_scaled pvalue_scaled chisq_scaling_factor cfi_robust tli_robust
+        rmsea_robust rmsea_ci_lower_robust rmsea_ci_upper_robust`` (a ``*_scaled`` index
+        where lavaan gives no robust one), ``chisq_diff`` is the scaled difference test
+        (Satorra–Bentler 2001, as lavTestLRT) and ``cfi_diff rmsea_diff`` and their flags
+        use the robust indices; the summary shows the scaled χ² and the robust indices.
     fits
         Level name -> its :class:`~lcsem.FitResult`.
     latent_means
@@ -171,15 +181,17 @@ class InvarianceResult(SummaryRendering):
         def flagged(text: str, flag: Any) -> str:
             return text + _DAGGER if flag is True or (flag is not pd.NA and bool(flag)) else text
 
+        shown = _shown_columns(table)
         rows = []
         for level, r in table.iterrows():
+            r = r.rename(shown)
             first = not np.isfinite(r["df_diff"])
             ci = (f"[{bounded(r['rmsea_ci_lower'])}, {bounded(r['rmsea_ci_upper'])}]"
                   if np.isfinite(r["rmsea_ci_lower"]) and np.isfinite(r["rmsea_ci_upper"]) else "–")
             rows.append({
                 "Model": self._level_label(str(level)),
                 "χ²": format_number(r["chisq"], 2),
-                "df": str(int(r["df"])),
+                "df": format_number(r["df"], 0) if float(r["df"]).is_integer() else format_number(r["df"], 2),
                 "p": format_p(r["pvalue"], digits),
                 "CFI": bounded(r["cfi"]),
                 "TLI": format_typographic(float(r["tli"]), digits),
@@ -248,7 +260,8 @@ class InvarianceResult(SummaryRendering):
         return "\n\n".join([*parts, *notes])
 
     def __repr__(self) -> str:
-        table = object.__getattribute__(self, "table")
+        table = object.__getattribute__(self, "table").rename(columns=_shown_columns(
+            object.__getattribute__(self, "table")))
         last = table.index[-1]
         return (f"<lcsem.InvarianceResult {self.group} ({len(self.group_labels)} groups); levels "
                 f"{', '.join(self.levels)}; last: CFI {table.loc[last, 'cfi']:.3f}, "
@@ -538,12 +551,40 @@ def _add_mean_bootstrap(means: pd.DataFrame, boot: BootstrapResult) -> pd.DataFr
     return out
 
 
+def _robust(fits: dict[str, FitResult]) -> bool:
+    """Do the fits have a scaled test statistic (a robust estimator)?"""
+    return all(np.isfinite(float(f.fit_indices.get("chisq_scaled", np.nan))) for f in fits.values())
+
+
+def _robust_value(fi: pd.Series, column: str) -> float:
+    """A robust index, or its ``*_scaled`` version where lavaan gives no robust one."""
+    value = float(fi.get(column, np.nan))
+    if not np.isfinite(value) and column.endswith("_robust"):
+        value = float(fi.get(column[: -len("_robust")] + "_scaled", np.nan))
+    return value
+
+
+def _shown_columns(table: pd.DataFrame) -> dict[str, str]:
+    """Table column -> the display name it fills (the robust ones when there are any)."""
+    if "chisq_scaled" not in table.columns:
+        return {}
+    return {"chisq": "chisq_ml", "df": "df_ml", "pvalue": "pvalue_ml", "cfi": "cfi_ml", "tli": "tli_ml",
+            "rmsea": "rmsea_ml", "rmsea_ci_lower": "rmsea_ci_lower_ml", "rmsea_ci_upper": "rmsea_ci_upper_ml",
+            "chisq_scaled": "chisq", "df_scaled": "df", "pvalue_scaled": "pvalue", "cfi_robust": "cfi",
+            "tli_robust": "tli", "rmsea_robust": "rmsea", "rmsea_ci_lower_robust": "rmsea_ci_lower",
+            "rmsea_ci_upper_robust": "rmsea_ci_upper"}
+
+
 def _table(fits: dict[str, FitResult], levels: tuple[str, ...], comparison: ComparisonResult | None
            ) -> pd.DataFrame:
+    robust = _robust({lv: fits[lv] for lv in levels})
     rows = []
     for level in levels:
         fi = fits[level].fit_indices
-        rows.append({c: float(fi[c]) for c in INDEX_COLUMNS})
+        row = {c: float(fi[c]) for c in INDEX_COLUMNS}
+        if robust:
+            row.update({c: _robust_value(fi, c) for c in ROBUST_COLUMNS})
+        rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index(list(levels), name="level"))
     table["df"] = table["df"].astype(int)
     if comparison is not None:
@@ -556,7 +597,8 @@ def _table(fits: dict[str, FitResult], levels: tuple[str, ...], comparison: Comp
         for c in ("chisq_diff", "df_diff", "pvalue_diff", "rmsea_d"):
             table[c] = np.nan
     for index in ("cfi", "rmsea", "srmr"):
-        table[f"{index}_diff"] = table[index].diff()
+        source = f"{index}_robust" if robust and index != "srmr" else index
+        table[f"{index}_diff"] = table[source].diff()
     srmr_limit = np.array([CHEN_SRMR.get(level, CHEN_SRMR["default"]) for level in levels])
     first = np.arange(len(levels)) == 0
     flags = {
@@ -566,7 +608,7 @@ def _table(fits: dict[str, FitResult], levels: tuple[str, ...], comparison: Comp
     }
     for name, values in flags.items():
         table[name] = pd.array(np.where(first, None, values), dtype="boolean")
-    return table[INDEX_COLUMNS + DIFF_COLUMNS + FLAG_COLUMNS]
+    return table[INDEX_COLUMNS + (ROBUST_COLUMNS if robust else []) + DIFF_COLUMNS + FLAG_COLUMNS]
 
 
 def _means_level(levels: tuple[str, ...], equal: dict[str, tuple[str, ...]]) -> str | None:
@@ -637,6 +679,14 @@ def _notes(fits: dict[str, FitResult], levels: tuple[str, ...], equal: dict[str,
     held = "; ".join(f"{LEVEL_NAMES[lv].lower()}: {', '.join(equal[lv]) or 'none'}" for lv in levels)
     notes = [f"N = {first.n_obs} ({sizes}); {first.estimator} estimation. Equal across groups at each "
              f"level: {held}. Δ: change from the row above; Δχ² and p(Δχ²) are lavaan's lavTestLRT."]
+    if _robust(fits):
+        test = first.fit_indices
+        notes.append(f"χ², p, CFI, TLI and RMSEA are the {first.estimator} versions: the scaled χ² (scaling "
+                     f"factor {float(test.get('chisq_scaling_factor', np.nan)):.3f} at "
+                     f"{LEVEL_NAMES[levels[0]].lower()}) and the robust indices (Brosseau-Liard, Savalei "
+                     f"& Li); Δχ² is the scaled difference test (Satorra & Bentler, 2001), and ΔCFI and "
+                     f"ΔRMSEA compare the robust indices. The normal-theory values are in the table's "
+                     f"chisq/cfi/rmsea columns.")
     partial = sorted({t for rows in released.values() for t in rows})
     if partial:
         where = {t: [LEVEL_NAMES[lv].lower() for lv in levels if t in released[lv]] for t in partial}

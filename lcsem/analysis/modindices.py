@@ -47,6 +47,7 @@ import pandas as pd
 from ..engine import GroupStructure
 from ..engine.ram import RamStructure, gradient_terms, gram_terms, make_entries
 from .._warnings import warn
+from ..estimation.robust_fit import ROBUST_ESTIMATORS
 from ..exceptions import ArgumentError, ConvergenceWarning, EstimationError, NotSupportedError
 from ..results.fit_result import FitResult
 from .fiml_modindices import fiml_score_tests, fiml_terms, fiml_view
@@ -152,7 +153,8 @@ def modification_indices(res: FitResult, top: int | None = None, sort: bool = Tr
     Parameters
     ----------
     res
-        A :class:`~lcsem.FitResult` estimated with ``estimator="ML"``.
+        A :class:`~lcsem.FitResult` estimated by ML or a robust variant (MLM, MLMV, MLMVS,
+        MLR: the same ML estimates, so the same indices, as lavaan's ``modindices``).
     top
         Keep only the ``top`` rows (after sorting); ``None`` keeps every row.
     sort
@@ -191,9 +193,10 @@ def modification_indices(res: FitResult, top: int | None = None, sort: bool = Tr
         if isinstance(min_mi, bool) or not isinstance(min_mi, (int, float, np.number)) or not np.isfinite(min_mi):
             raise ArgumentError(f"min_mi: {min_mi!r} is not a finite number; use e.g. min_mi=3.84")
     ops = _check_ops(op)
-    if res.estimator != "ML":
-        raise NotSupportedError(f"modification indices are implemented for estimator='ML' only; this "
-                                f"result used estimator={res.estimator!r}: refit with estimator='ML'")
+    if res.estimator not in ("ML", *ROBUST_ESTIMATORS):
+        raise NotSupportedError(f"modification indices are implemented for ML and its robust variants "
+                                f"(MLM, MLMV, MLMVS, MLR) only; this result used estimator={res.estimator!r}: "
+                                f"refit with estimator='ML'")
     if not res.converged:
         warn("the model did not converge; modification indices are not reliable",
              ConvergenceWarning, stacklevel=2)

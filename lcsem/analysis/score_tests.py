@@ -39,7 +39,8 @@ from scipy import stats as sps
 
 from .._warnings import warn
 from ..engine import GroupStructure, gradient, information
-from ..exceptions import ArgumentError, ConvergenceWarning, NotSupportedError
+from ..estimation.robust_fit import ROBUST_ESTIMATORS
+from ..exceptions import ArgumentError, ConvergenceWarning, NotSupportedError, ScaledTestWarning
 from ..results.fit_result import FitResult
 from ..spec.groups import fixed_x_free
 from ..spec.partable import ParRow
@@ -80,7 +81,8 @@ def score_tests(res: FitResult, kind: Literal["univariate", "total", "cumulative
     Parameters
     ----------
     res
-        A :class:`~lcsem.FitResult` estimated with ``estimator="ML"``: a multi-group fit with
+        A :class:`~lcsem.FitResult` estimated by ML (or MLM/MLR, whose estimates are ML's: the
+        ordinary score tests, with a :class:`~lcsem.ScaledTestWarning`): a multi-group fit with
         ``group_equal`` / shared labels / ``c(a, a)`` equalities, or a single-group fit with
         shared labels (``f =~ a*x1 + a*x2``).
     kind
@@ -120,9 +122,14 @@ def score_tests(res: FitResult, kind: Literal["univariate", "total", "cumulative
         raise ArgumentError(f"res: expected an lcsem.FitResult (from lcsem.fit), got {type(res).__name__}")
     if kind not in SCORE_TEST_KINDS:
         raise ArgumentError(f"kind: {kind!r} is not one of {SCORE_TEST_KINDS}")
+    if res.estimator not in ("ML", *ROBUST_ESTIMATORS):
+        raise NotSupportedError(f"score tests are implemented for ML and its robust variants (MLM, MLMV, "
+                                f"MLMVS, MLR) only; this result used estimator={res.estimator!r}: refit with "
+                                f"estimator='ML'")
     if res.estimator != "ML":
-        raise NotSupportedError(f"score tests are implemented for estimator='ML' only; this result used "
-                                f"estimator={res.estimator!r}: refit with estimator='ML'")
+        warn(f"score tests of a {res.estimator} fit are the ordinary (normal-theory) score tests of its ML "
+             f"estimates, as lavaan's lavTestScore (which falls back to them with a warning); a robust score "
+             f"test is not implemented", ScaledTestWarning, stacklevel=2)
     multi = bool(res.group_labels)
     table = [r for r in res.rows if r.op != ":="]
     pairs = equality_constraints(tuple(table), fixed_x_free(res.model, res.rows))

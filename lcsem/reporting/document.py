@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._warnings import quiet, warn
@@ -163,8 +164,14 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
     fi = res.fit_indices
     sizes = ("" if not multi else " (" + "; ".join(f"{label}: {view.n_obs}" for label, view in res.groups.items())
              + "); χ² is the sum over the groups")
+    if np.isfinite(float(fi.get("chisq_scaled", np.nan))):
+        statistic = (f"Scaled χ² = {fi['chisq_scaled']:.{digits}f} ({res.estimator}; scaling factor "
+                     f"{float(fi.get('chisq_scaling_factor', np.nan)):.{digits}f}); CFI, TLI and RMSEA are the "
+                     f"robust versions (scaled where lavaan gives no robust one)")
+    else:
+        statistic = f"χ² = {fi['chisq']:.{digits}f}, df = {int(fi['df'])}"
     table(fit_table(res, boot, digits), "Model fit",
-          f"N = {res.n_obs}{sizes}. χ² = {fi['chisq']:.{digits}f}, df = {int(fi['df'])}. Guidelines after Hu and Bentler (1999).")
+          f"N = {res.n_obs}{sizes}. {statistic}. Guidelines after Hu and Bentler (1999).")
     if meas is not None and multi:
         for label, m in meas.groups.items():
             where = f" ({res.group} = {label}, N = {res.groups[label].n_obs})"

@@ -24,11 +24,24 @@ __all__ = ["fit_table", "measurement_table", "means_table", "group_structural_ta
 
 
 # ---------------------------------------------------------------------------- fit
+def _robust_index(fi: pd.Series, name: str) -> float:
+    """lavaan's robust version of an index, else its scaled version, else NaN."""
+    for key in (f"{name}_robust", f"{name}_scaled"):
+        value = float(fi.get(key, np.nan))
+        if np.isfinite(value):
+            return value
+    return float("nan")
+
+
 def fit_table(res: FitResult, boot: BootstrapResult | None = None, digits: int = 3) -> pd.DataFrame:
     """Model fit: chi-square test, CFI, TLI, RMSEA with its 90% CI and p-close, SRMR;
     the Bollen–Stine p when ``boot`` is a Bollen–Stine bootstrap; conventional guides
-    (Hu & Bentler, 1999) beside each index."""
+    (Hu & Bentler, 1999) beside each index. For a robust estimator (MLM, MLR, WLSMV, ...)
+    the scaled χ² with its scaling factor and the robust indices (``*_robust``, else
+    ``*_scaled`` where lavaan gives no robust one), with the normal-theory χ² beside them."""
     fi = res.fit_indices
+    if np.isfinite(float(fi.get("chisq_scaled", np.nan))):
+        return _robust_fit_table(res, digits)
     rows = [
         ("χ²", format_number(fi["chisq"], digits), ""),
         ("df", str(int(fi["df"])), ""),
@@ -46,6 +59,31 @@ def fit_table(res: FitResult, boot: BootstrapResult | None = None, digits: int =
                         "> .05"))
     frame = pd.DataFrame(rows, columns=["Index", "Value", "Guideline"])
     return frame.set_index("Index")
+
+
+def _robust_fit_table(res: FitResult, digits: int) -> pd.DataFrame:
+    fi = res.fit_indices
+    df_scaled = float(fi.get("df_scaled", fi["df"]))
+    rows = [
+        (f"χ² ({res.estimator}, scaled)", format_number(fi["chisq_scaled"], digits), ""),
+        ("df", str(int(df_scaled)) if df_scaled.is_integer() else format_number(df_scaled, 2), ""),
+        ("p", format_p(fi["pvalue_scaled"], digits), "> .05"),
+        ("Scaling factor", format_number(fi.get("chisq_scaling_factor", np.nan), digits), ""),
+        ("χ² (unscaled)", f"{format_number(fi['chisq'], digits)}, df = {int(fi['df'])}, "
+                          f"p {_p_phrase(fi['pvalue'], digits)}", ""),
+        ("CFI (robust)", format_number(_robust_index(fi, "cfi"), digits), "≥ .95"),
+        ("TLI (robust)", format_number(_robust_index(fi, "tli"), digits), "≥ .95"),
+        ("RMSEA (robust) [90% CI]", f"{format_number(_robust_index(fi, 'rmsea'), digits)} "
+                                    f"{format_ci(_robust_index(fi, 'rmsea_ci_lower'), _robust_index(fi, 'rmsea_ci_upper'), digits)}",
+         "≤ .06"),
+        ("SRMR", format_number(fi["srmr"], digits), "≤ .08"),
+    ]
+    return pd.DataFrame(rows, columns=["Index", "Value", "Guideline"]).set_index("Index")
+
+
+def _p_phrase(p: float, digits: int) -> str:
+    text = format_p(p, digits)
+    return text if text.startswith("<") else f"= {text}"
 
 
 # ---------------------------------------------------------------------------- measurement

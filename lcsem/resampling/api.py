@@ -15,7 +15,7 @@ from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
 from .fiml import FIMLSource, bollen_stine_missing
 from .groups import GroupedReplicateSpec, GroupSource
-from .replicates import STATUS_NAMES, ReplicateSpec
+from .replicates import STATUS_NAMES, ReplicateSpec, refit_estimator
 from .result import KINDS, BootstrapResult
 from .resample import (BLOCK, as_seed_sequence, bollen_stine_transform, group_resample_indices,
                        resample_indices, symmetric_sqrt)
@@ -218,10 +218,11 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             f"(its estimates come from the joint fit); bootstrap the multi-group fit itself, "
             f"lcsem.bootstrap(res_multigroup, ...): cases are resampled within every group and each "
             f"group's parameters are columns named '<parameter>@<group label>'")
-    if res.estimator not in ("ML", "GLS", "ULS") or (res.grouped and res.estimator != "ML"):
-        raise NotSupportedError(f"res: the bootstrap refits with ML, GLS or ULS (multi-group and mean-"
-                                f"structure fits: ML); this result used estimator {res.estimator!r}: refit "
-                                f"with estimator='ML'")
+    refit_with = refit_estimator(res.estimator)
+    if refit_with not in ("ML", "GLS", "ULS") or (res.grouped and refit_with != "ML"):
+        raise NotSupportedError(f"res: the bootstrap refits with ML (also for MLM/MLR fits, whose estimates "
+                                f"are ML's), GLS or ULS (multi-group and mean-structure fits: ML); this "
+                                f"result used estimator {res.estimator!r}: refit with estimator='ML'")
     if res.missing == "ml" and kind == "parametric":
         raise NotSupportedError("kind: 'parametric' is not available for a FIML fit (missing='ml') (it "
                                 "would need a model of the missingness); use kind='nonparametric' (cases "
@@ -297,7 +298,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             indices = None
         else:
             # GLS and ULS fit the unbiased covariance: the transformed data's is Sigma-hat
-            target = Sigma_hat if res.estimator == "ML" else Sigma_hat * (n - 1) / n
+            target = Sigma_hat if refit_with == "ML" else Sigma_hat * (n - 1) / n
             data = bollen_stine_transform(X, target) if kind == "bollen-stine" else Xc
             source = Source(kind="cases", n_obs=n, X=data)
             indices = resample_indices(root, n_resamples, n)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..engine.ram import RamStructure
 from ..estimation.estimate import fixed_x_positions
+from ..estimation.robust_fit import ROBUST_ESTIMATORS
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES, fit_measures, test_statistic
 from ..results.fit_result import FitResult, parameter_name
 from ..inference.standardized import DefinedParameters, admissibility, standardized_values
@@ -44,13 +45,19 @@ class ChunkOutput:
     reasons: dict[int, tuple[str, ...]]   # replicate number -> reasons (failed / inadmissible)
 
 
+def refit_estimator(estimator: str) -> str:
+    """The estimator each replicate is refitted with: a robust ML variant (MLM, MLMV, MLMVS,
+    MLR) has ML's estimates, so its replicates are ML fits (as lavaan's bootstrapLavaan)."""
+    return "ML" if estimator in ROBUST_ESTIMATORS else estimator
+
+
 class ReplicateSpec:
     """What is computed for each replicate, derived from a :class:`~lcsem.FitResult`."""
 
     def __init__(self, res: FitResult):
         model = res.model
         self.struct = RamStructure(model.rows, model.observed, model.latent)
-        self.estimator = res.estimator
+        self.estimator = refit_estimator(res.estimator)
         self.theta0 = np.array(res.theta, dtype=float)
         self.defined = DefinedParameters(model.rows)
         self.df = int(model.df)

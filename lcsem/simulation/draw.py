@@ -14,9 +14,10 @@ import numpy as np
 from .. import _lazy
 from .._random import as_seed_sequence
 from ..exceptions import ArgumentError
+from .likert import LikertCuts
 
 __all__ = ["BLOCK", "as_seed_sequence", "block_rng", "wishart_block", "covariance_batch", "mean_batch",
-           "moments_batch", "fleishman_coefficients", "intermediate_correlation", "vale_maurelli", "likert_cut"]
+           "moments_batch", "fleishman_coefficients", "intermediate_correlation", "vale_maurelli"]
 
 BLOCK = 50
 
@@ -63,7 +64,7 @@ def mean_batch(root: np.random.SeedSequence, key: tuple[int, ...], mu: np.ndarra
 
 
 def moments_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: np.ndarray, n: int, start: int,
-                  stop: int, generator: "ValeMaurelli | None" = None, likert: int | None = None,
+                  stop: int, generator: "ValeMaurelli | None" = None, likert: "LikertCuts | None" = None,
                   mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sample covariances (denominator ``n``) and means of replicates ``start..stop-1`` from
     raw rows: Vale–Maurelli rows when ``generator`` is given, else normal rows; cut into
@@ -84,7 +85,7 @@ def moments_batch(root: np.random.SeedSequence, key: tuple[int, ...], sigma: np.
         if mean is not None:
             X = X + mean
         if likert is not None:
-            X = likert_cut(X, likert, sd)
+            X = likert.cut(X, sd)
         m = X.mean(axis=1)
         Xc = X - m[:, None, :]
         covs.append(np.swapaxes(Xc, 1, 2) @ Xc / n)
@@ -191,10 +192,3 @@ def vale_maurelli(sigma: np.ndarray, skew, kurtosis, n: int, rng: np.random.Gene
     """``n`` rows of Vale–Maurelli data with covariance ``sigma``."""
     p = sigma.shape[0]
     return ValeMaurelli(sigma, np.broadcast_to(skew, (p,)), np.broadcast_to(kurtosis, (p,))).draw(rng, (n,))
-
-
-def likert_cut(data: np.ndarray, points: int, sd: np.ndarray) -> np.ndarray:
-    """Cut each variable (standardised by ``sd``) into ``1..points`` at equally spaced
-    thresholds on [-2.5, 2.5]."""
-    thresholds = np.linspace(-2.5, 2.5, points + 1)[1:-1]
-    return np.searchsorted(thresholds, data / sd).astype(float) + 1.0

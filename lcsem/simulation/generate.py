@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ArgumentError
-from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_batch, likert_cut, moments_batch
+from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_batch, moments_batch
+from .likert import likert_cuts
 from .groups import group_population, sizes_per_group, wants_groups
 from .population import population_sigma
 from ..results.fit_result import FitResult
@@ -18,9 +19,7 @@ from ..results.fit_result import FitResult
 if TYPE_CHECKING:
     from ..engine import GroupStats
 
-__all__ = ["simulate", "SampleBatch", "GroupSampleBatch", "LIKERT_POINTS"]
-
-LIKERT_POINTS = (5, 7)
+__all__ = ["simulate", "SampleBatch", "GroupSampleBatch"]
 
 
 @dataclass(frozen=True)
@@ -111,9 +110,7 @@ def _check_nonnormal(nonnormal, p: int) -> tuple[np.ndarray, np.ndarray] | None:
     return out[0], out[1]
 
 
-def _check_common(likert, n_datasets, missing) -> None:
-    if likert is not None and likert not in LIKERT_POINTS:
-        raise ArgumentError(f"likert: {likert!r} is not supported; use 5, 7 or None (continuous)")
+def _check_common(n_datasets, missing) -> None:
     if n_datasets is not None and (isinstance(n_datasets, bool) or not isinstance(n_datasets, numbers.Integral)
                                    or n_datasets < 1):
         raise ArgumentError(f"n_datasets: {n_datasets!r} is not a whole number ≥ 1; use None for one DataFrame")
@@ -128,7 +125,7 @@ def _check_common(likert, n_datasets, missing) -> None:
 def simulate(model: Any, n: Any = None, params: Mapping[str, Any] | None = None, *,
              seed: int | np.random.Generator | np.random.SeedSequence | None = None,
              n_datasets: int | None = None, nonnormal: tuple[Any, Any] | None = None,
-             likert: int | None = None, missing: float | None = None, groups: Any = None,
+             likert: Any = None, missing: float | None = None, groups: Any = None,
              group: str = "group", group_equal: Any = ()) -> pd.DataFrame | SampleBatch | GroupSampleBatch:
     """Draw data from a model's population values or from a fitted result.
 
@@ -174,8 +171,14 @@ def simulate(model: Any, n: Any = None, params: Mapping[str, Any] | None = None,
         lavaan's ``simulateData(skewness=, kurtosis=)``). Pairs Fleishman's polynomial cannot
         reach raise an :class:`lcsem.ArgumentError`.
     likert
-        ``5`` or ``7`` to cut each variable (standardised) into categories ``1..likert`` at
-        equally spaced thresholds on [-2.5, 2.5] (symmetric, bell-shaped responses).
+        Cut each variable, standardised by its population SD, into categories ``1, 2, ...``
+        (lavaan's ``simulateData`` with ``|`` thresholds): a number of categories (2 to 10;
+        equally spaced thresholds on [-2.5, 2.5], symmetric bell-shaped responses, see
+        :func:`lcsem.simulation.likert_thresholds`), one list of increasing thresholds for
+        every variable (e.g. ``[-1.5, -0.5, 0.5, 1.5]`` for five categories), or
+        ``{variable: categories or thresholds}`` naming every observed variable. With
+        several groups the thresholds stay put while a group's means move its responses.
+        Fitting such data with ``ordered=True`` recovers the thresholds (single group, means 0).
     missing
         Share of cells to blank out completely at random (MCAR), in [0, 1). Only for a single
         DataFrame (``n_datasets=None``): a batch of moments cannot carry missing data.
@@ -193,9 +196,10 @@ def simulate(model: Any, n: Any = None, params: Mapping[str, Any] | None = None,
         n = int(model.n_obs)
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
         raise ArgumentError(f"n: {n!r} is not a whole number of rows ≥ 2")
-    _check_common(likert, n_datasets, missing)
+    _check_common(n_datasets, missing)
     sigma, names_ = population_sigma(model, params)
     names = list(names_)
+    likert = likert_cuts(likert, names)
     if n_datasets is not None and n <= len(names):
         raise ArgumentError(f"n: {n} rows per data set are not more than the {len(names)} variables, so every "
                             f"sample covariance matrix would be singular; use n > {len(names)}")
@@ -211,7 +215,7 @@ def simulate(model: Any, n: Any = None, params: Mapping[str, Any] | None = None,
         else:
             draws = generator.draw(rng, (n,))
         if likert is not None:
-            draws = likert_cut(draws, likert, sd)
+            draws = likert.cut(draws, sd)
         if missing:
             draws[rng.random(draws.shape) < float(missing)] = np.nan
         return pd.DataFrame(draws, columns=names)
@@ -229,13 +233,14 @@ def simulate(model: Any, n: Any = None, params: Mapping[str, Any] | None = None,
 def _simulate_groups(model, n, params, groups, group, group_equal, seed, n_datasets, nonnormal, likert,
                      missing) -> pd.DataFrame | SampleBatch | GroupSampleBatch:
     """:func:`simulate` for several groups or a mean structure (see there)."""
-    _check_common(likert, n_datasets, missing)
+    _check_common(n_datasets, missing)
     if not isinstance(group, str) or not group:
         raise ArgumentError(f"group: {group!r} is not a column name; use e.g. group='sector'")
     if isinstance(group_equal, str):
         group_equal = [group_equal]
     pop = group_population(model, params, groups, group_equal=tuple(group_equal))
     names = list(pop.names)
+    likert = likert_cuts(likert, names)
     if group in names:
         raise ArgumentError(f"group: {group!r} is also a variable of the model; name the group column "
                             f"differently, e.g. group='{group}_'")
@@ -259,7 +264,7 @@ def _simulate_groups(model, n, params, groups, group, group_equal, seed, n_datas
             else:
                 draws = generators[g].draw(rng, (int(sizes[g]),)) + mu
             if likert is not None:
-                draws = likert_cut(draws, likert, np.sqrt(np.diag(sigma)))
+                draws = likert.cut(draws, np.sqrt(np.diag(sigma)))
             if missing:
                 draws[rng.random(draws.shape) < float(missing)] = np.nan
             frame = pd.DataFrame(draws, columns=names)

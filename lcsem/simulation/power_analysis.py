@@ -38,7 +38,8 @@ from ..exceptions import ArgumentError, ConvergenceWarning
 from ..inference.standardized import DefinedParameters
 from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_batch, mean_batch, moments_batch
 from .checkpoint import ChunkStore, fingerprint
-from .generate import LIKERT_POINTS, _check_nonnormal
+from .generate import _check_nonnormal
+from .likert import LikertCuts, likert_cuts
 from .population import Population, population
 from .groups import GroupPopulation, group_population, split_total, sizes_per_group, wants_groups
 from .group_replicates import fit_group_replicates
@@ -195,7 +196,7 @@ class _Setup:
     used_rows: np.ndarray = None        # table rows holding one of them
     used_row_param: np.ndarray = None   # position in ``used`` of each such row's parameter
     generator: ValeMaurelli | None = None   # non-normal rows (None: Wishart moments)
-    likert: int | None = None
+    likert: LikertCuts | None = None
     estimator: str = "ML"
     group_sizes: list = None                 # per N: (G,) group sizes (grouped populations)
     generators: list = None                  # per group: ValeMaurelli or None
@@ -331,7 +332,7 @@ def _progress(enabled: bool, total: int, done: int):
 def power(model: Any, n: Any = DEFAULT_N, n_rep: int = 1000, *, alpha: float = 0.05,
           params: Mapping[str, Any] | None = None, seed: Any = None, mc_draws: int = 1000,
           n_jobs: int | None = 1, batch_size: int | None = None, progress: bool = False,
-          nonnormal: tuple[Any, Any] | None = None, likert: int | None = None,
+          nonnormal: tuple[Any, Any] | None = None, likert: Any = None,
           checkpoint: str | os.PathLike | None = None, estimator: str | None = None, groups: Any = None,
           ratio: Any = None, group_equal: Any = (), group_partial: Any = ()) -> PowerResult:
     """Monte Carlo power of every free parameter and ``:=`` effect at each sample size.
@@ -370,8 +371,8 @@ def power(model: Any, n: Any = DEFAULT_N, n_rep: int = 1000, *, alpha: float = 0
         Show a tqdm progress bar over chunks.
     nonnormal, likert
         Simulate raw rows instead of Wishart moments: Vale–Maurelli data with these
-        ``(skew, excess kurtosis)`` values and/or cut into ``likert`` (5 or 7) categories, as
-        in :func:`lcsem.simulate`. The replicates are still fitted by normal-theory ML (with
+        ``(skew, excess kurtosis)`` values and/or cut into Likert categories (a number of
+        categories, thresholds, or ``{variable: ...}``), as in :func:`lcsem.simulate`. The replicates are still fitted by normal-theory ML (with
         its SEs), so the power shows what that analysis achieves on such data; with Likert
         data the estimates target the categorised variables, not ``pop``.
     estimator
@@ -412,12 +413,12 @@ def power(model: Any, n: Any = DEFAULT_N, n_rep: int = 1000, *, alpha: float = 0
     batch_size = DEFAULT_BATCH if batch_size is None else _int("batch_size", batch_size, 1)
     if not isinstance(progress, (bool, np.bool_)):
         raise ArgumentError(f"progress: expected True or False, got {progress!r}")
-    if likert is not None and likert not in LIKERT_POINTS:
-        raise ArgumentError(f"likert: {likert!r} is not supported; use 5, 7 or None (continuous)")
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise ArgumentError(f"checkpoint: expected a file path, got {checkpoint!r}")
     pop = _population(model, params, groups, ratio, group_equal, group_partial)
     estimator = _estimator(model, estimator, pop)
+    cuts = likert_cuts(likert, list(pop.names) if isinstance(pop, GroupPopulation) else list(pop.model.observed))
+    cut_points = None if cuts is None else [t.tolist() for t in cuts.thresholds]
     root = as_seed_sequence(seed)
     extra = []
     if isinstance(pop, GroupPopulation):
@@ -427,10 +428,10 @@ def power(model: Any, n: Any = DEFAULT_N, n_rep: int = 1000, *, alpha: float = 0
         generator = generators[0]
         defined = DefinedParameters(pop.rows)
         setup = _Setup(pop, defined, mc_draws, alpha, root.entropy, tuple(root.spawn_key), _used(defined, pop),
-                       generator=generator, likert=likert, group_sizes=group_sizes, generators=generators)
+                       generator=generator, likert=cuts, group_sizes=group_sizes, generators=generators)
         stamp = fingerprint("power-groups-v1", repr(pop.rows), pop.sigma, pop.mu, pop.theta, pop.labels,
                             [list(map(int, g)) for g in group_sizes], n_rep, batch_size, alpha, mc_draws,
-                            root.entropy, tuple(root.spawn_key), nonnormal, likert)
+                            root.entropy, tuple(root.spawn_key), nonnormal, cut_points)
         if pop.fmin > 1e-10:
             extra.append(f"the analysis model does not hold in the population (F_ML = {pop.fmin:.4g}); 'pop' is "
                          f"its closest ML fit (groups weighed by their shares)")
@@ -443,14 +444,14 @@ def power(model: Any, n: Any = DEFAULT_N, n_rep: int = 1000, *, alpha: float = 0
         generator = None if shape is None else ValeMaurelli(pop.sigma, *shape)
         defined = DefinedParameters(pop.model.rows)
         setup = _Setup(pop, defined, mc_draws, alpha, root.entropy, tuple(root.spawn_key), _used(defined, pop),
-                       generator=generator, likert=likert, estimator=estimator)
+                       generator=generator, likert=cuts, estimator=estimator)
         stamp = fingerprint("power-v1", pop.model.to_syntax(), pop.sigma, pop.theta, sizes, n_rep, batch_size,
-                            alpha, mc_draws, root.entropy, tuple(root.spawn_key), nonnormal, likert,
+                            alpha, mc_draws, root.entropy, tuple(root.spawn_key), nonnormal, cut_points,
                             *([estimator] if estimator != "ML" else []))
     merged = _run(setup, sizes, n_rep, batch_size, workers, progress, ChunkStore(checkpoint, stamp))
-    if generator is not None or likert is not None:
+    if generator is not None or cuts is not None:
         what = [f"Vale–Maurelli rows (skew, kurtosis) = {nonnormal}" if generator is not None else "normal rows",
-                f"cut into {likert} categories" if likert is not None else ""]
+                cuts.describe() if cuts is not None else ""]
         extra.append("data: " + " ".join(w for w in what if w) + f"; fitted by normal-theory {estimator}")
     return _summarise(setup, sizes, n_rep, merged, root, extra)
 
