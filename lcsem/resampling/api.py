@@ -15,6 +15,7 @@ from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
 from .fiml import FIMLSource, bollen_stine_missing
 from .groups import GroupedReplicateSpec, GroupSource
+from .ordinal import OrdinalReplicateSpec, OrdinalSource
 from .replicates import STATUS_NAMES, ReplicateSpec, refit_estimator
 from .result import KINDS, BootstrapResult
 from .resample import (BLOCK, as_seed_sequence, bollen_stine_transform, group_resample_indices,
@@ -61,6 +62,8 @@ def _n_workers(n_jobs) -> int:
 
 def _estimate_row(res: FitResult, spec: ReplicateSpec | GroupedReplicateSpec) -> pd.Series:
     """Full-sample value of every column of the distribution."""
+    if isinstance(spec, OrdinalReplicateSpec):
+        return spec.estimate_row(res)
     est = res.estimates
     values = [float(res.fit_indices[k]) for k in BOOTSTRAP_INDEX_NAMES]
     values += [float(est["est"].iloc[i]) for i in spec.param_pos]
@@ -218,8 +221,12 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             f"(its estimates come from the joint fit); bootstrap the multi-group fit itself, "
             f"lcsem.bootstrap(res_multigroup, ...): cases are resampled within every group and each "
             f"group's parameters are columns named '<parameter>@<group label>'")
+    if res.ordinal is not None and kind != "nonparametric":
+        raise NotSupportedError(f"kind: {kind!r} is not available for an ordinal fit (ordered=...); use "
+                                f"kind='nonparametric': cases are resampled and the thresholds, polychoric "
+                                f"correlations and weights are recomputed on every replicate")
     refit_with = refit_estimator(res.estimator)
-    if refit_with not in ("ML", "GLS", "ULS") or (res.grouped and refit_with != "ML"):
+    if res.ordinal is None and (refit_with not in ("ML", "GLS", "ULS") or (res.grouped and refit_with != "ML")):
         raise NotSupportedError(f"res: the bootstrap refits with ML (also for MLM/MLR fits, whose estimates "
                                 f"are ML's), GLS or ULS (multi-group and mean-structure fits: ML); this "
                                 f"result used estimator {res.estimator!r}: refit with estimator='ML'")
@@ -262,7 +269,14 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             raise ArgumentError(f"checkpoint: the folder {str(path.parent)!r} does not exist; create it "
                                 f"first or pass a path in an existing folder")
 
-    if res.missing == "ml":
+    if res.ordinal is not None:
+        X, positions, _ = _group_data(res)
+        spec = OrdinalReplicateSpec(res, positions)
+        source = jack_source = OrdinalSource(positions=positions, n_rows=X.shape[0])
+        Xc = X
+        indices = group_resample_indices(root, n_resamples, positions)
+        text = repr(res.rows) + repr(res.group_labels) + res.estimator + "ordinal"
+    elif res.missing == "ml":
         spec = GroupedReplicateSpec(res)
         X, positions, group_of = _group_data(res)
         columns = tuple(res.model.observed)

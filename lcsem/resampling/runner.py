@@ -23,6 +23,7 @@ from threadpoolctl import ThreadpoolController
 from ..exceptions import ArgumentError
 from .fiml import FIMLSource, evaluate_fiml
 from .groups import GroupedReplicateSpec, GroupSource, evaluate_groups, group_moments
+from .ordinal import OrdinalSource, evaluate_ordinal
 from .replicates import FAILED, ChunkOutput, ReplicateSpec, evaluate
 from .resample import (counts_from_indices, covariances_from_counts, leave_one_out_covariances,
                        parametric_covariances)
@@ -67,6 +68,8 @@ def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupS
              ) -> ChunkOutput:
     """Make and evaluate one chunk of replicates (runs in a worker)."""
     with _one_blas_thread():
+        if isinstance(source, OrdinalSource):
+            return evaluate_ordinal(spec, source, task.positions, task.indices, task.leave_out)
         if isinstance(source, FIMLSource):
             return evaluate_fiml(spec, source, task.positions, task.indices, task.leave_out)
         if isinstance(source, GroupSource):
