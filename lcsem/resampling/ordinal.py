@@ -39,9 +39,9 @@ from ..data.ordinal import EmptyCategoryError, ordinal_levels, prepare_ordinal, 
 from ..data.ordinal_batch import ordinal_stats_batch
 from ..engine.optimize import fisher_scoring
 from ..engine.ordinal import OrdinalStructure
+from ..engine.ordinal_batch import batch_moments
 from ..engine.wls_batch import ReplicateWLSObjective
 from ..estimation.ordinal_fit import ORDINAL_ESTIMATORS, _residual_indices
-from ..inference.ordinal_standardized import ordinal_standardized
 from ..inference.robust import _cfi, _rmsea, _tli
 from ..inference.standardized import DefinedParameters
 from ..results.fit_result import FitResult
@@ -123,6 +123,23 @@ class OrdinalReplicateSpec:
         self.columns = (tuple(ORDINAL_INDEX_NAMES) + tuple(names[i] for i in self.param_pos)
                         + tuple("std:" + names[i] for i in self.std_pos))
         self.n_index, self.n_param = len(ORDINAL_INDEX_NAMES), int(param.sum())
+        # per group: derived rows (and their variable), and the rows of each std.all formula
+        index = {v: i for i, v in enumerate(self.struct.observed + self.struct.latent)}
+        self._derived, self._std_plan = [], []
+        for g in range(self.G):
+            derived = [(n, index[r.lhs]) for n, r in enumerate(table)
+                       if r.group == g + 1 and r.lhs in self.struct.ordered and r.rhs == r.lhs
+                       and r.op == ("~~" if self.struct.parameterization == "delta" else "~*~")]
+            self._derived.append((np.array([d[0] for d in derived], int), np.array([d[1] for d in derived], int)))
+            plan = []
+            for op in ("=~", "~", "~~", "~1", "|", "~*~"):
+                rows = [n for n, r in enumerate(table) if r.group == g + 1 and r.op == op
+                        and r.lhs in index and (op in ("~1", "|", "~*~") or r.rhs in index)]
+                if rows:
+                    a = np.array([index[table[n].lhs] for n in rows], int)
+                    b = np.array([index.get(table[n].rhs, 0) for n in rows], int)
+                    plan.append((op, np.array(rows, int), a, b))
+            self._std_plan.append(plan)
         self.variance_rows = np.flatnonzero([r.op == "~~" and r.lhs == r.rhs for r in table])
 
     @staticmethod
@@ -227,10 +244,44 @@ class OrdinalReplicateSpec:
                 "srmr": srmr}
 
     def rows(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row values (derived ones included) and std.all values of every replicate."""
-        rows = np.stack([self.struct.row_values(t) for t in theta])
-        std = np.stack([ordinal_standardized(self.struct, t, v)["std_all"] for t, v in zip(theta, rows)])
-        return rows, std
+        """Row values (derived ones included: delta: the ``y*`` residual variances; theta:
+        the scaling factors) and std.all values of every replicate (R, n_rows): the values
+        of :meth:`OrdinalStructure.row_values` and
+        :func:`~lcsem.inference.ordinal_standardized.ordinal_standardized`, for all
+        replicates at once."""
+        struct = self.struct
+        R = theta.shape[0]
+        free = struct._row_free
+        values = np.where(free >= 0, theta[:, np.maximum(free, 0)] if struct.k else 0.0, struct._row_fixed)
+        std = np.full(values.shape, np.nan)
+        ordinal = np.flatnonzero(struct.is_ordinal)
+        for g in range(struct.n_groups):
+            m = batch_moments(struct, theta, g)
+            derived, var = self._derived[g]
+            if derived.size:
+                if struct.parameterization == "delta":
+                    values[:, derived] = m["Sigma"][:, var, var] - m["C"][:, var, var]
+                else:
+                    values[:, derived] = m["delta"][:, var]
+            C = m["C"]
+            diag = np.diagonal(C, axis1=1, axis2=2).copy()
+            if struct.parameterization == "delta":
+                diag[:, ordinal] = m["Sigma"][:, ordinal, ordinal]
+            sd = np.sqrt(np.clip(diag, 0, None))                              # (R, variables)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                for op, rows, a, b in self._std_plan[g]:
+                    est = values[:, rows]
+                    if op == "=~":
+                        std[:, rows] = est * sd[:, a] / sd[:, b]
+                    elif op == "~":
+                        std[:, rows] = est * sd[:, b] / sd[:, a]
+                    elif op == "~~":
+                        std[:, rows] = est / (sd[:, a] * sd[:, b])
+                    elif op in ("~1", "|"):
+                        std[:, rows] = est / sd[:, a]
+                    elif op == "~*~":
+                        std[:, rows] = est * sd[:, a]
+        return values, std[:R]
 
     def inadmissible(self, rows: np.ndarray) -> list[tuple[str, ...]]:
         """Per replicate: its negative (residual) variances, as sentences."""
