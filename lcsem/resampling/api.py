@@ -165,11 +165,21 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     ``mu_o + (x_o - m_o) S_oo^(-1/2) Sigma_oo^(1/2)`` (``m``, ``S``: the EM moments);
     ``kind="parametric"`` is refused for FIML fits.
 
+    Ordinal fits (``fit(..., ordered=...)``, single or multi-group) resample cases as
+    above (within groups); every replicate's thresholds, polychoric/polyserial
+    correlations and weights are recomputed from its case counts, all replicates of a
+    chunk at once, and the model is refitted with the fit's weights (DWLS, ULS, or WLS with
+    the replicate's full Gamma) by the batched solver (:mod:`lcsem.resampling.ordinal`).
+    Their fit-index columns are ``chisq pvalue cfi tli rmsea srmr`` (standard statistic;
+    the scaled ones are not computed). A resample with an empty category of an ordered
+    variable is failed with that reason (as lavaan's ``bootstrapLavaan``); only
+    ``kind="nonparametric"`` is available.
+
     Parameters
     ----------
     res
         A result of :func:`lcsem.fit` (estimator ML, GLS or ULS; multi-group and
-        mean-structure fits: ML).
+        mean-structure fits: ML; ordinal fits: any of their estimators).
     n_resamples
         Number of replicates (lavaan users typically run 1,000--5,000).
     kind
