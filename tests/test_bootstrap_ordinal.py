@@ -66,12 +66,16 @@ def identity_replicate(res) -> tuple[np.ndarray, pd.Series, np.ndarray]:
     return out.values[0], spec.estimate_row(res), out.status
 
 
-@pytest.mark.parametrize("case", ["canonical", "by_sector", "wls", "uls", "theta"])
+@pytest.mark.parametrize("case", ["canonical", "by_sector", "wls", "uls", "theta", "mixed"])
 def test_all_ones_replicate_reproduces_the_fit(case, canonical, by_sector, data):
     if case == "canonical":
         res = canonical
     elif case == "by_sector":
         res = by_sector
+    elif case == "mixed":              # c1, c2 continuous: polyserial correlations
+        sim = pd.read_csv(REFERENCE / "ordinal_sim.csv")
+        res = lcsem.fit("f1 =~ y1 + y2 + y3 + y4 + c1\nf2 =~ y5 + y6 + y7 + y8 + c2", sim,
+                        ordered=[f"y{i}" for i in range(1, 9)])
     else:
         small = "culture =~ culture1 + culture2 + culture3 + culture4\nkmsuse =~ kmsuse1 + kmsuse2 + kmsuse3"
         options = {"wls": dict(estimator="WLS"), "uls": dict(estimator="ULSMV"),
