@@ -89,6 +89,12 @@ class OrdinalDataWarning(LcsemWarning):
     """Indicators look ordinal (few distinct integer values) but are treated as continuous."""
 
 
+class PolychoricWarning(LcsemWarning):
+    """A polychoric or polyserial correlation is at or near its bound (above 0.99 in absolute
+    value, or a 2 x 2 table with two empty cells) or its optimisation did not converge (as
+    lavaan warns)."""
+
+
 class BootstrapFailureWarning(LcsemWarning):
     """Some bootstrap replicates failed or were inadmissible."""
 
@@ -131,9 +137,3 @@ class ScaledTestWarning(LcsemWarning):
     difference test whose scaling factor is not positive: the statistic is NaN; the message
     names the alternative. Also issued where only the ordinary statistic exists (the score
     tests of an MLM/MLR fit, as lavaan's ``lavTestScore``)."""
-
-
-class PolychoricWarning(LcsemWarning):
-    """A polychoric or polyserial correlation is at or near its bound (above 0.99 in absolute
-    value, or a 2 x 2 table with two empty cells) or its optimisation did not converge (as
-    lavaan warns)."""

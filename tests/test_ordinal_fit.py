@@ -461,3 +461,15 @@ def test_unidentified_model_is_flagged():
         res = lcsem.fit(model, DATA["ordinal_sim.csv"], ordered=True)
     assert not res.identified and any("f1" in name for name in res.unidentified)
     assert res.estimates.loc[res.estimates.op == "=~", "se"].isna().all()
+
+
+def test_implied_moments_of_an_ordinal_fit_are_lavaans_implied():
+    fit = FITS["sim_mixed_wlsmv"]
+    moments = fit_reference("sim_mixed_wlsmv").implied_moments()
+    ref = fit["implied"]["1"]
+    cov = pd.DataFrame(np.array(ref["cov"]["values"]), index=ref["cov"]["rownames"], columns=ref["cov"]["colnames"])
+    np.testing.assert_allclose(moments["cov"].loc[cov.index, cov.columns].to_numpy(), cov.to_numpy(), atol=1e-4)
+    for name, value in ref["th"].items():
+        assert moments["th"][name] == pytest.approx(value, abs=1e-4)
+    for name, value in ref["mean"].items():
+        assert moments["mean"][name] == pytest.approx(value, abs=1e-4)

@@ -399,3 +399,65 @@ def test_perfectly_associated_table_stops_at_the_bound_with_a_warning():
         st = ordinal_stats(d, list(d.columns), True)
     assert st.cor[0, 1] == 0.999 and st.cor[0, 3] == -0.999
     assert np.isfinite(st.gamma).all()
+
+
+@pytest.mark.filterwarnings("ignore::lcsem.exceptions.PolychoricWarning")   # flat tables occur
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_sparse_designs_consistent(seed):
+    """Random items with 2-7 categories, small N (sparse tables): the polychoric estimates
+    are at the optimum (score 0 or a bound), the batch equals one call per replicate, and
+    weights equal replicated rows."""
+    from lcsem.data.ordinal import prepare_ordinal, stats_of
+    from lcsem.data.ordinal_batch import ordinal_stats_batch
+    from lcsem.data.polychoric import PairGrid, _derivatives, _evaluate
+    rng = np.random.default_rng(seed)
+    n, p = 80, 6
+    z = rng.multivariate_normal(np.zeros(p), 0.5 * np.eye(p) + 0.5, size=n)
+    cats = rng.integers(2, 8, size=p)
+    data = pd.DataFrame({f"v{j}": 1 + np.digitize(z[:, j], np.sort(rng.normal(0, 0.8, cats[j] - 1)))
+                         for j in range(p)})
+    names = list(data.columns)
+    design, w = prepare_ordinal(data, names, True)
+    st = stats_of(design, w)
+    assert np.isfinite(st.gamma).all() and np.all(np.diag(st.gamma) > 0)
+    # the score of every free pair is zero at the estimate (up to rounding)
+    k = tuple(len(lv) - 1 for lv in st.levels)
+    pairs = [(i, j) for j in range(p - 1) for i in range(j + 1, p)]
+    grid = PairGrid.build(k, tuple(pairs))
+    freq = np.bincount(grid.table_index(design.codes).ravel(), minlength=grid.cell_size)[None, :].astype(float)
+    th = st.th[None, :]
+    rho = np.array([[st.cor[i, j] for i, j in pairs]])
+    grad, hess = _derivatives(grid, freq, _evaluate(grid, th, rho))
+    interior = (np.abs(rho) < 0.999) & (k[0] + 0 >= 0)
+    two_by_two = np.array([[k[i] == 1 and k[j] == 1 for i, j in pairs]])
+    check = interior & ~two_by_two
+    assert np.all(np.abs(grad[check]) < 1e-8 * np.abs(hess[check]))
+    counts = rng.multinomial(n, np.full(n, 1 / n), size=4)
+    batch = ordinal_stats_batch(design, counts)
+    for r in range(4):
+        if not batch.ok[r]:
+            with pytest.raises(EmptyCategoryError):
+                stats_of(design, counts[r])
+            continue
+        one = stats_of(design, counts[r])
+        np.testing.assert_allclose(batch.wls_obs[r], one.wls_obs, rtol=0, atol=1e-11)
+        np.testing.assert_allclose(batch.wls_v_diag[r], one.wls_v_diag, rtol=1e-9)
+        rep = data.loc[data.index.repeat(counts[r])].reset_index(drop=True)
+        np.testing.assert_allclose(ordinal_stats(rep, names, dict(zip(names, st.levels))).wls_obs, one.wls_obs,
+                                   rtol=0, atol=1e-11)
+
+
+def test_flat_likelihood_is_reported_and_gets_almost_no_weight():
+    """A table whose first column has a single non-empty cell: the likelihood rises towards
+    rho = 1 along a plateau flat to machine precision (lavaan's nlminb stops at 0.999 on
+    these counts; its Gamma entry is about 4e97). Here: stopped on the plateau, reported,
+    a huge Gamma entry and a DWLS weight of about 0."""
+    cells = {(1, 1): 14, (1, 2): 18, (2, 2): 29, (3, 2): 19}
+    rows = [(a, b) for (a, b), n in cells.items() for _ in range(n)]
+    d = pd.DataFrame(rows, columns=["v5", "v3"])
+    d["w"] = np.tile([1, 2, 3, 2], len(d) // 4 + 1)[:len(d)]
+    with pytest.warns(PolychoricWarning, match="almost no information"):
+        st = ordinal_stats(d, ["v5", "v3", "w"], True)
+    assert 0.98 < st.cor[0, 1] <= 0.999
+    i = st.wls_obs_names.index("v5~~v3")
+    assert np.isfinite(st.gamma).all() and st.gamma[i, i] > 1e6 and st.wls_v_diag[i] < 1e-6

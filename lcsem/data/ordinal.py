@@ -426,6 +426,12 @@ def _stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool) -> Ord
             cor[i, j] = cor[j, i] = fit.rho[0, q]
             if np.any(freq[grid.cell_pair == q] == 0):
                 zero_pairs.append((names[j], names[i]))
+            if fit.flat[0, q]:
+                at_one.add((i, j))
+                warn(f"the table of {names[j]!r} x {names[i]!r}{where} carries almost no information about "
+                     f"their polychoric correlation (empty cells make the likelihood flat; lavaan's value is "
+                     f"arbitrary there too); the estimate is {fit.rho[0, q]:.4f}, where the likelihood "
+                     f"stops rising; consider merging sparse categories", PolychoricWarning, stacklevel=3)
             if fit.two_zero_cells[0, q]:
                 at_one.add((i, j))
                 warn(f"the 2 x 2 table of {names[j]!r} x {names[i]!r}{where} has two empty cells: the "
@@ -472,6 +478,10 @@ def _stats_of(design: OrdinalDesign, weights: np.ndarray, *, gamma: bool) -> Ord
                          evaluation=evaluation)
         with np.errstate(divide="ignore"):
             vd = 1.0 / np.diag(g)
+        if not np.all(np.isfinite(g)):
+            warn(f"Gamma{where} is undefined (NaN) for a correlation whose table carries no information "
+                 f"about it (its score is 0 for every case); merge sparse categories", PolychoricWarning,
+                 stacklevel=3)
     return OrdinalStats(names=names, ordered=ordered, n=int(round(n)), th=th, th_names=tuple(th_names),
                         th_idx=th_idx_arr, mean=mean, var=np.where(ordered, 1.0, var), cor=cor, cov=cov,
                         wls_obs=wls_obs, wls_obs_names=wls_names, gamma=g, wls_v_diag=vd,

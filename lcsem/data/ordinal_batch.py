@@ -159,6 +159,7 @@ class _Plan:
         ok &= fit.converged.all(axis=1)
         rho = fit.rho
         diag = self._gamma_diag(th, ths, cats, freq, rho, n, fit.evaluation)
+        ok &= np.isfinite(diag).all(axis=1)
         wls_obs = np.concatenate([th, rho], axis=1)
         wls_obs[~ok] = np.nan
         with np.errstate(divide="ignore"):
@@ -202,7 +203,8 @@ class _Plan:
                 d = np.where(t < kcell, d, 0.0)
                 a21 = grid.pair_sum(fs * d)                                   # (R, pairs)
                 correction += a21[:, grid.cell_pair] * pad[:, var, cat_of_cell, t]
-        u_rho = (s_rho - correction) / a22[:, grid.cell_pair]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u_rho = (s_rho - correction) / np.where(a22 > 0, a22, np.nan)[:, grid.cell_pair]
         diag_rho = grid.pair_sum(freq * u_rho * u_rho)
         return n[:, None] * np.concatenate(diag_th + [diag_rho], axis=1)
 

@@ -143,7 +143,8 @@ def gamma_matrix(design, w: np.ndarray, *, th, th_idx, ord_th, mean, var, cor, p
         block = (s * w[:, None]).T @ s
         a11_inv[np.ix_(cols, cols)] = np.linalg.inv(block)
     a22 = (sc[:, nth + n_num:] ** 2 * w[:, None]).sum(axis=0)
-    a22_inv = 1.0 / a22
+    with np.errstate(divide="ignore"):
+        a22_inv = np.where(a22 > 0, 1.0 / a22, np.nan)      # no information on rho: NaN
     b_inv = np.zeros((size, size))
     b_inv[:nth + n_num, :nth + n_num] = a11_inv
     b_inv[nth + n_num:, :nth + n_num] = -(a22_inv[:, None] * a21) @ a11_inv

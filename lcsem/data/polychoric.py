@@ -9,6 +9,14 @@ included). Here step 2 is one Newton iteration over *every pair and every replic
 once*: arrays of shape (R, pairs), analytic first and second derivatives, halving a step
 that lowers the log-likelihood.
 
+A table whose empty cells make the likelihood flat in rho (it rises towards the bound along
+a plateau flat to machine precision, e.g. a column with a single non-empty cell) has no
+determinate estimate: the iteration stops where the curvature per case falls below 1e-8,
+and the pair is reported (:attr:`PolychoricFit.flat`). lavaan's nlminb stops somewhere on
+the plateau too, often at the bound 0.999 (a value that differs from this one by up to
+about 0.01 with the same likelihood to machine precision); either way the pair's Gamma
+entry is huge (lavaan's about 1e97 at the bound) and its DWLS weight about 0.
+
 At the bound (a table without any cell off its diagonal), the estimate is +-0.999 as
 lavaan's when its optimiser (nlminb) reports convergence there; when nlminb reports
 failure instead, lavaan restarts within +-0.995 and returns that bound: such boundary
@@ -37,6 +45,9 @@ _MAX_ITER = 100
 _STEP_TOL = 1e-13      # a step this small ends the iteration
 _NEWTON_TOL = 1e-10    # ... and so does a next Newton step this small (quadratic convergence:
                        # the remaining error is then of order 1e-20)
+_FLAT_INFO = 1e-8      # ... and a curvature below this per case: the table carries no
+                       # information about rho there (structural empty cells push the
+                       # optimum to the bound along a plateau flat to machine precision)
 
 
 def thresholds_from_counts(counts: np.ndarray) -> np.ndarray:
@@ -269,6 +280,7 @@ class PolychoricFit:
     converged: np.ndarray      # (R, pairs) bool
     iterations: int
     two_zero_cells: np.ndarray  # (R, pairs) bool: a 2 x 2 table with two empty cells (rho = +-1)
+    flat: np.ndarray            # (R, pairs) bool: stopped on a plateau without information on rho
     evaluation: "_Evaluation | None" = None   # cell probabilities and derivatives at ``rho``
 
 
@@ -297,6 +309,8 @@ def polychoric(grid: PairGrid, th: np.ndarray, freq: np.ndarray, start: np.ndarr
     grad, hess = _derivatives(grid, freq, ev)
     active = free.copy()
     step_scale = np.ones_like(rho)
+    n_pair = grid.pair_sum(freq)
+    flat = np.zeros_like(active)
     it = 0
     while active.any() and it < _MAX_ITER:
         it += 1
@@ -315,11 +329,14 @@ def polychoric(grid: PairGrid, th: np.ndarray, freq: np.ndarray, start: np.ndarr
         step_scale = np.where(accept, 1.0, step_scale * 0.5)
         pushing_out = (np.abs(rho) >= RHO_BOUND) & (np.sign(grad) == np.sign(rho))
         next_small = (hess < 0) & (np.abs(grad) < _NEWTON_TOL * np.abs(hess))
-        done = (accept & ((moved < _STEP_TOL) | pushing_out | next_small)) | (step_scale < 1e-10)
+        plateau = accept & (np.abs(hess) < _FLAT_INFO * n_pair) & ~next_small & ~pushing_out
+        flat |= plateau & active
+        done = (accept & ((moved < _STEP_TOL) | pushing_out | next_small | plateau)) | (step_scale < 1e-10)
         active = active & ~done
         if accept.any():
             ev = _merge(grid, ev, ev_t, accept)
-    return PolychoricFit(rho=rho, converged=~active, iterations=it, two_zero_cells=two_zero, evaluation=ev)
+    return PolychoricFit(rho=rho, converged=~active, iterations=it, two_zero_cells=two_zero, flat=flat,
+                         evaluation=ev)
 
 
 def _merge(grid: PairGrid, old: _Evaluation, new: _Evaluation, take: np.ndarray) -> _Evaluation:

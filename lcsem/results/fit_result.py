@@ -67,7 +67,8 @@ class FitResult:
     model
         The fitted :class:`~lcsem.Model`.
     estimator
-        ``"ML"``, ``"GLS"`` or ``"ULS"``.
+        ``"ML"``, ``"GLS"`` or ``"ULS"``; robust ML ``"MLM"``, ``"MLR"``, ...; with ordinal
+        indicators ``"WLSMV"``, ``"WLSM"``, ``"DWLS"``, ``"WLS"``, ``"ULSMV"``, ``"ULSM"``, ``"ULS"``.
     estimates
         One row per parameter (lavaan's ``parameterEstimates(standardized = TRUE)``):
         ``lhs op rhs label est se z pvalue ci_lower ci_upper std_lv std_all std_nox``.
@@ -335,7 +336,11 @@ class FitResult:
         """Model-implied moments (lavaan's ``fitted``/``lavInspect(fit, "implied")``):
         ``{"cov": implied covariance, "mean": implied means}``. Without a mean structure
         the implied means are the sample means (None when fitted from a covariance
-        matrix without ``sample_mean``)."""
+        matrix without ``sample_mean``). Ordinal fits (lavaan's ``implied`` of categorical
+        data): the implied correlation matrix, the means of the latent responses and
+        continuous variables, and ``"th"``, the implied thresholds."""
+        if self.ordinal is not None:
+            return {"cov": self.implied_cov, "mean": self.implied_mean, "th": self.ordinal.implied_th}
         mean = self.sample_mean
         return {"cov": self.implied_cov, "mean": None if mean is None else mean.rename("mean")}
 
