@@ -57,8 +57,9 @@ MAX_ITER = 500
 
 NOT_CONVERGED_REASON = ("the {estimator} optimiser did not converge from the full-sample estimate within "
                         f"{MAX_ITER} iterations: no solution was found for this resample")
-POLYCHORIC_REASON = ("a polychoric (or polyserial) correlation of this resample did not converge: its "
-                     "statistics are not defined")
+POLYCHORIC_REASON = ("a polychoric (or polyserial) correlation of this resample did not converge or its "
+                     "DWLS weight is undefined (e.g. a pair table whose non-empty cells leave the correlation "
+                     "at a bound): its statistics are not defined")
 SINGULAR_GAMMA_REASON = ("the asymptotic covariance (Gamma) of this resample's statistics is singular, so its "
                          "WLS weight matrix does not exist")
 
@@ -203,7 +204,8 @@ class OrdinalReplicateSpec:
         with quiet():
             batch = ordinal_stats_batch(design, counts, start=self.rho_start[g])
         weights = batch.wls_v_diag if self.weight_kind == "DWLS" else np.ones_like(batch.wls_obs)
-        return batch.wls_obs, weights, batch.ok.copy()
+        usable = batch.ok & np.isfinite(batch.wls_obs).all(axis=1) & np.isfinite(weights).all(axis=1)
+        return batch.wls_obs, weights, usable
 
     def fit_indices(self, objective: ReplicateWLSObjective, theta: np.ndarray, idx: np.ndarray
                     ) -> dict[str, np.ndarray]:
