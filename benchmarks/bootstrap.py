@@ -35,7 +35,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 import lcsem
-from lcsem.engine.semopy_backend import semopy_syntax
+from lcsem.engine.semopy_backend import semopy_names, semopy_syntax
 from lcsem.exceptions import BootstrapFailureWarning
 
 HS_MODEL = """
@@ -97,8 +97,10 @@ def semopy_loop(text: str, data: pd.DataFrame, indices: np.ndarray) -> float:
         return (time.perf_counter() - t0) / len(indices)
 
 
-def lavaan_seconds(model_text: str, data: pd.DataFrame, replicates: int) -> float | None:
-    """Seconds per replicate of lavaan's bootstrapLavaan(FUN = fitMeasures), or None."""
+def lavaan_seconds(model_text: str, data: pd.DataFrame, replicates: int) -> tuple[float, float] | None:
+    """Wall and CPU seconds per replicate of lavaan's bootstrapLavaan(FUN = fitMeasures), or
+    None (CPU: R's ``proc.time()`` user + system, comparable with lcsem's CPU seconds on a
+    loaded machine)."""
     rscript = shutil.which("Rscript")
     if rscript is None:
         return None
@@ -111,9 +113,10 @@ def lavaan_seconds(model_text: str, data: pd.DataFrame, replicates: int) -> floa
             "suppressMessages(library(lavaan))\n"
             f"d <- read.csv('{csv}')\n"
             f"fit <- sem('{model_text.strip()}', data = d)\n"
-            "t0 <- Sys.time()\n"
+            "t0 <- Sys.time(); p0 <- proc.time()\n"
             f"b <- bootstrapLavaan(fit, R = {replicates}, FUN = function(x) c(coef(x), fitMeasures(x, c({measures}))), iseed = 1)\n"
-            "cat(as.numeric(difftime(Sys.time(), t0, units = 'secs')))\n")
+            "p1 <- proc.time() - p0\n"
+            "cat(as.numeric(difftime(Sys.time(), t0, units = 'secs')), p1[['user.self']] + p1[['sys.self']])\n")
         try:
             out = subprocess.run([rscript, str(script)], capture_output=True, text=True, timeout=900,
                                  env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
@@ -121,22 +124,27 @@ def lavaan_seconds(model_text: str, data: pd.DataFrame, replicates: int) -> floa
             return None
         if out.returncode != 0:
             return None
-        return float(out.stdout.strip().split()[-1]) / replicates
+        wall, cpu = (float(x) for x in out.stdout.strip().split()[-2:])
+        return wall / replicates, cpu / replicates
 
 
 def compare(name: str, res, text_semopy: str, text_lavaan: str | None, args) -> dict:
     boot(res, 200, seed=0)                                   # warm-up
     wall, cpu, b = timed(lambda: boot(res, 1000, seed=1), repeat=args.repeat)
     n_sem = 1000 if args.full else args.semopy_n
-    sem = semopy_loop(text_semopy, res.data, b.indices[:n_sem]) * 1000
-    lav = None
+    # semopy_syntax writes generated variable names: the data columns must carry them too
+    data = res.data if text_semopy == HS_MODEL else res.data.rename(columns=semopy_names(res.model.rows))
+    sem = semopy_loop(text_semopy, data, b.indices[:n_sem]) * 1000
+    lav = lav_cpu = None
     if text_lavaan is not None and not args.no_lavaan:
         per = lavaan_seconds(text_lavaan, res.data, args.lavaan_n)
-        lav = None if per is None else per * 1000
+        if per is not None:
+            lav, lav_cpu = per[0] * 1000, per[1] * 1000
     row = {"model": name, "N": res.n_obs, "free parameters": res.structure.k,
            "lcsem wall s": wall, "lcsem CPU s": cpu, f"semopy loop s (from {n_sem})": sem,
            "semopy / lcsem": sem / wall,
            f"lavaan s (from {args.lavaan_n})": lav, "lavaan / lcsem": None if lav is None else lav / wall,
+           "lavaan CPU s": lav_cpu, "lavaan / lcsem (CPU)": None if lav_cpu is None else lav_cpu / cpu,
            "failed": b.n_failed, "inadmissible": b.n_inadmissible}
     return row
 

@@ -4,8 +4,10 @@
     python benchmarks/fiml.py --load 2     # with 2 busy processes competing for the cores
 
 Data: tests/reference/hs_mcar.csv (HS three-factor CFA, 301 rows, 8% MCAR per value, 45
-missing-data patterns) and tests/reference/lc_missing.csv (the canonical learning-culture
-model with ``:=`` effects, 350 rows, 74 patterns, 2 empty rows). Both fits report the
+missing-data patterns), tests/reference/lc_missing.csv (the learning-culture model with ``:=``
+effects, 350 rows, 74 patterns, 2 empty rows) and the canonical model (``lcsem.lc_model()``,
+16 items) on the bundled survey (400 rows) with 8% of the values deleted MCAR by the fixed-seed
+rule of benchmarks/bootstrap_fiml.py (135 patterns). Both fits report the
 observed-information SEs (lavaan's default for FIML) and every fit index. Each timing is the
 median of ``--repeat`` calls after one warm-up; BLAS limited to one thread (threadpoolctl) in
 Python and ``OPENBLAS_NUM_THREADS=1`` for R; lavaan's time is measured inside R
@@ -41,6 +43,20 @@ REF = ROOT / "tests" / "reference"
 SPEC = json.loads((REF / "missing_robust_reference.json").read_text())["fits"]
 CASES = {"HS-MCAR (3-factor CFA)": ("hs_mcar_fiml", "hs_mcar.csv"),
          "LC-missing (canonical SEM with :=)": ("lc_missing_fiml", "lc_missing.csv")}
+#: the canonical model on the bundled survey, 8% MCAR (benchmarks/bootstrap_fiml.py's rule)
+CANONICAL = "canonical model, survey N = 400, 8% MCAR"
+
+
+def _cases() -> dict[str, tuple[str, pd.DataFrame]]:
+    """Every timed case: label -> (model text, data)."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bootstrap_fiml import survey_with_missing
+
+    out = {label: (SPEC[name]["model"], pd.read_csv(REF / csv)) for label, (name, csv) in CASES.items()}
+    text, data, items = survey_with_missing(0.08)
+    out[CANONICAL] = (text, data[items])
+    return out
 
 
 def _burn(stop) -> None:
@@ -61,9 +77,8 @@ def _median_time(call, repeat: int) -> float:
 def python_timings(repeat: int) -> dict[str, float]:
     out = {}
     with threadpool_limits(1):
-        for label, (name, csv) in CASES.items():
-            data = pd.read_csv(REF / csv)
-            out[label] = _median_time(lambda: lcsem.fit(SPEC[name]["model"], data, missing="ml"), repeat)
+        for label, (model, data) in _cases().items():
+            out[label] = _median_time(lambda: lcsem.fit(model, data, missing="ml"), repeat)
     return out
 
 
@@ -92,7 +107,7 @@ cases <- jsonlite::fromJSON(args[2], simplifyVector = FALSE)
 med <- function(f) { f(); median(sapply(seq_len(repeat_n), function(i) system.time(f())[["elapsed"]])) }
 out <- list()
 for (label in names(cases)) {
-  d <- read.csv(cases[[label]]$data); m <- cases[[label]]$model
+  d <- read.csv(cases[[label]]$data); m <- readLines(cases[[label]]$model)
   out[[label]] <- med(function() suppressWarnings(sem(m, d, missing = "ml")))
 }
 cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))
@@ -102,9 +117,13 @@ cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))
 def lavaan_timings(repeat: int) -> dict[str, float]:
     if shutil.which("Rscript") is None:
         return {}
-    cases = {label: {"data": str(REF / csv), "model": SPEC[name]["model"]} for label, (name, csv) in CASES.items()}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        cases = {}
+        for i, (label, (model, data)) in enumerate(_cases().items()):
+            (tmp / f"model{i}.txt").write_text(model)
+            data.to_csv(tmp / f"data{i}.csv", index=False, na_rep="NA")
+            cases[label] = {"data": str(tmp / f"data{i}.csv"), "model": str(tmp / f"model{i}.txt")}
         script, spec = tmp / "time.R", tmp / "cases.json"
         script.write_text(R_SCRIPT)
         spec.write_text(json.dumps(cases))

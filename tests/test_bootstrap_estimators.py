@@ -16,7 +16,7 @@ import lcsem
 from lcsem.engine import minimize
 from lcsem.exceptions import BootstrapFailureWarning
 from lcsem.inference.fit_indices import baseline_chisq
-from lcsem.resampling.least_squares import fit_least_squares
+from lcsem.engine.least_squares import fit_least_squares
 from lcsem.resampling.replicates import baseline_basis, baseline_chisq_batch
 
 REFERENCE = Path(__file__).parent / "reference"

@@ -188,13 +188,18 @@ def test_refuses_different_group_labels(fits):
     _refused(DataError, "different groups", "Pasteur", results=[fits["hs_three"], two])
 
 
-def test_refuses_different_estimators_and_non_ml(ref, fits):
+def test_refuses_different_estimators_and_unknown_ones(ref, fits):
     hs = pd.read_csv(REF / "hs.csv")
     gls_three = lcsem.fit(ref["models"]["hs_three"]["model"], hs, estimator="GLS")
     gls_one = lcsem.fit(ref["models"]["hs_one"]["model"], hs, estimator="GLS")
     _refused(ArgumentError, "different estimators", "GLS, ML", results=[gls_three, fits["hs_one"]])
-    _refused(NotSupportedError, "'GLS'", "ML results", "Satorra-Bentler", "refit with estimator='ML'",
-             results=[gls_three, gls_one])
+    # GLS and ULS are compared by the plain difference (tests/test_ls_groups.py); an estimator
+    # without a difference test is refused
+    other = [dataclasses.replace(r) for r in (gls_three, gls_one)]
+    for r in other:
+        object.__setattr__(r, "estimator", "DWLS")
+    _refused(NotSupportedError, "'DWLS'", "ML, GLS and ULS", "Satorra-Bentler", "refit with estimator='ML'",
+             results=other)
 
 
 def test_refuses_methods_it_does_not_have(fits):

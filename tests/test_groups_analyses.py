@@ -193,9 +193,9 @@ def test_measurement_of_a_mean_structure_fit_equals_that_without_means(survey_me
     np.testing.assert_allclose(a.loadings[["std", "se"]].to_numpy(), b.loadings[["std", "se"]].to_numpy(), atol=1e-5)
 
 
-def test_measurement_refuses_a_bootstrap_of_a_grouped_fit(sector, survey_means):
+def test_measurement_of_a_grouped_fit_refuses_what_is_not_its_bootstrap(sector, survey_means):
     for res in (sector, survey_means[0]):
-        with pytest.raises(NotSupportedError, match="boot: .*multi-group or mean-structure.*boot=None"):
+        with pytest.raises(ArgumentError, match="boot: expected the lcsem.BootstrapResult"):
             lcsem.measurement(res, boot=object())
     with pytest.raises(NotSupportedError, match="view"):
         lcsem.measurement(sector.groups["public"], boot=object())

@@ -247,3 +247,67 @@ def test_public_functions_do_not_share_a_module_name(name):
     # a leftover folder (say lcsem/bootstrap/ holding only __pycache__ after the move to
     # lcsem/resampling/) would be imported as a namespace package over the function
     assert not (PACKAGE / name).is_dir(), f"delete the stale folder {PACKAGE / name}"
+
+
+# ---------------------------------------------------------------------- the engine's surface
+#: Modules of the engine whose names code outside ``lcsem/engine`` may not import: the RAM
+#: representation (matrix entries, their maps to the parameter vector, the rank-two
+#: derivative vectors). Outside code asks the engine's accessors (``lcsem.engine``:
+#: implied moments, standardised values, parameter-table views, Jacobians).
+ENGINE_INTERNAL_MODULES = ("lcsem.engine.ram",)
+#: Names of the RAM layout that outside code may not import from anywhere ...
+ENGINE_INTERNAL_NAMES = frozenset({"Entries", "make_entries", "gram_terms", "gradient_terms"})
+#: ... and attributes of a structure it may not read (``struct.matrices(theta)``, ...).
+ENGINE_INTERNAL_ATTRIBUTES = frozenset({"matrices", "row_entries", "free_entries", "free_map",
+                                        "jacobian_vectors", "plans", "row_is_mean", "mean_jacobian"})
+
+
+def engine_internals_used(modules: dict[str, Path]) -> list[str]:
+    """Every place outside ``lcsem.engine`` that imports the RAM module or its internal
+    names, or reads an internal attribute of a structure."""
+    problems = []
+    for importer, imported, line, _fn in lcsem_imports(modules):
+        if not importer.startswith("lcsem.engine") and imported in ENGINE_INTERNAL_MODULES:
+            problems.append(f"{importer} imports {imported} (line {line})")
+    for name, path in modules.items():
+        if name == "lcsem.engine" or name.startswith("lcsem.engine."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.ImportFrom):
+                bad = sorted(a.name for a in node.names if a.name in ENGINE_INTERNAL_NAMES)
+                if bad:
+                    problems.append(f"{name} imports {', '.join(bad)} (line {node.lineno})")
+            elif isinstance(node, ast.Attribute) and node.attr in ENGINE_INTERNAL_ATTRIBUTES:
+                problems.append(f"{name} reads .{node.attr} (line {node.lineno})")
+    return list(dict.fromkeys(problems))
+
+
+def test_code_outside_the_engine_uses_its_accessors_not_ram_internals():
+    problems = engine_internals_used(_modules())
+    assert not problems, ("RAM internals used outside lcsem/engine (use the accessors of "
+                          "lcsem.engine: model_matrices, implied_all, residual_blocks, "
+                          "standardized_values, free_variance_rows, moment_jacobian, ...):\n"
+                          + "\n".join(problems))
+
+
+def test_engine_surface_check_catches_internals(tmp_path):
+    """The check itself can fail: a toy analysis module reaching into the RAM layout."""
+    pkg = tmp_path / "lcsem"
+    (pkg / "engine").mkdir(parents=True)
+    (pkg / "analysis").mkdir()
+    for init in (pkg / "__init__.py", pkg / "engine" / "__init__.py", pkg / "analysis" / "__init__.py"):
+        init.write_text("")
+    (pkg / "engine" / "ram.py").write_text("def gram_terms():\n    pass\n")
+    (pkg / "engine" / "views.py").write_text("from .ram import gram_terms\ndef f(s):\n    return s.matrices(1)\n")
+    (pkg / "analysis" / "a.py").write_text("from ..engine.ram import gram_terms\n")
+    (pkg / "analysis" / "b.py").write_text("def f(struct):\n    return struct.row_entries\n")
+    (pkg / "analysis" / "c.py").write_text("from ..engine import model_matrices\n")
+    modules = {}
+    for path in sorted(pkg.rglob("*.py")):
+        parts = list(path.relative_to(tmp_path).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    problems = engine_internals_used(modules)
+    assert any("lcsem.analysis.a imports lcsem.engine.ram" in p for p in problems)
+    assert any("lcsem.analysis.a imports gram_terms" in p for p in problems)
+    assert any("lcsem.analysis.b reads .row_entries" in p for p in problems)
+    assert not any("lcsem.engine" in p.split()[0] or "analysis.c" in p for p in problems)

@@ -218,3 +218,17 @@ def test_closed_form_saturated_information_equals_the_objectives_hessian(file):
     theta = np.concatenate([cov[np.triu_indices(len(cols))], mean])
     hessian = FIMLObjective(_saturated_structure(tuple(cols)), (mp,)).observed_information(theta)
     np.testing.assert_allclose(saturated_observed_information(mp, cov, mean), 0.5 * hessian, atol=1e-10)
+
+
+@pytest.mark.parametrize("file", ["hs_mcar.csv", "lc_missing.csv"])
+def test_closed_form_saturated_scores_equal_the_objectives_casewise_scores(file):
+    from lcsem.data.missing import em_moments, missing_patterns
+    from lcsem.engine.fiml import FIMLObjective
+    from lcsem.estimation.robust_fiml import _saturated_structure, saturated_scores
+    data = pd.read_csv(REF_DIR / file)
+    cols = [c for c in data.columns if c.rstrip("0123456789") in ("x", "culture", "kmsuse", "perf")]
+    mp = missing_patterns(data[cols].to_numpy(float), tuple(cols))
+    mean, cov, _ = em_moments(mp)
+    theta = np.concatenate([cov[np.triu_indices(len(cols))], mean])
+    scores = FIMLObjective(_saturated_structure(tuple(cols)), (mp,)).casewise_scores(theta)[0]
+    np.testing.assert_allclose(saturated_scores(mp, cov, mean), scores, atol=1e-12)

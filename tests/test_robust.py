@@ -302,8 +302,10 @@ def test_compare_refuses_what_it_does_not_do(fits):
         lcsem.compare(fits("hs_mlmv"), fits("hs_mlmv_nested"), method="satorra.bentler.2001")
     hs = DATA["hs.csv"]
     gls = [lcsem.fit(REF["fits"][n]["model"], hs, estimator="GLS") for n in ("hs_ml", "hs_ml_nested")]
-    with pytest.raises(NotSupportedError, match="'GLS'.*refit with estimator='ML'"):
-        lcsem.compare(*gls)
+    # GLS results get the standard difference test (lavaan's lavTestLRT; tests/test_ls_groups.py)
+    out = lcsem.compare(*gls)
+    assert out.method == "standard" and out.table["chisq_diff"].iloc[1] == pytest.approx(
+        gls[1].fit_indices["chisq"] - gls[0].fit_indices["chisq"])
 
 
 def test_satorra_2000_is_scaled_and_shifted(fits):

@@ -49,6 +49,9 @@ SAME_DATA_RTOL = 1e-8
 
 METHODS = ("default", "standard")
 SCALED_METHODS = ("satorra.bentler.2001", "satorra.bentler.2010", "satorra.2000")
+#: estimators whose difference test is the plain difference of the chi-squares (lavaan's
+#: "standard" lavTestLRT; for GLS and ULS as for ML, with no AIC/BIC)
+STANDARD_ESTIMATORS = ("ML", "GLS", "ULS")
 #: robust estimators whose scaled difference tests compare() computes
 SCALED_ESTIMATORS = ("MLM", "MLR", "MLMV", "MLMVS")
 #: ordinal least-squares estimators: WLSMV/ULSMV compared by satorra.2000 (lavaan's default),
@@ -153,12 +156,14 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
     Parameters
     ----------
     *results
-        Two or more :class:`~lcsem.FitResult` of the same data, fitted by ML, in any order
+        Two or more :class:`~lcsem.FitResult` of the same data, fitted by one estimator
+        (ML, GLS, ULS or robust ML), in any order
         (or one list of them): they are sorted by df (least restricted first) and each is
         tested against the one before it.
     method
         ``"default"``: lavaan's default for the results' estimator: the difference of the
-        ML chi-squares for ML (also ``"standard"``); for MLM and MLR the Satorra-Bentler
+        chi-squares for ML, GLS and ULS (also ``"standard"``; GLS and ULS results have no
+        AIC or BIC, as in lavaan); for MLM and MLR the Satorra-Bentler
         (2001) scaled difference ``(T0 - T1) / cd`` with ``cd = (df0 c0 - df1 c1) /
         (df0 - df1)`` from the standard statistics ``T`` and scaling factors ``c``
         (``"satorra.bentler.2001"``). ``"satorra.bentler.2010"``: Satorra & Bentler's
@@ -185,8 +190,7 @@ def compare(*results: FitResult, method: str = "default", names: Sequence[str] |
         Fewer than two results, something that is not a FitResult, bad ``names`` or
         ``method``.
     NotSupportedError
-        Results estimated by GLS/ULS, or MLMV/MLMVS (lavaan's ``satorra.2000`` test is not
-        implemented).
+        Results of another estimator, or ``satorra.2000`` with MLR results.
     DataError
         The results are not fitted to the same data (N, observed variables, sample
         covariances or groups differ).
@@ -377,17 +381,18 @@ def _check_method(method: str, results: tuple[FitResult, ...]) -> None:
             raise NotSupportedError(f"method: {method!r} is not available for {estimator} results; use "
                                     f"{', '.join(map(repr, allowed))}")
         return
-    if estimator not in ("ML",) + SCALED_ESTIMATORS:
+    if estimator not in STANDARD_ESTIMATORS + SCALED_ESTIMATORS:
         raise NotSupportedError(
-            f"results: estimator {estimator!r}: lcsem.compare tests ML results and the scaled differences "
-            f"of robust results (MLM/MLR: Satorra-Bentler 2001/2010; MLMV/MLMVS: Satorra 2000); other "
-            f"estimators are not supported: refit with estimator='ML' (or 'MLM'/'MLR')")
+            f"results: estimator {estimator!r}: lcsem.compare tests ML, GLS and ULS results (the "
+            f"difference of the chi-squares) and the scaled differences of robust results (MLM/MLR: "
+            f"Satorra-Bentler 2001/2010; MLMV/MLMVS: Satorra 2000); other estimators are not "
+            f"supported: refit with estimator='ML' (or 'MLM'/'MLR')")
     if method not in METHODS + SCALED_METHODS:
         raise ArgumentError(f"method: {method!r} is not a difference test lcsem knows; use one of "
                             f"{', '.join(map(repr, METHODS + SCALED_METHODS))}")
-    if method in SCALED_METHODS and estimator == "ML":
+    if method in SCALED_METHODS and estimator in STANDARD_ESTIMATORS:
         raise ArgumentError(f"method: {method!r} is a scaled difference test for robust (MLM/MLR) results; "
-                            f"these results are ML, whose difference test is the standard one: use "
+                            f"these results are {estimator}, whose difference test is the standard one: use "
                             f"method='default', or refit with estimator='MLM' or 'MLR'")
     if method == "satorra.2000" and estimator == "MLR":
         raise NotSupportedError("method: 'satorra.2000' is implemented for MLM, MLMV and MLMVS results "

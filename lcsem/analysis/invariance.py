@@ -34,7 +34,7 @@ from .._validation import describe_value
 from ..display.escape import html_escape, latex_escape
 from ..display.format import format_number, format_p, format_typographic
 from ..display.render import FORMATS, SummaryRendering, render_table
-from ..engine.ram import RamStructure
+from ..engine import RamStructure, implied_all
 from ..estimation.estimate import as_model, fit
 from ..exceptions import ArgumentError, ModelSpecificationError
 from ..inference.grouped import fixed_x_ids
@@ -396,9 +396,9 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
         ``"x3 ~ 1"``, ``"visual =~ x2"``. A row is released at every level that holds its
         class equal (an intercept from ``"scalar"`` on) and nowhere else.
     **fit_options
-        Passed to :func:`lcsem.fit` for every level (``estimator`` must be ML for the
-        difference tests; ``group``, ``group_equal``, ``group_partial`` and summary-
-        statistic input are not fit options here).
+        Passed to :func:`lcsem.fit` for every level (``estimator``: ML, GLS, ULS or robust
+        ML, with the difference tests of :func:`lcsem.compare`; ``group``, ``group_equal``,
+        ``group_partial`` and summary-statistic input are not fit options here).
     n_boot
         Bootstrap replicates for the latent mean differences (default ``None``: none).
         The fit the latent means come from (:attr:`InvarianceResult.latent_means_level`)
@@ -644,9 +644,7 @@ def _latent_means(res: FitResult) -> pd.DataFrame:
 
     def standardized(theta: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(theta)
-        A, S = struct.matrices(theta)
-        B = np.linalg.inv(np.eye(struct.m) - A)
-        total = np.diagonal(B @ S @ np.swapaxes(B, 1, 2), axis1=1, axis2=2)[:, where]
+        total = np.diagonal(implied_all(struct, theta), axis1=1, axis2=2)[:, where]
         with np.errstate(invalid="ignore", divide="ignore"):
             return theta[:, free] / np.sqrt(np.where(total > 0, total, np.nan))
 

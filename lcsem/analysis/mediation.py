@@ -26,7 +26,6 @@ from ..display.escape import html_escape
 from ..exceptions import ArgumentError, NotSupportedError, UnstableRatioWarning
 from ..display.render import FORMATS, render_table
 from ..display.format import format_boot_p, format_p
-from ..results.fit_result import parameter_name
 from ..inference.standardized import DefinedParameters, delta_se, fixed_x_vcov, standardized_values
 from ..results.fit_result import FitResult
 from ..simulation.sampling import parameter_draws
@@ -370,46 +369,24 @@ def _add_monte_carlo(table: pd.DataFrame, res, raw, std, level: float, n_draws: 
     table["std_ci_lower"], table["std_ci_upper"] = np.nanquantile(std(draws), q, axis=0)
 
 
-def theta_draws(frame: pd.DataFrame, res) -> np.ndarray:
-    """Parameter vectors (R, k) from a bootstrap distribution (or jackknife) whose columns are
-    named by :func:`lcsem.results.parameter_name`."""
-    struct = res.structure
-    theta = np.full((len(frame), struct.k), np.nan)
-    for r, f in zip(struct.rows, struct.row_free):
-        if f < 0 or not np.isnan(theta[:, f]).all():
-            continue
-        name = parameter_name(r.lhs, r.op, r.rhs)
-        if name not in frame.columns and r.op == "~~":
-            name = parameter_name(r.rhs, r.op, r.lhs)
-        if name in frame.columns:
-            theta[:, f] = frame[name].to_numpy(dtype=float)
-    missing = np.isnan(theta).all(axis=0)
-    if missing.any():
-        raise ArgumentError("boot: its distribution lacks some free parameters of this result; pass the "
-                            "bootstrap of this very result")
-    return theta
-
-
 def _add_bootstrap(table, boot, res, raw, std, method, level, include_inadmissible) -> int:
-    if getattr(boot, "fit", None) is not None and boot.fit is not res:
-        if len(boot.fit.theta) != len(res.theta) or not np.allclose(boot.fit.theta, res.theta):
-            raise ArgumentError("boot: it is the bootstrap of another fit; run lcsem.bootstrap(res) on this result")
-    frame = boot.distribution
-    keep = np.ones(len(frame), dtype=bool)
-    status = getattr(boot, "status", None)
-    if status is not None:
-        keep &= (status.to_numpy() != "failed")
-        if not include_inadmissible:
-            keep &= (status.to_numpy() != "inadmissible")
-    thetas = theta_draws(frame, res)
-    keep &= np.isfinite(thetas).all(axis=1)
-    thetas = thetas[keep]
-    draws, sdraws = raw(thetas), std(thetas)
+    """Bootstrap intervals, SEs and p-values of the effects: ``raw`` and ``std`` registered
+    as statistics with the bootstrap (:meth:`BootstrapResult.statistic`), evaluated on every
+    replicate's estimates (no refit)."""
+    check_bootstrap_of(boot, res)
+    used: list[int] = []
+
+    def statistic(rep):
+        used.append(len(rep))
+        return {"raw": raw(rep.theta), "std": std(rep.theta)}
+
+    # rows of replicates left out (failed) are NaN, and NaN draws are dropped below
+    values = boot.statistic(statistic, include_inadmissible=include_inadmissible)
+    draws, sdraws = values["raw"], values["std"]
     jack = sjack = None
     if method == "bca":
-        jk = theta_draws(boot.jackknife(), res)
-        jk = jk[np.isfinite(jk).all(axis=1)]
-        jack, sjack = raw(jk), std(jk)
+        jk = boot.statistic(statistic, jackknife=True)
+        jack, sjack = jk["raw"], jk["std"]
     lo, hi, slo, shi, bse, bp = ([] for _ in range(6))
     for j in range(table.shape[0]):
         for d_all, e, jk_all, lo_l, hi_l in ((draws, table["est"].iloc[j], jack, lo, hi),
@@ -436,7 +413,7 @@ def _add_bootstrap(table, boot, res, raw, std, method, level, include_inadmissib
     table["std_ci_lower"], table["std_ci_upper"] = slo, shi
     table["boot_se"] = bse
     table["pvalue"] = bp
-    return int(keep.sum())
+    return used[0]
 
 
 def _check_ratios(table: pd.DataFrame, specs: list[_Effect], notes: list[str]) -> None:

@@ -44,8 +44,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..engine import GroupStructure
-from ..engine.ram import RamStructure, gradient_terms, gram_terms, make_entries
+from ..engine import GroupStructure, RamStructure, implied_all, implied_covariance, model_matrices
 from .._warnings import warn
 from ..estimation.robust_fit import ROBUST_ESTIMATORS
 from ..exceptions import ArgumentError, ConvergenceWarning, EstimationError, NotSupportedError
@@ -114,23 +113,6 @@ def candidate_parameters(model) -> list[tuple[str, str, str]]:
             seen.add(key)
             out.append(cand)
     return out
-
-
-def _candidate_entries(struct: RamStructure, candidates: list[tuple[str, str, str]]):
-    index = {n: i for i, n in enumerate(struct.names)}
-    is_path, row, col = [], [], []
-    for lhs, op, rhs in candidates:
-        if op == "=~":
-            i, j, path = index[rhs], index[lhs], True
-        elif op == "~":
-            i, j, path = index[lhs], index[rhs], True
-        else:
-            i, j = sorted((index[lhs], index[rhs]))
-            path = False
-        is_path.append(path)
-        row.append(i)
-        col.append(j)
-    return make_entries(is_path, row, col)
 
 
 def _current_values(res: FitResult) -> dict[tuple[str, str, str], float]:
@@ -232,36 +214,48 @@ def _compute(res: FitResult) -> pd.DataFrame:
     if not candidates:
         return pd.DataFrame({c: pd.Series(dtype=object if c in ("lhs", "op", "rhs") else float)
                              for c in MODINDEX_COLUMNS})
-    cand = _candidate_entries(struct, candidates)
-    fe = struct.free_entries
-    both = make_entries(np.concatenate([fe.is_path, cand.is_path]), np.concatenate([fe.row, cand.row]),
-                        np.concatenate([fe.col, cand.col]))
-    theta = np.asarray(res.theta, dtype=float)[None]
-    Sigma, B, C = struct.implied(theta)
+    # the candidates freed next to the fitted parameters (at 0): their score tests come from
+    # the gradient and expected information of the extended model at the estimate
+    theta0 = np.asarray(res.theta, dtype=float)
+    k = theta0.size
+    # fixed rows of the table are freed at their values, new rows added at 0
+    ext = [r for r in res.model.rows if r.op != ":="]
+    position = {_pair_key(r.lhs, r.op, r.rhs): pos for pos, r in enumerate(ext) if not r.free}
+    values = np.zeros(len(candidates))
+    for c, (lhs, op, rhs) in enumerate(candidates):
+        pos = position.get(_pair_key(lhs, op, rhs))
+        if pos is None:
+            ext.append(ParRow(lhs, op, rhs, "", k + 1 + c, float("nan"), False))
+        else:
+            values[c] = ext[pos].value if np.isfinite(ext[pos].value) else 0.0
+            ext[pos] = replace(ext[pos], free=k + 1 + c)
+    ext_struct = RamStructure(ext, struct.observed, struct.latent)
+    theta = np.concatenate([theta0, values])[None]
+    Sigma = implied_covariance(ext_struct, theta)[0]
     W = np.linalg.inv(Sigma)
-    S = res.sample_cov.to_numpy()[None]
-    U, V, c = struct.jacobian_vectors(B, C, both)
-    n_free = fe.row.size
+    S = res.sample_cov.to_numpy()
+    D = ext_struct.jacobian(theta)[0]                               # (K, p, p)
     x_idx = [struct.observed.index(v) for v in res.model.roles.exogenous_observed]
-    info = 0.5 * _information(U, V, W, c, x_idx)                  # unit expected information
-    grad = 0.5 * gradient_terms(U, V, W @ (Sigma - S) @ W, c)[0]   # gradient of F_ML / 2
+    info = 0.5 * _information(D, W, x_idx)                          # unit expected information
+    grad = 0.5 * np.einsum("pq,kqp->k", W @ (Sigma - S) @ W, D)      # gradient of F_ML / 2
     # lavaan's fixed.x: the (co)variances of exogenous observed covariates are not model
     # parameters there, so the score test does not condition on them
-    fmap = struct.free_map[:, _conditioning_parameters(res.model, struct)]
-    I22 = fmap.T @ info[:n_free, :n_free] @ fmap
-    I12 = info[n_free:, :n_free] @ fmap
+    cond = _conditioning_parameters(res.model, struct)
+    cand = np.arange(k, k + len(candidates))
+    I22 = info[np.ix_(cond, cond)]
+    I12 = info[np.ix_(cand, cond)]
     try:
         I22_inv = np.linalg.inv(I22)
     except np.linalg.LinAlgError as exc:
         raise EstimationError("could not compute modification indices: the information matrix is "
                               "singular (the model may not be identified)") from exc
-    v = np.diag(info[n_free:, n_free:]) - np.einsum("ck,kl,cl->c", I12, I22_inv, I12)
-    g = grad[n_free:]
+    v = np.diag(info[np.ix_(cand, cand)]) - np.einsum("ck,kl,cl->c", I12, I22_inv, I12)
+    g = grad[cand]
     keep = v >= _V_TOL
     with np.errstate(divide="ignore", invalid="ignore"):
         mi = np.where(keep, res.n_obs * g ** 2 / v, np.nan)
         epc = np.where(keep, -g / v, np.nan)
-    sepc = _standardize_epc(struct, theta, cand, epc, candidates, _current_values(res))
+    sepc = _standardize_epc(struct, theta0[None], epc, candidates, _current_values(res))
     table = pd.DataFrame({"lhs": [x[0] for x in candidates], "op": [x[1] for x in candidates],
                           "rhs": [x[2] for x in candidates], "mi": mi, "epc": epc, "sepc_all": sepc})
     return table[keep].reset_index(drop=True)
@@ -276,24 +270,21 @@ def _compute_fiml(res: FitResult) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=object if c in ("lhs", "op", "rhs") else float)
                              for c in MODINDEX_COLUMNS})
     mi, epc, keep = fiml_score_tests(view, candidates)
-    struct = view.structure
-    cand = _candidate_entries(struct, candidates)
-    sepc = _standardize_epc(struct, np.asarray(view.theta, float)[None], cand, epc, candidates,
+    sepc = _standardize_epc(view.structure, np.asarray(view.theta, float)[None], epc, candidates,
                             _current_values(view))
     table = pd.DataFrame({"lhs": [x[0] for x in candidates], "op": [x[1] for x in candidates],
                           "rhs": [x[2] for x in candidates], "mi": mi, "epc": epc, "sepc_all": sepc})
     return table[keep].reset_index(drop=True)
 
 
-def _information(U: np.ndarray, V: np.ndarray, W: np.ndarray, c: np.ndarray, x_idx: list[int]
-                 ) -> np.ndarray:
-    """``tr(W D_a W D_b)`` over entries; with exogenous covariates (lavaan's ``fixed.x``) the
-    moments among them carry no information, so that block of every ``D`` is zeroed."""
-    if not x_idx:
-        return gram_terms(U, V, W, c)[0]
-    D = c[:, None, None] * (U[0][:, :, None] * V[0][:, None, :] + V[0][:, :, None] * U[0][:, None, :])
-    D[np.ix_(np.arange(D.shape[0]), x_idx, x_idx)] = 0.0
-    WD = np.einsum("pq,eqr->epr", W[0], D)
+def _information(D: np.ndarray, W: np.ndarray, x_idx: list[int]) -> np.ndarray:
+    """``tr(W D_a W D_b)`` over the parameters (``D`` (K, p, p): dSigma/dtheta); with
+    exogenous covariates (lavaan's ``fixed.x``) the moments among them carry no
+    information, so that block of every ``D`` is zeroed."""
+    if x_idx:
+        D = D.copy()
+        D[np.ix_(np.arange(D.shape[0]), x_idx, x_idx)] = 0.0
+    WD = np.einsum("pq,eqr->epr", W, D)
     return np.einsum("apq,bqp->ab", WD, WD)
 
 
@@ -304,28 +295,31 @@ def _conditioning_parameters(model, struct: RamStructure) -> np.ndarray:
     return np.array(sorted(others), dtype=int)
 
 
-def _standardize_epc(struct: RamStructure, theta: np.ndarray, cand, epc: np.ndarray,
+def _standardize_epc(struct: RamStructure, theta: np.ndarray, epc: np.ndarray,
                      candidates: list[tuple[str, str, str]], current: dict) -> np.ndarray:
     """lavaan's ``sepc.all``: ``std.all`` of the EPC with the current model's scales."""
-    A, S = struct.matrices(theta)
-    Bm = np.linalg.inv(np.eye(struct.m) - A[0])
-    Cm = Bm @ S[0] @ Bm.T
+    mats = model_matrices(struct, theta)
+    Cm = mats.implied[0]
     sd = np.sqrt(np.clip(np.diag(Cm), 0, None))
-    res_var = np.diag(S[0])
+    res_var = np.diag(mats.residual[0])
+    index = {n: i for i, n in enumerate(struct.names)}
     out = np.full(epc.shape, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        path = cand.is_path
-        out[path] = epc[path] * sd[cand.col[path]] / sd[cand.row[path]]
-        cov = ~path & (cand.row != cand.col)
-        # a negative (Heywood) residual variance enters with its absolute value, as lavaan
-        out[cov] = epc[cov] / np.sqrt(np.abs(res_var[cand.row[cov]] * res_var[cand.col[cov]]))
-        for pos in np.flatnonzero(~path & (cand.row == cand.col)):
-            # lavaan standardises the current value of a variance, signed by the EPC
-            value = current.get(_pair_key(*candidates[pos]), 0.0)
-            if abs(value) < np.sqrt(np.finfo(float).eps):
-                out[pos] = 0.0
+        for pos, (lhs, op, rhs) in enumerate(candidates):
+            if op in ("=~", "~"):
+                # effect of `cause` on `effect`, scaled by their implied SDs
+                cause, effect = (lhs, rhs) if op == "=~" else (rhs, lhs)
+                out[pos] = epc[pos] * sd[index[cause]] / sd[index[effect]]
+            elif lhs != rhs:
+                # a negative (Heywood) residual variance enters with its absolute value, as lavaan
+                out[pos] = epc[pos] / np.sqrt(np.abs(res_var[index[lhs]] * res_var[index[rhs]]))
             else:
-                out[pos] = np.sign(epc[pos]) * abs(value) / Cm[cand.row[pos], cand.row[pos]]
+                # lavaan standardises the current value of a variance, signed by the EPC
+                value = current.get(_pair_key(lhs, op, rhs), 0.0)
+                if abs(value) < np.sqrt(np.finfo(float).eps):
+                    out[pos] = 0.0
+                else:
+                    out[pos] = np.sign(epc[pos]) * abs(value) / Cm[index[lhs], index[lhs]]
     return out
 
 
@@ -381,7 +375,7 @@ def _compute_grouped(res: FitResult) -> pd.DataFrame:
         grad = np.zeros(K)
         for g in range(res.n_groups):
             gs = struct.groups[g]
-            Sigma, mu, B, C, Bnu = struct.group_moments(theta_ext, g)
+            Sigma, mu = (m[:, g] for m in struct.implied(theta_ext))
             W = np.linalg.inv(Sigma[0])
             D = gs.jacobian(theta_ext)[0]                         # (K, p, p)
             D_info = D.copy()
@@ -395,8 +389,7 @@ def _compute_grouped(res: FitResult) -> pd.DataFrame:
                 resid = resid - np.outer(d, d)      # the mean term d' Sigma^-1 d also moves with Sigma
             grad_g = 0.5 * np.einsum("pq,kqp->k", W @ resid @ W, D)
             if res.meanstructure:
-                U, _, _ = gs.jacobian_vectors(B, C)
-                J = struct.mean_jacobian(g, B, Bnu, U)[0]          # (p, K)
+                J = struct.implied_mean_jacobian(theta_ext, g)[0]  # (p, K)
                 grad_g = grad_g - d @ W @ J
                 J[x_idx, :] = 0.0
                 info_g = info_g + J.T @ W @ J
@@ -425,7 +418,7 @@ def _compute_grouped(res: FitResult) -> pd.DataFrame:
         gs = struct.groups[g]
         means = [c for c, r in enumerate(rows) if r.group == g + 1 and r.op == "~1"]
         if means:   # std.all of an intercept: divided by the variable's implied SD
-            C = gs.implied(theta_ext)[2][0]
+            C = implied_all(gs, theta_ext)[0]
             sd = np.sqrt(np.clip(np.diag(C), 0, None))
             with np.errstate(divide="ignore", invalid="ignore"):
                 sepc[means] = epc[means] / sd[[gs.names.index(rows[c].lhs) for c in means]]
@@ -437,7 +430,7 @@ def _compute_grouped(res: FitResult) -> pd.DataFrame:
         est = est[est["op"] != ":="]
         current = {_pair_key(l, o, r): float(e) for l, o, r, e in zip(est["lhs"], est["op"], est["rhs"],
                                                                        est["est"])}
-        sepc[idx] = _standardize_epc(gs, theta_ext, _candidate_entries(gs, names), epc[idx], names, current)
+        sepc[idx] = _standardize_epc(gs, theta_ext, epc[idx], names, current)
     frame = {"lhs": [r.lhs for r in rows], "op": [r.op for r in rows], "rhs": [r.rhs for r in rows]}
     if multi:
         frame["group"] = [r.group for r in rows]

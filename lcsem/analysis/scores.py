@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..engine import model_matrices
 from ..exceptions import ArgumentError, DataError, NotSupportedError
 from ..results.fit_result import FitResult
 
@@ -105,10 +106,9 @@ def _scores(res: FitResult, data: pd.DataFrame, key: str, intercepts: dict[str, 
     model = res.model
     struct = res.structure
     X = data[list(model.observed)].to_numpy(dtype=float)
-    A, S = struct.matrices(np.asarray(res.theta)[None])
-    A, S = A[0], S[0]
+    mats = model_matrices(struct, np.asarray(res.theta)[None])
+    A, S, B = mats.direct[0], mats.residual[0], mats.total[0]
     p = struct.p
-    B = np.linalg.inv(np.eye(struct.m) - A)
     if intercepts is None and res.missing == "ml" and res.implied_mean is not None:
         # a view of a FIML fit: centred at its implied means (lavPredict with missing = "ml")
         means = np.asarray(res.implied_mean, float)

@@ -25,9 +25,13 @@ ML, N - 1 for GLS and ULS (:func:`moment_scale`).
 Constructs with a single indicator have no reliability, AVE or HTMT: they are reported
 as NaN with an explanation in :attr:`MeasurementResult.notes`, never as numbers.
 
-With a nonparametric :class:`lcsem.BootstrapResult`, the CFA is refitted (batched) on the
-very resamples of that bootstrap, giving CIs of the standardised loadings and reliability
-statistics and one-sided upper bounds of HTMT/HTMT2, flagged against .85 and .90.
+With a nonparametric :class:`lcsem.BootstrapResult` of the fit, every statistic is
+registered with that bootstrap (:meth:`lcsem.BootstrapResult.statistic`; nothing is
+resampled here), giving CIs of the standardised loadings and reliability statistics and
+one-sided upper bounds of HTMT/HTMT2, flagged against .85 and .90. When the CFA is the
+fitted model or equivalent to it (a saturated structural part), each replicate's estimates
+are the CFA's and nothing is refitted; otherwise the CFA is refitted (batched) on each
+replicate's moments. Multi-group bootstraps give the statistics per group.
 """
 
 from __future__ import annotations
@@ -39,9 +43,9 @@ import numpy as np
 import pandas as pd
 
 from .. import _lazy
-from ..resampling.resample import leave_one_out_covariances
-from ..engine.optimize import minimize
-from ..engine.ram import RamStructure
+from ..engine import GroupStats, GroupStructure, RamStructure, model_matrices
+from ..engine.group_ls import LS_ESTIMATORS, GroupLSObjective
+from ..engine.optimize import fisher_scoring, minimize
 from .._warnings import quiet, warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, ConvergenceWarning, NotSupportedError
 from ..display.escape import html_escape, latex_escape
@@ -152,9 +156,8 @@ def _layout(struct: RamStructure) -> _Layout:
 def _statistics(struct: RamStructure, layout: _Layout, theta: np.ndarray, S: np.ndarray) -> dict[str, np.ndarray]:
     """Every measurement statistic for each replicate (theta (R, k), S (R, p, p))."""
     theta = np.atleast_2d(theta)
-    A, Smat = struct.matrices(theta)
-    B = np.linalg.inv(np.eye(struct.m) - A)
-    C = B @ Smat @ np.swapaxes(B, 1, 2)
+    mats = model_matrices(struct, theta)
+    A, C = mats.direct, mats.implied       # loadings: direct effects of constructs on items
     Sigma = C[:, :struct.p, :struct.p]
     R = theta.shape[0]
     names = layout.constructs
@@ -350,17 +353,19 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
     data
         The data, when ``res_or_model`` is a model.
     boot
-        Optional :class:`lcsem.BootstrapResult` of ``res_or_model`` (nonparametric or
-        Bollen–Stine, so that its resamples can be regenerated from ``boot.indices``).
-        The CFA is refitted on every resample; CFA replicates that do not
-        converge are left out, counted in :attr:`MeasurementResult.notes` and warned about
+        Optional nonparametric :class:`lcsem.BootstrapResult` of ``res_or_model``
+        (multi-group bootstraps too: statistics per group). The statistics are evaluated on
+        its replicates through :meth:`lcsem.BootstrapResult.statistic`: from each
+        replicate's estimates when the CFA is equivalent to the fitted model (no refit),
+        else by refitting the CFA on each replicate's moments. Replicates without a
+        solution are left out, counted in :attr:`MeasurementResult.notes` and warned about
         (:class:`lcsem.BootstrapFailureWarning`).
     level
         Confidence level of two-sided intervals; HTMT upper bounds are one-sided at
         this level (e.g. the 95th percentile for 0.95).
     method
         Bootstrap interval: ``"percentile"``, ``"bc"`` or ``"bca"`` (BCa refits the CFA
-        leaving out each row in turn for the acceleration).
+        leaving out each row in turn for the acceleration: the bootstrap's jackknife).
 
     Returns
     -------
@@ -402,11 +407,8 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
     cmodel = cfa_model(model, res_or_model.n_groups if isinstance(res_or_model, FitResult) else 1)
     if isinstance(res_or_model, FitResult) and res_or_model.grouped:
         if boot is not None:
-            raise NotSupportedError(
-                "boot: measurement() of a multi-group or mean-structure fit cannot use a bootstrap yet "
-                "(the CFA would be refitted on each group's resamples, which this bootstrap does not "
-                "keep per group); use the delta-method intervals (boot=None)")
-        return _grouped_measurement(res_or_model, cmodel, level)
+            _check_boot(boot, res_or_model)
+        return _grouped_measurement(res_or_model, cmodel, level, method, boot)
     if isinstance(res_or_model, FitResult) and res_or_model.missing == "ml":
         raise NotSupportedError(f"res_or_model: a view ({res_or_model.view_of}) of a FIML fit (missing='ml'); "
                                 "pass the fit itself, whose CFA is refitted by FIML")
@@ -425,9 +427,10 @@ def measurement(res_or_model: FitResult | Model | str, data: pd.DataFrame | None
 
 
 def _assess(cf: FitResult, level: float, method: str = "percentile", boot: BootstrapResult | None = None,
-            res_or_model: Any = None) -> MeasurementResult:
+            res_or_model: Any = None, boot_draws: tuple | None = None) -> MeasurementResult:
     """Every statistic of :func:`measurement` from the fitted CFA ``cf`` (one group, or
-    one group's view of a multi-group CFA)."""
+    one group's view of a multi-group CFA). ``boot_draws``: a group's ``(draws, jackknife
+    draws, how, n_resamples)`` from :func:`boot_statistics` of a multi-group bootstrap."""
     struct = cf.structure
     layout = _layout(struct)
     S = cf.sample_cov.loc[list(struct.observed), list(struct.observed)].to_numpy()[None]
@@ -466,27 +469,30 @@ def _assess(cf: FitResult, level: float, method: str = "percentile", boot: Boots
 
     intervals = None
     n_used = 0
-    boot_draws = None
-    if boot is not None:
-        if not isinstance(res_or_model, FitResult) or (
-                boot.fit is not res_or_model and not (boot.fit.data.shape == res_or_model.data.shape
-                                                      and np.allclose(boot.fit.theta, res_or_model.theta))):
+    if boot_draws is not None:
+        draws_g, jack_g, how, n_resamples = boot_draws
+        n_used = _n_used(draws_g)
+        intervals = _intervals(point, draws_g, jack_g, names, rows, level, method)
+    elif boot is not None:
+        if not isinstance(res_or_model, FitResult):
             raise ArgumentError("boot: pass the bootstrap of this very result (lcsem.bootstrap(res)) together "
                                 "with the fitted result, not with a model and data")
-        boot_draws, n_used, jack = _bootstrap_statistics(boot, cf, struct, layout, method)
+        _check_boot(boot, res_or_model)
+        boot_draws, jack, how = boot_statistics(boot, res_or_model, cf, method)
+        boot_draws, jack = boot_draws[0], None if jack is None else jack[0]
+        n_used = _n_used(boot_draws)
+        n_resamples = boot.n_resamples
         intervals = _intervals(point, boot_draws, jack, names, rows, level, method)
+    if intervals is not None:
         for j, r in enumerate(rows):
             key = f"std:{r.lhs}=~{r.rhs}"
             loadings.loc[j, "ci_lower"] = intervals.loc[key, "lower"]
             loadings.loc[j, "ci_upper"] = intervals.loc[key, "upper"]
             loadings.loc[j, "se"] = intervals.loc[key, "se"]
         ci_method = {"percentile": "bootstrap percentile", "bc": "bootstrap BC", "bca": "bootstrap BCa"}[method]
-        notes.append(f"bootstrap: the CFA was refitted on {n_used} of {boot.n_resamples} resamples "
-                     f"(others did not converge); {method} intervals at level {level}")
-        if n_used < boot.n_resamples:
-            warn(f"the measurement CFA did not converge on {boot.n_resamples - n_used} of "
-                 f"{boot.n_resamples} bootstrap resamples; intervals use the {n_used} that did",
-                 BootstrapFailureWarning, stacklevel=3)
+        notes.append(_boot_note(how, n_used, n_resamples, method, level))
+        if n_used < n_resamples:
+            warn(_boot_failures(how, n_used, n_resamples), BootstrapFailureWarning, stacklevel=3)
 
     reliability = pd.DataFrame({
         "n_items": [len(layout.items[c]) for c in names],
@@ -536,57 +542,154 @@ def _htmt_inference(names, point, intervals) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- bootstrap
-def _resample_covariances(values: np.ndarray, indices: np.ndarray, chunk: int = 200) -> np.ndarray:
-    B = indices.shape[0]
-    p = values.shape[1]
-    out = np.empty((B, p, p))
-    for start in range(0, B, chunk):
-        X = values[indices[start:start + chunk]]
-        Xc = X - X.mean(axis=1, keepdims=True)
-        out[start:start + chunk] = np.einsum("bni,bnj->bij", Xc, Xc) / X.shape[1]
-    return out
-
-
-def _refit(cf, struct: RamStructure, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    sol = minimize(struct, S, np.broadcast_to(cf.theta, (S.shape[0], struct.k)), cf.estimator)
-    ok = sol.converged & np.isfinite(sol.fmin)
-    return sol.theta, ok
-
-
-def _bootstrap_statistics(boot, cf, struct, layout, method):
-    indices = getattr(boot, "indices", None)
-    if getattr(boot, "kind", "nonparametric") == "bollen-stine":
+def _check_boot(boot: Any, res: FitResult) -> None:
+    """Refuse a bootstrap that cannot give the measurement statistics of ``res``."""
+    kind = getattr(boot, "kind", None)
+    if kind is None:
+        raise ArgumentError(f"boot: expected the lcsem.BootstrapResult of this fit (lcsem.bootstrap(res)), "
+                            f"got {type(boot).__name__}")
+    if kind == "bollen-stine":
         raise NotSupportedError(
             "boot: a Bollen-Stine bootstrap resamples model-transformed data, which say nothing about "
             "the measurement quality of the observed data; run lcsem.bootstrap(res, kind='nonparametric')")
-    if indices is None:
+    if kind != "nonparametric" or getattr(boot, "indices", None) is None:
         raise NotSupportedError(
-            f"boot: a {getattr(boot, 'kind', 'parametric')!r} bootstrap keeps no resample indices, so the "
-            "CFA cannot be refitted on its resamples; run lcsem.bootstrap(res, kind='nonparametric')")
-    source = boot.fit.data
-    cols = list(struct.observed)
-    values = source.loc[:, cols].to_numpy(dtype=float)
-    indices = np.asarray(indices)
-    if indices.ndim != 2 or indices.shape[1] != values.shape[0] or (indices.size and indices.max() >= len(values)):
-        raise ArgumentError(f"boot: its indices have shape {indices.shape}, which does not match the "
-                            f"{values.shape[0]} rows of the fitted data; pass the bootstrap of this result")
-    if boot.fit.estimator != cf.estimator:
+            f"boot: a {kind!r} bootstrap keeps no resampled cases, whose moments the "
+            "reliability and HTMT statistics need; run lcsem.bootstrap(res, kind='nonparametric')")
+    if not isinstance(boot, BootstrapResult):
+        raise ArgumentError(f"boot: expected the lcsem.BootstrapResult of this fit (lcsem.bootstrap(res)), "
+                            f"got {type(boot).__name__}")
+    other = boot.fit
+    if other is not res and not (other.data is not None and res.data is not None
+                                 and other.data.shape == res.data.shape
+                                 and len(other.theta) == len(res.theta) and np.allclose(other.theta, res.theta)
+                                 and tuple(other.group_labels) == tuple(res.group_labels)):
+        raise ArgumentError("boot: pass the bootstrap of this very result (lcsem.bootstrap(res)) together "
+                            "with the fitted result")
+    if other.estimator != res.estimator:
         raise ArgumentError("boot: it was run on a fit with another estimator than this result")
-    S = _resample_covariances(values, indices) * moment_scale(cf.estimator, values.shape[0])
-    theta, ok = _refit(cf, struct, S)
-    draws = _statistics(struct, layout, theta, S)
-    for k in draws:
-        draws[k][~ok] = np.nan
-    jack = None
-    if method == "bca":
-        n = values.shape[0]
-        Sj = leave_one_out_covariances(values - values.mean(axis=0), np.arange(n))
-        Sj = Sj * moment_scale(cf.estimator, n - 1)
-        th_j, ok_j = _refit(cf, struct, Sj)
-        jack = _statistics(struct, layout, th_j, Sj)
-        for k in jack:
-            jack[k][~ok_j] = np.nan
-    return draws, int(ok.sum()), jack
+    if res.missing == "ml":
+        raise NotSupportedError("boot: the replicates of a FIML fit (missing='ml') have no complete-data "
+                                "moments for alpha, omega and HTMT; use the delta-method intervals (boot=None)")
+
+
+#: how the CFA's replicate estimates were obtained (see :func:`boot_statistics`)
+_SAME_MODEL, _REFITTED = "same model", "refitted"
+
+
+def boot_statistics(boot: BootstrapResult, res: FitResult, cf: FitResult, method: str
+                    ) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]] | None, str]:
+    """Draws of every measurement statistic of each group (a list over groups), from the
+    bootstrap's replicates through its statistic hook (:meth:`BootstrapResult.statistic`):
+    the bootstrap provides each replicate's estimates and resampled moments, nothing is
+    resampled here. With ``method="bca"`` also the jackknife's draws.
+
+    When the CFA ``cf`` is the fitted model itself or equivalent to it (the same observed
+    variables, df and chi-square: the structural part of the model is saturated), each
+    replicate's parameters ARE the CFA's estimates on that replicate, and the statistics
+    are evaluated from them with no refit (``how = "same model"``). Otherwise the CFA is
+    refitted (batched) on each replicate's moments, warm-started at its full-sample
+    estimate (``how = "refitted"``)."""
+    G = res.n_groups
+    c_struct = _group_structures(cf)
+    c_layouts = [_layout(s) for s in c_struct]
+    m_struct = _group_structures(res)
+    same = _equivalent(res, cf) and all(_same_layout(_layout(a), b) for a, b in zip(m_struct, c_layouts))
+    observed = list(res.model.observed)
+    cols = [observed.index(v) for v in cf.model.observed]
+
+    def statistic(rep) -> dict[str, np.ndarray]:
+        cov, mean, n = rep.moments()
+        cov = cov[:, :, cols][:, :, :, cols]
+        mean = mean[:, :, cols]
+        scale = np.asarray(moment_scale(cf.estimator, n), float).reshape(-1)
+        S = cov * scale[None, :, None, None]
+        if same:
+            theta, ok, structs = rep.theta, np.ones(len(rep), bool), m_struct
+            layouts = [_layout(st) for st in m_struct]
+        else:
+            theta, ok = _refit(cf, S, mean, n)
+            structs, layouts = c_struct, c_layouts
+        out = {}
+        for g in range(G):
+            stats = _statistics(structs[g], layouts[g], theta, S[:, g])
+            for key, value in stats.items():
+                value = np.array(value, dtype=float)
+                value[~ok] = np.nan
+                out[f"{g}/{key}"] = value
+        return out
+
+    def split(flat: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+        return [{key.split("/", 1)[1]: v for key, v in flat.items() if key.startswith(f"{g}/")} for g in range(G)]
+
+    draws = split(boot.statistic(statistic))
+    jack = split(boot.statistic(statistic, jackknife=True)) if method == "bca" else None
+    return draws, jack, _SAME_MODEL if same else _REFITTED
+
+
+def _group_structures(res: FitResult) -> list[RamStructure]:
+    """One RAM structure per group mapping the fit's (joint) parameter vector."""
+    if not res.grouped:
+        return [res.structure]
+    return list(GroupStructure(res.rows, res.model.observed, res.model.latent, res.n_groups,
+                               res.meanstructure).groups)
+
+
+def _equivalent(res: FitResult, cf: FitResult) -> bool:
+    """Is the CFA the fitted model, or equivalent to it on these data (same observed
+    variables, degrees of freedom and chi-square)?"""
+    if tuple(res.model.observed) != tuple(cf.model.observed):
+        return False
+    a, b = res.fit_indices, cf.fit_indices
+    if int(a["df"]) != int(b["df"]):
+        return False
+    return bool(abs(float(a["chisq"]) - float(b["chisq"])) <= 1e-6 * max(1.0, abs(float(a["chisq"]))))
+
+
+def _same_layout(a: _Layout, b: _Layout) -> bool:
+    """Do two layouts name the same constructs and items in the same order?"""
+    return a.constructs == b.constructs and a.items == b.items and a.cross_loaded == b.cross_loaded
+
+
+def _refit(cf: FitResult, S: np.ndarray, mean: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The CFA refitted on every replicate's moments (``S`` (R, G, p, p) in the estimator's
+    denominator), warm-started at its full-sample estimate: (theta, converged)."""
+    R = S.shape[0]
+    start = np.broadcast_to(np.asarray(cf.theta, float), (R, len(cf.theta)))
+    # GLS and ULS refit by least squares; ML and robust ML (whose estimates are ML's) by ML
+    estimator = cf.estimator if cf.estimator in LS_ESTIMATORS else "ML"
+    if not cf.grouped:
+        sol = minimize(cf.structure, S[:, 0], start, estimator)
+    else:
+        struct = GroupStructure(cf.rows, cf.model.observed, cf.model.latent, cf.n_groups, cf.meanstructure)
+        means = mean if cf.meanstructure else None
+        if estimator == "ML":
+            sol = minimize(struct, GroupStats(S, means, n), start, "ML", method="newton")
+        else:
+            sol = fisher_scoring(GroupLSObjective(struct, GroupStats(S, means, n), estimator), start, newton=True)
+    return sol.theta, sol.converged & np.isfinite(sol.fmin)
+
+
+def _n_used(draws: dict[str, np.ndarray]) -> int:
+    """Replicates with a finite solution (every standardised loading finite)."""
+    return int(np.isfinite(draws["std_loadings"]).all(axis=1).sum())
+
+
+def _boot_note(how: str, n_used: int, n_resamples: int, method: str, level: float) -> str:
+    if how == _SAME_MODEL:
+        return (f"bootstrap: statistics from {n_used} of {n_resamples} replicates of the fit's bootstrap (the "
+                f"CFA is equivalent to the fitted model, so each replicate's estimates are the CFA's and "
+                f"nothing was refitted; failed replicates left out); {method} intervals at level {level}")
+    return (f"bootstrap: the CFA was refitted on {n_used} of {n_resamples} replicates of the fit's "
+            f"bootstrap (others did not converge); {method} intervals at level {level}")
+
+
+def _boot_failures(how: str, n_used: int, n_resamples: int) -> str:
+    if how == _SAME_MODEL:
+        return (f"{n_resamples - n_used} of {n_resamples} bootstrap replicates failed; the measurement "
+                f"intervals use the {n_used} others")
+    return (f"the measurement CFA did not converge on {n_resamples - n_used} of {n_resamples} bootstrap "
+            f"resamples; intervals use the {n_used} that did")
 
 
 def _flatten(stat: dict[str, np.ndarray], names, rows) -> dict[str, np.ndarray]:
@@ -631,16 +734,25 @@ def _intervals(point, draws, jack, names, rows, level, method) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- groups
-def _grouped_measurement(res: FitResult, cmodel: Model, level: float) -> MeasurementResult:
+def _grouped_measurement(res: FitResult, cmodel: Model, level: float, method: str = "percentile",
+                         boot: BootstrapResult | None = None) -> MeasurementResult:
     """:func:`measurement` of a multi-group or mean-structure fit: one CFA fitted to all
-    groups with the fit's equality constraints, statistics per group from its views."""
+    groups with the fit's equality constraints, statistics per group from its views; with a
+    bootstrap (cases resampled within groups), each group's statistics from every
+    replicate (:func:`boot_statistics`)."""
     multi = bool(res.group_labels)
     with quiet():
         cf = fit(cmodel, res.data, estimator=res.estimator, group=res.group if multi else None,
                  group_equal=res.group_equal, group_partial=_cfa_partial(res, cmodel),
                  meanstructure=res.meanstructure, missing=res.missing,
                  information=res.information if res.missing == "ml" else None)
-    per_group = {label: _assess(view, level) for label, view in cf.groups.items()}
+    if boot is None:
+        per_group = {label: _assess(view, level) for label, view in cf.groups.items()}
+    else:
+        draws, jack, how = boot_statistics(boot, res, cf, method)
+        per_group = {label: _assess(view, level, method, boot_draws=(
+            draws[g], None if jack is None else jack[g], how, boot.n_resamples))
+            for g, (label, view) in enumerate(cf.groups.items())}
     if not multi:
         return replace(per_group["1"], cfa=cf)
     labels = list(per_group)
@@ -668,8 +780,11 @@ def _grouped_measurement(res: FitResult, cmodel: Model, level: float) -> Measure
         reliability=rows("reliability"), omega_implied=stacked("omega_implied"), loadings=rows("loadings"),
         correlations=stacked("correlations"), fornell_larcker=stacked("fornell_larcker"),
         fornell_larcker_passed=stacked("fornell_larcker_passed"), htmt=stacked("htmt"), htmt2=stacked("htmt2"),
-        htmt_inference=rows("htmt_inference"), cfa=cf, intervals=None, level=float(level), ci_method="delta",
-        n_boot_used=0, notes=tuple(notes), groups=per_group)
+        htmt_inference=rows("htmt_inference"), cfa=cf,
+        intervals=None if boot is None else pd.concat({label: m.intervals for label, m in per_group.items()},
+                                                      names=["group", "statistic"]),
+        level=float(level), ci_method=first.ci_method,
+        n_boot_used=min(m.n_boot_used for m in per_group.values()), notes=tuple(notes), groups=per_group)
 
 
 def _cfa_partial(res: FitResult, cmodel: Model) -> tuple[str, ...]:

@@ -139,24 +139,28 @@ def missing_patterns(values: np.ndarray, columns: tuple[str, ...], row_labels: p
         raise DataError(f"missing='ml': the variable pairs {pairs} are never observed together "
                         f"(coverage 0), so their covariance cannot be estimated; drop one variable "
                         f"of each pair or collect data that observe both")
-    codes = np.array(["".join("1" if o else "0" for o in row) for row in obs])
-    unique, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    # a pattern's code is its 0/1 row; np.unique sorts the rows as the codes sort as text
+    unique, inverse, counts = np.unique(obs.astype(np.uint8), axis=0, return_inverse=True, return_counts=True)
+    inverse = np.ravel(inverse)
     # most frequent first; ties in the (text) order of the codes (R: sort(table(), decreasing = TRUE))
-    order = np.lexsort((np.arange(unique.size), -counts))
+    order = np.lexsort((np.arange(counts.size), -counts))
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     case_pattern = rank[inverse]
     counts = counts[order]
-    observed = np.array([[ch == "1" for ch in unique[i]] for i in order], dtype=bool).reshape(-1, len(columns))
+    observed = unique[order].astype(bool).reshape(-1, len(columns))
     J, p = observed.shape
-    means = np.zeros((J, p))
-    covs = np.zeros((J, p, p))
-    for j in range(J):
-        rows = used[case_pattern == j][:, observed[j]]
-        m = rows.mean(axis=0)
-        centred = rows - m
-        means[j, observed[j]] = m
-        covs[j][np.ix_(observed[j], observed[j])] = centred.T @ centred / rows.shape[0]
+    # per pattern: mean and covariance (denominator n_j) of the observed values, the rows
+    # sorted by pattern and summed block by block
+    by_pattern = np.argsort(case_pattern, kind="stable")
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    x0 = np.where(obs, used, 0.0)[by_pattern]
+    means = np.add.reduceat(x0, starts, axis=0) / counts[:, None]
+    centred = x0 - means[case_pattern[by_pattern]]
+    covs = np.add.reduceat(centred[:, :, None] * centred[:, None, :], starts, axis=0) / counts[:, None, None]
+    mask2 = observed[:, :, None] & observed[:, None, :]
+    means = np.where(observed, means, 0.0)
+    covs = np.where(mask2, covs, 0.0)
     empty_labels = tuple(row_labels[empty])
     return MissingPatterns(columns, observed, counts.astype(int), means, covs, case_pattern, used, labels,
                            int(values.shape[0]), empty_labels)

@@ -293,7 +293,9 @@ class FIMLObjective(Objective):
             # d l_i / d Sigma = 1/2 (W x x' W - W); d l_i / d mu = W x
             G = 0.5 * (Wx[:, :, None] * Wx[:, None, :] - Wi)
             U, V, cc = gs.jacobian_vectors(B, C)
-            s_e = 2.0 * cc[None, :] * np.einsum("ep,npq,eq->ne", U[0], G, V[0])
+            # u_e' G_i v_e for every row and entry: one (n, p^2) x (p^2, E) product
+            UV = (U[0][:, :, None] * V[0][:, None, :]).reshape(U.shape[1], -1)
+            s_e = 2.0 * cc[None, :] * (G.reshape(G.shape[0], -1) @ UV.T)
             dmu = struct.mean_jacobian(g, B, Bnu, U)[0]
             out.append(s_e @ gs.free_map + Wx @ dmu)
         return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import ArgumentError
-from .batch import cholesky_factors
+from .linalg import cholesky_factors
 from .objective import Objective
 from .ram import gradient_terms, gram_terms
 from .structure import GroupStats, GroupStructure, best_mean_parameters

@@ -1,13 +1,19 @@
-"""The interface the batched solver (:func:`lcsem.engine.optimize.fisher_scoring`) works on.
+"""The interface the batched solver (:func:`lcsem.engine.solve.solve`) works on.
 
 An objective is a discrepancy over ``R`` data sets (replicates). The solver asks it, for a
 subset ``idx`` of the replicates and one parameter vector per entry of ``idx``, for the
 discrepancy (:meth:`Objective.value`), its gradient and information
 (:meth:`Objective.gradient_information`) and a step (:meth:`Objective.direction`: scoring,
-or Newton where the objective has an exact Hessian).
+or Newton where the objective has an exact Hessian). :meth:`Objective.steps` bundles the
+Newton step, the scoring fallback and the positive-definiteness verdict for the solver;
+its default builds them from :meth:`Objective.direction`, and objectives that compute the
+gradient, Hessian and information in one pass (:class:`~lcsem.engine.ml.MLObjective`)
+override it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,6 +32,24 @@ def positive_definite(Sigma: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass
+class Steps:
+    """Directions for a subset of replicates (one row each).
+
+    ``step`` is the Newton step ``-H^-1 g`` where ``newton`` is True (an exact Hessian that
+    is positive definite and gives a descent direction), the scoring step
+    ``-info^-1 g`` elsewhere; ``pd`` says where the Hessian is positive definite (None when
+    the objective has no such verdict: every stationary point counts as a minimum); ``ok``
+    is False where the scoring system could not be solved.
+    """
+
+    grad: np.ndarray
+    step: np.ndarray
+    newton: np.ndarray
+    pd: np.ndarray | None
+    ok: np.ndarray
+
+
 class Objective:
     """A discrepancy over ``n_replicates`` data sets: its value, gradient and information
     at parameter vectors for a subset ``idx`` of the replicates (one row of ``theta``
@@ -33,6 +57,11 @@ class Objective:
 
     n_replicates: int
     k: int
+    #: whether :meth:`direction` gives Newton steps with ``exact=True``
+    has_hessian: bool = False
+    #: whether the solver may evaluate several step lengths of a replicate in one call of
+    #: :meth:`value` (cheap evaluations; the accepted point is evaluated again last)
+    batched_line_search: bool = False
 
     def value(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:   # pragma: no cover - interface
         raise NotImplementedError
@@ -61,3 +90,18 @@ class Objective:
             return -np.linalg.solve(info, grad[..., None])[..., 0]
         except np.linalg.LinAlgError:
             return -np.einsum("rij,rj->ri", np.linalg.pinv(info), grad)
+
+    def steps(self, theta: np.ndarray, idx: np.ndarray, exact: bool = False,
+              scoring_only: np.ndarray | None = None) -> Steps:
+        """Newton steps where :meth:`direction` (``exact``) gives a descent direction and
+        ``scoring_only`` is False, scoring steps elsewhere."""
+        if exact:
+            grad, step, descent = self.direction(theta, idx, exact=True)
+            if scoring_only is not None:
+                descent = descent & ~scoring_only
+            if not descent.all():
+                step[~descent] = self.direction(theta[~descent], idx[~descent])[1]
+        else:
+            grad, step, _ = self.direction(theta, idx)
+            descent = np.zeros(step.shape[0], dtype=bool)
+        return Steps(grad, step, descent, None, np.ones(step.shape[0], dtype=bool))

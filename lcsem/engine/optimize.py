@@ -22,17 +22,16 @@ with :class:`~lcsem.engine.structure.GroupStats`) use ML (for now): with weights
 its gradient and its expected information ``sum_g w_g [tr(W_g D_a W_g D_b) + 2 J_a' W_g J_b]``
 (``W_g = Sigma_g^-1``, ``J = d mu_g / d theta``) in the units of the one-group case, so that
 ``vcov = 2 / N inv(information)`` and ``chisq = N F_min`` (:mod:`lcsem.engine.group_ml`).
-One solver (:func:`minimize`, :func:`fisher_scoring`) serves both: Fisher scoring with step
-halving on an :class:`~lcsem.engine.objective.Objective` that gives the discrepancy and its
-derivatives for any subset of the replicates; with ``method="newton"`` (groups, ML) Newton
-steps with the exact Hessian where it is positive definite. Batches of a
+One solver (:func:`lcsem.engine.solve.solve`, entered here by :func:`minimize` and
+:func:`fisher_scoring`) serves both: Fisher scoring with step halving on an
+:class:`~lcsem.engine.objective.Objective` that gives the discrepancy and its derivatives for
+any subset of the replicates; with ``method="newton"`` (groups, ML) Newton steps with the
+exact Hessian where it is positive definite. Batches of a
 ``GroupStructure`` run in chunks of :data:`CHUNK` replicates (each replicate's numbers do
 not depend on its chunk).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,20 +39,10 @@ from ..exceptions import ArgumentError, NotSupportedError
 from .group_ml import GroupMLObjective, check_group_stats
 from .objective import Objective, positive_definite as _positive_definite
 from .ram import RamStructure, gradient_terms, gram_terms
+from .solve import SCORING, Solution, solve
 from .structure import GroupStats, GroupStructure
 
 ESTIMATORS = ("ML", "GLS", "ULS")
-
-
-@dataclass
-class Solution:
-    """Result of a batched minimisation."""
-
-    theta: np.ndarray       # (R, k)
-    fmin: np.ndarray        # (R,) discrepancy at theta (ML: F_ML, GLS: 1/2 tr[...]^2, ULS: sum_vech e^2)
-    converged: np.ndarray   # (R,) bool
-    iterations: np.ndarray  # (R,) int
-    max_gradient: np.ndarray  # (R,)
 
 
 def _weight(S: np.ndarray, estimator: str) -> np.ndarray | None:
@@ -157,65 +146,12 @@ CHUNK = 64
 
 def fisher_scoring(objective: "Objective", theta0: np.ndarray, max_iter: int = 500, tol: float = 1e-10,
                    max_halvings: int = 40, newton: bool = False) -> Solution:
-    """The batched Fisher-scoring loop on any :class:`Objective` (see :func:`minimize`).
+    """The engine's solver (:func:`lcsem.engine.solve.solve`) with its
+    :data:`~lcsem.engine.solve.SCORING` rules on any :class:`Objective` (see :func:`minimize`).
     With ``newton`` (objectives with an exact Hessian), a replicate takes the Newton step
     where it is a descent direction and the scoring step otherwise."""
-    R, k = objective.n_replicates, objective.k
-    theta = np.array(np.broadcast_to(theta0, (R, k)), dtype=float)
-    theta, fmin = objective.prepare(theta)
-    converged = np.zeros(R, dtype=bool)
-    failed = ~np.isfinite(fmin)
-    iterations = np.zeros(R, dtype=int)
-    max_grad = np.full(R, np.inf)
-    for it in range(max_iter):
-        active = np.flatnonzero(~converged & ~failed)
-        if active.size == 0:
-            break
-        th = theta[active]
-        # the first step is always a scoring step: far from the minimum the expected
-        # information models F better than the exact Hessian (measured on bootstrap-like
-        # replicates from a warm start: 5.0 instead of 6.6 iterations)
-        if newton and it > 0:
-            grad, step, descent = objective.direction(th, active, exact=True)
-            if not descent.all():
-                step[~descent] = objective.direction(th[~descent], active[~descent])[1]
-        else:
-            grad, step, _ = objective.direction(th, active)
-            descent = np.zeros(active.size, dtype=bool)
-        max_grad[active] = np.max(np.abs(grad), axis=1) if k else 0.0
-        iterations[active] += 1
-        f_old = fmin[active]
-        alpha = np.ones(active.size)
-        pending = np.arange(active.size)
-        f_new = np.full(active.size, np.inf)
-        for _h in range(max_halvings):
-            trial = th[pending] + alpha[pending, None] * step[pending]
-            f_try = objective.value(trial, active[pending])
-            ok = f_try <= f_old[pending] + 1e-12 * (1.0 + np.abs(f_old[pending]))
-            f_new[pending[ok]] = f_try[ok]
-            pending = pending[~ok]
-            if pending.size == 0:
-                break
-            alpha[pending] *= 0.5
-        moved = np.isfinite(f_new)
-        new_theta = th + alpha[:, None] * step
-        theta[active[moved]] = new_theta[moved]
-        fmin[active[moved]] = f_new[moved]
-        small_step = np.max(np.abs(alpha[:, None] * step), axis=1, initial=0.0) <= tol * (1.0 + np.max(np.abs(th), axis=1, initial=0.0))
-        small_grad = max_grad[active] <= tol
-        done = moved & (small_step | small_grad)
-        if newton:
-            # a full Newton step of relative size s leaves an error of order s^2: a step
-            # below sqrt(tol) / 10 ends at the minimum to within tol
-            quadratic = descent & (alpha == 1.0) & (np.max(np.abs(step), axis=1, initial=0.0)
-                                                     <= 0.1 * np.sqrt(tol) * (1.0 + np.max(np.abs(th), axis=1, initial=0.0)))
-            done |= moved & quadratic
-        # a replicate whose step cannot be taken at all sits at a (numerical) optimum
-        # when its gradient is tiny; otherwise it has failed
-        stuck = ~moved
-        converged[active[done | (stuck & (max_grad[active] <= 1e-6))]] = True
-        failed[active[stuck & (max_grad[active] > 1e-6)]] = True
-    return Solution(theta, fmin, converged, iterations, max_grad)
+    return solve(objective, theta0, rules=SCORING, exact=newton, max_iter=max_iter, tol=tol,
+                 max_halvings=max_halvings)
 
 
 # ---------------------------------------------------------------------- objectives

@@ -216,6 +216,14 @@ class GroupStructure:
             J = J + B[:, : self.p, self._mean_free_var[g]] @ self._mean_map[g]
         return J
 
+    def implied_mean_jacobian(self, theta: np.ndarray, g: int) -> np.ndarray:
+        """``d mu_g / d theta`` of group ``g`` (0-based) at each row of ``theta``: (R, p, k)
+        (a model with a mean structure)."""
+        theta = np.atleast_2d(theta)
+        _, _, B, C, Bnu = self.group_moments(theta, g)
+        U, _, _ = self.groups[g].jacobian_vectors(B, C)
+        return self.mean_jacobian(g, B, Bnu, U)
+
     # ------------------------------------------------------------------ values
     def row_values(self, theta: np.ndarray) -> np.ndarray:
         """Value of every non-``:=`` row, in table order, for each row of ``theta``: (R, n_rows)."""

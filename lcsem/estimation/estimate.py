@@ -110,7 +110,8 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
     group
         Column of ``data`` whose values define groups (lavaan's ``group``): a multi-group
         model with every parameter group-specific unless constrained, groups numbered in
-        order of first appearance, and a mean structure. ML only.
+        order of first appearance, and a mean structure. ML, GLS or ULS (lavaan's
+        least squares: groups weighed by N_g - 1, chi-square sum_g (N_g - 1) F_g).
     group_equal
         Parameter classes held equal across groups (lavaan's ``group.equal``):
         ``"loadings"``, ``"intercepts"``, ``"means"``, ``"residuals"``,

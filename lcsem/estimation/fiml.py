@@ -174,7 +174,8 @@ def fiml_gfi(patterns: tuple[MissingPatterns, ...], Sigma: np.ndarray, mu: np.nd
         Wm = np.einsum("j,jab->ab", c, W)
 
         def quad(E: np.ndarray, e: np.ndarray) -> float:
-            return float(0.5 * np.einsum("j,jab,bc,jcd,da->", c, W, E, W, E) + e @ Wm @ e)
+            WE = W @ E                                                   # (J, p, p)
+            return float(0.5 * np.einsum("j,jab,jba->", c, WE, WE) + e @ Wm @ e)
 
         values.append(1.0 - quad(cov - Sigma[g], mean - mu[g]) / quad(cov, mean))
     gfi = float(np.dot(n, values) / n.sum())

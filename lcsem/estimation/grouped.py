@@ -20,6 +20,9 @@ from .._warnings import warn
 from ..data.groups import GroupedMoments
 from ..engine import GroupStats, GroupStructure, group_starts, information, minimize
 from ..engine.curvature import leave_saddle
+from ..engine.group_ls import (LS_ESTIMATORS, GroupLSObjective, ls_information, ls_statistic, ls_vcov_scale,
+                               unbiased)
+from ..engine.optimize import fisher_scoring
 from ..engine.rescale import rescaled_group_problem
 from ..exceptions import (ConvergenceWarning, EstimationError, IdentificationWarning, ModelSpecificationError,
                           NonAdmissibleWarning)
@@ -36,8 +39,11 @@ GROUP_ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "group", "label", "est", "se", "z"
 
 
 def fit_groups(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, meanstructure: bool,
-               level: float) -> dict:
-    """Estimate ``rows`` (the full multi-group table) on ``moments``; the fields of a result."""
+               level: float, estimator: str = "ML") -> dict:
+    """Estimate ``rows`` (the full multi-group table) on ``moments``; the fields of a result.
+
+    ``estimator`` ``"ML"``, or ``"GLS"``/``"ULS"`` (lavaan's least squares on the unbiased
+    covariances, :mod:`lcsem.engine.group_ls`)."""
     G = len(moments.groups)
     p = len(model.observed)
     n = np.array([g.n_obs for g in moments.groups], dtype=float)
@@ -46,29 +52,41 @@ def fit_groups(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, 
     xbar = np.stack([g.mean for g in moments.groups])
     struct = GroupStructure(rows, model.observed, model.latent, n_groups=G, meanstructure=meanstructure)
     stats = GroupStats(cov=S[None], mean=xbar[None] if meanstructure else None, n=n)
+    least_squares = estimator in LS_ESTIMATORS
+    if least_squares:   # lavaan: GLS and ULS fit the unbiased covariances
+        stats = unbiased(stats)
+    S_fit = stats.cov[0]     # the covariances fitted (S itself stays ML's, as on single-group results)
     n_moments = G * (p * (p + 1) // 2 + (p if meanstructure else 0))
     if n_moments < struct.k:
         raise ModelSpecificationError(
             f"the model has {struct.k} free parameters but only {n_moments} sample moments to fit "
             f"(df = {n_moments - struct.k}); it is not identified: fix parameters (e.g. latent means "
             f"to 0, or one intercept per factor) or add equality constraints")
-    theta, fmin, converged, iterations, max_gradient = _solve(struct, stats)
+    theta, fmin, converged, iterations, max_gradient = _solve(struct, stats, estimator)
     if not converged:
         warn(f"the optimiser did not converge (largest gradient {max_gradient:.2e} after {iterations} "
              f"iterations, from {2 + RETRY_STARTS} starts); estimates are not reliable",
              ConvergenceWarning, stacklevel=4)
     layout = GroupLayout(rows, model.observed, model.latent)
     names = _parameter_names(layout, moments.labels)
-    vcov, unidentified = information_vcov(struct, theta, N, names,
-                                          lambda: information(struct, theta[None], stats)[0], stacklevel=5)
+    if least_squares:
+        # lavaan's "standard" SEs: inv(sum_g (N_g/N) Delta_g' V_g Delta_g) / (N - G)
+        vcov, unidentified = information_vcov(
+            struct, theta, 2.0 / ls_vcov_scale(n), names,
+            lambda: ls_information(struct, theta[None], stats, estimator)[0], stacklevel=5)
+    else:
+        vcov, unidentified = information_vcov(struct, theta, N, names,
+                                              lambda: information(struct, theta[None], stats)[0], stacklevel=5)
     Sigma, mu = struct.implied(theta[None])
     Sigma, mu = Sigma[0], mu[0]
     df = n_moments - struct.k
-    fixed_x = fixed_x_ids(rows, model)
+    # lavaan's fixed.x holds for ML only (GLS and ULS estimate the covariates' moments)
+    fixed_x = frozenset() if least_squares else fixed_x_ids(rows, model)
     exogenous = tuple(model.observed.index(v) for v in model.roles.exogenous_observed)
-    chisq = float(N * max(fmin, 0.0))
-    fi = grouped_fit_measures(S, xbar if meanstructure else None, Sigma, mu if meanstructure else None, n,
-                              chisq, df=df, n_params=struct.k - len(fixed_x), exogenous=exogenous)
+    chisq = float(ls_statistic(fmin, n)) if least_squares else float(N * max(fmin, 0.0))
+    fi = grouped_fit_measures(S_fit, xbar if meanstructure else None, Sigma, mu if meanstructure else None, n,
+                              chisq, df=df, n_params=struct.k - len(fixed_x), exogenous=exogenous,
+                              estimator=estimator)
     estimates = _estimates(model, rows, layout, theta, vcov, fixed_x, level, G > 1)
     reasons = layout.inadmissible(theta, moments.labels)
     if reasons:
@@ -86,7 +104,8 @@ RETRY_LATENT_VARIANCES = (1.0, 10.0, 30.0)
 RETRY_STARTS = len(RETRY_LATENT_VARIANCES)
 
 
-def _solve(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, float, bool, int, float]:
+def _solve(struct: GroupStructure, stats: GroupStats, estimator: str = "ML"
+           ) -> tuple[np.ndarray, float, bool, int, float]:
     """Minimise on the rescaled problem (one pooled unit-variance scaling for all groups)
     from lavaan's simple start and from the marker rule's start, by Newton's method with
     scoring where the Hessian is not positive definite; when neither converges (a badly
@@ -94,14 +113,17 @@ def _solve(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, float
     region of negative variances), retry from starts with larger latent variances. A
     converged saddle point is left along its direction of negative curvature.
 
+    GLS and ULS: Gauss-Newton on :class:`~lcsem.engine.group_ls.GroupLSObjective` (ULS
+    is not scale-invariant and is solved in the data's units); no saddle check.
+
     Returns ``(theta, fmin, converged, iterations, max_gradient)`` in the data's units."""
-    problem = rescaled_group_problem(struct, stats)
+    problem = rescaled_group_problem(struct, stats, estimator)
     scaled, scaled_stats = problem.struct, problem.S
     with np.errstate(over="ignore", invalid="ignore"):
         simple = problem.factor * group_starts(struct, stats)[0]
     marker = group_starts(scaled, scaled_stats, "marker")[0]
     starts = [np.where(np.isfinite(simple), simple, marker), marker]
-    sol = minimize(scaled, scaled_stats.repeat(len(starts)), np.stack(starts), "ML", method="newton")
+    sol = _minimize(scaled, scaled_stats.repeat(len(starts)), np.stack(starts), estimator)
     best = best_start(sol)
     if best is None or not sol.converged[best]:
         latent = set(struct.latent)
@@ -111,8 +133,7 @@ def _solve(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, float
             alt = starts[0].copy()
             alt[ids] = factor
             starts.append(alt)
-        sol = minimize(scaled, scaled_stats.repeat(len(starts)), np.stack(starts), "ML", method="newton",
-                       max_iter=2000)
+        sol = _minimize(scaled, scaled_stats.repeat(len(starts)), np.stack(starts), estimator, max_iter=2000)
         best = best_start(sol)
     if best is None:
         raise EstimationError("estimation failed from every starting point (the implied covariance "
@@ -120,7 +141,7 @@ def _solve(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, float
                               "model's identification")
     theta, fmin, converged = sol.theta[best], float(sol.fmin[best]), bool(sol.converged[best])
     iterations, max_gradient = int(sol.iterations[best]), float(sol.max_gradient[best])
-    escaped = leave_saddle(scaled, scaled_stats, theta, "ML") if converged else None
+    escaped = leave_saddle(scaled, scaled_stats, theta, "ML") if converged and estimator == "ML" else None
     if escaped is not None:
         theta, fmin, converged = escaped.theta, float(escaped.fmin), bool(escaped.converged)
         iterations, max_gradient = iterations + int(escaped.iterations), float(escaped.max_gradient)
@@ -129,6 +150,14 @@ def _solve(struct: GroupStructure, stats: GroupStats) -> tuple[np.ndarray, float
                  "direction) and found no minimum from there: the model has no proper solution for "
                  "these data (empirically unidentified?)", ConvergenceWarning, stacklevel=5)
     return problem.to_original(theta), fmin, converged, iterations, max_gradient
+
+
+def _minimize(struct: GroupStructure, stats: GroupStats, starts: np.ndarray, estimator: str, max_iter: int = 500):
+    """ML by Newton's method (scoring where the Hessian is not positive definite); GLS
+    and ULS by Gauss-Newton on their objective."""
+    if estimator == "ML":
+        return minimize(struct, stats, starts, "ML", method="newton", max_iter=max_iter)
+    return fisher_scoring(GroupLSObjective(struct, stats, estimator), starts, max_iter=max_iter, newton=True)
 
 
 def best_start(sol) -> int | None:

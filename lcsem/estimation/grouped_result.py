@@ -10,6 +10,7 @@ import pandas as pd
 from .._validation import check_level
 from .._warnings import recording, warn
 from ..data.groups import moments_by_group
+from ..engine.group_ls import LS_ESTIMATORS
 from ..exceptions import ArgumentError, EstimationError, NotSupportedError, SharedLabelWarning
 from ..results.fit_result import FitResult
 from ..spec.groups import group_table, mean_structure_needed, shared_labels
@@ -25,9 +26,9 @@ def fit_grouped_result(model: Model, data: pd.DataFrame | None, estimator: str, 
     """Multi-group and/or mean-structure fit (ML; FIML with ``missing="ml"``)."""
     what = ("multi-group models" if group is not None else
             "FIML fits (missing='ml')" if missing == "ml" else "mean structures")
-    if estimator != "ML":
-        raise NotSupportedError(f"estimator: {estimator!r} with {what} is not supported yet; use "
-                                f"estimator=\"ML\"")
+    if estimator != "ML" and (missing == "ml" or estimator not in LS_ESTIMATORS):
+        raise NotSupportedError(f"estimator: {estimator!r} with {what} is not supported; use "
+                                f"estimator=\"ML\"" + ("" if missing == "ml" else " (or \"GLS\", \"ULS\")"))
     if sample_cov is not None or data is None:
         raise NotSupportedError(f"sample_cov: {what} are fitted from raw data; pass data=...")
     if (group_equal or group_partial) and group is None:
@@ -55,7 +56,7 @@ def fit_grouped_result(model: Model, data: pd.DataFrame | None, estimator: str, 
                     raise NotSupportedError(f"information: {information!r} is available with missing='ml' "
                                             f"(FIML); complete-data ML uses the expected information "
                                             f"(lavaan's default): leave information out or pass 'expected'")
-                out = fit_groups(model, rows, moments, means, level)
+                out = fit_groups(model, rows, moments, means, level, estimator)
         except np.linalg.LinAlgError as exc:
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None
@@ -79,7 +80,7 @@ def fit_grouped_result(model: Model, data: pd.DataFrame | None, estimator: str, 
              for g, label in zip(moments.groups, moments.labels or ("",))]
     frame = pd.concat(parts) if all(p is not None for p in parts) else None
     return FitResult(
-        model=model, estimator="ML", estimates=out["estimates"], fit_indices=out["fit_indices"],
+        model=model, estimator=estimator, estimates=out["estimates"], fit_indices=out["fit_indices"],
         r2=series(out["r2"], list(out["endogenous"]), "r2"), converged=out["converged"],
         inadmissible=out["inadmissible"], warnings=tuple(w.message for w in caught),
         n_obs=moments.n_obs, n_total=moments.n_total, missing=moments.groups[0].missing,

@@ -23,6 +23,7 @@ lavaan 0.6.14's semantics (``se = "robust.huber.white"``, ``test = "yuan.bentler
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,9 @@ from ..data.missing import MissingPatterns, em_moments, missing_patterns, patter
 from ..engine.fiml import FIMLObjective
 from ..engine.structure import GroupStructure
 from ..exceptions import ArgumentError, ScaledTestWarning
-from ..inference.robust import (RobustTest, _cfi, _rmsea, _rmsea_close, _rmsea_interval, _tli, baseline_rows,
-                                first_order_information, sandwich_vcov, scaled_fit_measures, weight_matrix,
-                                yuan_bentler_trace, block_diag)
+from ..inference.robust import (RobustTest, _cfi, _rmsea, _rmsea_close, _rmsea_interval, _tli,
+                                first_order_information, scaled_fit_measures, weight_matrix,
+                                yuan_bentler_trace, block_diag, independence_structure)
 from ..results.fit_result import FitResult
 from ..spec.partable import ParRow
 from .robust_fit import _estimates, result_structure
@@ -70,12 +71,22 @@ def _saturated_structure(observed: tuple[str, ...]) -> GroupStructure:
     return GroupStructure(tuple(rows), tuple(observed), (), n_groups=1, meanstructure=True)
 
 
-def _information_pair(objective: FIMLObjective, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
-    """Observed information per observation ``A`` (half the Hessian of ``F``), first-order
-    information ``B0`` and the casewise scores at ``theta``."""
-    A = 0.5 * objective.observed_information(theta)
-    scores = objective.casewise_scores(theta)
-    return A, first_order_information(scores), scores
+def _fit_h1(res: FitResult, patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each group's EM moments as the FIML fit stored them (its sample moments), or by EM
+    again when the result does not hold them."""
+    p = len(res.model.observed)
+    labels = list(res.group_labels)
+    try:
+        if labels:
+            out = [(res.sample_cov.loc[g].to_numpy(float), res.sample_mean.loc[g].to_numpy(float)) for g in labels]
+        else:
+            out = [(res.sample_cov.to_numpy(float), res.sample_mean.to_numpy(float))]
+    except (AttributeError, KeyError):
+        out = []
+    if (len(out) == len(patterns) and all(S.shape == (p, p) and m.shape == (p,) for S, m in out)
+            and all(np.isfinite(S).all() and np.isfinite(m).all() for S, m in out)):
+        return out
+    return h1_moments(patterns)
 
 
 def h1_moments(patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -87,21 +98,32 @@ def h1_moments(patterns: tuple[MissingPatterns, ...]) -> list[tuple[np.ndarray, 
     return out
 
 
+class H1Information(NamedTuple):
+    """One group's saturated-model information: observed ``A`` and first-order ``B`` (per
+    observation), ``A``'s inverse and ``tr(A^-1 B)`` (its Yuan-Bentler trace)."""
+
+    A: np.ndarray
+    B: np.ndarray
+    A_inv: np.ndarray
+    trace: float
+
+
 def h1_information(patterns: tuple[MissingPatterns, ...], h1: list[tuple[np.ndarray, np.ndarray]]
-                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+                   ) -> list[H1Information]:
     """Per group the saturated model's observed information ``A1`` and first-order
     information ``B1`` (per observation) of the incomplete data at ``h1[g] = (Sigma, mu)``,
     moments in the engine's order (vech of Sigma row by row, then the means)."""
     out = []
     for mp, (Sigma, mu) in zip(patterns, h1):
-        struct = _saturated_structure(mp.columns)
-        iu = np.triu_indices(Sigma.shape[0])
-        scores = FIMLObjective(struct, (mp,)).casewise_scores(np.concatenate([Sigma[iu], mu]))
-        out.append((saturated_observed_information(mp, Sigma, mu), first_order_information(scores)))
+        A = saturated_observed_information(mp, Sigma, mu)
+        B = first_order_information([saturated_scores(mp, Sigma, mu)])
+        A_inv = np.linalg.inv(A)
+        out.append(H1Information(A, B, A_inv, float(np.sum(A_inv * B.T))))
     return out
 
 
-def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray,
+                                   moments: np.ndarray | None = None) -> np.ndarray:
     """Observed information per observation (half the Hessian of ``F = -2 loglik / N``) of one
     group's saturated model at ``(mu, Sigma)`` in the moments (vech of Sigma row by row, then
     mu), in closed form: the saturated model's moments are its parameters, so the Hessian
@@ -111,7 +133,8 @@ def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray,
     Per pattern (``c_j = n_j / N``, ``W`` the inverse of the observed block embedded in zeros,
     ``d = m_j - mu`` on the observed variables, ``M = W (S_j + d d') W``) and ``E_a`` the
     symmetric unit matrix of the pair ``a``: ``-tr(W E_a W E_b) + tr(E_a W E_b M) + tr(E_a M E_b W)``
-    between covariances, ``2 (W E_b W d)`` between a mean and a covariance, ``2 W`` between means."""
+    between covariances, ``2 (W E_b W d)`` between a mean and a covariance, ``2 W`` between means.
+    ``moments``: only these (co)variances (positions in the vech), then all means."""
     obs = np.asarray(patterns.observed, bool)
     p = Sigma.shape[0]
     W = pattern_inverse(np.asarray(Sigma, float), obs[:, :, None] & obs[:, None, :])       # (J, p, p)
@@ -119,19 +142,25 @@ def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray,
     d = np.where(obs, patterns.means - mu, 0.0)
     M = W @ (patterns.covs + d[:, :, None] * d[:, None, :]) @ W
     i, k = np.triu_indices(p)
+    if moments is not None:
+        i, k = i[moments], k[moments]
     half = np.where(i == k, 0.5, 1.0)             # E_a has one unit entry on the diagonal, two off it
-
-    def trace_pair(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """``tr(E_a X E_b Y)`` for every pattern and pair of covariance directions (with both
-        unit entries of every E counted; ``half`` corrects the diagonal ones)."""
-        return (X[:, k[:, None], i[None, :]] * Y[:, k[None, :], i[:, None]]
-                + X[:, k[:, None], k[None, :]] * Y[:, i[None, :], i[:, None]]
-                + X[:, i[:, None], i[None, :]] * Y[:, k[None, :], k[:, None]]
-                + X[:, i[:, None], k[None, :]] * Y[:, i[None, :], k[:, None]])
-
-    H_cov = np.einsum("j,jab->ab", c, -trace_pair(W, W) + trace_pair(W, M) + trace_pair(M, W)) * np.outer(half, half)
+    # sum_j c_j [-tr(W E_a W E_b) + tr(E_a W E_b M) + tr(E_a M E_b W)] gathered from one (p^2, p^2)
+    # matrix G[(r, s), (t, u)] = sum_j c_j [-W_rs W_tu + W_rs M_tu + M_rs W_tu] (two products over
+    # the patterns instead of (J, q, q) gathers): tr(E_a X E_b Y) with both unit entries of
+    # every E is X[k_a, i_b] Y[k_b, i_a] + X[k_a, k_b] Y[i_b, i_a] + X[i_a, i_b] Y[k_b, k_a]
+    # + X[i_a, k_b] Y[i_b, k_a]
+    J = W.shape[0]
+    Wf, Mf = W.reshape(J, p * p), M.reshape(J, p * p)
+    G = Wf.T @ (c[:, None] * (Mf - Wf)) + Mf.T @ (c[:, None] * Wf)
+    a_, b_ = np.arange(i.size)[:, None], np.arange(i.size)[None, :]
+    ia, ka, ib, kb = i[a_], k[a_], i[b_], k[b_]
+    H_cov = (G[ka * p + ib, kb * p + ia] + G[ka * p + kb, ib * p + ia] + G[ia * p + ib, kb * p + ka]
+             + G[ia * p + kb, ib * p + ka]) * np.outer(half, half)
     Wd = np.einsum("jab,jb->ja", W, d)
-    cross = 2.0 * np.einsum("j,jpb->pb", c, W[:, :, i] * Wd[:, None, k] + W[:, :, k] * Wd[:, None, i]) * half[None]
+    # X[v, r, s] = sum_j c_j W_j[v, r] (W_j d_j)[s]
+    X = ((W * c[:, None, None]).reshape(J, p * p).T @ Wd).reshape(p, p, p)
+    cross = 2.0 * (X[:, i, k] + X[:, k, i]) * half[None]
     q = i.size
     H = np.zeros((q + p, q + p))
     H[:q, :q] = H_cov
@@ -141,10 +170,32 @@ def saturated_observed_information(patterns: MissingPatterns, Sigma: np.ndarray,
     return 0.5 * H
 
 
+def saturated_scores(patterns: MissingPatterns, Sigma: np.ndarray, mu: np.ndarray,
+                     moments: np.ndarray | None = None) -> np.ndarray:
+    """Every row's gradient of its log-likelihood in the saturated model's moments (vech of
+    Sigma row by row, then mu) at ``(Sigma, mu)``: (n, p(p+1)/2 + p), in closed form
+    (``d l_i / d Sigma = 1/2 (W x x' W - W)``, counted twice off the diagonal; ``d l_i / d mu = W x``),
+    the same as ``FIMLObjective.casewise_scores`` on the saturated RAM model; ``moments``: only
+    these (co)variances (positions in the vech), then all means."""
+    obs = np.asarray(patterns.observed, bool)
+    p = Sigma.shape[0]
+    W = pattern_inverse(np.asarray(Sigma, float), obs[:, :, None] & obs[:, None, :])
+    Wi = W[np.asarray(patterns.case_pattern)]                                       # (n, p, p)
+    x = np.where(np.isnan(patterns.values), 0.0, patterns.values - mu[None])
+    Wx = np.einsum("nab,nb->na", Wi, x)
+    i, k = np.triu_indices(p)
+    if moments is not None:
+        i, k = i[moments], k[moments]
+    G = 0.5 * (Wx[:, i] * Wx[:, k] - Wi[:, i, k])
+    return np.concatenate([np.where(i == k, 1.0, 2.0)[None] * G, Wx], axis=1)
+
+
 def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...], *,
                          h1: list[tuple[np.ndarray, np.ndarray]] | None = None,
-                         h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None,
-                         with_vcov: bool = True) -> tuple[np.ndarray | None, RobustTest]:
+                         h1_info: list[H1Information] | None = None,
+                         with_vcov: bool = True, information: np.ndarray | None = None,
+                         information_inverse: np.ndarray | None = None,
+                         scores: list[np.ndarray] | None = None) -> tuple[np.ndarray | None, RobustTest]:
     """Huber-White covariance of the FIML estimates (None without ``with_vcov``) and the
     Yuan-Bentler (Mplus) traces at ``theta``.
 
@@ -152,16 +203,25 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
     evaluated; by default the EM estimates (:func:`h1_moments`). lavaan's Mplus trace uses the
     saturated model's own estimates whatever ``h1.information`` says (at the model-implied
     moments the baseline model's saturated information need not be positive definite).
-    ``h1_info``: the saturated model's ``(A1, B1)`` per group (:func:`h1_information`), when
-    already computed."""
+    ``h1_info``: the saturated model's information per group (:func:`h1_information`), when
+    already computed. ``information`` (the observed information per observation ``A``) or its
+    inverse, and ``scores`` (casewise, per group), when already known, are used as they are."""
     theta = np.asarray(theta, float)
     objective = FIMLObjective(struct, patterns)
-    A, B0, _ = _information_pair(objective, theta)
-    A_inv = np.linalg.inv(A)
-    vcov = sandwich_vcov(A, B0, objective.N) if with_vcov else None
+    if information_inverse is not None:
+        A_inv = np.asarray(information_inverse, float)
+    else:
+        A = 0.5 * objective.observed_information(theta) if information is None else np.asarray(information, float)
+        A_inv = np.linalg.inv(A)
+    B0 = first_order_information(objective.casewise_scores(theta) if scores is None else scores)
+    if with_vcov:
+        vcov = A_inv @ B0 @ A_inv / objective.N
+        vcov = 0.5 * (vcov + vcov.T)
+    else:
+        vcov = None
     if h1_info is None:
         h1_info = h1_information(patterns, h1 if h1 is not None else h1_moments(patterns))
-    traces = [float(np.trace(np.linalg.solve(A1, B1))) for A1, B1 in h1_info]
+    traces = [h.trace for h in h1_info]
     trace, h0 = yuan_bentler_trace(traces, B0, A_inv)
     n_rows = int(sum(1 for r in struct.row_free if r >= 0))
     return vcov, RobustTest("MLR", trace, h1=float(np.sum(traces)), h0=h0, n_h1=struct.n_moments,
@@ -169,20 +229,32 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
 
 
 def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
-                       h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None) -> RobustTest:
+                       h1_info: list[H1Information] | None = None) -> RobustTest:
     """The Yuan-Bentler traces of lavaan's independence model fitted by FIML (each variable's
     available-case mean and ML variance)."""
     observed = patterns[0].columns
     G = len(patterns)
-    struct = GroupStructure(baseline_rows(observed, G, True), tuple(observed), (), n_groups=G,
-                            meanstructure=True)
-    theta = []
-    for mp in patterns:
+    struct = independence_structure(tuple(observed), G, True)
+    p = len(observed)
+    n = np.array([float(mp.n_obs) for mp in patterns])
+    # the independence model's parameters are moments of the saturated model (each group's
+    # variances, then its means): its information and scores are the saturated model's at
+    # (diag(var), mean), restricted to those moments; groups weighted by n_g / N
+    i, k = np.triu_indices(p)
+    diagonal = np.flatnonzero(i == k)
+    theta, blocks, scores = [], [], []
+    for g, mp in enumerate(patterns):
         mean = np.nanmean(mp.values, axis=0)
         var = np.nanmean((mp.values - mean) ** 2, axis=0)
         theta.extend(var)
         theta.extend(mean)
-    return fiml_robust_analysis(struct, np.asarray(theta), patterns, h1_info=h1_info, with_vcov=False)[1]
+        A_g = saturated_observed_information(mp, np.diag(var), mean, moments=diagonal)
+        blocks.append(n[g] / n.sum() * A_g)
+        s_g = np.zeros((mp.n_obs, G * 2 * p))
+        s_g[:, g * 2 * p:(g + 1) * 2 * p] = saturated_scores(mp, np.diag(var), mean, moments=diagonal)
+        scores.append(s_g)
+    return fiml_robust_analysis(struct, np.asarray(theta), patterns, h1_info=h1_info, with_vcov=False,
+                                information=block_diag(blocks), scores=scores)[1]
 
 
 def fiml_robust_result(res: FitResult) -> FitResult:
@@ -194,11 +266,15 @@ def fiml_robust_result(res: FitResult) -> FitResult:
     vcov = np.asarray(res.vcov, float)
     fi = res.fit_indices
     identified = struct.k and np.isfinite(vcov).all()
-    h1 = h1_moments(patterns)
+    h1 = _fit_h1(res, patterns)
     try:
         h1_info = h1_information(patterns, h1)
+        # the inverse of the fit's observed information (vcov = 2 / N inv(Hessian of F) and
+        # A = Hessian / 2, so A^-1 = N vcov)
+        A_inv = (float(sum(mp.n_obs for mp in patterns)) * vcov
+                 if identified and res.information == "observed" else None)
         robust_vcov, test = fiml_robust_analysis(struct, theta, patterns, h1_info=h1_info,
-                                                 with_vcov=bool(identified))
+                                                 with_vcov=bool(identified), information_inverse=A_inv)
     except np.linalg.LinAlgError:
         warn("MLR: the information matrix cannot be inverted, so the robust standard errors and the scaled "
              "test are not available (NaN); the model is probably not identified: fix parameters or add "
@@ -230,26 +306,37 @@ def _ml_discrepancy(Sigma: np.ndarray, mu: np.ndarray, S: np.ndarray, m: np.ndar
                  + d @ inv @ d)
 
 
-def _correction_trace(struct: GroupStructure, theta: np.ndarray, Wm: list, Wc: list, Gamma: list,
-                      f: np.ndarray) -> float:
-    """``tr(U Wm^-1 Wc Wm^-1 U Gamma)`` of lavaan's FIML-C(V3) with ``U = Wm - Wm D E^-1 D' Wm``,
-    ``E = D' Wm D`` (lavaan's observed information of type "h1", unstructured), all block
-    diagonal over groups (``Wm``, ``Wc`` weighted by ``f_g``, ``Wm^-1`` by ``1 / f_g``)."""
-    D = struct.moment_jacobian(np.asarray(theta, float))
+def _correction_parts(Wm: list, Wm_inv: list, Wc: list, Gamma: list, f: np.ndarray) -> tuple:
+    """What :func:`_correction_trace` shares between the model and the baseline model: the
+    block-diagonal ``Wm`` (weighted by ``f_g``) and ``Gamma``, ``X = Wm^-1 Wc Wm^-1`` (``Wm^-1``
+    weighted by ``1 / f_g``, ``Wc`` by ``f_g``), ``X Wm Gamma`` and ``tr(Wm X Wm Gamma)``."""
     Wm_all = block_diag([fg * w for fg, w in zip(f, Wm)])
-    Wmi_all = block_diag([np.linalg.inv(w) / fg for fg, w in zip(f, Wm)])
+    Wmi_all = block_diag([w / fg for fg, w in zip(f, Wm_inv)])
     Wc_all = block_diag([fg * w for fg, w in zip(f, Wc)])
     G_all = block_diag(Gamma)
-    WD = Wm_all @ D
-    E_inv = np.linalg.inv(D.T @ WD)
-    U = Wm_all - WD @ E_inv @ WD.T
-    M = U @ Wmi_all @ Wc_all @ Wmi_all @ U @ G_all
-    return float(np.trace(M))
+    X = Wmi_all @ Wc_all @ Wmi_all
+    XWG = X @ Wm_all @ G_all
+    return Wm_all, X, G_all, XWG, float(np.sum(XWG * Wm_all.T))
+
+
+def _correction_trace(struct: GroupStructure, theta: np.ndarray, parts: tuple) -> float:
+    """``tr(U X U Gamma)`` (``X = Wm^-1 Wc Wm^-1``) of lavaan's FIML-C(V3) with
+    ``U = Wm - V E^-1 V'``, ``V = Wm D``, ``E = D' Wm D`` (lavaan's observed information of type
+    "h1", unstructured), all block diagonal over groups (:func:`_correction_parts`). Expanded
+    so that only products with the thin ``V`` depend on the model:
+    ``tr(Wm X Wm G) - 2 tr(E^-1 V' X Wm G V) + tr(E^-1 V' X V E^-1 V' G V)``."""
+    Wm_all, X, G_all, XWG, t1 = parts
+    D = struct.moment_jacobian(np.asarray(theta, float))
+    V = Wm_all @ D
+    E_inv = np.linalg.inv(D.T @ V)
+    t2 = float(np.sum(E_inv * (V.T @ XWG @ V).T))
+    t4 = float(np.trace(E_inv @ (V.T @ X @ V) @ E_inv @ (V.T @ G_all @ V)))
+    return t1 - 2.0 * t2 + t4
 
 
 def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
                    h1: list[tuple[np.ndarray, np.ndarray]],
-                   h1_info: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, float]:
+                   h1_info: list[H1Information] | None = None) -> dict[str, float]:
     """lavaan 0.6.14's FIML-corrected (Savalei & Zhang's FIML-C, version V3) ingredients of the
     robust CFI/TLI/RMSEA with missing data (``lav_fit_fiml_corrected``): ``XX3`` the model's
     complete-data ML chi-square against the EM moments at the FIML estimates, ``c_hat3`` its
@@ -262,19 +349,21 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
     if h1_info is None:
         h1_info = h1_information(patterns, h1)
     Wm, Wc, Gamma = [], [], []
-    for fg, (A1, B1), (S, m) in zip(f, h1_info, h1):
-        A1_inv = np.linalg.inv(A1)
+    Wm_inv = []
+    for fg, (A1, B1, A1_inv, _), (S, m) in zip(f, h1_info, h1):
         Wm.append(A1)
+        Wm_inv.append(A1_inv)
         Wc.append(weight_matrix(S, True))
         Gamma.append(A1_inv @ B1 @ A1_inv / fg)
     Sigma, mu = struct.implied(np.asarray(theta, float)[None])
     XX3 = float(sum(ng * _ml_discrepancy(Sigma[0, g], mu[0, g], S, m) for g, (ng, (S, m)) in enumerate(zip(n, h1))))
     df3 = float(struct.n_moments - struct.k)
-    k3 = _correction_trace(struct, theta, Wm, Wc, Gamma, f)
+    parts = _correction_parts(Wm, Wm_inv, Wc, Gamma, f)
+    k3 = _correction_trace(struct, theta, parts)
     # the independence model at its FIML estimates
     observed = patterns[0].columns
     G = len(patterns)
-    base = GroupStructure(baseline_rows(observed, G, True), tuple(observed), (), n_groups=G, meanstructure=True)
+    base = independence_structure(tuple(observed), G, True)
     theta0, XX3_null = [], 0.0
     for ng, mp, (S, m) in zip(n, patterns, h1):
         mean = np.nanmean(mp.values, axis=0)
@@ -283,7 +372,7 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
         theta0.extend(mean)
         XX3_null += ng * _ml_discrepancy(np.diag(var), mean, S, m)
     df3_null = float(base.n_moments - base.k)
-    k0 = _correction_trace(base, np.asarray(theta0), Wm, Wc, Gamma, f)
+    k0 = _correction_trace(base, np.asarray(theta0), parts)
     c3 = k3 / df3 if df3 > 0 else float("nan")
     return dict(XX3=XX3, df3=df3, c_hat3=c3, XX3_scaled=XX3 / c3 if df3 > 0 else float("nan"),
                 XX3_null=float(XX3_null), df3_null=df3_null, c_hat3_null=k0 / df3_null)
@@ -291,7 +380,7 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
 
 def _fiml_robust_indices(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
                          h1: list[tuple[np.ndarray, np.ndarray]],
-                         h1_info: list[tuple[np.ndarray, np.ndarray]] | None, n_total: float) -> dict[str, float]:
+                         h1_info: list[H1Information] | None, n_total: float) -> dict[str, float]:
     """The robust CFI/TLI/RMSEA (+ CI, p of close fit) of a FIML fit from
     :func:`fiml_corrected`, with lavaan's formulas (``lav_fit_cfi_lavobject``,
     ``lav_fit_rmsea_lavobject``); NaN with a :class:`ScaledTestWarning` when a matrix of the

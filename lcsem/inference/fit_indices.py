@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _lazy
 from ..engine.optimize import minimize
-from ..engine.ram import RamStructure
+from ..engine import RamStructure
 from ..engine.rescale import scale_covariance
 from ..spec.partable import ParRow
 
@@ -272,8 +272,8 @@ def loglik(S: np.ndarray, Sigma: np.ndarray, n_obs: int) -> np.ndarray:
 # ---------------------------------------------------------------------- groups and means
 def grouped_fit_measures(S: np.ndarray, mean: np.ndarray | None, Sigma: np.ndarray, mu: np.ndarray | None,
                          n_obs: np.ndarray, chisq: float, *, df: int, n_params: int,
-                         exogenous: tuple[int, ...] = ()) -> dict[str, float]:
-    """Every ML fit index of a multi-group and/or mean-structure model, as lavaan computes them.
+                         exogenous: tuple[int, ...] = (), estimator: str = "ML") -> dict[str, float]:
+    """Every fit index of a multi-group and/or mean-structure model, as lavaan computes them.
 
     ``S``/``Sigma`` are (G, p, p) (``S`` with denominator N_g), ``mean``/``mu`` (G, p) or None
     without a mean structure, ``n_obs`` (G,). lavaan's multi-group definitions: the baseline
@@ -284,6 +284,11 @@ def grouped_fit_measures(S: np.ndarray, mean: np.ndarray | None, Sigma: np.ndarr
     standardised by the observed SDs and GFI weighs them by ``Sigma^-1``; AGFI counts every
     modelled moment; the log-likelihood adds the mean term and, under fixed.x, is conditional
     on the covariates.
+
+    GLS and ULS (``S`` unbiased, as fitted): the baseline is fitted with the estimator in each
+    group; RMSEA uses ``N - G`` (lavaan's ``lav_utils_get_ntotal``); GFI weighs the residual
+    moments by the estimator's weight (GLS: ``S_g^-1``; ULS: every mean, variance and
+    covariance once); there is no p-value under ULS and no log-likelihood, AIC or BIC (NaN).
     """
     S, Sigma = np.asarray(S, float), np.asarray(Sigma, float)
     G, p = S.shape[0], S.shape[-1]
@@ -291,7 +296,8 @@ def grouped_fit_measures(S: np.ndarray, mean: np.ndarray | None, Sigma: np.ndarr
     N = float(n.sum())
     q = len(exogenous)
     means = mean is not None and mu is not None
-    chisq0 = float(sum(baseline_chisq(S[g], int(n[g]), exogenous) for g in range(G)))
+    least_squares = estimator in ("GLS", "ULS")
+    chisq0 = float(sum(baseline_chisq(S[g], int(n[g]), exogenous, estimator) for g in range(G)))
     df0 = G * (p * (p - 1) // 2 - q * (q - 1) // 2)
     srmr_g, gfi_g, ll = np.empty(G), np.empty(G), 0.0
     x = np.zeros(p, bool)
@@ -304,16 +310,21 @@ def grouped_fit_measures(S: np.ndarray, mean: np.ndarray | None, Sigma: np.ndarr
         resid = (E * np.outer(d, d))[iu]
         n_moments = p * (p + 1) / 2 + (p if means else 0)
         srmr_g[g] = np.sqrt((np.sum(resid ** 2) + np.sum((e * d) ** 2)) / n_moments)
-        W = np.linalg.inv(Sigma[g])
+        W = (np.eye(p) if estimator == "ULS" else
+             np.linalg.inv(S[g] if estimator == "GLS" else Sigma[g]))
         S0, E0 = S[g].copy(), E.copy()
         xbar = mean[g].copy() if means else np.zeros(p)
-        if q:   # fixed.x: the covariates' moments carry no weight
+        if q and not least_squares:   # fixed.x: the covariates' moments carry no weight
             S0[np.ix_(x, x)] = 0.0
             E0[np.ix_(x, x)] = 0.0
             xbar[x] = 0.0
             e = np.where(x, 0.0, e)
-        num = 0.5 * np.trace(W @ E0 @ W @ E0) + e @ W @ e
-        den = 0.5 * np.trace(W @ S0 @ W @ S0) + (xbar @ W @ xbar if means else 0.0)
+        if estimator == "ULS":     # W = I over (means, vech)
+            num = np.sum(E0[iu] ** 2) + e @ e
+            den = np.sum(S0[iu] ** 2) + (xbar @ xbar if means else 0.0)
+        else:
+            num = 0.5 * np.trace(W @ E0 @ W @ E0) + e @ W @ e
+            den = 0.5 * np.trace(W @ S0 @ W @ S0) + (xbar @ W @ xbar if means else 0.0)
         gfi_g[g] = 1.0 - num / den
         dev = (mean[g] - mu[g]) if means else np.zeros(p)
         ll_g = float(loglik(S[g], Sigma[g], int(n[g]))) - 0.5 * n[g] * dev @ W @ dev
@@ -323,14 +334,18 @@ def grouped_fit_measures(S: np.ndarray, mean: np.ndarray | None, Sigma: np.ndarr
     gfi_value = float(np.dot(n, gfi_g) / N)
     n_elements = G * (p * (p + 1) // 2 + (p if means else 0))
     root_g = np.sqrt(G)
-    lo, hi = rmsea_ci(chisq, df, int(N))
+    if least_squares:
+        ll = np.nan
+    n_rmsea = N - G if least_squares else N
+    lo, hi = rmsea_ci(chisq, df, n_rmsea)
     out = {
-        "chisq": chisq, "df": df, "pvalue": float(chisq_pvalue(chisq, df)),
+        "chisq": chisq, "df": df,
+        "pvalue": float(chisq_pvalue(chisq, df)) if estimator != "ULS" else np.nan,
         "cfi": float(cfi(chisq, df, chisq0, df0)), "tli": float(tli(chisq, df, chisq0, df0)),
         "nfi": float(nfi(chisq, chisq0)),
-        "rmsea": float(rmsea(chisq, df, N)) * root_g,
+        "rmsea": float(rmsea(chisq, df, n_rmsea)) * root_g,
         "rmsea_ci_lower": lo * root_g, "rmsea_ci_upper": hi * root_g,
-        "rmsea_pvalue": float(_lazy.ncx2_sf(chisq, df, N * df * 0.05 ** 2 / G)) if df > 0 else np.nan,
+        "rmsea_pvalue": float(_lazy.ncx2_sf(chisq, df, n_rmsea * df * 0.05 ** 2 / G)) if df > 0 else np.nan,
         "srmr": float(np.dot(n, srmr_g) / N),
         "gfi": gfi_value,
         "agfi": float(1.0 - n_elements / df * (1.0 - gfi_value)) if df > 0 else 1.0,

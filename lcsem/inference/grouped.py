@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..engine.ram import RamStructure
+from ..engine import RamStructure, implied_all
 from ..exceptions import ArgumentError
 from ..spec.groups import fixed_x_free
 from ..spec.model import Model
@@ -75,9 +75,7 @@ class GroupLayout:
             unscaled = unscaled_variables(b.struct, kind, exogenous_observed)
             out[:, b.cov_positions] = standardized_values(b.struct, theta, unscaled)
             if b.mean_positions.size:
-                A, S = b.struct.matrices(theta)
-                B = np.linalg.inv(np.eye(b.struct.m) - A)
-                total = np.diagonal(B @ S @ np.swapaxes(B, 1, 2), axis1=1, axis2=2)
+                total = np.diagonal(implied_all(b.struct, theta), axis1=1, axis2=2)
                 keep = np.zeros(b.struct.m, bool)
                 keep[list(unscaled)] = True
                 with np.errstate(invalid="ignore", divide="ignore"):

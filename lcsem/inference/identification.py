@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.ram import RamStructure
+from ..engine import RamStructure
 from ..engine.structure import GroupStructure
 
 JACOBIAN_RTOL = 1e-8

@@ -39,6 +39,7 @@ with missing data (FIML: casewise scores of the observed-data likelihood) can re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -48,7 +49,7 @@ from ..engine.curvature import hessian
 from ..engine.structure import GroupStats, GroupStructure
 from ..spec.partable import ParRow
 
-__all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "gamma_matrix", "x_moment_mask", "weight_matrix",
+__all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "independence_structure", "gamma_matrix", "x_moment_mask", "weight_matrix",
            "moment_scores", "expected_information", "observed_information", "first_order_information",
            "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "yuan_bentler_trace",
            "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "baseline_test", "scaled_statistic",
@@ -412,14 +413,25 @@ def baseline_rows(observed: Sequence[str], n_groups: int, meanstructure: bool,
     return tuple(rows)
 
 
+@lru_cache(maxsize=32)
+def independence_structure(observed: tuple[str, ...], n_groups: int, meanstructure: bool) -> GroupStructure:
+    """lavaan's independence model without fixed.x covariates (:func:`baseline_rows`), built
+    once per variable set (a GroupStructure is not changed by its users)."""
+    return GroupStructure(baseline_rows(observed, n_groups, meanstructure), tuple(observed), (),
+                          n_groups=n_groups, meanstructure=meanstructure)
+
+
 def baseline_test(estimator: str, observed: Sequence[str], data: GroupData, meanstructure: bool) -> RobustTest:
     """:func:`robust_test` of the independence model at its estimates (sample variances and
     means; fixed.x covariates keep their sample moments, as lavaan's baseline)."""
     xs = list(data.x_idx)
-    x_moments = [(np.cov(x, rowvar=False, bias=True).reshape(x.shape[1], x.shape[1]), x.mean(axis=0))
-                 for x in data.X]
-    struct = GroupStructure(baseline_rows(observed, len(data.X), meanstructure, x_moments, xs), tuple(observed),
-                            (), n_groups=len(data.X), meanstructure=meanstructure)
+    if xs:
+        x_moments = [(np.cov(x, rowvar=False, bias=True).reshape(x.shape[1], x.shape[1]), x.mean(axis=0))
+                     for x in data.X]
+        struct = GroupStructure(baseline_rows(observed, len(data.X), meanstructure, x_moments, xs),
+                                tuple(observed), (), n_groups=len(data.X), meanstructure=meanstructure)
+    else:
+        struct = independence_structure(tuple(observed), len(data.X), meanstructure)
     theta = []
     for x in data.X:
         theta.extend(np.delete(x.var(axis=0), xs))

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _lazy
-from ..engine.ram import RamStructure
+from ..engine import (RamStructure, free_variance_rows, r2_values, residual_blocks, standardized_values,
+                      unscaled_variables)
 from ..exceptions import ArgumentError
 from ..spec.expressions import parse_expression
 from ..spec.partable import ParRow
@@ -28,67 +29,11 @@ from ..spec.partable import ParRow
 
 STANDARDIZED_KINDS = ("std_all", "std_lv", "std_nox")
 
-
-def unscaled_variables(struct: RamStructure, kind: str, exogenous_observed: tuple[str, ...] = ()
-                       ) -> tuple[int, ...]:
-    """Positions (in ``struct.names``) of the variables a standardisation leaves in raw units:
-    none for ``"std_all"``; every observed variable for ``"std_lv"`` (latent variables
-    only); the exogenous observed predictors for ``"std_nox"`` (lavaan's ``std.nox``)."""
-    if kind == "std_all":
-        return ()
-    if kind == "std_lv":
-        return tuple(range(struct.p))
-    if kind == "std_nox":
-        return tuple(struct.names.index(n) for n in exogenous_observed)
-    raise ValueError(f"unknown standardisation {kind!r}")
-
-
-def standardized_values(struct: RamStructure, theta: np.ndarray, unscaled: tuple[int, ...] = ()
-                        ) -> np.ndarray:
-    """Standardised value of every table row (except ``:=``): (R, n_rows).
-
-    Loadings and paths are scaled by model-implied standard deviations; variances are
-    divided by the total variance; covariances by the square roots of the two (residual)
-    variances, as lavaan does with ``cov.std = TRUE``. A negative residual variance (a
-    Heywood case) enters a covariance as its absolute value, as in lavaan, so the
-    covariance keeps a standardised value while the solution is flagged inadmissible.
-    With ``unscaled=()`` this is lavaan's ``std.all``; variables listed in ``unscaled``
-    keep their raw units (see :func:`unscaled_variables` for ``std.lv`` and ``std.nox``).
-    """
-    theta = np.atleast_2d(theta)
-    A, S = struct.matrices(theta)
-    B = np.linalg.inv(np.eye(struct.m) - A)
-    C = B @ S @ np.swapaxes(B, 1, 2)
-    keep = np.zeros(struct.m, dtype=bool)
-    keep[list(unscaled)] = True
-    with np.errstate(invalid="ignore", divide="ignore"):
-        total = np.where(keep[None, :], 1.0, np.diagonal(C, axis1=1, axis2=2))
-        sd = np.sqrt(total)
-        res_sd = np.where(keep[None, :], 1.0, np.sqrt(np.abs(np.diagonal(S, axis1=1, axis2=2))))
-        values = struct.row_values(theta)
-        e = struct.row_entries
-        out = np.empty_like(values)
-        path = e.is_path
-        # A[i, j]: effect of j on i -> value * sd_j / sd_i
-        out[:, path] = values[:, path] * sd[:, e.col[path]] / sd[:, e.row[path]]
-        var = ~path & (e.row == e.col)
-        out[:, var] = values[:, var] / total[:, e.row[var]]
-        cov = ~path & (e.row != e.col)
-        out[:, cov] = values[:, cov] / (res_sd[:, e.row[cov]] * res_sd[:, e.col[cov]])
-    return out
-
-
-def r2_values(struct: RamStructure, theta: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """R² of the named endogenous variables: 1 - residual variance / total variance."""
-    theta = np.atleast_2d(theta)
-    A, S = struct.matrices(theta)
-    B = np.linalg.inv(np.eye(struct.m) - A)
-    C = B @ S @ np.swapaxes(B, 1, 2)
-    idx = [struct.names.index(n) for n in names]
-    total = np.diagonal(C, axis1=1, axis2=2)[:, idx]
-    resid = np.diagonal(S, axis1=1, axis2=2)[:, idx]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return 1.0 - resid / total
+# standardized_values, r2_values and unscaled_variables are the engine's (lcsem.engine.views),
+# re-exported here where inference has always found them
+__all__ = ["STANDARDIZED_KINDS", "standardized_values", "r2_values", "unscaled_variables", "DefinedParameters",
+           "numerical_jacobian", "delta_se", "fixed_x_vcov", "admissibility", "standardized_solution",
+           "delta_table", "CONSTANT_RTOL"]
 
 
 class DefinedParameters:
@@ -147,20 +92,18 @@ def admissibility(struct: RamStructure, theta: np.ndarray, std: np.ndarray | Non
                   tol: float = 0.0) -> list[list[str]]:
     """Reasons why each replicate's solution is inadmissible (empty list: admissible)."""
     theta = np.atleast_2d(theta)
-    _, S = struct.matrices(theta)
+    Theta, Psi = residual_blocks(struct, theta)
     if std is None:
         std = standardized_values(struct, theta)
-    e = struct.row_entries
-    free_var = (~e.is_path) & (e.row == e.col) & (struct.row_free >= 0)
+    var_rows, var_of = free_variance_rows(struct)
+    row_values = struct.row_values(theta)
     loading = np.array([r.op == "=~" for r in struct.rows])
-    p = struct.p
     reasons: list[list[str]] = []
     for r in range(theta.shape[0]):
         out = []
-        values = np.diagonal(S[r])
-        for pos in np.flatnonzero(free_var):
-            name = struct.names[e.row[pos]]
-            v = values[e.row[pos]]
+        for pos, var in zip(var_rows, var_of):
+            name = struct.names[var]
+            v = row_values[r, pos]
             if v < -tol:
                 out.append(f"negative variance of {name} ({v:.4g})")
             elif v == 0:
@@ -169,8 +112,8 @@ def admissibility(struct: RamStructure, theta: np.ndarray, std: np.ndarray | Non
         for pos in big:
             row = struct.rows[pos]
             out.append(f"standardised loading {row.lhs} =~ {row.rhs} is {std[r, pos]:.3f} (|value| > 1)")
-        for label, block in (("latent (co)variance matrix", S[r, p:, p:]),
-                             ("residual (co)variance matrix", S[r, :p, :p])):
+        for label, block in (("latent (co)variance matrix", Psi[r]),
+                             ("residual (co)variance matrix", Theta[r])):
             if block.size and not np.any(np.diagonal(block) <= 0):
                 if np.linalg.eigvalsh(block)[0] <= 0:
                     out.append(f"the {label} is not positive definite")

@@ -13,7 +13,7 @@ from .._warnings import warn
 from ..exceptions import ArgumentError, BootstrapFailureWarning, BootstrapInterruptedWarning, NotSupportedError
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
-from .fiml import FIMLSource, bollen_stine_missing
+from .fiml import bollen_stine_missing, fiml_source
 from .groups import GroupedReplicateSpec, GroupSource
 from .ordinal import OrdinalReplicateSpec, OrdinalSource
 from .replicates import STATUS_NAMES, ReplicateSpec, refit_estimator
@@ -122,10 +122,12 @@ def _grouped_sources(res: FitResult, spec: GroupedReplicateSpec, kind: str, root
     elif kind == "bollen-stine":
         # per group: z = mu_g + (x - xbar_g) S_g^(-1/2) Sigma_g^(1/2), whose mean and
         # covariance (denominator N_g) are the implied ones
+        # (GLS and ULS fit the unbiased covariance: the transformed group's is Sigma_g)
         Z = np.empty_like(X)
         for g, pos in enumerate(positions):
             S_g = Xc[pos].T @ Xc[pos] / n[g]
-            Z[pos] = Xc[pos] @ symmetric_sqrt(S_g, inverse=True) @ symmetric_sqrt(Sigma[g])
+            target = Sigma[g] * (n[g] - 1) / n[g] if res.estimator in ("GLS", "ULS") else Sigma[g]
+            Z[pos] = Xc[pos] @ symmetric_sqrt(S_g, inverse=True) @ symmetric_sqrt(target)
         source = GroupSource(kind="cases", centre=centre, X=Z, **common)
     else:
         source = GroupSource(kind="cases", centre=xbar, X=Xc, **common)
@@ -145,7 +147,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     still without a finite solution are counted as failed with their reason, and a resample
     whose covariance matrix is not positive definite is failed at once.
 
-    Multi-group and mean-structure fits (ML) resample cases within each group, so every
+    Multi-group and mean-structure fits (ML, GLS, ULS) resample cases within each group, so every
     replicate keeps the group sizes (lavaan's ``bootstrapLavaan``); a replicate is a vector
     of case counts per group, from which each group's mean vector and covariance matrix
     are computed and the whole model is refitted (:mod:`lcsem.resampling.groups`). Each
@@ -156,8 +158,9 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
 
     FIML fits (``missing="ml"``) resample cases with their missing values (within groups,
     drawn as for multi-group fits: the same seed gives the same resamples); every replicate
-    is turned into missing-data patterns and refitted by FIML from the full-sample
-    estimate, one replicate after the other (:mod:`lcsem.resampling.fiml`); fit indices
+    is refitted by FIML from the full-sample estimate, with EM for its saturated model, all
+    replicates of a chunk at once (a replicate is a vector of case weights:
+    :mod:`lcsem.resampling.fiml`, :mod:`lcsem.engine.fiml_weighted`); fit indices
     are lavaan's FIML ones (χ² against the replicate's EM saturated model, CFI/TLI against
     the FIML baseline). A resample that cannot be fitted (e.g. a pair of variables never
     observed together in it) is counted as failed with its reason. Bollen–Stine transforms
@@ -178,8 +181,8 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     Parameters
     ----------
     res
-        A result of :func:`lcsem.fit` (estimator ML, GLS or ULS; multi-group and
-        mean-structure fits: ML; ordinal fits: any of their estimators).
+        A result of :func:`lcsem.fit` (estimator ML, GLS or ULS; FIML fits: ML; ordinal
+        fits: any of their estimators).
     n_resamples
         Number of replicates (lavaan users typically run 1,000--5,000).
     kind
@@ -236,10 +239,10 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
                                 f"kind='nonparametric': cases are resampled and the thresholds, polychoric "
                                 f"correlations and weights are recomputed on every replicate")
     refit_with = refit_estimator(res.estimator)
-    if res.ordinal is None and (refit_with not in ("ML", "GLS", "ULS") or (res.grouped and refit_with != "ML")):
+    if res.ordinal is None and refit_with not in ("ML", "GLS", "ULS"):
         raise NotSupportedError(f"res: the bootstrap refits with ML (also for MLM/MLR fits, whose estimates "
-                                f"are ML's), GLS or ULS (multi-group and mean-structure fits: ML); this "
-                                f"result used estimator {res.estimator!r}: refit with estimator='ML'")
+                                f"are ML's), GLS or ULS; this result used estimator {res.estimator!r}: refit "
+                                f"with estimator='ML'")
     if res.missing == "ml" and kind == "parametric":
         raise NotSupportedError("kind: 'parametric' is not available for a FIML fit (missing='ml') (it "
                                 "would need a model of the missingness); use kind='nonparametric' (cases "
@@ -290,7 +293,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         spec = GroupedReplicateSpec(res)
         X, positions, group_of = _group_data(res)
         columns = tuple(res.model.observed)
-        jack_source = FIMLSource(X=X, positions=positions, group_of=group_of, columns=columns)
+        jack_source = fiml_source(spec, X=X, positions=positions, group_of=group_of, columns=columns)
         source = jack_source
         if kind == "bollen-stine":
             # per group and missing-data pattern: mu_o + (x_o - m_o) S_oo^(-1/2) Sigma_oo^(1/2),
@@ -299,7 +302,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             Z = np.empty_like(X)
             for g, pos in enumerate(positions):
                 Z[pos] = bollen_stine_missing(X[pos], columns, Sigma[0, g], mu[0, g])
-            source = FIMLSource(X=Z, positions=positions, group_of=group_of, columns=columns)
+            source = fiml_source(spec, X=Z, positions=positions, group_of=group_of, columns=columns)
         Xc = X
         indices = group_resample_indices(root, n_resamples, positions)
         text = repr(res.rows) + repr(res.group_labels) + "fiml"

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _lazy
-from ..engine import GroupStats, GroupStructure, group_starts, minimize
+from ..engine import GroupStats, GroupStructure, free_variance_rows, group_starts, minimize, residual_blocks
 from ..engine.batch import cholesky_factors
+from ..engine.group_ls import LS_ESTIMATORS, GroupLSObjective, ls_statistic, unbiased
+from ..engine.optimize import fisher_scoring
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..inference.grouped import GroupLayout
 from ..inference.standardized import DefinedParameters
@@ -62,6 +64,8 @@ class GroupedReplicateSpec:
         model = res.model
         rows = res.rows
         self.G = res.n_groups
+        # GLS/ULS replicates are refitted by least squares, all others by ML (robust ML's estimates are ML's)
+        self.estimator = res.estimator if res.estimator in LS_ESTIMATORS else "ML"
         self.labels = tuple(res.group_labels) or ("1",)
         self.meanstructure = bool(res.meanstructure)
         self.struct = GroupStructure(rows, model.observed, model.latent, n_groups=self.G,
@@ -93,8 +97,7 @@ class GroupedReplicateSpec:
         # vectorised admissibility screen per group (exact reasons: GroupLayout.inadmissible)
         self._screens = []
         for b in self.layout.blocks:
-            e = b.struct.row_entries
-            free_var = np.flatnonzero((~e.is_path) & (e.row == e.col) & (b.struct.row_free >= 0))
+            free_var = free_variance_rows(b.struct)[0]
             loading = np.flatnonzero([r.op == "=~" for r in b.struct.rows])
             self._screens.append((b, free_var, loading))
 
@@ -103,12 +106,15 @@ class GroupedReplicateSpec:
         """Every column for fitted replicates, and the standardised row values."""
         R = theta.shape[0]
         n = np.broadcast_to(np.asarray(stats.n, float), (R, self.G))
-        chisq = n.sum(axis=1) * np.maximum(fmin, 0.0)
+        if self.estimator in LS_ESTIMATORS:     # stats: the unbiased covariances fitted
+            chisq = ls_statistic(fmin, n)
+        else:
+            chisq = n.sum(axis=1) * np.maximum(fmin, 0.0)
         Sigma, mu = self.struct.implied(theta)
         with np.errstate(divide="ignore", invalid="ignore"):
             fi = bootstrap_group_indices(stats.cov, stats.mean, Sigma, mu if self.meanstructure else None,
                                          n, chisq, df=self.df, n_params=self.n_params,
-                                         exogenous=self.exogenous)
+                                         exogenous=self.exogenous, estimator=self.estimator)
         rows = self.layout.row_values(theta)
         std_rows = self.layout.standardized(theta, "std_all", self.exogenous_names)
         return replicate_columns(self, fi, rows, std_rows), std_rows
@@ -124,9 +130,8 @@ class GroupedReplicateSpec:
                 flag |= np.any(values[:, free_var] <= 0, axis=1)
             if loading.size:
                 flag |= np.any(np.abs(std_rows[:, b.cov_positions[loading]]) > 1 + 1e-8, axis=1)
-            _, Smat = struct.matrices(theta)
-            p = struct.p
-            for block in (Smat[:, p:, p:], Smat[:, :p, :p]):
+            Theta, Psi = residual_blocks(struct, theta)
+            for block in (Psi, Theta):
                 if block.shape[-1]:
                     with np.errstate(all="ignore"):
                         ev = np.linalg.eigvalsh(np.where(np.isfinite(block), block, 0.0))[:, 0]
@@ -232,13 +237,14 @@ def evaluate_groups(spec: GroupedReplicateSpec, stats: GroupStats, positions: np
     idx = np.flatnonzero(usable)
     if idx.size:
         sub = _subset(stats, idx)
-        sol = minimize(spec.struct, sub, spec.theta0[None], "ML", method="newton")
+        if spec.estimator in LS_ESTIMATORS:     # GLS and ULS fit the unbiased covariances
+            sub = unbiased(sub)
+        sol = _refit(spec, sub, spec.theta0[None])
         theta, fmin, ok = sol.theta, sol.fmin, sol.converged & np.isfinite(sol.fmin)
         if not ok.all():
             again = np.flatnonzero(~ok)
             part = _subset(sub, again)
-            retry = minimize(spec.struct, part, group_starts(spec.struct, part), "ML", method="newton",
-                             max_iter=RETRY_ITER)
+            retry = _refit(spec, part, group_starts(spec.struct, part), max_iter=RETRY_ITER)
             fixed = retry.converged & np.isfinite(retry.fmin)
             theta[again[fixed]], fmin[again[fixed]] = retry.theta[fixed], retry.fmin[fixed]
             ok[again[fixed]] = True
@@ -257,6 +263,15 @@ def evaluate_groups(spec: GroupedReplicateSpec, stats: GroupStats, positions: np
                     status[good[j]] = INADMISSIBLE
                     reasons[int(positions[good[j]])] = tuple(why)
     return ChunkOutput(positions=np.asarray(positions), values=values, status=status, reasons=reasons)
+
+
+def _refit(spec: GroupedReplicateSpec, stats: GroupStats, start: np.ndarray, max_iter: int = 500):
+    """Every replicate refitted from ``start``: ML by Newton steps with the exact Hessian,
+    GLS and ULS by Gauss-Newton on their objective (:mod:`lcsem.engine.group_ls`)."""
+    if spec.estimator in LS_ESTIMATORS:
+        objective = GroupLSObjective(spec.struct, stats, spec.estimator)
+        return fisher_scoring(objective, start, max_iter=max_iter, newton=True)
+    return minimize(spec.struct, stats, start, "ML", method="newton", max_iter=max_iter)
 
 
 def _subset(stats: GroupStats, idx: np.ndarray) -> GroupStats:

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.ram import RamStructure
+from ..engine import RamStructure, free_variance_rows, residual_blocks
 from ..estimation.estimate import fixed_x_positions
 from ..estimation.robust_fit import ROBUST_ESTIMATORS
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES, fit_measures, test_statistic
 from ..results.fit_result import FitResult, parameter_name
 from ..inference.standardized import DefinedParameters, admissibility, standardized_values
 from ..engine.batch import RETRY_ITER, RETRY_STARTS, cholesky_factors, fit_batch
-from .least_squares import fit_least_squares
+from ..engine.least_squares import fit_least_squares
 
 __all__ = ["OK", "INADMISSIBLE", "FAILED", "STATUS_NAMES", "ReplicateSpec", "ChunkOutput", "evaluate"]
 
@@ -82,8 +82,7 @@ class ReplicateSpec:
         self.n_index = len(BOOTSTRAP_INDEX_NAMES)
         self.n_param = len(self.param_pos)
         # vectorised admissibility screen (exact reasons come from lcsem.inference.standardized)
-        e = self.struct.row_entries
-        self.free_var_rows = np.flatnonzero((~e.is_path) & (e.row == e.col) & (self.struct.row_free >= 0))
+        self.free_var_rows = free_variance_rows(self.struct)[0]
         self.loading_rows = np.flatnonzero([r.op == "=~" for r in self.struct.rows])
 
     # ------------------------------------------------------------------ values
@@ -102,14 +101,13 @@ class ReplicateSpec:
 
     def screen(self, theta: np.ndarray, std_rows: np.ndarray) -> np.ndarray:
         """Replicates that may be inadmissible (a superset; checked exactly afterwards)."""
-        _, Smat = self.struct.matrices(theta)
-        p = self.struct.p
+        Theta, Psi = residual_blocks(self.struct, theta)
         values = self.struct.row_values(theta)
         flag = np.any(values[:, self.free_var_rows] <= 0, axis=1) if self.free_var_rows.size else \
             np.zeros(theta.shape[0], dtype=bool)
         if self.loading_rows.size:
             flag |= np.any(np.abs(std_rows[:, self.loading_rows]) > 1 + 1e-8, axis=1)
-        for block in (Smat[:, p:, p:], Smat[:, :p, :p]):
+        for block in (Psi, Theta):
             if block.shape[-1]:
                 with np.errstate(all="ignore"):
                     ev = np.linalg.eigvalsh(np.where(np.isfinite(block), block, 0.0))[:, 0]
@@ -158,7 +156,7 @@ def baseline_chisq_batch(S: np.ndarray, n_obs: int, basis: np.ndarray, estimator
 
 def _fit_other(spec: ReplicateSpec, S: np.ndarray):
     """GLS / ULS refits from the full-sample estimate (the engine's solver loop with Newton
-    steps, :mod:`lcsem.resampling.least_squares`): theta, F, Sigma and convergence per
+    steps, :mod:`lcsem.engine.least_squares`): theta, F, Sigma and convergence per
     replicate."""
     sol = fit_least_squares(spec.struct, S, spec.theta0[None], spec.estimator, max_iter=LS_MAX_ITER)
     Sigma = spec.struct.implied(sol.theta)[0]

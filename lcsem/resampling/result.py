@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,7 @@ from ..display.format import format_boot_p
 from ..results.fit_result import FitResult
 from ..results.payload import result_from_dict, result_to_dict
 from .replicates import STATUS_NAMES
+from .statistic import Replicates, evaluate_statistic
 from .intervals import METHODS, bootstrap_pvalue, confidence_interval, quantiles, upper_tail_pvalue
 
 __all__ = ["BootstrapResult", "WORSE_WHEN"]
@@ -315,6 +316,37 @@ class BootstrapResult:
             raise ArgumentError(f"lhs/op/rhs: {name!r} is not a column of the bootstrap distribution (fixed "
                                 f"parameters have none); see result.distribution.columns")
         return name
+
+    def statistic(self, fn: Callable[[Replicates], Any], *, jackknife: bool = False,
+                  include_inadmissible: bool = True) -> np.ndarray | dict[str, np.ndarray]:
+        """Draws of a statistic of the fit, from this bootstrap's replicates (no refit), as
+        ``scipy.stats.bootstrap`` takes a ``statistic``.
+
+        Parameters
+        ----------
+        fn
+            A function of a :class:`~lcsem.resampling.statistic.Replicates` batch: its
+            ``theta`` (R, k) holds each usable replicate's parameter vector (the joint vector
+            of a multi-group fit, as ``fit.theta``), and ``moments()`` each replicate's
+            sample covariances and means per group (nonparametric bootstraps). It returns
+            an array whose first axis runs over those R replicates, or a dict of such arrays.
+        jackknife
+            Evaluate on the leave-one-out samples (:meth:`jackknife`, one per case; each
+            case left out of its own group) instead, e.g. for the BCa acceleration.
+        include_inadmissible
+            Use inadmissible replicates too (default, as lavaan); failed ones never count.
+
+        Returns
+        -------
+        ndarray or dict of ndarray
+            One row per replicate (``n_resamples`` rows; per case with ``jackknife``), NaN
+            for replicates left out.
+
+        Examples
+        --------
+        >>> ratio = boot.statistic(lambda rep: rep.theta[:, 1] / rep.theta[:, 0])  # doctest: +SKIP
+        """
+        return evaluate_statistic(self, fn, jackknife=jackknife, include_inadmissible=include_inadmissible)
 
     def jackknife(self) -> pd.DataFrame:
         """Leave-one-out values of every column (one row per observation), computed once

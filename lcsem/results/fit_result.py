@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..engine.ram import RamStructure
+from ..engine import RamStructure
 from ..display.render import FORMATS, render_table
 from ..display.format import format_p
 from ..spec.model import Model

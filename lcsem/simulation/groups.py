@@ -25,8 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..engine import GroupStats, GroupStructure, group_starts, minimize
-from ..engine.ram import RamStructure
+from ..engine import GroupStats, GroupStructure, RamStructure, group_starts, minimize, model_matrices
 from ..exceptions import ArgumentError, ModelSpecificationError
 from ..inference.grouped import fixed_x_ids
 from ..results.fit_result import FitResult
@@ -339,6 +338,6 @@ def _standardized_moments(model: Model, rows: list[ParRow], given: Mapping[str, 
         nu[names.index(var)] = value
     paths = [ParRow(lhs, op, rhs, "", 0, v, False) for (lhs, op, rhs), v in out.items() if op in ("=~", "~")]
     struct = RamStructure(paths, observed, latent)
-    A, _ = struct.matrices(np.zeros((1, 0)))
+    A = model_matrices(struct, np.zeros((1, 0))).direct
     mu = np.linalg.solve(np.eye(struct.m) - A[0], nu[[names.index(n) for n in struct.names]])
     return C, mu[: len(observed)]

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..engine.ram import RamStructure
+from ..engine import RamStructure, model_matrices
 from ..engine.starts import simple_starts
 from ..exceptions import ArgumentError, ModelSpecificationError
 from ..spec.model import Model
@@ -73,7 +73,7 @@ def standardized_covariance(values: Mapping[tuple[str, str, str], float], observ
     """
     rows = [ParRow(lhs, op, rhs, "", 0, float(v), False) for (lhs, op, rhs), v in values.items()]
     struct = RamStructure(rows, tuple(observed), tuple(latent))
-    A, S0 = struct.matrices(np.zeros((1, 0)))
+    A, S0 = model_matrices(struct, np.zeros((1, 0)))[:2]
     corr = {(i, j): S0[0, i, j] for i in range(struct.m) for j in range(i + 1, struct.m) if S0[0, i, j] != 0}
     B = np.linalg.inv(np.eye(struct.m) - A[0])
     S = np.eye(struct.m)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..engine.batch import fit_batch
 from ..engine.optimize import information, minimize
-from ..engine.ram import RamStructure
+from ..engine import RamStructure, free_variance_rows, moment_jacobian, residual_blocks
 from ..spec.partable import ParRow
 from ..inference.fit_indices import fit_measures, test_statistic
 from ..spec.model import Model
@@ -52,17 +52,15 @@ def admissible(struct: RamStructure, theta: np.ndarray) -> np.ndarray:
     R = theta.shape[0]
     if R == 0:
         return np.zeros(0, dtype=bool)
-    _, S = struct.matrices(theta)
-    e = struct.row_entries
-    free_var = (~e.is_path) & (e.row == e.col) & (struct.row_free >= 0)
-    ok = np.all(np.diagonal(S, axis1=1, axis2=2)[:, e.row[free_var]] > 0, axis=1)
+    Theta, Psi = residual_blocks(struct, theta)
+    var_rows, _ = free_variance_rows(struct)
+    ok = np.all(struct.row_values(theta)[:, var_rows] > 0, axis=1)
     loading = np.array([r.op == "=~" for r in struct.rows], dtype=bool)
     if loading.any():
         std = standardized_values(struct, theta)
         with np.errstate(invalid="ignore"):
             ok &= ~np.any(np.abs(std[:, loading]) > 1 + 1e-8, axis=1)
-    p = struct.p
-    for block in (S[:, p:, p:], S[:, :p, :p]):
+    for block in (Psi, Theta):
         if block.shape[1]:
             finite = np.all(np.isfinite(block), axis=(1, 2))
             eig = np.full(R, -1.0)
@@ -143,8 +141,7 @@ def _fit_least_squares(model: Model, struct: RamStructure, S: np.ndarray, theta0
             info = information(struct, theta[idx], np.linalg.inv(S_fit[idx]))
             scale = 2.0 / (n - 1)
         else:
-            rows, cols = np.triu_indices(struct.p)
-            D = struct.jacobian(theta[idx])[:, :, rows, cols]           # (R, k, p(p+1)/2)
+            D = moment_jacobian(struct, theta[idx])                     # (R, k, p(p+1)/2)
             info = D @ np.swapaxes(D, 1, 2)
             scale = 1.0 / (n - 1)
         for j, r in enumerate(idx):

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.batch import cholesky_factors
-from ..engine.optimize import CovarianceObjective, Solution, fisher_scoring
-from ..engine.ram import RamStructure, gradient_terms, gram_terms
+from .batch import cholesky_factors
+from .optimize import CovarianceObjective, Solution, fisher_scoring
+from .ram import RamStructure, gradient_terms, gram_terms
 
-__all__ = ["LeastSquaresObjective", "fit_least_squares"]
+__all__ = ["LeastSquaresObjective", "fit_least_squares", "second_derivative_terms"]
 
 
 class LeastSquaresObjective(CovarianceObjective):
@@ -73,27 +73,35 @@ class LeastSquaresObjective(CovarianceObjective):
 
     def _second_derivative_terms(self, M: np.ndarray, B: np.ndarray, C: np.ndarray, c: np.ndarray) -> np.ndarray:
         """``tr(M D_ab)`` for every pair of free entries: (R, E, E)."""
-        R, E = M.shape[0], c.size
-        out = np.zeros((R, E, E))
-        P = self.path_idx
-        if not P.size:
-            return out
-        p = self.struct.p
-        Bo, Co = B[:, :p, :], C[:, :p, :]
-        BtM = np.swapaxes(Bo, 1, 2) @ M
-        G = BtM @ Bo
-        Q = np.swapaxes(BtM @ Co, 1, 2)
-        I, J = self.path_i[:, None], self.path_j[:, None]
-        K, L = self.path_i[None, :], self.path_j[None, :]
-        out[:, P[:, None], P[None, :]] = 2.0 * (B[:, J, K] * Q[:, L, I] + B[:, L, I] * Q[:, J, K]
-                                                + G[:, I, K] * C[:, J, L])
-        Cv = self.cov_idx
-        if Cv.size:
-            k, l = self.cov_k[None, :], self.cov_l[None, :]
-            ps = 2.0 * c[Cv][None, None, :] * (B[:, J, k] * G[:, l, I] + B[:, J, l] * G[:, k, I])
-            out[:, P[:, None], Cv[None, :]] = ps
-            out[:, Cv[:, None], P[None, :]] = np.swapaxes(ps, 1, 2)
+        return second_derivative_terms(M, B, C, c, self.struct.p, self.path_idx, self.path_i, self.path_j,
+                                       self.cov_idx, self.cov_k, self.cov_l)
+
+
+def second_derivative_terms(M: np.ndarray, B: np.ndarray, C: np.ndarray, c: np.ndarray, p: int,
+                            path_idx: np.ndarray, path_i: np.ndarray, path_j: np.ndarray,
+                            cov_idx: np.ndarray, cov_k: np.ndarray, cov_l: np.ndarray) -> np.ndarray:
+    """``tr(M D_ab)`` for every pair of free entries (paths ``A[path_i, path_j]`` at
+    positions ``path_idx``, covariances ``S[cov_k, cov_l]`` at ``cov_idx``): (R, E, E)."""
+    R, E = M.shape[0], c.size
+    out = np.zeros((R, E, E))
+    P = path_idx
+    if not P.size:
         return out
+    Bo, Co = B[:, :p, :], C[:, :p, :]
+    BtM = np.swapaxes(Bo, 1, 2) @ M
+    G = BtM @ Bo
+    Q = np.swapaxes(BtM @ Co, 1, 2)
+    I, J = path_i[:, None], path_j[:, None]
+    K, L = path_i[None, :], path_j[None, :]
+    out[:, P[:, None], P[None, :]] = 2.0 * (B[:, J, K] * Q[:, L, I] + B[:, L, I] * Q[:, J, K]
+                                            + G[:, I, K] * C[:, J, L])
+    Cv = cov_idx
+    if Cv.size:
+        k, l = cov_k[None, :], cov_l[None, :]
+        ps = 2.0 * c[Cv][None, None, :] * (B[:, J, k] * G[:, l, I] + B[:, J, l] * G[:, k, I])
+        out[:, P[:, None], Cv[None, :]] = ps
+        out[:, Cv[:, None], P[None, :]] = np.swapaxes(ps, 1, 2)
+    return out
 
 
 def fit_least_squares(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, estimator: str,

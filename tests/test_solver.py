@@ -1,0 +1,156 @@
+"""The one batched solver (engine/solve.py), its fused ML objective (engine/ml.py) and the
+stacked linear algebra that marks failing matrices (engine/linalg.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lcsem.engine import linalg
+from lcsem.engine.batch import fit_batch
+from lcsem.engine.fiml import FIMLObjective  # noqa: F401  (the FIML objective keeps importing)
+from lcsem.engine.ml import MLObjective, ml_plan
+from lcsem.engine.optimize import CovarianceObjective, fisher_scoring
+from lcsem.engine.ram import RamStructure
+from lcsem.engine.solve import NEWTON, SCORING, solve
+from lcsem.resampling.resample import counts_from_indices, covariances_from_counts, resample_indices
+from lcsem.spec.model import Model
+
+
+def _resampled(res, n, seed):
+    X = res.data.to_numpy()
+    X = X - X.mean(axis=0)
+    idx = resample_indices(np.random.SeedSequence(seed), n, X.shape[0])
+    return covariances_from_counts(X, counts_from_indices(idx, X.shape[0]))
+
+
+def _stack_with_failures(k=7, n=40, seed=3):
+    rng = np.random.default_rng(seed)
+    mats = []
+    for i in range(n):
+        Q = np.linalg.qr(rng.standard_normal((k, k)))[0]
+        w = rng.uniform(0.2, 2.0, k)
+        if i == n // 2:
+            w[:2] = [-0.5, -0.1]            # indefinite, positive determinant
+        mats.append((Q * w) @ Q.T)
+    return np.stack(mats)
+
+
+def test_one_failing_matrix_costs_no_per_block_fallback(monkeypatch):
+    """A stack with one indefinite matrix is factorised in ONE stacked call: the failing
+    matrix is marked, the others keep numpy's own factors, and no smaller block or single
+    matrix is factorised again (the old code re-ran Cholesky on blocks and single matrices)."""
+    H = _stack_with_failures()
+    calls = []
+    real = linalg._CHOLESKY
+
+    def spy(X, **kw):
+        calls.append(X.shape[0])
+        return real(X, **kw)
+
+    monkeypatch.setattr(linalg, "_CHOLESKY", spy)
+    monkeypatch.setattr(np.linalg, "cholesky", lambda *a, **k: pytest.fail("per-matrix fallback"))
+    ok, L = linalg.cholesky_factors(H)
+    assert calls == [H.shape[0]]
+    assert ok.tolist() == [i != H.shape[0] // 2 for i in range(H.shape[0])]
+    monkeypatch.undo()
+    for r in np.flatnonzero(ok):
+        assert np.array_equal(L[r], np.linalg.cholesky(H[r]))
+    assert np.array_equal(L[~ok][0], np.eye(H.shape[-1]))
+
+
+def test_singular_system_marks_its_row_and_leaves_the_others_exact():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((9, 5, 5))
+    A[4] = 0.0
+    b = rng.standard_normal((9, 5))
+    x, ok = linalg.solve_each(A, b)
+    assert ok.tolist() == [r != 4 for r in range(9)]
+    assert np.isnan(x[4]).all()
+    for r in np.flatnonzero(ok):
+        assert np.array_equal(x[r], -np.linalg.solve(A[r], b[r][:, None])[:, 0])
+
+
+def test_a_replicate_with_a_non_pd_hessian_does_not_change_the_others(fitted):
+    """One replicate whose start has an indefinite Hessian in a batch (two loadings of a
+    factor near 0: a saddle region, so its first steps are scoring steps): every replicate's
+    fit, the bad one's included, is bit-identical to its fit alone."""
+    res = fitted["holzinger_swineford"]
+    struct = res.structure
+    S = _resampled(res, 12, seed=11)
+    starts = np.broadcast_to(res.theta, (12, struct.k)).copy()
+    loadings = struct.row_free[(struct.row_free >= 0) & struct.row_entries.is_path]
+    starts[5, loadings[:2]] *= 0.05
+    objective = MLObjective(struct, S)
+    assert np.isfinite(objective.value(starts, np.arange(12))).all()
+    pd = linalg.cholesky_factors(objective.derivatives(starts, np.arange(12))[1])[0]
+    assert not pd[5] and pd.sum() >= 6
+    together = fit_batch(struct, S, starts)
+    assert together.converged.all()
+    for r in range(12):
+        alone = fit_batch(struct, S[r:r + 1], starts[r:r + 1])
+        assert np.array_equal(alone.theta[0], together.theta[r])
+        assert alone.fmin[0] == together.fmin[r]
+        assert np.array_equal(alone.Sigma[0], together.Sigma[r])
+
+
+@pytest.mark.parametrize("name", ["holzinger_swineford", "political_democracy", "learning_culture_survey"])
+def test_fused_model_moments_match_the_ram_structure(fitted, name):
+    """B by the finite series (recursive models) or the inverse gives the structure's
+    Sigma, B and C to rounding."""
+    res = fitted[name]
+    struct = res.structure
+    theta = res.theta + 0.02 * np.random.default_rng(1).standard_normal((3, struct.k))
+    plan = ml_plan(struct)
+    for got, want in zip(plan.implied(struct, theta), struct.implied(theta)):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+
+
+def test_nilpotency_of_the_path_matrix():
+    def structure(text):
+        model = Model.from_syntax(text)
+        return RamStructure(model.rows, model.observed, model.latent)
+
+    cfa = structure("f =~ a + b + c")
+    chain = structure("f =~ a + b\ng =~ c + d\ng ~ f")
+    observed = structure("y ~ x")
+    long_chain = structure("y1 ~ x\ny2 ~ y1\ny3 ~ y2")
+    assert ml_plan(cfa).nilpotent == 2             # B = I + A
+    assert ml_plan(chain).nilpotent == 3           # B = I + A + A^2
+    assert ml_plan(observed).nilpotent == 2
+    assert ml_plan(long_chain).nilpotent == 0      # A^3 != 0: the inverse
+
+
+def test_one_loop_serves_the_scoring_and_the_fused_newton_objectives(fitted):
+    """Fisher scoring on the generic covariance objective and Newton on the fused ML
+    objective reach the same optimum through the same solver."""
+    res = fitted["learning_culture_survey"]
+    struct = res.structure
+    S = _resampled(res, 6, seed=5)
+    start = np.broadcast_to(res.theta, (6, struct.k))
+    scoring = fisher_scoring(CovarianceObjective(struct, S, "ML"), start, tol=1e-12)
+    newton = solve(MLObjective(struct, S), start, rules=NEWTON, exact=True, max_iter=50, tol=1e-14)
+    scoring_on_fused = solve(MLObjective(struct, S), start, rules=SCORING, exact=False, tol=1e-12)
+    assert scoring.converged.all() and newton.converged.all() and scoring_on_fused.converged.all()
+    np.testing.assert_allclose(newton.theta, scoring.theta, atol=1e-6)
+    np.testing.assert_allclose(newton.fmin, scoring.fmin, rtol=1e-10)
+    np.testing.assert_allclose(scoring_on_fused.theta, scoring.theta, atol=1e-6)
+    assert newton.iterations.max() < scoring.iterations.min()
+
+
+def test_trying_several_step_lengths_at_once_changes_no_number(fitted, monkeypatch):
+    """The batched line search (few replicates still halving: their next step lengths in
+    one call) takes the same steps as one halving at a time, to the last bit, retries
+    included."""
+    from lcsem.engine.ml import MLObjective as Fused
+
+    res = fitted["holzinger_swineford"]
+    S = _resampled(res, 300, seed=1)
+    one_at_a_time = []
+    for flag in (False, True):
+        monkeypatch.setattr(Fused, "batched_line_search", flag)
+        one_at_a_time.append(fit_batch(res.structure, S, res.theta))
+    a, b = one_at_a_time
+    assert a.retried.any()                      # the retry ladder's small batches are covered
+    for field in ("theta", "fmin", "Sigma", "iterations", "converged"):
+        assert np.array_equal(getattr(a, field), getattr(b, field))
