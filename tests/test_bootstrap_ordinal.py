@@ -110,7 +110,7 @@ def test_same_seed_same_numbers_whatever_batch_size_or_jobs(canonical):
     assert np.array_equal(a.distribution.to_numpy(), b.distribution.to_numpy(), equal_nan=True)
     assert np.array_equal(a.distribution.to_numpy(), c.distribution.to_numpy(), equal_nan=True)
     # the resamples are those of every other case bootstrap with this seed
-    assert np.array_equal(a.indices, lcsem.resampling.resample.resample_indices(
+    assert np.array_equal(np.asarray(a.indices), lcsem.resampling.resample.resample_indices(
         lcsem.resampling.resample.as_seed_sequence(7), 24, canonical.data.shape[0]))
 
 
@@ -119,7 +119,7 @@ def test_multigroup_resamples_within_groups(by_sector):
     b = quiet_bootstrap(by_sector, 12, seed=3, batch_size=5)
     assert np.array_equal(a.distribution.to_numpy(), b.distribution.to_numpy(), equal_nan=True)
     groups = by_sector.data["sector"].astype(str).to_numpy()
-    drawn = groups[a.indices]
+    drawn = groups[np.asarray(a.indices)]
     assert (drawn == groups[np.concatenate([np.flatnonzero(groups == g) for g in by_sector.group_labels])]).all()
 
 
@@ -158,7 +158,7 @@ def test_empty_category_fails_the_replicate_with_its_reason(data):
         b = lcsem.bootstrap(res, 30, seed=2, progress=False)
     failed = b.failed_idx
     assert 0 < failed.size < 30
-    lost = [r for r in range(30) if not np.isin(rare.index[:2], res.data.index[b.indices[r]]).any()]
+    lost = [r for r in range(30) if not np.isin(rare.index[:2], res.data.index[np.asarray(b.indices)[r]]).any()]
     assert sorted(failed.tolist()) == lost
     assert "category 6 of the ordered variable 'culture1' is empty" in b.failure_reasons[int(failed[0])][0]
     assert b.distribution.iloc[failed].isna().all(axis=None)

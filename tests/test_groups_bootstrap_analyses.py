@@ -240,8 +240,12 @@ def test_report_of_a_grouped_fit_with_its_bootstrap(sector, sector_boot):
     eff = _quiet(lcsem.effects, sector, boot=sector_boot)
     g2 = eff.table[eff.table["group"] == sector.group_labels[1]].loc["culture->kmsuse->perf"]
     assert _ci_text(g2["ci_lower"], g2["ci_upper"]) in text
-    # measurement tables stay delta-method (measurement() bootstraps one group's CFA only)
-    assert "standardised loading (delta-method" in text
+    # measurement tables take their intervals from the same multi-group bootstrap, per group
+    assert "standardised loading (bootstrap percentile 95% CI)" in text
+    meas = _quiet(lcsem.measurement, sector, boot=sector_boot)
+    loadings = meas.groups[sector.group_labels[1]].loadings
+    first = loadings.iloc[0]
+    assert _ci_text(first["ci_lower"], first["ci_upper"]) in text
     assert text == _quiet(lcsem.report, sector, boot=sector_boot)
 
 

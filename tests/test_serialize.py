@@ -284,7 +284,9 @@ def test_bootstrap_result_to_dict_and_from_dict_are_public_methods(fitted):
     (lambda f: f.__setitem__("fit", 3), "fit"),
 ])
 def test_bootstrap_payload_is_validated(fitted, tamper, word):
-    boot = lcsem.bootstrap(fitted["political_democracy"], n_resamples=12, seed=5, progress=False)
+    # keep_indices: the indices are stored in the payload (else drawn again from the seed)
+    boot = lcsem.bootstrap(fitted["political_democracy"], n_resamples=12, seed=5, progress=False,
+                           keep_indices=True)
     payload = json.loads(json.dumps(boot.to_dict(include_jackknife=False), allow_nan=False))
     tamper(payload["result"]["fields"])
     with pytest.raises(lcsem.ArgumentError, match=word):

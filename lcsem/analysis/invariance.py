@@ -36,7 +36,8 @@ from ..display.format import format_number, format_p, format_typographic
 from ..display.render import FORMATS, SummaryRendering, render_table
 from ..engine import RamStructure, implied_all
 from ..estimation.estimate import as_model, fit
-from ..exceptions import ArgumentError, ModelSpecificationError
+from ..data.ordinal import ordinal_levels
+from ..exceptions import ArgumentError, ModelSpecificationError, NotSupportedError
 from ..inference.grouped import fixed_x_ids
 from ..inference.standardized import delta_table
 from .._threads import one_blas_thread
@@ -48,6 +49,7 @@ from ..results.fit_result import FitResult
 from ..spec.groups import GROUP_EQUAL, parse_partial, shared_labels
 from ..spec.model import Model
 from .compare import ComparisonResult, compare
+from .ordinal_invariance import ORDINAL_LEVEL_CLASSES, ORDINAL_LEVELS, wu_estabrook_models
 
 __all__ = ["invariance", "InvarianceResult", "LEVELS", "CHEN_CFI", "CHEN_RMSEA", "CHEN_SRMR"]
 
@@ -64,7 +66,8 @@ LEVEL_CLASSES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "means": ("means",),
 })
 LEVEL_NAMES: Mapping[str, str] = MappingProxyType({
-    "configural": "Configural", "metric": "Metric", "scalar": "Scalar", "strict": "Strict",
+    "configural": "Configural", "thresholds": "Thresholds", "metric": "Metric", "scalar": "Scalar",
+    "strict": "Strict",
     "lv.variances": "Latent variances", "lv.covariances": "Latent covariances",
     "means": "Latent means",
 })
@@ -366,7 +369,7 @@ def _check_options(fit_options: dict[str, Any]) -> None:
 
 # ---- the analysis ------------------------------------------------------------------------
 def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
-               levels: Sequence[str] = ("configural", "metric", "scalar", "strict"),
+               levels: Sequence[str] | None = None,
                group_partial: Sequence[str] | str = (), n_boot: int | None = None, seed: Any = None,
                **fit_options: Any) -> InvarianceResult:
     """Test measurement invariance across groups: a sequence of multi-group fits.
@@ -384,7 +387,9 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
     group
         The column that holds the groups (group 1 is the value seen first, as lavaan).
     levels
-        The levels to fit, in this order (any may be left out): ``"configural"`` (nothing
+        The levels to fit, in this order (any may be left out; default: configural, metric,
+        scalar, strict; with ordered items: configural, thresholds, metric, scalar):
+        ``"configural"`` (nothing
         equal), ``"metric"`` (+ loadings), ``"scalar"`` (+ intercepts), ``"strict"``
         (+ residual variances), ``"lv.variances"`` (+ latent (residual) variances),
         ``"lv.covariances"`` (+ latent covariances), ``"means"`` (+ latent means; needs
@@ -448,7 +453,9 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
     ...                        group="sector")
     >>> inv.table[["cfi", "cfi_diff", "flag_cfi"]]                                   # doctest: +SKIP
     """
-    chosen = _check_levels(levels)
+    if fit_options.get("ordered") not in (None, False):
+        return _ordinal_invariance(model, data, group, levels, group_partial, n_boot, fit_options)
+    chosen = _check_levels(("configural", "metric", "scalar", "strict") if levels is None else levels)
     partial = _check_partial(group_partial)
     if n_boot is not None and (isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer))
                                or n_boot < 2):
@@ -497,6 +504,51 @@ def invariance(model: Model | str, data: pd.DataFrame, group: str, *,
         for item in dict.fromkeys(x for x in items if x not in everywhere):
             warn(f"{level} level: {item.message}", item.category, stacklevel=2)
     return _result(fits, chosen, equal, released, group, n_boot, seed)
+
+
+def _ordinal_invariance(model: Model | str, data: pd.DataFrame, group: str, levels: Sequence[str] | None,
+                        group_partial: Sequence[str] | str, n_boot: int | None,
+                        fit_options: dict[str, Any]) -> InvarianceResult:
+    """:func:`invariance` for ordered indicators: the Wu-Estabrook sequence."""
+    _check_options(fit_options)
+    if group_partial:
+        raise NotSupportedError("group_partial: partial invariance of ordered items is not supported yet; "
+                                "write the released parameters' c() labels in the model and fit it with "
+                                "lcsem.fit(..., group=, ordered=)")
+    if n_boot is not None:
+        raise NotSupportedError("n_boot: the bootstrap of latent mean differences is not available for ordered "
+                                "items through invariance(); bootstrap the scalar fit, "
+                                "lcsem.bootstrap(inv.fits['scalar'], 1000)")
+    if fit_options.get("parameterization", "delta") != "delta":
+        raise NotSupportedError(f"parameterization: {fit_options['parameterization']!r}: the ordinal invariance "
+                                f"sequence uses the delta parameterisation (Wu & Estabrook's, as "
+                                f"measEq.syntax); leave parameterization out")
+    chosen = tuple(ORDINAL_LEVELS if levels is None else ((levels,) if isinstance(levels, str) else levels))
+    unknown = [lv for lv in chosen if lv not in ORDINAL_LEVELS]
+    if unknown or not chosen or list(chosen) != sorted(set(chosen), key=ORDINAL_LEVELS.index):
+        raise ArgumentError(f"levels: {describe_value(levels)}; with ordered items the levels are "
+                            f"{', '.join(map(repr, ORDINAL_LEVELS))}, each once and in that order")
+    if group is None or not isinstance(group, str) or not group:
+        raise ArgumentError(f"group: invariance compares groups and needs the name of the column that "
+                            f"holds them, got {describe_value(group)}; e.g. group='sector'")
+    if not isinstance(data, pd.DataFrame):
+        raise ArgumentError(f"data: invariance fits each level to the raw data and needs a pandas DataFrame, "
+                            f"got {type(data).__name__}")
+    if group not in data.columns:
+        raise ArgumentError(f"group: {group!r} is not a column of data; use one of {list(data.columns)[:8]}")
+    model = as_model(model)
+    ordered = fit_options["ordered"]
+    items = list(model.observed) if ordered is True else list(ordered)
+    n_thresholds = {x: len(values) - 1 for x, values in ordinal_levels(data, items).items()}
+    n_groups = int(data[group].dropna().nunique())
+    texts = wu_estabrook_models(model, n_thresholds, n_groups, chosen)
+    options = {k: v for k, v in fit_options.items() if k != "ordered"}
+    fits: dict[str, FitResult] = {}
+    with one_blas_thread():
+        for level in chosen:
+            fits[level] = fit(texts[level], data, group=group, ordered=items, **options)
+    equal = {level: tuple(ORDINAL_LEVEL_CLASSES[level]) for level in chosen}
+    return _result(fits, chosen, equal, {level: () for level in chosen}, group)
 
 
 def _result(fits: dict[str, FitResult], levels: tuple[str, ...], equal: dict[str, tuple[str, ...]],
@@ -581,7 +633,7 @@ def _table(fits: dict[str, FitResult], levels: tuple[str, ...], comparison: Comp
     rows = []
     for level in levels:
         fi = fits[level].fit_indices
-        row = {c: float(fi[c]) for c in INDEX_COLUMNS}
+        row = {c: float(fi.get(c, np.nan)) for c in INDEX_COLUMNS}      # no AIC/BIC for GLS, ULS, WLSMV
         if robust:
             row.update({c: _robust_value(fi, c) for c in ROBUST_COLUMNS})
         rows.append(row)
@@ -636,7 +688,7 @@ def _latent_means(res: FitResult) -> pd.DataFrame:
     if not picked:
         return _empty_means()
     table = estimates.iloc[picked].reset_index(drop=True)
-    first_cov = [r for r in rows if r.group == 1 and r.op != "~1"]
+    first_cov = [r for r in rows if r.group == 1 and r.op in ("=~", "~", "~~")]
     k = len(res.theta)
     struct = RamStructure(first_cov, tuple(res.model.observed), latent, k=k)
     where = np.array([struct.names.index(rows[i].lhs) for i in picked], int)
@@ -679,12 +731,23 @@ def _notes(fits: dict[str, FitResult], levels: tuple[str, ...], equal: dict[str,
              f"level: {held}. Δ: change from the row above; Δχ² and p(Δχ²) are lavaan's lavTestLRT."]
     if _robust(fits):
         test = first.fit_indices
-        notes.append(f"χ², p, CFI, TLI and RMSEA are the {first.estimator} versions: the scaled χ² (scaling "
-                     f"factor {float(test.get('chisq_scaling_factor', np.nan)):.3f} at "
-                     f"{LEVEL_NAMES[levels[0]].lower()}) and the robust indices (Brosseau-Liard, Savalei "
-                     f"& Li); Δχ² is the scaled difference test (Satorra & Bentler, 2001), and ΔCFI and "
-                     f"ΔRMSEA compare the robust indices. The normal-theory values are in the table's "
-                     f"chisq/cfi/rmsea columns.")
+        shifted = first.estimator in ("WLSMV", "ULSMV", "MLMV")
+        ordinal = first.estimator.startswith(("WLS", "ULS", "DWLS"))
+        notes.append(f"χ², p, CFI, TLI and RMSEA are the {first.estimator} versions: the "
+                     f"{'scaled-and-shifted' if shifted else 'scaled'} χ² (scaling factor "
+                     f"{float(test.get('chisq_scaling_factor', np.nan)):.3f} at "
+                     f"{LEVEL_NAMES[levels[0]].lower()}) and lavaan's robust indices "
+                     f"({'Savalei, 2021, for ordered data' if ordinal else 'Brosseau-Liard, Savalei & Li'}; "
+                     f"the scaled ones where lavaan gives none); Δχ² is the "
+                     f"{'scaled-and-shifted difference test (Satorra, 2000)' if shifted else 'scaled difference test (Satorra & Bentler, 2001)'}"
+                     f", as lavTestLRT, and ΔCFI and ΔRMSEA compare the robust indices. The unscaled "
+                     f"values are in the table's chisq/cfi/rmsea columns.")
+    if "thresholds" in {c for lv in levels for c in equal[lv]}:
+        notes.append("Ordered items: Wu and Estabrook's (2016) sequence (semTools' measEq.syntax with "
+                     "ID.cat = \"Wu.Estabrook.2016\", ID.fac = \"std.lv\", delta parameterisation): "
+                     "thresholds equal first (latent-response intercepts and scaling factors then free in "
+                     "the other groups), then loadings (latent variances free), then intercepts (latent "
+                     "means free).")
     partial = sorted({t for rows in released.values() for t in rows})
     if partial:
         where = {t: [LEVEL_NAMES[lv].lower() for lv in levels if t in released[lv]] for t in partial}

@@ -63,8 +63,12 @@ def hessian(struct: RamStructure | GroupStructure, theta: np.ndarray, S: np.ndar
     h = 1e-5 * np.minimum(1.0 / scale, np.maximum(1.0, np.abs(theta)))
     steps = np.diag(h)
     points = np.concatenate([theta + steps, theta - steps])
+    # in chunks: a batch of 2k points holds (2k, E, p) Jacobian factors (GBs for p = 120)
+    chunk = max(1, min(2 * k, 2_000_000 // max(1, struct.k * struct.p * struct.p)))
     with np.errstate(all="ignore"):
-        g = gradient(struct, points, np.broadcast_to(S, (2 * k,) + S.shape), estimator)
+        g = np.concatenate([gradient(struct, points[i:i + chunk],
+                                     np.broadcast_to(S, (len(points[i:i + chunk]),) + S.shape), estimator)
+                            for i in range(0, 2 * k, chunk)])
     H = (g[:k] - g[k:]) / (2.0 * h[:, None])
     return 0.5 * (H + H.T)
 

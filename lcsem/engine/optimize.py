@@ -203,20 +203,25 @@ def make_objective(struct: RamStructure | GroupStructure, stats: np.ndarray | Gr
 
 
 def _gradient_information(struct: RamStructure, theta: np.ndarray, S: np.ndarray, estimator: str,
-                          weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient of the discrepancy and its Fisher / Gauss-Newton information: (R, k), (R, k, k)."""
+                          weight: np.ndarray | None, with_information: bool = True
+                          ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Gradient of the discrepancy and its Fisher / Gauss-Newton information: (R, k), (R, k, k)
+    (the information is None when ``with_information`` is False: it costs E² p² per replicate,
+    the gradient E p²)."""
     Sigma, B, C = struct.implied(theta)
     W = np.linalg.inv(Sigma) if estimator == "ML" else weight
     U, V, c = struct.jacobian_vectors(B, C)
     M = W @ (Sigma - S) @ W
     grad_e = gradient_terms(U, V, M, c)
-    info_e = gram_terms(U, V, W, c)
+    info_e = gram_terms(U, V, W, c) if with_information else None
     if estimator == "ULS":
         # the variances' residuals count once more (sum over vech, not over the matrix)
         diag_d = 2.0 * c[None, :, None] * U * V           # (R, E, p): diagonal of each D_e
         grad_e = grad_e + np.einsum("rep,rp->re", diag_d, np.diagonal(M, axis1=1, axis2=2))
-        info_e = info_e + diag_d @ np.swapaxes(diag_d, 1, 2)
-    return grad_e @ struct.free_map, struct.free_map.T @ info_e @ struct.free_map
+        if with_information:
+            info_e = info_e + diag_d @ np.swapaxes(diag_d, 1, 2)
+    info = None if info_e is None else struct.free_map.T @ info_e @ struct.free_map
+    return grad_e @ struct.free_map, info
 
 
 def gradient(struct: RamStructure | GroupStructure, theta: np.ndarray, stats: np.ndarray | GroupStats,
@@ -226,7 +231,8 @@ def gradient(struct: RamStructure | GroupStructure, theta: np.ndarray, stats: np
     theta = np.atleast_2d(theta)
     if isinstance(struct, RamStructure) and not isinstance(stats, GroupStats):
         S = np.asarray(stats, dtype=float)
-        return _gradient_information(struct, theta, S, estimator, _weight(S, estimator))[0]
+        return _gradient_information(struct, theta, S, estimator, _weight(S, estimator),
+                                     with_information=False)[0]
     objective = make_objective(struct, stats, estimator)
     return objective.gradient_information(theta, np.arange(objective.n_replicates))[0]
 

@@ -214,11 +214,9 @@ def _ncp_for(chisq: float, df: int, prob: float) -> float:
     """Non-centrality lambda with F(chisq; df, lambda) = prob (0 when impossible)."""
     if not np.isfinite(chisq) or _lazy.chi2_cdf(chisq, df) < prob:
         return 0.0
-    f = lambda lam: _lazy.ncx2_cdf(chisq, df, lam) - prob  # noqa: E731
-    hi = max(chisq, 1.0)
-    while f(hi) > 0:
-        hi *= 2.0
-    return _lazy.brentq(f, 0.0, hi, xtol=1e-12, rtol=1e-12) if f(0.0) > 0 else 0.0
+    if _lazy.chi2_cdf(chisq, df) == prob:
+        return 0.0
+    return _lazy.ncx2_noncentrality(chisq, df, prob)
 
 
 def rmsea_ci(chisq: float, df: int, n_obs: int, level: float = 0.90) -> tuple[float, float]:

@@ -11,8 +11,10 @@ import pandas as pd
 from .._warnings import quiet, warn
 from ..exceptions import ArgumentError, UnstableRatioWarning
 from .methods import methods_paragraph
+from ..analysis.ordinal_measurement import ordinal_reliability
 from ..display.render import FORMATS, render_table
 from ..display.escape import html_escape, latex_escape
+from ..display.format import format_ci, format_number
 from .tables import (effects_table, fit_table, group_effects_table, group_structural_table, htmt_table,
                      means_table, measurement_table, structural_table, validity_table)
 from ..results.fit_result import FitResult
@@ -126,10 +128,11 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
         check_bootstrap_of(boot, res)
     meas = eff = None
     eff_notes: list[str] = []
-    if measurement and res.model.latent:
-        # measurement() refits the CFA on the resamples of one group; grouped fits keep delta-method bounds
-        meas = _measurement(res, boot=None if res.grouped else _measurement_boot(boot), level=level,
-                            method=method)
+    ordinal = getattr(res, "ordinal", None) is not None
+    if measurement and res.model.latent and not ordinal:
+        # measurement() reads its statistics from the bootstrap's replicates (per group for
+        # a multi-group bootstrap), through BootstrapResult.statistic
+        meas = _measurement(res, boot=_measurement_boot(boot), level=level, method=method)
     if effects:
         try:
             with quiet() as caught:
@@ -141,7 +144,7 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
         except ArgumentError:
             eff = None
     ci_kind = "delta-method" if boot is None else f"bootstrap {method}"
-    meas_ci_kind = "delta-method" if res.grouped else ci_kind
+    meas_ci_kind = ci_kind if _measurement_boot(boot) is not None else "delta-method"
     parts = [_heading("Method", format), _paragraph(methods_paragraph(
         res, boot, measurement=meas, effects=eff, method=method, level=level), format)]
     n = 1
@@ -172,6 +175,8 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
         statistic = f"χ² = {fi['chisq']:.{digits}f}, df = {int(fi['df'])}"
     table(fit_table(res, boot, digits), "Model fit",
           f"N = {res.n_obs}{sizes}. {statistic}. Guidelines after Hu and Bentler (1999).")
+    if ordinal and measurement and res.model.latent:
+        _ordinal_measurement_table(table, res, digits, level)
     if meas is not None and multi:
         for label, m in meas.groups.items():
             where = f" ({res.group} = {label}, N = {res.groups[label].n_obs})"
@@ -199,7 +204,10 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
               f"b: unstandardised; β: standardised (std.all) with its {ci_kind} {level:.0%} CI; "
               + (f"p: two-sided bootstrap p-value, {BOOT_P_RULE}." if boot is not None else "p: z-test.")
               + (" Each group's estimates from the joint fit." if multi else ""))
-    if res.grouped:
+    # an ordinal fit's mean structure is its identification (intercepts of the latent
+    # responses fixed at 0) unless some means are free (groups 2..G of an invariance model)
+    free_means = any(r.op == "~1" and r.free for r in res.rows)
+    if res.grouped and (not ordinal or free_means):
         mt = means_table(res, boot, level=level, method=method, digits=digits)
         if not mt.empty:
             table(mt, "Intercepts and latent means",
@@ -230,6 +238,39 @@ def report(res: FitResult, *, boot: BootstrapResult | None = None, format: str =
     rep = Report(out)
     rep.format = format
     return rep
+
+
+def _ordinal_measurement_table(table: Any, res: FitResult, digits: int, level: float) -> None:
+    """Standardised loadings (on the latent responses) and categorical omega of an ordinal fit."""
+    std = res.standardized_solution(level=level)
+    loadings = std[std["op"] == "=~"]
+    multi = bool(res.group_labels)
+    omega = None if multi else ordinal_reliability(res)
+    records = []
+    seen: set[tuple[Any, str]] = set()
+    for _, row in loadings.iterrows():
+        key = (row.get("group", 1), row["lhs"])
+        first = key not in seen
+        seen.add(key)
+        record = {"Construct": row["lhs"] if first else "", "Indicator": row["rhs"],
+                  "λ (std.)": format_number(row["est_std"], digits),
+                  f"{level:.0%} CI": format_ci(row["ci_lower_std"], row["ci_upper_std"], digits)}
+        if multi:
+            record = {"Group": res.group_labels[int(row["group"]) - 1] if first else "", **record}
+        if omega is not None:
+            record["ω (categorical)"] = format_number(omega.loc[row["lhs"], "omega_categorical"], digits) if first else ""
+            record["ω (latent responses)"] = (format_number(omega.loc[row["lhs"], "omega_latent_response"], digits)
+                                             if first else "")
+        records.append(record)
+    frame = pd.DataFrame.from_records(records).set_index("Group" if multi else "Construct")
+    note = (f"λ: standardised loading on the latent responses (delta-method {level:.0%} CI). ")
+    if omega is not None:
+        note += ("ω (categorical): reliability of the sum of the category scores (Green & Yang, 2009; "
+                 "semTools' compRelSEM default); ω (latent responses): of the sum of the latent responses. "
+                 "Alpha, AVE and HTMT of ordered items are not reported (they assume interval scores).")
+    else:
+        note += "Reliability of ordered items is reported for single-group fits (lcsem.ordinal_reliability)."
+    table(frame, "Measurement model (ordered items): standardised loadings and reliability", note)
 
 
 def _measurement_boot(boot: Any) -> Any:

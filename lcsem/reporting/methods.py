@@ -27,6 +27,19 @@ _ESTIMATORS = {
     "MLR": "maximum likelihood with Huber–White robust standard errors and the Yuan–Bentler scaled "
            "chi-square (MLR)",
 }
+#: Estimators of ordinal fits (``ordered=``), as lavaan names them.
+_ORDINAL_ESTIMATORS = {
+    "WLSMV": "diagonally weighted least squares with robust standard errors and the scaled-and-shifted "
+             "chi-square (WLSMV)",
+    "WLSM": "diagonally weighted least squares with robust standard errors and the mean-adjusted "
+            "chi-square (WLSM)",
+    "DWLS": "diagonally weighted least squares (DWLS)",
+    "WLS": "weighted least squares with the full asymptotic weight matrix (WLS)",
+    "ULSMV": "unweighted least squares with robust standard errors and the scaled-and-shifted "
+             "chi-square (ULSMV)",
+    "ULSM": "unweighted least squares with robust standard errors and the mean-adjusted chi-square (ULSM)",
+    "ULS": "unweighted least squares (ULS)",
+}
 _KINDS = {"nonparametric": "nonparametric (case-resampling)", "parametric": "parametric",
           "bollen-stine": "Bollen–Stine (model-based)"}
 _METHODS = {"percentile": "percentile", "bc": "bias-corrected (BC)", "bca": "bias-corrected and accelerated (BCa)"}
@@ -68,6 +81,14 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
         missing = "the data had no missing values (missing values would have stopped the analysis)"
     cases = f"Of {res.n_total} responses, {res.n_obs} complete cases were analysed; {missing}."
     estimator = _ESTIMATORS.get(res.estimator, res.estimator)
+    ordinal = getattr(res, "ordinal", None)
+    if ordinal is not None:
+        names = ordinal.ordered_names
+        estimator = (f"{_ORDINAL_ESTIMATORS.get(res.estimator, res.estimator)} on the polychoric "
+                     f"{'and polyserial ' if len(names) < len(model.observed) else ''}correlations, "
+                     f"lavaan's {ordinal.parameterization} parameterisation; the {len(names)} ordered "
+                     f"indicator{'s' if len(names) != 1 else ''} were treated as ordered categories, with "
+                     f"thresholds and polychoric correlations estimated by the two-step method")
     if res.missing == "ml":
         estimator = ("full-information maximum likelihood (FIML, lavaan's missing = \"ml\": the casewise "
                      "normal likelihood of every observed answer, assuming values are missing at random; "
@@ -179,6 +200,10 @@ def _group_sentences(res: FitResult) -> list[str]:
     if res.group_labels and latent_free:
         first_fixed = all(not r.free for r in res.rows if r.op == "~1" and r.lhs in latent and r.group == 1)
         means = "fixed at 0 in the first group and estimated in the others" if first_fixed else "estimated"
-    out.append("The model has a mean structure: intercepts of the observed variables"
-               + (f" and means of the latent variables ({means})" if latent else "") + " were part of the model.")
+    if getattr(res, "ordinal", None) is None:
+        out.append("The model has a mean structure: intercepts of the observed variables"
+                   + (f" and means of the latent variables ({means})" if latent else "")
+                   + " were part of the model.")
+    elif res.group_labels and latent_free:
+        out.append(f"Means of the latent variables were {means}.")
     return out

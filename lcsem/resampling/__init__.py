@@ -8,7 +8,8 @@
 """
 
 from .api import BootstrapInterruptedWarning, bootstrap
+from .draws import ResampleIndices
 from .intervals import confidence_interval
 from .result import BootstrapResult
 
-__all__ = ["bootstrap", "BootstrapResult", "BootstrapInterruptedWarning", "confidence_interval"]
+__all__ = ["bootstrap", "BootstrapResult", "BootstrapInterruptedWarning", "ResampleIndices", "confidence_interval"]

@@ -18,16 +18,17 @@ from .groups import GroupedReplicateSpec, GroupSource
 from .ordinal import OrdinalReplicateSpec, OrdinalSource
 from .replicates import STATUS_NAMES, ReplicateSpec, refit_estimator
 from .result import KINDS, BootstrapResult
-from .resample import (BLOCK, as_seed_sequence, bollen_stine_transform, group_resample_indices,
-                       resample_indices, symmetric_sqrt)
+from .draws import TILE, CaseDraws, ResampleIndices, fit_positions
+from .resample import BLOCK, as_seed_sequence, bollen_stine_transform, symmetric_sqrt
 from .runner import Progress, Source, Store, fingerprint, jackknife_tasks, make_tasks, run_all
 
 __all__ = ["bootstrap", "BootstrapInterruptedWarning"]
 
-DEFAULT_BATCH = 250
-CHUNKS_PER_WORKER = 4
-# bumped whenever a replicate's numbers change (checkpoints of other revisions are refused)
-ENGINE_REVISION = 2
+DEFAULT_BATCH = 200
+CHUNKS_PER_WORKER = 8
+# bumped whenever a replicate's numbers change (checkpoints of other revisions are refused);
+# 3: resampled moments by fixed tiles of replicates (draws per chunk)
+ENGINE_REVISION = 3
 
 
 def _interrupted_message(count: int, n_resamples: int, done: int, path: Path | None) -> str:
@@ -58,6 +59,15 @@ def _n_workers(n_jobs) -> int:
         raise ArgumentError(f"n_jobs: expected a positive integer or -1 (all cores), got {n_jobs!r}")
     n_jobs = int(n_jobs)
     return n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+
+
+def _indices(draws: CaseDraws | None, count: int, keep: bool) -> np.ndarray | ResampleIndices | None:
+    """``BootstrapResult.indices``: None (parametric), the array (``keep_indices=True``) or
+    a view drawing them again from the seed when read."""
+    if draws is None:
+        return None
+    view = ResampleIndices(draws, count)
+    return np.asarray(view) if keep else view
 
 
 def _estimate_row(res: FitResult, spec: ReplicateSpec | GroupedReplicateSpec) -> pd.Series:
@@ -91,11 +101,7 @@ class _Jackknife:
 def _group_data(res: FitResult) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:
     """The stored data as an array, each group's row positions and each row's group."""
     X = res.data[list(res.model.observed)].to_numpy(dtype=float)
-    if res.group_labels:
-        column = res.data[res.group].astype(str).to_numpy()
-        positions = tuple(np.flatnonzero(column == label) for label in res.group_labels)
-    else:
-        positions = (np.arange(X.shape[0]),)
+    positions = fit_positions(res)
     group_of = np.empty(X.shape[0], dtype=np.int64)
     for g, pos in enumerate(positions):
         group_of[pos] = g
@@ -136,7 +142,7 @@ def _grouped_sources(res: FitResult, spec: GroupedReplicateSpec, kind: str, root
 
 def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparametric", seed=None,
               n_jobs: int | None = 1, batch_size: int | None = None, progress: bool = True,
-              checkpoint: str | os.PathLike | None = None) -> BootstrapResult:
+              checkpoint: str | os.PathLike | None = None, keep_indices: bool = False) -> BootstrapResult:
     """Bootstrap a fitted model: fit indices, parameters, standardised and defined values.
 
     Every replicate is a full fit with the result's estimator, warm-started at the
@@ -199,19 +205,32 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         gives bit-identical replicates whatever ``n_jobs``, ``batch_size`` or joblib
         backend (all arithmetic is replicate by replicate).
     n_jobs
-        1 (default: in this process; fastest for up to a few thousand replicates on a
-        laptop), k > 1 worker processes, or -1 for all cores. Runs through joblib, so
-        ``with joblib.parallel_backend("dask"): ...`` carries the run to a dask cluster.
+        1 (default: in this process), k > 1 processes, or -1 for all cores. With joblib's
+        default backend (loky) this process works too, with ``k - 1`` worker processes
+        that join as soon as they have started (so a first call never waits for them;
+        they are kept for later calls). Any other joblib backend is used as it is:
+        ``with joblib.parallel_backend("dask"): ...`` carries the run to a dask cluster,
+        in whose workers lcsem restores glibc's allocator thresholds
+        (:mod:`lcsem.resampling.allocator`: dask's ``MALLOC_TRIM_THRESHOLD_`` slows the
+        bootstrap 1.4--1.9x).
     batch_size
         Replicates per chunk (memory is bounded by one chunk per worker); it never changes
-        the numbers. Default: 250, smaller for models with many parameters (memory) and,
-        with workers, small enough to give each worker at least four chunks (finished
-        chunks are kept on Ctrl-C).
+        the numbers. Default: 200, smaller for models with many parameters (memory) and,
+        with workers, small enough to give each process at least eight chunks (finished
+        chunks are kept on Ctrl-C); rounded down to whole seed blocks of 100 replicates
+        (or tiles of 25), where the draws of a chunk begin.
     progress
         Show a tqdm.auto progress bar when the run lasts more than a second.
     checkpoint
         A file path: every chunk is saved there as it finishes, and a later call with the
         same arguments resumes from them.
+    keep_indices
+        Keep every replicate's resampled rows in ``result.indices`` as an
+        ``(n_resamples, N)`` array. By default (False) they are not kept: each chunk draws
+        its own from the seed, so memory is bounded by ``batch_size`` whatever
+        ``n_resamples`` and ``N``, and ``result.indices`` is a
+        :class:`~lcsem.resampling.draws.ResampleIndices` that draws them again from the
+        seed when read (the same numbers; ``np.asarray(result.indices)`` gives the array).
 
     Returns
     -------
@@ -266,10 +285,18 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         # are kept on Ctrl-C) all along the run; the numbers do not depend on the size
         per_chunk = -(-n_resamples // (workers * CHUNKS_PER_WORKER))
         batch_size = max(1, min(limit, per_chunk if workers > 1 else limit))
+        # whole seed blocks (a chunk starting inside a block draws and drops the block's
+        # earlier replicates), else whole tiles (replicates whose moments are one product)
+        for unit in (BLOCK, TILE):
+            if batch_size >= unit:
+                batch_size -= batch_size % unit
+                break
     else:
         batch_size = _check_int("batch_size", batch_size, 1)
     if not isinstance(progress, (bool, np.bool_)):
         raise ArgumentError(f"progress: expected True or False, got {progress!r}")
+    if not isinstance(keep_indices, (bool, np.bool_)):
+        raise ArgumentError(f"keep_indices: expected True or False, got {keep_indices!r}")
     path = None
     if checkpoint is not None:
         if not isinstance(checkpoint, (str, os.PathLike)):
@@ -287,7 +314,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         spec = OrdinalReplicateSpec(res, positions)
         source = jack_source = OrdinalSource(positions=positions, n_rows=X.shape[0])
         Xc = X
-        indices = group_resample_indices(root, n_resamples, positions)
+        draws = CaseDraws(root.entropy, root.spawn_key, positions)
         text = repr(res.rows) + repr(res.group_labels) + res.estimator + "ordinal"
     elif res.missing == "ml":
         spec = GroupedReplicateSpec(res)
@@ -304,13 +331,13 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
                 Z[pos] = bollen_stine_missing(X[pos], columns, Sigma[0, g], mu[0, g])
             source = fiml_source(spec, X=Z, positions=positions, group_of=group_of, columns=columns)
         Xc = X
-        indices = group_resample_indices(root, n_resamples, positions)
+        draws = CaseDraws(root.entropy, root.spawn_key, positions)
         text = repr(res.rows) + repr(res.group_labels) + "fiml"
     elif res.grouped:
         spec = GroupedReplicateSpec(res)
         source, jack_source, X = _grouped_sources(res, spec, kind, root)
         Xc = jack_source.X
-        indices = None if kind == "parametric" else group_resample_indices(root, n_resamples, source.positions)
+        draws = None if kind == "parametric" else CaseDraws(root.entropy, root.spawn_key, source.positions)
         text = repr(res.rows) + repr(res.group_labels)
     else:
         spec = ReplicateSpec(res)
@@ -322,13 +349,13 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         if kind == "parametric":
             source = Source(kind="parametric", n_obs=n, Sigma=Sigma_hat, entropy=root.entropy,
                             spawn_key=tuple(root.spawn_key))
-            indices = None
+            draws = None
         else:
             # GLS and ULS fit the unbiased covariance: the transformed data's is Sigma-hat
             target = Sigma_hat if refit_with == "ML" else Sigma_hat * (n - 1) / n
             data = bollen_stine_transform(X, target) if kind == "bollen-stine" else Xc
             source = Source(kind="cases", n_obs=n, X=data)
-            indices = resample_indices(root, n_resamples, n)
+            draws = CaseDraws(root.entropy, root.spawn_key, (np.arange(n),))
         text = repr(res.model.rows)
 
     # "engine": replicates of an earlier retry rule or arithmetic are not mixed into a resumed run
@@ -338,7 +365,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     store = Store(n_resamples, len(spec.columns), path=path, meta=meta)
     store.load()
     todo = np.flatnonzero(~store.done)
-    tasks = make_tasks(todo, batch_size, indices)
+    tasks = make_tasks(todo, batch_size, draws)
     bar = Progress(bool(progress), n_resamples, int(store.done.sum()), f"bootstrap ({kind})")
     finished = run_all(spec, source, tasks, store, n_jobs=workers, progress=bar)
 
@@ -362,5 +389,5 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     entropy = root.entropy if not root.spawn_key else np.random.SeedSequence(root.entropy, spawn_key=root.spawn_key)
     return BootstrapResult(fit=res, kind=kind, n_resamples=count, seed=entropy, distribution=distribution,
                            estimate=_estimate_row(res, spec), status=status_s, failure_reasons=reasons,
-                           indices=None if indices is None else indices[:count], interrupted=not finished,
+                           indices=_indices(draws, count, bool(keep_indices)), interrupted=not finished,
                            _jackknife_runner=_Jackknife(spec, Xc, batch_size, workers, jack_source))

@@ -34,7 +34,8 @@ from ..inference.standardized import DefinedParameters
 from ..results.fit_result import FitResult, parameter_name
 from .group_indices import bootstrap_group_indices
 from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput, replicate_columns
-from .resample import BLOCK, block_seed, counts_from_indices, moments_from_counts
+from .draws import CaseDraws
+from .resample import BLOCK, block_seed, case_moments
 
 __all__ = ["GROUP_SEPARATOR", "group_parameter_name", "GroupedReplicateSpec", "GroupSource",
            "group_moments", "evaluate_groups"]
@@ -161,10 +162,10 @@ class GroupSource:
     spawn_key: tuple = ()
 
 
-def group_moments(source: GroupSource, positions: np.ndarray, indices: np.ndarray | None = None,
+def group_moments(source: GroupSource, positions: np.ndarray, draws: CaseDraws | None = None,
                   leave_out: np.ndarray | None = None) -> GroupStats:
-    """Moments of the replicates ``positions`` (with their resampled rows ``indices``, or
-    the rows ``leave_out`` left out of each jackknife replicate)."""
+    """Moments of the replicates ``positions`` (ascending; resampled by ``draws``, or
+    leaving out the rows ``leave_out``, one per jackknife replicate)."""
     G = len(source.positions)
     p = source.centre.shape[1]
     R = len(positions)
@@ -189,12 +190,8 @@ def group_moments(source: GroupSource, positions: np.ndarray, indices: np.ndarra
                 mean[mine, g] = source.centre[g] + shift
                 sizes[mine, g] = m
         return GroupStats(cov, mean, sizes)
-    counts = counts_from_indices(indices, source.X.shape[0])
-    for g, pos in enumerate(source.positions):
-        m, S = moments_from_counts(source.X[pos], counts[:, pos])
-        cov[:, g] = S
-        mean[:, g] = source.centre[g] + m
-    return GroupStats(cov, mean, n)
+    means, cov = case_moments([source.X[pos] for pos in source.positions], draws, positions)
+    return GroupStats(cov, source.centre[None] + means, n)
 
 
 def _parametric_moments(source: GroupSource, start: int, stop: int) -> GroupStats:

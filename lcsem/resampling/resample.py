@@ -20,12 +20,17 @@ import numpy as np
 from .. import _lazy
 from .._random import as_seed_sequence
 from ..exceptions import ArgumentError
+from .draws import BLOCK, TILE, CaseDraws
 
-__all__ = ["BLOCK", "as_seed_sequence", "block_seed", "resample_indices", "group_resample_indices",
-           "counts_from_indices", "covariances_from_counts", "moments_from_counts", "bollen_stine_transform", "parametric_covariances",
-           "leave_one_out_covariances", "symmetric_sqrt"]
+__all__ = ["BLOCK", "TILE", "as_seed_sequence", "block_seed", "resample_indices", "group_resample_indices",
+           "counts_from_indices", "covariances_from_counts", "moments_from_counts", "MomentColumns",
+           "case_moments", "bollen_stine_transform", "parametric_covariances", "leave_one_out_covariances",
+           "symmetric_sqrt"]
 
-BLOCK = 100
+#: Data rows per partial product of the resampled moments (a fixed partition of the rows).
+SLAB = 32768
+#: Keep a chunk's moment columns ``[x, x_i x_j]`` when they take at most this many bytes.
+COLUMN_BUDGET = 64 * 2**20
 
 
 def block_seed(root: np.random.SeedSequence, block: int) -> np.random.SeedSequence:
@@ -34,13 +39,9 @@ def block_seed(root: np.random.SeedSequence, block: int) -> np.random.SeedSequen
 
 
 def resample_indices(root: np.random.SeedSequence, n_resamples: int, n: int) -> np.ndarray:
-    """Row positions of every case-resampling replicate: (n_resamples, n) int array."""
-    out = np.empty((n_resamples, n), dtype=np.int64 if n > 2**31 - 1 else np.int32)
-    for b, start in enumerate(range(0, n_resamples, BLOCK)):
-        count = min(BLOCK, n_resamples - start)
-        rng = np.random.default_rng(block_seed(root, b))
-        out[start:start + count] = rng.integers(0, n, size=(count, n))
-    return out
+    """Row positions of every case-resampling replicate: (n_resamples, n) int array (all
+    of them at once; the bootstrap draws each chunk's own with :class:`CaseDraws`)."""
+    return CaseDraws(root.entropy, root.spawn_key, (np.arange(n),)).rows(np.arange(n_resamples))
 
 
 def group_resample_indices(root: np.random.SeedSequence, n_resamples: int,
@@ -53,19 +54,83 @@ def group_resample_indices(root: np.random.SeedSequence, n_resamples: int,
     ``g``'s draws), so every replicate keeps the group sizes. One group: exactly
     :func:`resample_indices` mapped through ``positions[0]``.
     """
-    sizes = [int(pos.size) for pos in positions]
-    N = int(sum(sizes))
-    out = np.empty((n_resamples, N), dtype=np.int64 if N > 2**31 - 1 else np.int32)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    for b, start in enumerate(range(0, n_resamples, BLOCK)):
-        count = min(BLOCK, n_resamples - start)
-        for g, pos in enumerate(positions):
-            key = (b,) if len(positions) == 1 else (b, g)
-            rng = np.random.default_rng(np.random.SeedSequence(root.entropy,
-                                                               spawn_key=tuple(root.spawn_key) + key))
-            draws = rng.integers(0, sizes[g], size=(count, sizes[g]))
-            out[start:start + count, offsets[g]:offsets[g + 1]] = np.asarray(pos)[draws]
-    return out
+    return CaseDraws(root.entropy, root.spawn_key, tuple(positions)).rows(np.arange(n_resamples))
+
+
+class MomentColumns:
+    """The columns ``[x, x_i x_j (i <= j)]`` of centred data whose count-weighted sums are
+    a replicate's moments, by slabs of :data:`SLAB` rows (kept when they are small)."""
+
+    def __init__(self, X: np.ndarray):
+        self.X = np.asarray(X, dtype=float)
+        n, p = self.X.shape
+        self.p = p
+        self.iu, self.ju = np.triu_indices(p)
+        self.bounds = [(lo, min(n, lo + SLAB)) for lo in range(0, n, SLAB)]
+        width = p + self.iu.size
+        self._slabs = [self._build(lo, hi) for lo, hi in self.bounds] if n * width * 8 <= COLUMN_BUDGET else None
+
+    def _build(self, lo: int, hi: int) -> np.ndarray:
+        Xs, p = self.X[lo:hi], self.p
+        out = np.empty((hi - lo, p + self.iu.size))
+        out[:, :p] = Xs
+        k = p
+        for i in range(p):                       # row i of the upper triangle: x_i x_j, j >= i
+            np.multiply(Xs[:, i:i + 1], Xs[:, i:], out=out[:, k:k + p - i])
+            k += p - i
+        return out
+
+    def sums(self, counts: np.ndarray) -> np.ndarray:
+        """``counts @ columns`` for a (TILE, n) array of counts: one matrix product per
+        slab, always of the same shapes, so a replicate's rounding depends only on its own
+        counts (BLAS blocks a product by its number of rows, hence the fixed tile)."""
+        out = np.zeros((counts.shape[0], self.p + self.iu.size))
+        for j, (lo, hi) in enumerate(self.bounds):
+            cols = self._slabs[j] if self._slabs is not None else self._build(lo, hi)
+            out += counts[:, lo:hi] @ cols
+        return out
+
+    def moments(self, counts: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Means (k, p; of the centred data) and covariances (k, p, p; denominator = the
+        replicate's size) of the replicates ``rows`` of a (TILE, n) array of counts."""
+        p, iu, ju = self.p, self.iu, self.ju
+        sums = self.sums(counts)[rows] / counts.sum(axis=1)[rows, None]
+        means, second = sums[:, :p], sums[:, p:]
+        vech = second - means[:, iu] * means[:, ju]
+        S = np.empty((rows.size, p, p))
+        S[:, iu, ju] = vech
+        S[:, ju, iu] = vech
+        return means, S
+
+
+def case_moments(X_groups: list[np.ndarray], draws: CaseDraws, replicates: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Means (R, G, p) and covariances (R, G, p, p; denominator ``N_g``) of the replicates
+    ``replicates`` (ascending) of a case bootstrap: group ``g``'s rows ``X_groups[g]``
+    (centred) weighted by how often each is drawn.
+
+    Memory is bounded by a tile of :data:`TILE` replicates: their draws are made from the
+    seed (:meth:`CaseDraws.tiles`), counted row by row (``np.bincount``) into a (TILE, n_g)
+    array, and turned into moments by :meth:`MomentColumns.sums`, never an
+    (R, N) array. The numbers of a replicate do not depend on the chunk it is in.
+    """
+    replicates = np.asarray(replicates, dtype=np.int64)
+    columns = [MomentColumns(Xg) for Xg in X_groups]
+    G, p = len(X_groups), columns[0].p
+    means = np.empty((replicates.size, G, p))
+    covs = np.empty((replicates.size, G, p, p))
+    counts = [np.zeros((TILE, n_g)) for n_g in draws.sizes]
+    done = 0
+    for _, wanted, tile_draws in draws.tiles(replicates):
+        for g, (c, d) in enumerate(zip(counts, tile_draws)):
+            c[d.shape[0]:] = 0.0
+            for i, row in enumerate(d):
+                c[i] = np.bincount(row, minlength=c.shape[1])
+            m, S = columns[g].moments(c, wanted)
+            means[done:done + wanted.size, g] = m
+            covs[done:done + wanted.size, g] = S
+        done += wanted.size
+    return means, covs
 
 
 def counts_from_indices(indices: np.ndarray, n: int) -> np.ndarray:

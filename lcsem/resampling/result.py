@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -14,6 +15,7 @@ from ..display.render import FORMATS, render_table
 from ..display.format import format_boot_p
 from ..results.fit_result import FitResult
 from ..results.payload import result_from_dict, result_to_dict
+from .draws import ResampleIndices, indices_of
 from .replicates import STATUS_NAMES
 from .statistic import Replicates, evaluate_statistic
 from .intervals import METHODS, bootstrap_pvalue, confidence_interval, quantiles, upper_tail_pvalue
@@ -65,9 +67,12 @@ class BootstrapResult:
         Replicate number -> reasons, for failed and inadmissible replicates.
     indices
         (n_resamples, N) resampled row positions (nonparametric and Bollen–Stine), or None
-        (parametric: regenerate with the seed). Multi-group fits resample within groups:
-        each row holds group 1's draws (rows of ``fit.data`` in group 1), then group 2's,
-        ..., so group sizes are those of the data.
+        (parametric: regenerate with the seed). An array with ``keep_indices=True``; by
+        default a :class:`~lcsem.resampling.draws.ResampleIndices`, which draws them again
+        from the seed when read (``indices[r]``: replicate ``r``'s rows;
+        ``np.asarray(indices)``: all of them), so the run never holds them all.
+        Multi-group fits resample within groups: each row holds group 1's draws (rows of
+        ``fit.data`` in group 1), then group 2's, ..., so group sizes are those of the data.
     interrupted
         True when the run was stopped (Ctrl-C) and this result holds the replicates done.
     """
@@ -80,7 +85,7 @@ class BootstrapResult:
     estimate: pd.Series
     status: pd.Series
     failure_reasons: dict
-    indices: np.ndarray | None = field(repr=False)
+    indices: np.ndarray | ResampleIndices | None = field(repr=False)
     interrupted: bool = False
     _cache: dict = field(default_factory=dict, repr=False)
     _jackknife_runner: Any = field(default=None, repr=False)
@@ -484,7 +489,11 @@ def check_rebuilt(boot: BootstrapResult) -> None:
     if not isinstance(boot.failure_reasons, dict):
         raise bad("failure_reasons must be a dict")
     idx = boot.indices
-    if idx is not None:
+    if isinstance(idx, ResampleIndices):
+        if idx.shape != (n, boot.fit.data.shape[0]):
+            raise bad(f"indices describe {idx.shape[0]} replicates of {idx.shape[1]} rows, not {n} of "
+                      f"{boot.fit.data.shape[0]}")
+    elif idx is not None:
         n_obs = boot.fit.data.shape[0]
         if (not isinstance(idx, np.ndarray) or idx.dtype.kind not in "iu" or idx.shape != (n, n_obs)
                 or (idx.size and (idx.min() < 0 or idx.max() >= n_obs))):
@@ -511,6 +520,9 @@ def bootstrap_result_to_dict(boot: BootstrapResult, include_jackknife: bool = Tr
         raise ArgumentError(f"include_jackknife: expected True or False, got {include_jackknife!r}")
     if include_jackknife and getattr(boot, "_jackknife_runner", None) is not None:
         boot.jackknife()          # fills the result's cache, which is stored below
+    if isinstance(boot.indices, ResampleIndices):
+        # not kept: stored as None and drawn again from the seed when rebuilt
+        boot = dataclasses.replace(boot, indices=None)
     return result_to_dict(boot)
 
 
@@ -520,4 +532,10 @@ def bootstrap_result_from_dict(payload: Mapping[str, Any]) -> BootstrapResult:
         found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
         raise ArgumentError(f"payload: expected the dict written by bootstrap_result_to_dict(), got "
                             f"format {found!r}")
-    return result_from_dict(payload)
+    boot = result_from_dict(payload)
+    if (boot.indices is None and boot.kind != "parametric" and isinstance(boot.fit, FitResult)
+            and boot.fit.data is not None and boot.fit.data.shape[0]):
+        # a run that did not keep its indices: they follow from the seed
+        boot = dataclasses.replace(boot, indices=indices_of(boot.fit, boot.seed, boot.n_resamples))
+        boot._check_rebuilt()
+    return boot

@@ -15,18 +15,21 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
+from .._threads import one_blas_thread
 from ..exceptions import ArgumentError
+from .allocator import restore_dynamic_thresholds, warm_dynamic_threshold
 from .fiml import FIMLSource, evaluate_fiml
+from .parallel import default_backend_is_loky, run_with_loky
 from .groups import GroupedReplicateSpec, GroupSource, evaluate_groups, group_moments
 from .ordinal import OrdinalSource, evaluate_ordinal
 from .replicates import FAILED, ChunkOutput, ReplicateSpec, evaluate
-from .resample import (counts_from_indices, covariances_from_counts, leave_one_out_covariances,
-                       parametric_covariances)
+from .draws import CaseDraws
+from .resample import case_moments, leave_one_out_covariances, parametric_covariances
 
 __all__ = ["Source", "Task", "run_task", "run_all", "Progress"]
 
@@ -47,33 +50,25 @@ class Source:
 
 @dataclass
 class Task:
-    positions: np.ndarray                      # replicate numbers
-    indices: np.ndarray | None = None          # (R, n) resampled rows (cases)
+    positions: np.ndarray                      # replicate numbers (ascending)
+    draws: CaseDraws | None = None             # how cases are resampled (drawn in the worker)
     leave_out: np.ndarray | None = None        # (R,) row left out of each replicate (jackknife)
-
-
-_CONTROLLER: ThreadpoolController | None = None
-
-
-def _one_blas_thread():
-    """Context capping BLAS/OpenMP at one thread (the controller is built once per process:
-    finding the loaded libraries is the slow part)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1)
 
 
 def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSource, task: Task
              ) -> ChunkOutput:
     """Make and evaluate one chunk of replicates (runs in a worker)."""
-    with _one_blas_thread():
+    if not restore_dynamic_thresholds():       # in a dask worker: glibc's own thresholds
+        warm_dynamic_threshold()               # elsewhere: raise the dynamic one once
+    with one_blas_thread():
         if isinstance(source, OrdinalSource):
-            return evaluate_ordinal(spec, source, task.positions, task.indices, task.leave_out)
+            indices = None if task.draws is None else task.draws.rows(task.positions)
+            return evaluate_ordinal(spec, source, task.positions, indices, task.leave_out)
         if isinstance(source, FIMLSource):
-            return evaluate_fiml(spec, source, task.positions, task.indices, task.leave_out)
+            indices = None if task.draws is None else task.draws.rows(task.positions)
+            return evaluate_fiml(spec, source, task.positions, indices, task.leave_out)
         if isinstance(source, GroupSource):
-            stats = group_moments(source, task.positions, task.indices, task.leave_out)
+            stats = group_moments(source, task.positions, task.draws, task.leave_out)
             return evaluate_groups(spec, stats, task.positions)
         if source.kind == "parametric":
             root = np.random.SeedSequence(source.entropy, spawn_key=source.spawn_key)
@@ -84,17 +79,20 @@ def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupS
             S = leave_one_out_covariances(source.X, task.leave_out)
             n_obs = source.X.shape[0] - 1
         else:
-            S = covariances_from_counts(source.X, counts_from_indices(task.indices, source.X.shape[0]))
+            S = case_moments([source.X], task.draws, task.positions)[1][:, 0]
             n_obs = source.n_obs
         return evaluate(spec, S, n_obs, task.positions)
 
 
-def make_tasks(positions: np.ndarray, batch_size: int, indices: np.ndarray | None) -> list[Task]:
-    """Split replicate numbers (ascending) into chunks of at most ``batch_size``."""
+def make_tasks(positions: np.ndarray, batch_size: int, draws: CaseDraws | None) -> list[Task]:
+    """Split replicate numbers (ascending) into chunks of at most ``batch_size``; each
+    chunk draws its own resamples (``draws``) in the worker."""
     tasks = []
-    for start in range(0, positions.size, batch_size):
-        pos = positions[start:start + batch_size]
-        tasks.append(Task(positions=pos, indices=None if indices is None else indices[pos]))
+    # contiguous runs first (a resumed checkpoint can have holes): a chunk's parametric
+    # draws are made for the range of replicates it covers
+    for run in np.split(positions, np.flatnonzero(np.diff(positions) != 1) + 1):
+        tasks += [Task(positions=run[start:start + batch_size], draws=draws)
+                  for start in range(0, run.size, batch_size)]
     return tasks
 
 
@@ -200,13 +198,19 @@ def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSo
     """Run ``tasks`` into ``store``; return False if interrupted (Ctrl-C).
 
     Every chunk is stored (and checkpointed) the moment it finishes: in process one after
-    the other, with workers in the order they finish (joblib's unordered generator), so
-    an interruption keeps every finished chunk, wherever it lies in the run.
+    the other, with workers in the order they finish, so an interruption keeps every
+    finished chunk, wherever it lies in the run. With joblib's default backend (loky)
+    this process computes chunks too and ``n_jobs - 1`` workers join as soon as they are
+    ready (:mod:`lcsem.resampling.parallel`); other backends run through
+    ``joblib.Parallel`` (its unordered generator).
     """
     try:
         if n_jobs == 1 or len(tasks) <= 1:
             for task in tasks:
                 _finished(store, run_task(spec, source, task), progress)
+        elif default_backend_is_loky():
+            run_with_loky(partial(run_task, spec, source), tasks, n_jobs,
+                          lambda out: _finished(store, out, progress))
         else:
             from joblib import Parallel, delayed
 

@@ -40,6 +40,7 @@ from .draw import BLOCK, ValeMaurelli, as_seed_sequence, block_rng, covariance_b
 from .checkpoint import ChunkStore, fingerprint
 from .generate import _check_nonnormal
 from .likert import LikertCuts, likert_cuts
+from ..resampling.allocator import warm_dynamic_threshold
 from .population import Population, population
 from .groups import GroupPopulation, group_population, split_total, sizes_per_group, wants_groups
 from .group_replicates import fit_group_replicates
@@ -210,6 +211,7 @@ class _Setup:
 
 def _chunk(setup: _Setup, i: int, n: int, start: int, stop: int) -> dict[str, np.ndarray]:
     """Replicates ``start..stop-1`` at sample size index ``i``."""
+    warm_dynamic_threshold()
     from threadpoolctl import threadpool_limits
 
     pop = setup.pop

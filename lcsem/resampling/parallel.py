@@ -1,0 +1,106 @@
+"""Chunks of replicates on worker processes: this process works too, workers join when ready.
+
+With joblib's default backend (loky), ``n_jobs = k`` runs the chunks in this process and
+``k - 1`` loky worker processes (lcsem's own pool, kept between calls as joblib keeps its own). A new
+worker first has to start Python and import lcsem (about a second here), longer than a
+whole run of a few thousand small-model replicates; so this process never waits for
+them: it takes chunks from the front of the queue while each worker first answers a
+ping (:func:`_ready`, whose unpickling imports lcsem), and only workers that have
+answered are given chunks, from the back of the queue, one at a time (the next the
+moment they return one). A cold call is
+therefore never slower than ``n_jobs=1`` by more than the cost of starting the workers
+on the other cores, and a warm call shares the work from the start. The numbers do not
+depend on who computes a chunk.
+
+Other joblib backends (``with joblib.parallel_backend("dask")``, ``"threading"``, ray)
+run through ``joblib.Parallel`` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Any, Callable, Sequence
+
+from .._threads import one_blas_thread
+
+__all__ = ["default_backend_is_loky", "run_with_loky", "WORKER_TIMEOUT"]
+
+#: Seconds an idle worker process is kept for the next call (joblib's default).
+WORKER_TIMEOUT = 300
+
+
+def _ready() -> bool:
+    """Runs in a worker: answering means lcsem is imported there (unpickling this
+    function imported it) and the BLAS thread controller every chunk uses is built."""
+    with one_blas_thread():
+        return True
+
+
+def default_backend_is_loky() -> bool:
+    """Whether joblib's active backend is loky (its default: no ``parallel_backend``
+    context, or ``parallel_backend("loky")``)."""
+    from joblib._parallel_backends import LokyBackend
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return isinstance(backend, LokyBackend)
+
+
+_POOL: dict = {}                    # "executor", "workers"
+
+
+def _executor(n_workers: int):
+    """lcsem's own loky pool of ``n_workers`` processes, kept between calls (idle workers
+    exit after :data:`WORKER_TIMEOUT` seconds and are started again when needed). Not
+    joblib's shared executor: joblib expects that one to be its memmapping executor."""
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    pool = _POOL.get("executor")
+    flags = getattr(pool, "_flags", None)
+    unusable = flags is not None and (getattr(flags, "broken", None) or getattr(flags, "shutdown", False))
+    if pool is None or _POOL.get("workers") != n_workers or unusable:
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = ProcessPoolExecutor(max_workers=n_workers, timeout=WORKER_TIMEOUT)
+        _POOL.update(executor=pool, workers=n_workers)
+    return pool
+
+
+def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
+                  finished: Callable[[Any], None]) -> None:
+    """Run ``call(task)`` for every task in this process and ``n_jobs - 1`` loky workers;
+    ``finished(output)`` is called in this thread as each task finishes (in any order).
+    ``call`` must be picklable (a module-level function or a ``functools.partial`` of one).
+
+    This process computes in a helper thread, so this thread gives a worker its next
+    chunk the moment it returns one; every process holds one chunk at a time, so the
+    run ends at most one chunk after the last one starts.
+    """
+    executor = _executor(n_jobs - 1)
+    pings = {executor.submit(_ready) for _ in range(n_jobs - 1)}
+    local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lcsem-bootstrap")
+    pending = deque(tasks)
+    running: dict = {}             # future -> "here" or "worker"
+    idle = 0                       # workers that answered and hold no chunk
+    try:
+        while pending or running:
+            if pending and "here" not in running.values():
+                running[local.submit(call, pending.popleft())] = "here"
+            while pending and idle:
+                running[executor.submit(call, pending.pop())] = "worker"
+                idle -= 1
+            done, _ = wait(set(running) | pings, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future in pings:
+                    pings.discard(future)
+                    future.result()
+                    idle += 1
+                    continue
+                if running.pop(future) == "worker":
+                    idle += 1
+                finished(future.result())
+    finally:
+        for future in running:
+            future.cancel()
+        local.shutdown(wait=False, cancel_futures=True)

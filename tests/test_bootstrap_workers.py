@@ -1,0 +1,91 @@
+"""Issue 14: this process computes chunks while loky workers start; dask workers get
+glibc's allocator thresholds back."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import pandas as pd
+import pytest
+
+import lcsem
+from lcsem.resampling import allocator
+from lcsem.resampling.parallel import default_backend_is_loky, run_with_loky
+
+
+def _slow_pid(task: int) -> tuple[int, int]:
+    time.sleep(0.15)
+    return task, os.getpid()
+
+
+def test_every_task_runs_once_and_this_process_works_too():
+    for _ in range(2):                           # cold, then warm workers
+        out = []
+        run_with_loky(_slow_pid, list(range(12)), 2, out.append)
+        assert sorted(task for task, _ in out) == list(range(12))
+        assert os.getpid() in {pid for _, pid in out}
+    # warm: the worker answers at once and shares the work
+    assert len({pid for _, pid in out}) == 2
+
+
+def test_joblib_parallel_still_works_after_a_run_with_workers():
+    """lcsem's worker pool is its own: joblib's shared loky executor stays joblib's."""
+    from joblib import Parallel, delayed
+
+    run_with_loky(_slow_pid, [0, 1], 2, lambda out: None)
+    assert len(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(4))) == 4
+    out = []
+    run_with_loky(_slow_pid, [0, 1, 2], 2, out.append)
+    assert sorted(task for task, _ in out) == [0, 1, 2]
+
+
+def test_other_joblib_backends_are_used_as_they_are():
+    import joblib
+
+    assert default_backend_is_loky()
+    with joblib.parallel_backend("threading"):
+        assert not default_backend_is_loky()
+
+
+@pytest.fixture(scope="module")
+def hs_fit(fitted):
+    return fitted["holzinger_swineford"]
+
+
+def _bootstrap(res, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lcsem.BootstrapFailureWarning)
+        return lcsem.bootstrap(res, progress=False, **kwargs)
+
+
+def test_loky_workers_give_the_numbers_of_one_process(hs_fit):
+    a = _bootstrap(hs_fit, n_resamples=300, seed=31)
+    b = _bootstrap(hs_fit, n_resamples=300, seed=31, n_jobs=2, batch_size=25)
+    pd.testing.assert_frame_equal(a.distribution, b.distribution)
+    assert a.status.equals(b.status)
+
+
+def test_allocator_thresholds_are_left_alone_outside_dask_workers(monkeypatch):
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.setattr(allocator, "_done", False)
+    assert allocator.restore_dynamic_thresholds() is False
+
+
+def _tune_in_worker() -> tuple[str | None, bool]:
+    from lcsem.resampling.allocator import restore_dynamic_thresholds
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), restore_dynamic_thresholds()
+
+
+@pytest.mark.parametrize("tuning, expected", [(None, True), ("0", False)])
+def test_dask_workers_get_glibc_thresholds_back(monkeypatch, tuning, expected):
+    distributed = pytest.importorskip("distributed")
+    if tuning is not None:
+        monkeypatch.setenv("LCSEM_MALLOC_TUNING", tuning)        # inherited by the worker
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        env, tuned = client.submit(_tune_in_worker, pure=False).result()
+    assert env == "65536"                  # dask's nanny sets it ...
+    assert tuned is expected               # ... and lcsem resets glibc's thresholds unless told not to
