@@ -15,6 +15,7 @@ from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
 from .fiml import bollen_stine_missing, fiml_source
 from .groups import GroupedReplicateSpec, GroupSource
+from .ordinal import OrdinalReplicateSpec, OrdinalSource
 from .replicates import STATUS_NAMES, ReplicateSpec, refit_estimator
 from .result import KINDS, BootstrapResult
 from .draws import TILE, CaseDraws, ResampleIndices, fit_positions
@@ -71,6 +72,8 @@ def _indices(draws: CaseDraws | None, count: int, keep: bool) -> np.ndarray | Re
 
 def _estimate_row(res: FitResult, spec: ReplicateSpec | GroupedReplicateSpec) -> pd.Series:
     """Full-sample value of every column of the distribution."""
+    if isinstance(spec, OrdinalReplicateSpec):
+        return spec.estimate_row(res)
     est = res.estimates
     values = [float(res.fit_indices[k]) for k in BOOTSTRAP_INDEX_NAMES]
     values += [float(est["est"].iloc[i]) for i in spec.param_pos]
@@ -171,10 +174,21 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     ``mu_o + (x_o - m_o) S_oo^(-1/2) Sigma_oo^(1/2)`` (``m``, ``S``: the EM moments);
     ``kind="parametric"`` is refused for FIML fits.
 
+    Ordinal fits (``fit(..., ordered=...)``, single or multi-group) resample cases as
+    above (within groups); every replicate's thresholds, polychoric/polyserial
+    correlations and weights are recomputed from its case counts, all replicates of a
+    chunk at once, and the model is refitted with the fit's weights (DWLS, ULS, or WLS with
+    the replicate's full Gamma) by the batched solver (:mod:`lcsem.resampling.ordinal`).
+    Their fit-index columns are ``chisq pvalue cfi tli rmsea srmr`` (standard statistic;
+    the scaled ones are not computed). A resample with an empty category of an ordered
+    variable is failed with that reason (as lavaan's ``bootstrapLavaan``); only
+    ``kind="nonparametric"`` is available.
+
     Parameters
     ----------
     res
-        A result of :func:`lcsem.fit` (estimator ML, GLS or ULS; FIML fits: ML).
+        A result of :func:`lcsem.fit` (estimator ML, GLS or ULS; FIML fits: ML; ordinal
+        fits: any of their estimators).
     n_resamples
         Number of replicates (lavaan users typically run 1,000--5,000).
     kind
@@ -239,8 +253,12 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             f"(its estimates come from the joint fit); bootstrap the multi-group fit itself, "
             f"lcsem.bootstrap(res_multigroup, ...): cases are resampled within every group and each "
             f"group's parameters are columns named '<parameter>@<group label>'")
+    if res.ordinal is not None and kind != "nonparametric":
+        raise NotSupportedError(f"kind: {kind!r} is not available for an ordinal fit (ordered=...); use "
+                                f"kind='nonparametric': cases are resampled and the thresholds, polychoric "
+                                f"correlations and weights are recomputed on every replicate")
     refit_with = refit_estimator(res.estimator)
-    if refit_with not in ("ML", "GLS", "ULS"):
+    if res.ordinal is None and refit_with not in ("ML", "GLS", "ULS"):
         raise NotSupportedError(f"res: the bootstrap refits with ML (also for MLM/MLR fits, whose estimates "
                                 f"are ML's), GLS or ULS; this result used estimator {res.estimator!r}: refit "
                                 f"with estimator='ML'")
@@ -291,7 +309,14 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
             raise ArgumentError(f"checkpoint: the folder {str(path.parent)!r} does not exist; create it "
                                 f"first or pass a path in an existing folder")
 
-    if res.missing == "ml":
+    if res.ordinal is not None:
+        X, positions, _ = _group_data(res)
+        spec = OrdinalReplicateSpec(res, positions)
+        source = jack_source = OrdinalSource(positions=positions, n_rows=X.shape[0])
+        Xc = X
+        draws = CaseDraws(root.entropy, root.spawn_key, positions)
+        text = repr(res.rows) + repr(res.group_labels) + res.estimator + "ordinal"
+    elif res.missing == "ml":
         spec = GroupedReplicateSpec(res)
         X, positions, group_of = _group_data(res)
         columns = tuple(res.model.observed)

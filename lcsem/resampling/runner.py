@@ -26,6 +26,7 @@ from .allocator import restore_dynamic_thresholds, warm_dynamic_threshold
 from .fiml import FIMLSource, evaluate_fiml
 from .parallel import default_backend_is_loky, run_with_loky
 from .groups import GroupedReplicateSpec, GroupSource, evaluate_groups, group_moments
+from .ordinal import OrdinalSource, evaluate_ordinal
 from .replicates import FAILED, ChunkOutput, ReplicateSpec, evaluate
 from .draws import CaseDraws
 from .resample import case_moments, leave_one_out_covariances, parametric_covariances
@@ -60,6 +61,9 @@ def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupS
     if not restore_dynamic_thresholds():       # in a dask worker: glibc's own thresholds
         warm_dynamic_threshold()               # elsewhere: raise the dynamic one once
     with one_blas_thread():
+        if isinstance(source, OrdinalSource):
+            indices = None if task.draws is None else task.draws.rows(task.positions)
+            return evaluate_ordinal(spec, source, task.positions, indices, task.leave_out)
         if isinstance(source, FIMLSource):
             indices = None if task.draws is None else task.draws.rows(task.positions)
             return evaluate_fiml(spec, source, task.positions, indices, task.leave_out)
