@@ -76,9 +76,15 @@ def test_bad_requests_are_named(kwargs, error, fragment):
         lcsem.invariance(CFA, DATA, "sector", ordered=True, **kwargs)
 
 
-def test_structural_models_and_continuous_indicators_are_refused():
-    with pytest.raises(lcsem.NotSupportedError, match="measurement model"):
-        lcsem.invariance(CFA + "\nperf ~ culture", DATA, "sector", ordered=True)
+def test_structural_models_are_tested_on_their_measurement_model(inv):
+    sem = lcsem.invariance(CFA + "\nperf ~ culture + kmsuse", DATA, "sector", ordered=True,
+                           levels=("configural", "thresholds"))
+    assert sem.table["chisq_scaled"].to_numpy() == pytest.approx(
+        inv.table["chisq_scaled"].to_numpy()[:2], abs=1e-8)
+    assert any("measurement model" in n for n in sem.notes)
+
+
+def test_continuous_indicators_are_refused():
     with pytest.raises(lcsem.NotSupportedError, match="'perf5' is an indicator but not ordered"):
         items = [x for x in lcsem.Model.from_syntax(CFA).observed if x != "perf5"]
         lcsem.invariance(CFA, DATA, "sector", ordered=items)

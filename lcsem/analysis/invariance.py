@@ -23,7 +23,7 @@ Levels, each adding equality constraints to the level before it:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
@@ -50,6 +50,7 @@ from ..spec.groups import GROUP_EQUAL, parse_partial, shared_labels
 from ..spec.model import Model
 from .compare import ComparisonResult, compare
 from .ordinal_invariance import ORDINAL_LEVEL_CLASSES, ORDINAL_LEVELS, wu_estabrook_models
+from .validity import cfa_model
 
 __all__ = ["invariance", "InvarianceResult", "LEVELS", "CHEN_CFI", "CHEN_RMSEA", "CHEN_SRMR"]
 
@@ -537,6 +538,9 @@ def _ordinal_invariance(model: Model | str, data: pd.DataFrame, group: str, leve
     if group not in data.columns:
         raise ArgumentError(f"group: {group!r} is not a column of data; use one of {list(data.columns)[:8]}")
     model = as_model(model)
+    structural = any(r.op == "~" for r in model.rows)
+    if structural:      # measEq.syntax tests the measurement model: the CFA of the model's constructs
+        model = cfa_model(model)
     ordered = fit_options["ordered"]
     items = list(model.observed) if ordered is True else list(ordered)
     n_thresholds = {x: len(values) - 1 for x, values in ordinal_levels(data, items).items()}
@@ -548,7 +552,12 @@ def _ordinal_invariance(model: Model | str, data: pd.DataFrame, group: str, leve
         for level in chosen:
             fits[level] = fit(texts[level], data, group=group, ordered=items, **options)
     equal = {level: tuple(ORDINAL_LEVEL_CLASSES[level]) for level in chosen}
-    return _result(fits, chosen, equal, {level: () for level in chosen}, group)
+    result = _result(fits, chosen, equal, {level: () for level in chosen}, group)
+    if structural:
+        note = ("The model's structural paths were replaced by free covariances among its constructs: "
+                "invariance is tested on the measurement model (its CFA), as with semTools' measEq.syntax.")
+        result = replace(result, notes=(*result.notes, note))
+    return result
 
 
 def _result(fits: dict[str, FitResult], levels: tuple[str, ...], equal: dict[str, tuple[str, ...]],
