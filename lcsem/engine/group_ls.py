@@ -25,6 +25,7 @@ import numpy as np
 
 from ..exceptions import ArgumentError
 from .batch import cholesky_factors
+from .group_ml import add_mean_path_curvature
 from .least_squares import second_derivative_terms
 from .objective import Objective
 from .ram import gradient_terms, gram_terms
@@ -226,15 +227,7 @@ class GroupLSObjective(Objective):
         hess[:, :E, :E] += hess_c
         grad = -2.0 * np.einsum("rep,rp->re", WJ, d)
         grad[:, :E] += grad_c
-        if plan.path_idx.size:
-            z = np.einsum("rpm,rp->rm", B[:, :p, :], np.einsum("rpq,rq->rp", W, d))      # B_obs' W d
-            a, i, j = plan.path_idx, plan.path_i, plan.path_j
-            X = z[:, i][:, :, None] * B[:, j[:, None], i[None, :]] * Bnu[:, j][:, None, :]
-            hess[:, a[:, None], a[None, :]] -= 2.0 * (X + np.swapaxes(X, 1, 2))
-            if plan.mean_var.size:
-                Y = -2.0 * z[:, i][:, :, None] * B[:, j[:, None], plan.mean_var[None, :]]
-                hess[:, a[:, None], E + np.arange(plan.mean_var.size)[None, :]] += Y
-                hess[:, E + np.arange(plan.mean_var.size)[:, None], a[None, :]] += np.swapaxes(Y, 1, 2)
+        add_mean_path_curvature(hess, plan, B, Bnu, np.einsum("rpq,rq->rp", W, d), p, E)
         return grad, hess
 
 

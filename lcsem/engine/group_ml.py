@@ -238,16 +238,7 @@ class GroupMLObjective(Objective):
                                        + (WJ @ np.swapaxes(V, 1, 2)) * uWd[:, None, :])
         hess[:, :, :E] += T1
         hess[:, :E, :] += np.swapaxes(T1, 1, 2)
-        # - 2 mu_ab' W d for two paths and for a path and an intercept
-        if plan.path_idx.size:
-            z = np.einsum("rpm,rp->rm", B[:, :p, :], Wd)                 # B_obs' W d
-            a, i, j = plan.path_idx, plan.path_i, plan.path_j
-            X = z[:, i][:, :, None] * B[:, j[:, None], i[None, :]] * Bnu[:, j][:, None, :]
-            hess[:, a[:, None], a[None, :]] -= 2.0 * (X + np.swapaxes(X, 1, 2))
-            if plan.mean_var.size:
-                Y = -2.0 * z[:, i][:, :, None] * B[:, j[:, None], plan.mean_var[None, :]]
-                hess[:, a[:, None], E + np.arange(plan.mean_var.size)[None, :]] += Y
-                hess[:, E + np.arange(plan.mean_var.size)[:, None], a[None, :]] += np.swapaxes(Y, 1, 2)
+        add_mean_path_curvature(hess, plan, B, Bnu, Wd, p, E)
         return grad, hess, fisher
 
     def _entry_terms(self, theta, idx, g):
@@ -273,6 +264,23 @@ class GroupMLObjective(Objective):
         grad = -2.0 * np.einsum("rep,rp->re", WJ, d)
         grad[:, :E] += gradient_terms(U, V, M, c)
         return grad, info
+
+
+def add_mean_path_curvature(hess: np.ndarray, plan, B: np.ndarray, Bnu: np.ndarray, Wd: np.ndarray,
+                            p: int, E: int) -> None:
+    """Add ``- 2 mu_ab' W d`` to ``hess`` (in place) for two paths and for a path and an
+    intercept (``Wd = W (m - mu)``; ``d2 mu / dA_ij dA_kl = B_i B_jk (B nu)_l + B_k B_li
+    (B nu)_j``, ``d2 mu / dA_ij d nu_l = B_i B_jl``)."""
+    if not plan.path_idx.size:
+        return
+    z = np.einsum("rpm,rp->rm", B[:, :p, :], Wd)                 # B_obs' W d
+    a, i, j = plan.path_idx, plan.path_i, plan.path_j
+    X = z[:, i][:, :, None] * B[:, j[:, None], i[None, :]] * Bnu[:, j][:, None, :]
+    hess[:, a[:, None], a[None, :]] -= 2.0 * (X + np.swapaxes(X, 1, 2))
+    if plan.mean_var.size:
+        Y = -2.0 * z[:, i][:, :, None] * B[:, j[:, None], plan.mean_var[None, :]]
+        hess[:, a[:, None], E + np.arange(plan.mean_var.size)[None, :]] += Y
+        hess[:, E + np.arange(plan.mean_var.size)[:, None], a[None, :]] += np.swapaxes(Y, 1, 2)
 
 
 def _covariance_hessian(plan, p: int, U: np.ndarray, V: np.ndarray, c: np.ndarray, W: np.ndarray,

@@ -20,6 +20,8 @@ import numpy as np
 
 from .objective import Objective
 from .ordinal import OrdinalStructure
+from .starts import group_starts
+from .structure import GroupStats
 
 #: least-squares estimators on ordinal statistics (point estimation)
 LS_ESTIMATORS = ("WLS", "DWLS", "ULS")
@@ -87,8 +89,6 @@ def ordinal_starts(struct: OrdinalStructure, stats: Sequence[np.ndarray], n: Seq
     """Start values: lavaan-like "marker" starts of the covariance/mean part on the sample
     correlations (:func:`~lcsem.engine.starts.group_starts`), thresholds at the sample
     thresholds, scaling factors 1."""
-    from .starts import group_starts
-    from .structure import GroupStats
     covs, means = [], []
     for g, s in enumerate(stats):
         th, P = unpack_statistics(struct, np.asarray(s, float).reshape(-1))

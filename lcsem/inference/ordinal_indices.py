@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 from scipy.special import chdtri, chndtr
 
-from .robust import _cfi, _chisq_sf, _rmsea, _rmsea_close, _rmsea_interval, _tli
+from .robust import _cfi, _chisq_sf, _rmsea, _rmsea_close, _rmsea_interval, _tli, block_diag
 
 __all__ = ["ordinal_fit_measures", "catml_corrections"]
 
@@ -92,8 +92,7 @@ def catml_corrections(S: Sequence[np.ndarray], P: Sequence[np.ndarray], n: np.nd
         blocks_w.append(f[g] * Wc)
         blocks_g.append(Gamma[g][cut:, cut:] / f[g])
         rows_d.append(Delta[g][cut:])
-    from .ordinal_tests import _block
-    V_all, W_all, G_all = _block(blocks_v), _block(blocks_w), _block(blocks_g)
+    V_all, W_all, G_all = block_diag(blocks_v), block_diag(blocks_w), block_diag(blocks_g)
     D_all = np.concatenate(rows_d, axis=0)
     WiU = np.eye(W_all.shape[0]) - D_all @ E_inv @ D_all.T @ W_all
     ks = float(np.trace(WiU.T @ V_all @ WiU @ G_all))

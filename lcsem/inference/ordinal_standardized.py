@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.ordinal import OrdinalStructure
+from ..exceptions import ArgumentError
+from .standardized import STANDARDIZED_KINDS, DefinedParameters, delta_table
 
 __all__ = ["ordinal_standardized", "ordinal_r2", "ordinal_standardized_solution"]
 
@@ -68,8 +70,6 @@ def ordinal_r2(struct: OrdinalStructure, theta: np.ndarray, values: np.ndarray, 
 def ordinal_standardized_solution(res, kind: str = "std_all", level: float = 0.95):
     """lavaan's ``standardizedSolution`` of an ordinal fit: every row (and the ``:=`` rows)
     with delta-method inference from the robust covariance of the estimates."""
-    from ..exceptions import ArgumentError
-    from .standardized import STANDARDIZED_KINDS, DefinedParameters, delta_table
 
     if kind not in STANDARDIZED_KINDS:
         raise ArgumentError(f"type: {kind!r} is not one of {STANDARDIZED_KINDS}")

@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .robust import block_diag
+
 __all__ = ["OrdinalPieces", "ordinal_information", "robust_vcov", "standard_vcov", "satorra_2000_ordinal", "ugamma_traces", "scaled_test",
            "standard_statistic", "independence_fit"]
 
@@ -80,8 +82,8 @@ def standard_vcov(pieces: OrdinalPieces) -> np.ndarray:
 
 def _u_gamma(pieces: OrdinalPieces, E_inv: np.ndarray) -> np.ndarray:
     f = pieces.fractions
-    V = _block([fg * _full(W) for fg, W in zip(f, pieces.W)])
-    Gamma = _block([G / fg for fg, G in zip(f, pieces.Gamma)])
+    V = block_diag([fg * _full(W) for fg, W in zip(f, pieces.W)])
+    Gamma = block_diag([G / fg for fg, G in zip(f, pieces.Gamma)])
     D = np.concatenate(pieces.Delta, axis=0)
     VD = V @ D
     U = V - VD @ E_inv @ VD.T
@@ -93,16 +95,6 @@ def ugamma_traces(pieces: OrdinalPieces) -> tuple[float, float]:
     UG = _u_gamma(pieces, _inverse(ordinal_information(pieces)) if pieces.Delta[0].shape[1]
                   else np.zeros((0, 0)))
     return float(np.trace(UG)), float(np.sum(UG * UG.T))
-
-
-def _block(blocks: Sequence[np.ndarray]) -> np.ndarray:
-    n = sum(b.shape[0] for b in blocks)
-    out = np.zeros((n, n))
-    i = 0
-    for b in blocks:
-        out[i:i + b.shape[0], i:i + b.shape[0]] = b
-        i += b.shape[0]
-    return out
 
 
 def standard_statistic(residuals: Sequence[np.ndarray], W: Sequence[np.ndarray], n: Sequence[float]
@@ -186,8 +178,8 @@ def satorra_2000_ordinal(Delta1: Sequence[np.ndarray], J0: Sequence[np.ndarray],
     A = Q[:, rank:].T
     P_inv = np.linalg.inv(ordinal_information(OrdinalPieces(tuple(Delta1), tuple(W), None, n)))
     M = P_inv @ A.T @ np.linalg.pinv(A @ P_inv @ A.T) @ A @ P_inv
-    V = _block([fg * _full(Wg) for fg, Wg in zip(f, W)])
-    G = _block([Gg / fg for fg, Gg in zip(f, Gamma)])
+    V = block_diag([fg * _full(Wg) for fg, Wg in zip(f, W)])
+    G = block_diag([Gg / fg for fg, Gg in zip(f, Gamma)])
     VD = V @ D1
     UG = VD @ M @ VD.T @ G
     trace, trace2 = float(np.trace(UG)), float(np.sum(UG * UG.T))

@@ -43,6 +43,8 @@ from .groups import GroupedReplicateSpec
 from .group_indices import bootstrap_group_indices
 from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput
 from .resample import counts_from_indices, symmetric_sqrt
+from ..estimation.fiml import fiml_fit_measures, fiml_gfi, independence_moments
+from ..inference.fit_indices import cfi, nfi, tli
 
 __all__ = ["FIMLSource", "evaluate_fiml", "evaluate_fiml_unbatched", "bollen_stine_missing", "replicate_weights"]
 
@@ -129,7 +131,6 @@ def _fit_one(spec: GroupedReplicateSpec, rows: list[np.ndarray], columns: tuple)
 
 def _fit_indices(spec: GroupedReplicateSpec, patterns, S, xbar, n, objective, theta) -> np.ndarray:
     """lavaan's FIML fit indices of one replicate, in the order of BOOTSTRAP_INDEX_NAMES."""
-    from ..estimation.fiml import fiml_fit_measures, fiml_gfi, independence_moments
 
     Sigma, mu = spec.struct.implied(theta[None])
     Sigma, mu = Sigma[0], mu[0]
@@ -267,7 +268,6 @@ def _batch_fit_indices(spec: GroupedReplicateSpec, groups: list[WeightedRows], o
     """lavaan's FIML fit indices of the replicates ``keep`` (columns of BOOTSTRAP_INDEX_NAMES):
     as :func:`lcsem.estimation.fiml.fiml_fit_measures` and
     :func:`~lcsem.estimation.fiml.fiml_gfi` compute them for one fit."""
-    from ..inference.fit_indices import cfi, nfi, tli
 
     r = keep.size
     G, p = S.shape[1], S.shape[-1]
