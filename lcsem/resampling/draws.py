@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
+
 from .._random import as_seed_sequence
 
 __all__ = ["BLOCK", "TILE", "CaseDraws", "ResampleIndices", "fit_positions", "indices_of"]
@@ -191,6 +192,5 @@ def fit_positions(res) -> tuple[np.ndarray, ...]:
 def indices_of(res, seed, n_resamples: int) -> ResampleIndices:
     """The resampled rows of a case bootstrap of ``res`` run with ``seed`` (a result's
     ``seed``: entropy or SeedSequence), as :class:`ResampleIndices`."""
-
     root = as_seed_sequence(seed)
     return ResampleIndices(CaseDraws(root.entropy, root.spawn_key, fit_positions(res)), n_resamples)
