@@ -114,3 +114,14 @@ def test_bootstrap_of_robust_fits_refits_ml():
     fiml = lcsem.bootstrap(lcsem.fit(model, data, missing="ml"), 10, seed=3)
     mlr = lcsem.bootstrap(lcsem.fit(model, data, missing="ml", estimator="MLR"), 10, seed=3)
     assert np.allclose(mlr.distribution.to_numpy(), fiml.distribution.to_numpy(), atol=1e-8, equal_nan=True)
+
+
+def test_path_caption_of_a_robust_fit_shows_the_scaled_statistic():
+    from lcsem.plot.path_diagram import caption_text
+    model = REF["fits"]["hs_mlr_configural"]["model"]
+    fi = lcsem.fit(model, HS, estimator="MLR").fit_indices
+    text = caption_text(fi)
+    assert text.startswith(f"scaled χ²(24) = {fi['chisq_scaled']:.2f}")
+    assert f"RMSEA = {fi['rmsea_robust']:.3f}".replace("0.", ".") in text
+    plain = caption_text(lcsem.fit(model, HS).fit_indices)
+    assert plain.startswith("χ²(24) = 85.31")

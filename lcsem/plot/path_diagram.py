@@ -556,7 +556,8 @@ def illegibility_hints(structural_only: bool, width: float, abbreviate: int | No
 
 def caption_text(fit_indices: Any, leading_zero: bool | None = None) -> str:
     """The fit caption: ``χ²(87) = 78.71, p = .725; CFI = 1.000; TLI = 1.004;
-    RMSEA = .000 [.000, .023]; SRMR = .026``. A saturated model (df = 0) is said to be
+    RMSEA = .000 [.000, .023]; SRMR = .026`` (for a robust estimator the scaled χ² and the
+    robust indices: ``scaled χ²(87) = ...``). A saturated model (df = 0) is said to be
     one; indices that are undefined (NaN) are left out. ``leading_zero=None`` follows
     APA: no leading zero for CFI, RMSEA and SRMR (bounded by 1), one for TLI (which can
     exceed 1)."""
@@ -570,20 +571,35 @@ def caption_text(fit_indices: Any, leading_zero: bool | None = None) -> str:
         return all(k in fi.index and math.isfinite(float(fi[k])) for k in keys)
 
     df = int(fi["df"])
-    head = f"χ²({df}) = {format_typographic(float(fi['chisq']), 2)}"
+    # a robust estimator (MLM, MLR, WLSMV, ...): the scaled χ² and lavaan's robust indices
+    # (the scaled ones where lavaan gives no robust one), as the report's fit table
+    scaled = ok("chisq_scaled") and df > 0
+
+    def key_of(name: str) -> str:
+        if not scaled:
+            return name
+        return next((k for k in (f"{name}_robust", f"{name}_scaled") if ok(k)), name)
+
+    if scaled:
+        head = f"scaled χ²({df}) = {format_typographic(float(fi['chisq_scaled']), 2)}"
+        p_key = "pvalue_scaled"
+    else:
+        head = f"χ²({df}) = {format_typographic(float(fi['chisq']), 2)}"
+        p_key = "pvalue"
     if df == 0:
         head = "saturated model, " + head
-    elif ok("pvalue"):
-        p = float(fi["pvalue"])
+    elif ok(p_key):
+        p = float(fi[p_key])
         head += ", p < .001" if p < 0.001 else f", p = {format_typographic(p, 3, False)}"
     parts = [head]
     for key, label in (("cfi", "CFI"), ("tli", "TLI")):
-        if ok(key) and df > 0:
-            parts.append(f"{label} = {f3(fi[key], key != 'tli')}")
-    if ok("rmsea") and df > 0:
-        text = f"RMSEA = {f3(fi['rmsea'])}"
-        if ok("rmsea_ci_lower", "rmsea_ci_upper"):
-            text += f" [{f3(fi['rmsea_ci_lower'])}, {f3(fi['rmsea_ci_upper'])}]"
+        if ok(key_of(key)) and df > 0:
+            parts.append(f"{label} = {f3(fi[key_of(key)], key != 'tli')}")
+    if ok(key_of("rmsea")) and df > 0:
+        text = f"RMSEA = {f3(fi[key_of('rmsea')])}"
+        lo, hi = key_of("rmsea_ci_lower"), key_of("rmsea_ci_upper")
+        if ok(lo, hi):
+            text += f" [{f3(fi[lo])}, {f3(fi[hi])}]"
         parts.append(text)
     if ok("srmr"):
         parts.append(f"SRMR = {f3(fi['srmr'])}")
