@@ -196,6 +196,25 @@ def modification_indices(res: FitResult, top: int | None = None, sort: bool = Tr
     return table.reset_index(drop=True)
 
 
+def _score_statistics(info: np.ndarray, grad: np.ndarray, cond: np.ndarray, cand: np.ndarray,
+                      n_obs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Modification indices, expected parameter changes and which candidates have them:
+    the candidates ``cand`` given the parameters ``cond`` (``info``/``grad``: per-observation
+    information and gradient of the extended model); NaN (and not kept) where a candidate's
+    conditional information is ~0."""
+    try:
+        I22_inv = np.linalg.inv(info[np.ix_(cond, cond)])
+    except np.linalg.LinAlgError as exc:
+        raise EstimationError("could not compute modification indices: the information matrix is "
+                              "singular (the model may not be identified)") from exc
+    I12 = info[np.ix_(cand, cond)]
+    v = np.diag(info[np.ix_(cand, cand)]) - np.einsum("ck,kl,cl->c", I12, I22_inv, I12)
+    g = grad[cand]
+    keep = v >= _V_TOL
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(keep, n_obs * g ** 2 / v, np.nan), np.where(keep, -g / v, np.nan), keep
+
+
 def _check_ops(op) -> tuple[str, ...] | None:
     if op is None:
         return None
@@ -242,19 +261,7 @@ def _compute(res: FitResult) -> pd.DataFrame:
     # parameters there, so the score test does not condition on them
     cond = _conditioning_parameters(res.model, struct)
     cand = np.arange(k, k + len(candidates))
-    I22 = info[np.ix_(cond, cond)]
-    I12 = info[np.ix_(cand, cond)]
-    try:
-        I22_inv = np.linalg.inv(I22)
-    except np.linalg.LinAlgError as exc:
-        raise EstimationError("could not compute modification indices: the information matrix is "
-                              "singular (the model may not be identified)") from exc
-    v = np.diag(info[np.ix_(cand, cand)]) - np.einsum("ck,kl,cl->c", I12, I22_inv, I12)
-    g = grad[cand]
-    keep = v >= _V_TOL
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mi = np.where(keep, res.n_obs * g ** 2 / v, np.nan)
-        epc = np.where(keep, -g / v, np.nan)
+    mi, epc, keep = _score_statistics(info, grad, cond, cand, res.n_obs)
     sepc = _standardize_epc(struct, theta0[None], epc, candidates, _current_values(res))
     table = pd.DataFrame({"lhs": [x[0] for x in candidates], "op": [x[1] for x in candidates],
                           "rhs": [x[2] for x in candidates], "mi": mi, "epc": epc, "sepc_all": sepc})
@@ -398,19 +405,7 @@ def _compute_grouped(res: FitResult) -> pd.DataFrame:
     fixed_x = {f - 1 for f in fixed_x_free(model, res.rows)}   # not conditioned on (lavaan's fixed.x)
     cond = np.array([f for f in range(k) if f not in fixed_x], dtype=int)
     cand = np.arange(k, K)
-    I22 = info[np.ix_(cond, cond)]
-    I12 = info[np.ix_(cand, cond)]
-    try:
-        I22_inv = np.linalg.inv(I22)
-    except np.linalg.LinAlgError as exc:
-        raise EstimationError("could not compute modification indices: the information matrix is "
-                              "singular (the model may not be identified)") from exc
-    v = np.diag(info[np.ix_(cand, cand)]) - np.einsum("ck,kl,cl->c", I12, I22_inv, I12)
-    gc = grad[cand]
-    keep = v >= _V_TOL
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mi = np.where(keep, res.n_obs * gc ** 2 / v, np.nan)
-        epc = np.where(keep, -gc / v, np.nan)
+    mi, epc, keep = _score_statistics(info, grad, cond, cand, res.n_obs)
     rows = [r for _, r in cands]
     sepc = np.full(len(rows), np.nan)
     estimates = res.estimates

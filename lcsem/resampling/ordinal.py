@@ -44,6 +44,7 @@ from ..engine.wls_batch import ReplicateWLSObjective
 from ..estimation.ordinal_fit import ORDINAL_ESTIMATORS, _residual_indices
 from ..inference.robust import _cfi, _rmsea, _tli
 from ..inference.standardized import DefinedParameters
+from .replicates import replicate_columns
 from ..results.fit_result import FitResult
 from .groups import group_parameter_name
 from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput
@@ -297,23 +298,6 @@ class OrdinalReplicateSpec:
         return out
 
 
-def _columns(spec: OrdinalReplicateSpec, fi: dict[str, np.ndarray], rows: np.ndarray, std: np.ndarray
-             ) -> np.ndarray:
-    """Each replicate's row of the distribution (the layout of
-    :func:`lcsem.resampling.replicates.replicate_columns`, with the ordinal indices)."""
-    if spec.defined.names:
-        with np.errstate(all="ignore"):
-            params = np.concatenate([rows, spec.defined.evaluate(rows)], axis=1)
-            stds = np.concatenate([std, spec.defined.evaluate(std)], axis=1)
-    else:
-        params, stds = rows, std
-    out = np.empty((rows.shape[0], len(spec.columns)))
-    out[:, :spec.n_index] = np.column_stack([fi[k] for k in ORDINAL_INDEX_NAMES])
-    out[:, spec.n_index:spec.n_index + spec.n_param] = params[:, spec.param_pos]
-    out[:, spec.n_index + spec.n_param:] = stds[:, spec.std_pos]
-    return out
-
-
 def evaluate_ordinal(spec: OrdinalReplicateSpec, source: OrdinalSource, positions: np.ndarray,
                      indices: np.ndarray | None = None, leave_out: np.ndarray | None = None) -> ChunkOutput:
     """Fit every replicate of a chunk (resampled rows ``indices``, or the rows ``leave_out``
@@ -357,7 +341,7 @@ def evaluate_ordinal(spec: OrdinalReplicateSpec, source: OrdinalSource, position
             fi = spec.fit_indices(objective, theta, local)
             rows, std = spec.rows(theta)
             good = idx[local]
-            values[good] = _columns(spec, fi, rows, std)
+            values[good] = replicate_columns(spec, fi, rows, std, ORDINAL_INDEX_NAMES)
             status[good] = OK
             for j, why in enumerate(spec.inadmissible(rows)):
                 if why:

@@ -164,10 +164,12 @@ def _fit_other(spec: ReplicateSpec, S: np.ndarray):
     return sol.theta, sol.fmin, Sigma, ok
 
 
-def replicate_columns(spec, fi: dict[str, np.ndarray], rows: np.ndarray, std_rows: np.ndarray) -> np.ndarray:
-    """Each replicate's row of the distribution: the fit indices ``fi``, the parameters of
-    ``spec.param_pos`` (table rows, then ``:=`` values) and the standardised values of
-    ``spec.std_pos``; ``spec`` is a replicate spec (one group, groups or FIML)."""
+def replicate_columns(spec, fi: dict[str, np.ndarray], rows: np.ndarray, std_rows: np.ndarray,
+                      index_names: tuple[str, ...] = BOOTSTRAP_INDEX_NAMES) -> np.ndarray:
+    """Each replicate's row of the distribution: the fit indices ``fi`` (``index_names``),
+    the parameters of ``spec.param_pos`` (table rows, then ``:=`` values) and the
+    standardised values of ``spec.std_pos``; ``spec`` is a replicate spec (one group,
+    groups, FIML or ordinal)."""
     if spec.defined.names:
         with np.errstate(all="ignore"):
             params = np.concatenate([rows, spec.defined.evaluate(rows)], axis=1)
@@ -175,7 +177,7 @@ def replicate_columns(spec, fi: dict[str, np.ndarray], rows: np.ndarray, std_row
     else:
         params, stds = rows, std_rows
     out = np.empty((rows.shape[0], len(spec.columns)))
-    out[:, :spec.n_index] = np.column_stack([fi[k] for k in BOOTSTRAP_INDEX_NAMES])
+    out[:, :spec.n_index] = np.column_stack([fi[k] for k in index_names])
     out[:, spec.n_index:spec.n_index + spec.n_param] = params[:, spec.param_pos]
     out[:, spec.n_index + spec.n_param:] = stds[:, spec.std_pos]
     return out
