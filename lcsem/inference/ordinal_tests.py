@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from scipy.special import chdtrc
 
-from .robust import block_diag
+from .robust import block_diag, scaled_shifted
 
 __all__ = ["OrdinalPieces", "ordinal_information", "robust_vcov", "standard_vcov", "satorra_2000_ordinal", "ugamma_traces", "scaled_test",
            "standard_statistic", "independence_fit"]
@@ -110,17 +111,14 @@ def scaled_test(stat: float, df: float, trace: float, trace2: float, kind: str =
     """lavaan's corrected statistic: ``kind="scaled.shifted"`` (WLSMV/ULSMV) or
     ``"satorra.bentler"`` (mean-adjusted, WLSM/ULSM). Keys ``stat df pvalue scaling_factor
     shift``; with df = 0 the standard statistic and NaN factors (lavaan)."""
-    from scipy.special import chdtrc
-
     nan = float("nan")
     if not df > 0:
         return dict(stat=float(stat), df=float(df), pvalue=nan, scaling_factor=nan, shift=nan)
     if not (np.isfinite(trace) and np.isfinite(trace2)):
         return dict(stat=nan, df=float(df), pvalue=nan, scaling_factor=nan, shift=nan)
     if kind == "scaled.shifted":
-        a = np.sqrt(df / trace2)
-        shift = df - a * trace
-        value, factor = stat * a + shift, 1.0 / a
+        value, a, shift = scaled_shifted(stat, df, trace, trace2)
+        factor = 1.0 / a
     elif kind == "satorra.bentler":
         factor = trace / df
         shift = nan
@@ -166,8 +164,6 @@ def satorra_2000_ordinal(Delta1: Sequence[np.ndarray], J0: Sequence[np.ndarray],
     ``M = P^-1 A' (A P^-1 A')^+ A P^-1``, ``U = V D M D' V`` (``V = blockdiag(f_g W_g)``)
     and ``Gamma = blockdiag(Gamma_g / f_g)``: ``a = sqrt(df / tr((U Gamma)^2))``,
     ``b = df - a tr(U Gamma)``, statistic ``a (T0 - T1) + b``."""
-    from scipy.special import chdtrc
-
     n = np.asarray(n, float)
     f = n / n.sum()
     D1 = np.concatenate(Delta1, axis=0)
@@ -183,8 +179,6 @@ def satorra_2000_ordinal(Delta1: Sequence[np.ndarray], J0: Sequence[np.ndarray],
     VD = V @ D1
     UG = VD @ M @ VD.T @ G
     trace, trace2 = float(np.trace(UG)), float(np.sum(UG * UG.T))
-    a = np.sqrt(df_diff / trace2)
-    b = df_diff - a * trace
-    stat = chisq_diff * a + b
+    stat, a, b = scaled_shifted(chisq_diff, df_diff, trace, trace2)
     return dict(stat=float(stat), df=float(df_diff), pvalue=float(chdtrc(df_diff, stat)), a=float(a), b=float(b),
                 trace=trace, trace2=trace2)

@@ -43,6 +43,7 @@ from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
+from scipy.special import chdtr, chdtrc, chndtr, chndtrinc
 
 from .._threads import one_blas_thread
 from ..engine.curvature import hessian
@@ -451,9 +452,8 @@ def scaled_statistic(test: RobustTest, chisq: float, df: float) -> dict[str, flo
         return dict(stat=nan, df=df, pvalue=nan, scaling_factor=nan, shift=nan)
     kind = ROBUST_TESTS[test.estimator]
     if kind == "scaled.shifted":
-        a = np.sqrt(df / test.trace2)
-        shift = df - a * test.trace
-        stat, df_scaled, factor = chisq * a + shift, df, 1.0 / a
+        stat, a, shift = scaled_shifted(chisq, df, test.trace, test.trace2)
+        df_scaled, factor = df, 1.0 / a
     elif kind == "mean.var.adjusted":
         df_scaled = test.trace ** 2 / test.trace2
         factor = test.trace / df_scaled
@@ -514,8 +514,6 @@ def _rmsea_interval(x2, df, n, G, c=1.0, level: float = 0.90) -> tuple[float, fl
     is already below that (lavaan's rules). By cdflib's inverse in the non-centrality
     (``scipy.special.chndtrinc``), equal to root finding (agreement ~1e-14) and ~1,000
     times faster."""
-    from scipy.special import chdtr, chndtrinc
-
     if not np.isfinite([x2, df]).all():
         return float("nan"), float("nan")
     if df < 1:
@@ -531,16 +529,21 @@ def _rmsea_interval(x2, df, n, G, c=1.0, level: float = 0.90) -> tuple[float, fl
 
 
 def _rmsea_close(x2, df, n, G, c=1.0, h0=0.05) -> float:
-    from scipy.special import chndtr
-
     if not (df > 0 and np.isfinite(x2)):
         return float("nan")
     return float(1.0 - chndtr(x2, df, n * df * h0 ** 2 / c / G))
 
 
-def _chisq_sf(x2, df) -> float:
-    from scipy.special import chdtrc
+def scaled_shifted(stat: float, df: float, trace: float, trace2: float) -> tuple[float, float, float]:
+    """Satorra's (2000) scaled-and-shifted statistic ``a T + b`` with ``a = sqrt(df /
+    tr(UG)^2)``, ``b = df - a tr(UG)``: ``(a T + b, a, b)`` (lavaan's scaled.shifted test
+    and difference test)."""
+    a = float(np.sqrt(df / trace2))
+    b = float(df - a * trace)
+    return float(stat * a + b), a, b
 
+
+def _chisq_sf(x2, df) -> float:
     return float(chdtrc(df, x2))
 
 
@@ -630,8 +633,6 @@ def satorra_2000_difference(free: GroupStructure, free_theta: np.ndarray, restri
         VD = V @ D1
         UG = VD @ M @ VD.T @ G
         trace, trace2 = float(np.trace(UG)), float(np.sum(UG * UG.T))
-    a = np.sqrt(df_diff / trace2)
-    b = df_diff - a * trace
-    stat = chisq_diff * a + b
+    stat, a, b = scaled_shifted(chisq_diff, df_diff, trace, trace2)
     return dict(stat=float(stat), df=float(df_diff), pvalue=_chisq_sf(stat, df_diff), a=float(a), b=float(b),
                 trace=trace, trace2=trace2)

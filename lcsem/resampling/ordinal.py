@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
+from scipy.special import chdtrc
 
 from .._warnings import quiet
 from ..data.ordinal import EmptyCategoryError, ordinal_levels, prepare_ordinal, stats_of
@@ -211,8 +212,6 @@ class OrdinalReplicateSpec:
     def fit_indices(self, objective: ReplicateWLSObjective, theta: np.ndarray, idx: np.ndarray
                     ) -> dict[str, np.ndarray]:
         """The indices of :data:`ORDINAL_INDEX_NAMES` of the fitted replicates ``idx``."""
-        from scipy.special import chdtrc
-
         R = len(idx)
         chisq = np.zeros(R)
         chisq0 = np.zeros(R)
