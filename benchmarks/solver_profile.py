@@ -17,7 +17,8 @@ For the Holzinger-Swineford CFA and the canonical learning-culture model (bundle
   per evaluation and per Newton iteration, times those counts, plus the resampled moments
   (``2 N q``, q = p(p+1)/2):
 
-  * evaluation: ``B = (I - A)^-1`` (0 when ``A^2 = 0``, else ``2 m^3``), ``C = B S B'``
+  * evaluation: ``B = (I - A)^-1`` (0 when ``A^2 = 0``; the series' ``q - 2`` products,
+    ``2 m^3`` each, when ``A^q = 0``; the inverse, ``2 m^3``, otherwise), ``C = B S B'``
     (``4 m^3``), Cholesky of Sigma (``p^3 / 3``), ``Sigma^-1`` (``2 p^3``), ``tr(S Sigma^-1)``
     (``2 p^2``);
   * Newton iteration: ``M = W (Sigma - S) W`` (``4 p^3``), ``K'WK`` and ``K'MK`` with ``K``
@@ -125,7 +126,8 @@ def flop_count(res, n_rep=1000):
     q = p * (p + 1) // 2
     evals = calls["rows"] / n_rep
     its = calls["derivatives"] / n_rep        # derivative passes (Newton iterations + final checks)
-    f_eval = (0 if plan.nilpotent in (1, 2) else 2 * m ** 3) + 4 * m ** 3 + p ** 3 / 3 + 2 * p ** 3 + 2 * p ** 2
+    f_series = 2 * m ** 3 * (max(plan.nilpotent - 2, 0) if plan.nilpotent else 1)   # B: products or the inverse
+    f_eval = f_series + 4 * m ** 3 + p ** 3 / 3 + 2 * p ** 3 + 2 * p ** 2
     f_iter = (4 * p ** 3 + 4 * u * p ** 2 + 4 * u ** 2 * p + 12 * n + 6 * plan.n_pp + 4 * plan.n_pc
               + k ** 3 / 3 + 2 * k ** 3 / 3 + 2 * k ** 2)
     f_moments = 2 * N * q

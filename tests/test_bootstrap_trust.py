@@ -137,7 +137,7 @@ def test_ctrl_c_with_two_workers_keeps_every_finished_chunk_and_says_so(fitted, 
     with joblib.parallel_backend("threading"):
         with pytest.warns(BootstrapInterruptedWarning) as record:
             partial = quiet(res, 200, seed=3, n_jobs=2, checkpoint=path)
-    assert seen["updates"] == 3 and partial.interrupted
+    assert seen["updates"] >= 3 and partial.interrupted   # (+ the stragglers of arrived chunks)
     with np.load(path) as z:
         done = z["done"]
     assert done.sum() == seen["replicates"] > 0          # every chunk that arrived is kept

@@ -12,6 +12,7 @@ import pytest
 
 import lcsem
 from lcsem.resampling import allocator
+from lcsem.resampling import parallel
 from lcsem.resampling.parallel import default_backend_is_loky, run_with_loky
 
 
@@ -27,6 +28,31 @@ def test_every_task_runs_once_and_this_process_works_too():
         assert sorted(task for task, _ in out) == list(range(12))
         assert os.getpid() in {pid for _, pid in out}
     # warm: the worker answers at once and shares the work
+    assert len({pid for _, pid in out}) == 2
+
+
+def _quick_pid(task: int) -> tuple[int, int]:
+    time.sleep(0.01)
+    return task, os.getpid()
+
+
+def test_a_short_cold_call_runs_here_and_starts_the_workers_for_the_next():
+    """A cold call whose chunks would be done before a worker could start runs in this
+    process alone (as n_jobs=1) and leaves the workers starting for the next call."""
+    pool = parallel._POOL.pop("executor", None)
+    parallel._POOL.pop("workers", None)
+    if pool is not None:
+        pool.shutdown(wait=True)
+    out = []
+    run_with_loky(_quick_pid, list(range(6)), 2, out.append)
+    assert sorted(task for task, _ in out) == list(range(6))
+    assert {pid for _, pid in out} == {os.getpid()}
+    deadline = time.monotonic() + 60
+    while not parallel._warm(1) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert parallel._warm(1)
+    out = []
+    run_with_loky(_slow_pid, list(range(12)), 2, out.append)      # warm: shared from the start
     assert len({pid for _, pid in out}) == 2
 
 
@@ -60,7 +86,8 @@ def _bootstrap(res, **kwargs):
         return lcsem.bootstrap(res, progress=False, **kwargs)
 
 
-def test_loky_workers_give_the_numbers_of_one_process(hs_fit):
+def test_loky_workers_give_the_numbers_of_one_process(hs_fit, monkeypatch):
+    monkeypatch.setattr(parallel, "WORKER_START", 0.0)      # workers even for a short cold run
     a = _bootstrap(hs_fit, n_resamples=300, seed=31)
     b = _bootstrap(hs_fit, n_resamples=300, seed=31, n_jobs=2, batch_size=25)
     pd.testing.assert_frame_equal(a.distribution, b.distribution)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lcsem.engine import linalg
-from lcsem.engine.batch import fit_batch
+from lcsem.engine.batch import BatchFit, fast_path, fit_batch, retry_unconverged
 from lcsem.engine.fiml import FIMLObjective  # noqa: F401  (the FIML objective keeps importing)
 from lcsem.engine.ml import MLObjective, ml_plan
 from lcsem.engine.optimize import CovarianceObjective, fisher_scoring
@@ -115,10 +115,16 @@ def test_nilpotency_of_the_path_matrix():
     chain = structure("f =~ a + b\ng =~ c + d\ng ~ f")
     observed = structure("y ~ x")
     long_chain = structure("y1 ~ x\ny2 ~ y1\ny3 ~ y2")
+    too_long = structure("\n".join(f"y{i + 1} ~ y{i}" for i in range(7)))
     assert ml_plan(cfa).nilpotent == 2             # B = I + A
     assert ml_plan(chain).nilpotent == 3           # B = I + A + A^2
     assert ml_plan(observed).nilpotent == 2
-    assert ml_plan(long_chain).nilpotent == 0      # A^3 != 0: the inverse
+    assert ml_plan(long_chain).nilpotent == 4      # B = I + A + A^2 + A^3
+    assert ml_plan(too_long).nilpotent == 0        # A^6 != 0: the inverse is cheaper
+    for struct in (long_chain, too_long):
+        theta = 0.3 + 0.1 * np.random.default_rng(1).random((3, struct.k))
+        Sigma, B, _ = ml_plan(struct).implied(struct, theta)
+        np.testing.assert_allclose(Sigma, struct.implied(theta)[0], rtol=1e-13, atol=1e-13)
 
 
 def test_one_loop_serves_the_scoring_and_the_fused_newton_objectives(fitted):
@@ -154,3 +160,26 @@ def test_trying_several_step_lengths_at_once_changes_no_number(fitted, monkeypat
     assert a.retried.any()                      # the retry ladder's small batches are covered
     for field in ("theta", "fmin", "Sigma", "iterations", "converged"):
         assert np.array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_parked_stragglers_finished_elsewhere_get_the_numbers_of_an_uninterrupted_fit(fitted):
+    """The bootstrap parks a chunk's last few iterating replicates and finishes those of
+    several chunks together (the rest of their Newton iterations, then the retry ladder):
+    every number equals fitting each chunk to the end, retries included."""
+    res = fitted["holzinger_swineford"]
+    struct = res.structure
+    S = _resampled(res, 400, seed=7)
+    whole = fit_batch(struct, S, res.theta)
+    assert whole.retried.any()                       # the ladder is exercised too
+    halves = [fast_path(struct, S[:200], res.theta, park=8), fast_path(struct, S[200:], res.theta, park=8)]
+    parked = [np.flatnonzero(h.parked | ~h.converged) for h in halves]
+    assert all(h.parked.any() for h in halves)
+    stragglers = BatchFit.concat([h.take(rows) for h, rows in zip(halves, parked)])
+    retry_unconverged(struct, np.concatenate([S[:200][parked[0]], S[200:][parked[1]]]), res.theta, stragglers)
+    stragglers = stragglers.finished()
+    rows = np.concatenate([parked[0], 200 + parked[1]])
+    done = [h.finished() for h in halves]
+    for name in ("theta", "fmin", "converged", "iterations", "retried", "Sigma"):
+        merged = np.concatenate([getattr(d, name) for d in done])
+        merged[rows] = getattr(stragglers, name)
+        assert np.array_equal(merged, getattr(whole, name), equal_nan=True), name

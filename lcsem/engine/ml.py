@@ -20,8 +20,9 @@ full symmetric matrix.
 An evaluation factorises ``Sigma`` once (Cholesky: the positive-definiteness verdict and
 ``log|Sigma|``) and inverts it once (``W``, for ``tr(S W)`` and the next derivatives). For
 recursive models ``B = (I - A)^-1`` is the finite series ``I + A + A^2 + ...`` (``A`` is
-nilpotent); for the common cases ``A^2 = 0`` (CFA) and ``A^3 = 0`` the series replaces the
-inverse.
+nilpotent of order ``q``: no path longer than ``q - 1`` steps); up to ``q = MAX_SERIES``
+(CFA: 2; learning culture -> KMS use -> performance -> items: 4) its ``q - 2`` products
+replace the inverse, which costs several times more on small stacked matrices.
 
 Every operation is replicate by replicate (stacked ``matmul``/LAPACK calls on small
 matrices, elementwise arithmetic, gathers within a replicate), never a product across
@@ -138,7 +139,8 @@ class MLPlan:
     def implied(self, struct: RamStructure, theta: np.ndarray, work: "_Arrays | None" = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(Sigma, B, C)`` as :meth:`RamStructure.implied`, with ``B`` by the finite series
-        when ``A`` is nilpotent of order 2 or 3 (the same matrix to rounding). With ``work``
+        when ``A`` is nilpotent of order at most :data:`MAX_SERIES` (the same matrix to
+        rounding). With ``work``
         the results are views of its reused arrays (valid until its next use)."""
         if work is None:
             A, S = struct.matrices(theta)
@@ -162,6 +164,18 @@ class MLPlan:
             B[diag] += 1.0
         elif self.nilpotent == 3:            # A^3 = 0: B = I + A + A^2
             B = np.matmul(A, A, out=B)
+            B += A
+            B[diag] += 1.0
+        elif self.nilpotent:                 # A^q = 0: B = I + A + A^2 + ... + A^(q-1)
+            if B is None:
+                B, T, P = np.empty_like(A), np.empty_like(A), np.empty_like(A)
+            else:
+                P = work.get(A.shape[0], "P")[0][:A.shape[0]]
+            power = np.matmul(A, A, out=T)
+            B[...] = power
+            for _ in range(self.nilpotent - 3):
+                power = np.matmul(power, A, out=P if power is T else T)
+                B += power
             B += A
             B[diag] += 1.0
         elif B is None:
@@ -199,18 +213,23 @@ class _Arrays:
         return out
 
 
+#: the largest nilpotency order for which ``B`` is the finite series (``q - 2`` products)
+MAX_SERIES = 6
+
+
 def _nilpotency(struct: RamStructure) -> int:
-    """Smallest d with A^d = 0 for every value of the paths (from A's pattern), or 0."""
+    """Smallest d <= :data:`MAX_SERIES` with A^d = 0 for every value of the paths (from
+    A's pattern), or 0."""
     m = struct.m
     e = struct.row_entries
-    P = np.zeros((m, m), dtype=bool)
-    P[e.row[e.is_path], e.col[e.is_path]] = True
-    power = np.eye(m, dtype=bool)
-    for d in range(1, 4):
+    P = np.zeros((m, m), dtype=np.int64)
+    P[e.row[e.is_path], e.col[e.is_path]] = 1
+    power = np.eye(m, dtype=np.int64)
+    for d in range(1, MAX_SERIES + 1):
+        power = ((power @ P) > 0).astype(np.int64)
         if not power.any():
-            return d - 1 if d > 1 else 1
-        power = (power.astype(np.int64) @ P.astype(np.int64)) > 0
-    return 3 if not power.any() else 0
+            return d
+    return 0
 
 
 def ml_plan(struct: RamStructure) -> MLPlan:
@@ -248,7 +267,7 @@ class MLObjective(Objective):
         self._W = np.zeros((R, p, p))
         self._buffers: _Buffers | None = None      # this objective's own work arrays
         E = self.plan.E
-        self._work = _Arrays(dict(A=(m, m), S=(m, m), T=(m, m), B=(m, m), C=(m, m), L=(p, p), W=(p, p),
+        self._work = _Arrays(dict(A=(m, m), S=(m, m), T=(m, m), P=(m, m), B=(m, m), C=(m, m), L=(p, p), W=(p, p),
                                   sSigma=(p, p), sB=(m, m), sC=(m, m), sW=(p, p),
                                   grad=(E,), hess=(E, E), pairs=(self.plan.n_pairs,), LH=(self.k, self.k)))
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from .objective import Objective
 
-__all__ = ["Rules", "NEWTON", "SCORING", "Solution", "solve", "retry_ladder"]
+__all__ = ["Rules", "NEWTON", "SCORING", "Solution", "Resume", "solve", "retry_ladder"]
 
 
 @dataclass
@@ -50,6 +50,26 @@ class Solution:
     converged: np.ndarray   # (R,) bool
     iterations: np.ndarray  # (R,) int
     max_gradient: np.ndarray  # (R,)
+    parked: np.ndarray | None = None   # (R,) bool: stopped early by ``park`` (neither converged nor failed)
+    state: "Resume | None" = None      # where parked replicates stand (for ``solve(resume=...)``)
+
+
+@dataclass
+class Resume:
+    """The solver's state of some replicates, to continue them later in another batch
+    exactly as if they had not stopped (:data:`NEWTON` rules): the iterations (passes)
+    already used and whether the next step must be a scoring step."""
+
+    passes: np.ndarray         # (R,) int
+    use_scoring: np.ndarray    # (R,) bool
+    fmin: np.ndarray           # (R,) discrepancy at the point reached
+
+    def take(self, rows: np.ndarray) -> "Resume":
+        return Resume(self.passes[rows], self.use_scoring[rows], self.fmin[rows])
+
+    @staticmethod
+    def concat(parts: list["Resume"]) -> "Resume":
+        return Resume(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("passes", "use_scoring", "fmin")))
 
 
 @dataclass(frozen=True)
@@ -68,7 +88,8 @@ SCORING = Rules(stop="step", first_step_scoring=True, armijo=0.0, slack=1e-12)
 
 
 def solve(objective: Objective, theta0: np.ndarray, *, rules: Rules = SCORING, exact: bool = False,
-          max_iter: int = 500, tol: float = 1e-10, max_halvings: int = 40) -> Solution:
+          max_iter: int = 500, tol: float = 1e-10, max_halvings: int = 40, park: int = 0,
+          resume: Resume | None = None) -> Solution:
     """Minimise ``objective`` for every replicate from ``theta0`` ((k,) or (R, k)).
 
     Parameters
@@ -83,11 +104,19 @@ def solve(objective: Objective, theta0: np.ndarray, *, rules: Rules = SCORING, e
         Newton steps with the objective's exact Hessian (scoring steps only when False).
     max_iter, tol, max_halvings
         Iterations, stopping tolerance and step-halvings per iteration.
+    park
+        (:data:`NEWTON` rules) Stop early when at most ``park`` replicates, and at most an
+        eighth of the batch, are still iterating: they are returned ``parked`` with their
+        ``state``, to be continued together with other batches' stragglers (a few
+        replicates iterating alone cost per call, not per replicate).
+    resume
+        Continue parked replicates (``theta0`` is where they stand): the same steps and
+        result as without the stop.
     """
     R, k = objective.n_replicates, objective.k
     theta = np.array(np.broadcast_to(theta0, (R, k)), dtype=float)
     theta, fmin = objective.prepare(theta)
-    fmin = np.array(fmin, dtype=float)
+    fmin = np.array(fmin if resume is None else resume.fmin, dtype=float)
     converged = np.zeros(R, dtype=bool)
     failed = ~np.isfinite(fmin)
     iterations = np.zeros(R, dtype=int)
@@ -95,11 +124,20 @@ def solve(objective: Objective, theta0: np.ndarray, *, rules: Rules = SCORING, e
     if k == 0:
         return Solution(theta, fmin, ~failed, iterations, np.zeros(R))
     decrement_rule = rules.stop == "decrement"
-    use_scoring = np.zeros(R, dtype=bool)
+    if (park or resume is not None) and not decrement_rule:
+        raise ValueError("solve: park and resume need the NEWTON rules")
+    use_scoring = np.zeros(R, dtype=bool) if resume is None else np.array(resume.use_scoring)
+    passes = np.zeros(R, dtype=int) if resume is None else np.array(resume.passes)
+    parked = None
     for it in range(max_iter):
-        active = np.flatnonzero(~converged & ~failed)
+        active = np.flatnonzero(~converged & ~failed & (passes < max_iter))
         if active.size == 0:
             break
+        if park and it and active.size <= park and 8 * active.size <= R:
+            parked = np.zeros(R, dtype=bool)
+            parked[active] = True
+            break
+        passes[active] += 1
         th = theta[active]
         newton_now = exact and not (rules.first_step_scoring and it == 0)
         d = objective.steps(th, active, exact=newton_now,
@@ -160,7 +198,8 @@ def solve(objective: Objective, theta0: np.ndarray, *, rules: Rules = SCORING, e
             stuck = ~accepted
             converged[rows[done | (stuck & (max_grad[rows] <= 1e-6))]] = True
             failed[rows[stuck & (max_grad[rows] > 1e-6)]] = True
-    return Solution(theta, fmin, converged, iterations, max_grad)
+    state = None if parked is None else Resume(passes, use_scoring, fmin)
+    return Solution(theta, fmin, converged, iterations, max_grad, parked, state)
 
 
 #: at most this many replicates still halving: their remaining step lengths are tried in

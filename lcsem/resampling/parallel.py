@@ -7,10 +7,10 @@ whole run of a few thousand small-model replicates; so this process never waits 
 them: it takes chunks from the front of the queue while each worker first answers a
 ping (:func:`_ready`, whose unpickling imports lcsem), and only workers that have
 answered are given chunks, from the back of the queue, one at a time (the next the
-moment they return one). A cold call is
-therefore never slower than ``n_jobs=1`` by more than the cost of starting the workers
-on the other cores, and a warm call shares the work from the start. The numbers do not
-depend on who computes a chunk.
+moment they return one). A cold call whose work would be over before a worker is ready
+(judged from its first chunk) does not wait for workers at all: it runs here, as
+``n_jobs=1``, and starts them as it returns; a warm call shares the work from the start.
+The numbers do not depend on who computes a chunk.
 
 Other joblib backends (``with joblib.parallel_backend("dask")``, ``"threading"``, ray)
 run through ``joblib.Parallel`` unchanged.
@@ -18,16 +18,19 @@ run through ``joblib.Parallel`` unchanged.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
 from .._threads import one_blas_thread
 
-__all__ = ["default_backend_is_loky", "run_with_loky", "WORKER_TIMEOUT"]
+__all__ = ["default_backend_is_loky", "run_with_loky", "WORKER_TIMEOUT", "WORKER_START"]
 
 #: Seconds an idle worker process is kept for the next call (joblib's default).
 WORKER_TIMEOUT = 300
+#: Seconds a new worker takes to start Python and import lcsem (measured here: 0.6-1.0 s)
+WORKER_START = 1.0
 
 
 def _ready() -> bool:
@@ -67,20 +70,43 @@ def _executor(n_workers: int):
     return pool
 
 
+def _warm(n_workers: int) -> bool:
+    """Whether lcsem's pool has ``n_workers`` live worker processes (started by an earlier
+    call and not yet timed out)."""
+    pool = _POOL.get("executor")
+    if pool is None or _POOL.get("workers") != n_workers:
+        return False
+    processes = getattr(pool, "_processes", None) or {}
+    return len(processes) == n_workers and all(p.is_alive() for p in processes.values())
+
+
 def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
                   finished: Callable[[Any], None]) -> None:
     """Run ``call(task)`` for every task in this process and ``n_jobs - 1`` loky workers;
     ``finished(output)`` is called in this thread as each task finishes (in any order).
     ``call`` must be picklable (a module-level function or a ``functools.partial`` of one).
 
-    This process computes in a helper thread, so this thread gives a worker its next
-    chunk the moment it returns one; every process holds one chunk at a time, so the
-    run ends at most one chunk after the last one starts.
+    Without live workers, the first chunk is computed here first: when the others would
+    take less than :data:`WORKER_START` seconds here, they are all computed here (a worker
+    would not be ready before the run ends, and starting it costs this process time) and
+    the workers are started as the call returns, for the next call. Otherwise this
+    process computes in a helper thread, so this thread gives a worker its next chunk the
+    moment it returns one; every process holds one chunk at a time, so the run ends at
+    most one chunk after the last one starts.
     """
+    pending = deque(tasks)
+    if not _warm(n_jobs - 1):
+        started = time.perf_counter()
+        finished(call(pending.popleft()))
+        if (time.perf_counter() - started) * len(pending) < WORKER_START * (n_jobs - 1):
+            while pending:
+                finished(call(pending.popleft()))
+            for _ in range(n_jobs - 1):       # workers start now, for the next call
+                _executor(n_jobs - 1).submit(_ready)
+            return
     executor = _executor(n_jobs - 1)
     pings = {executor.submit(_ready) for _ in range(n_jobs - 1)}
     local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lcsem-bootstrap")
-    pending = deque(tasks)
     running: dict = {}             # future -> "here" or "worker"
     idle = 0                       # workers that answered and hold no chunk
     try:

@@ -19,10 +19,12 @@ from ..estimation.robust_fit import ROBUST_ESTIMATORS
 from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES, fit_measures, test_statistic
 from ..results.fit_result import FitResult, parameter_name
 from ..inference.standardized import DefinedParameters, admissibility, standardized_values
-from ..engine.batch import RETRY_ITER, RETRY_STARTS, cholesky_factors, fit_batch
+from ..engine.batch import (RETRY_ITER, RETRY_STARTS, BatchFit, cholesky_factors, fast_path, needs_retry,
+                            retry_unconverged)
 from ..engine.least_squares import fit_least_squares
 
-__all__ = ["OK", "INADMISSIBLE", "FAILED", "STATUS_NAMES", "ReplicateSpec", "ChunkOutput", "evaluate"]
+__all__ = ["OK", "INADMISSIBLE", "FAILED", "STATUS_NAMES", "ReplicateSpec", "ChunkOutput", "PendingRetries",
+           "evaluate", "evaluate_pending"]
 
 OK, INADMISSIBLE, FAILED = 0, 1, 2
 NOT_PD_REASON = ("the resampled covariance matrix is singular or not positive definite (a variable is "
@@ -32,7 +34,30 @@ NOT_CONVERGED_REASON = (f"the optimiser did not converge from the full-sample es
                         f"{RETRY_ITER} Newton iterations each): no finite ML solution was found, as when "
                         f"a near-Heywood resample's estimates diverge")
 LS_MAX_ITER = 200
+#: a chunk's last few replicates still iterating (at most this many) are finished with the
+#: other chunks' (:class:`PendingRetries`)
+PARK = 8
 STATUS_NAMES = np.array(["ok", "inadmissible", "failed"], dtype=object)
+
+
+@dataclass
+class PendingRetries:
+    """Replicates whose fast path had not converged when few of its chunk were left,
+    finished together over the whole run (:func:`evaluate_pending`: the rest of their
+    Newton iterations, then the retry ladder): a handful per run, which iterating per chunk
+    would run in batches of a few rows where every call costs its fixed overhead. A
+    replicate's numbers do not depend on the batch it is finished in."""
+
+    positions: np.ndarray          # replicate numbers
+    S: np.ndarray                  # (n, p, p) their covariance matrices (as fitted)
+    fitted: BatchFit               # the fast path's outcome for them
+    n_obs: int
+
+    @staticmethod
+    def merge(parts: list["PendingRetries"]) -> "PendingRetries":
+        """One set of pending replicates from several chunks' (in the order given)."""
+        return PendingRetries(np.concatenate([p.positions for p in parts]), np.concatenate([p.S for p in parts]),
+                              BatchFit.concat([p.fitted for p in parts]), parts[0].n_obs)
 
 
 @dataclass
@@ -43,6 +68,7 @@ class ChunkOutput:
     values: np.ndarray             # (R, n_columns)
     status: np.ndarray             # (R,) int8: OK, INADMISSIBLE or FAILED
     reasons: dict[int, tuple[str, ...]]   # replicate number -> reasons (failed / inadmissible)
+    pending: PendingRetries | None = None  # replicates not finished yet (their rows are not final)
 
 
 def refit_estimator(estimator: str) -> str:
@@ -183,45 +209,79 @@ def replicate_columns(spec, fi: dict[str, np.ndarray], rows: np.ndarray, std_row
     return out
 
 
-def evaluate(spec: ReplicateSpec, S: np.ndarray, n_obs: int, positions: np.ndarray) -> ChunkOutput:
+def evaluate(spec: ReplicateSpec, S: np.ndarray, n_obs: int, positions: np.ndarray, *,
+             defer_retries: bool = False) -> ChunkOutput:
     """Fit every covariance matrix in ``S`` (denominator ``n_obs``) and compute its row of
     the distribution. GLS and ULS fit the unbiased covariance (denominator ``n_obs - 1``),
-    as lavaan."""
+    as lavaan. With ``defer_retries``, ML replicates still iterating when few of the chunk
+    are left, or that need the retry ladder, are returned in ``pending`` instead (finish
+    them with :func:`evaluate_pending`)."""
+    positions = np.asarray(positions)
     R = S.shape[0]
     if spec.estimator != "ML":
         S = S * (n_obs / (n_obs - 1.0))
-    values = np.full((R, len(spec.columns)), np.nan)
-    status = np.full(R, FAILED, dtype=np.int8)
-    reasons: dict[int, tuple[str, ...]] = {}
+    out = ChunkOutput(positions=positions, values=np.full((R, len(spec.columns)), np.nan),
+                      status=np.full(R, FAILED, dtype=np.int8), reasons={})
     # hopeless replicates are failed at once, with their reason: a resampled covariance
     # that is not positive definite (by its own Cholesky factorisation) has no ML fit
     usable = cholesky_factors(S)[0]
     for i in np.flatnonzero(~usable):
-        reasons[int(positions[i])] = (NOT_PD_REASON,)
+        out.reasons[int(positions[i])] = (NOT_PD_REASON,)
     idx = np.flatnonzero(usable)
-    if idx.size:
-        if spec.estimator == "ML":
-            fitted = fit_batch(spec.struct, S[idx], spec.theta0)
-            theta_all, fmin_all, Sigma_all, ok = fitted.theta, fitted.fmin, fitted.Sigma, fitted.converged
-            why_failed = NOT_CONVERGED_REASON
-        else:
-            theta_all, fmin_all, Sigma_all, ok = _fit_other(spec, S[idx])
-            why_failed = (f"the {spec.estimator} optimiser did not converge from the full-sample estimate "
-                          f"within {LS_MAX_ITER} iterations: no finite {spec.estimator} solution was found, "
-                          f"as when a near-Heywood resample's estimates diverge")
-        for i in idx[~ok]:
-            reasons[int(positions[i])] = (why_failed,)
-        good = idx[ok]
-        if good.size:
-            theta = theta_all[ok]
-            vals, std_rows = spec.values(theta, S[good], Sigma_all[ok], fmin_all[ok], n_obs)
-            values[good] = vals
-            status[good] = OK
-            flagged = np.flatnonzero(spec.screen(theta, std_rows))
-            if flagged.size:
-                why = admissibility(spec.struct, theta[flagged], std=std_rows[flagged])
-                for j, r in zip(flagged, why):
-                    if r:
-                        status[good[j]] = INADMISSIBLE
-                        reasons[int(positions[good[j]])] = tuple(r)
-    return ChunkOutput(positions=np.asarray(positions), values=values, status=status, reasons=reasons)
+    if not idx.size:
+        return out
+    if spec.estimator != "ML":
+        why_failed = (f"the {spec.estimator} optimiser did not converge from the full-sample estimate "
+                      f"within {LS_MAX_ITER} iterations: no finite {spec.estimator} solution was found, "
+                      f"as when a near-Heywood resample's estimates diverge")
+        _record(spec, out, idx, S, *_fit_other(spec, S[idx]), n_obs, why_failed)
+        return out
+    fitted = fast_path(spec.struct, S[idx], spec.theta0, park=PARK if defer_retries else 0)
+    if defer_retries:
+        todo = needs_retry(fitted)
+        if todo.size:
+            out.pending = PendingRetries(positions[idx[todo]], S[idx[todo]], fitted.take(todo), n_obs)
+            rest = np.setdiff1d(np.arange(idx.size), todo)
+            idx, fitted = idx[rest], fitted.take(rest)
+    else:
+        retry_unconverged(spec.struct, S[idx], spec.theta0, fitted)
+    done = fitted.finished()
+    _record(spec, out, idx, S, done.theta, done.fmin, done.Sigma, done.converged, n_obs, NOT_CONVERGED_REASON)
+    return out
+
+
+def evaluate_pending(spec: ReplicateSpec, pending: PendingRetries) -> ChunkOutput:
+    """The rows of replicates :func:`evaluate` deferred: the retry ladder for all of them
+    in one batch, then their columns."""
+    fitted = pending.fitted
+    retry_unconverged(spec.struct, pending.S, spec.theta0, fitted)
+    done = fitted.finished()
+    n = pending.positions.size
+    out = ChunkOutput(positions=pending.positions, values=np.full((n, len(spec.columns)), np.nan),
+                      status=np.full(n, FAILED, dtype=np.int8), reasons={})
+    _record(spec, out, np.arange(n), pending.S, done.theta, done.fmin, done.Sigma, done.converged,
+            pending.n_obs, NOT_CONVERGED_REASON)
+    return out
+
+
+def _record(spec: ReplicateSpec, out: ChunkOutput, idx: np.ndarray, S: np.ndarray, theta_all: np.ndarray,
+            fmin_all: np.ndarray, Sigma_all: np.ndarray, ok: np.ndarray, n_obs: int, why_failed: str) -> None:
+    """Fill ``out``'s rows ``idx`` (fitted from ``S[idx]``): columns and status of the
+    converged replicates, the reason of the others."""
+    positions, reasons = out.positions, out.reasons
+    for i in idx[~ok]:
+        reasons[int(positions[i])] = (why_failed,)
+    good = idx[ok]
+    if not good.size:
+        return
+    theta = theta_all[ok]
+    vals, std_rows = spec.values(theta, S[good], Sigma_all[ok], fmin_all[ok], n_obs)
+    out.values[good] = vals
+    out.status[good] = OK
+    flagged = np.flatnonzero(spec.screen(theta, std_rows))
+    if flagged.size:
+        why = admissibility(spec.struct, theta[flagged], std=std_rows[flagged])
+        for j, r in zip(flagged, why):
+            if r:
+                out.status[good[j]] = INADMISSIBLE
+                reasons[int(positions[good[j]])] = tuple(r)

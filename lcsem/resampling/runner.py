@@ -27,7 +27,7 @@ from .fiml import FIMLSource, evaluate_fiml
 from .parallel import default_backend_is_loky, run_with_loky
 from .groups import GroupedReplicateSpec, GroupSource, evaluate_groups, group_moments
 from .ordinal import OrdinalSource, evaluate_ordinal
-from .replicates import FAILED, ChunkOutput, ReplicateSpec, evaluate
+from .replicates import FAILED, ChunkOutput, PendingRetries, ReplicateSpec, evaluate, evaluate_pending
 from .draws import CaseDraws
 from .resample import case_moments, leave_one_out_covariances, parametric_covariances
 
@@ -81,7 +81,7 @@ def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupS
         else:
             S = case_moments([source.X], task.draws, task.positions)[1][:, 0]
             n_obs = source.n_obs
-        return evaluate(spec, S, n_obs, task.positions)
+        return evaluate(spec, S, n_obs, task.positions, defer_retries=True)
 
 
 def make_tasks(positions: np.ndarray, batch_size: int, draws: CaseDraws | None) -> list[Task]:
@@ -126,7 +126,8 @@ class Store:
         self.values[out.positions] = out.values
         self.status[out.positions] = out.status
         self.reasons.update(out.reasons)
-        self.done[out.positions] = True          # last: a chunk interrupted here is not done
+        finished = out.positions if out.pending is None else np.setdiff1d(out.positions, out.pending.positions)
+        self.done[finished] = True               # last: a chunk interrupted here is not done
 
     def save(self, force: bool = True) -> None:
         """Write the store to the checkpoint file (atomically). Unless ``force``, at most
@@ -204,13 +205,14 @@ def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSo
     ready (:mod:`lcsem.resampling.parallel`); other backends run through
     ``joblib.Parallel`` (its unordered generator).
     """
+    pending: list[PendingRetries] = []
     try:
         if n_jobs == 1 or len(tasks) <= 1:
             for task in tasks:
-                _finished(store, run_task(spec, source, task), progress)
+                _finished(store, run_task(spec, source, task), progress, pending, spec)
         elif default_backend_is_loky():
             run_with_loky(partial(run_task, spec, source), tasks, n_jobs,
-                          lambda out: _finished(store, out, progress))
+                          lambda out: _finished(store, out, progress, pending, spec))
         else:
             from joblib import Parallel, delayed
 
@@ -221,9 +223,13 @@ def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSo
             except ValueError:          # a backend without generators (multiprocessing)
                 outputs = Parallel(n_jobs=n_jobs)(calls)
             for out in outputs:
-                _finished(store, out, progress)
+                _finished(store, out, progress, pending, spec)
+        _finish_pending(spec, store, pending, progress)
     except KeyboardInterrupt:
-        store.save()                    # every chunk stored so far, whenever the last write was
+        try:                            # a few replicates: finished chunks are then complete
+            _finish_pending(spec, store, pending, progress)
+        finally:
+            store.save()                # every chunk stored so far, whenever the last write was
         return False
     finally:
         if progress:
@@ -232,8 +238,29 @@ def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSo
     return True
 
 
-def _finished(store: Store, out: ChunkOutput, progress: Progress | None) -> None:
+#: chunks' unfinished replicates are finished together once this many are waiting (and at
+#: the end of a run): few enough to keep little, many enough to share the per-call costs
+PENDING_BATCH = 64
+
+
+def _finished(store: Store, out: ChunkOutput, progress: Progress | None, pending: list,
+              spec: ReplicateSpec | None = None) -> None:
     store.add(out)
     store.save(force=False)
+    if out.pending is not None:
+        pending.append(out.pending)
     if progress:
-        progress.update(out.positions.size)
+        progress.update(out.positions.size - (0 if out.pending is None else out.pending.positions.size))
+    if spec is not None and sum(p.positions.size for p in pending) >= PENDING_BATCH:
+        _finish_pending(spec, store, pending, progress)
+
+
+def _finish_pending(spec: ReplicateSpec, store: Store, pending: list, progress: Progress | None) -> None:
+    """Finish the replicates chunks left pending (:class:`PendingRetries`), in one batch."""
+    if not pending:
+        return
+    merged = PendingRetries.merge(pending)
+    with one_blas_thread():
+        out = evaluate_pending(spec, merged)
+    pending.clear()
+    _finished(store, out, progress, pending)
