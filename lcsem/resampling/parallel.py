@@ -18,6 +18,7 @@ run through ``joblib.Parallel`` unchanged.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -51,6 +52,14 @@ def default_backend_is_loky() -> bool:
 
 
 _POOL: dict = {}                    # "executor", "workers"
+_POOL_LOCK = threading.Lock()       # a call and the background start of the workers
+
+
+def _start(n_workers: int) -> None:
+    """Start lcsem's pool of ``n_workers`` processes (each answers a ping when ready)."""
+    executor = _executor(n_workers)
+    for _ in range(n_workers):
+        executor.submit(_ready)
 
 
 def _executor(n_workers: int):
@@ -59,15 +68,16 @@ def _executor(n_workers: int):
     joblib's shared executor: joblib expects that one to be its memmapping executor."""
     from joblib.externals.loky import ProcessPoolExecutor
 
-    pool = _POOL.get("executor")
-    flags = getattr(pool, "_flags", None)
-    unusable = flags is not None and (getattr(flags, "broken", None) or getattr(flags, "shutdown", False))
-    if pool is None or _POOL.get("workers") != n_workers or unusable:
-        if pool is not None:
-            pool.shutdown(wait=False)
-        pool = ProcessPoolExecutor(max_workers=n_workers, timeout=WORKER_TIMEOUT)
-        _POOL.update(executor=pool, workers=n_workers)
-    return pool
+    with _POOL_LOCK:
+        pool = _POOL.get("executor")
+        flags = getattr(pool, "_flags", None)
+        unusable = flags is not None and (getattr(flags, "broken", None) or getattr(flags, "shutdown", False))
+        if pool is None or _POOL.get("workers") != n_workers or unusable:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            pool = ProcessPoolExecutor(max_workers=n_workers, timeout=WORKER_TIMEOUT)
+            _POOL.update(executor=pool, workers=n_workers)
+        return pool
 
 
 def _warm(n_workers: int) -> bool:
@@ -101,8 +111,9 @@ def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
         if (time.perf_counter() - started) * len(pending) < WORKER_START * (n_jobs - 1):
             while pending:
                 finished(call(pending.popleft()))
-            for _ in range(n_jobs - 1):       # workers start now, for the next call
-                _executor(n_jobs - 1).submit(_ready)
+            # the workers start for the next call, from a thread (spawning them takes this
+            # thread tens of milliseconds)
+            threading.Thread(target=_start, args=(n_jobs - 1,), daemon=True, name="lcsem-workers").start()
             return
     executor = _executor(n_jobs - 1)
     pings = {executor.submit(_ready) for _ in range(n_jobs - 1)}
