@@ -18,7 +18,7 @@ from ..inference.robust import (ROBUST_ESTIMATORS, GroupData, RobustTest, baseli
                                 scaled_fit_measures)
 from ..inference.grouped import fixed_x_ids
 from ..inference.standardized import DefinedParameters, delta_se
-from ..inference.wald import add_inference_columns, standard_errors
+from ..inference.wald import standard_errors, wald_columns
 from ..results.fit_result import FitResult
 from ..spec.model import Model
 
@@ -69,12 +69,19 @@ def result_structure(res: FitResult) -> tuple[GroupStructure, tuple]:
 
 def group_data(res: FitResult) -> GroupData:
     """The complete raw data of each group of ``res`` (model's observed order)."""
-    if res.data is None:
+    data = res.data
+    if data is None:
         raise ArgumentError("res: a robust correction needs the respondents' raw data, but this result was "
                             "fitted from summary statistics; fit with data=...")
-    parts = res.group_frames()
+    X = data[list(res.model.observed)].to_numpy(dtype=float)
+    if res.group_labels:       # the rows of :meth:`FitResult.group_frames`, as arrays laid out as
+        # theirs (column-major), so that sums over cases run in the same order
+        keys = data[res.group].astype(str).to_numpy()
+        parts = tuple(np.asfortranarray(X[keys == label]) for label in res.group_labels)
+    else:
+        parts = (X,)
     x_idx = tuple(res.model.observed.index(v) for v in res.model.roles.exogenous_observed)
-    return GroupData(tuple(np.asarray(p, dtype=float) for p in parts), x_idx)
+    return GroupData(parts, x_idx)
 
 
 def fixed_parameters(res: FitResult) -> tuple[int, ...]:
@@ -105,7 +112,7 @@ def robust_result(res: FitResult, estimator: str) -> FitResult:
              f"the scaled test are not available (NaN); the model is probably not identified: fix "
              f"parameters or add indicators", ScaledTestWarning, stacklevel=4)
         robust_vcov, test = np.full((struct.k, struct.k), np.nan), RobustTest(estimator, float("nan"))
-    base = baseline_test(estimator, model.observed, data, struct.meanstructure)
+    base = baseline_test(estimator, data, struct.meanstructure)
     if robust_vcov is not None:
         vcov = robust_vcov
     extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
@@ -121,7 +128,7 @@ def _estimates(res: FitResult, struct: GroupStructure, rows: tuple, theta: np.nd
     """``res.estimates`` with the robust standard errors: SE, z, p and CI of every free
     parameter and the delta-method SEs of ``:=`` parameters (estimates and standardised
     values are ML's, unchanged)."""
-    table = res.estimates.copy()
+    table = res.estimates          # a copy (a result hands out copies)
     free = struct.row_free
     n = free.size
     se = table["se"].to_numpy(dtype=float).copy()
@@ -130,10 +137,8 @@ def _estimates(res: FitResult, struct: GroupStructure, rows: tuple, theta: np.nd
     defined = DefinedParameters(rows)
     if defined.names:
         se[n:] = delta_se(lambda th: defined.evaluate(struct.row_values(th)), theta, vcov)
-    table["se"] = se
-    group = table.pop("group") if "group" in table.columns else None
     fixed = np.concatenate([free < 0, np.zeros(len(table) - n, bool)])
-    out = add_inference_columns(table, fixed, res.level)
-    if group is not None:
-        out.insert(3, "group", group.to_numpy())
-    return out
+    columns = wald_columns(table["est"].to_numpy(dtype=float), se, fixed, res.level)
+    for name, values in zip(("se", "z", "pvalue", "ci_lower", "ci_upper"), (se, *columns)):
+        table[name] = values
+    return table

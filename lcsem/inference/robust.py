@@ -86,11 +86,10 @@ class GroupData:
         return self._cache[key]
 
     def h1_traces(self, meanstructure: bool) -> tuple[float, ...]:
-        """``tr(A1^-1 B1)`` of the saturated model per group (computed once)."""
+        """:func:`h1_trace` (``tr(A1^-1 B1)`` of the saturated model) per group (computed once)."""
         key = ("h1", bool(meanstructure))
         if key not in self._cache:
-            self._cache[key] = tuple(_h1_trace(x, g, meanstructure)
-                                     for x, g in zip(self.X, self.gamma(meanstructure)))
+            self._cache[key] = tuple(h1_trace(x, meanstructure, self.x_idx) for x in self.X)
         return self._cache[key]
 
     @property
@@ -164,13 +163,59 @@ def gamma_matrix(X: np.ndarray, meanstructure: bool, x_idx: Sequence[int] = ()) 
 
     d = moments(X)
     if len(x_idx):
-        x_idx = list(x_idx)
-        C = np.column_stack([np.ones(X.shape[0]), X[:, x_idx]])
-        fitted = C @ np.linalg.lstsq(C, X, rcond=None)[0]
-        fitted[:, x_idx] = X[:, x_idx]
-        d = d - moments(fitted)
+        d = d - moments(_fixed_x_fitted(X, x_idx))
     d = d - d.mean(axis=0)
     return d.T @ d / X.shape[0]
+
+
+def _fixed_x_fitted(X: np.ndarray, x_idx: Sequence[int]) -> np.ndarray:
+    """``X`` with every column but the fixed.x covariates ``x_idx`` replaced by its
+    least-squares prediction from the covariates (with an intercept)."""
+    x_idx = list(x_idx)
+    C = np.column_stack([np.ones(X.shape[0]), X[:, x_idx]])
+    fitted = C @ np.linalg.lstsq(C, X, rcond=None)[0]
+    fitted[:, x_idx] = X[:, x_idx]
+    return fitted
+
+
+def h1_trace(X: np.ndarray, meanstructure: bool, x_idx: Sequence[int] = ()) -> float:
+    """``tr(A1^-1 B1)`` of the saturated model at the sample moments of one group (the h1
+    part of lavaan's ``yuan.bentler.mplus`` trace), without forming Gamma.
+
+    The saturated model's casewise moment scores are ``W_S (d_i - dbar)`` (``d_i`` the
+    moments of :func:`gamma_matrix`, ``W_S`` the :func:`weight_matrix` at the sample
+    covariance ``S``), so ``B1 = W_S Gamma W_S``, ``A1 = W_S`` and the trace is ``tr(W_S
+    Gamma) = (1/N) sum_i (d_i - dbar)' W_S (d_i - dbar)``. With ``A = S^-1``, ``d_i - dbar``
+    the vech of ``M_i = u_i u_i' - v_i v_i' - C`` (``u_i`` the centred case, ``v_i`` its
+    centred fixed.x prediction, 0 without covariates; ``C`` their mean) and the mean part
+    ``e_i = u_i - v_i``, each term is ``tr(A M_i A M_i) / 2 + e_i' A e_i`` and
+    ``tr(A M A M) = a² + b² - 2c² - 2 u'ACAu + 2 v'ACAv + tr(ACAC)`` with ``a = u'Au``,
+    ``b = v'Av``, ``c = u'Av``: O(N p²) instead of Gamma's O(N p⁴)."""
+    X = np.asarray(X, float)
+    n, p = X.shape
+    U = X - X.mean(axis=0)
+    S = U.T @ U / n
+    A = np.linalg.inv(S)
+    UA = U @ A
+    a = np.einsum("ij,ij->i", UA, U)
+    if len(x_idx):
+        F = _fixed_x_fitted(X, x_idx)
+        V = F - F.mean(axis=0)
+        VA = V @ A
+        b = np.einsum("ij,ij->i", VA, V)
+        c = np.einsum("ij,ij->i", UA, V)
+        ACA = A @ (S - V.T @ V / n) @ A
+        tr_acac = float(np.sum(ACA * (S - V.T @ V / n)))
+        quad = a * a + b * b - 2 * c * c - 2 * np.einsum("ij,ij->i", U @ ACA, U) \
+            + 2 * np.einsum("ij,ij->i", V @ ACA, V) + tr_acac
+        E = U - V
+        E = E - E.mean(axis=0)
+        means = np.einsum("ij,ij->i", E @ A, E)
+    else:                                   # C = S: ACA = A, tr(ACAC) = p
+        quad = a * a - 2 * a + p
+        means = a
+    total = 0.5 * quad + means if meanstructure else 0.5 * quad
+    return float(total.mean())
 
 
 def x_moment_mask(p: int, x_idx: Sequence[int], meanstructure: bool) -> np.ndarray:
@@ -294,15 +339,16 @@ def _moments(struct: GroupStructure, theta: np.ndarray, data: GroupData):
     return Sigma, mu
 
 
-def _pieces(struct: GroupStructure, theta: np.ndarray, data: GroupData, keep: np.ndarray | None = None):
-    """Delta_g (columns ``keep``: the parameters not held fixed), W_g (structured) and the
-    per-case parameter scores per group."""
+def _pieces(struct: GroupStructure, theta: np.ndarray, data: GroupData, keep: np.ndarray | None = None,
+            weights: bool = True):
+    """Delta_g (columns ``keep``: the parameters not held fixed), W_g (structured; None
+    without ``weights``) and the per-case parameter scores per group."""
     Sigma, mu = _moments(struct, theta, data)
     J = struct.moment_jacobian(np.asarray(theta, float))
     if keep is not None:
         J = J[:, keep]
     Delta = [J[s] for s in _group_blocks(struct)]
-    W = [weight_matrix(Sigma[g], struct.meanstructure) for g in range(struct.n_groups)]
+    W = [weight_matrix(Sigma[g], struct.meanstructure) for g in range(struct.n_groups)] if weights else None
     scores = [moment_scores(data.X[g], Sigma[g], mu[g], struct.meanstructure) @ Delta[g]
               for g in range(struct.n_groups)]
     return Delta, W, scores
@@ -329,7 +375,7 @@ def robust_analysis(estimator: str, struct: GroupStructure, theta: np.ndarray, d
 
 def _robust_analysis(estimator, struct, theta, data, with_vcov, fixed=()):
     keep = np.setdiff1d(np.arange(struct.k), np.asarray(list(fixed), int))
-    Delta, W, scores = _pieces(struct, theta, data, keep if len(fixed) else None)
+    Delta, W, scores = _pieces(struct, theta, data, keep if len(fixed) else None, weights=estimator != "MLR")
     f = data.fractions
     n_total = float(data.n.sum())
     if estimator == "MLR":
@@ -370,15 +416,6 @@ def _embed(V: np.ndarray, keep: np.ndarray, k: int) -> np.ndarray:
 def robust_vcov(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData) -> np.ndarray:
     """Robust covariance of the estimates (see :func:`robust_analysis`)."""
     return robust_analysis(estimator, struct, theta, data)[0]
-
-
-def _h1_trace(X: np.ndarray, Gamma: np.ndarray, meanstructure: bool) -> float:
-    """``tr(A1^-1 B1)`` of the saturated model at the sample moments of one group. Its
-    casewise moment scores are ``W_S (d_i - dbar)`` (``d_i`` as in :func:`gamma_matrix`, ``W_S``
-    the weight at ``S``), so ``B1 = W_S Gamma W_S``, ``A1 = W_S`` and the trace is
-    ``tr(W_S Gamma)``."""
-    S = np.cov(X, rowvar=False, bias=True).reshape(X.shape[1], X.shape[1])
-    return float(np.sum(weight_matrix(S, meanstructure) * Gamma))
 
 
 def robust_test(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData,
@@ -422,23 +459,65 @@ def independence_structure(observed: tuple[str, ...], n_groups: int, meanstructu
                           n_groups=n_groups, meanstructure=meanstructure)
 
 
-def baseline_test(estimator: str, observed: Sequence[str], data: GroupData, meanstructure: bool) -> RobustTest:
-    """:func:`robust_test` of the independence model at its estimates (sample variances and
-    means; fixed.x covariates keep their sample moments, as lavaan's baseline)."""
+def baseline_test(estimator: str, data: GroupData, meanstructure: bool) -> RobustTest:
+    """:func:`robust_test` of lavaan's independence model (:func:`baseline_rows`) at its
+    estimates, in closed form from the data of each group.
+
+    The model's parameters are moments themselves (the variances and, with means, the means
+    of the variables that are not fixed.x covariates; the covariates keep their sample
+    moments), so ``Delta_g`` selects the free moments ``P`` and, at the estimates
+    (``Sigma_g`` diagonal but for the covariates' block), the information is diagonal.
+
+    * MLR: ``A`` has ``f_g / (2 s_j²)`` (variances) and ``f_g / s_j`` (means), the casewise
+      scores are ``((z_ij² - s_j) / (2 s_j²), z_ij / s_j)`` (``z`` centred), so ``tr(B0 A^-1)``
+      is ``sum_g sum_j [mean_i (z_ij² - s_j)² / (2 s_j²) + mean_i z_ij² / s_j]``.
+    * MLM, MLMV, MLMVS: ``E`` is block diagonal over groups, so ``U Gamma`` is too, with
+      blocks ``(W_g - W_g P (P' W_g P)^-1 P' W_g) Gamma_g``.
+
+    Equal to :func:`robust_test` on :func:`independence_structure` (the tests check it)."""
     xs = list(data.x_idx)
-    if xs:
-        x_moments = [(np.cov(x, rowvar=False, bias=True).reshape(x.shape[1], x.shape[1]), x.mean(axis=0))
-                     for x in data.X]
-        struct = GroupStructure(baseline_rows(observed, len(data.X), meanstructure, x_moments, xs),
-                                tuple(observed), (), n_groups=len(data.X), meanstructure=meanstructure)
-    else:
-        struct = independence_structure(tuple(observed), len(data.X), meanstructure)
-    theta = []
-    for x in data.X:
-        theta.extend(np.delete(x.var(axis=0), xs))
-        if meanstructure:
-            theta.extend(np.delete(x.mean(axis=0), xs))
-    return robust_test(estimator, struct, np.asarray(theta), data)
+    n_x_moments = int(x_moment_mask(data.X[0].shape[1], xs, meanstructure).sum()) if len(data.X) else 0
+    n_free = 0
+    if estimator == "MLR":
+        h0 = 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for x in data.X:
+                z = np.delete(x, xs, axis=1)
+                z = z - z.mean(axis=0)
+                z2 = z * z
+                s = z2.mean(axis=0)
+                h0 += float(np.sum(np.mean((z2 - s) ** 2, axis=0) / (2 * s * s)))
+                if meanstructure:
+                    h0 += float(np.sum(z2.mean(axis=0) / s))
+                n_free += s.size * (2 if meanstructure else 1)
+        h1 = data.h1_traces(meanstructure)
+        p = data.X[0].shape[1] if len(data.X) else 0
+        n_moments = p * (p + 1) // 2 + (p if meanstructure else 0)
+        return RobustTest(estimator, float(np.sum(h1)) - h0, h1=float(np.sum(h1)), h0=h0,
+                          n_h1=len(data.X) * (n_moments - n_x_moments), n_params=n_free)
+    trace, trace2 = 0.0, 0.0
+    second = estimator in ("MLMV", "MLMVS")
+    with one_blas_thread():
+        for x, Gamma in zip(data.X, data.gamma(meanstructure)):
+            p = x.shape[1]
+            Sigma = np.diag(x.var(axis=0))
+            if xs:
+                Sigma[np.ix_(xs, xs)] = np.cov(x[:, xs], rowvar=False, bias=True).reshape(len(xs), len(xs))
+            W = weight_matrix(Sigma, meanstructure)
+            rows, cols = _vech_index(p)
+            free = np.ones(p, bool)
+            free[xs] = False
+            P = np.flatnonzero(np.concatenate([(rows == cols) & free[rows], free] if meanstructure
+                                              else [(rows == cols) & free[rows]]))
+            WP = W[:, P]
+            M = W - WP @ np.linalg.solve(W[np.ix_(P, P)], WP.T)
+            if second:
+                MG = M @ Gamma
+                trace += float(np.trace(MG))
+                trace2 += float(np.sum(MG * MG.T))
+            else:
+                trace += float(np.sum(M * Gamma))
+    return RobustTest(estimator, trace, trace2 if second else float("nan"))
 
 
 # ---------------------------------------------------------------------- scaled statistics and indices
