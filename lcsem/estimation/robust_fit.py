@@ -7,6 +7,7 @@ estimates table built from it and the scaled/robust fit indices
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from ..inference.wald import standard_errors, wald_columns
 from ..results.fit_result import FitResult
 from ..spec.model import Model
 
-__all__ = ["robust_result", "check_robust_input", "group_data", "fixed_parameters", "result_structure",
+__all__ = ["robust_result", "robust_fields", "with_indices", "check_robust_input", "group_data", "fixed_parameters", "result_structure",
            "ROBUST_ESTIMATORS"]
 
 _COMPLETE_ONLY = ("MLM", "MLMV", "MLMVS")
@@ -94,6 +95,13 @@ def fixed_parameters(res: FitResult) -> tuple[int, ...]:
 def robust_result(res: FitResult, estimator: str) -> FitResult:
     """``res`` (an ML fit of complete data) with ``estimator``'s robust standard errors and
     scaled/robust fit indices (lavaan's MLM, MLMV, MLMVS, MLR)."""
+    return replace(res, **robust_fields(res, estimator))
+
+
+def robust_fields(res: FitResult, estimator: str) -> dict[str, Any]:
+    """The fields :func:`robust_result` changes (``estimator``, ``vcov``, ``fit_indices``,
+    ``estimates``), for a caller that changes more fields of ``res`` in one
+    :func:`dataclasses.replace` (a result copies its tables when built)."""
     if estimator not in ROBUST_ESTIMATORS:
         raise ArgumentError(f"estimator: {estimator!r} is not a robust estimator ({', '.join(ROBUST_ESTIMATORS)})")
     model = res.model
@@ -118,9 +126,14 @@ def robust_result(res: FitResult, estimator: str) -> FitResult:
     extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
                                 chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
                                 n_total=float(data.n.sum()), n_groups=struct.n_groups)
-    fit_indices = pd.concat([fi, pd.Series(extra, dtype=float)]).rename("value")
-    return replace(res, estimator=estimator, vcov=vcov, fit_indices=fit_indices,
-                   estimates=_estimates(res, struct, rows, theta, vcov))
+    return dict(estimator=estimator, vcov=vcov, fit_indices=with_indices(fi, extra),
+                estimates=_estimates(res, struct, rows, theta, vcov))
+
+
+def with_indices(fit_indices: pd.Series, extra: dict[str, float]) -> pd.Series:
+    """``fit_indices`` followed by the ``extra`` indices (float, named ``"value"``)."""
+    values = np.concatenate([fit_indices.to_numpy(dtype=float), np.fromiter(extra.values(), float, len(extra))])
+    return pd.Series(values, index=pd.Index([*fit_indices.index, *extra]), name="value")
 
 
 def _estimates(res: FitResult, struct: GroupStructure, rows: tuple, theta: np.ndarray,
