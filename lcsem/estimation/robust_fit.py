@@ -39,15 +39,14 @@ def check_robust_input(model: Model, data: pd.DataFrame | None, estimator: str, 
             f"use estimator='ML' with summary statistics")
     if estimator in _COMPLETE_ONLY and isinstance(data, pd.DataFrame):
         cols = [c for c in model.observed if c in data.columns]
-        if cols:
-            counts = data[cols].isna().sum()
-            bad = counts[counts > 0]
-            if len(bad):
-                raise DataError(
-                    f"estimator: {estimator!r} needs complete data, but {', '.join(f'{c} ({int(n)})' for c, n in bad.items())} "
-                    f"{'has' if len(bad) == 1 else 'have'} missing values; use estimator='MLR' with "
-                    f"missing='ml' (FIML with robust corrections), or drop the incomplete rows yourself "
-                    f"(data.dropna(subset=[...])) if listwise deletion is intended")
+        counts = {c: np.count_nonzero(pd.isna(data[c].to_numpy())) for c in cols}
+        bad = {c: n for c, n in counts.items() if n}
+        if bad:
+            raise DataError(
+                f"estimator: {estimator!r} needs complete data, but {', '.join(f'{c} ({int(n)})' for c, n in bad.items())} "
+                f"{'has' if len(bad) == 1 else 'have'} missing values; use estimator='MLR' with "
+                f"missing='ml' (FIML with robust corrections), or drop the incomplete rows yourself "
+                f"(data.dropna(subset=[...])) if listwise deletion is intended")
     if missing not in ("listwise", "error"):
         if estimator == "MLR" and missing in ("ml", "fiml"):
             return
@@ -74,7 +73,8 @@ def group_data(res: FitResult) -> GroupData:
     if data is None:
         raise ArgumentError("res: a robust correction needs the respondents' raw data, but this result was "
                             "fitted from summary statistics; fit with data=...")
-    X = data[list(res.model.observed)].to_numpy(dtype=float)
+    cols = list(res.model.observed)
+    X = (data if list(data.columns) == cols else data[cols]).to_numpy(dtype=float)
     if res.group_labels:       # the rows of :meth:`FitResult.group_frames`, as arrays laid out as
         # theirs (column-major), so that sums over cases run in the same order
         keys = data[res.group].astype(str).to_numpy()
