@@ -52,7 +52,7 @@ from ..spec.partable import ParRow
 
 __all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "independence_structure", "gamma_matrix", "x_moment_mask", "weight_matrix",
            "moment_scores", "expected_information", "observed_information", "first_order_information",
-           "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "yuan_bentler_trace",
+           "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "satorra_bentler_meat", "yuan_bentler_trace",
            "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "baseline_test", "scaled_statistic",
            "scaled_fit_measures", "satorra_2000_difference", "ROBUST_INDEX_NAMES"]
 
@@ -109,8 +109,28 @@ class GroupData:
 
 
 # ---------------------------------------------------------------------- moment-space pieces
+@lru_cache(maxsize=64)
 def _vech_index(p: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.triu_indices(p)
+    """Rows and columns of the upper triangle, row by row (read-only, built once per ``p``)."""
+    rows, cols = np.triu_indices(p)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols
+
+
+@lru_cache(maxsize=64)
+def _weight_index(p: int) -> tuple[np.ndarray, ...]:
+    """Flat indices into a (p, p) matrix ``A`` giving ``A[r_a, r_b]``, ``A[c_a, c_b]``,
+    ``A[r_a, c_b]``, ``A[c_a, r_b]`` for every pair of vech positions ``a, b`` and the factor
+    ``w_a w_b / 4`` (``w`` 1 on the diagonal, 2 off it) of :func:`weight_matrix` (read-only,
+    built once per ``p``)."""
+    r, c = _vech_index(p)
+    w = np.where(r == c, 1.0, 2.0)
+    out = (r[:, None] * p + r[None, :], c[:, None] * p + c[None, :], r[:, None] * p + c[None, :],
+           c[:, None] * p + r[None, :], np.outer(w, w) / 4.0)
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 def duplication(p: int) -> np.ndarray:
@@ -132,10 +152,9 @@ def weight_matrix(Sigma: np.ndarray, meanstructure: bool) -> np.ndarray:
     ``w = 2`` off the diagonal and 1 on it (no p² x p² Kronecker product)."""
     p = Sigma.shape[0]
     A = np.linalg.inv(Sigma)
-    r, c = _vech_index(p)
-    M = A[np.ix_(r, r)] * A[np.ix_(c, c)] + A[np.ix_(r, c)] * A[np.ix_(c, r)]
-    w = np.where(r == c, 1.0, 2.0)
-    Wc = M * np.outer(w, w) / 4.0
+    rr, cc, rc, cr, ww = _weight_index(p)
+    a = A.ravel()
+    Wc = (a[rr] * a[cc] + a[rc] * a[cr]) * ww
     if not meanstructure:
         return Wc
     q = Wc.shape[0]
@@ -246,9 +265,12 @@ def _group_blocks(struct: GroupStructure) -> list[slice]:
 
 
 # ---------------------------------------------------------------------- information matrices
-def expected_information(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray], fractions: np.ndarray) -> np.ndarray:
-    """``E = sum_g f_g Delta_g' W_g Delta_g``."""
-    return sum(f * D.T @ Wg @ D for f, D, Wg in zip(fractions, Delta, W))
+def expected_information(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray], fractions: np.ndarray,
+                         WD: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """``E = sum_g f_g Delta_g' W_g Delta_g`` (``WD``: the products ``W_g Delta_g`` when at hand)."""
+    if WD is None:
+        WD = [Wg @ D for D, Wg in zip(Delta, W)]
+    return sum(f * D.T @ WDg for f, D, WDg in zip(fractions, Delta, WD))
 
 
 def observed_information(struct: GroupStructure, theta: np.ndarray, stats: GroupStats) -> np.ndarray:
@@ -278,16 +300,19 @@ def huber_white_vcov(A: np.ndarray, scores: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def satorra_bentler_traces(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray], Gamma: Sequence[np.ndarray],
-                           fractions: np.ndarray, E_inv: np.ndarray, second: bool = True) -> tuple[float, float]:
+                           fractions: np.ndarray, E_inv: np.ndarray, second: bool = True,
+                           meat: Sequence[np.ndarray] | None = None) -> tuple[float, float]:
     """``tr(U Gamma)`` and (``second``) ``tr((U Gamma)^2)`` with ``U = V - V Delta E^-1 Delta' V``,
     ``V = diag(f_g W_g)``, ``Gamma = diag(Gamma_g / f_g)`` (lavaan's "original" method).
     Without ``second`` the first trace is summed per group, ``tr(W_g Gamma_g) - f_g
-    tr(E^-1 Delta_g' W_g Gamma_g W_g Delta_g)``, and the second is NaN."""
+    tr(E^-1 Delta_g' W_g Gamma_g W_g Delta_g)``, and the second is NaN; ``meat``: the
+    matrices ``Delta_g' W_g Gamma_g W_g Delta_g`` when at hand (:func:`satorra_bentler_meat`)."""
     if not second:
+        if meat is None:
+            meat = satorra_bentler_meat([Wg @ Dg for Dg, Wg in zip(Delta, W)], Gamma)
         trace = 0.0
-        for f, Dg, Wg, Gg in zip(fractions, Delta, W, Gamma):
-            WD = Wg @ Dg
-            trace += float(np.sum(Wg * Gg)) - f * float(np.sum(E_inv * (WD.T @ Gg @ WD)))
+        for f, Wg, Gg, Mg in zip(fractions, W, Gamma, meat):
+            trace += float(np.sum(Wg * Gg)) - f * float(np.sum(E_inv * Mg))
         return trace, float("nan")
     V = block_diag([f * Wg for f, Wg in zip(fractions, W)])
     G = block_diag([Gg / f for f, Gg in zip(fractions, Gamma)])
@@ -296,6 +321,12 @@ def satorra_bentler_traces(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray],
     U = V - VD @ E_inv @ VD.T
     UG = U @ G
     return float(np.trace(UG)), float(np.sum(UG * UG.T))
+
+
+def satorra_bentler_meat(WD: Sequence[np.ndarray], Gamma: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``Delta_g' W_g Gamma_g W_g Delta_g`` per group from ``WD[g] = W_g Delta_g``: the middle
+    of MLM's sandwich (weighted by ``f_g``) and of the second part of ``tr(U Gamma)``."""
+    return [WDg.T @ Gg @ WDg for WDg, Gg in zip(WD, Gamma)]
 
 
 def yuan_bentler_trace(h1_traces: Sequence[float], B0: np.ndarray, A_inv: np.ndarray) -> tuple[float, float]:
@@ -393,14 +424,17 @@ def _robust_analysis(estimator, struct, theta, data, with_vcov, fixed=()):
         n_h1 = struct.n_moments - struct.n_groups * int(
             x_moment_mask(struct.p, data.x_idx, struct.meanstructure).sum())
         return vcov, RobustTest(estimator, trace, h1=float(np.sum(h1)), h0=h0, n_h1=n_h1, n_params=n_rows)
-    E = expected_information(Delta, W, f)
+    WD = [Wg @ Dg for Dg, Wg in zip(Delta, W)]
+    E = expected_information(Delta, W, f, WD)
     E_inv = np.linalg.inv(E)
     Gamma = data.gamma(struct.meanstructure)
+    second = estimator in ("MLMV", "MLMVS")
+    meat = satorra_bentler_meat(WD, Gamma) if with_vcov or not second else None
     vcov = None
     if with_vcov:
-        B = sum(fg * (Wg @ Dg).T @ Gg @ (Wg @ Dg) for fg, Dg, Wg, Gg in zip(f, Delta, W, Gamma))
+        B = sum(fg * Mg for fg, Mg in zip(f, meat))
         vcov = _embed(sandwich_vcov(E, B, n_total), keep, struct.k)
-    trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv, second=estimator in ("MLMV", "MLMVS"))
+    trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv, second=second, meat=meat)
     return vcov, RobustTest(estimator, trace, trace2)
 
 
