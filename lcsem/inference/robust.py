@@ -371,17 +371,21 @@ def _moments(struct: GroupStructure, theta: np.ndarray, data: GroupData):
 
 
 def _pieces(struct: GroupStructure, theta: np.ndarray, data: GroupData, keep: np.ndarray | None = None,
-            weights: bool = True):
-    """Delta_g (columns ``keep``: the parameters not held fixed), W_g (structured; None
-    without ``weights``) and the per-case parameter scores per group."""
+            casewise: bool = False):
+    """Delta_g (columns ``keep``: the parameters not held fixed) and, per group, either W_g
+    (structured; MLM and relatives) or, with ``casewise`` (MLR), the per-case parameter
+    scores (the other is None)."""
     Sigma, mu = _moments(struct, theta, data)
     J = struct.moment_jacobian(np.asarray(theta, float))
     if keep is not None:
         J = J[:, keep]
     Delta = [J[s] for s in _group_blocks(struct)]
-    W = [weight_matrix(Sigma[g], struct.meanstructure) for g in range(struct.n_groups)] if weights else None
-    scores = [moment_scores(data.X[g], Sigma[g], mu[g], struct.meanstructure) @ Delta[g]
-              for g in range(struct.n_groups)]
+    W = scores = None
+    if casewise:
+        scores = [moment_scores(data.X[g], Sigma[g], mu[g], struct.meanstructure) @ Delta[g]
+                  for g in range(struct.n_groups)]
+    else:
+        W = [weight_matrix(Sigma[g], struct.meanstructure) for g in range(struct.n_groups)]
     return Delta, W, scores
 
 
@@ -406,7 +410,7 @@ def robust_analysis(estimator: str, struct: GroupStructure, theta: np.ndarray, d
 
 def _robust_analysis(estimator, struct, theta, data, with_vcov, fixed=()):
     keep = np.setdiff1d(np.arange(struct.k), np.asarray(list(fixed), int))
-    Delta, W, scores = _pieces(struct, theta, data, keep if len(fixed) else None, weights=estimator != "MLR")
+    Delta, W, scores = _pieces(struct, theta, data, keep if len(fixed) else None, casewise=estimator == "MLR")
     f = data.fractions
     n_total = float(data.n.sum())
     if estimator == "MLR":
