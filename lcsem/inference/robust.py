@@ -223,10 +223,10 @@ def h1_trace(X: np.ndarray, meanstructure: bool, x_idx: Sequence[int] = ()) -> f
         VA = V @ A
         b = np.einsum("ij,ij->i", VA, V)
         c = np.einsum("ij,ij->i", UA, V)
-        ACA = A @ (S - V.T @ V / n) @ A
-        tr_acac = float(np.sum(ACA * (S - V.T @ V / n)))
+        C = S - V.T @ V / n
+        ACA = A @ C @ A
         quad = a * a + b * b - 2 * c * c - 2 * np.einsum("ij,ij->i", U @ ACA, U) \
-            + 2 * np.einsum("ij,ij->i", V @ ACA, V) + tr_acac
+            + 2 * np.einsum("ij,ij->i", V @ ACA, V) + float(np.sum(ACA * C))
         E = U - V
         E = E - E.mean(axis=0)
         means = np.einsum("ij,ij->i", E @ A, E)
@@ -510,7 +510,8 @@ def baseline_test(estimator: str, data: GroupData, meanstructure: bool) -> Robus
       scores are ``((z_ij² - s_j) / (2 s_j²), z_ij / s_j)`` (``z`` centred), so ``tr(B0 A^-1)``
       is ``sum_g sum_j [mean_i (z_ij² - s_j)² / (2 s_j²) + mean_i z_ij² / s_j]``.
     * MLM, MLMV, MLMVS: ``E`` is block diagonal over groups, so ``U Gamma`` is too, with
-      blocks ``(W_g - W_g P (P' W_g P)^-1 P' W_g) Gamma_g``.
+      blocks ``M_g Gamma_g``, ``M_g = W_g - W_g P (P' W_g P)^-1 P' W_g``; without covariates
+      ``W_g`` is diagonal and ``M_g`` keeps its covariance entries ``1 / (s_i s_j)``.
 
     Equal to :func:`robust_test` on :func:`independence_structure` (the tests check it)."""
     xs = list(data.x_idx)
@@ -538,23 +539,31 @@ def baseline_test(estimator: str, data: GroupData, meanstructure: bool) -> Robus
     with one_blas_thread():
         for x, Gamma in zip(data.X, data.gamma(meanstructure)):
             p = x.shape[1]
-            Sigma = np.diag(x.var(axis=0))
-            if xs:
-                Sigma[np.ix_(xs, xs)] = np.cov(x[:, xs], rowvar=False, bias=True).reshape(len(xs), len(xs))
-            W = weight_matrix(Sigma, meanstructure)
+            var = x.var(axis=0)
             rows, cols = _vech_index(p)
-            free = np.ones(p, bool)
-            free[xs] = False
-            P = np.flatnonzero(np.concatenate([(rows == cols) & free[rows], free] if meanstructure
-                                              else [(rows == cols) & free[rows]]))
-            WP = W[:, P]
-            M = W - WP @ np.linalg.solve(W[np.ix_(P, P)], WP.T)
-            if second:
-                MG = M @ Gamma
-                trace += float(np.trace(MG))
-                trace2 += float(np.sum(MG * MG.T))
-            else:
+            if xs:
+                Sigma = np.diag(var)
+                Sigma[np.ix_(xs, xs)] = np.cov(x[:, xs], rowvar=False, bias=True).reshape(len(xs), len(xs))
+                W = weight_matrix(Sigma, meanstructure)
+                free = np.ones(p, bool)
+                free[xs] = False
+                P = np.flatnonzero(np.concatenate([(rows == cols) & free[rows], free] if meanstructure
+                                                  else [(rows == cols) & free[rows]]))
+                WP = W[:, P]
+                M = W - WP @ np.linalg.solve(W[np.ix_(P, P)], WP.T)
                 trace += float(np.sum(M * Gamma))
+                MG = M @ Gamma if second else None
+            else:
+                # Sigma and so W are diagonal, and the projection takes out the free moments:
+                # M = diag(m), m = 1 / (s_i s_j) on the covariances (i < j), 0 elsewhere
+                m = np.zeros(Gamma.shape[0])
+                off = np.flatnonzero(rows != cols)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    m[off] = 1.0 / (var[rows[off]] * var[cols[off]])
+                trace += float(np.sum(m * np.diag(Gamma)))
+                MG = m[:, None] * Gamma if second else None
+            if second:
+                trace2 += float(np.sum(MG * MG.T))
     return RobustTest(estimator, trace, trace2 if second else float("nan"))
 
 
