@@ -6,10 +6,10 @@ For HS (CFA, N = 301, p = 9), the learning-culture model (N = 350, p = 15) and t
 by sector (2 groups): the median time of ``lcsem.fit(..., estimator="ML")``, of the robust
 step alone (:func:`lcsem.estimation.robust_fit.robust_result` on the ML result) and of the
 whole ``lcsem.fit(..., estimator="MLM")``/``"MLR"`` call, in one process, BLAS limited to one
-thread (threadpoolctl), the calls interleaved (one of each per round) so that machine load
-hits them alike. Prints a Markdown table with wall and CPU (process) times, the ratios
-(ML fit + robust step) / ML fit and robust fit / ML fit (what a user sees) from CPU times, and
-the load average.
+thread (threadpoolctl), the calls interleaved (one of each per round, in an order rotated
+from round to round) so that machine load and the position in a round hit them alike.
+Prints a Markdown table with wall and CPU (process) times, the ratios (ML fit + robust step)
+/ ML fit and robust fit / ML fit (what a user sees) from CPU times, and the load average.
 """
 
 from __future__ import annotations
@@ -38,11 +38,15 @@ ind := a*b"""
 
 
 def _time(calls: dict, repeat: int) -> dict[str, tuple[float, float]]:
-    """Median wall and CPU seconds of each call, the calls interleaved: one of each per round."""
+    """Median wall and CPU seconds of each call, the calls interleaved: one of each per round,
+    the order rotated from round to round (a call's time depends on what ran just before it,
+    by up to ~0.4 ms here: caches, the allocator, the garbage collector)."""
     wall = {k: [] for k in calls}
     cpu = {k: [] for k in calls}
-    for _ in range(repeat):
-        for key, call in calls.items():
+    keys = list(calls)
+    for r in range(repeat):
+        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+            call = calls[key]
             t, c = time.perf_counter(), time.process_time()
             call()
             wall[key].append(time.perf_counter() - t)

@@ -38,6 +38,7 @@ with missing data (FIML: casewise scores of the observed-data likelihood) can re
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
@@ -285,9 +286,9 @@ def first_order_information(scores: Sequence[np.ndarray]) -> np.ndarray:
     return S.T @ S / S.shape[0]
 
 
-def sandwich_vcov(E: np.ndarray, B: np.ndarray, n_total: float) -> np.ndarray:
-    """``E^-1 B E^-1 / N``."""
-    Einv = np.linalg.inv(E)
+def sandwich_vcov(E: np.ndarray, B: np.ndarray, n_total: float, E_inv: np.ndarray | None = None) -> np.ndarray:
+    """``E^-1 B E^-1 / N`` (``E_inv``: ``E^-1`` when at hand)."""
+    Einv = np.linalg.inv(E) if E_inv is None else E_inv
     V = Einv @ B @ Einv / n_total
     return 0.5 * (V + V.T)
 
@@ -417,7 +418,7 @@ def _robust_analysis(estimator, struct, theta, data, with_vcov, fixed=()):
         A = observed_information(struct, theta, data.stats())[np.ix_(keep, keep)]
         A_inv = np.linalg.inv(A)
         B0 = first_order_information(scores)
-        vcov = _embed(sandwich_vcov(A, B0, n_total), keep, struct.k) if with_vcov else None
+        vcov = _embed(sandwich_vcov(A, B0, n_total, A_inv), keep, struct.k) if with_vcov else None
         h1 = data.h1_traces(struct.meanstructure)
         trace, h0 = yuan_bentler_trace(h1, B0, A_inv)
         # lavaan divides the h0 trace by its count of free parameters before equality
@@ -437,7 +438,7 @@ def _robust_analysis(estimator, struct, theta, data, with_vcov, fixed=()):
     vcov = None
     if with_vcov:
         B = sum(fg * Mg for fg, Mg in zip(f, meat))
-        vcov = _embed(sandwich_vcov(E, B, n_total), keep, struct.k)
+        vcov = _embed(sandwich_vcov(E, B, n_total, E_inv), keep, struct.k)
     trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv, second=second, meat=meat)
     return vcov, RobustTest(estimator, trace, trace2)
 
@@ -602,18 +603,23 @@ def _c_hat(kind: str, scaled: dict[str, float], df: float) -> float:
     return scaled["scaling_factor"]
 
 
+def _finite(*values: float) -> bool:
+    """Whether every value is a finite number (scalars; cheaper than ``np.isfinite`` of a list)."""
+    return all(math.isfinite(v) for v in values)
+
+
 def _cfi(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
-    if not np.isfinite([x2, df, x20, df0, c, c0]).all():       # lavaan: NA in, NA out
+    if not _finite(x2, df, x20, df0, c, c0):       # lavaan: NA in, NA out
         return float("nan")
     t1 = max(x2 - c * df, 0.0)
     t2 = max(x2 - c * df, x20 - c0 * df0, 0.0)
-    if np.isclose(t1, 0.0, rtol=0, atol=1.5e-8) and np.isclose(t2, 0.0, rtol=0, atol=1.5e-8):
+    if abs(t1) <= 1.5e-8 and abs(t2) <= 1.5e-8:    # lavaan: both (nearly) 0
         return 1.0
     return 1.0 - t1 / t2
 
 
 def _tli(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
-    if not np.isfinite([x2, df, x20, df0, c, c0]).all():
+    if not _finite(x2, df, x20, df0, c, c0):
         return float("nan")
     t1 = (x2 - c * df) * df0
     t2 = (x20 - c0 * df0) * df
@@ -625,11 +631,11 @@ def _tli(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
 
 
 def _rmsea(x2, df, n, G, c=1.0) -> float:
-    if not np.isfinite([x2, df]).all():
+    if not _finite(x2, df):
         return float("nan")
     if not df > 0:
         return 0.0
-    if not np.isfinite(c):
+    if not math.isfinite(c):
         return float("nan")
     return float(np.sqrt(max(x2 / n / df - c / n, 0.0)) * np.sqrt(G))
 
@@ -640,11 +646,11 @@ def _rmsea_interval(x2, df, n, G, c=1.0, level: float = 0.90) -> tuple[float, fl
     is already below that (lavaan's rules). By cdflib's inverse in the non-centrality
     (``scipy.special.chndtrinc``), equal to root finding (agreement ~1e-14) and ~1,000
     times faster."""
-    if not np.isfinite([x2, df]).all():
+    if not _finite(x2, df):
         return float("nan"), float("nan")
     if df < 1:
         return 0.0, 0.0
-    if not np.isfinite(c):
+    if not math.isfinite(c):
         return float("nan"), float("nan")
     central = float(chdtr(df, x2))
     upper_p, lower_p = 1 - (1 - level) / 2, (1 - level) / 2
