@@ -54,7 +54,7 @@ from ..spec.partable import ParRow
 __all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "independence_structure", "gamma_matrix", "x_moment_mask", "weight_matrix",
            "moment_scores", "expected_information", "observed_information", "first_order_information",
            "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "satorra_bentler_meat", "yuan_bentler_trace",
-           "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "baseline_test", "scaled_statistic",
+           "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "baseline_test", "h1_trace", "scaled_statistic",
            "scaled_fit_measures", "satorra_2000_difference", "ROBUST_INDEX_NAMES"]
 
 #: robust ML estimators and lavaan's test each uses
