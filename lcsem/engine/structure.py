@@ -256,11 +256,13 @@ class GroupStructure:
         rows, cols = np.triu_indices(self.p)
         blocks = []
         for g, gs in enumerate(self.groups):
-            J = gs.jacobian(theta)[0]
-            blocks.append(J[:, rows, cols].T)
+            _, _, B, C, Bnu = self.group_moments(theta, g)
+            U, V, c = gs.jacobian_vectors(B, C)
+            u, v = U[0], V[0]
+            # vech of dSigma / d entry e = c_e (u_e v_e' + v_e u_e'), then entries -> theta
+            D = c[:, None] * (u[:, rows] * v[:, cols] + v[:, rows] * u[:, cols])
+            blocks.append(D.T @ gs.free_map)
             if self.meanstructure:
-                _, _, B, C, Bnu = self.group_moments(theta, g)
-                U, _, _ = gs.jacobian_vectors(B, C)
                 blocks.append(self.mean_jacobian(g, B, Bnu, U)[0])
         return np.concatenate(blocks, axis=0)
 

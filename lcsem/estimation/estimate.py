@@ -28,8 +28,8 @@ from ..data.moments import SampleMoments, moments_from_data, moments_from_summar
 from .grouped import best_start
 from .grouped_result import fit_grouped_result
 from .provenance import versions
-from .robust_fiml import fiml_robust_result
-from .robust_fit import ROBUST_ESTIMATORS, check_robust_input, robust_result
+from .robust_fiml import fiml_robust_fields
+from .robust_fit import ROBUST_ESTIMATORS, check_robust_input, robust_fields
 from ..inference.standardized import (STANDARDIZED_KINDS, DefinedParameters, admissibility, delta_se, r2_values,
                           standardized_values, unscaled_variables)
 
@@ -238,7 +238,7 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         except np.linalg.LinAlgError as exc:
             raise EstimationError(f"estimation failed with a singular matrix ({exc}); the model is "
                                   f"probably not identified: fix parameters or add indicators") from None
-    return _robust(replace(result, warnings=tuple(w.message for w in caught)), robust)
+    return _robust(result, robust, warnings=tuple(w.message for w in caught))
 
 
 def _fit_ordered(model, data, estimator, missing, level, sample_cov, group, group_equal, group_partial, engine,
@@ -269,13 +269,16 @@ def _fit_ordered(model, data, estimator, missing, level, sample_cov, group, grou
                            level, group, group_equal, group_partial)
 
 
-def _robust(res: FitResult, estimator: str | None) -> FitResult:
-    """``res`` with ``estimator``'s robust corrections (unchanged when None)."""
-    if estimator is None:
-        return res
-    with recording() as caught, one_blas_thread():
-        out = fiml_robust_result(res) if res.missing == "ml" else robust_result(res, estimator)
-    return replace(out, warnings=res.warnings + tuple(w.message for w in caught))
+def _robust(res: FitResult, estimator: str | None, warnings: tuple[str, ...] | None = None) -> FitResult:
+    """``res`` with ``estimator``'s robust corrections (none when None) and, when given,
+    ``warnings`` in place of its warnings, in one copy of the result (unchanged when there
+    is nothing to change)."""
+    changes: dict = {} if warnings is None else {"warnings": warnings}
+    if estimator is not None:
+        with recording() as caught, one_blas_thread():
+            changes.update(fiml_robust_fields(res) if res.missing == "ml" else robust_fields(res, estimator))
+        changes["warnings"] = (res.warnings if warnings is None else warnings) + tuple(w.message for w in caught)
+    return replace(res, **changes) if changes else res
 
 
 #: values of ``fit(engine=...)``

@@ -79,7 +79,7 @@ def fit_grouped_result(model: Model, data: pd.DataFrame | None, estimator: str, 
     parts = [g.data if group is None else g.data.assign(**{group: label})
              for g, label in zip(moments.groups, moments.labels or ("",))]
     frame = pd.concat(parts) if all(p is not None for p in parts) else None
-    return FitResult(
+    res = FitResult(
         model=model, estimator=estimator, estimates=out["estimates"], fit_indices=out["fit_indices"],
         r2=series(out["r2"], list(out["endogenous"]), "r2"), converged=out["converged"],
         inadmissible=out["inadmissible"], warnings=tuple(w.message for w in caught),
@@ -90,3 +90,7 @@ def fit_grouped_result(model: Model, data: pd.DataFrame | None, estimator: str, 
         group=group, group_labels=labels, group_equal=group_equal, group_partial=group_partial,
         meanstructure=means, implied_mean=series(out["mu"], cols, "mean") if means else None,
         information=out.get("information", "expected"))
+    # the table just fitted is the result's parameter table (the cached FitResult.rows would
+    # build the same one again, ~1 ms, e.g. for robust corrections)
+    res.__dict__["rows"] = rows
+    return res

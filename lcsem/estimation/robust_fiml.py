@@ -23,10 +23,9 @@ lavaan 0.6.14's semantics (``se = "robust.huber.white"``, ``test = "yuan.bentler
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from .._warnings import warn
 from ..data.missing import MissingPatterns, em_moments, missing_patterns, pattern_inverse
@@ -38,13 +37,13 @@ from ..inference.robust import (RobustTest, _cfi, _rmsea, _rmsea_close, _rmsea_i
                                 yuan_bentler_trace, block_diag, independence_structure)
 from ..results.fit_result import FitResult
 from ..spec.partable import ParRow
-from .robust_fit import _estimates, result_structure
+from .robust_fit import _estimates, result_structure, with_indices
 
 #: robust indices that lavaan computes by its FIML correction with missing data
 FIML_CORRECTED = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
                   "rmsea_pvalue_robust")
 
-__all__ = ["fiml_patterns", "h1_moments", "h1_information", "saturated_observed_information", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result", "fiml_corrected", "FIML_CORRECTED"]
+__all__ = ["fiml_patterns", "h1_moments", "h1_information", "saturated_observed_information", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result", "fiml_robust_fields", "fiml_corrected", "FIML_CORRECTED"]
 
 
 def fiml_patterns(res: FitResult) -> tuple[MissingPatterns, ...]:
@@ -260,6 +259,12 @@ def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
 def fiml_robust_result(res: FitResult) -> FitResult:
     """``res`` (a FIML fit) with lavaan's MLR corrections: Huber-White standard errors and the
     Yuan-Bentler scaled test with the scaled and robust fit indices."""
+    return replace(res, **fiml_robust_fields(res))
+
+
+def fiml_robust_fields(res: FitResult) -> dict[str, Any]:
+    """The fields :func:`fiml_robust_result` changes (see
+    :func:`~lcsem.estimation.robust_fit.robust_fields`)."""
     struct, rows = result_structure(res)
     patterns = fiml_patterns(res)
     theta = np.asarray(res.theta, float)
@@ -289,9 +294,8 @@ def fiml_robust_result(res: FitResult) -> FitResult:
                                 chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
                                 n_total=n_total, n_groups=struct.n_groups)
     extra.update(_fiml_robust_indices(struct, theta, patterns, h1, h1_info, n_total))
-    fit_indices = pd.concat([fi, pd.Series(extra, dtype=float)]).rename("value")
-    return replace(res, estimator="MLR", vcov=vcov, fit_indices=fit_indices,
-                   estimates=_estimates(res, struct, rows, theta, vcov))
+    return dict(estimator="MLR", vcov=vcov, fit_indices=with_indices(fi, extra),
+                estimates=_estimates(res, struct, rows, theta, vcov))
 
 
 # ---------------------------------------------------------------------- FIML-corrected robust indices

@@ -7,6 +7,7 @@ estimates table built from it and the scaled/robust fit indices
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,11 +19,11 @@ from ..inference.robust import (ROBUST_ESTIMATORS, GroupData, RobustTest, baseli
                                 scaled_fit_measures)
 from ..inference.grouped import fixed_x_ids
 from ..inference.standardized import DefinedParameters, delta_se
-from ..inference.wald import add_inference_columns, standard_errors
+from ..inference.wald import standard_errors, wald_columns
 from ..results.fit_result import FitResult
 from ..spec.model import Model
 
-__all__ = ["robust_result", "check_robust_input", "group_data", "fixed_parameters", "result_structure",
+__all__ = ["robust_result", "robust_fields", "with_indices", "check_robust_input", "group_data", "fixed_parameters", "result_structure",
            "ROBUST_ESTIMATORS"]
 
 _COMPLETE_ONLY = ("MLM", "MLMV", "MLMVS")
@@ -38,15 +39,14 @@ def check_robust_input(model: Model, data: pd.DataFrame | None, estimator: str, 
             f"use estimator='ML' with summary statistics")
     if estimator in _COMPLETE_ONLY and isinstance(data, pd.DataFrame):
         cols = [c for c in model.observed if c in data.columns]
-        if cols:
-            counts = data[cols].isna().sum()
-            bad = counts[counts > 0]
-            if len(bad):
-                raise DataError(
-                    f"estimator: {estimator!r} needs complete data, but {', '.join(f'{c} ({int(n)})' for c, n in bad.items())} "
-                    f"{'has' if len(bad) == 1 else 'have'} missing values; use estimator='MLR' with "
-                    f"missing='ml' (FIML with robust corrections), or drop the incomplete rows yourself "
-                    f"(data.dropna(subset=[...])) if listwise deletion is intended")
+        counts = {c: np.count_nonzero(pd.isna(data[c].to_numpy())) for c in cols}
+        bad = {c: n for c, n in counts.items() if n}
+        if bad:
+            raise DataError(
+                f"estimator: {estimator!r} needs complete data, but {', '.join(f'{c} ({int(n)})' for c, n in bad.items())} "
+                f"{'has' if len(bad) == 1 else 'have'} missing values; use estimator='MLR' with "
+                f"missing='ml' (FIML with robust corrections), or drop the incomplete rows yourself "
+                f"(data.dropna(subset=[...])) if listwise deletion is intended")
     if missing not in ("listwise", "error"):
         if estimator == "MLR" and missing in ("ml", "fiml"):
             return
@@ -69,12 +69,20 @@ def result_structure(res: FitResult) -> tuple[GroupStructure, tuple]:
 
 def group_data(res: FitResult) -> GroupData:
     """The complete raw data of each group of ``res`` (model's observed order)."""
-    if res.data is None:
+    data = res.data
+    if data is None:
         raise ArgumentError("res: a robust correction needs the respondents' raw data, but this result was "
                             "fitted from summary statistics; fit with data=...")
-    parts = res.group_frames()
+    cols = list(res.model.observed)
+    X = (data if list(data.columns) == cols else data[cols]).to_numpy(dtype=float)
+    if res.group_labels:       # the rows of :meth:`FitResult.group_frames`, as arrays laid out as
+        # theirs (column-major), so that sums over cases run in the same order
+        keys = data[res.group].astype(str).to_numpy()
+        parts = tuple(np.asfortranarray(X[keys == label]) for label in res.group_labels)
+    else:
+        parts = (X,)
     x_idx = tuple(res.model.observed.index(v) for v in res.model.roles.exogenous_observed)
-    return GroupData(tuple(np.asarray(p, dtype=float) for p in parts), x_idx)
+    return GroupData(parts, x_idx)
 
 
 def fixed_parameters(res: FitResult) -> tuple[int, ...]:
@@ -87,6 +95,13 @@ def fixed_parameters(res: FitResult) -> tuple[int, ...]:
 def robust_result(res: FitResult, estimator: str) -> FitResult:
     """``res`` (an ML fit of complete data) with ``estimator``'s robust standard errors and
     scaled/robust fit indices (lavaan's MLM, MLMV, MLMVS, MLR)."""
+    return replace(res, **robust_fields(res, estimator))
+
+
+def robust_fields(res: FitResult, estimator: str) -> dict[str, Any]:
+    """The fields :func:`robust_result` changes (``estimator``, ``vcov``, ``fit_indices``,
+    ``estimates``), for a caller that changes more fields of ``res`` in one
+    :func:`dataclasses.replace` (a result copies its tables when built)."""
     if estimator not in ROBUST_ESTIMATORS:
         raise ArgumentError(f"estimator: {estimator!r} is not a robust estimator ({', '.join(ROBUST_ESTIMATORS)})")
     model = res.model
@@ -105,15 +120,20 @@ def robust_result(res: FitResult, estimator: str) -> FitResult:
              f"the scaled test are not available (NaN); the model is probably not identified: fix "
              f"parameters or add indicators", ScaledTestWarning, stacklevel=4)
         robust_vcov, test = np.full((struct.k, struct.k), np.nan), RobustTest(estimator, float("nan"))
-    base = baseline_test(estimator, model.observed, data, struct.meanstructure)
+    base = baseline_test(estimator, data, struct.meanstructure)
     if robust_vcov is not None:
         vcov = robust_vcov
     extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
                                 chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
                                 n_total=float(data.n.sum()), n_groups=struct.n_groups)
-    fit_indices = pd.concat([fi, pd.Series(extra, dtype=float)]).rename("value")
-    return replace(res, estimator=estimator, vcov=vcov, fit_indices=fit_indices,
-                   estimates=_estimates(res, struct, rows, theta, vcov))
+    return dict(estimator=estimator, vcov=vcov, fit_indices=with_indices(fi, extra),
+                estimates=_estimates(res, struct, rows, theta, vcov))
+
+
+def with_indices(fit_indices: pd.Series, extra: dict[str, float]) -> pd.Series:
+    """``fit_indices`` followed by the ``extra`` indices (float, named ``"value"``)."""
+    values = np.concatenate([fit_indices.to_numpy(dtype=float), np.fromiter(extra.values(), float, len(extra))])
+    return pd.Series(values, index=pd.Index([*fit_indices.index, *extra]), name="value")
 
 
 def _estimates(res: FitResult, struct: GroupStructure, rows: tuple, theta: np.ndarray,
@@ -121,7 +141,7 @@ def _estimates(res: FitResult, struct: GroupStructure, rows: tuple, theta: np.nd
     """``res.estimates`` with the robust standard errors: SE, z, p and CI of every free
     parameter and the delta-method SEs of ``:=`` parameters (estimates and standardised
     values are ML's, unchanged)."""
-    table = res.estimates.copy()
+    table = res.estimates          # a copy (a result hands out copies)
     free = struct.row_free
     n = free.size
     se = table["se"].to_numpy(dtype=float).copy()
@@ -130,10 +150,8 @@ def _estimates(res: FitResult, struct: GroupStructure, rows: tuple, theta: np.nd
     defined = DefinedParameters(rows)
     if defined.names:
         se[n:] = delta_se(lambda th: defined.evaluate(struct.row_values(th)), theta, vcov)
-    table["se"] = se
-    group = table.pop("group") if "group" in table.columns else None
     fixed = np.concatenate([free < 0, np.zeros(len(table) - n, bool)])
-    out = add_inference_columns(table, fixed, res.level)
-    if group is not None:
-        out.insert(3, "group", group.to_numpy())
-    return out
+    columns = wald_columns(table["est"].to_numpy(dtype=float), se, fixed, res.level)
+    for name, values in zip(("se", "z", "pvalue", "ci_lower", "ci_upper"), (se, *columns)):
+        table[name] = values
+    return table

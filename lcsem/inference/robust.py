@@ -38,6 +38,7 @@ with missing data (FIML: casewise scores of the observed-data likelihood) can re
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
@@ -52,8 +53,8 @@ from ..spec.partable import ParRow
 
 __all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "independence_structure", "gamma_matrix", "x_moment_mask", "weight_matrix",
            "moment_scores", "expected_information", "observed_information", "first_order_information",
-           "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "yuan_bentler_trace",
-           "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "baseline_test", "scaled_statistic",
+           "sandwich_vcov", "huber_white_vcov", "satorra_bentler_traces", "satorra_bentler_meat", "yuan_bentler_trace",
+           "robust_analysis", "robust_test", "robust_vcov", "baseline_rows", "baseline_test", "h1_trace", "scaled_statistic",
            "scaled_fit_measures", "satorra_2000_difference", "ROBUST_INDEX_NAMES"]
 
 #: robust ML estimators and lavaan's test each uses
@@ -86,11 +87,10 @@ class GroupData:
         return self._cache[key]
 
     def h1_traces(self, meanstructure: bool) -> tuple[float, ...]:
-        """``tr(A1^-1 B1)`` of the saturated model per group (computed once)."""
+        """:func:`h1_trace` (``tr(A1^-1 B1)`` of the saturated model) per group (computed once)."""
         key = ("h1", bool(meanstructure))
         if key not in self._cache:
-            self._cache[key] = tuple(_h1_trace(x, g, meanstructure)
-                                     for x, g in zip(self.X, self.gamma(meanstructure)))
+            self._cache[key] = tuple(h1_trace(x, meanstructure, self.x_idx) for x in self.X)
         return self._cache[key]
 
     @property
@@ -110,8 +110,28 @@ class GroupData:
 
 
 # ---------------------------------------------------------------------- moment-space pieces
+@lru_cache(maxsize=64)
 def _vech_index(p: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.triu_indices(p)
+    """Rows and columns of the upper triangle, row by row (read-only, built once per ``p``)."""
+    rows, cols = np.triu_indices(p)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols
+
+
+@lru_cache(maxsize=64)
+def _weight_index(p: int) -> tuple[np.ndarray, ...]:
+    """Flat indices into a (p, p) matrix ``A`` giving ``A[r_a, r_b]``, ``A[c_a, c_b]``,
+    ``A[r_a, c_b]``, ``A[c_a, r_b]`` for every pair of vech positions ``a, b`` and the factor
+    ``w_a w_b / 4`` (``w`` 1 on the diagonal, 2 off it) of :func:`weight_matrix` (read-only,
+    built once per ``p``)."""
+    r, c = _vech_index(p)
+    w = np.where(r == c, 1.0, 2.0)
+    out = (r[:, None] * p + r[None, :], c[:, None] * p + c[None, :], r[:, None] * p + c[None, :],
+           c[:, None] * p + r[None, :], np.outer(w, w) / 4.0)
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 def duplication(p: int) -> np.ndarray:
@@ -133,10 +153,9 @@ def weight_matrix(Sigma: np.ndarray, meanstructure: bool) -> np.ndarray:
     ``w = 2`` off the diagonal and 1 on it (no p² x p² Kronecker product)."""
     p = Sigma.shape[0]
     A = np.linalg.inv(Sigma)
-    r, c = _vech_index(p)
-    M = A[np.ix_(r, r)] * A[np.ix_(c, c)] + A[np.ix_(r, c)] * A[np.ix_(c, r)]
-    w = np.where(r == c, 1.0, 2.0)
-    Wc = M * np.outer(w, w) / 4.0
+    rr, cc, rc, cr, ww = _weight_index(p)
+    a = A.ravel()
+    Wc = (a[rr] * a[cc] + a[rc] * a[cr]) * ww
     if not meanstructure:
         return Wc
     q = Wc.shape[0]
@@ -164,13 +183,59 @@ def gamma_matrix(X: np.ndarray, meanstructure: bool, x_idx: Sequence[int] = ()) 
 
     d = moments(X)
     if len(x_idx):
-        x_idx = list(x_idx)
-        C = np.column_stack([np.ones(X.shape[0]), X[:, x_idx]])
-        fitted = C @ np.linalg.lstsq(C, X, rcond=None)[0]
-        fitted[:, x_idx] = X[:, x_idx]
-        d = d - moments(fitted)
+        d = d - moments(_fixed_x_fitted(X, x_idx))
     d = d - d.mean(axis=0)
     return d.T @ d / X.shape[0]
+
+
+def _fixed_x_fitted(X: np.ndarray, x_idx: Sequence[int]) -> np.ndarray:
+    """``X`` with every column but the fixed.x covariates ``x_idx`` replaced by its
+    least-squares prediction from the covariates (with an intercept)."""
+    x_idx = list(x_idx)
+    C = np.column_stack([np.ones(X.shape[0]), X[:, x_idx]])
+    fitted = C @ np.linalg.lstsq(C, X, rcond=None)[0]
+    fitted[:, x_idx] = X[:, x_idx]
+    return fitted
+
+
+def h1_trace(X: np.ndarray, meanstructure: bool, x_idx: Sequence[int] = ()) -> float:
+    """``tr(A1^-1 B1)`` of the saturated model at the sample moments of one group (the h1
+    part of lavaan's ``yuan.bentler.mplus`` trace), without forming Gamma.
+
+    The saturated model's casewise moment scores are ``W_S (d_i - dbar)`` (``d_i`` the
+    moments of :func:`gamma_matrix`, ``W_S`` the :func:`weight_matrix` at the sample
+    covariance ``S``), so ``B1 = W_S Gamma W_S``, ``A1 = W_S`` and the trace is ``tr(W_S
+    Gamma) = (1/N) sum_i (d_i - dbar)' W_S (d_i - dbar)``. With ``A = S^-1``, ``d_i - dbar``
+    the vech of ``M_i = u_i u_i' - v_i v_i' - C`` (``u_i`` the centred case, ``v_i`` its
+    centred fixed.x prediction, 0 without covariates; ``C`` their mean) and the mean part
+    ``e_i = u_i - v_i``, each term is ``tr(A M_i A M_i) / 2 + e_i' A e_i`` and
+    ``tr(A M A M) = a² + b² - 2c² - 2 u'ACAu + 2 v'ACAv + tr(ACAC)`` with ``a = u'Au``,
+    ``b = v'Av``, ``c = u'Av``: O(N p²) instead of Gamma's O(N p⁴)."""
+    X = np.asarray(X, float)
+    n, p = X.shape
+    U = X - X.mean(axis=0)
+    S = U.T @ U / n
+    A = np.linalg.inv(S)
+    UA = U @ A
+    a = np.einsum("ij,ij->i", UA, U)
+    if len(x_idx):
+        F = _fixed_x_fitted(X, x_idx)
+        V = F - F.mean(axis=0)
+        VA = V @ A
+        b = np.einsum("ij,ij->i", VA, V)
+        c = np.einsum("ij,ij->i", UA, V)
+        C = S - V.T @ V / n
+        ACA = A @ C @ A
+        quad = a * a + b * b - 2 * c * c - 2 * np.einsum("ij,ij->i", U @ ACA, U) \
+            + 2 * np.einsum("ij,ij->i", V @ ACA, V) + float(np.sum(ACA * C))
+        E = U - V
+        E = E - E.mean(axis=0)
+        means = np.einsum("ij,ij->i", E @ A, E)
+    else:                                   # C = S: ACA = A, tr(ACAC) = p
+        quad = a * a - 2 * a + p
+        means = a
+    total = 0.5 * quad + means if meanstructure else 0.5 * quad
+    return float(total.mean())
 
 
 def x_moment_mask(p: int, x_idx: Sequence[int], meanstructure: bool) -> np.ndarray:
@@ -201,9 +266,12 @@ def _group_blocks(struct: GroupStructure) -> list[slice]:
 
 
 # ---------------------------------------------------------------------- information matrices
-def expected_information(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray], fractions: np.ndarray) -> np.ndarray:
-    """``E = sum_g f_g Delta_g' W_g Delta_g``."""
-    return sum(f * D.T @ Wg @ D for f, D, Wg in zip(fractions, Delta, W))
+def expected_information(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray], fractions: np.ndarray,
+                         WD: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """``E = sum_g f_g Delta_g' W_g Delta_g`` (``WD``: the products ``W_g Delta_g`` when at hand)."""
+    if WD is None:
+        WD = [Wg @ D for D, Wg in zip(Delta, W)]
+    return sum(f * D.T @ WDg for f, D, WDg in zip(fractions, Delta, WD))
 
 
 def observed_information(struct: GroupStructure, theta: np.ndarray, stats: GroupStats) -> np.ndarray:
@@ -218,9 +286,9 @@ def first_order_information(scores: Sequence[np.ndarray]) -> np.ndarray:
     return S.T @ S / S.shape[0]
 
 
-def sandwich_vcov(E: np.ndarray, B: np.ndarray, n_total: float) -> np.ndarray:
-    """``E^-1 B E^-1 / N``."""
-    Einv = np.linalg.inv(E)
+def sandwich_vcov(E: np.ndarray, B: np.ndarray, n_total: float, E_inv: np.ndarray | None = None) -> np.ndarray:
+    """``E^-1 B E^-1 / N`` (``E_inv``: ``E^-1`` when at hand)."""
+    Einv = np.linalg.inv(E) if E_inv is None else E_inv
     V = Einv @ B @ Einv / n_total
     return 0.5 * (V + V.T)
 
@@ -233,16 +301,19 @@ def huber_white_vcov(A: np.ndarray, scores: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def satorra_bentler_traces(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray], Gamma: Sequence[np.ndarray],
-                           fractions: np.ndarray, E_inv: np.ndarray, second: bool = True) -> tuple[float, float]:
+                           fractions: np.ndarray, E_inv: np.ndarray, second: bool = True,
+                           meat: Sequence[np.ndarray] | None = None) -> tuple[float, float]:
     """``tr(U Gamma)`` and (``second``) ``tr((U Gamma)^2)`` with ``U = V - V Delta E^-1 Delta' V``,
     ``V = diag(f_g W_g)``, ``Gamma = diag(Gamma_g / f_g)`` (lavaan's "original" method).
     Without ``second`` the first trace is summed per group, ``tr(W_g Gamma_g) - f_g
-    tr(E^-1 Delta_g' W_g Gamma_g W_g Delta_g)``, and the second is NaN."""
+    tr(E^-1 Delta_g' W_g Gamma_g W_g Delta_g)``, and the second is NaN; ``meat``: the
+    matrices ``Delta_g' W_g Gamma_g W_g Delta_g`` when at hand (:func:`satorra_bentler_meat`)."""
     if not second:
+        if meat is None:
+            meat = satorra_bentler_meat([Wg @ Dg for Dg, Wg in zip(Delta, W)], Gamma)
         trace = 0.0
-        for f, Dg, Wg, Gg in zip(fractions, Delta, W, Gamma):
-            WD = Wg @ Dg
-            trace += float(np.sum(Wg * Gg)) - f * float(np.sum(E_inv * (WD.T @ Gg @ WD)))
+        for f, Wg, Gg, Mg in zip(fractions, W, Gamma, meat):
+            trace += float(np.sum(Wg * Gg)) - f * float(np.sum(E_inv * Mg))
         return trace, float("nan")
     V = block_diag([f * Wg for f, Wg in zip(fractions, W)])
     G = block_diag([Gg / f for f, Gg in zip(fractions, Gamma)])
@@ -251,6 +322,12 @@ def satorra_bentler_traces(Delta: Sequence[np.ndarray], W: Sequence[np.ndarray],
     U = V - VD @ E_inv @ VD.T
     UG = U @ G
     return float(np.trace(UG)), float(np.sum(UG * UG.T))
+
+
+def satorra_bentler_meat(WD: Sequence[np.ndarray], Gamma: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``Delta_g' W_g Gamma_g W_g Delta_g`` per group from ``WD[g] = W_g Delta_g``: the middle
+    of MLM's sandwich (weighted by ``f_g``) and of the second part of ``tr(U Gamma)``."""
+    return [WDg.T @ Gg @ WDg for WDg, Gg in zip(WD, Gamma)]
 
 
 def yuan_bentler_trace(h1_traces: Sequence[float], B0: np.ndarray, A_inv: np.ndarray) -> tuple[float, float]:
@@ -294,17 +371,22 @@ def _moments(struct: GroupStructure, theta: np.ndarray, data: GroupData):
     return Sigma, mu
 
 
-def _pieces(struct: GroupStructure, theta: np.ndarray, data: GroupData, keep: np.ndarray | None = None):
-    """Delta_g (columns ``keep``: the parameters not held fixed), W_g (structured) and the
-    per-case parameter scores per group."""
+def _pieces(struct: GroupStructure, theta: np.ndarray, data: GroupData, keep: np.ndarray | None = None,
+            casewise: bool = False):
+    """Delta_g (columns ``keep``: the parameters not held fixed) and, per group, either W_g
+    (structured; MLM and relatives) or, with ``casewise`` (MLR), the per-case parameter
+    scores (the other is None)."""
     Sigma, mu = _moments(struct, theta, data)
     J = struct.moment_jacobian(np.asarray(theta, float))
     if keep is not None:
         J = J[:, keep]
     Delta = [J[s] for s in _group_blocks(struct)]
-    W = [weight_matrix(Sigma[g], struct.meanstructure) for g in range(struct.n_groups)]
-    scores = [moment_scores(data.X[g], Sigma[g], mu[g], struct.meanstructure) @ Delta[g]
-              for g in range(struct.n_groups)]
+    W = scores = None
+    if casewise:
+        scores = [moment_scores(data.X[g], Sigma[g], mu[g], struct.meanstructure) @ Delta[g]
+                  for g in range(struct.n_groups)]
+    else:
+        W = [weight_matrix(Sigma[g], struct.meanstructure) for g in range(struct.n_groups)]
     return Delta, W, scores
 
 
@@ -329,14 +411,14 @@ def robust_analysis(estimator: str, struct: GroupStructure, theta: np.ndarray, d
 
 def _robust_analysis(estimator, struct, theta, data, with_vcov, fixed=()):
     keep = np.setdiff1d(np.arange(struct.k), np.asarray(list(fixed), int))
-    Delta, W, scores = _pieces(struct, theta, data, keep if len(fixed) else None)
+    Delta, W, scores = _pieces(struct, theta, data, keep if len(fixed) else None, casewise=estimator == "MLR")
     f = data.fractions
     n_total = float(data.n.sum())
     if estimator == "MLR":
         A = observed_information(struct, theta, data.stats())[np.ix_(keep, keep)]
         A_inv = np.linalg.inv(A)
         B0 = first_order_information(scores)
-        vcov = _embed(sandwich_vcov(A, B0, n_total), keep, struct.k) if with_vcov else None
+        vcov = _embed(sandwich_vcov(A, B0, n_total, A_inv), keep, struct.k) if with_vcov else None
         h1 = data.h1_traces(struct.meanstructure)
         trace, h0 = yuan_bentler_trace(h1, B0, A_inv)
         # lavaan divides the h0 trace by its count of free parameters before equality
@@ -347,14 +429,17 @@ def _robust_analysis(estimator, struct, theta, data, with_vcov, fixed=()):
         n_h1 = struct.n_moments - struct.n_groups * int(
             x_moment_mask(struct.p, data.x_idx, struct.meanstructure).sum())
         return vcov, RobustTest(estimator, trace, h1=float(np.sum(h1)), h0=h0, n_h1=n_h1, n_params=n_rows)
-    E = expected_information(Delta, W, f)
+    WD = [Wg @ Dg for Dg, Wg in zip(Delta, W)]
+    E = expected_information(Delta, W, f, WD)
     E_inv = np.linalg.inv(E)
     Gamma = data.gamma(struct.meanstructure)
+    second = estimator in ("MLMV", "MLMVS")
+    meat = satorra_bentler_meat(WD, Gamma) if with_vcov or not second else None
     vcov = None
     if with_vcov:
-        B = sum(fg * (Wg @ Dg).T @ Gg @ (Wg @ Dg) for fg, Dg, Wg, Gg in zip(f, Delta, W, Gamma))
-        vcov = _embed(sandwich_vcov(E, B, n_total), keep, struct.k)
-    trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv, second=estimator in ("MLMV", "MLMVS"))
+        B = sum(fg * Mg for fg, Mg in zip(f, meat))
+        vcov = _embed(sandwich_vcov(E, B, n_total, E_inv), keep, struct.k)
+    trace, trace2 = satorra_bentler_traces(Delta, W, Gamma, f, E_inv, second=second, meat=meat)
     return vcov, RobustTest(estimator, trace, trace2)
 
 
@@ -370,15 +455,6 @@ def _embed(V: np.ndarray, keep: np.ndarray, k: int) -> np.ndarray:
 def robust_vcov(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData) -> np.ndarray:
     """Robust covariance of the estimates (see :func:`robust_analysis`)."""
     return robust_analysis(estimator, struct, theta, data)[0]
-
-
-def _h1_trace(X: np.ndarray, Gamma: np.ndarray, meanstructure: bool) -> float:
-    """``tr(A1^-1 B1)`` of the saturated model at the sample moments of one group. Its
-    casewise moment scores are ``W_S (d_i - dbar)`` (``d_i`` as in :func:`gamma_matrix`, ``W_S``
-    the weight at ``S``), so ``B1 = W_S Gamma W_S``, ``A1 = W_S`` and the trace is
-    ``tr(W_S Gamma)``."""
-    S = np.cov(X, rowvar=False, bias=True).reshape(X.shape[1], X.shape[1])
-    return float(np.sum(weight_matrix(S, meanstructure) * Gamma))
 
 
 def robust_test(estimator: str, struct: GroupStructure, theta: np.ndarray, data: GroupData,
@@ -422,23 +498,74 @@ def independence_structure(observed: tuple[str, ...], n_groups: int, meanstructu
                           n_groups=n_groups, meanstructure=meanstructure)
 
 
-def baseline_test(estimator: str, observed: Sequence[str], data: GroupData, meanstructure: bool) -> RobustTest:
-    """:func:`robust_test` of the independence model at its estimates (sample variances and
-    means; fixed.x covariates keep their sample moments, as lavaan's baseline)."""
+def baseline_test(estimator: str, data: GroupData, meanstructure: bool) -> RobustTest:
+    """:func:`robust_test` of lavaan's independence model (:func:`baseline_rows`) at its
+    estimates, in closed form from the data of each group.
+
+    The model's parameters are moments themselves (the variances and, with means, the means
+    of the variables that are not fixed.x covariates; the covariates keep their sample
+    moments), so ``Delta_g`` selects the free moments ``P`` and, at the estimates
+    (``Sigma_g`` diagonal but for the covariates' block), the information is diagonal.
+
+    * MLR: ``A`` has ``f_g / (2 s_j²)`` (variances) and ``f_g / s_j`` (means), the casewise
+      scores are ``((z_ij² - s_j) / (2 s_j²), z_ij / s_j)`` (``z`` centred), so ``tr(B0 A^-1)``
+      is ``sum_g sum_j [mean_i (z_ij² - s_j)² / (2 s_j²) + mean_i z_ij² / s_j]``.
+    * MLM, MLMV, MLMVS: ``E`` is block diagonal over groups, so ``U Gamma`` is too, with
+      blocks ``M_g Gamma_g``, ``M_g = W_g - W_g P (P' W_g P)^-1 P' W_g``; without covariates
+      ``W_g`` is diagonal and ``M_g`` keeps its covariance entries ``1 / (s_i s_j)``.
+
+    Equal to :func:`robust_test` on :func:`independence_structure` (the tests check it)."""
     xs = list(data.x_idx)
-    if xs:
-        x_moments = [(np.cov(x, rowvar=False, bias=True).reshape(x.shape[1], x.shape[1]), x.mean(axis=0))
-                     for x in data.X]
-        struct = GroupStructure(baseline_rows(observed, len(data.X), meanstructure, x_moments, xs),
-                                tuple(observed), (), n_groups=len(data.X), meanstructure=meanstructure)
-    else:
-        struct = independence_structure(tuple(observed), len(data.X), meanstructure)
-    theta = []
-    for x in data.X:
-        theta.extend(np.delete(x.var(axis=0), xs))
-        if meanstructure:
-            theta.extend(np.delete(x.mean(axis=0), xs))
-    return robust_test(estimator, struct, np.asarray(theta), data)
+    n_x_moments = int(x_moment_mask(data.X[0].shape[1], xs, meanstructure).sum()) if len(data.X) else 0
+    n_free = 0
+    if estimator == "MLR":
+        h0 = 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for x in data.X:
+                z = np.delete(x, xs, axis=1)
+                z = z - z.mean(axis=0)
+                z2 = z * z
+                s = z2.mean(axis=0)
+                h0 += float(np.sum(np.mean((z2 - s) ** 2, axis=0) / (2 * s * s)))
+                if meanstructure:
+                    h0 += float(np.sum(z2.mean(axis=0) / s))
+                n_free += s.size * (2 if meanstructure else 1)
+        h1 = data.h1_traces(meanstructure)
+        p = data.X[0].shape[1] if len(data.X) else 0
+        n_moments = p * (p + 1) // 2 + (p if meanstructure else 0)
+        return RobustTest(estimator, float(np.sum(h1)) - h0, h1=float(np.sum(h1)), h0=h0,
+                          n_h1=len(data.X) * (n_moments - n_x_moments), n_params=n_free)
+    trace, trace2 = 0.0, 0.0
+    second = estimator in ("MLMV", "MLMVS")
+    with one_blas_thread():
+        for x, Gamma in zip(data.X, data.gamma(meanstructure)):
+            p = x.shape[1]
+            var = x.var(axis=0)
+            rows, cols = _vech_index(p)
+            if xs:
+                Sigma = np.diag(var)
+                Sigma[np.ix_(xs, xs)] = np.cov(x[:, xs], rowvar=False, bias=True).reshape(len(xs), len(xs))
+                W = weight_matrix(Sigma, meanstructure)
+                free = np.ones(p, bool)
+                free[xs] = False
+                P = np.flatnonzero(np.concatenate([(rows == cols) & free[rows], free] if meanstructure
+                                                  else [(rows == cols) & free[rows]]))
+                WP = W[:, P]
+                M = W - WP @ np.linalg.solve(W[np.ix_(P, P)], WP.T)
+                trace += float(np.sum(M * Gamma))
+                MG = M @ Gamma if second else None
+            else:
+                # Sigma and so W are diagonal, and the projection takes out the free moments:
+                # M = diag(m), m = 1 / (s_i s_j) on the covariances (i < j), 0 elsewhere
+                m = np.zeros(Gamma.shape[0])
+                off = np.flatnonzero(rows != cols)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    m[off] = 1.0 / (var[rows[off]] * var[cols[off]])
+                trace += float(np.sum(m * np.diag(Gamma)))
+                MG = m[:, None] * Gamma if second else None
+            if second:
+                trace2 += float(np.sum(MG * MG.T))
+    return RobustTest(estimator, trace, trace2 if second else float("nan"))
 
 
 # ---------------------------------------------------------------------- scaled statistics and indices
@@ -476,18 +603,23 @@ def _c_hat(kind: str, scaled: dict[str, float], df: float) -> float:
     return scaled["scaling_factor"]
 
 
+def _finite(*values: float) -> bool:
+    """Whether every value is a finite number (scalars; cheaper than ``np.isfinite`` of a list)."""
+    return all(math.isfinite(v) for v in values)
+
+
 def _cfi(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
-    if not np.isfinite([x2, df, x20, df0, c, c0]).all():       # lavaan: NA in, NA out
+    if not _finite(x2, df, x20, df0, c, c0):       # lavaan: NA in, NA out
         return float("nan")
     t1 = max(x2 - c * df, 0.0)
     t2 = max(x2 - c * df, x20 - c0 * df0, 0.0)
-    if np.isclose(t1, 0.0, rtol=0, atol=1.5e-8) and np.isclose(t2, 0.0, rtol=0, atol=1.5e-8):
+    if abs(t1) <= 1.5e-8 and abs(t2) <= 1.5e-8:    # lavaan: both (nearly) 0
         return 1.0
     return 1.0 - t1 / t2
 
 
 def _tli(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
-    if not np.isfinite([x2, df, x20, df0, c, c0]).all():
+    if not _finite(x2, df, x20, df0, c, c0):
         return float("nan")
     t1 = (x2 - c * df) * df0
     t2 = (x20 - c0 * df0) * df
@@ -499,11 +631,11 @@ def _tli(x2, df, x20, df0, c=1.0, c0=1.0) -> float:
 
 
 def _rmsea(x2, df, n, G, c=1.0) -> float:
-    if not np.isfinite([x2, df]).all():
+    if not _finite(x2, df):
         return float("nan")
     if not df > 0:
         return 0.0
-    if not np.isfinite(c):
+    if not math.isfinite(c):
         return float("nan")
     return float(np.sqrt(max(x2 / n / df - c / n, 0.0)) * np.sqrt(G))
 
@@ -514,11 +646,11 @@ def _rmsea_interval(x2, df, n, G, c=1.0, level: float = 0.90) -> tuple[float, fl
     is already below that (lavaan's rules). By cdflib's inverse in the non-centrality
     (``scipy.special.chndtrinc``), equal to root finding (agreement ~1e-14) and ~1,000
     times faster."""
-    if not np.isfinite([x2, df]).all():
+    if not _finite(x2, df):
         return float("nan"), float("nan")
     if df < 1:
         return 0.0, 0.0
-    if not np.isfinite(c):
+    if not math.isfinite(c):
         return float("nan"), float("nan")
     central = float(chdtr(df, x2))
     upper_p, lower_p = 1 - (1 - level) / 2, (1 - level) / 2

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import _lazy
 
-__all__ = ["ESTIMATE_COLUMNS", "standard_errors", "add_inference_columns"]
+__all__ = ["ESTIMATE_COLUMNS", "standard_errors", "add_inference_columns", "wald_columns"]
 
 #: columns of ``FitResult.estimates`` (lavaan's names)
 ESTIMATE_COLUMNS = ["lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci_lower", "ci_upper",
@@ -28,10 +28,17 @@ def add_inference_columns(table: pd.DataFrame, fixed: np.ndarray, level: float) 
     parameter without a standard error (not identified) gets NaN everywhere."""
     table = table.copy()
     est, se = table["est"].to_numpy(dtype=float), table["se"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["z"] = est / se
-    table["pvalue"] = 2 * _lazy.norm_sf(np.abs(table["z"].to_numpy(dtype=float)))
-    crit = _lazy.norm_ppf(0.5 + level / 2)
-    table["ci_lower"] = np.where(fixed, est, est - crit * se)
-    table["ci_upper"] = np.where(fixed, est, est + crit * se)
+    for name, values in zip(("z", "pvalue", "ci_lower", "ci_upper"), wald_columns(est, se, fixed, level)):
+        table[name] = values
     return table[ESTIMATE_COLUMNS]
+
+
+def wald_columns(est: np.ndarray, se: np.ndarray, fixed: np.ndarray,
+                 level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays behind :func:`add_inference_columns`: ``z``, ``pvalue``, ``ci_lower`` and
+    ``ci_upper`` of estimates ``est`` with standard errors ``se``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    pvalue = 2 * _lazy.norm_sf(np.abs(z))
+    crit = _lazy.norm_ppf(0.5 + level / 2)
+    return z, pvalue, np.where(fixed, est, est - crit * se), np.where(fixed, est, est + crit * se)
