@@ -104,7 +104,6 @@ def robust_fields(res: FitResult, estimator: str) -> dict[str, Any]:
     :func:`dataclasses.replace` (a result copies its tables when built)."""
     if estimator not in ROBUST_ESTIMATORS:
         raise ArgumentError(f"estimator: {estimator!r} is not a robust estimator ({', '.join(ROBUST_ESTIMATORS)})")
-    model = res.model
     struct, rows = result_structure(res)
     data = group_data(res)
     theta = np.asarray(res.theta, float)
