@@ -32,7 +32,8 @@ from ..data.missing import MissingPatterns, em_moments, missing_patterns, patter
 from ..engine.fiml import FIMLObjective
 from ..engine.structure import GroupStructure
 from ..exceptions import ArgumentError, ScaledTestWarning
-from ..inference.robust import (RobustTest, _cfi, _rmsea, _rmsea_close, _rmsea_interval, _tli,
+from ..inference.fit_indices import rmsea_close, rmsea_interval
+from ..inference.robust import (RobustTest, _cfi, _rmsea, _tli,
                                 first_order_information, scaled_fit_measures, weight_matrix,
                                 yuan_bentler_trace, block_diag, independence_structure)
 from ..results.fit_result import FitResult
@@ -402,7 +403,7 @@ def _fiml_robust_indices(struct: GroupStructure, theta: np.ndarray, patterns: tu
     out = {"cfi_robust": _cfi(c["XX3"], c["df3"], c["XX3_null"], c["df3_null"], c["c_hat3"], c["c_hat3_null"]),
            "tli_robust": _tli(c["XX3"], c["df3"], c["XX3_null"], c["df3_null"], c["c_hat3"], c["c_hat3_null"]),
            "rmsea_robust": _rmsea(c["XX3"], c["df3"], n_total, G, c["c_hat3"])}
-    out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = _rmsea_interval(
-        c["XX3_scaled"], c["df3"], n_total, G, c["c_hat3"])
-    out["rmsea_pvalue_robust"] = _rmsea_close(c["XX3_scaled"], c["df3"], n_total, G, c["c_hat3"])
+    out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = rmsea_interval(
+        c["XX3_scaled"], c["df3"], n_total, groups=G, c=c["c_hat3"])
+    out["rmsea_pvalue_robust"] = rmsea_close(c["XX3_scaled"], c["df3"], n_total, groups=G, c=c["c_hat3"])
     return out

@@ -16,7 +16,7 @@ from ..engine.rescale import scale_covariance
 from ..spec.partable import ParRow
 
 __all__ = ["FIT_INDEX_NAMES", "BOOTSTRAP_INDEX_NAMES", "fit_measures", "test_statistic", "baseline_chisq",
-           "independence_chisq", "chisq_pvalue", "cfi", "tli", "nfi", "rmsea", "rmsea_ci", "rmsea_pvalue",
+           "independence_chisq", "chisq_pvalue", "cfi", "tli", "nfi", "rmsea", "rmsea_interval", "rmsea_close",
            "srmr", "gfi", "agfi", "loglik"]
 
 FIT_INDEX_NAMES = ("chisq", "df", "pvalue", "cfi", "tli", "nfi", "rmsea", "rmsea_ci_lower",
@@ -148,10 +148,10 @@ def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np
     }
     if with_ci:
         flat = np.atleast_1d(chisq).ravel()
-        ci = np.array([rmsea_ci(c, df, n_rmsea) for c in flat]).reshape(*np.shape(chisq), 2)
+        ci = np.array([rmsea_interval(c, df, n_rmsea) for c in flat]).reshape(*np.shape(chisq), 2)
         out["rmsea_ci_lower"] = ci[..., 0]
         out["rmsea_ci_upper"] = ci[..., 1]
-        out["rmsea_pvalue"] = np.asarray(rmsea_pvalue(chisq, df, n_rmsea), dtype=float)
+        out["rmsea_pvalue"] = np.asarray(rmsea_close(chisq, df, n_rmsea), dtype=float)
     return {k: out[k] for k in FIT_INDEX_NAMES if k in out}
 
 
@@ -210,33 +210,35 @@ def rmsea(chisq, df, n_obs):
     return np.sqrt(np.maximum(np.asarray(chisq, float) / (n_obs * df) - 1.0 / n_obs, 0.0))
 
 
-def _ncp_for(chisq: float, df: int, prob: float) -> float:
-    """Non-centrality lambda with F(chisq; df, lambda) = prob (0 when impossible)."""
-    if not np.isfinite(chisq) or _lazy.chi2_cdf(chisq, df) < prob:
-        return 0.0
-    if _lazy.chi2_cdf(chisq, df) == prob:
-        return 0.0
-    return _lazy.ncx2_noncentrality(chisq, df, prob)
+def rmsea_interval(chisq: float, df: float, n_obs: float, *, groups: int = 1, c: float = 1.0,
+                   level: float = 0.90) -> tuple[float, float]:
+    """lavaan's RMSEA interval ``sqrt(c lambda G / (N df))``: ``lambda`` is the non-centrality
+    whose chi-square CDF at ``chisq`` is ``1 - (1 - level) / 2`` (lower bound) or
+    ``(1 - level) / 2`` (upper), 0 where the central CDF is already below that; (0, 0)
+    when ``df < 1``. ``groups`` (G) and ``c`` are the multi-group and robust scalings
+    (``c`` = 1 and G = 1 for the ordinary index). ``lambda`` comes from cdflib's inverse in
+    the non-centrality (``scipy.special.chndtrinc``)."""
+    if not (np.isfinite(chisq) and np.isfinite(df)):
+        return float("nan"), float("nan")
+    if df < 1:
+        return 0.0, 0.0
+    if not np.isfinite(c):
+        return float("nan"), float("nan")
+    central = float(_lazy.chi2_cdf(chisq, df))
+    upper_p, lower_p = 1 - (1 - level) / 2, (1 - level) / 2
+    lam_lo = _lazy.ncx2_noncentrality(chisq, df, upper_p) if central >= upper_p else 0.0
+    lam_hi = _lazy.ncx2_noncentrality(chisq, df, lower_p) if central >= lower_p else 0.0
+    scale = np.sqrt(c * groups / (n_obs * df))
+    return float(np.sqrt(lam_lo) * scale), float(np.sqrt(lam_hi) * scale)
 
 
-def rmsea_ci(chisq: float, df: int, n_obs: int, level: float = 0.90) -> tuple[float, float]:
-    """Confidence interval of RMSEA from the non-central chi-square distribution; (0, 0)
-    when df = 0 (lavaan)."""
-    if df <= 0:
-        return (0.0, 0.0)
-    if not np.isfinite(chisq):
-        return (np.nan, np.nan)
-    upper_prob, lower_prob = (1 - level) / 2, 1 - (1 - level) / 2
-    lam_lo = _ncp_for(chisq, df, lower_prob)
-    lam_hi = _ncp_for(chisq, df, upper_prob)
-    return (float(np.sqrt(lam_lo / (n_obs * df))), float(np.sqrt(lam_hi / (n_obs * df))))
-
-
-def rmsea_pvalue(chisq, df, n_obs, close: float = 0.05):
-    """p-value of the test of close fit (H0: RMSEA <= ``close``)."""
-    if df <= 0:
+def rmsea_close(chisq, df: float, n_obs: float, *, groups: int = 1, c: float = 1.0, close: float = 0.05):
+    """p-value of the test of close fit (H0: RMSEA <= ``close``), with lavaan's multi-group
+    and robust scalings (:func:`rmsea_interval`); NaN when ``df <= 0``. Vectorised over
+    ``chisq``."""
+    if not df > 0:
         return np.nan
-    return _lazy.ncx2_sf(chisq, df, n_obs * df * close ** 2)
+    return _lazy.ncx2_sf(chisq, df, n_obs * df * close ** 2 / c / groups)
 
 
 def srmr(S: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
@@ -335,7 +337,7 @@ def grouped_fit_measures(S: np.ndarray, mean: np.ndarray | None, Sigma: np.ndarr
     if least_squares:
         ll = np.nan
     n_rmsea = N - G if least_squares else N
-    lo, hi = rmsea_ci(chisq, df, n_rmsea)
+    lo, hi = rmsea_interval(chisq, df, n_rmsea)
     out = {
         "chisq": chisq, "df": df,
         "pvalue": float(chisq_pvalue(chisq, df)) if estimator != "ULS" else np.nan,

@@ -20,7 +20,8 @@ from typing import Sequence
 import numpy as np
 from scipy.special import chdtri, chndtr
 
-from .robust import _cfi, _chisq_sf, _rmsea, _rmsea_close, _rmsea_interval, _tli, block_diag
+from .fit_indices import rmsea_close, rmsea_interval
+from .robust import _cfi, _chisq_sf, _rmsea, _tli, block_diag
 
 __all__ = ["ordinal_fit_measures", "catml_corrections"]
 
@@ -144,9 +145,9 @@ def ordinal_fit_measures(*, chisq: float, df: float, chisq0: float, df0: float, 
                              if np.isfinite([x3, c3, x30, c30]).all() else nan)
     # RMSEA
     out["rmsea"] = _rmsea(chisq, df, N, G)
-    out["rmsea_ci_lower"], out["rmsea_ci_upper"] = _rmsea_interval(chisq, df, N, G)
+    out["rmsea_ci_lower"], out["rmsea_ci_upper"] = rmsea_interval(chisq, df, N, groups=G)
     out["rmsea_ci_level"] = 0.90
-    out["rmsea_pvalue"] = _rmsea_close(chisq, df, N, G)
+    out["rmsea_pvalue"] = rmsea_close(chisq, df, N, groups=G)
     out["rmsea_close_h0"] = 0.05
     out["rmsea_notclose_pvalue"] = _notclose(chisq, df, N, G)
     out["rmsea_notclose_h0"] = 0.08
@@ -156,15 +157,15 @@ def ordinal_fit_measures(*, chisq: float, df: float, chisq0: float, df0: float, 
         else:
             x2s, df2 = chisq, scaled["scaling_factor"] * df if df > 0 else nan   # tr(U Gamma)
         out["rmsea_scaled"] = _rmsea(x2s, df2, N, G)
-        out["rmsea_ci_lower_scaled"], out["rmsea_ci_upper_scaled"] = _rmsea_interval(x2s, df2, N, G)
-        out["rmsea_pvalue_scaled"] = _rmsea_close(x2s, df2, N, G)
+        out["rmsea_ci_lower_scaled"], out["rmsea_ci_upper_scaled"] = rmsea_interval(x2s, df2, N, groups=G)
+        out["rmsea_pvalue_scaled"] = rmsea_close(x2s, df2, N, groups=G)
         out["rmsea_notclose_pvalue_scaled"] = _notclose(x2s, df2, N, G)
         x3s = cat.get("XX3_scaled", nan)
         df3 = cat.get("df3", nan)
         out["rmsea_robust"] = _rmsea(x3, df3, N, G, c3) if np.isfinite(x3) else nan
         if np.isfinite(x3s):
-            out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = _rmsea_interval(x3s, df3, N, G, c3)
-            out["rmsea_pvalue_robust"] = _rmsea_close(x3s, df3, N, G, c3)
+            out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = rmsea_interval(x3s, df3, N, groups=G, c=c3)
+            out["rmsea_pvalue_robust"] = rmsea_close(x3s, df3, N, groups=G, c=c3)
             out["rmsea_notclose_pvalue_robust"] = _notclose(x3s, df3, N, G, c3)
         else:
             for key in ("rmsea_ci_lower_robust", "rmsea_ci_upper_robust", "rmsea_pvalue_robust",

@@ -44,12 +44,13 @@ from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
-from scipy.special import chdtr, chdtrc, chndtr, chndtrinc
 
+from .. import _lazy
 from .._threads import one_blas_thread
 from ..engine.curvature import hessian
 from ..engine.structure import GroupStats, GroupStructure
 from ..spec.partable import ParRow
+from .fit_indices import rmsea_close, rmsea_interval
 
 __all__ = ["ROBUST_ESTIMATORS", "ROBUST_TESTS", "RobustTest", "GroupData", "independence_structure", "gamma_matrix", "x_moment_mask", "weight_matrix",
            "moment_scores", "expected_information", "observed_information", "first_order_information",
@@ -640,32 +641,6 @@ def _rmsea(x2, df, n, G, c=1.0) -> float:
     return float(np.sqrt(max(x2 / n / df - c / n, 0.0)) * np.sqrt(G))
 
 
-def _rmsea_interval(x2, df, n, G, c=1.0, level: float = 0.90) -> tuple[float, float]:
-    """lavaan's RMSEA interval ``sqrt(c lambda / (N df)) sqrt(G)``, ``lambda`` the non-centrality
-    whose chi-square CDF at ``x2`` is 0.95 (lower) or 0.05 (upper); 0 where the central CDF
-    is already below that (lavaan's rules). By cdflib's inverse in the non-centrality
-    (``scipy.special.chndtrinc``), equal to root finding (agreement ~1e-14) and ~1,000
-    times faster."""
-    if not _finite(x2, df):
-        return float("nan"), float("nan")
-    if df < 1:
-        return 0.0, 0.0
-    if not math.isfinite(c):
-        return float("nan"), float("nan")
-    central = float(chdtr(df, x2))
-    upper_p, lower_p = 1 - (1 - level) / 2, (1 - level) / 2
-    lam_lo = float(chndtrinc(x2, df, upper_p)) if central >= upper_p else 0.0
-    lam_hi = float(chndtrinc(x2, df, lower_p)) if central >= lower_p else 0.0
-    scale = np.sqrt(c * G / (n * df))
-    return float(np.sqrt(lam_lo) * scale), float(np.sqrt(lam_hi) * scale)
-
-
-def _rmsea_close(x2, df, n, G, c=1.0, h0=0.05) -> float:
-    if not (df > 0 and np.isfinite(x2)):
-        return float("nan")
-    return float(1.0 - chndtr(x2, df, n * df * h0 ** 2 / c / G))
-
-
 def scaled_shifted(stat: float, df: float, trace: float, trace2: float) -> tuple[float, float, float]:
     """Satorra's (2000) scaled-and-shifted statistic ``a T + b`` with ``a = sqrt(df /
     tr(UG)^2)``, ``b = df - a tr(UG)``: ``(a T + b, a, b)`` (lavaan's scaled.shifted test
@@ -676,7 +651,7 @@ def scaled_shifted(stat: float, df: float, trace: float, trace2: float) -> tuple
 
 
 def _chisq_sf(x2, df) -> float:
-    return float(chdtrc(df, x2))
+    return float(_lazy.chi2_sf(x2, df))
 
 
 def scaled_fit_measures(model_test: RobustTest, base_test: RobustTest, *, chisq: float, df: float,
@@ -714,8 +689,8 @@ def scaled_fit_measures(model_test: RobustTest, base_test: RobustTest, *, chisq:
         x2s, dfs = chisq, (model_test.trace if df > 0 and np.isfinite(model_test.trace) and model_test.trace != 0
                            else float("nan"))
     out["rmsea_scaled"] = _rmsea(x2s, dfs, N, G) if np.isfinite(dfs) else float("nan")
-    out["rmsea_ci_lower_scaled"], out["rmsea_ci_upper_scaled"] = _rmsea_interval(x2s, dfs, N, G)
-    out["rmsea_pvalue_scaled"] = _rmsea_close(x2s, dfs, N, G)
+    out["rmsea_ci_lower_scaled"], out["rmsea_ci_upper_scaled"] = rmsea_interval(x2s, dfs, N, groups=G)
+    out["rmsea_pvalue_scaled"] = rmsea_close(x2s, dfs, N, groups=G)
     if kind != "mean.var.adjusted":
         c_model = _c_hat(kind, m, df)
         c_base = _c_hat(kind, b, df0)
@@ -725,8 +700,9 @@ def scaled_fit_measures(model_test: RobustTest, base_test: RobustTest, *, chisq:
         out["tli_robust"] = _tli(chisq, df, chisq0, df0, c_model, c_base)
         out["rmsea_robust"] = _rmsea(chisq, df, N, G, c_model)
         c = m["scaling_factor"]
-        out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = _rmsea_interval(m["stat"], df, N, G, c)
-        out["rmsea_pvalue_robust"] = _rmsea_close(m["stat"], df, N, G, c)
+        out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = rmsea_interval(m["stat"], df, N, groups=G,
+                                                                                    c=c)
+        out["rmsea_pvalue_robust"] = rmsea_close(m["stat"], df, N, groups=G, c=c)
     return out
 
 
