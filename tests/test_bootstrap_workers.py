@@ -116,3 +116,25 @@ def test_dask_workers_get_glibc_thresholds_back(monkeypatch, tuning, expected):
         env, tuned = client.submit(_tune_in_worker, pure=False).result()
     assert env == "65536"                  # dask's nanny sets it ...
     assert tuned is expected               # ... and lcsem resets glibc's thresholds unless told not to
+
+
+def test_stragglers_queued_and_shared_among_loky_workers_give_the_same_numbers(hs_fit, monkeypatch):
+    """With workers, waiting stragglers go back into the queue as a task and the last ones
+    are split among the processes: the distribution is that of one process, bit for bit."""
+    from lcsem.resampling import runner
+
+    merges = {"n": 0}
+    real_merge = runner.PendingRetries.merge
+
+    def counting_merge(parts):
+        merges["n"] += 1
+        return real_merge(parts)
+
+    one = _bootstrap(hs_fit, n_resamples=400, seed=5, batch_size=40)
+    monkeypatch.setattr(parallel, "WORKER_START", 0.0)
+    monkeypatch.setattr(runner, "PENDING_BATCH", 6)
+    monkeypatch.setattr(runner.PendingRetries, "merge", staticmethod(counting_merge))
+    two = _bootstrap(hs_fit, n_resamples=400, seed=5, batch_size=40, n_jobs=2)
+    assert merges["n"] >= 2                       # queued mid-run, and the last ones shared
+    pd.testing.assert_frame_equal(one.distribution, two.distribution)
+    assert one.status.equals(two.status)

@@ -91,10 +91,11 @@ def _warm(n_workers: int) -> bool:
 
 
 def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
-                  finished: Callable[[Any], None]) -> None:
+                  finished: Callable[[Any], Sequence[Any] | None]) -> None:
     """Run ``call(task)`` for every task in this process and ``n_jobs - 1`` loky workers;
-    ``finished(output)`` is called in this thread as each task finishes (in any order).
-    ``call`` must be picklable (a module-level function or a ``functools.partial`` of one).
+    ``finished(output)`` is called in this thread as each task finishes (in any order)
+    and may return more tasks to run. ``call`` must be picklable (a module-level function
+    or a ``functools.partial`` of one).
 
     Without live workers, the first chunk is computed here first: when the others would
     take less than :data:`WORKER_START` seconds here, they are all computed here (a worker
@@ -107,10 +108,10 @@ def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
     pending = deque(tasks)
     if not _warm(n_jobs - 1):
         started = time.perf_counter()
-        finished(call(pending.popleft()))
+        pending.extend(finished(call(pending.popleft())) or ())
         if (time.perf_counter() - started) * len(pending) < WORKER_START * (n_jobs - 1):
             while pending:
-                finished(call(pending.popleft()))
+                pending.extend(finished(call(pending.popleft())) or ())
             # the workers start for the next call, from a thread (spawning them takes this
             # thread tens of milliseconds)
             threading.Thread(target=_start, args=(n_jobs - 1,), daemon=True, name="lcsem-workers").start()
@@ -136,7 +137,7 @@ def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
                     continue
                 if running.pop(future) == "worker":
                     idle += 1
-                finished(future.result())
+                pending.extend(finished(future.result()) or ())
     finally:
         for future in running:
             future.cancel()

@@ -60,6 +60,12 @@ class PendingRetries:
                               BatchFit.concat([p.fitted for p in parts]), parts[0].n_obs)
 
 
+    def split(self, parts: int) -> list["PendingRetries"]:
+        """At most ``parts`` non-empty consecutive pieces (one per process)."""
+        return [PendingRetries(self.positions[rows], self.S[rows], self.fitted.take(rows), self.n_obs)
+                for rows in np.array_split(np.arange(self.positions.size), min(parts, self.positions.size))]
+
+
 @dataclass
 class ChunkOutput:
     """Results of one chunk of replicates."""

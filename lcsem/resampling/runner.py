@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -53,6 +53,8 @@ class Task:
     positions: np.ndarray                      # replicate numbers (ascending)
     draws: CaseDraws | None = None             # how cases are resampled (drawn in the worker)
     leave_out: np.ndarray | None = None        # (R,) row left out of each replicate (jackknife)
+    defer: bool = False                        # return the chunk's stragglers as pending
+    pending: PendingRetries | None = None      # or: finish these stragglers of other chunks
 
 
 def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSource, task: Task
@@ -61,6 +63,8 @@ def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupS
     if not restore_dynamic_thresholds():       # in a dask worker: glibc's own thresholds
         warm_dynamic_threshold()               # elsewhere: raise the dynamic one once
     with one_blas_thread():
+        if task.pending is not None:
+            return evaluate_pending(spec, task.pending)
         if isinstance(source, OrdinalSource):
             indices = None if task.draws is None else task.draws.rows(task.positions)
             return evaluate_ordinal(spec, source, task.positions, indices, task.leave_out)
@@ -81,7 +85,7 @@ def run_task(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupS
         else:
             S = case_moments([source.X], task.draws, task.positions)[1][:, 0]
             n_obs = source.n_obs
-        return evaluate(spec, S, n_obs, task.positions, defer_retries=True)
+        return evaluate(spec, S, n_obs, task.positions, defer_retries=task.defer)
 
 
 def make_tasks(positions: np.ndarray, batch_size: int, draws: CaseDraws | None) -> list[Task]:
@@ -204,26 +208,27 @@ def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSo
     this process computes chunks too and ``n_jobs - 1`` workers join as soon as they are
     ready (:mod:`lcsem.resampling.parallel`); other backends run through
     ``joblib.Parallel`` (its unordered generator).
+
+    Single-group ML chunks run in this process or on lcsem's loky workers leave their last
+    few iterating replicates pending (:class:`PendingRetries`); whenever
+    :data:`PENDING_BATCH` are waiting they are finished together (with workers, as a task
+    of their own), and the last ones are shared among the processes at the end. A
+    replicate's numbers do not depend on where it is finished.
     """
     pending: list[PendingRetries] = []
+    # stragglers are left pending in one process and with lcsem's own loky scheduling
+    # (which shares the last ones among the processes); with other joblib backends (dask,
+    # ray) every chunk finishes its own: a second round of their scheduling, or this
+    # process finishing them while it collects results, costs more (measured)
+    one = n_jobs == 1 or len(tasks) <= 1
+    share = not one and default_backend_is_loky()
     try:
-        if n_jobs == 1 or len(tasks) <= 1:
-            for task in tasks:
-                _finished(store, run_task(spec, source, task), progress, pending, spec)
-        elif default_backend_is_loky():
-            run_with_loky(partial(run_task, spec, source), tasks, n_jobs,
-                          lambda out: _finished(store, out, progress, pending, spec))
-        else:
-            from joblib import Parallel, delayed
-
-            calls = [delayed(run_task)(spec, source, t) for t in tasks]
-            try:
-                parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-                outputs = parallel(calls)
-            except ValueError:          # a backend without generators (multiprocessing)
-                outputs = Parallel(n_jobs=n_jobs)(calls)
-            for out in outputs:
-                _finished(store, out, progress, pending, spec)
+        _run(spec, source, [replace(t, defer=one or share) for t in tasks], store, n_jobs, progress, pending)
+        if pending and share:
+            merged = PendingRetries.merge(pending)
+            pending.clear()
+            _run(spec, source, [Task(positions=p.positions, pending=p) for p in merged.split(n_jobs)], store,
+                 n_jobs, progress, pending)
         _finish_pending(spec, store, pending, progress)
     except KeyboardInterrupt:
         try:                            # a few replicates: finished chunks are then complete
@@ -238,21 +243,52 @@ def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSo
     return True
 
 
+def _run(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSource, tasks: list[Task], store: Store,
+         n_jobs: int, progress: Progress | None, pending: list) -> None:
+    """Run ``tasks`` in this process or with workers (:func:`run_all`)."""
+    if n_jobs == 1 or len(tasks) <= 1:
+        for task in tasks:
+            _finished(store, run_task(spec, source, task), progress, pending, spec)
+    elif default_backend_is_loky():
+        # waiting stragglers go back into the queue as a task: this thread only hands out work
+        run_with_loky(partial(run_task, spec, source), tasks, n_jobs,
+                      lambda out: _finished(store, out, progress, pending, spec, as_task=True))
+    else:
+        from joblib import Parallel, delayed
+
+        calls = [delayed(run_task)(spec, source, t) for t in tasks]
+        try:
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+            outputs = parallel(calls)
+        except ValueError:          # a backend without generators (multiprocessing)
+            outputs = Parallel(n_jobs=n_jobs)(calls)
+        for out in outputs:
+            _finished(store, out, progress, pending, spec)
+
+
 #: chunks' unfinished replicates are finished together once this many are waiting (and at
 #: the end of a run): few enough to keep little, many enough to share the per-call costs
 PENDING_BATCH = 64
 
 
 def _finished(store: Store, out: ChunkOutput, progress: Progress | None, pending: list,
-              spec: ReplicateSpec | None = None) -> None:
+              spec: ReplicateSpec | None = None, as_task: bool = False) -> list[Task] | None:
+    """Store a finished chunk; when :data:`PENDING_BATCH` stragglers are waiting, finish
+    them here, or (``as_task``) return them as a task for the queue."""
     store.add(out)
     store.save(force=False)
     if out.pending is not None:
         pending.append(out.pending)
     if progress:
         progress.update(out.positions.size - (0 if out.pending is None else out.pending.positions.size))
-    if spec is not None and sum(p.positions.size for p in pending) >= PENDING_BATCH:
-        _finish_pending(spec, store, pending, progress)
+    if spec is None or sum(p.positions.size for p in pending) < PENDING_BATCH:
+        return None
+    if as_task:
+        merged = PendingRetries.merge(pending)
+        pending.clear()
+        return [Task(positions=merged.positions, pending=merged)]
+    _finish_pending(spec, store, pending, progress)
+    return None
 
 
 def _finish_pending(spec: ReplicateSpec, store: Store, pending: list, progress: Progress | None) -> None:
