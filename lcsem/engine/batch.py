@@ -63,8 +63,6 @@ class BatchFit:
 _PER_REPLICATE = ("theta", "fmin", "Sigma", "converged", "iterations", "retried", "logdet_S", "parked")
 
 
-
-
 RETRY_ITER = 40
 RETRY_HALVINGS = 8
 RETRY_STARTS = ("the fast path's end point", "simple starting values",
@@ -164,11 +162,11 @@ def needs_retry(fitted: BatchFit) -> np.ndarray:
 def retry_unconverged(struct: RamStructure, S: np.ndarray, theta0: np.ndarray, fitted: BatchFit, *,
                       tol: float = 1e-12) -> None:
     """Refit, in place, the replicates of ``fitted`` (the fast path's outcome for ``S``
-    from ``theta0``; parked replicates are continued first) that did not converge, from four starts (:data:`RETRY_STARTS`: the
-    fast path's end point, simple starting values, and two starts with the observed
-    residual variances moved off a Heywood boundary), all replicates and starts in one
-    batch with a bounded budget of :data:`RETRY_ITER` Newton iterations: a hopeless
-    replicate costs a bounded amount of work. The converged solution with the lowest
+    from ``theta0``; parked replicates are continued first) that did not converge, from
+    four starts (:data:`RETRY_STARTS`: the fast path's end point, simple starting values,
+    and two starts with the observed residual variances moved off a Heywood boundary),
+    all replicates and starts in one batch with a bounded budget of :data:`RETRY_ITER`
+    Newton iterations: a hopeless replicate costs a bounded amount of work. The converged solution with the lowest
     discrepancy is kept only when no lower value was reached anywhere for that replicate
     (a local optimum above a diverging path is not the ML estimate)."""
     finish_parked(struct, S, fitted, tol=tol)

@@ -59,7 +59,6 @@ class PendingRetries:
         return PendingRetries(np.concatenate([p.positions for p in parts]), np.concatenate([p.S for p in parts]),
                               BatchFit.concat([p.fitted for p in parts]), parts[0].n_obs)
 
-
     def split(self, parts: int) -> list["PendingRetries"]:
         """At most ``parts`` non-empty consecutive pieces (one per process)."""
         return [PendingRetries(self.positions[rows], self.S[rows], self.fitted.take(rows), self.n_obs)
@@ -257,8 +256,8 @@ def evaluate(spec: ReplicateSpec, S: np.ndarray, n_obs: int, positions: np.ndarr
 
 
 def evaluate_pending(spec: ReplicateSpec, pending: PendingRetries) -> ChunkOutput:
-    """The rows of replicates :func:`evaluate` deferred: the retry ladder for all of them
-    in one batch, then their columns."""
+    """The rows of replicates :func:`evaluate` deferred, all in one batch: the rest of
+    their Newton iterations, the retry ladder, then their columns."""
     fitted = pending.fitted
     retry_unconverged(spec.struct, pending.S, spec.theta0, fitted)
     done = fitted.finished()
