@@ -47,6 +47,8 @@ def test_a_short_cold_call_runs_here_and_starts_the_workers_for_the_next():
     run_with_loky(_quick_pid, list(range(6)), 2, out.append)
     assert sorted(task for task, _ in out) == list(range(6))
     assert {pid for _, pid in out} == {os.getpid()}
+    assert not parallel._warm(1)                  # none started during the call
+    parallel.start_wanted_workers()               # as a run ends (runner.run_all)
     deadline = time.monotonic() + 60
     while not parallel._warm(1) and time.monotonic() < deadline:
         time.sleep(0.05)

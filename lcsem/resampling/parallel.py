@@ -26,7 +26,8 @@ from typing import Any, Callable, Sequence
 
 from .._threads import one_blas_thread
 
-__all__ = ["default_backend_is_loky", "run_with_loky", "WORKER_TIMEOUT", "WORKER_START"]
+__all__ = ["default_backend_is_loky", "run_with_loky", "start_wanted_workers", "WORKER_TIMEOUT",
+           "WORKER_START"]
 
 #: Seconds an idle worker process is kept for the next call (joblib's default).
 WORKER_TIMEOUT = 300
@@ -55,11 +56,22 @@ _POOL: dict = {}                    # "executor", "workers"
 _POOL_LOCK = threading.Lock()       # a call and the background start of the workers
 
 
+_WANTED: set = set()                # pool sizes a short cold call wanted
+
+
 def _start(n_workers: int) -> None:
     """Start lcsem's pool of ``n_workers`` processes (each answers a ping when ready)."""
     executor = _executor(n_workers)
     for _ in range(n_workers):
         executor.submit(_ready)
+
+
+def start_wanted_workers() -> None:
+    """Start, from a background thread, the workers that a short cold call of
+    :func:`run_with_loky` ran without (for the next call); called when a run is over, as
+    spawning them takes this process tens of milliseconds."""
+    while _WANTED:
+        threading.Thread(target=_start, args=(_WANTED.pop(),), daemon=True, name="lcsem-workers").start()
 
 
 def _executor(n_workers: int):
@@ -100,7 +112,8 @@ def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
     Without live workers, the first chunk is computed here first: when the others would
     take less than :data:`WORKER_START` seconds here, they are all computed here (a worker
     would not be ready before the run ends, and starting it costs this process time) and
-    the workers are started as the call returns, for the next call. Otherwise this
+    :func:`start_wanted_workers` starts them when the run is over, for the next call.
+    Otherwise this
     process computes in a helper thread, so this thread gives a worker its next chunk the
     moment it returns one; every process holds one chunk at a time, so the run ends at
     most one chunk after the last one starts.
@@ -112,9 +125,7 @@ def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
         if (time.perf_counter() - started) * len(pending) < WORKER_START * (n_jobs - 1):
             while pending:
                 pending.extend(finished(call(pending.popleft())) or ())
-            # the workers start for the next call, from a thread (spawning them takes this
-            # thread tens of milliseconds)
-            threading.Thread(target=_start, args=(n_jobs - 1,), daemon=True, name="lcsem-workers").start()
+            _WANTED.add(n_jobs - 1)           # started by start_wanted_workers, for the next call
             return
     executor = _executor(n_jobs - 1)
     pings = {executor.submit(_ready) for _ in range(n_jobs - 1)}

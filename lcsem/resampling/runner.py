@@ -24,7 +24,7 @@ from .._threads import one_blas_thread
 from ..exceptions import ArgumentError
 from .allocator import restore_dynamic_thresholds, warm_dynamic_threshold
 from .fiml import FIMLSource, evaluate_fiml
-from .parallel import default_backend_is_loky, run_with_loky
+from .parallel import default_backend_is_loky, run_with_loky, start_wanted_workers
 from .groups import GroupedReplicateSpec, GroupSource, evaluate_groups, group_moments
 from .ordinal import OrdinalSource, evaluate_ordinal
 from .replicates import FAILED, ChunkOutput, PendingRetries, ReplicateSpec, evaluate, evaluate_pending
@@ -239,6 +239,7 @@ def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSo
     finally:
         if progress:
             progress.close()
+        start_wanted_workers()          # workers a short cold call ran without, for the next
     store.save()
     return True
 
