@@ -287,7 +287,7 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         # large models, and give every worker a chunk
         k = max(1, len(res.theta))
         # in one process: DEFAULT_BATCH, more for small models, whose per-replicate arrays
-        # (k x k) stay in the cache in larger chunks (measured: HS, k = 21, 8% faster with
+        # (k x k) stay in the cache in larger chunks (measured: HS, k = 21, 4% faster with
         # 600 than with 200; the LC model, k = 35, 4% slower with 400)
         single = max(DEFAULT_BATCH, CACHE_ELEMENTS // (k * k))
         limit = max(8, min(single if workers == 1 else PARALLEL_BATCH, PARALLEL_BATCH, 500_000 // (k * k)))

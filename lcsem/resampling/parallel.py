@@ -9,8 +9,8 @@ ping (:func:`_ready`, whose unpickling imports lcsem), and only workers that hav
 answered are given chunks, from the back of the queue, one at a time (the next the
 moment they return one). A cold call whose work would be over before a worker is ready
 (judged from its first chunk) does not wait for workers at all: it runs here, as
-``n_jobs=1``, and starts them as it returns; a warm call shares the work from the start.
-The numbers do not depend on who computes a chunk.
+``n_jobs=1``, and starts them when the run is over; a warm call shares the work from the
+start. The numbers do not depend on who computes a chunk.
 
 Other joblib backends (``with joblib.parallel_backend("dask")``, ``"threading"``, ray)
 run through ``joblib.Parallel`` unchanged.
@@ -113,16 +113,15 @@ def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
     take less than :data:`WORKER_START` seconds here, they are all computed here (a worker
     would not be ready before the run ends, and starting it costs this process time) and
     :func:`start_wanted_workers` starts them when the run is over, for the next call.
-    Otherwise this
-    process computes in a helper thread, so this thread gives a worker its next chunk the
-    moment it returns one; every process holds one chunk at a time, so the run ends at
-    most one chunk after the last one starts.
+    Otherwise this process computes in a helper thread, so this thread gives a worker its
+    next chunk the moment it returns one; every process holds one chunk at a time, so the
+    run ends at most one chunk after the last one starts.
     """
     pending = deque(tasks)
     if not _warm(n_jobs - 1):
         started = time.perf_counter()
         pending.extend(finished(call(pending.popleft())) or ())
-        if (time.perf_counter() - started) * len(pending) < WORKER_START * (n_jobs - 1):
+        if (time.perf_counter() - started) * len(pending) < WORKER_START:
             while pending:
                 pending.extend(finished(call(pending.popleft())) or ())
             _WANTED.add(n_jobs - 1)           # started by start_wanted_workers, for the next call
