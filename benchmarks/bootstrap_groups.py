@@ -38,10 +38,10 @@ import pandas as pd
 
 import lcsem
 from lcsem.exceptions import BootstrapFailureWarning
+from _models import HS_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference"
-HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 
 
 def machine() -> str:

@@ -31,10 +31,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 import lcsem
+from _models import HS_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = ROOT / "tests" / "reference"
-HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 
 
 def _burn(stop) -> None:

@@ -32,8 +32,7 @@ import sys
 import time
 
 import numpy as np
-
-HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+from _models import HS_MODEL
 
 
 def _data(n: int):

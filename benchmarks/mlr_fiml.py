@@ -27,15 +27,7 @@ from threadpoolctl import threadpool_limits
 
 import lcsem
 from lcsem.estimation.robust_fiml import fiml_robust_result
-
-REF = Path(__file__).resolve().parent.parent / "tests" / "reference"
-HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
-LC_MODEL = """culture =~ culture1 + culture2 + culture3 + culture4 + culture5 + culture6
-kmsuse =~ kmsuse1 + kmsuse2 + kmsuse3 + kmsuse4
-perf =~ perf1 + perf2 + perf3 + perf4 + perf5
-kmsuse ~ a*culture
-perf ~ b*kmsuse + c*culture
-ind := a*b"""
+from _models import HS_MODEL, LC_MODEL, REF
 
 
 def _interleaved(calls: dict, repeat: int) -> dict[str, float]:

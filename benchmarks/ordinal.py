@@ -37,14 +37,8 @@ from threadpoolctl import threadpool_limits
 
 import lcsem
 from lcsem.datasets import load_lc_survey, path_of
+from _models import LC_MODEL, REF
 
-REF = Path(__file__).resolve().parent.parent / "tests" / "reference"
-LC_MODEL = """culture =~ culture1 + culture2 + culture3 + culture4 + culture5 + culture6
-kmsuse =~ kmsuse1 + kmsuse2 + kmsuse3 + kmsuse4
-perf =~ perf1 + perf2 + perf3 + perf4 + perf5
-kmsuse ~ a*culture
-perf ~ b*kmsuse + c*culture
-ind := a*b"""
 
 R_SCRIPT = r"""
 suppressMessages(library(lavaan)); library(jsonlite)

@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,8 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from lcsem.data.ordinal import ordinal_stats, prepare_ordinal, stats_of
 from lcsem.data.ordinal_batch import ordinal_stats_batch
-
-REF = Path(__file__).resolve().parent.parent / "tests" / "reference"
+from _models import REF
 
 
 def _time(call, repeat: int) -> tuple[float, float]:

@@ -38,8 +38,7 @@ import subprocess
 import sys
 import time
 import warnings
-
-HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+from _models import HS_MODEL
 
 
 def _fit():

@@ -19,22 +19,13 @@ import os
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 import lcsem
 from lcsem.estimation.robust_fit import robust_result
-
-REF = Path(__file__).resolve().parent.parent / "tests" / "reference"
-HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
-LC_MODEL = """culture =~ culture1 + culture2 + culture3 + culture4 + culture5 + culture6
-kmsuse =~ kmsuse1 + kmsuse2 + kmsuse3 + kmsuse4
-perf =~ perf1 + perf2 + perf3 + perf4 + perf5
-kmsuse ~ a*culture
-perf ~ b*kmsuse + c*culture
-ind := a*b"""
+from _models import HS_MODEL, LC_MODEL, REF
 
 
 def _time(calls: dict, repeat: int) -> dict[str, tuple[float, float]]:
