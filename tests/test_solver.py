@@ -3,6 +3,8 @@ stacked linear algebra that marks failing matrices (engine/linalg.py)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,9 @@ from lcsem.engine.fiml import FIMLObjective  # noqa: F401  (the FIML objective k
 from lcsem.engine.ml import MLObjective, ml_plan
 from lcsem.engine.optimize import CovarianceObjective, fisher_scoring
 from lcsem.engine.ram import RamStructure
+from lcsem.engine.objective import Objective, Steps
 from lcsem.engine.solve import NEWTON, SCORING, solve
+from lcsem.exceptions import NonAdmissibleWarning
 from lcsem.resampling.resample import counts_from_indices, covariances_from_counts, resample_indices
 from lcsem.spec.model import Model
 
@@ -22,6 +26,26 @@ def _resampled(res, n, seed):
     X = X - X.mean(axis=0)
     idx = resample_indices(np.random.SeedSequence(seed), n, X.shape[0])
     return covariances_from_counts(X, counts_from_indices(idx, X.shape[0]))
+
+
+@pytest.fixture(scope="module")
+def near_heywood():
+    """A two-factor CFA on 60 cases whose first loadings are .95 and .94: many resamples
+    cross near-Heywood regions, where the fast path parks replicates and the retry ladder
+    runs (the reference data rarely reach it)."""
+    import pandas as pd
+
+    import lcsem
+
+    rng = np.random.default_rng(7)
+    lam = np.array([[0.95, 0.6, 0.5, 0, 0, 0], [0, 0, 0, 0.94, 0.55, 0.45]]).T
+    Sigma = lam @ np.array([[1.0, 0.5], [0.5, 1.0]]) @ lam.T
+    Sigma += np.diag(1.0 - np.diag(Sigma))
+    X = rng.multivariate_normal(np.zeros(6), Sigma, size=60)
+    data = pd.DataFrame(X, columns=[f"y{i}" for i in range(1, 7)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonAdmissibleWarning)    # a Heywood case: the point
+        return lcsem.fit("f1 =~ y1 + y2 + y3\nf2 =~ y4 + y5 + y6", data)
 
 
 def _stack_with_failures(k=7, n=40, seed=3):
@@ -144,13 +168,13 @@ def test_one_loop_serves_the_scoring_and_the_fused_newton_objectives(fitted):
     assert newton.iterations.max() < scoring.iterations.min()
 
 
-def test_trying_several_step_lengths_at_once_changes_no_number(fitted, monkeypatch):
+def test_trying_several_step_lengths_at_once_changes_no_number(near_heywood, monkeypatch):
     """The batched line search (few replicates still halving: their next step lengths in
-    one call) takes the same steps as one halving at a time, to the last bit, retries
-    included."""
+    one call; longer steps after a full scoring step in one call) takes the same steps as
+    one length at a time, to the last bit, retries included."""
     from lcsem.engine.ml import MLObjective as Fused
 
-    res = fitted["holzinger_swineford"]
+    res = near_heywood
     S = _resampled(res, 300, seed=1)
     one_at_a_time = []
     for flag in (False, True):
@@ -162,13 +186,13 @@ def test_trying_several_step_lengths_at_once_changes_no_number(fitted, monkeypat
         assert np.array_equal(getattr(a, field), getattr(b, field))
 
 
-def test_parked_stragglers_finished_elsewhere_get_the_numbers_of_an_uninterrupted_fit(fitted):
+def test_parked_stragglers_finished_elsewhere_get_the_numbers_of_an_uninterrupted_fit(near_heywood):
     """The bootstrap parks a chunk's last few iterating replicates and finishes those of
     several chunks together (the rest of their Newton iterations, then the retry ladder):
     every number equals fitting each chunk to the end, retries included."""
-    res = fitted["holzinger_swineford"]
+    res = near_heywood
     struct = res.structure
-    S = _resampled(res, 400, seed=7)
+    S = _resampled(res, 400, seed=4)
     whole = fit_batch(struct, S, res.theta)
     assert whole.retried.any()                       # the ladder is exercised too
     halves = [fast_path(struct, S[:200], res.theta, park=8), fast_path(struct, S[200:], res.theta, park=8)]
@@ -183,3 +207,53 @@ def test_parked_stragglers_finished_elsewhere_get_the_numbers_of_an_uninterrupte
         merged = np.concatenate([getattr(d, name) for d in done])
         merged[rows] = getattr(stragglers, name)
         assert np.array_equal(merged, getattr(whole, name), equal_nan=True), name
+
+
+class _Saddle(Objective):
+    """f(x, y) = x^2 - y^2 + y^4 from near its saddle at 0 (minima at y = +-1/sqrt(2)),
+    with the metric diag(2, 2) as the 'information': the Hessian is indefinite for
+    y^2 < 1/6, where the solver takes scoring steps (gradient steps here)."""
+
+    has_hessian = True
+
+    def __init__(self, n, batched):
+        self.n_replicates, self.k = n, 2
+        self.batched_line_search = batched
+        self.calls = 0
+
+    def value(self, theta, idx):
+        self.calls += 1
+        x, y = theta[:, 0], theta[:, 1]
+        return x ** 2 - y ** 2 + y ** 4
+
+    def trial_values(self, theta, idx):
+        return self.value(theta, idx)
+
+    def keep_trial(self, positions):
+        pass
+
+    def steps(self, theta, idx, exact=False, scoring_only=None):
+        x, y = theta[:, 0], theta[:, 1]
+        grad = np.column_stack([2 * x, -2 * y + 4 * y ** 3])
+        curv = np.column_stack([np.full_like(x, 2.0), -2 + 12 * y ** 2])
+        pd = np.all(curv > 0, axis=1)
+        newton = pd if scoring_only is None else pd & ~scoring_only
+        step = np.where(newton[:, None], -grad / np.where(pd[:, None], curv, 1.0), -grad / 2.0)
+        return Steps(grad, step, newton, pd, np.ones(len(x), dtype=bool))
+
+
+def test_a_saddle_is_left_by_longer_scoring_steps_not_a_crawl():
+    """Near a saddle, scoring steps gain more than their quadratic model predicts; the
+    solver then tries longer steps (2, 4, ... times) and leaves in a few iterations, where
+    one full step at a time crawls out (y grows by half per iteration). Evaluating
+    the longer steps in one call or one at a time gives the same numbers."""
+    start = np.array([[0.5, 1e-4], [0.2, -1e-3], [1.0, 1e-2]])
+    sols = [solve(_Saddle(3, batched), start, rules=NEWTON, exact=True, max_iter=60, tol=1e-14)
+            for batched in (True, False)]
+    for sol in sols:
+        assert sol.converged.all()
+        np.testing.assert_allclose(np.abs(sol.theta[:, 1]), np.sqrt(0.5), rtol=1e-7)
+        np.testing.assert_allclose(sol.theta[:, 0], 0.0, atol=1e-7)
+        assert sol.iterations.max() <= 8        # one full step at a time: 11 to 16
+    assert np.array_equal(sols[0].theta, sols[1].theta)
+    assert np.array_equal(sols[0].iterations, sols[1].iterations)

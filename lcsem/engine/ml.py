@@ -298,6 +298,21 @@ class MLObjective(Objective):
         self._theta[idx], self._Sigma[idx], self._B[idx], self._C[idx], self._W[idx] = theta, Sigma, B, C, W
         return f
 
+    def trial_values(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """F at trial points (``idx`` may repeat a replicate); :meth:`keep_trial` keeps the
+        accepted ones from this evaluation (its work arrays stay valid until the next)."""
+        theta = np.atleast_2d(theta)
+        f, *state = self.evaluate(theta, idx)
+        self._trial = (theta, idx, state)
+        return f
+
+    def keep_trial(self, positions: np.ndarray) -> None:
+        theta, idx, (Sigma, B, C, W) = self._trial
+        rows = idx[positions]
+        self._theta[rows], self._Sigma[rows] = theta[positions], Sigma[positions]
+        self._B[rows], self._C[rows], self._W[rows] = B[positions], C[positions], W[positions]
+        self._trial = None
+
     def implied_at(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Sigma at ``theta`` for replicates ``idx`` (kept from the last evaluation where
         that was at ``theta``, computed again elsewhere)."""

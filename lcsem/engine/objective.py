@@ -60,10 +60,21 @@ class Objective:
     #: whether :meth:`direction` gives Newton steps with ``exact=True``
     has_hessian: bool = False
     #: whether the solver may evaluate several step lengths of a replicate in one call of
-    #: :meth:`value` (cheap evaluations; the accepted point is evaluated again last)
+    #: :meth:`trial_values` (cheap evaluations; :meth:`keep_trial` then keeps the accepted ones)
     batched_line_search: bool = False
 
     def value(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:   # pragma: no cover - interface
+        raise NotImplementedError
+
+    def trial_values(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:   # pragma: no cover - interface
+        """(objectives with ``batched_line_search``) The discrepancy at trial points
+        (``idx`` may repeat a replicate) without changing the point each replicate keeps;
+        :meth:`keep_trial` then keeps some of them."""
+        raise NotImplementedError
+
+    def keep_trial(self, positions: np.ndarray) -> None:   # pragma: no cover - interface
+        """Make rows ``positions`` of the last :meth:`trial_values` call the last evaluated
+        points of their replicates (as if each had been evaluated alone)."""
         raise NotImplementedError
 
     def gradient_information(self, theta: np.ndarray, idx: np.ndarray

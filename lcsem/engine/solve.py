@@ -14,7 +14,10 @@ replicate on its own. Two stopping rules (:class:`Rules`):
   ``quick_tol`` (quadratic convergence: the next one would be of order ``quick_tol^2``);
   stationary points without a positive definite Hessian fail (saddles go to the retries);
   a Newton step the line search refuses is replaced by scoring steps until a step is
-  accepted.
+  accepted; a full scoring step that lowers F by more than twice what its quadratic model
+  predicts (negative curvature: the replicate is leaving a saddle region) is extended, the
+  lowest acceptable of 2, 4, ..., 2^EXTRAPOLATE times it taken (one full step at a time
+  crawls out in tens of iterations).
 * :data:`SCORING` (``fit()`` from rough starts): the first step is a scoring step, then Newton
   where the objective has an exact Hessian; a step is accepted when F does not increase; a
   replicate stops when its step or its largest gradient is below ``tol`` (or a full Newton
@@ -167,10 +170,19 @@ def solve(objective: Objective, theta0: np.ndarray, *, rules: Rules = SCORING, e
         th_go, step_go, f_go = th[go], step[go], f_old[go]
         slope_go = None if slope is None else slope[go]
         alpha, f_new, accepted = _line_search(objective, rows, th_go, step_go, f_go, slope_go, rules, max_halvings)
+        newton = d.newton[go]
+        if decrement_rule:
+            # a full scoring step that gained more than twice what its quadratic model
+            # predicts crosses a region of negative curvature (escaping a saddle): longer
+            # steps along it are tried at once and the lowest acceptable one is taken
+            grow = np.flatnonzero(accepted & ~newton & (alpha == 1.0) & (f_go - f_new >= decrement[go]))
+            if grow.size:
+                a, f = _extrapolate(objective, rows[grow], th_go[grow], step_go[grow], f_new[grow],
+                                    f_go[grow], slope_go[grow], rules)
+                alpha[grow], f_new[grow] = a, f
         new_theta = th_go + alpha[:, None] * step_go
         theta[rows[accepted]] = new_theta[accepted]
         fmin[rows[accepted]] = f_new[accepted]
-        newton = d.newton[go]
         if decrement_rule:
             quick = accepted & newton & (alpha == 1.0) & (decrement[go] <= rules.quick_tol * np.maximum(1.0, f_go))
             converged[rows[quick]] = True
@@ -233,7 +245,7 @@ def _line_search(objective: Objective, rows: np.ndarray, th: np.ndarray, step: n
             a = alpha[pending][None, :] * scale[:, None]                    # (b, n_pending)
             trial = th[pending][None] + a[..., None] * step[pending][None]
             k = th.shape[1]
-            f_try = objective.value(trial.reshape(-1, k), np.tile(rows[pending], b)).reshape(b, -1)
+            f_try = objective.trial_values(trial.reshape(-1, k), np.tile(rows[pending], b)).reshape(b, -1)
             fo = f_old[pending][None, :]
             ok = f_try <= _bound(fo, a, None if slope is None else slope[pending][None, :], rules)
             hit = ok.any(axis=0)
@@ -243,8 +255,8 @@ def _line_search(objective: Objective, rows: np.ndarray, th: np.ndarray, step: n
             alpha[take] = a[first[hit], cols]
             f_new[take] = f_try[first[hit], cols]
             accepted[take] = True
-            if take.size:       # the accepted point is evaluated last (the objective keeps it)
-                objective.value(th[take] + alpha[take, None] * step[take], rows[take])
+            if take.size:       # the accepted point is the one the objective keeps
+                objective.keep_trial(first[hit] * pending.size + cols)
             pending = pending[~hit]
             alpha[pending] *= 0.5 ** b
             h += b
@@ -261,6 +273,41 @@ def _line_search(objective: Objective, rows: np.ndarray, th: np.ndarray, step: n
             break
         alpha[pending] *= 0.5
     return alpha, f_new, accepted
+
+
+#: longest extrapolated step: 2^EXTRAPOLATE times a scoring step
+EXTRAPOLATE = 6
+
+
+def _extrapolate(objective: Objective, rows: np.ndarray, th: np.ndarray, step: np.ndarray, f_one: np.ndarray,
+                 f_old: np.ndarray, slope: np.ndarray, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
+    """Step lengths 2, 4, ..., 2^EXTRAPOLATE after an accepted full step: each replicate
+    takes the one with the lowest acceptable discrepancy below the full step's (or stays
+    at 1), and the objective keeps that point. Objectives with ``batched_line_search``
+    evaluate all lengths in one call; the others one length at a time (the same numbers)."""
+    n, k = th.shape
+    a = (2.0 ** np.arange(1, EXTRAPOLATE + 1))[:, None] * np.ones(n)[None, :]
+    trial = th[None] + a[..., None] * step[None]
+    batched = getattr(objective, "batched_line_search", False)
+    if batched:
+        f_try = objective.trial_values(trial.reshape(-1, k), np.tile(rows, EXTRAPOLATE)).reshape(EXTRAPOLATE, n)
+    else:
+        f_try = np.stack([objective.value(trial[j], rows) for j in range(EXTRAPOLATE)])
+    ok = f_try <= _bound(f_old[None, :], a, slope[None, :], rules)
+    f_ok = np.where(ok & (f_try < f_one[None, :]), f_try, np.inf)
+    best = np.argmin(f_ok, axis=0)
+    better = np.isfinite(f_ok[best, np.arange(n)])
+    alpha = np.ones(n)
+    f = np.array(f_one)
+    cols = np.flatnonzero(better)
+    alpha[cols] = a[best[cols], cols]
+    f[cols] = f_try[best[cols], cols]
+    if batched:
+        if cols.size:
+            objective.keep_trial(best[cols] * n + cols)
+    else:                   # the kept point is the last one evaluated
+        objective.value(th + alpha[:, None] * step, rows)
+    return alpha, f
 
 
 def _bound(fo: np.ndarray, alpha: np.ndarray, slope: np.ndarray | None, rules: Rules) -> np.ndarray:
