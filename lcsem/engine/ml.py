@@ -47,6 +47,12 @@ except (ImportError, AttributeError):      # pragma: no cover - depends on numpy
     _INV = None
 
 
+#: ``mode`` of the gathers whose indices are valid by construction (the plan's maps, row
+#: numbers): "wrap" leaves valid indices as they are and skips the bounds check of the
+#: default "raise", which made the gathers 2-2.3x slower (the same elements)
+_VALID = "wrap"
+
+
 def _inverse(X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if _INV is not None:
         with np.errstate(all="ignore"):
@@ -328,7 +334,7 @@ class MLObjective(Objective):
             n = len(idx)
             out = [x[:n] for x in self._work.get(n, "sSigma", "sB", "sC", "sW")]
             for source, target in zip((self._Sigma, self._B, self._C, self._W), out):
-                np.take(source, idx, axis=0, out=target)
+                np.take(source, idx, axis=0, out=target, mode=_VALID)
             return tuple(out)
         return self.evaluate(theta, idx)[1:]
 
@@ -437,7 +443,7 @@ def _derivatives(plan: MLPlan, p: int, Sigma, B, C, W, S, buffers: _Buffers | No
 def expand_information(plan: MLPlan, pairs: np.ndarray) -> np.ndarray:
     """The (R, k, k) information from its distinct entry pairs (R, n) (``_derivatives``)."""
     R, E = pairs.shape[0], plan.E
-    info = np.take(pairs, plan.expand, axis=1).reshape(R, E, E)
+    info = np.take(pairs, plan.expand, axis=1, mode=_VALID).reshape(R, E, E)
     return info if plan.identity else plan.F.T @ info @ plan.F
 
 
@@ -446,7 +452,7 @@ def _block(plan: MLPlan, p: int, Sigma, B, C, W, S, grad, hess, info, buf: _Buff
     r = Sigma.shape[0]
     work = buf.work[:r]
     M = W @ (Sigma - S) @ W
-    K = np.take(np.concatenate([B[:, :p, :], C[:, :p, :]], axis=2), plan.cols, axis=2)   # (r, p, u)
+    K = np.take(np.concatenate([B[:, :p, :], C[:, :p, :]], axis=2), plan.cols, axis=2, mode=_VALID)   # (r, p, u)
     Kt = np.ascontiguousarray(np.swapaxes(K, 1, 2))
     w2 = plan.u * plan.u
     work[:, :w2] = (Kt @ W @ K).reshape(r, -1)
@@ -457,7 +463,7 @@ def _block(plan: MLPlan, p: int, Sigma, B, C, W, S, grad, hess, info, buf: _Buff
         work[:, 2 * w2 + mm:] = C.reshape(r, -1)
     n, n_pp, n_pc = plan.n_pairs, plan.n_pp, plan.n_pc
     g = buf.g[:r]
-    np.take(work, plan.index, axis=1, out=g)
+    np.take(work, plan.index, axis=1, out=g, mode=_VALID)
     t = g[:, :8 * n].reshape(r, 8, n)
     fisher, curv = buf.fisher[:r], buf.curv[:r]
     # tr(W D_a W D_b) and tr(M D_a W D_b) + tr(W D_a M D_b), each up to 2 c_a c_b
@@ -484,7 +490,7 @@ def _block(plan: MLPlan, p: int, Sigma, B, C, W, S, grad, hess, info, buf: _Buff
         at += 4 * n_pc
     np.multiply(plan.c2, g[:, at:], out=grad)
     E = plan.E
-    np.take(curv, plan.expand, axis=1, out=hess.reshape(r, E * E))
+    np.take(curv, plan.expand, axis=1, out=hess.reshape(r, E * E), mode=_VALID)
     info[...] = fisher
 
 
