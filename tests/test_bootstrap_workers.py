@@ -140,3 +140,52 @@ def test_stragglers_queued_and_shared_among_loky_workers_give_the_same_numbers(h
     assert merges["n"] >= 2                       # queued mid-run, and the last ones shared
     pd.testing.assert_frame_equal(one.distribution, two.distribution)
     assert one.status.equals(two.status)
+
+
+def test_dask_chunks_go_to_the_client_directly_with_the_numbers_of_one_process(hs_fit, monkeypatch):
+    """With ``parallel_backend("dask")`` the chunks are submitted to the backend's client
+    (joblib.Parallel costs about 30 ms a call there), with the numbers of one process."""
+    distributed = pytest.importorskip("distributed")
+    joblib = pytest.importorskip("joblib")
+    from lcsem.resampling import runner
+
+    def no_joblib(*args, **kwargs):
+        raise AssertionError("joblib.Parallel was used with the dask backend")
+
+    one = _bootstrap(hs_fit, n_resamples=120, seed=6)
+    monkeypatch.setattr(joblib, "Parallel", no_joblib)
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None) as client:
+        with joblib.parallel_backend("dask"):
+            assert runner.dask_client() is client
+            two = _bootstrap(hs_fit, n_resamples=120, seed=6, n_jobs=2, batch_size=20)
+    assert runner.dask_client() is None                # outside the context: not dask
+    pd.testing.assert_frame_equal(one.distribution, two.distribution)
+    assert one.status.equals(two.status)
+
+
+def test_ctrl_c_on_dask_keeps_the_finished_chunks_and_cancels_the_rest(hs_fit, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    joblib = pytest.importorskip("joblib")
+    from lcsem.resampling import runner
+
+    one = _bootstrap(hs_fit, n_resamples=120, seed=6)
+    arrived = {"n": 0}
+    real_finished = runner._finished
+
+    def interrupting(store, out, *args, **kwargs):
+        arrived["n"] += 1
+        if arrived["n"] == 3:
+            raise KeyboardInterrupt
+        return real_finished(store, out, *args, **kwargs)
+
+    cancelled = []
+    monkeypatch.setattr(runner, "_finished", interrupting)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        real_cancel = client.cancel
+        monkeypatch.setattr(client, "cancel", lambda futures, **kw: (cancelled.extend(futures),
+                                                                      real_cancel(futures, **kw)))
+        with joblib.parallel_backend("dask"), pytest.warns(lcsem.BootstrapInterruptedWarning, match=r"first \d+ of 120"):
+            got = lcsem.bootstrap(hs_fit, 120, seed=6, n_jobs=2, batch_size=20, progress=False)
+    assert 0 < got.n_resamples <= 40                     # two chunks stored before the third arrived
+    assert cancelled                                     # the chunks still running or queued
+    pd.testing.assert_frame_equal(got.distribution, one.distribution.iloc[:got.n_resamples])

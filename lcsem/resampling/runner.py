@@ -24,7 +24,7 @@ from .._threads import one_blas_thread
 from ..exceptions import ArgumentError
 from .allocator import restore_dynamic_thresholds, warm_dynamic_threshold
 from .fiml import FIMLSource, evaluate_fiml
-from .parallel import default_backend_is_loky, run_with_loky, start_wanted_workers
+from .parallel import dask_client, default_backend_is_loky, run_with_dask, run_with_loky, start_wanted_workers
 from .groups import GroupedReplicateSpec, GroupSource, evaluate_groups, group_moments
 from .ordinal import OrdinalSource, evaluate_ordinal
 from .replicates import FAILED, ChunkOutput, PendingRetries, ReplicateSpec, evaluate, evaluate_pending
@@ -206,8 +206,9 @@ def run_all(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSo
     the other, with workers in the order they finish, so an interruption keeps every
     finished chunk, wherever it lies in the run. With joblib's default backend (loky)
     this process computes chunks too and ``n_jobs - 1`` workers join as soon as they are
-    ready (:mod:`lcsem.resampling.parallel`); other backends run through
-    ``joblib.Parallel`` (its unordered generator).
+    ready (:mod:`lcsem.resampling.parallel`); with joblib's dask backend the chunks go to
+    its client directly; other backends run through ``joblib.Parallel`` (its unordered
+    generator).
 
     Single-group ML chunks run in this process or on lcsem's loky workers leave their last
     few iterating replicates pending (:class:`PendingRetries`); whenever
@@ -254,6 +255,9 @@ def _run(spec: ReplicateSpec | GroupedReplicateSpec, source: Source | GroupSourc
         # waiting stragglers go back into the queue as a task: this thread only hands out work
         run_with_loky(partial(run_task, spec, source), tasks, n_jobs,
                       lambda out: _finished(store, out, progress, pending, spec, as_task=True))
+    elif (client := dask_client()) is not None:
+        run_with_dask(client, partial(run_task, spec, source), tasks,
+                      lambda out: _finished(store, out, progress, pending, spec))
     else:
         from joblib import Parallel, delayed
 
