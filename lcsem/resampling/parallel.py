@@ -36,8 +36,11 @@ __all__ = ["default_backend_is_loky", "dask_client", "run_with_dask", "run_with_
 
 #: Seconds an idle worker process is kept for the next call (joblib's default).
 WORKER_TIMEOUT = 300
-#: Seconds a new worker takes to start Python and import lcsem (measured here: 0.6-1.0 s)
-WORKER_START = 1.0
+#: Seconds of remaining work below which a cold call does not start workers. A new worker
+#: takes 0.5-0.6 s to start Python and import lcsem on an idle machine, 0.75 s while this
+#: process computes, which it slows by about 0.15 s meanwhile: measured on 12,000 HS
+#: replicates (1.1 s), starting one broke even, so workers start from 1.5 s of work on.
+WORKER_START = 1.5
 
 
 def _ready() -> bool:
@@ -145,7 +148,7 @@ def run_with_loky(call: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int,
 
     Without live workers, the first chunk is computed here first: when the others would
     take less than :data:`WORKER_START` seconds here, they are all computed here (a worker
-    would not be ready before the run ends, and starting it costs this process time) and
+    would be ready too late to win back what starting it costs this process) and
     :func:`start_wanted_workers` starts them when the run is over, for the next call.
     Otherwise this process computes in a helper thread, so this thread gives a worker its
     next chunk the moment it returns one; every process holds one chunk at a time, so the
