@@ -164,6 +164,8 @@ def test_dask_chunks_go_to_the_client_directly_with_the_numbers_of_one_process(h
 
 
 def test_ctrl_c_on_dask_keeps_the_finished_chunks_and_cancels_the_rest(hs_fit, monkeypatch):
+    """A KeyboardInterrupt while chunks arrive from a dask cluster: the finished prefix is
+    returned with its warning and the chunks still queued or running are cancelled."""
     distributed = pytest.importorskip("distributed")
     joblib = pytest.importorskip("joblib")
     from lcsem.resampling import runner

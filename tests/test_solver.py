@@ -174,14 +174,26 @@ def test_trying_several_step_lengths_at_once_changes_no_number(near_heywood, mon
     one length at a time, to the last bit, retries included."""
     from lcsem.engine.ml import MLObjective as Fused
 
+    from lcsem.engine import solve as solve_module
+
     res = near_heywood
     S = _resampled(res, 300, seed=1)
+    extended = []
+    real_extrapolate = solve_module._extrapolate
+
+    def counting(*args):
+        alpha, f = real_extrapolate(*args)
+        extended.append(int(np.sum(alpha > 1)))
+        return alpha, f
+
+    monkeypatch.setattr(solve_module, "_extrapolate", counting)
     one_at_a_time = []
     for flag in (False, True):
         monkeypatch.setattr(Fused, "batched_line_search", flag)
         one_at_a_time.append(fit_batch(res.structure, S, res.theta))
     a, b = one_at_a_time
     assert a.retried.any()                      # the retry ladder's small batches are covered
+    assert sum(extended) > 0                    # and longer steps were taken
     for field in ("theta", "fmin", "Sigma", "iterations", "converged"):
         assert np.array_equal(getattr(a, field), getattr(b, field))
 

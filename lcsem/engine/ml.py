@@ -272,6 +272,7 @@ class MLObjective(Objective):
         self._C = np.zeros((R, m, m))
         self._W = np.zeros((R, p, p))
         self._buffers: _Buffers | None = None      # this objective's own work arrays
+        self._trial = None                         # the last trial_values call (keep_trial)
         E = self.plan.E
         self._work = _Arrays(dict(A=(m, m), S=(m, m), T=(m, m), P=(m, m), B=(m, m), C=(m, m), L=(p, p), W=(p, p),
                                   sSigma=(p, p), sB=(m, m), sC=(m, m), sW=(p, p),

@@ -31,8 +31,7 @@ from typing import Any, Callable, Sequence
 from .._threads import one_blas_thread
 
 __all__ = ["default_backend_is_loky", "dask_client", "run_with_dask", "run_with_loky", "start_wanted_workers",
-           "WORKER_TIMEOUT",
-           "WORKER_START"]
+           "WORKER_TIMEOUT", "WORKER_START"]
 
 #: Seconds an idle worker process is kept for the next call (joblib's default).
 WORKER_TIMEOUT = 300
