@@ -95,6 +95,24 @@ def test_singular_system_marks_its_row_and_leaves_the_others_exact():
         assert np.array_equal(x[r], -np.linalg.solve(A[r], b[r][:, None])[:, 0])
 
 
+@pytest.mark.parametrize("k", [1, 4, 35])
+def test_cholesky_solve_matches_lapack_and_does_not_depend_on_the_batch(k):
+    """The Newton step from the Hessian's Cholesky factor equals LAPACK's solve to rounding,
+    and each row's bits are the same in any batch (alone, in a slice, in the whole stack)."""
+    rng = np.random.default_rng(k)
+    X = rng.standard_normal((50, k, 3 * k))
+    H = X @ np.swapaxes(X, 1, 2) / (3 * k) + 0.1 * np.eye(k)
+    g = rng.standard_normal((50, k))
+    ok, L = linalg.cholesky_factors(H)
+    assert ok.all()
+    x, finite = linalg.cholesky_solve(L, g)
+    assert finite.all()
+    np.testing.assert_allclose(x, -np.linalg.solve(H, g[..., None])[..., 0], rtol=1e-10, atol=1e-12)
+    for start, size in ((0, 1), (7, 13), (49, 1)):
+        assert np.array_equal(linalg.cholesky_solve(L[start:start + size], g[start:start + size])[0],
+                              x[start:start + size])
+
+
 def test_a_replicate_with_a_non_pd_hessian_does_not_change_the_others(fitted):
     """One replicate whose start has an indefinite Hessian in a batch (two loadings of a
     factor near 0: a saddle region, so its first steps are scoring steps): every replicate's

@@ -11,6 +11,12 @@ therefore LAPACK's verdict on that matrix alone, whatever else shares the batch.
 
 Where numpy does not expose those generalised ufuncs, the public functions are used with a
 per-matrix fallback (the same numbers, slower).
+
+:func:`cholesky_solve` solves with Cholesky factors already computed (the solver's
+positive-definiteness test gives them): forward and back substitution over the k rows,
+each step one stacked product for all replicates. It replaced a second factorisation of the
+Hessian by LU: 5-10% of a small model's bootstrap (HS 0.102 -> 0.097 ms, the LC model
+0.197 -> 0.185 ms per replicate, interleaved), and faster from k = 13 on.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ try:   # the generalised ufuncs behind numpy.linalg (present in numpy 1.x and 2.
 except (ImportError, AttributeError):      # pragma: no cover - depends on numpy's internals
     _CHOLESKY = _SOLVE = _SOLVE1 = None
 
-__all__ = ["cholesky_factors", "positive_definite", "solve_each"]
+__all__ = ["cholesky_factors", "cholesky_solve", "positive_definite", "solve_each"]
 
 
 def _cholesky_each(H: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -86,4 +92,31 @@ def solve_each(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 x[r] = -np.linalg.solve(A[r], b[r][:, None])[:, 0]
             except np.linalg.LinAlgError:
                 pass
+    return x, np.all(np.isfinite(x), axis=1)
+
+
+def cholesky_solve(L: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x = -(L L')^-1 b`` per replicate from lower Cholesky factors L (R, k, k) and
+    b (R, k), by forward and back substitution vectorised over the replicates (numpy has
+    no stacked triangular solve): 2k steps whatever R, each a stacked row-by-vector product
+    per replicate, so a replicate's numbers do not depend on its batch. Also whether x is
+    finite."""
+    R, k = b.shape
+    y = np.empty((R, k, 1))
+    x = np.empty((R, 1, k))
+    d = np.diagonal(L, axis1=1, axis2=2)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+        np.divide(b[:, 0], d[:, 0], out=y[:, 0, 0])
+        for i in range(1, k):                 # L y = b
+            yi = y[:, i:i + 1]
+            np.matmul(L[:, i:i + 1, :i], y[:, :i], out=yi)
+            np.subtract(b[:, i, None, None], yi, out=yi)
+            yi /= d[:, i, None, None]
+        np.divide(y[:, k - 1, 0], d[:, k - 1], out=x[:, 0, k - 1])
+        for i in range(k - 2, -1, -1):        # L' x = y
+            xi = x[:, :, i:i + 1]
+            np.matmul(x[:, :, i + 1:], L[:, i + 1:, i:i + 1], out=xi)
+            np.subtract(y[:, i:i + 1], xi, out=xi)
+            xi /= d[:, i, None, None]
+    x = -x[:, 0]
     return x, np.all(np.isfinite(x), axis=1)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .linalg import cholesky_factors, solve_each
+from .linalg import cholesky_factors, cholesky_solve, solve_each
 from .objective import Objective, Steps
 from .ram import RamStructure
 
@@ -368,22 +368,23 @@ class MLObjective(Objective):
     def steps(self, theta: np.ndarray, idx: np.ndarray, exact: bool = True,
               scoring_only: np.ndarray | None = None) -> Steps:
         """Newton steps where the Hessian is positive definite (and ``scoring_only`` is
-        False) and descends; Fisher-scoring steps elsewhere (see :class:`Steps`)."""
+        False) and descends, solved with the Cholesky factor its test computed; Fisher-
+        scoring steps elsewhere (see :class:`Steps`)."""
         grad, hess, pairs = self._derivative_pairs(theta, idx)
         n = grad.shape[0]
         step = np.empty_like(grad)
         newton = np.zeros(n, dtype=bool)
         ok = np.ones(n, dtype=bool)
-        pd = (cholesky_factors(hess, out=self._work.get(n, "LH")[0][:n])[0] if exact
-              else np.zeros(n, dtype=bool))
+        LH = self._work.get(n, "LH")[0][:n]
+        pd = cholesky_factors(hess, out=LH)[0] if exact else np.zeros(n, dtype=bool)
         want = pd if scoring_only is None else pd & ~scoring_only
         grad = grad.copy()          # the Steps outlive the work arrays
         if want.all():
-            step, ok_n = solve_each(hess, grad)
+            step, ok_n = cholesky_solve(LH, grad)
             newton = ok_n & (np.einsum("rk,rk->r", grad, step) < 0)
         elif want.any():
             w = np.flatnonzero(want)
-            x, ok_n = solve_each(hess[w], grad[w])
+            x, ok_n = cholesky_solve(LH[w], grad[w])
             step[w] = x
             newton[w] = ok_n & (np.einsum("rk,rk->r", grad[w], x) < 0)
         other = np.flatnonzero(~newton)
