@@ -25,7 +25,8 @@ For the Holzinger-Swineford CFA and the canonical learning-culture model (bundle
     the u used columns of ``[B_o | C_o]`` (``4 u p^2 + 4 u^2 p``), the Hessian and
     information on the ``E (E + 1) / 2`` entry pairs (about 12 per pair, plus 6 per pair of
     two paths and 4 per pair of a path and a covariance), the positive-definiteness test
-    (Cholesky, ``k^3 / 3``) and the Newton solve (LU, ``2 k^3 / 3 + 2 k^2``).
+    (Cholesky, ``k^3 / 3``) and the Newton solve with that factor (two triangular
+    solves, ``2 k^2``; an LU solve, ``2 k^3 / 3 + 2 k^2``, before 2026-11-28 17:00 UTC).
 
   The "arithmetic limit" is that count at 10 GFLOP/s (the issue's yardstick; numpy on one
   core here reaches about 30 GFLOP/s on batched small products). Counting the old solver's
@@ -129,7 +130,7 @@ def flop_count(res, n_rep=1000):
     f_series = 2 * m ** 3 * (max(plan.nilpotent - 2, 0) if plan.nilpotent else 1)   # B: products or the inverse
     f_eval = f_series + 4 * m ** 3 + p ** 3 / 3 + 2 * p ** 3 + 2 * p ** 2
     f_iter = (4 * p ** 3 + 4 * u * p ** 2 + 4 * u ** 2 * p + 12 * n + 6 * plan.n_pp + 4 * plan.n_pc
-              + k ** 3 / 3 + 2 * k ** 3 / 3 + 2 * k ** 2)
+              + k ** 3 / 3 + 2 * k ** 2)
     f_moments = 2 * N * q
     total = evals * f_eval + its * f_iter + f_moments
     return dict(p=p, m=m, k=k, E=E, evals=evals, iterations=out.iterations.mean(), passes=its, flops=total,
