@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import ArgumentError
-from .batch import cholesky_factors
+from .linalg import cholesky_factors, cholesky_solve
 from .group_ml import add_mean_path_curvature
 from .least_squares import second_derivative_terms
 from .objective import Objective
@@ -186,8 +186,7 @@ class GroupLSObjective(Objective):
         step = np.zeros_like(grad)
         with np.errstate(all="ignore"):
             if positive.any():
-                y = np.linalg.solve(L[positive], -grad[positive][..., None])
-                step[positive] = np.linalg.solve(np.swapaxes(L[positive], 1, 2), y)[..., 0]
+                step[positive] = cholesky_solve(L[positive], grad[positive])[0]
             descent = positive & np.isfinite(step).all(axis=1) & (np.einsum("ri,ri->r", step, grad) < 0)
         return grad, np.where(descent[:, None], step, 0.0), descent
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batch import cholesky_factors
+from .linalg import cholesky_factors, cholesky_solve
 from .optimize import CovarianceObjective, Solution, fisher_scoring
 from .ram import RamStructure, gradient_terms, gram_terms
 
@@ -65,8 +65,7 @@ class LeastSquaresObjective(CovarianceObjective):
         positive, L = cholesky_factors(H)
         step = np.zeros_like(grad)
         if positive.any():
-            y = np.linalg.solve(L[positive], -grad[positive][..., None])
-            step[positive] = np.linalg.solve(np.swapaxes(L[positive], 1, 2), y)[..., 0]
+            step[positive] = cholesky_solve(L[positive], grad[positive])[0]
         with np.errstate(all="ignore"):
             descent = positive & np.isfinite(step).all(axis=1) & (np.einsum("ri,ri->r", step, grad) < 0)
         return grad, np.where(descent[:, None], step, 0.0), descent
