@@ -26,7 +26,8 @@ For the Holzinger-Swineford CFA and the canonical learning-culture model (bundle
     information on the ``E (E + 1) / 2`` entry pairs (about 12 per pair, plus 6 per pair of
     two paths and 4 per pair of a path and a covariance), the positive-definiteness test
     (Cholesky, ``k^3 / 3``) and the Newton solve with that factor (two triangular
-    solves, ``2 k^2``; an LU solve, ``2 k^3 / 3 + 2 k^2``, before 2026-11-28 17:00 UTC).
+    solves, ``2 k^2``; until commit "engine: Newton steps from the Hessian's Cholesky factor" it
+    was an LU solve, ``2 k^3 / 3 + 2 k^2``).
 
   The "arithmetic limit" is that count at 10 GFLOP/s (the issue's yardstick; numpy on one
   core here reaches about 30 GFLOP/s on batched small products). Counting the old solver's
