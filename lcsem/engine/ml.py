@@ -273,12 +273,20 @@ class MLObjective(Objective):
         self._W = np.zeros((R, p, p))
         self._buffers: _Buffers | None = None      # this objective's own work arrays
         self._trial = None                         # the last trial_values call (keep_trial)
+        self._every = np.arange(R)
         E = self.plan.E
         self._work = _Arrays(dict(A=(m, m), S=(m, m), T=(m, m), P=(m, m), B=(m, m), C=(m, m), L=(p, p), W=(p, p),
                                   sSigma=(p, p), sB=(m, m), sC=(m, m), sW=(p, p),
                                   grad=(E,), hess=(E, E), pairs=(self.plan.n_pairs,), LH=(self.k, self.k)))
 
     # ---------------------------------------------------------------- values
+    def _rows(self, idx: np.ndarray):
+        """``idx`` as a slice when it is every replicate in order (the first iterations of
+        a batch): views and block copies instead of gathers and scatters."""
+        if idx.size == self.n_replicates and np.array_equal(idx, self._every):
+            return slice(None)
+        return idx
+
     def evaluate(self, theta: np.ndarray, idx: np.ndarray):
         """``(f, Sigma, B, C, W)`` at ``theta`` for replicates ``idx``; f = inf where Sigma
         is not positive definite (by its own Cholesky factorisation) or is singular. The
@@ -292,8 +300,9 @@ class MLObjective(Objective):
         with np.errstate(all="ignore"):
             logdet = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
             W = _inverse(safe, out=W)
-            trace = np.einsum("rij,rij->r", self.S[idx], W)
-            f = logdet + trace - self.logdet_S[idx] - p
+            rows = self._rows(idx)
+            trace = np.einsum("rij,rij->r", self.S[rows], W)
+            f = logdet + trace - self.logdet_S[rows] - p
         # F_ML >= 0 for every positive definite Sigma: a negative value means Sigma (or
         # I - A) is numerically singular and the point is unusable
         f = np.where(~ok | ~np.isfinite(f) | (f < -1e-8), np.inf, f)
@@ -302,7 +311,8 @@ class MLObjective(Objective):
     def value(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(theta)
         f, Sigma, B, C, W = self.evaluate(theta, idx)
-        self._theta[idx], self._Sigma[idx], self._B[idx], self._C[idx], self._W[idx] = theta, Sigma, B, C, W
+        rows = self._rows(idx)
+        self._theta[rows], self._Sigma[rows], self._B[rows], self._C[rows], self._W[rows] = theta, Sigma, B, C, W
         return f
 
     def trial_values(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -331,6 +341,9 @@ class MLObjective(Objective):
         return Sigma
 
     def _state(self, theta, idx):
+        rows = self._rows(idx)
+        if isinstance(rows, slice) and np.array_equal(self._theta, theta):
+            return self._Sigma, self._B, self._C, self._W        # read only by the derivatives
         if np.array_equal(self._theta[idx], theta):
             n = len(idx)
             out = [x[:n] for x in self._work.get(n, "sSigma", "sB", "sC", "sW")]
@@ -353,7 +366,7 @@ class MLObjective(Objective):
             self._buffers = _Buffers(self.plan, block_rows(self.plan))
         n = len(idx)
         out = [x[:n] for x in self._work.get(n, "grad", "hess", "pairs")]
-        return _derivatives(self.plan, self.struct.p, Sigma, B, C, W, self.S[idx], self._buffers, out)
+        return _derivatives(self.plan, self.struct.p, Sigma, B, C, W, self.S[self._rows(idx)], self._buffers, out)
 
     def gradient_information(self, theta, idx):
         grad, _, info = self.derivatives(theta, idx)
