@@ -408,8 +408,10 @@ class MLObjective(Objective):
 
 #: replicates per block of the derivative arithmetic (at most): the gathered factors of a
 #: block stay in the cache and its buffers are reused (large temporaries freed and allocated
-#: again on every call cost page faults that were, measured, slower than the arithmetic)
-BLOCK = 32
+#: again on every call cost page faults that were, measured, slower than the arithmetic).
+#: 128 (at most BLOCK_ELEMENTS gathered factors: HS 111, the LC model 36): 4.5% less CPU
+#: for HS than 32 since the gathers skip the bounds check; the same for the LC model
+BLOCK = 128
 #: gathered factors per block (at most; large models get smaller blocks)
 BLOCK_ELEMENTS = 1 << 18
 
