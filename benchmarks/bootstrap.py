@@ -37,12 +37,8 @@ from threadpoolctl import threadpool_limits
 import lcsem
 from lcsem.engine.semopy_backend import semopy_names, semopy_syntax
 from lcsem.exceptions import BootstrapFailureWarning
+from _models import HS_MODEL
 
-HS_MODEL = """
-visual  =~ x1 + x2 + x3
-textual =~ x4 + x5 + x6
-speed   =~ x7 + x8 + x9
-"""
 LAVAAN_INDICES = ["chisq", "pvalue", "cfi", "tli", "nfi", "rmsea", "srmr", "gfi", "agfi", "logl", "aic", "bic"]
 
 
