@@ -13,7 +13,10 @@ from .exceptions import LcsemError
 from ._version import __version__
 from .data.prepare import read_data
 from .exceptions import ArgumentError
+from .engine.optimize import ESTIMATORS
 from .estimation.estimate import fit
+from .inference.robust import ROBUST_ESTIMATORS
+from .spec.ordinal import ORDINAL_ESTIMATORS
 from .demo import run_demo
 
 
@@ -35,8 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--model", type=Path, required=True, metavar="FILE",
                      help="text file with the model in lavaan syntax")
     fit.add_argument("--estimator", default=None,
-                     choices=["ML", "GLS", "ULS", "MLM", "MLMV", "MLMVS", "MLR",
-                              "WLSMV", "WLSM", "DWLS", "WLS", "ULSMV", "ULSM"],
+                     choices=list(dict.fromkeys(ESTIMATORS + ROBUST_ESTIMATORS + tuple(ORDINAL_ESTIMATORS))),
                      help="default: ML, or WLSMV with --ordered (lavaan's defaults)")
     fit.add_argument("--ordered", nargs="*", default=None, metavar="COLUMN",
                      help="ordered (Likert) indicators: no names for all of them, else the names")

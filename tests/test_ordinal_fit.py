@@ -492,13 +492,24 @@ def test_ordinal_fits_round_trip_through_json(name):
     pd.testing.assert_frame_equal(again.standardized_solution(), res.standardized_solution())
 
 
+@pytest.mark.parametrize("estimator", ["ULS", "DWLS", "WLSM", "ULSM"])
+def test_ordinal_fits_of_every_estimator_round_trip(estimator):
+    """Every ordinal estimator's fit loads back, ULS too (a name continuous fits use as well)."""
+    import json as _json
+    res = lcsem.fit(FITS["sim_wlsmv"]["model"], DATA["ordinal_sim.csv"], ordered=True, estimator=estimator)
+    again = lcsem.FitResult.from_dict(_json.loads(_json.dumps(res.to_dict())))
+    assert again.estimator == estimator and again.ordinal is not None
+    pd.testing.assert_frame_equal(again.estimates, res.estimates)
+
+
 def test_edited_ordinal_payloads_are_refused():
     res = lcsem.fit(FITS["sim_wlsmv"]["model"], DATA["ordinal_sim.csv"], ordered=True)
     payload = res.to_dict()
     for edit, fragment in [(lambda p: p.update(estimator="ML"), "estimator"),
                            (lambda p: p["ordinal"].update(parameterization="gamma"), "parameterization"),
                            (lambda p: p["ordinal"]["ordered"].append(["__import__('os')", 3]), "ordered"),
-                           (lambda p: p.update(ordinal=None), "edited or is corrupt")]:
+                           (lambda p: p.update(ordinal=None), "edited or is corrupt"),
+                           (lambda p: p.update(estimator="MLR"), "ordinal fits")]:
         edited = copy.deepcopy(payload)
         edit(edited)
         with pytest.raises(lcsem.ArgumentError, match=fragment):

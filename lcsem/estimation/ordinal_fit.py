@@ -27,19 +27,9 @@ from ..inference.standardized import DefinedParameters, delta_se
 from ..inference.wald import add_inference_columns
 from ..results.fit_result import FitResult
 from ..spec.model import Model
+from ..spec.ordinal import ORDINAL_ESTIMATORS
 from ..spec.partable import ParRow
 from .provenance import versions
-
-#: estimator -> (weights, standard errors, test) as lavaan resolves them
-ORDINAL_ESTIMATORS = {
-    "WLSMV": ("DWLS", "robust.sem", "scaled.shifted"),
-    "WLSM": ("DWLS", "robust.sem", "satorra.bentler"),
-    "DWLS": ("DWLS", "standard", "standard"),
-    "WLS": ("WLS", "standard", "standard"),
-    "ULSMV": ("ULS", "robust.sem", "scaled.shifted"),
-    "ULSM": ("ULS", "robust.sem", "satorra.bentler"),
-    "ULS": ("ULS", "standard", "standard"),
-}
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,10 @@ from .._version import __version__
 from ..exceptions import ArgumentError, LcsemError
 from ..spec.model import Model
 from ..spec.groups import group_table
-from ..spec.ordinal import ordinal_table
+from ..engine.optimize import ESTIMATORS
+from ..inference.robust import ROBUST_ESTIMATORS
+from ..spec.groups import PARAMETERIZATIONS
+from ..spec.ordinal import MAX_THRESHOLDS, ORDINAL_ESTIMATORS, ordinal_table
 from .ordinal_info import OrdinalInfo
 from ..spec.syntax import Statement, group_modifiers_from_records, group_modifiers_to_records, parse_syntax
 
@@ -46,10 +49,8 @@ STORED_FIELDS = frozenset({"model", "estimator", "estimates", "fit_indices", "r2
                            "group_labels", "group_equal", "group_partial", "meanstructure", "view_of",
                            "information",
                            "ordinal"})
-#: estimators a payload may name (continuous, then ordinal)
-_ESTIMATORS = ("ML", "GLS", "ULS", "MLM", "MLMV", "MLMVS", "MLR",
-               "WLSMV", "WLSM", "DWLS", "WLS", "ULSMV", "ULSM")
-_PARAMETERIZATIONS = ("delta", "theta")
+#: estimators a payload may name for continuous data (ordinal fits: ORDINAL_ESTIMATORS)
+_CONTINUOUS_ESTIMATORS = ESTIMATORS + ROBUST_ESTIMATORS
 
 
 # ---------------------------------------------------------------------- JSON-safe scalars
@@ -367,10 +368,10 @@ def _ordinal_from_dict(payload: Any, model, grouping: Mapping[str, Any]) -> Ordi
     ordered = payload["ordered"]
     if (not isinstance(ordered, list) or not ordered
             or not all(isinstance(o, list) and len(o) == 2 and o[0] in observed
-                       and isinstance(o[1], int) and not isinstance(o[1], bool) and 1 <= o[1] <= 19
+                       and isinstance(o[1], int) and not isinstance(o[1], bool) and 1 <= o[1] <= MAX_THRESHOLDS
                        for o in ordered)):
         raise ArgumentError("payload: ordinal.ordered must list [observed variable, number of thresholds]")
-    if payload["parameterization"] not in _PARAMETERIZATIONS:
+    if payload["parameterization"] not in PARAMETERIZATIONS:
         raise ArgumentError(f"payload: ordinal.parameterization {payload['parameterization']!r} is not "
                             f"'delta' or 'theta'")
     details = payload["estimator_details"]
@@ -420,11 +421,12 @@ def fit_result_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
         theta, vcov = _theta_in_model_order(model, payload, rows)
         stored_data = (_frame_from_dict(payload["data"], "data") if payload.get("data") is not None
                        else None)
-        if payload["estimator"] not in _ESTIMATORS or (payload["estimator"] in _ESTIMATORS[7:]) != (
-                ordinal is not None):
+        allowed = _CONTINUOUS_ESTIMATORS if ordinal is None else tuple(ORDINAL_ESTIMATORS)
+        if payload["estimator"] not in allowed:
+            kind = "continuous" if ordinal is None else "ordinal"
             raise ArgumentError(f"payload: estimator {payload['estimator']!r} is not one of "
-                                f"{', '.join(_ESTIMATORS)} (the last six for ordinal fits only); the "
-                                f"payload was edited or is corrupt")
+                                f"{', '.join(allowed)} (those of {kind} fits); the payload was edited "
+                                f"or is corrupt")
         estimates = _frame_from_dict(payload["estimates"], "estimates")
         if "group" in estimates.columns:
             if not np.isfinite(estimates["group"].to_numpy(dtype=float)).all():

@@ -32,7 +32,20 @@ from .model import Model
 from .partable import ParRow
 
 __all__ = ["ordinal_table", "check_ordered", "ordinal_n_moments", "OrdinalRows", "ordinal_rows",
-           "MAX_THRESHOLDS"]
+           "MAX_THRESHOLDS", "ORDINAL_ESTIMATORS"]
+
+#: Estimators for ordered indicators -> (weights, standard errors, test), as lavaan resolves
+#: them. Here, below the estimation layer, so that saved results and the command line check
+#: names against the one list.
+ORDINAL_ESTIMATORS = {
+    "WLSMV": ("DWLS", "robust.sem", "scaled.shifted"),
+    "WLSM": ("DWLS", "robust.sem", "satorra.bentler"),
+    "DWLS": ("DWLS", "standard", "standard"),
+    "WLS": ("WLS", "standard", "standard"),
+    "ULSMV": ("ULS", "robust.sem", "scaled.shifted"),
+    "ULSM": ("ULS", "robust.sem", "satorra.bentler"),
+    "ULS": ("ULS", "standard", "standard"),
+}
 
 #: Most thresholds lcsem accepts for one ordered variable (more than 10 categories is
 #: almost surely a continuous variable declared ordered by mistake).
