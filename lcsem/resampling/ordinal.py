@@ -45,10 +45,9 @@ from ..engine.wls_batch import ReplicateWLSObjective
 from ..estimation.ordinal_fit import ORDINAL_ESTIMATORS, _residual_indices
 from ..inference.robust import _cfi, _rmsea, _tli
 from ..inference.standardized import DefinedParameters
-from .replicates import replicate_columns
 from ..results.fit_result import FitResult
 from .groups import group_parameter_name
-from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput
+from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput, replicate_columns
 from .resample import counts_from_indices
 
 __all__ = ["ORDINAL_INDEX_NAMES", "OrdinalReplicateSpec", "OrdinalSource", "evaluate_ordinal"]
