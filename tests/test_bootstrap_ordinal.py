@@ -20,15 +20,11 @@ from lcsem.engine.wls_batch import ReplicateWLSObjective
 from lcsem.exceptions import BootstrapFailureWarning, NotSupportedError
 from lcsem.resampling.api import _group_data
 from lcsem.resampling.ordinal import ORDINAL_INDEX_NAMES, OrdinalReplicateSpec, OrdinalSource, evaluate_ordinal
+from lc_models import LC_ITEMS, LC_MODEL
 
 REFERENCE = Path(__file__).parent / "reference"
-MODEL = """culture =~ culture1 + culture2 + culture3 + culture4 + culture5 + culture6
-kmsuse =~ kmsuse1 + kmsuse2 + kmsuse3 + kmsuse4
-perf =~ perf1 + perf2 + perf3 + perf4 + perf5
-kmsuse ~ a*culture
-perf ~ b*kmsuse + c*culture
-ind := a*b"""
-ITEMS = [f"culture{i}" for i in range(1, 7)] + [f"kmsuse{i}" for i in range(1, 5)] + [f"perf{i}" for i in range(1, 6)]
+MODEL = LC_MODEL
+ITEMS = LC_ITEMS
 
 
 def quiet_bootstrap(*args, **kwargs):

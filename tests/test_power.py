@@ -14,18 +14,11 @@ from scipy import stats
 import lcsem
 from lcsem.simulation import replicates
 from lcsem.simulation.power_analysis import power, sample_size
+from lc_models import LC_MODEL_TOTAL
 
 REF_DIR = Path(__file__).parent / "reference"
 REF = json.loads((REF_DIR / "power_reference.json").read_text())
-CANONICAL = """
-culture =~ culture1 + culture2 + culture3 + culture4 + culture5 + culture6
-kmsuse  =~ kmsuse1 + kmsuse2 + kmsuse3 + kmsuse4
-perf    =~ perf1 + perf2 + perf3 + perf4 + perf5
-kmsuse ~ a*culture
-perf ~ b*kmsuse + c*culture
-ind := a*b
-total := c + a*b
-"""
+CANONICAL = LC_MODEL_TOTAL
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from lcsem.simulation.group_replicates import fit_group_replicates
 from lcsem.simulation.groups import group_population, split_total
 from lcsem.simulation.power_analysis import power, sample_size
 from lcsem.simulation.replicates import fit_replicates
+from lc_models import LC_MODEL_TOTAL
 
 REF_DIR = Path(__file__).parent / "reference"
 REF = json.loads((REF_DIR / "power_groups_reference.json").read_text())
@@ -30,15 +31,7 @@ PARAMS = {**{f"{'culture' if v[0] == 'c' else 'kmsuse' if v[0] == 'k' else 'perf
           "kmsuse ~ culture": REF["groups"]["population"]["a"],          # one value per group: c(.5, .2)
           "perf ~ kmsuse": 0.4, "perf ~ culture": 0.2}
 LABELS = tuple(REF["groups"]["labels"])
-CANONICAL = """
-culture =~ culture1 + culture2 + culture3 + culture4 + culture5 + culture6
-kmsuse  =~ kmsuse1 + kmsuse2 + kmsuse3 + kmsuse4
-perf    =~ perf1 + perf2 + perf3 + perf4 + perf5
-kmsuse ~ a*culture
-perf ~ b*kmsuse + c*culture
-ind := a*b
-total := c + a*b
-"""
+CANONICAL = LC_MODEL_TOTAL
 
 
 def _key(row) -> str:
