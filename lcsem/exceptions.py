@@ -128,8 +128,9 @@ class SharedLabelWarning(LcsemWarning):
 
 
 class MissingDataWarning(LcsemWarning):
-    """Listwise deletion dropped a sizeable share of the rows (more than 5%): the estimates
-    use only the complete rows; ``missing="ml"`` (full-information ML) uses every value."""
+    """Rows were dropped for missing values: listwise deletion dropped a sizeable share of
+    them (more than 5%; ``missing="ml"``, full-information ML, uses every value), or FIML
+    deleted the rows with a missing exogenous covariate (lavaan's ``fixed.x``)."""
 
 
 class ScaledTestWarning(LcsemWarning):

@@ -141,6 +141,31 @@ def test_batched_multigroup_replicates_equal_one_by_one_refits():
     _compare(spec, source, indices=indices)
 
 
+def test_batched_replicates_with_fixed_x_covariates_equal_one_by_one_refits():
+    """A MIMIC model with fixed.x covariates (one group and by school): the baseline with the
+    covariates' covariances, the conditional log-likelihood and GFI without their moments
+    agree between the batched and the one-by-one path, for resamples and Bollen-Stine."""
+    model = HS_MODEL + "\n visual + textual + speed ~ ageyr + grade"
+    data = pd.read_csv(REF_DIR / "hs_mcar.csv")
+    for group in (None, "school"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lcsem.MissingDataWarning)     # grade is missing once
+            res = lcsem.fit(model, data, missing="ml", group=group)
+        spec, source = _setup(res)
+        indices = group_resample_indices(np.random.SeedSequence(10), 6, source.positions)
+        out = _compare(spec, source, indices=indices)
+        assert (out.status != FAILED).sum() >= 5      # by school: one resample fails in both paths
+    Sigma, mu = spec.struct.implied(spec.theta0[None])
+    Z = np.vstack([fiml_resampling.bollen_stine_missing(source.X[pos], source.columns, Sigma[0, g], mu[0, g])
+                   for g, pos in enumerate(source.positions)])
+    order = np.concatenate(source.positions)
+    X = np.empty_like(source.X)
+    X[order] = Z
+    bs = fiml_resampling.fiml_source(spec, X=X, positions=source.positions, group_of=source.group_of,
+                                     columns=source.columns)
+    _compare(spec, bs, indices=indices)
+
+
 def test_a_resample_without_a_pair_observed_together_fails_as_one_by_one():
     """x1 and x2 are observed together in only two rows: resamples that draw neither cannot
     be fitted (coverage 0); the batched path hands them to the one-by-one path, which names

@@ -33,6 +33,11 @@ _V_TOL = np.finfo(float).eps ** (1.0 / 3.0)
 def fiml_view(res):
     """The single-group view a FIML result's modification indices are computed on."""
     if res.view_of:
+        if res.model.roles.exogenous_observed:
+            raise NotSupportedError(
+                f"modification indices of a group's view of a FIML fit with exogenous covariates "
+                f"({', '.join(res.model.roles.exogenous_observed)}) are not available; compute them on the "
+                f"fit itself, lcsem.modification_indices(fit), which lists every group's rows")
         return res
     if res.group_labels:
         raise NotSupportedError("modification indices of a multi-group FIML fit are not available yet; "

@@ -361,6 +361,11 @@ def _compute_grouped(res: FitResult) -> pd.DataFrame:
     multi = bool(res.group_labels)
     table = [r for r in res.rows if r.op != ":="]
     cands = _grouped_candidates(res)
+    exogenous = set(res.model.roles.exogenous_observed)
+    if res.missing == "ml" and exogenous:
+        # FIML with fixed.x covariates: lavaan's score tests of regressing a covariate are
+        # not defined (NA) and its table leaves them out
+        cands = [(pos, r) for pos, r in cands if not (r.op == "~" and r.lhs in exogenous)]
     theta = np.asarray(res.theta, dtype=float)
     k = theta.size
     freed = {pos: k + 1 + c for c, (pos, _) in enumerate(cands) if pos >= 0}

@@ -20,7 +20,7 @@ import pandas as pd
 from ..exceptions import ArgumentError, DataError, MissingColumnsError
 from .moments import SampleMoments, moments_of
 from .incomplete import fiml_moments
-from .missing import FIML_POLICIES, MissingPatterns, warn_listwise
+from .missing import FIML_POLICIES, MissingPatterns, warn_listwise, warn_missing_covariates
 from .prepare import complete_cases, model_values, prepare_data, warn_ordinal
 
 
@@ -133,7 +133,8 @@ def moments_by_group(data: pd.DataFrame, columns: tuple[str, ...], group: str | 
     fiml = missing in FIML_POLICIES
     if group is None and fiml:
         values = model_values(data, columns, missing=missing, latent=latent)
-        moments, patterns = fiml_moments(values, columns, data.index)
+        warn_missing_covariates(values, columns, covariates, stacklevel=4)
+        moments, patterns = fiml_moments(values, columns, data.index, covariates=covariates)
         return GroupedMoments((moments,), (), None, moments.n_obs, moments.n_total, (patterns,))
     if group is None:
         prepared = prepare_data(data, columns, missing=missing, latent=latent, covariates=covariates)
@@ -172,7 +173,9 @@ def moments_by_group(data: pd.DataFrame, columns: tuple[str, ...], group: str | 
     codes = np.array(labels, dtype=object)
     masks = [codes == label for label in order]
     if fiml:
-        parts = [fiml_moments(values[mask], columns, data.index[mask], where=f"group {label!r} of {group!r}: ")
+        warn_missing_covariates(values, columns, covariates, stacklevel=4)
+        parts = [fiml_moments(values[mask], columns, data.index[mask], where=f"group {label!r} of {group!r}: ",
+                              covariates=covariates)
                  for label, mask in zip(order, masks)]
         n_obs = sum(m.n_obs for m, _ in parts)
         return GroupedMoments(tuple(m for m, _ in parts), tuple(order), group, n_obs, len(data),

@@ -1,5 +1,10 @@
 """One group's data for full-information ML (``missing="ml"``): its missing-data patterns
-and its EM (saturated-model) moments as :class:`~lcsem.data.moments.SampleMoments`."""
+and its EM (saturated-model) moments as :class:`~lcsem.data.moments.SampleMoments`.
+
+Exogenous observed covariates follow lavaan's ``fixed.x``: their moments are held at their
+sample values, so a row with a missing covariate is deleted (lavaan warns "cases were
+deleted due to missing values in exogenous variable(s)"); a row that observes the
+covariates and nothing else is kept (it counts in N, as in lavaan)."""
 
 from __future__ import annotations
 
@@ -7,17 +12,19 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
-from .missing import MissingPatterns, em_moments, missing_patterns
+from .missing import MissingPatterns, em_moments, missing_covariate_rows, missing_patterns
 from .moments import SampleMoments
 
 __all__ = ["fiml_moments"]
 
 
 def fiml_moments(values: np.ndarray, columns: tuple[str, ...], row_labels: pd.Index,
-                 where: str = "") -> tuple[SampleMoments, MissingPatterns]:
+                 where: str = "", covariates: tuple[str, ...] = ()) -> tuple[SampleMoments, MissingPatterns]:
     """One group's data for full-information ML: its patterns and its EM (h1) moments as
     :class:`~lcsem.data.moments.SampleMoments` (``data``: the used rows, NaN where
-    missing; ``missing="ml"``).
+    missing; ``missing="ml"``). Rows with a missing value in one of ``covariates`` (the
+    model's exogenous observed covariates, lavaan's ``fixed.x``) are deleted first; the
+    caller warns (:func:`~lcsem.data.missing.warn_missing_covariates`).
 
     Raises
     ------
@@ -26,6 +33,10 @@ def fiml_moments(values: np.ndarray, columns: tuple[str, ...], row_labels: pd.In
         pair never observed together, or a singular EM covariance matrix. ``where``
         (e.g. ``"group 'public' of 'sector': "``) prefixes the message.
     """
+    n_rows = values.shape[0]
+    keep = ~missing_covariate_rows(values, columns, covariates)
+    if not keep.all():
+        values, row_labels = values[keep], row_labels[keep]
     try:
         patterns = missing_patterns(values, columns, row_labels)
     except DataError as exc:
@@ -49,5 +60,5 @@ def fiml_moments(values: np.ndarray, columns: tuple[str, ...], row_labels: pd.In
                         f"singular (some column is a linear combination of others); drop redundant "
                         f"indicators")
     data = pd.DataFrame(used, index=patterns.row_labels, columns=list(columns))
-    moments = SampleMoments(cov, mean, tuple(columns), patterns.n_obs, patterns.n_total, "ml", data)
+    moments = SampleMoments(cov, mean, tuple(columns), patterns.n_obs, n_rows, "ml", data)
     return moments, patterns

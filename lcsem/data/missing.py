@@ -27,8 +27,8 @@ import pandas as pd
 from .._warnings import warn
 from ..exceptions import DataError, MissingDataWarning
 
-__all__ = ["MissingPatterns", "missing_patterns", "em_moments", "warn_listwise", "FIML_POLICIES",
-           "LISTWISE_WARN_SHARE"]
+__all__ = ["MissingPatterns", "missing_patterns", "em_moments", "warn_listwise", "missing_covariate_rows",
+           "warn_missing_covariates", "FIML_POLICIES", "LISTWISE_WARN_SHARE"]
 
 #: values of ``missing=`` that select full-information ML (lavaan's names)
 FIML_POLICIES = ("ml", "fiml")
@@ -233,3 +233,28 @@ def warn_listwise(n_dropped: int, n_total: int, stacklevel: int = 3) -> None:
          f"(full-information ML, lavaan's missing = \"ml\") to use every observed value",
          MissingDataWarning, stacklevel=stacklevel + 1)
 
+
+def missing_covariate_rows(values: np.ndarray, columns: tuple[str, ...], covariates: tuple[str, ...]
+                           ) -> np.ndarray:
+    """(n,) bool: rows of ``values`` (columns ``columns``) missing any of ``covariates``."""
+    idx = [columns.index(c) for c in covariates if c in columns]
+    return np.isnan(values[:, idx]).any(axis=1) if idx else np.zeros(values.shape[0], dtype=bool)
+
+
+def warn_missing_covariates(values: np.ndarray, columns: tuple[str, ...], covariates: tuple[str, ...],
+                            stacklevel: int = 3) -> None:
+    """Warn (:class:`~lcsem.exceptions.MissingDataWarning`) that FIML deletes the rows with a
+    missing exogenous covariate, naming the count and the covariates (lavaan's ``fixed.x``
+    deletes them with a warning too)."""
+    n = int(missing_covariate_rows(values, columns, covariates).sum())
+    if not n:
+        return
+    idx = [columns.index(c) for c in covariates if c in columns]
+    missing = np.isnan(values[:, idx])
+    counts = ", ".join(f"{columns[j]} {int(k)}" for j, k in zip(idx, missing.sum(axis=0)) if k)
+    xs = [columns[j] for j in idx]
+    warn(f"missing='ml' deleted {n} of {values.shape[0]} rows with a missing value in an exogenous "
+         f"covariate (missing per covariate: {counts}): the covariates' moments are held at their "
+         f"sample values (lavaan's fixed.x), so a row needs every covariate; to keep those rows, declare "
+         f"the covariates' variances and covariances in the model (e.g. '{xs[0]} ~~ {' + '.join(xs)}') so "
+         f"that FIML treats them as random variables", MissingDataWarning, stacklevel=stacklevel + 1)

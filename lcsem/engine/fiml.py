@@ -35,9 +35,22 @@ from .optimize import Solution, fisher_scoring
 from .ram import gram_terms
 from .structure import GroupStructure
 
-__all__ = ["PatternData", "FIMLObjective", "pattern_loglik", "casewise_loglik", "fit_fiml", "LOG_2PI"]
+__all__ = ["PatternData", "FIMLObjective", "pattern_loglik", "casewise_loglik", "fit_fiml", "LOG_2PI",
+           "without_fixed_x"]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def without_fixed_x(cov: np.ndarray, mean: np.ndarray, exogenous: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Copies of ``cov``/``mean`` ((..., p, p)/(..., p)) with the covariances among the fixed.x
+    covariates ``exogenous`` and their means set to 0: moments the model does not fit, which
+    get no weight in GFI (lavaan's ``fixed.x``, as for complete data)."""
+    cov, mean = np.array(cov, dtype=float), np.array(mean, dtype=float)
+    if len(exogenous):
+        x = np.asarray(exogenous)
+        cov[..., x[:, None], x[None, :]] = 0.0
+        mean[..., x] = 0.0
+    return cov, mean
 
 
 class PatternData(Protocol):

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..exceptions import ArgumentError
 from .batch import cholesky_factors
-from .fiml import LOG_2PI
+from .fiml import LOG_2PI, without_fixed_x
 from .objective import Objective
 from .ram import gram_terms
 from .structure import GroupStructure
@@ -521,12 +521,14 @@ def em_batch(rows: WeightedRows, max_iter: int = 500, tol: float = 1e-5) -> tupl
 
 
 def gfi_quadratic_forms(rows: WeightedRows, idx: np.ndarray, Sigma: np.ndarray, mu: np.ndarray,
-                        cov: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                        cov: np.ndarray, mean: np.ndarray, fixed_x: tuple[int, ...] = ()
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """lavaan 0.6.14's GFI parts of a FIML fit for the replicates ``idx`` (r,):
     ``e' V e`` for ``e = (cov - Sigma, mean - mu)`` and for ``(cov, mean)``, with ``V`` the
     expected information of the incomplete data at ``(Sigma, mu)``
     (``sum_j c_j [1/2 tr(W_j E W_j E) + e' W_j e]``, ``c_j = n_j / n``; see
-    :func:`lcsem.estimation.fiml.fiml_gfi`): (r,), (r,)."""
+    :func:`lcsem.estimation.fiml.fiml_gfi`): (r,), (r,). The covariances among the fixed.x
+    covariates ``fixed_x`` and their means get no weight."""
     t = rows.terms(Sigma, mu, idx, rows.n[idx], derivatives=True)
     P = t.P
     K = P @ t.H @ P
@@ -551,4 +553,4 @@ def gfi_quadratic_forms(rows: WeightedRows, idx: np.ndarray, Sigma: np.ndarray, 
             total = total + _dot(cw, (AM * np.swapaxes(AM, -1, -2)).reshape(r, J, -1).sum(axis=-1))
         return 0.5 * total + _dot(e, _mv(Wbar, e))
 
-    return quad(cov - Sigma, mean - mu), quad(cov, mean)
+    return quad(*without_fixed_x(cov - Sigma, mean - mu, fixed_x)), quad(*without_fixed_x(cov, mean, fixed_x))

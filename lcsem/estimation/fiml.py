@@ -24,10 +24,10 @@ from .._warnings import warn
 from ..data.groups import GroupedMoments
 from ..data.missing import MissingPatterns, pattern_inverse
 from ..engine import GroupStats, GroupStructure, group_starts
-from ..engine.fiml import FIMLObjective, fit_fiml, pattern_loglik
+from ..engine.fiml import FIMLObjective, fit_fiml, pattern_loglik, without_fixed_x
 from ..exceptions import (ArgumentError, ConvergenceWarning, EstimationError,
-                          ModelSpecificationError, NonAdmissibleWarning, NotSupportedError)
-from ..inference.fit_indices import cfi, grouped_fit_measures, nfi, tli
+                          ModelSpecificationError, NonAdmissibleWarning)
+from ..inference.fit_indices import cfi, covariate_loglik, grouped_fit_measures, nfi, tli
 from ..inference.grouped import GroupLayout, fixed_x_ids
 from ..spec.model import Model
 from .grouped import _estimates, _parameter_names, information_vcov
@@ -46,11 +46,6 @@ def fiml_fit(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, le
         raise ArgumentError(f"information: {information!r} is not one of "
                             f"{', '.join(map(repr, INFORMATION_KINDS))}; lavaan's default for FIML is "
                             f"'observed'")
-    if model.roles.exogenous_observed:
-        raise NotSupportedError(
-            f"missing='ml' with exogenous observed covariates ({', '.join(model.roles.exogenous_observed)}) "
-            f"is not supported yet (lavaan's fixed.x with missing values); fit with missing='listwise', or "
-            f"model the covariates' variances explicitly")
     patterns: tuple[MissingPatterns, ...] = moments.patterns
     G = len(patterns)
     p = len(model.observed)
@@ -85,11 +80,12 @@ def fiml_fit(model: Model, rows: tuple[ParRow, ...], moments: GroupedMoments, le
     df = n_moments - struct.k
     ll_h0 = float(objective.loglik(theta)[0])
     ll_h1 = float(sum(pattern_loglik(mp, xbar[g], S[g]) for g, mp in enumerate(patterns)))
-    ll_base = float(sum(pattern_loglik(mp, *independence_moments(mp)) for mp in patterns))
+    x_idx = covariate_columns(model)
+    ll_base = float(sum(pattern_loglik(mp, *independence_moments(mp, x_idx)) for mp in patterns))
     fixed_x = fixed_x_ids(rows, model)
     fi = fiml_fit_measures(S, xbar, Sigma, mu, n, ll_h0, ll_h1, ll_base, df=df,
-                           n_params=struct.k - len(fixed_x))
-    fi.update(fiml_gfi(patterns, Sigma, mu, df))
+                           n_params=struct.k - len(fixed_x), exogenous=x_idx)
+    fi.update(fiml_gfi(patterns, Sigma, mu, df, x_idx))
     estimates = _estimates(model, rows, layout, theta, vcov, fixed_x, level, G > 1)
     reasons = layout.inadmissible(theta, moments.labels)
     if reasons:
@@ -127,41 +123,59 @@ def _solve(objective: FIMLObjective, struct: GroupStructure, start: np.ndarray, 
     return sol, int(order[0])
 
 
-def independence_moments(patterns: MissingPatterns) -> tuple[np.ndarray, np.ndarray]:
+def covariate_columns(model: Model) -> tuple[int, ...]:
+    """Positions among ``model.observed`` of the exogenous observed covariates (lavaan's
+    ``fixed.x``)."""
+    return tuple(model.observed.index(x) for x in model.roles.exogenous_observed)
+
+
+def independence_moments(patterns: MissingPatterns, x_idx: tuple[int, ...] = ()
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """The FIML estimates of the baseline (independence) model: with uncorrelated variables
     the likelihood factors by variable, so each mean and variance is its available cases'
-    mean and ML variance."""
+    mean and ML variance. The covariates ``x_idx`` (lavaan's ``fixed.x``: observed in every
+    row used) keep their sample covariances, as in lavaan's baseline model."""
     values = patterns.values
     mean = np.nanmean(values, axis=0)
-    var = np.nanmean((values - mean) ** 2, axis=0)
-    return mean, np.diag(var)
+    centred = values - mean
+    cov = np.diag(np.nanmean(centred ** 2, axis=0))
+    if x_idx:
+        x = centred[:, list(x_idx)]
+        cov[np.ix_(x_idx, x_idx)] = x.T @ x / x.shape[0]
+    return mean, cov
 
 
 def fiml_fit_measures(S: np.ndarray, xbar: np.ndarray, Sigma: np.ndarray, mu: np.ndarray, n: np.ndarray,
-                      ll_h0: float, ll_h1: float, ll_base: float, *, df: int, n_params: int) -> dict[str, float]:
+                      ll_h0: float, ll_h1: float, ll_base: float, *, df: int, n_params: int,
+                      exogenous: tuple[int, ...] = ()) -> dict[str, float]:
     """lavaan's fit measures of a FIML fit: ``chisq = 2 (ll_h1 - ll_h0)``, the baseline
-    ``2 (ll_h1 - ll_base)`` on ``G p (p - 1) / 2`` df, CFI/TLI/NFI against it, RMSEA with the
-    total N, SRMR and GFI against the EM moments ``S``/``xbar``; loglik, AIC and BIC from the
-    casewise log-likelihood ``ll_h0``."""
+    ``2 (ll_h1 - ll_base)`` on ``G [p (p - 1) / 2 - q (q - 1) / 2]`` df (the q fixed.x
+    covariates ``exogenous``, whose covariances the baseline keeps), CFI/TLI/NFI against it,
+    RMSEA with the total N, SRMR and GFI against the EM moments ``S``/``xbar``; loglik, AIC
+    and BIC from the casewise log-likelihood ``ll_h0``, conditional on the covariates under
+    fixed.x (their saturated log-likelihood, from their sample moments, subtracted: lavaan)."""
     chisq = max(2.0 * (ll_h1 - ll_h0), 0.0)
     out = grouped_fit_measures(S, xbar, Sigma, mu, n, chisq, df=df, n_params=n_params)
     G, p = S.shape[0], S.shape[-1]
     chisq0 = 2.0 * (ll_h1 - ll_base)
-    df0 = G * p * (p - 1) // 2
+    q = len(exogenous)
+    df0 = G * (p * (p - 1) // 2 - q * (q - 1) // 2)
     N = float(np.sum(n))
+    ll = ll_h0 - float(np.sum(covariate_loglik(S, n, exogenous))) if q else ll_h0
     out.update(cfi=float(cfi(chisq, df, chisq0, df0)), tli=float(tli(chisq, df, chisq0, df0)),
-               nfi=float(nfi(chisq, chisq0)), loglik=ll_h0, aic=-2.0 * ll_h0 + 2.0 * n_params,
-               bic=-2.0 * ll_h0 + n_params * np.log(N), baseline_chisq=chisq0, baseline_df=df0)
+               nfi=float(nfi(chisq, chisq0)), loglik=ll, aic=-2.0 * ll + 2.0 * n_params,
+               bic=-2.0 * ll + n_params * np.log(N), baseline_chisq=chisq0, baseline_df=df0)
     return out
 
 
-def fiml_gfi(patterns: tuple[MissingPatterns, ...], Sigma: np.ndarray, mu: np.ndarray, df: int
-             ) -> dict[str, float]:
+def fiml_gfi(patterns: tuple[MissingPatterns, ...], Sigma: np.ndarray, mu: np.ndarray, df: int,
+             exogenous: tuple[int, ...] = ()) -> dict[str, float]:
     """GFI and AGFI of a FIML fit as lavaan 0.6.14 computes them: ``1 - e'Ve / s'Vs`` with
     ``V`` the expected information of the incomplete data at the implied moments (pattern
     by pattern: ``sum_j (n_j / N_g) [W_j, 1/2 D'(W_j x W_j)D]``), ``s`` lavaan's sample
     statistics of incomplete data (available-case means and the pairwise covariances
-    rescaled by ``(N_g - 1) / N_g``) and ``e = s - implied``; N_g-weighted over groups."""
+    rescaled by ``(N_g - 1) / N_g``) and ``e = s - implied``; N_g-weighted over groups. The
+    moments among fixed.x covariates (``exogenous``) get no weight."""
     n = np.array([float(mp.n_obs) for mp in patterns])
     values = []
     for g, mp in enumerate(patterns):
@@ -177,7 +191,8 @@ def fiml_gfi(patterns: tuple[MissingPatterns, ...], Sigma: np.ndarray, mu: np.nd
             WE = W @ E                                                   # (J, p, p)
             return float(0.5 * np.einsum("j,jab,jba->", c, WE, WE) + e @ Wm @ e)
 
-        values.append(1.0 - quad(cov - Sigma[g], mean - mu[g]) / quad(cov, mean))
+        E, e = without_fixed_x(cov - Sigma[g], mean - mu[g], exogenous)
+        values.append(1.0 - quad(E, e) / quad(*without_fixed_x(cov, mean, exogenous)))
     gfi = float(np.dot(n, values) / n.sum())
     p = Sigma.shape[-1]
     n_elements = len(patterns) * (p * (p + 1) // 2 + p)

@@ -17,7 +17,7 @@ from ..spec.partable import ParRow
 
 __all__ = ["FIT_INDEX_NAMES", "BOOTSTRAP_INDEX_NAMES", "fit_measures", "test_statistic", "baseline_chisq",
            "independence_chisq", "chisq_pvalue", "cfi", "tli", "nfi", "rmsea", "rmsea_interval", "rmsea_close",
-           "srmr", "gfi", "agfi", "loglik"]
+           "srmr", "gfi", "agfi", "loglik", "covariate_loglik"]
 
 FIT_INDEX_NAMES = ("chisq", "df", "pvalue", "cfi", "tli", "nfi", "rmsea", "rmsea_ci_lower",
                    "rmsea_ci_upper", "rmsea_pvalue", "srmr", "gfi", "agfi", "loglik", "aic", "bic",
@@ -57,8 +57,10 @@ def baseline_chisq(S: np.ndarray, n_obs: int, exogenous: tuple[int, ...] = (),
     return out
 
 
-def _marginal_loglik(S: np.ndarray, n_obs: int, exogenous: tuple[int, ...]) -> np.ndarray:
-    """Saturated log-likelihood of the exogenous predictors alone (removed under fixed.x)."""
+def covariate_loglik(S: np.ndarray, n_obs, exogenous: tuple[int, ...]) -> np.ndarray:
+    """Saturated log-likelihood of the exogenous predictors alone (removed under fixed.x:
+    lavaan's log-likelihood is then conditional on the covariates); vectorised over leading
+    axes of ``S`` and ``n_obs``."""
     idx = np.asarray(exogenous)
     Sxx = S[..., idx[:, None], idx[None, :]]
     return loglik(Sxx, Sxx, n_obs)
@@ -120,7 +122,7 @@ def fit_measures(S: np.ndarray, Sigma: np.ndarray, chisq: np.ndarray, chisq0: np
     if estimator == "ML":
         ll = loglik(S, Sigma, n_obs)
         if q:
-            ll = ll - _marginal_loglik(S, n_obs, exogenous)
+            ll = ll - covariate_loglik(S, n_obs, exogenous)
         n_rmsea = n_obs
     else:
         ll = np.full_like(chisq, np.nan)
@@ -329,7 +331,7 @@ def grouped_fit_measures(S: np.ndarray, mean: np.ndarray | None, Sigma: np.ndarr
         dev = (mean[g] - mu[g]) if means else np.zeros(p)
         ll_g = float(loglik(S[g], Sigma[g], int(n[g]))) - 0.5 * n[g] * dev @ W @ dev
         if q:
-            ll_g -= float(_marginal_loglik(S[g], int(n[g]), exogenous))
+            ll_g -= float(covariate_loglik(S[g], int(n[g]), exogenous))
         ll += ll_g
     gfi_value = float(np.dot(n, gfi_g) / N)
     n_elements = G * (p * (p + 1) // 2 + (p if means else 0))

@@ -44,7 +44,7 @@ from .group_indices import bootstrap_group_indices
 from .replicates import FAILED, INADMISSIBLE, OK, ChunkOutput
 from .resample import counts_from_indices, symmetric_sqrt
 from ..estimation.fiml import fiml_fit_measures, fiml_gfi, independence_moments
-from ..inference.fit_indices import cfi, nfi, tli
+from ..inference.fit_indices import cfi, covariate_loglik, nfi, tli
 
 __all__ = ["FIMLSource", "evaluate_fiml", "evaluate_fiml_unbatched", "bollen_stine_missing", "replicate_weights"]
 
@@ -136,9 +136,10 @@ def _fit_indices(spec: GroupedReplicateSpec, patterns, S, xbar, n, objective, th
     Sigma, mu = Sigma[0], mu[0]
     ll_h0 = float(objective.loglik(theta)[0])
     ll_h1 = float(sum(pattern_loglik(mp, xbar[g], S[g]) for g, mp in enumerate(patterns)))
-    ll_base = float(sum(pattern_loglik(mp, *independence_moments(mp)) for mp in patterns))
-    fi = fiml_fit_measures(S, xbar, Sigma, mu, n, ll_h0, ll_h1, ll_base, df=spec.df, n_params=spec.n_params)
-    fi.update(fiml_gfi(tuple(patterns), Sigma, mu, spec.df))
+    ll_base = float(sum(pattern_loglik(mp, *independence_moments(mp, spec.exogenous)) for mp in patterns))
+    fi = fiml_fit_measures(S, xbar, Sigma, mu, n, ll_h0, ll_h1, ll_base, df=spec.df, n_params=spec.n_params,
+                           exogenous=spec.exogenous)
+    fi.update(fiml_gfi(tuple(patterns), Sigma, mu, spec.df, spec.exogenous))
     return np.array([float(fi[k]) for k in BOOTSTRAP_INDEX_NAMES])
 
 
@@ -278,26 +279,34 @@ def _batch_fit_indices(spec: GroupedReplicateSpec, groups: list[WeightedRows], o
     m_all = np.zeros((objective.n_replicates, G, p))
     S_all[keep], m_all[keep] = S, xbar
     base_S, base_m = np.zeros_like(S_all), np.zeros_like(m_all)
+    x = np.array(spec.exogenous, dtype=int)
     for g, rows in enumerate(groups):
         mean, var = rows.available_moments()
         base_m[:, g] = mean
         base_S[:, g] = var[:, :, None] * np.eye(p)[None]
+        if x.size:      # fixed.x covariates (observed in every row) keep their ML covariances
+            xx = (slice(None), x[:, None], x[None, :])
+            base_S[:, g, x[:, None], x[None, :]] = (rows.cross[xx] / rows.pair_counts[xx]
+                                                    - mean[:, x, None] * mean[:, None, x])
     ll_h1 = objective.loglik(objective.moment_value(S_all, m_all))[keep]
     ll_base = objective.loglik(objective.moment_value(base_S, base_m))[keep]
     chisq = np.maximum(2.0 * (ll_h1 - ll_h0), 0.0)
     fi = bootstrap_group_indices(S, xbar, Sigma, mu, n, chisq, df=spec.df, n_params=spec.n_params)
     chisq0 = 2.0 * (ll_h1 - ll_base)
-    df0 = G * p * (p - 1) // 2
+    q = x.size
+    df0 = G * (p * (p - 1) // 2 - q * (q - 1) // 2)
     Ntot = n.sum(axis=1)
     gfi_sum = np.zeros(r)
     for g, rows in enumerate(groups):
         mean, cov = rows.pairwise_moments()
-        num, den = gfi_quadratic_forms(rows, keep, Sigma[:, g], mu[:, g], cov[keep], mean[keep])
+        num, den = gfi_quadratic_forms(rows, keep, Sigma[:, g], mu[:, g], cov[keep], mean[keep], spec.exogenous)
         gfi_sum = gfi_sum + n[:, g] * (1.0 - num / den)
     gfi = gfi_sum / Ntot
     n_elements = G * (p * (p + 1) // 2 + p)
+    # fixed.x: the log-likelihood is conditional on the covariates
+    ll = ll_h0 - covariate_loglik(S, n, spec.exogenous).sum(axis=1) if spec.exogenous else ll_h0
     fi.update(cfi=cfi(chisq, spec.df, chisq0, df0), tli=tli(chisq, spec.df, chisq0, df0), nfi=nfi(chisq, chisq0),
-              loglik=ll_h0, aic=-2.0 * ll_h0 + 2.0 * spec.n_params,
-              bic=-2.0 * ll_h0 + spec.n_params * np.log(Ntot), gfi=gfi,
+              loglik=ll, aic=-2.0 * ll + 2.0 * spec.n_params,
+              bic=-2.0 * ll + spec.n_params * np.log(Ntot), gfi=gfi,
               agfi=1.0 - n_elements / spec.df * (1.0 - gfi) if spec.df > 0 else np.ones(r))
     return np.column_stack([np.broadcast_to(np.asarray(fi[k], float), (r,)) for k in BOOTSTRAP_INDEX_NAMES])
