@@ -226,3 +226,9 @@ def test_callers_data_are_unchanged():
     with pytest.warns(lcsem.MissingDataWarning, match="deleted 12 of 301 rows"):
         lcsem.fit(REF["fits"]["hs_mar_x_mimic3"]["model"], data, missing="ml")
     pd.testing.assert_frame_equal(data, before)
+
+
+def test_methods_paragraph_says_why_rows_were_removed():
+    res, _ = fitted("hs_mar_x_mimic3")
+    text = lcsem.report(res)
+    assert "12 responses with a missing covariate" in text and "fixed.x" in text

@@ -98,8 +98,11 @@ def methods_paragraph(res: FitResult, boot: BootstrapResult | None = None, *,
                         "scores; the chi-square against the saturated model estimated by EM with the "
                         "Yuan–Bentler scaling (lavaan's MLR), robust CFI, TLI and RMSEA corrected for "
                         "missing data (FIML-C))"))
+        covariates = model.roles.exogenous_observed
+        why = ("with a missing covariate (their moments are held at the sample values, lavaan's fixed.x) "
+               "or without any observed answer" if covariates else "without any observed answer")
         cases = (f"Of {res.n_total} responses, {res.n_obs} were analysed"
-                 + (f"; {dropped} response{'s' if dropped != 1 else ''} without any observed answer "
+                 + (f"; {dropped} response{'s' if dropped != 1 else ''} {why} "
                     f"{'were' if dropped != 1 else 'was'} removed." if dropped else ", every one with at least "
                     "one observed answer."))
     if res.grouped:     # the fitted table's counts (all groups, intercepts, equalities)
