@@ -3,7 +3,8 @@
 rows with a missing covariate deleted with a warning, the covariates' moments held at their
 sample values, the log-likelihood conditional on them, the baseline keeping their
 covariances. Estimates, SEs, std_all, R², every fit index, MLR, modification indices and
-factor scores against lavaan; the bootstrap's replicates against direct fits."""
+factor scores against lavaan, and robust FIML (MLR) with its scaled and FIML-corrected robust
+indices; the bootstrap's replicates against direct fits."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def test_rows_observing_only_a_covariate_are_kept_as_in_lavaan():
     assert res.missing_patterns["count"].sum() == 350
 
 
-@pytest.mark.parametrize("name", FITS)
+@pytest.mark.parametrize("name", sorted(REF["fits"]))
 def test_estimates_ses_and_std_all_match_lavaan(name):
     res, _ = fitted(name)
     assert res.converged and res.missing == "ml"
@@ -93,7 +94,7 @@ def test_estimates_ses_and_std_all_match_lavaan(name):
     assert x.any() and est.loc[x, "se"].isna().all()
 
 
-@pytest.mark.parametrize("name", FITS)
+@pytest.mark.parametrize("name", sorted(REF["fits"]))
 def test_fit_indices_match_lavaan(name):
     res, _ = fitted(name)
     fm = REF["fits"][name]["fit_measures"]
@@ -118,13 +119,31 @@ def test_log_likelihood_is_conditional_on_the_covariates():
     assert res.fit_indices["loglik"] == pytest.approx(joint - ll_x, abs=0.01)
 
 
-def test_mlr_with_fixed_x_covariates_is_refused_with_the_ways_out():
-    """lavaan's scaled baseline and FIML-corrected robust indices treat the fixed.x moments
-    in ways lcsem does not reproduce yet (measured: cfi_scaled 0.897 against 0.901), so MLR
-    is refused rather than reported wrong; ML (FIML) and random covariates work."""
+MLR_FITS = sorted(k for k in REF["fits"] if k.endswith("_mlr"))
+#: lavaan's scaled test and its scaled and FIML-corrected robust indices
+SCALED = ("chisq_scaled", "df_scaled", "pvalue_scaled", "chisq_scaling_factor", "scaling_factor_h1",
+          "scaling_factor_h0", "baseline_chisq_scaled", "baseline_chisq_scaling_factor", "cfi_scaled",
+          "tli_scaled", "rmsea_scaled", "rmsea_ci_lower_scaled", "rmsea_ci_upper_scaled", "rmsea_pvalue_scaled",
+          "cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+          "rmsea_pvalue_robust")
+
+
+@pytest.mark.parametrize("name", MLR_FITS)
+def test_mlr_with_covariates_matches_lavaan(name):
+    """Robust FIML (MLR) with fixed.x covariates: lavaan leaves the covariates' share out of
+    scaling.factor.h1/.h0 and their moments out of every information matrix of the
+    FIML-corrected robust indices; the baseline keeps their covariances (0.02-0.004 off in
+    cfi_scaled/cfi_robust without each of these)."""
+    res, _ = fitted(name)
+    fm = REF["fits"][name]["fit_measures"]
+    for key in SCALED:
+        want = fm[key.replace("_", ".")]
+        tol = 1e-3 * max(1.0, abs(want))
+        assert abs(res.fit_indices[key] - want) <= tol, (key, res.fit_indices[key], want)
+
+
+def test_covariates_given_variances_are_random_under_mlr_too():
     spec = REF["fits"]["hs_mar_mimic_mlr"]
-    with pytest.raises(lcsem.NotSupportedError, match=r"estimator='ML'.*ageyr ~~ ageyr \+ grade"):
-        lcsem.fit(spec["model"], _data("hs_mar"), missing="ml", estimator="MLR")
     random = spec["model"] + "\n ageyr ~~ ageyr + grade\n grade ~~ grade"
     res = lcsem.fit(random, _data("hs_mar"), missing="ml", estimator="MLR")
     assert res.n_obs == 301 and np.isfinite(res.fit_indices["cfi_robust"])
@@ -232,3 +251,22 @@ def test_methods_paragraph_says_why_rows_were_removed():
     res, _ = fitted("hs_mar_x_mimic3")
     text = lcsem.report(res)
     assert "12 responses with a missing covariate" in text and "fixed.x" in text
+
+
+@pytest.mark.parametrize("key", ["fiml", "mlr_sb2001", "mlr_sb2010"])
+def test_difference_tests_match_lavtestlrt(key):
+    """Nested FIML and MLR fits with covariates (hs_mar_x: `x9 ~ sex` dropped) against
+    lavTestLRT: the plain difference, Satorra-Bentler 2001 and 2010."""
+    names = {"fiml": ("hs_mar_x_mimic3", "hs_mar_x_mimic3_nested"),
+             "mlr_sb2001": ("hs_mar_x_mimic3_mlr", "hs_mar_x_mimic3_nested_mlr"),
+             "mlr_sb2010": ("hs_mar_x_mimic3_mlr", "hs_mar_x_mimic3_nested_mlr")}[key]
+    table = REF["lrt"][key]["table"]
+    method = "satorra.bentler.2010" if key.endswith("2010") else "default"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lcsem.ScaledTestWarning)
+        out = lcsem.compare(*(fitted(name)[0] for name in names), method=method)
+    row = out.table.iloc[1]
+    assert row["chisq_diff"] == pytest.approx(table["Chisq diff"][1], abs=1e-3)
+    assert row["df_diff"] == table["Df diff"][1]
+    assert row["pvalue"] == pytest.approx(table["Pr(>Chisq)"][1], abs=1e-4)
+    np.testing.assert_allclose(out.table["chisq"], table["Chisq"], atol=1e-2)

@@ -176,14 +176,6 @@ def fit(model: Model | str, data: pd.DataFrame | None = None, *, estimator: str 
         raise NotSupportedError(f"information: {information!r} with estimator='MLR' and missing='ml' is not "
                                 f"supported; MLR's Huber-White standard errors with missing data use the "
                                 f"observed information (lavaan's default): leave information out")
-    if fiml and estimator == "MLR" and model.roles.exogenous_observed:
-        xs = model.roles.exogenous_observed
-        raise NotSupportedError(
-            f"estimator: 'MLR' with missing='ml' and exogenous covariates ({', '.join(xs)}) held at their "
-            f"sample values (lavaan's fixed.x) is not supported yet (its scaled baseline and FIML-corrected "
-            f"robust indices would not be lavaan's): fit with estimator='ML' (FIML), or declare the "
-            f"covariates' variances and covariances in the model (e.g. '{xs[0]} ~~ {' + '.join(xs)}') so "
-            f"that they are random variables")
     robust = None
     if estimator in ROBUST_ESTIMATORS:
         # lavaan: robust ML = ML estimates with corrected standard errors and test

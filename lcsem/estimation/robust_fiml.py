@@ -23,7 +23,7 @@ lavaan 0.6.14's semantics (``se = "robust.huber.white"``, ``test = "yuan.bentler
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -33,18 +33,20 @@ from ..engine.fiml import FIMLObjective
 from ..engine.structure import GroupStructure
 from ..exceptions import ArgumentError, ScaledTestWarning
 from ..inference.fit_indices import rmsea_close, rmsea_interval
-from ..inference.robust import (RobustTest, _cfi, _rmsea, _tli,
+from ..inference.grouped import fixed_x_ids
+from ..inference.robust import (RobustTest, _cfi, _rmsea, _tli, baseline_rows,
                                 first_order_information, scaled_fit_measures, weight_matrix,
                                 yuan_bentler_trace, block_diag, independence_structure)
 from ..results.fit_result import FitResult
 from ..spec.partable import ParRow
+from .fiml import covariate_columns, independence_moments
 from .robust_fit import _estimates, result_structure, with_indices
 
 #: robust indices that lavaan computes by its FIML correction with missing data
 FIML_CORRECTED = ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
                   "rmsea_pvalue_robust")
 
-__all__ = ["fiml_patterns", "h1_moments", "h1_information", "saturated_observed_information", "fiml_robust_analysis", "fiml_baseline_test", "fiml_robust_result", "fiml_robust_fields", "fiml_corrected", "FIML_CORRECTED"]
+__all__ = ["fiml_patterns", "h1_moments", "h1_information", "saturated_observed_information", "fiml_robust_analysis", "fiml_baseline_test", "covariate_trace", "fiml_robust_result", "fiml_robust_fields", "fiml_corrected", "FIML_CORRECTED"]
 
 
 def fiml_patterns(res: FitResult) -> tuple[MissingPatterns, ...]:
@@ -229,32 +231,55 @@ def fiml_robust_analysis(struct: GroupStructure, theta: np.ndarray, patterns: tu
 
 
 def fiml_baseline_test(patterns: tuple[MissingPatterns, ...],
-                       h1_info: list[H1Information] | None = None) -> RobustTest:
+                       h1_info: list[H1Information] | None = None, x_idx: tuple[int, ...] = ()) -> RobustTest:
     """The Yuan-Bentler traces of lavaan's independence model fitted by FIML (each variable's
-    available-case mean and ML variance)."""
+    available-case mean and ML variance; the fixed.x covariates ``x_idx`` keep their sample
+    covariances, which enter as parameters here: their share of the trace equals the
+    saturated model's and cancels, :func:`covariate_trace`)."""
     observed = patterns[0].columns
     G = len(patterns)
     struct = independence_structure(tuple(observed), G, True)
     p = len(observed)
     n = np.array([float(mp.n_obs) for mp in patterns])
     # the independence model's parameters are moments of the saturated model (each group's
-    # variances, then its means): its information and scores are the saturated model's at
-    # (diag(var), mean), restricted to those moments; groups weighted by n_g / N
+    # variances (and covariates' covariances), then its means): its information and scores are
+    # the saturated model's at the baseline moments, restricted to those; groups weighted by n_g / N
     i, k = np.triu_indices(p)
-    diagonal = np.flatnonzero(i == k)
+    x = np.zeros(p, dtype=bool)
+    x[list(x_idx)] = True
+    chosen = np.flatnonzero((i == k) | (x[i] & x[k]))
+    width = chosen.size + p
     theta, blocks, scores = [], [], []
     for g, mp in enumerate(patterns):
-        mean = np.nanmean(mp.values, axis=0)
-        var = np.nanmean((mp.values - mean) ** 2, axis=0)
-        theta.extend(var)
+        mean, cov = independence_moments(mp, x_idx)
+        theta.extend(cov[i[chosen], k[chosen]])
         theta.extend(mean)
-        A_g = saturated_observed_information(mp, np.diag(var), mean, moments=diagonal)
+        A_g = saturated_observed_information(mp, cov, mean, moments=chosen)
         blocks.append(n[g] / n.sum() * A_g)
-        s_g = np.zeros((mp.n_obs, G * 2 * p))
-        s_g[:, g * 2 * p:(g + 1) * 2 * p] = saturated_scores(mp, np.diag(var), mean, moments=diagonal)
+        s_g = np.zeros((mp.n_obs, G * width))
+        s_g[:, g * width:(g + 1) * width] = saturated_scores(mp, cov, mean, moments=chosen)
         scores.append(s_g)
     return fiml_robust_analysis(struct, np.asarray(theta), patterns, h1_info=h1_info, with_vcov=False,
                                 information=block_diag(blocks), scores=scores)[1]
+
+
+def covariate_trace(patterns: tuple[MissingPatterns, ...], x_idx: tuple[int, ...]) -> tuple[float, int]:
+    """The fixed.x covariates' share of the Yuan-Bentler traces and its number of moments:
+    ``tr(A^-1 B)`` of their own saturated model (their means and covariances, observed in
+    every row used), summed over groups. The log-likelihood separates into the covariates'
+    part and the rest, so this share is the same in the saturated model, the model and the
+    baseline; lavaan leaves it out of ``scaling.factor.h1`` and ``.h0``."""
+    if not x_idx:
+        return 0.0, 0
+    cols = tuple(patterns[0].columns[j] for j in x_idx)
+    total = 0.0
+    for mp in patterns:
+        values = mp.values[:, list(x_idx)]
+        mean = values.mean(axis=0)
+        cov = (values - mean).T @ (values - mean) / values.shape[0]
+        total += h1_information((missing_patterns(values, cols),), [(cov, mean)])[0].trace
+    q = len(x_idx)
+    return total, len(patterns) * (q * (q + 1) // 2 + q)
 
 
 def fiml_robust_result(res: FitResult) -> FitResult:
@@ -286,7 +311,12 @@ def fiml_robust_fields(res: FitResult) -> dict[str, Any]:
              "test are not available (NaN); the model is probably not identified: fix parameters or add "
              "indicators", ScaledTestWarning, stacklevel=4)
         robust_vcov, test, h1_info = np.full((struct.k, struct.k), np.nan), RobustTest("MLR", float("nan")), None
-    base = (fiml_baseline_test(patterns, h1_info) if h1_info is not None
+    x_idx = covariate_columns(res.model)
+    if x_idx:      # lavaan's scaling.factor.h1 / .h0 leave out the covariates' share
+        share, count = covariate_trace(patterns, x_idx)
+        test = replace(test, h1=test.h1 - share, h0=test.h0 - share, n_h1=test.n_h1 - count,
+                       n_params=test.n_params - count)
+    base = (fiml_baseline_test(patterns, h1_info, x_idx) if h1_info is not None
             else RobustTest("MLR", float("nan")))
     if robust_vcov is not None:
         vcov = robust_vcov
@@ -294,9 +324,10 @@ def fiml_robust_fields(res: FitResult) -> dict[str, Any]:
     extra = scaled_fit_measures(test, base, chisq=float(fi["chisq"]), df=float(fi["df"]),
                                 chisq0=float(fi["baseline_chisq"]), df0=float(fi["baseline_df"]),
                                 n_total=n_total, n_groups=struct.n_groups)
-    extra.update(_fiml_robust_indices(struct, theta, patterns, h1, h1_info, n_total))
+    fixed = sorted(f - 1 for f in fixed_x_ids(rows, res.model))
+    extra.update(_fiml_robust_indices(struct, theta, patterns, h1, h1_info, n_total, x_idx, fixed))
     return dict(estimator="MLR", vcov=vcov, fit_indices=with_indices(fi, extra),
-                estimates=_estimates(res, struct, rows, theta, vcov))
+                estimates=_estimates(res, struct, rows, theta, vcov, fixed))
 
 
 # ---------------------------------------------------------------------- FIML-corrected robust indices
@@ -324,14 +355,19 @@ def _correction_parts(Wm: list, Wm_inv: list, Wc: list, Gamma: list, f: np.ndarr
     return Wm_all, X, G_all, XWG, float(np.sum(XWG * Wm_all.T))
 
 
-def _correction_trace(struct: GroupStructure, theta: np.ndarray, parts: tuple) -> float:
+def _correction_trace(struct: GroupStructure, theta: np.ndarray, parts: tuple, fixed: Sequence[int] = (),
+                      moments: np.ndarray | None = None) -> float:
     """``tr(U X U Gamma)`` (``X = Wm^-1 Wc Wm^-1``) of lavaan's FIML-C(V3) with
     ``U = Wm - V E^-1 V'``, ``V = Wm D``, ``E = D' Wm D`` (lavaan's observed information of type
     "h1", unstructured), all block diagonal over groups (:func:`_correction_parts`). Expanded
     so that only products with the thin ``V`` depend on the model:
-    ``tr(Wm X Wm G) - 2 tr(E^-1 V' X Wm G V) + tr(E^-1 V' X V E^-1 V' G V)``."""
+    ``tr(Wm X Wm G) - 2 tr(E^-1 V' X Wm G V) + tr(E^-1 V' X V E^-1 V' G V)``. The parameters
+    ``fixed`` (fixed.x moments: not free in lavaan) have no column in ``D``, and only the rows
+    ``moments`` (all by default; the covariates' moments are left out under fixed.x) enter."""
     Wm_all, X, G_all, XWG, t1 = parts
-    D = struct.moment_jacobian(np.asarray(theta, float))
+    D = np.delete(struct.moment_jacobian(np.asarray(theta, float)), list(fixed), axis=1)
+    if moments is not None:
+        D = D[moments]
     V = Wm_all @ D
     E_inv = np.linalg.inv(D.T @ V)
     t2 = float(np.sum(E_inv * (V.T @ XWG @ V).T))
@@ -341,43 +377,63 @@ def _correction_trace(struct: GroupStructure, theta: np.ndarray, parts: tuple) -
 
 def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
                    h1: list[tuple[np.ndarray, np.ndarray]],
-                   h1_info: list[H1Information] | None = None) -> dict[str, float]:
+                   h1_info: list[H1Information] | None = None, x_idx: tuple[int, ...] = (),
+                   fixed: Sequence[int] = ()) -> dict[str, float]:
     """lavaan 0.6.14's FIML-corrected (Savalei & Zhang's FIML-C, version V3) ingredients of the
     robust CFI/TLI/RMSEA with missing data (``lav_fit_fiml_corrected``): ``XX3`` the model's
     complete-data ML chi-square against the EM moments at the FIML estimates, ``c_hat3`` its
     scaling ``tr(U Wm^-1 Wc Wm^-1 U Gamma) / df`` with ``Wm``/``Jm`` the saturated model's
     observed/first-order information of the incomplete data, ``Wc`` the complete-data
     information at the EM moments and ``Gamma = Wm^-1 Jm Wm^-1``; the same for the
-    independence model at its FIML estimates (``*_null``)."""
+    independence model at its FIML estimates (``*_null``). Under fixed.x the covariates
+    ``x_idx`` keep their sample moments (not parameters: the model's ``fixed`` ones drop out
+    of ``D``, the baseline holds them at their sample values) and their moments leave the df."""
     n = np.array([float(mp.n_obs) for mp in patterns])
     f = n / n.sum()
     if h1_info is None:
         h1_info = h1_information(patterns, h1)
+    # lavaan zeroes the covariates' moments in every information matrix (and inverts the rest):
+    # here they are left out
+    p = len(patterns[0].columns)
+    i, k = np.triu_indices(p)
+    x = np.zeros(p, dtype=bool)
+    x[list(x_idx)] = True
+    keep = ~np.concatenate([x[i] & x[k], x])
     Wm, Wc, Gamma = [], [], []
     Wm_inv = []
     for fg, (A1, B1, A1_inv, _), (S, m) in zip(f, h1_info, h1):
+        if x_idx:
+            A1, B1 = A1[np.ix_(keep, keep)], B1[np.ix_(keep, keep)]
+            A1_inv = np.linalg.inv(A1)
         Wm.append(A1)
         Wm_inv.append(A1_inv)
-        Wc.append(weight_matrix(S, True))
+        Wc.append(weight_matrix(S, True)[np.ix_(keep, keep)])
         Gamma.append(A1_inv @ B1 @ A1_inv / fg)
+    rows = np.tile(keep, len(patterns))
     Sigma, mu = struct.implied(np.asarray(theta, float)[None])
     XX3 = float(sum(ng * _ml_discrepancy(Sigma[0, g], mu[0, g], S, m) for g, (ng, (S, m)) in enumerate(zip(n, h1))))
     df3 = float(struct.n_moments - struct.k)
     parts = _correction_parts(Wm, Wm_inv, Wc, Gamma, f)
-    k3 = _correction_trace(struct, theta, parts)
+    k3 = _correction_trace(struct, theta, parts, fixed, rows)
     # the independence model at its FIML estimates
     observed = patterns[0].columns
     G = len(patterns)
-    base = independence_structure(tuple(observed), G, True)
+    x = np.zeros(len(observed), dtype=bool)
+    x[list(x_idx)] = True
+    moments = [independence_moments(mp, x_idx) for mp in patterns]
+    if x_idx:
+        base = GroupStructure(baseline_rows(observed, G, True, [(cov, mean) for mean, cov in moments], x_idx),
+                              tuple(observed), (), n_groups=G, meanstructure=True)
+    else:
+        base = independence_structure(tuple(observed), G, True)
     theta0, XX3_null = [], 0.0
-    for ng, mp, (S, m) in zip(n, patterns, h1):
-        mean = np.nanmean(mp.values, axis=0)
-        var = np.nanmean((mp.values - mean) ** 2, axis=0)
-        theta0.extend(var)
-        theta0.extend(mean)
-        XX3_null += ng * _ml_discrepancy(np.diag(var), mean, S, m)
-    df3_null = float(base.n_moments - base.k)
-    k0 = _correction_trace(base, np.asarray(theta0), parts)
+    for ng, (mean, cov), (S, m) in zip(n, moments, h1):
+        theta0.extend(np.diag(cov)[~x])
+        theta0.extend(mean[~x])
+        XX3_null += ng * _ml_discrepancy(cov, mean, S, m)
+    q = len(x_idx)
+    df3_null = float(base.n_moments - base.k - G * (q * (q + 1) // 2 + q))
+    k0 = _correction_trace(base, np.asarray(theta0), parts, (), rows)
     c3 = k3 / df3 if df3 > 0 else float("nan")
     return dict(XX3=XX3, df3=df3, c_hat3=c3, XX3_scaled=XX3 / c3 if df3 > 0 else float("nan"),
                 XX3_null=float(XX3_null), df3_null=df3_null, c_hat3_null=k0 / df3_null)
@@ -385,7 +441,8 @@ def fiml_corrected(struct: GroupStructure, theta: np.ndarray, patterns: tuple[Mi
 
 def _fiml_robust_indices(struct: GroupStructure, theta: np.ndarray, patterns: tuple[MissingPatterns, ...],
                          h1: list[tuple[np.ndarray, np.ndarray]],
-                         h1_info: list[H1Information] | None, n_total: float) -> dict[str, float]:
+                         h1_info: list[H1Information] | None, n_total: float, x_idx: tuple[int, ...] = (),
+                         fixed: Sequence[int] = ()) -> dict[str, float]:
     """The robust CFI/TLI/RMSEA (+ CI, p of close fit) of a FIML fit from
     :func:`fiml_corrected`, with lavaan's formulas (``lav_fit_cfi_lavobject``,
     ``lav_fit_rmsea_lavobject``); NaN with a :class:`ScaledTestWarning` when a matrix of the
@@ -393,7 +450,7 @@ def _fiml_robust_indices(struct: GroupStructure, theta: np.ndarray, patterns: tu
     try:
         if h1_info is None:
             raise np.linalg.LinAlgError("the saturated model's information is not available")
-        c = fiml_corrected(struct, theta, patterns, h1, h1_info)
+        c = fiml_corrected(struct, theta, patterns, h1, h1_info, x_idx, fixed)
     except np.linalg.LinAlgError:
         warn("MLR with missing='ml': the FIML-corrected robust CFI, TLI and RMSEA cannot be computed (a "
              "saturated-model information matrix is singular); they are NaN: report the scaled indices "

@@ -7,7 +7,7 @@ estimates table built from it and the scaled/robust fit indices
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -136,16 +136,18 @@ def with_indices(fit_indices: pd.Series, extra: dict[str, float]) -> pd.Series:
 
 
 def _estimates(res: FitResult, struct: GroupStructure, rows: tuple, theta: np.ndarray,
-               vcov: np.ndarray) -> pd.DataFrame:
+               vcov: np.ndarray, fixed: Sequence[int] = ()) -> pd.DataFrame:
     """``res.estimates`` with the robust standard errors: SE, z, p and CI of every free
-    parameter and the delta-method SEs of ``:=`` parameters (estimates and standardised
-    values are ML's, unchanged)."""
+    parameter but ``fixed`` (0-based: fixed.x moments held at their sample values, no SE)
+    and the delta-method SEs of ``:=`` parameters (estimates and standardised values are
+    ML's, unchanged)."""
     table = res.estimates          # a copy (a result hands out copies)
     free = struct.row_free
     n = free.size
     se = table["se"].to_numpy(dtype=float).copy()
     se_free = standard_errors(vcov)
     se[:n] = np.where(free >= 0, se_free[np.maximum(free, 0)] if struct.k else np.nan, np.nan)
+    se[:n][np.isin(free, list(fixed))] = np.nan
     defined = DefinedParameters(rows)
     if defined.names:
         se[n:] = delta_se(lambda th: defined.evaluate(struct.row_values(th)), theta, vcov)

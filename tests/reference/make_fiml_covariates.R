@@ -1,7 +1,7 @@
 # FIML (missing = "ml") with exogenous observed covariates under lavaan's fixed.x = TRUE,
 # lavaan 0.6.14. Run from this folder: Rscript make_fiml_covariates.R
 # Writes fiml_covariates_reference.json: the fits (dump_fit), plus modindices() and
-# lavPredict() (regression, Bartlett) of hs_mar_mimic, and an MLR (robust FIML) fit. No new data files; the two derived data sets are
+# lavPredict() (regression, Bartlett) of hs_mar_mimic, and MLR (robust FIML) fits (`*_mlr`). No new data files; the two derived data sets are
 # made from committed files by rules a test can repeat:
 #   hs_mar_x:   hs_mar.csv with ageyr set to NA where id %% 23 == 0 (grade is already NA once);
 #   lc_missing_x: lc_missing.csv with private = 1 where sector == "private", else 0.
@@ -57,6 +57,18 @@ run("hs_mar_x_mimic3", mimic3, "hs_mar_x", missing = "ml")
 run("lc_missing_x_private", lc_cov, "lc_missing_x", missing = "ml")
 run("hs_mar_mimic_school", mimic, "hs_mar", missing = "ml", group = "school")
 run("hs_mar_mimic_mlr", mimic, "hs_mar", missing = "ml", estimator = "MLR")
+fits$mimic3_mlr <- run("hs_mar_x_mimic3_mlr", mimic3, "hs_mar_x", missing = "ml", estimator = "MLR")
+mimic3_nested <- sub(" x9 ~ sex ", "", mimic3, fixed = TRUE)
+fits$mimic3_nested_mlr <- run("hs_mar_x_mimic3_nested_mlr", mimic3_nested, "hs_mar_x", missing = "ml",
+                              estimator = "MLR")
+fits$mimic3_nested <- run("hs_mar_x_mimic3_nested", mimic3_nested, "hs_mar_x", missing = "ml")
+run("hs_mar_mimic_school_mlr", mimic, "hs_mar", missing = "ml", estimator = "MLR", group = "school")
+run("lc_missing_x_private_mlr", lc_cov, "lc_missing_x", missing = "ml", estimator = "MLR")
+fits$mimic3 <- suppressWarnings(sem(mimic3, hs_mar_x, missing = "ml"))
+lrt <- function(a, b, ...) lrt_table(fits[[a]], fits[[b]], model.names = c(a, b), ...)
+out$lrt <- list(fiml = lrt("mimic3", "mimic3_nested"),
+                mlr_sb2001 = lrt("mimic3_mlr", "mimic3_nested_mlr"),
+                mlr_sb2010 = lrt("mimic3_mlr", "mimic3_nested_mlr", method = "satorra.bentler.2010"))
 f <- fits$hs_mar_mimic
 out$modindices_hs_mar_mimic <- conv(as.data.frame(modindices(f)))
 out$factor_scores_hs_mar_mimic <- list(
