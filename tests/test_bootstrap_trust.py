@@ -118,8 +118,9 @@ def test_same_seed_bit_identical_on_a_dask_cluster(fitted):
 @pytest.mark.filterwarnings("ignore:.*executed  *but not used:UserWarning")  # tasks it dropped
 def test_ctrl_c_with_two_workers_keeps_every_finished_chunk_and_says_so(fitted, tmp_path, monkeypatch):
     """Ctrl-C (a KeyboardInterrupt in the main process after three chunks arrived) with
-    n_jobs=2 and the default chunking: every chunk that arrived is in the checkpoint, the
-    result is the finished prefix, and the warning says exactly that."""
+    n_jobs=2 and chunks of 25 (joblib's threading backend would get two chunks by default):
+    every chunk that arrived is in the checkpoint, the result is the finished prefix, and
+    the warning says exactly that."""
     joblib = pytest.importorskip("joblib")
     res = fitted["holzinger_swineford"]
     path = tmp_path / "boot.npz"
@@ -136,7 +137,7 @@ def test_ctrl_c_with_two_workers_keeps_every_finished_chunk_and_says_so(fitted, 
     monkeypatch.setattr(runner_module.Progress, "update", update)
     with joblib.parallel_backend("threading"):
         with pytest.warns(BootstrapInterruptedWarning) as record:
-            partial = quiet(res, 200, seed=3, n_jobs=2, checkpoint=path)
+            partial = quiet(res, 200, seed=3, n_jobs=2, batch_size=25, checkpoint=path)
     assert seen["updates"] >= 3 and partial.interrupted   # (+ the stragglers of arrived chunks)
     with np.load(path) as z:
         done = z["done"]

@@ -163,6 +163,43 @@ def test_dask_chunks_go_to_the_client_directly_with_the_numbers_of_one_process(h
     assert one.status.equals(two.status)
 
 
+@pytest.mark.parametrize("n, workers, k", [(4000, 2, 21), (12000, 2, 21), (4000, 2, 35), (1000, 3, 21),
+                                           (4000, 4, 120), (50, 2, 21), (3, 2, 21)])
+def test_remote_backends_get_larger_chunks_the_same_number_for_every_worker(n, workers, k):
+    from lcsem.resampling.api import REMOTE_BATCH, default_batch_size
+
+    size = default_batch_size(n, workers, k, remote=True)
+    local = default_batch_size(n, workers, k)
+    chunks = -(-n // size)
+    assert size >= local and size <= max(REMOTE_BATCH, 25)
+    # every worker as many chunks (within one when each has many: rounding to tiles)
+    assert chunks % workers == 0 or chunks < workers or chunks >= 8 * workers
+    assert n - (chunks - 1) * size <= size                # the last chunk is not larger
+    if n >= 1000:
+        assert chunks * size - n < size                   # no empty chunk
+
+
+def test_a_non_loky_backend_gets_equal_remote_chunks_with_the_numbers_of_one_process(hs_fit, monkeypatch):
+    """With joblib's threading backend (as with dask): 2,000-replicate chunks for 2 workers
+    on 4,000 HS replicates (not four of 1,000), the numbers of one process."""
+    joblib = pytest.importorskip("joblib")
+    from lcsem.resampling import api
+
+    sizes = []
+    real = api.make_tasks
+
+    def spy(positions, batch_size, draws):
+        sizes.append(batch_size)
+        return real(positions, batch_size, draws)
+
+    monkeypatch.setattr(api, "make_tasks", spy)
+    one = _bootstrap(hs_fit, n_resamples=4000, seed=12)
+    with joblib.parallel_backend("threading"):
+        two = _bootstrap(hs_fit, n_resamples=4000, seed=12, n_jobs=2)
+    assert sizes == [600, 2000]
+    pd.testing.assert_frame_equal(one.distribution, two.distribution)
+
+
 def test_ctrl_c_on_dask_keeps_the_finished_chunks_and_cancels_the_rest(hs_fit, monkeypatch):
     """A KeyboardInterrupt while chunks arrive from a dask cluster: the finished prefix is
     returned with its warning and the chunks still queued or running are cancelled."""

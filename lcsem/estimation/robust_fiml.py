@@ -18,6 +18,12 @@ lavaan 0.6.14's semantics (``se = "robust.huber.white"``, ``test = "yuan.bentler
 * The robust CFI/TLI/RMSEA are lavaan's FIML-corrected ones (Savalei & Zhang's FIML-C,
   version V3, ``lav_fit_fiml_corrected``; see :func:`fiml_corrected`), not the
   complete-data formulas with the Yuan-Bentler scaling factor.
+* Exogenous covariates under ``fixed.x``: their moments are parameters of the FIML fit here
+  (estimated at their sample values) but not in lavaan. The log-likelihood separates into
+  their part and the rest, so their share of the traces is the same in every model and
+  cancels in the scaled tests; lavaan's ``scaling.factor.h1``/``.h0`` leave it out
+  (:func:`covariate_trace`), its baseline keeps their covariances, and its FIML-C leaves
+  their moments out of every information matrix and their parameters out of ``Delta``.
 """
 
 from __future__ import annotations

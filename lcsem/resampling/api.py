@@ -15,6 +15,7 @@ from ..inference.fit_indices import BOOTSTRAP_INDEX_NAMES
 from ..results.fit_result import FitResult
 from .fiml import bollen_stine_missing, fiml_source
 from .groups import GroupedReplicateSpec, GroupSource
+from .parallel import default_backend_is_loky
 from .ordinal import OrdinalReplicateSpec, OrdinalSource
 from .replicates import STATUS_NAMES, ReplicateSpec, refit_estimator
 from .result import KINDS, BootstrapResult
@@ -30,9 +31,47 @@ CACHE_ELEMENTS = 300_000        # one process: chunks of up to this many element
 #: 1.6x with 200 replicates a chunk, 1.9x with 1,000; dask 1.3x and 1.6x)
 PARALLEL_BATCH = 1000
 CHUNKS_PER_WORKER = 2
+#: chunk with a joblib backend other than loky (dask, ray), at most: such a backend's task
+#: costs more (dask here: a 10 ms round trip, and its scheduler's CPU in this process), so
+#: chunks are larger (measured, HS on a 2-worker LocalCluster, one process / dask: 4,000
+#: replicates 1.51-1.59x with 1,000 a chunk, 1.56-1.70x with 2,000; 12,000: 1.57x, 1.66x)
+REMOTE_BATCH = 2000
+#: elements per (batch, k, k) array of such a chunk, at most (8 MB)
+REMOTE_ELEMENTS = 1_000_000
 # bumped whenever a replicate's numbers change (checkpoints of other revisions are refused);
 # 3: resampled moments by fixed tiles of replicates (draws per chunk)
 ENGINE_REVISION = 3
+
+
+def default_batch_size(n_resamples: int, workers: int, k: int, remote: bool = False) -> int:
+    """Replicates per chunk for ``k`` free parameters (the numbers do not depend on it).
+
+    The engine holds a few dozen (batch, k, k) arrays: in one process, chunks of
+    :data:`CACHE_ELEMENTS` elements per array (at least :data:`DEFAULT_BATCH`: measured, HS,
+    k = 21, 4% faster with 600 than with 200; the LC model, k = 35, 4% slower with 400);
+    with workers at most :data:`PARALLEL_BATCH` (and ~4 MB per array), and
+    :data:`CHUNKS_PER_WORKER` chunks each, so that chunks finish (and are kept on Ctrl-C)
+    along the run; every chunk costs a hand-off, so not more. With a ``remote`` joblib
+    backend (dask, ray), whose tasks cost more: chunks of up to :data:`REMOTE_BATCH`, of
+    equal size and as many for every worker (within one chunk when each gets many). Whole seed blocks (a chunk starting inside a block
+    draws and drops the block's earlier replicates), else whole tiles (replicates whose
+    moments are one product)."""
+    if remote:
+        limit = max(8, min(REMOTE_BATCH, REMOTE_ELEMENTS // (k * k)))
+        chunks = workers * -(-n_resamples // (workers * limit))
+        size = -(-n_resamples // chunks)
+        for unit in (BLOCK, TILE):          # rounded up: every worker gets the same share
+            if size >= unit:
+                return -(-size // unit) * unit
+        return size
+    single = max(DEFAULT_BATCH, CACHE_ELEMENTS // (k * k))
+    limit = max(8, min(single if workers == 1 else PARALLEL_BATCH, PARALLEL_BATCH, 500_000 // (k * k)))
+    per_chunk = -(-n_resamples // (workers * CHUNKS_PER_WORKER))
+    size = max(1, min(limit, per_chunk if workers > 1 else limit))
+    for unit in (BLOCK, TILE):
+        if size >= unit:
+            return size - size % unit
+    return size
 
 
 def _interrupted_message(count: int, n_resamples: int, done: int, path: Path | None) -> str:
@@ -224,7 +263,8 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
         process gets about two chunks (every chunk costs a hand-off; finished chunks are
         kept on Ctrl-C); smaller for models with many parameters (memory); rounded down to
         whole seed blocks of 100 replicates (or tiles of 25), where the draws of a chunk
-        begin.
+        begin. With joblib's dask (or another non-loky) backend, whose tasks cost more: up to
+        2,000, the same number of equal chunks for every worker (:func:`default_batch_size`).
     progress
         Show a tqdm.auto progress bar when the run lasts more than a second.
     checkpoint
@@ -283,25 +323,8 @@ def bootstrap(res: FitResult, n_resamples: int = 1000, *, kind: str = "nonparame
     root = as_seed_sequence(seed)
     workers = _n_workers(n_jobs)
     if batch_size is None:
-        # the engine holds a few dozen (batch, k, k) arrays: keep each under ~4 MB for
-        # large models, and give every worker a chunk
-        k = max(1, len(res.theta))
-        # in one process: DEFAULT_BATCH, more for small models, whose per-replicate arrays
-        # (k x k) stay in the cache in larger chunks (measured: HS, k = 21, 4% faster with
-        # 600 than with 200; the LC model, k = 35, 4% slower with 400)
-        single = max(DEFAULT_BATCH, CACHE_ELEMENTS // (k * k))
-        limit = max(8, min(single if workers == 1 else PARALLEL_BATCH, PARALLEL_BATCH, 500_000 // (k * k)))
-        # with workers: CHUNKS_PER_WORKER chunks each, so that chunks finish (and are kept
-        # on Ctrl-C) along the run; every chunk costs a hand-off (and a backend's
-        # scheduling), so not more (the numbers do not depend on the size)
-        per_chunk = -(-n_resamples // (workers * CHUNKS_PER_WORKER))
-        batch_size = max(1, min(limit, per_chunk if workers > 1 else limit))
-        # whole seed blocks (a chunk starting inside a block draws and drops the block's
-        # earlier replicates), else whole tiles (replicates whose moments are one product)
-        for unit in (BLOCK, TILE):
-            if batch_size >= unit:
-                batch_size -= batch_size % unit
-                break
+        batch_size = default_batch_size(n_resamples, workers, max(1, len(res.theta)),
+                                        remote=workers > 1 and not default_backend_is_loky())
     else:
         batch_size = _check_int("batch_size", batch_size, 1)
     if not isinstance(progress, (bool, np.bool_)):
