@@ -31,21 +31,8 @@ import pandas as pd
 import lcsem
 from lcsem.engine import batch
 from lcsem.engine.ml import ml_discrepancy
-from _models import HS_MODEL
+from _models import HS_MODEL, POLITICAL_DEMOCRACY
 from bootstrap import FRAGILE_MODEL, fragile_data
-
-POLITICAL_DEMOCRACY = """
-ind60 =~ x1 + x2 + x3
-dem60 =~ y1 + a*y2 + b*y3 + c*y4
-dem65 =~ y5 + a*y6 + b*y7 + c*y8
-dem60 ~ ind60
-dem65 ~ ind60 + dem60
-y1 ~~ y5
-y2 ~~ y4 + y6
-y3 ~~ y7
-y4 ~~ y8
-y6 ~~ y8
-"""
 
 
 def resampled_covariances(res, n: int, seed: int) -> np.ndarray:

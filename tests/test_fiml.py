@@ -149,8 +149,12 @@ def test_fit_indices_match_lavaan(fits, name):
 
 @pytest.mark.parametrize("name", FIML_FITS)
 def test_r2_and_standardized_solution_match_lavaan(fits, name):
-    res = _get(fits, name)
-    spec = REF["fits"][name]
+    _compare_r2_and_standardized(_get(fits, name), REF["fits"][name])
+
+
+def _compare_r2_and_standardized(res, spec):
+    """R² and ``standardized_solution()`` (estimates and SEs) of ``res`` against the
+    reference fit ``spec``."""
     multi = spec["ngroups"] > 1
     for label, values in spec["r2"].items():
         ours = res.r2.xs(label, level=0) if multi else res.r2

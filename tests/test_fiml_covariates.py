@@ -151,24 +151,7 @@ def test_covariates_given_variances_are_random_under_mlr_too():
 
 @pytest.mark.parametrize("name", FITS)
 def test_r2_and_standardized_solution_match_lavaan(name):
-    res, _ = fitted(name)
-    spec = REF["fits"][name]
-    multi = spec["ngroups"] > 1
-    for label, values in spec["r2"].items():
-        ours = res.r2.xs(label, level=0) if multi else res.r2
-        for var, value in values.items():
-            assert ours[var] == pytest.approx(value, abs=1e-3), (label, var)
-    keys = ["lhs", "op", "rhs"] + (["group"] if multi else [])
-    ours = res.standardized_solution()
-    if multi:
-        ours.loc[ours["op"] == ":=", "group"] = 0
-    lav = pd.DataFrame(spec["std_solution"])
-    lav = lav[lav["op"] != "=="].drop(columns=[c for c in ("label", "group") if c in lav and c not in keys])
-    m = fiml_reference._merged(ours, lav, keys)
-    assert len(m) == len(lav)
-    np.testing.assert_allclose(m["est_std"], m["est.std"].astype(float), atol=1e-3)
-    se_lav = m["se"].astype(float)
-    np.testing.assert_allclose(m["se_std"], se_lav.where(se_lav > 0), atol=1e-3, equal_nan=True)
+    fiml_reference._compare_r2_and_standardized(fitted(name)[0], REF["fits"][name])
 
 
 def test_modification_indices_match_lavaan():
