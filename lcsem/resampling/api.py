@@ -53,9 +53,9 @@ def default_batch_size(n_resamples: int, workers: int, k: int, remote: bool = Fa
     :data:`CHUNKS_PER_WORKER` chunks each, so that chunks finish (and are kept on Ctrl-C)
     along the run; every chunk costs a hand-off, so not more. With a ``remote`` joblib
     backend (dask, ray), whose tasks cost more: chunks of up to :data:`REMOTE_BATCH`, of
-    equal size and as many for every worker (within one chunk when each gets many). Whole seed blocks (a chunk starting inside a block
-    draws and drops the block's earlier replicates), else whole tiles (replicates whose
-    moments are one product)."""
+    equal size and as many for every worker (within one chunk when each gets many). Whole
+    seed blocks (a chunk starting inside a block draws and drops the block's earlier
+    replicates), else whole tiles (replicates whose moments are one product)."""
     if remote:
         limit = max(8, min(REMOTE_BATCH, REMOTE_ELEMENTS // (k * k)))
         chunks = workers * -(-n_resamples // (workers * limit))
