@@ -41,7 +41,8 @@ __all__ = ["PatternData", "FIMLObjective", "pattern_loglik", "casewise_loglik", 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-def without_fixed_x(cov: np.ndarray, mean: np.ndarray, exogenous: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def without_fixed_x(cov: np.ndarray, mean: np.ndarray, exogenous: Sequence[int]
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Copies of ``cov``/``mean`` ((..., p, p)/(..., p)) with the covariances among the fixed.x
     covariates ``exogenous`` and their means set to 0: moments the model does not fit, which
     get no weight in GFI (lavaan's ``fixed.x``, as for complete data)."""
