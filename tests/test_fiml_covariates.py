@@ -253,3 +253,12 @@ def test_difference_tests_match_lavtestlrt(key):
     assert row["df_diff"] == table["Df diff"][1]
     assert row["pvalue"] == pytest.approx(table["Pr(>Chisq)"][1], abs=1e-4)
     np.testing.assert_allclose(out.table["chisq"], table["Chisq"], atol=1e-2)
+
+
+def test_a_group_whose_every_row_misses_a_covariate_is_named():
+    data = _data("hs_mar")
+    data.loc[data["school"] == "Pasteur", "ageyr"] = np.nan
+    with pytest.raises(lcsem.DataError, match="group 'Pasteur' of 'school': every row misses one of the exogenous"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lcsem.MissingDataWarning)
+            lcsem.fit(REF["fits"]["hs_mar_mimic"]["model"], data, missing="ml", group="school")

@@ -35,6 +35,12 @@ def fiml_moments(values: np.ndarray, columns: tuple[str, ...], row_labels: pd.In
     """
     n_rows = values.shape[0]
     keep = ~missing_covariate_rows(values, columns, covariates)
+    if not keep.any():
+        raise DataError(f"{where}every row misses one of the exogenous covariates "
+                        f"({', '.join(c for c in covariates if c in columns)}), whose moments missing='ml' "
+                        f"holds at their sample values (lavaan's fixed.x); supply them, or declare their "
+                        f"variances in the model (e.g. '{covariates[0]} ~~ {covariates[0]}') to treat them "
+                        f"as random")
     if not keep.all():
         values, row_labels = values[keep], row_labels[keep]
     try:
