@@ -20,7 +20,7 @@ from lcsem.engine.wls_batch import ReplicateWLSObjective
 from lcsem.exceptions import BootstrapFailureWarning, NotSupportedError
 from lcsem.resampling.api import _group_data
 from lcsem.resampling.ordinal import ORDINAL_INDEX_NAMES, OrdinalReplicateSpec, OrdinalSource, evaluate_ordinal
-from lc_models import LC_ITEMS, LC_MODEL
+from example_models import LC_ITEMS, LC_MODEL
 
 REFERENCE = Path(__file__).parent / "reference"
 MODEL = LC_MODEL

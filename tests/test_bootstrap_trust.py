@@ -15,19 +15,9 @@ from lcsem.resampling import BootstrapInterruptedWarning
 from lcsem.resampling import runner as runner_module
 from lcsem.resampling.replicates import FAILED, NOT_CONVERGED_REASON, NOT_PD_REASON, ReplicateSpec, evaluate
 from lcsem.exceptions import BootstrapFailureWarning, NonAdmissibleWarning
+from example_models import POLITICAL_DEMOCRACY_EQUAL_LOADINGS
 
-EQUAL_LOADINGS_PD = """
-ind60 =~ x1 + x2 + x3
-dem60 =~ y1 + a*y2 + b*y3 + c*y4
-dem65 =~ y5 + a*y6 + b*y7 + c*y8
-dem60 ~ ind60
-dem65 ~ ind60 + dem60
-y1 ~~ y5
-y2 ~~ y4 + y6
-y3 ~~ y7
-y4 ~~ y8
-y6 ~~ y8
-"""
+EQUAL_LOADINGS_PD = POLITICAL_DEMOCRACY_EQUAL_LOADINGS
 
 
 def quiet(*args, **kwargs):

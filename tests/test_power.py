@@ -14,7 +14,7 @@ from scipy import stats
 import lcsem
 from lcsem.simulation import replicates
 from lcsem.simulation.power_analysis import power, sample_size
-from lc_models import LC_MODEL_TOTAL
+from example_models import LC_MODEL_TOTAL
 
 REF_DIR = Path(__file__).parent / "reference"
 REF = json.loads((REF_DIR / "power_reference.json").read_text())

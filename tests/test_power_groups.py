@@ -20,7 +20,7 @@ from lcsem.simulation.group_replicates import fit_group_replicates
 from lcsem.simulation.groups import group_population, split_total
 from lcsem.simulation.power_analysis import power, sample_size
 from lcsem.simulation.replicates import fit_replicates
-from lc_models import LC_MODEL_TOTAL
+from example_models import LC_MODEL_TOTAL
 
 REF_DIR = Path(__file__).parent / "reference"
 REF = json.loads((REF_DIR / "power_groups_reference.json").read_text())

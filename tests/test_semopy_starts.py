@@ -10,20 +10,10 @@ import pytest
 import lcsem
 from lcsem.engine import semopy_backend
 from lcsem.estimation.estimate import as_model
+from example_models import POLITICAL_DEMOCRACY_EQUAL_LOADINGS
 
 HS = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
-PD = """
-ind60 =~ x1 + x2 + x3
-dem60 =~ y1 + a*y2 + b*y3 + c*y4
-dem65 =~ y5 + a*y6 + b*y7 + c*y8
-dem60 ~ ind60
-dem65 ~ ind60 + dem60
-y1 ~~ y5
-y2 ~~ y4 + y6
-y3 ~~ y7
-y4 ~~ y8
-y6 ~~ y8
-"""
+PD = POLITICAL_DEMOCRACY_EQUAL_LOADINGS
 CASES = {
     "hs": (HS, lcsem.datasets.load_holzinger_swineford),
     "pd": (PD, lcsem.datasets.load_political_democracy),
